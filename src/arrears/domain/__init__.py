@@ -1,0 +1,1 @@
+"""The pure domain: money, schedules, the ledger, delinquency and penalty. No I/O here."""

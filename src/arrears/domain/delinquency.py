@@ -1,0 +1,373 @@
+"""Delinquency: days past due, buckets and stages, penalty interest 罚息 and caps -> Statement.
+
+The state of a loan on an as-of date is replayed from its contract and payments, day by day in
+effect but segment by segment in fact (nothing changes between two events, so a run of equal
+days is summed at once):
+
+* penalty: every overdue instalment accrues, for each day from its due date + 1 + grace days
+  through the as-of date inclusive, ``round_half_up(base at the end of the previous day × daily
+  rate)``; base = unpaid principal, or unpaid principal + interest; never compounded;
+* charges cap: penalty and fees ever charged never exceed ``ratio × original principal``; the
+  day's accrual is cut to what is left (oldest instalment first);
+* at the end of each day: fees of instalments due that day are charged (for the cap), the credit
+  balance is applied to them, then that day's payments are allocated;
+* DPD = as-of date − oldest due date among instalments with unpaid principal, interest or fee;
+  negative before that date; ``None`` (stage ``settled``) when nothing contractual is unpaid.
+  Grace days delay penalty only, never DPD.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from fractions import Fraction
+
+from arrears.domain.ledger import Balance, Loan, allocate, apply_credit
+from arrears.domain.money import mul_round, round_half_up
+
+ONE_DAY = timedelta(days=1)
+
+
+@dataclass(frozen=True, slots=True)
+class Band:
+    """A named DPD range, inclusive; ``low``/``high`` of None mean unbounded."""
+
+    name: str
+    low: int | None
+    high: int | None
+
+    def contains(self, dpd: int) -> bool:
+        return (self.low is None or dpd >= self.low) and (self.high is None or dpd <= self.high)
+
+
+@dataclass(frozen=True, slots=True)
+class BandTable:
+    """An ordered table of DPD bands; the first band containing the DPD wins."""
+
+    bands: tuple[Band, ...]
+
+    def classify(self, dpd: int) -> str:
+        for band in self.bands:
+            if band.contains(dpd):
+                return band.name
+        raise ValueError(f"no band covers DPD {dpd}")
+
+    @property
+    def names(self) -> list[str]:
+        return [b.name for b in self.bands]
+
+
+DEFAULT_BUCKETS = BandTable(
+    (
+        Band("M0", None, 0),
+        Band("M1", 1, 30),
+        Band("M2", 31, 60),
+        Band("M3", 61, 90),
+        Band("M4", 91, 120),
+        Band("M5", 121, 150),
+        Band("M6", 151, 180),
+        Band("M7+", 181, None),
+    )
+)
+DEFAULT_STAGES = BandTable(
+    (
+        Band("current", None, -4),
+        Band("pre_due", -3, 0),
+        Band("early", 1, 17),
+        Band("mid", 18, 30),
+        Band("late", 31, 90),
+        Band("legal", 91, None),
+    )
+)
+SETTLED = "settled"
+
+
+@dataclass(frozen=True, slots=True)
+class PenaltyLine:
+    """How one run of days' penalty was computed: days × round(base × daily rate)."""
+
+    start: date
+    end: date
+    days: int
+    base: int
+    daily_rate: Fraction
+    per_day: int
+    amount: int
+    cut_by_cap: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class InstalmentState:
+    seq: int
+    due_date: date
+    principal: int
+    interest: int
+    fee: int
+    paid_principal: int
+    paid_interest: int
+    paid_fee: int
+    penalty_accrued: int
+    penalty_paid: int
+    paid_off_on: date | None
+    penalty_lines: tuple[PenaltyLine, ...] = ()
+
+    @property
+    def unpaid(self) -> int:
+        paid = self.paid_principal + self.paid_interest + self.paid_fee
+        return self.principal + self.interest + self.fee - paid
+
+
+@dataclass(frozen=True, slots=True)
+class Components:
+    principal: int = 0
+    interest: int = 0
+    fee: int = 0
+    penalty: int = 0
+
+    @property
+    def total(self) -> int:
+        return self.principal + self.interest + self.fee + self.penalty
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """What a loan owes on ``as_of`` and how late it is, with every instalment's detail."""
+
+    loan_id: str
+    currency: str
+    as_of: date
+    dpd: int | None
+    bucket: str | None
+    stage: str
+    overdue: Components
+    due_today: Components
+    total_due: int
+    outstanding_principal: int
+    penalty_accrued: int
+    penalty_unpaid: int
+    daily_penalty_rate: Fraction
+    cap_amount: int | None
+    charges_total: int
+    cap_reached: bool
+    cap_reached_on: date | None
+    credit_balance: int
+    paid_total: int
+    oldest_unpaid_due_date: date | None
+    next_due_date: date | None
+    instalments: tuple[InstalmentState, ...] = field(default_factory=tuple)
+
+
+@dataclass(slots=True)
+class _Replay:
+    """Mutable replay state; lives only inside :func:`statement`."""
+
+    balances: list[Balance]
+    rate: Fraction
+    grace: int
+    cap: int | None
+    explain: bool
+    charged: int = 0
+    cap_reached_on: date | None = None
+    credit: int = 0
+    lines: dict[int, list[PenaltyLine]] = field(default_factory=dict)
+
+    def base(self, b: Balance, principal_interest: bool) -> int:
+        return b.unpaid_principal + (b.unpaid_interest if principal_interest else 0)
+
+    def accrue(self, start: date, end: date, principal_interest: bool) -> None:
+        """Accrue penalty for days start..end inclusive, splitting where an instalment starts."""
+        while start <= end:
+            starts = [
+                b.inst.due_date + timedelta(days=1 + self.grace)
+                for b in self.balances
+                if b.inst.due_date + timedelta(days=1 + self.grace) > start
+            ]
+            seg_end = min([end, *(s - ONE_DAY for s in starts)])
+            self._accrue_segment(start, seg_end, principal_interest)
+            start = seg_end + ONE_DAY
+
+    def _active(self, start: date, principal_interest: bool) -> list[tuple[Balance, int, int]]:
+        """Instalments accruing from ``start``: (balance, base, per-day amount), oldest first."""
+        active: list[tuple[Balance, int, int]] = []
+        for b in self.balances:
+            if b.inst.due_date + timedelta(days=1 + self.grace) > start:
+                continue
+            base = self.base(b, principal_interest)
+            per_day = mul_round(base, self.rate) if base > 0 else 0
+            if per_day > 0:
+                active.append((b, base, per_day))
+        return active
+
+    def _accrue_segment(self, start: date, end: date, principal_interest: bool) -> None:
+        days = (end - start).days + 1
+        active = self._active(start, principal_interest)
+        if not active:
+            return
+        per_day_total = sum(a[2] for a in active)
+        room = None if self.cap is None else max(self.cap - self.charged, 0)
+        if room is None or per_day_total * days <= room:
+            for b, base, per_day in active:
+                self._book(b, start, end, days, base, per_day, per_day * days, cut=False)
+            if room is not None and per_day_total * days == room:
+                self._mark_cap(end)
+            return
+        self._accrue_to_cap(active, start, room, per_day_total)
+
+    def _accrue_to_cap(
+        self, active: list[tuple[Balance, int, int]], start: date, room: int, per_day_total: int
+    ) -> None:
+        """Accrue full days while they fit under the cap, then cut one day, oldest first."""
+        full = room // per_day_total
+        if full:
+            last_full = start + timedelta(days=full - 1)
+            for b, base, per_day in active:
+                self._book(b, start, last_full, full, base, per_day, per_day * full, cut=False)
+        rest = room - full * per_day_total
+        cut_day = start + timedelta(days=full)
+        if rest == 0:
+            self._mark_cap(cut_day - ONE_DAY if full else cut_day)
+            return
+        for b, base, per_day in active:
+            part = min(per_day, rest)
+            if part > 0:
+                self._book(b, cut_day, cut_day, 1, base, per_day, part, cut=True)
+                rest -= part
+        self._mark_cap(cut_day)
+
+    def _book(
+        self, b: Balance, start: date, end: date, days: int, base: int, per_day: int, amount: int,
+        cut: bool,
+    ) -> None:
+        b.penalty_accrued += amount
+        self.charged += amount
+        if not self.explain:
+            return
+        lines = self.lines.setdefault(b.inst.seq, [])
+        last = lines[-1] if lines else None
+        if (
+            last is not None
+            and not cut
+            and not last.cut_by_cap
+            and (last.base, last.per_day) == (base, per_day)
+            and last.end + ONE_DAY == start
+        ):
+            lines[-1] = PenaltyLine(
+                last.start, end, last.days + days, base, self.rate, per_day, last.amount + amount
+            )
+        else:
+            lines.append(PenaltyLine(start, end, days, base, self.rate, per_day, amount, cut))
+
+    def _mark_cap(self, day: date) -> None:
+        if self.cap_reached_on is None:
+            self.cap_reached_on = day
+
+    def charge_fees(self, day: date) -> None:
+        for b in self.balances:
+            if b.inst.due_date == day and b.inst.fee:
+                self.charged += b.inst.fee
+        if self.cap is not None and self.charged >= self.cap:
+            self._mark_cap(day)
+
+
+def statement(
+    loan: Loan,
+    as_of: date,
+    *,
+    buckets: BandTable = DEFAULT_BUCKETS,
+    stages: BandTable = DEFAULT_STAGES,
+    explain: bool = True,
+) -> Statement:
+    """Replay ``loan`` through ``as_of`` (end of day) and report what it owes and how late it is."""
+    policy = loan.policy
+    cap = None
+    if policy.charges_cap_ratio is not None:
+        cap = round_half_up(loan.principal * Fraction(policy.charges_cap_ratio))
+    replay = _Replay(
+        balances=[Balance(i) for i in sorted(loan.instalments, key=lambda i: (i.due_date, i.seq))],
+        rate=policy.daily_penalty_rate(loan.annual_rate),
+        grace=policy.grace_days,
+        cap=cap,
+        explain=explain,
+    )
+    pi_base = policy.base.value == "principal_interest"
+    payments = loan.effective_payments(as_of)
+    due_dates = {b.inst.due_date for b in replay.balances if b.inst.due_date <= as_of}
+    events = sorted(due_dates | {p.date for p in payments} | {as_of})
+    cursor = events[0]  # first day that can matter; nothing accrues before a due date
+    for day in events:
+        if day > cursor:
+            replay.accrue(cursor, day - ONE_DAY, pi_base)
+        replay.charge_fees(day)
+        replay.accrue(day, day, pi_base)
+        _end_of_day(replay, day, [p.amount for p in payments if p.date == day], loan)
+        cursor = day + ONE_DAY
+    return _report(loan, as_of, replay, buckets, stages, sum(p.amount for p in payments))
+
+
+def _end_of_day(replay: _Replay, day: date, amounts: Sequence[int], loan: Loan) -> None:
+    for b in replay.balances:
+        if b.inst.due_date == day:
+            if replay.credit > 0:
+                replay.credit = apply_credit(b, replay.credit, day)
+            elif b.unpaid_contractual == 0 and b.paid_off_on is None:
+                b.paid_off_on = day
+    for amount in amounts:
+        replay.credit += allocate(replay.balances, amount, day, loan.policy.allocation)
+
+
+def _report(
+    loan: Loan, as_of: date, replay: _Replay, buckets: BandTable, stages: BandTable, paid: int
+) -> Statement:
+    bs = replay.balances
+    unpaid = [b for b in bs if b.unpaid_contractual > 0]
+    oldest = min((b.inst.due_date for b in unpaid), default=None)
+    dpd = None if oldest is None else (as_of - oldest).days
+    past = [b for b in bs if b.inst.due_date < as_of]
+    today = [b for b in bs if b.inst.due_date == as_of]
+    penalty_unpaid = sum(b.unpaid_penalty for b in bs)
+    overdue = Components(
+        principal=sum(b.unpaid_principal for b in past),
+        interest=sum(b.unpaid_interest for b in past),
+        fee=sum(b.unpaid_fee for b in past),
+        penalty=penalty_unpaid,
+    )
+    due_today = Components(
+        principal=sum(b.unpaid_principal for b in today),
+        interest=sum(b.unpaid_interest for b in today),
+        fee=sum(b.unpaid_fee for b in today),
+    )
+    states = tuple(
+        InstalmentState(
+            seq=b.inst.seq, due_date=b.inst.due_date, principal=b.inst.principal,
+            interest=b.inst.interest, fee=b.inst.fee, paid_principal=b.paid_principal,
+            paid_interest=b.paid_interest, paid_fee=b.paid_fee,
+            penalty_accrued=b.penalty_accrued, penalty_paid=b.penalty_paid,
+            paid_off_on=b.paid_off_on, penalty_lines=tuple(replay.lines.get(b.inst.seq, ())),
+        )
+        for b in bs
+    )
+    return Statement(
+        loan_id=loan.loan_id,
+        currency=loan.currency,
+        as_of=as_of,
+        dpd=dpd,
+        bucket=None if dpd is None else buckets.classify(dpd),
+        stage=SETTLED if dpd is None else stages.classify(dpd),
+        overdue=overdue,
+        due_today=due_today,
+        total_due=overdue.total + due_today.total,
+        outstanding_principal=sum(b.unpaid_principal for b in bs),
+        penalty_accrued=sum(b.penalty_accrued for b in bs),
+        penalty_unpaid=penalty_unpaid,
+        daily_penalty_rate=replay.rate,
+        cap_amount=replay.cap,
+        charges_total=replay.charged,
+        cap_reached=replay.cap_reached_on is not None,
+        cap_reached_on=replay.cap_reached_on,
+        credit_balance=replay.credit,
+        paid_total=paid,
+        oldest_unpaid_due_date=oldest,
+        next_due_date=min((b.inst.due_date for b in bs if b.inst.due_date > as_of), default=None),
+        instalments=states,
+    )

@@ -1,0 +1,216 @@
+"""The loan ledger: terms, payments, the allocation waterfall, credit balances and reversals.
+
+A loan is an immutable record of its contract and its payment events. Its state on any date is
+always *replayed* from those events (see :mod:`arrears.domain.delinquency`), so reversing a bounced
+payment restores the exact state the loan would have had without it.
+
+Allocation (a payment dated d counts from the end of day d, after that day's penalty accrual):
+
+* ``components_first`` (default) — across everything due on the payment date: penalty, then fees,
+  then interest, then principal, each oldest instalment first;
+* ``instalment_first`` — the oldest instalment in full (penalty, fee, interest, principal)
+  before the next.
+
+What exceeds everything due becomes a credit balance, applied to each next instalment on its due
+date (fee, interest, then principal).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import date
+from decimal import Decimal
+from enum import StrEnum
+from fractions import Fraction
+
+from arrears.domain.schedule import Instalment
+
+
+class LedgerError(ValueError):
+    """A payment or reversal the ledger refuses."""
+
+
+class Allocation(StrEnum):
+    COMPONENTS_FIRST = "components_first"
+    INSTALMENT_FIRST = "instalment_first"
+
+
+class PenaltyBase(StrEnum):
+    PRINCIPAL = "principal"
+    PRINCIPAL_INTEREST = "principal_interest"
+
+
+DEFAULT_MULTIPLIER = Decimal("1.5")
+
+
+@dataclass(frozen=True, slots=True)
+class Policy:
+    """The product policy for penalty interest 罚息, caps and allocation.
+
+    The daily penalty rate is ``daily_rate`` when given, else annual rate × ``rate_multiplier`` /
+    360 (借呗-style 1.5× by default); ``rate_cap_annual`` limits it to cap / 360.
+    ``charges_cap_ratio`` caps all penalty and fees ever charged at that share of the original
+    principal.
+    """
+
+    daily_rate: Decimal | None = None
+    rate_multiplier: Decimal | None = None
+    base: PenaltyBase = PenaltyBase.PRINCIPAL
+    grace_days: int = 0
+    rate_cap_annual: Decimal | None = None
+    charges_cap_ratio: Decimal | None = None
+    allocation: Allocation = Allocation.COMPONENTS_FIRST
+
+    def __post_init__(self) -> None:
+        if self.daily_rate is not None and self.rate_multiplier is not None:
+            raise LedgerError(
+                "policy: give penalty_daily_rate or penalty_rate_multiplier, not both"
+            )
+        if self.grace_days < 0:
+            raise LedgerError("policy.grace_days: must be >= 0")
+
+    def daily_penalty_rate(self, annual_rate: Decimal) -> Fraction:
+        """The exact daily penalty rate after the annual rate cap."""
+        if self.daily_rate is not None:
+            rate = Fraction(self.daily_rate)
+        else:
+            multiplier = self.rate_multiplier
+            if multiplier is None:
+                multiplier = DEFAULT_MULTIPLIER
+            rate = Fraction(annual_rate) * Fraction(multiplier) / 360
+        if self.rate_cap_annual is not None:
+            rate = min(rate, Fraction(self.rate_cap_annual) / 360)
+        return rate
+
+
+@dataclass(frozen=True, slots=True)
+class Payment:
+    """Money received for a loan on ``date``; ``reversed`` once it bounced."""
+
+    payment_id: str
+    date: date
+    amount: int
+    reversed: bool = False
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0:
+            raise LedgerError(f"payment {self.payment_id}: amount must be > 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Loan:
+    """A loan's contract and its payment events. Immutable: posting returns a new Loan."""
+
+    loan_id: str
+    currency: str
+    principal: int
+    annual_rate: Decimal
+    instalments: tuple[Instalment, ...]
+    policy: Policy = field(default_factory=Policy)
+    payments: tuple[Payment, ...] = ()
+
+    def post(self, payment: Payment) -> Loan:
+        if any(p.payment_id == payment.payment_id for p in self.payments):
+            raise LedgerError(f"payment {payment.payment_id} is already posted")
+        return replace(self, payments=(*self.payments, payment))
+
+    def reverse(self, payment_id: str) -> Loan:
+        """Mark a bounced payment reversed; the replayed state is as if it never came."""
+        found = False
+        out: list[Payment] = []
+        for p in self.payments:
+            if p.payment_id == payment_id:
+                if p.reversed:
+                    raise LedgerError(f"payment {payment_id} is already reversed")
+                found = True
+                p = replace(p, reversed=True)
+            out.append(p)
+        if not found:
+            raise LedgerError(f"payment {payment_id} is not posted on loan {self.loan_id}")
+        return replace(self, payments=tuple(out))
+
+    def effective_payments(self, as_of: date) -> list[Payment]:
+        """Payments that count on ``as_of``: not reversed, dated on or before it, in date order."""
+        live = [p for p in self.payments if not p.reversed and p.date <= as_of]
+        return sorted(live, key=lambda p: p.date)
+
+
+@dataclass(slots=True)
+class Balance:
+    """Working state of one instalment during a replay (mutable, private to the replay)."""
+
+    inst: Instalment
+    paid_principal: int = 0
+    paid_interest: int = 0
+    paid_fee: int = 0
+    penalty_accrued: int = 0
+    penalty_paid: int = 0
+    paid_off_on: date | None = None
+
+    @property
+    def unpaid_principal(self) -> int:
+        return self.inst.principal - self.paid_principal
+
+    @property
+    def unpaid_interest(self) -> int:
+        return self.inst.interest - self.paid_interest
+
+    @property
+    def unpaid_fee(self) -> int:
+        return self.inst.fee - self.paid_fee
+
+    @property
+    def unpaid_penalty(self) -> int:
+        return self.penalty_accrued - self.penalty_paid
+
+    @property
+    def unpaid_contractual(self) -> int:
+        return self.unpaid_principal + self.unpaid_interest + self.unpaid_fee
+
+    def pay(self, component: str, available: int) -> int:
+        """Pay up to ``available`` of one component; return what was used."""
+        if available <= 0:
+            return 0
+        if component == "penalty":
+            used = min(self.unpaid_penalty, available)
+            self.penalty_paid += used
+        elif component == "fee":
+            used = min(self.unpaid_fee, available)
+            self.paid_fee += used
+        elif component == "interest":
+            used = min(self.unpaid_interest, available)
+            self.paid_interest += used
+        else:
+            used = min(self.unpaid_principal, available)
+            self.paid_principal += used
+        return used
+
+
+COMPONENTS = ("penalty", "fee", "interest", "principal")
+
+
+def allocate(balances: list[Balance], amount: int, on: date, order: Allocation) -> int:
+    """Apply ``amount`` to what is due on ``on``; return the excess (the new credit)."""
+    due = [b for b in balances if b.inst.due_date <= on]
+    left = amount
+    if order is Allocation.COMPONENTS_FIRST:
+        for component in COMPONENTS:
+            for b in due:
+                left -= b.pay(component, left)
+    else:
+        for b in due:
+            for component in COMPONENTS:
+                left -= b.pay(component, left)
+    for b in due:
+        if b.paid_off_on is None and b.unpaid_contractual == 0:
+            b.paid_off_on = on
+    return left
+
+
+def apply_credit(balance: Balance, credit: int, on: date) -> int:
+    """Apply a credit balance to an instalment on its due date; return the credit left."""
+    for component in ("fee", "interest", "principal"):
+        credit -= balance.pay(component, credit)
+    if balance.paid_off_on is None and balance.unpaid_contractual == 0:
+        balance.paid_off_on = on
+    return credit
