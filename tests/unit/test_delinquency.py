@@ -147,18 +147,27 @@ def test_reversal_restores_the_exact_prior_state() -> None:
     base = example()
     bounced = base.post(Payment("P9", date(2026, 2, 1), 50000)).reverse("P9")
     as_of = date(2026, 3, 1)
-    assert statement_to_dict(statement(bounced, as_of)) == statement_to_dict(
-        statement(base, as_of)
-    )
+    assert statement_to_dict(statement(bounced, as_of)) == statement_to_dict(statement(base, as_of))
 
 
 @pytest.mark.parametrize(
     ("dpd", "bucket", "stage"),
     [
-        (-4, "M0", "current"), (-3, "M0", "pre_due"), (0, "M0", "pre_due"), (1, "M1", "early"),
-        (17, "M1", "early"), (18, "M1", "mid"), (30, "M1", "mid"), (31, "M2", "late"),
-        (60, "M2", "late"), (61, "M3", "late"), (90, "M3", "late"), (91, "M4", "legal"),
-        (150, "M5", "legal"), (180, "M6", "legal"), (181, "M7+", "legal"),
+        (-4, "M0", "current"),
+        (-3, "M0", "pre_due"),
+        (0, "M0", "pre_due"),
+        (1, "M1", "early"),
+        (17, "M1", "early"),
+        (18, "M1", "mid"),
+        (30, "M1", "mid"),
+        (31, "M2", "late"),
+        (60, "M2", "late"),
+        (61, "M3", "late"),
+        (90, "M3", "late"),
+        (91, "M4", "legal"),
+        (150, "M5", "legal"),
+        (180, "M6", "legal"),
+        (181, "M7+", "legal"),
     ],
 )
 def test_bucket_and_stage_tables(dpd: int, bucket: str, stage: str) -> None:
@@ -169,8 +178,18 @@ def test_bucket_and_stage_tables(dpd: int, bucket: str, stage: str) -> None:
 def test_statement_dict_has_the_stable_fields() -> None:
     out = statement_to_dict(statement(example(), AS_OF))
     for key in (
-        "as_of", "dpd", "bucket", "stage", "overdue", "total_due", "outstanding_principal",
-        "penalty_accrued", "cap_reached", "cap_reached_on", "credit_balance", "instalments",
+        "as_of",
+        "dpd",
+        "bucket",
+        "stage",
+        "overdue",
+        "total_due",
+        "outstanding_principal",
+        "penalty_accrued",
+        "cap_reached",
+        "cap_reached_on",
+        "credit_balance",
+        "instalments",
     ):
         assert key in out
     assert set(out["overdue"]) == {"principal", "interest", "fee", "penalty"}

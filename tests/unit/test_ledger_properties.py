@@ -63,16 +63,12 @@ def test_allocation_conserves_money_to_the_minor_unit(loan: Loan, as_of: date) -
 
 
 @settings(max_examples=100, deadline=None)
-@given(
-    loan=loans(), as_of=AS_OF, day=st.integers(0, 400), amount=st.integers(1, 900_000)
-)
+@given(loan=loans(), as_of=AS_OF, day=st.integers(0, 400), amount=st.integers(1, 900_000))
 def test_reversing_a_payment_restores_the_exact_prior_state(
     loan: Loan, as_of: date, day: int, amount: int
 ) -> None:
     bounced = loan.post(Payment("BOUNCE", START + timedelta(days=day), amount)).reverse("BOUNCE")
-    assert statement_to_dict(statement(bounced, as_of)) == statement_to_dict(
-        statement(loan, as_of)
-    )
+    assert statement_to_dict(statement(bounced, as_of)) == statement_to_dict(statement(loan, as_of))
 
 
 @settings(max_examples=100, deadline=None)

@@ -11,8 +11,11 @@ from arrears.domain.schedule import Method, ScheduleError, add_months, build_sch
 
 def test_equal_payment_example_pays_1100_16_a_month() -> None:
     rows = build_schedule(
-        principal=1200000, annual_rate=Decimal("0.18"), method=Method.EQUAL_PAYMENT,
-        term_months=12, first_due_date=date(2026, 1, 15),
+        principal=1200000,
+        annual_rate=Decimal("0.18"),
+        method=Method.EQUAL_PAYMENT,
+        term_months=12,
+        first_due_date=date(2026, 1, 15),
     )
     assert [r.principal + r.interest for r in rows[:-1]] == [110016] * 11
     assert (rows[0].interest, rows[0].principal) == (18000, 92016)
@@ -38,8 +41,11 @@ def test_due_dates_keep_the_first_day_clamped_to_month_end(
 
 def test_equal_principal_rounds_each_part_and_last_clears() -> None:
     rows = build_schedule(
-        principal=100000, annual_rate=Decimal("0.12"), method=Method.EQUAL_PRINCIPAL,
-        term_months=3, first_due_date=date(2026, 3, 10),
+        principal=100000,
+        annual_rate=Decimal("0.12"),
+        method=Method.EQUAL_PRINCIPAL,
+        term_months=3,
+        first_due_date=date(2026, 3, 10),
     )
     assert [r.principal for r in rows] == [33333, 33333, 33334]
     assert [r.interest for r in rows] == [1000, 667, 333]
@@ -47,8 +53,11 @@ def test_equal_principal_rounds_each_part_and_last_clears() -> None:
 
 def test_bullet_pays_interest_monthly_and_principal_at_the_end() -> None:
     rows = build_schedule(
-        principal=500000, annual_rate=Decimal("0.24"), method=Method.BULLET,
-        term_months=4, first_due_date=date(2026, 1, 5),
+        principal=500000,
+        annual_rate=Decimal("0.24"),
+        method=Method.BULLET,
+        term_months=4,
+        first_due_date=date(2026, 1, 5),
     )
     assert [r.interest for r in rows] == [10000] * 4
     assert [r.principal for r in rows] == [0, 0, 0, 500000]
@@ -56,8 +65,11 @@ def test_bullet_pays_interest_monthly_and_principal_at_the_end() -> None:
 
 def test_zero_rate_equal_payment_splits_principal() -> None:
     rows = build_schedule(
-        principal=1000, annual_rate=Decimal("0"), method=Method.EQUAL_PAYMENT,
-        term_months=3, first_due_date=date(2026, 1, 1),
+        principal=1000,
+        annual_rate=Decimal("0"),
+        method=Method.EQUAL_PAYMENT,
+        term_months=3,
+        first_due_date=date(2026, 1, 1),
     )
     assert [r.principal for r in rows] == [333, 333, 334]
     assert all(r.interest == 0 for r in rows)
@@ -66,7 +78,10 @@ def test_zero_rate_equal_payment_splits_principal() -> None:
 def test_bad_terms_are_refused() -> None:
     with pytest.raises(ScheduleError):
         build_schedule(
-            principal=0, annual_rate=Decimal("0.1"), method=Method.BULLET, term_months=3,
+            principal=0,
+            annual_rate=Decimal("0.1"),
+            method=Method.BULLET,
+            term_months=3,
             first_due_date=date(2026, 1, 1),
         )
 
@@ -87,7 +102,10 @@ def test_equal_payment_matches_numpy_financial(principal: int, rate_bp: int, n: 
     """
     annual = Decimal(rate_bp) / 10000
     rows = build_schedule(
-        principal=principal, annual_rate=annual, method=Method.EQUAL_PAYMENT, term_months=n,
+        principal=principal,
+        annual_rate=annual,
+        method=Method.EQUAL_PAYMENT,
+        term_months=n,
         first_due_date=date(2026, 1, 15),
     )
     r = float(annual) / 12

@@ -93,8 +93,13 @@ def policy_from_dict(data: Mapping[str, Any] | None, prefix: str = "policy.") ->
     if not isinstance(data, Mapping):
         raise FieldError(prefix.rstrip("."), "expected an object")
     known = {
-        "penalty_daily_rate", "penalty_rate_multiplier", "penalty_base", "grace_days",
-        "penalty_rate_cap_annual", "charges_cap_ratio", "allocation",
+        "penalty_daily_rate",
+        "penalty_rate_multiplier",
+        "penalty_base",
+        "grace_days",
+        "penalty_rate_cap_annual",
+        "charges_cap_ratio",
+        "allocation",
     }
     for key in data:
         if key not in known:
@@ -173,7 +178,10 @@ def loan_from_dict(data: Mapping[str, Any]) -> Loan:
         schedule = _wrap(
             "method",
             lambda: build_schedule(
-                principal=principal, annual_rate=rate, method=method, term_months=term,
+                principal=principal,
+                annual_rate=rate,
+                method=method,
+                term_months=term,
                 first_due_date=first,
             ),
         )
@@ -201,18 +209,30 @@ def rate_text(rate: Fraction) -> str:
 
 def _line(line: PenaltyLine) -> dict[str, Any]:
     return {
-        "from": line.start.isoformat(), "to": line.end.isoformat(), "days": line.days,
-        "base": line.base, "daily_rate": rate_text(line.daily_rate), "per_day": line.per_day,
-        "amount": line.amount, "cut_by_cap": line.cut_by_cap,
+        "from": line.start.isoformat(),
+        "to": line.end.isoformat(),
+        "days": line.days,
+        "base": line.base,
+        "daily_rate": rate_text(line.daily_rate),
+        "per_day": line.per_day,
+        "amount": line.amount,
+        "cut_by_cap": line.cut_by_cap,
     }
 
 
 def _instalment(i: InstalmentState, as_of: date) -> dict[str, Any]:
     return {
-        "seq": i.seq, "due_date": i.due_date.isoformat(), "principal": i.principal,
-        "interest": i.interest, "fee": i.fee, "amount": i.principal + i.interest + i.fee,
-        "paid_principal": i.paid_principal, "paid_interest": i.paid_interest,
-        "paid_fee": i.paid_fee, "unpaid": i.unpaid, "penalty_accrued": i.penalty_accrued,
+        "seq": i.seq,
+        "due_date": i.due_date.isoformat(),
+        "principal": i.principal,
+        "interest": i.interest,
+        "fee": i.fee,
+        "amount": i.principal + i.interest + i.fee,
+        "paid_principal": i.paid_principal,
+        "paid_interest": i.paid_interest,
+        "paid_fee": i.paid_fee,
+        "unpaid": i.unpaid,
+        "penalty_accrued": i.penalty_accrued,
         "penalty_paid": i.penalty_paid,
         "paid_off_on": i.paid_off_on.isoformat() if i.paid_off_on else None,
         "days_overdue": max((as_of - i.due_date).days, 0) if i.unpaid > 0 else 0,

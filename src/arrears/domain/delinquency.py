@@ -18,6 +18,7 @@ days is summed at once):
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -171,30 +172,34 @@ class _Replay:
     cap_reached_on: date | None = None
     credit: int = 0
     lines: dict[int, list[PenaltyLine]] = field(default_factory=dict)
+    #: first penalty day of each balance (due date + 1 + grace), in balance order
+    accrual_from: list[date] = field(default_factory=list)
+    #: the same days, sorted and unique, to split runs of days where the active set changes
+    start_days: list[date] = field(default_factory=list)
 
-    def base(self, b: Balance, principal_interest: bool) -> int:
-        return b.unpaid_principal + (b.unpaid_interest if principal_interest else 0)
+    def __post_init__(self) -> None:
+        lag = timedelta(days=1 + self.grace)
+        self.accrual_from = [b.inst.due_date + lag for b in self.balances]
+        self.start_days = sorted(set(self.accrual_from))
 
     def accrue(self, start: date, end: date, principal_interest: bool) -> None:
         """Accrue penalty for days start..end inclusive, splitting where an instalment starts."""
+        starts = self.start_days
         while start <= end:
-            starts = [
-                b.inst.due_date + timedelta(days=1 + self.grace)
-                for b in self.balances
-                if b.inst.due_date + timedelta(days=1 + self.grace) > start
-            ]
-            seg_end = min([end, *(s - ONE_DAY for s in starts)])
+            k = bisect_right(starts, start)
+            seg_end = end if k == len(starts) else min(end, starts[k] - ONE_DAY)
             self._accrue_segment(start, seg_end, principal_interest)
             start = seg_end + ONE_DAY
 
     def _active(self, start: date, principal_interest: bool) -> list[tuple[Balance, int, int]]:
         """Instalments accruing from ``start``: (balance, base, per-day amount), oldest first."""
         active: list[tuple[Balance, int, int]] = []
-        for b in self.balances:
-            if b.inst.due_date + timedelta(days=1 + self.grace) > start:
-                continue
-            base = self.base(b, principal_interest)
-            per_day = mul_round(base, self.rate) if base > 0 else 0
+        rate = self.rate
+        for b, first_day in zip(self.balances, self.accrual_from, strict=True):
+            if first_day > start:
+                break  # balances are in due-date order, so no later one accrues either
+            base = b.unpaid_principal + (b.unpaid_interest if principal_interest else 0)
+            per_day = mul_round(base, rate) if base > 0 else 0
             if per_day > 0:
                 active.append((b, base, per_day))
         return active
@@ -236,7 +241,14 @@ class _Replay:
         self._mark_cap(cut_day)
 
     def _book(
-        self, b: Balance, start: date, end: date, days: int, base: int, per_day: int, amount: int,
+        self,
+        b: Balance,
+        start: date,
+        end: date,
+        days: int,
+        base: int,
+        per_day: int,
+        amount: int,
         cut: bool,
     ) -> None:
         b.penalty_accrued += amount
@@ -295,11 +307,18 @@ def statement(
     due_dates = {b.inst.due_date for b in replay.balances if b.inst.due_date <= as_of}
     events = sorted(due_dates | {p.date for p in payments} | {as_of})
     cursor = events[0]  # first day that can matter; nothing accrues before a due date
+    fee_days = (
+        {b.inst.due_date for b in replay.balances if b.inst.fee} if cap is not None else set()
+    )
     for day in events:
-        if day > cursor:
-            replay.accrue(cursor, day - ONE_DAY, pi_base)
-        replay.charge_fees(day)
-        replay.accrue(day, day, pi_base)
+        if day in fee_days:  # the day's fees count toward the cap before its penalty
+            if day > cursor:
+                replay.accrue(cursor, day - ONE_DAY, pi_base)
+            replay.charge_fees(day)
+            replay.accrue(day, day, pi_base)
+        else:
+            replay.accrue(cursor, day, pi_base)
+            replay.charge_fees(day)
         _end_of_day(replay, day, [p.amount for p in payments if p.date == day], loan)
         cursor = day + ONE_DAY
     return _report(loan, as_of, replay, buckets, stages, sum(p.amount for p in payments))
@@ -339,11 +358,18 @@ def _report(
     )
     states = tuple(
         InstalmentState(
-            seq=b.inst.seq, due_date=b.inst.due_date, principal=b.inst.principal,
-            interest=b.inst.interest, fee=b.inst.fee, paid_principal=b.paid_principal,
-            paid_interest=b.paid_interest, paid_fee=b.paid_fee,
-            penalty_accrued=b.penalty_accrued, penalty_paid=b.penalty_paid,
-            paid_off_on=b.paid_off_on, penalty_lines=tuple(replay.lines.get(b.inst.seq, ())),
+            seq=b.inst.seq,
+            due_date=b.inst.due_date,
+            principal=b.inst.principal,
+            interest=b.inst.interest,
+            fee=b.inst.fee,
+            paid_principal=b.paid_principal,
+            paid_interest=b.paid_interest,
+            paid_fee=b.paid_fee,
+            penalty_accrued=b.penalty_accrued,
+            penalty_paid=b.penalty_paid,
+            paid_off_on=b.paid_off_on,
+            penalty_lines=tuple(replay.lines.get(b.inst.seq, ())),
         )
         for b in bs
     )

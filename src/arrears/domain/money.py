@@ -13,9 +13,32 @@ from fractions import Fraction
 
 # ISO 4217 minor-unit exponents that differ from 2; every other well-formed code uses 2.
 _EXPONENTS: dict[str, int] = {
-    "BHD": 3, "BIF": 0, "CLP": 0, "DJF": 0, "GNF": 0, "IQD": 3, "ISK": 0, "JOD": 3, "JPY": 0,
-    "KMF": 0, "KRW": 0, "KWD": 3, "LYD": 3, "OMR": 3, "PYG": 0, "RWF": 0, "TND": 3, "UGX": 0,
-    "UYI": 0, "VND": 0, "VUV": 0, "XAF": 0, "XOF": 0, "XPF": 0, "CLF": 4, "UYW": 4,
+    "BHD": 3,
+    "BIF": 0,
+    "CLP": 0,
+    "DJF": 0,
+    "GNF": 0,
+    "IQD": 3,
+    "ISK": 0,
+    "JOD": 3,
+    "JPY": 0,
+    "KMF": 0,
+    "KRW": 0,
+    "KWD": 3,
+    "LYD": 3,
+    "OMR": 3,
+    "PYG": 0,
+    "RWF": 0,
+    "TND": 3,
+    "UGX": 0,
+    "UYI": 0,
+    "VND": 0,
+    "VUV": 0,
+    "XAF": 0,
+    "XOF": 0,
+    "XPF": 0,
+    "CLF": 4,
+    "UYW": 4,
 }
 _CODE = re.compile(r"^[A-Z]{3}$")
 
@@ -98,7 +121,7 @@ def mul_round(amount: int, rate: Fraction) -> int:
 def parse_rate(value: object, field: str) -> Decimal:
     """Parse a rate given as a string or number into a Decimal, never through a float."""
     if isinstance(value, bool) or value is None:
-        raise MoneyError(f"{field}: expected a decimal rate such as \"0.18\", got {value!r}")
+        raise MoneyError(f'{field}: expected a decimal rate such as "0.18", got {value!r}')
     if isinstance(value, float):
         value = repr(value)
     try:

@@ -1,0 +1,42 @@
+"""Composition root: settings -> engine, cipher, clock. Entrypoints call :func:`bootstrap`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine
+
+from arrears.settings import Settings, get_settings
+from arrears.store.crypto import Cipher
+from arrears.store.db import make_engine
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass
+class App:
+    settings: Settings
+    engine: Engine
+    cipher: Cipher
+    clock: Clock
+
+    def today(self, timezone: str | None = None) -> date:
+        """The business date now, in the business timezone (Asia/Shanghai by default)."""
+        return self.clock().astimezone(ZoneInfo(timezone or self.settings.business_timezone)).date()
+
+
+def bootstrap(settings: Settings | None = None, clock: Clock = system_clock) -> App:
+    settings = settings or get_settings()
+    return App(
+        settings=settings,
+        engine=make_engine(settings.database_url),
+        cipher=Cipher(settings.data_key_bytes),
+        clock=clock,
+    )

@@ -1,0 +1,253 @@
+"""The ``arrears`` command line. Thin: parse, call one service function, show the result."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskProgressColumn,
+    TextColumn,
+    TimeElapsedColumn,
+    TimeRemainingColumn,
+)
+from rich.table import Table
+
+from arrears.bootstrap import App, bootstrap
+from arrears.domain.money import format_minor
+from arrears.service.errors import ServiceError
+from arrears.store.ingest.loader import IngestRejected
+from arrears.store.ingest.readers import FileError
+
+app = typer.Typer(
+    help="arrears: debt collections for consumer instalment lenders.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+out = Console()
+err = Console(stderr=True)
+
+
+def _app() -> App:
+    return bootstrap()
+
+
+def _as_of(value: str | None, a: App | None = None) -> date:
+    if value is None:
+        return (a or _app()).today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError as exc:
+        raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def _fail(message: str, code: int = 1) -> None:
+    err.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+@contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except (ServiceError, FileError) as exc:
+        _fail(str(exc))
+
+
+def _progress() -> Progress:
+    return Progress(
+        TextColumn("[bold]{task.description}"),
+        BarColumn(),
+        TaskProgressColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+        console=err,
+        transient=False,
+        disable=not err.is_terminal and not os.environ.get("ARREARS_PROGRESS"),
+    )
+
+
+@app.command()
+def init() -> None:
+    """Create the store (or bring its schema up to date)."""
+    from arrears.service.store import init_store
+
+    a = _app()
+    revision = init_store(a)
+    out.print(f"store ready at schema revision {revision}: {a.engine.url.render_as_string()}")
+
+
+@app.command()
+def generate(
+    out_dir: Annotated[Path, typer.Option("--out", help="folder to write the files to")],
+    loans: Annotated[int, typer.Option(help="number of loans")] = 10_000,
+    seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same files")] = 1,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="payments are simulated up to this date")
+    ] = None,
+    fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl")] = "csv",
+    workers: Annotated[int, typer.Option(help="processes to use")] = 1,
+) -> None:
+    """Write a realistic portfolio in the ingestion format."""
+    from arrears.generate.portfolio import Options
+    from arrears.generate.portfolio import generate as run
+
+    day = _as_of(as_of)
+    opts = Options(loans=loans, seed=seed, as_of=day, fmt=fmt, workers=max(workers, 1))
+    with _progress() as bar:
+        task = bar.add_task("generating loans", total=loans)
+        try:
+            counts = run(out_dir, opts, progress=lambda n: bar.advance(task, n))
+        except ValueError as exc:
+            _fail(str(exc))
+    table = Table(title=f"generated into {out_dir} (as of {day}, seed {seed})")
+    table.add_column("file")
+    table.add_column("rows", justify="right")
+    for name, n in counts.items():
+        table.add_row(f"{name}.{fmt}", f"{n:,}")
+    out.print(table)
+
+
+@app.command()
+def ingest(
+    paths: Annotated[list[Path], typer.Argument(help="a folder, or files, to load")],
+    errors_csv: Annotated[
+        Path | None, typer.Option("--errors", help="write every rejected row to this CSV")
+    ] = None,
+) -> None:
+    """Load borrowers, contact points, loans, instalments and payments (all or nothing)."""
+    from arrears.service.ingestion import ingest_files, plan
+
+    a = _app()
+    with _errors():
+        sources = plan(paths)
+        with _progress() as bar:
+            tasks = {s.path: bar.add_task(s.path.name, total=s.size) for s in sources}
+            try:
+                report = ingest_files(
+                    a,
+                    paths,
+                    errors_csv=errors_csv,
+                    progress=lambda s, n: bar.advance(tasks[s.path], n),
+                )
+            except IngestRejected as exc:
+                bar.stop()
+                _report_rejection(exc, errors_csv)
+                return
+            for s in sources:
+                bar.update(tasks[s.path], completed=s.size)
+    table = Table(title="ingested (upserted by the lender's ids)")
+    table.add_column("entity")
+    table.add_column("rows", justify="right")
+    for name, n in report.counts.items():
+        table.add_row(name, f"{n:,}")
+    out.print(table)
+
+
+def _report_rejection(exc: IngestRejected, errors_csv: Path | None) -> None:
+    err.print(f"[bold red]rejected:[/] {exc.total:,} row error(s); nothing was written.")
+    for e in exc.errors[:20]:
+        err.print(f"  {e}", highlight=False, markup=False)
+    if exc.total > 20:
+        more = f"  ... and {exc.total - 20:,} more"
+        err.print(more + (f" (all in {errors_csv})" if errors_csv else "; use --errors out.csv"))
+    raise typer.Exit(2)
+
+
+@app.command()
+def statement(
+    as_of: Annotated[str, typer.Option("--as-of", help="the date, YYYY-MM-DD")],
+    loan: Annotated[Path | None, typer.Option("--loan", help="a LOAN.json file")] = None,
+    loan_id: Annotated[str | None, typer.Option("--loan-id", help="a loan in the store")] = None,
+) -> None:
+    """Print what a loan owes on a date and how every amount was computed, as JSON."""
+    from arrears.service.statements import statement_for_loan, statement_from_file
+
+    if (loan is None) == (loan_id is None):
+        _fail("give exactly one of --loan FILE or --loan-id ID")
+    day = _as_of(as_of)
+    with _errors():
+        if loan is not None:
+            result = statement_from_file(loan, day)
+        else:
+            assert loan_id is not None
+            result = statement_for_loan(_app(), loan_id, day)
+    sys.stdout.write(json.dumps(result, ensure_ascii=False, indent=2) + "\n")
+
+
+def _lines_table(title: str, lines: list[dict[str, Any]], total: int, currency: str) -> Table:
+    table = Table(title=title)
+    for name, justify in (
+        ("", "left"),
+        ("loans", "right"),
+        ("share", "left"),
+        (f"outstanding principal ({currency})", "right"),
+        (f"overdue ({currency})", "right"),
+        (f"total due ({currency})", "right"),
+    ):
+        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    for line in lines:
+        share = line["loans"] / total if total else 0.0
+        bar = "█" * round(share * 30)
+        table.add_row(
+            line["name"],
+            f"{line['loans']:,}",
+            f"{bar} {share:.1%}",
+            format_minor(line["outstanding_principal"], currency),
+            format_minor(line["overdue"], currency),
+            format_minor(line["total_due"], currency),
+        )
+    return table
+
+
+@app.command()
+def portfolio(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="the date; today if omitted")] = None,
+    portfolio_id: Annotated[
+        str | None, typer.Option("--portfolio", help="only this portfolio")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+) -> None:
+    """Counts and balances by DPD bucket and by stage (stores the day's snapshot)."""
+    from arrears.service.portfolio import portfolio_report
+
+    a = _app()
+    day = _as_of(as_of, a)
+    with _errors(), _progress() as bar:
+        task = bar.add_task(f"delinquency as of {day}", total=None)
+        on_total: Callable[[int], None] = lambda n: bar.update(task, total=n)  # noqa: E731
+        report = portfolio_report(
+            a,
+            day,
+            portfolio_id=portfolio_id,
+            progress=lambda n: bar.advance(task, n),
+            on_total=on_total,
+        )
+    data = report.as_dict()
+    if as_json:
+        sys.stdout.write(json.dumps(data, indent=2) + "\n")
+        return
+    out.print(
+        _lines_table(f"portfolio by bucket, as of {day}", data["by_bucket"], report.loans, "CNY")
+    )
+    out.print(
+        _lines_table(f"portfolio by stage, as of {day}", data["by_stage"], report.loans, "CNY")
+    )
+    out.print(f"{report.loans:,} loans; snapshot stored for {day}.")
+
+
+def main() -> None:  # pragma: no cover - console entry
+    app()

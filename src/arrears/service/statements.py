@@ -1,0 +1,43 @@
+"""Statements: what a loan owes on a date and why, from a file or from the store."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from arrears.bootstrap import App
+from arrears.domain.codec import FieldError, loan_from_dict, statement_to_dict
+from arrears.domain.delinquency import statement
+from arrears.service.errors import ServiceError
+from arrears.service.store import require_current
+from arrears.store.repository import LoanRepository, NotFound
+
+
+def statement_from_file(path: Path, as_of: date) -> dict[str, Any]:
+    """Compute the statement of the loan described in a LOAN.json file."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ServiceError(f"{path}: no such file") from exc
+    except json.JSONDecodeError as exc:
+        raise ServiceError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    try:
+        loan = loan_from_dict(data)
+    except FieldError as exc:
+        raise ServiceError(f"{path}: {exc}") from exc
+    return statement_to_dict(statement(loan, as_of))
+
+
+def statement_for_loan(app: App, loan_id: str, as_of: date) -> dict[str, Any]:
+    """Compute the statement of a loan in the store."""
+    require_current(app)
+    with app.engine.connect() as conn:
+        try:
+            loan = LoanRepository(conn).get(loan_id)
+        except NotFound as exc:
+            raise ServiceError(str(exc)) from exc
+        except FieldError as exc:
+            raise ServiceError(f"loan {loan_id} in the store: {exc}") from exc
+    return statement_to_dict(statement(loan, as_of))

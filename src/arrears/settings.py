@@ -1,0 +1,74 @@
+"""One typed settings object, read from the environment (prefix ``ARREARS_``) or a ``.env`` file.
+
+Outside development and test, placeholder secrets are refused: a production store must have its
+own data key.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+# Development-only key: 32 bytes of a well-known phrase. Refused when env == production.
+DEV_DATA_KEY = base64.b64encode(b"arrears-development-key-not-safe").decode()
+
+
+class Env(StrEnum):
+    DEVELOPMENT = "development"
+    TEST = "test"
+    PRODUCTION = "production"
+
+
+class Settings(BaseSettings):
+    """Configuration of one arrears installation."""
+
+    model_config = SettingsConfigDict(env_prefix="ARREARS_", env_file=".env", extra="ignore")
+
+    env: Env = Env.DEVELOPMENT
+    #: SQLAlchemy URL of the store; SQLite (WAL) file by default, postgresql+psycopg://... in prod.
+    database_url: str = "sqlite:///var/arrears.db"
+    #: base64 of 32 random bytes; encrypts personal data and keys the lookup hashes.
+    data_key: str = DEV_DATA_KEY
+    #: rows per chunk when streaming ingestion files.
+    ingest_chunk_rows: int = 50_000
+    #: the timezone whose calendar sets the business date when none is given.
+    business_timezone: str = "Asia/Shanghai"
+
+    @field_validator("data_key")
+    @classmethod
+    def _key_is_32_bytes(cls, value: str) -> str:
+        try:
+            raw = base64.b64decode(value, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise ValueError("ARREARS_DATA_KEY must be base64") from exc
+        if len(raw) != 32:
+            raise ValueError("ARREARS_DATA_KEY must decode to 32 bytes")
+        return value
+
+    @model_validator(mode="after")
+    def _no_placeholder_in_production(self) -> Settings:
+        if self.env is Env.PRODUCTION and self.data_key == DEV_DATA_KEY:
+            raise ValueError("ARREARS_DATA_KEY is the development placeholder; set a real key")
+        return self
+
+    @property
+    def data_key_bytes(self) -> bytes:
+        return base64.b64decode(self.data_key)
+
+    def sqlite_path(self) -> Path | None:
+        """The SQLite file behind ``database_url``, if it is one."""
+        prefix = "sqlite:///"
+        if self.database_url.startswith(prefix) and ":memory:" not in self.database_url:
+            return Path(self.database_url[len(prefix) :])
+        return None
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

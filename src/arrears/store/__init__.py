@@ -1,0 +1,1 @@
+"""The store: SQLAlchemy tables, migrations, encryption of personal data, repositories."""

@@ -1,0 +1,1 @@
+"""Ingestion of lender files (CSV, Parquet, JSON lines) into the store: see docs/DATA_FORMATS.md."""

@@ -1,0 +1,156 @@
+"""Field parsers for ingestion: each takes a raw value (a string from CSV, or a typed value from
+Parquet / JSON lines) and returns the stored value, or raises :class:`Invalid` with a reason."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from functools import lru_cache
+from typing import Any
+from zoneinfo import available_timezones
+
+CHANNELS = (
+    "sms",
+    "push",
+    "email",
+    "letter",
+    "robocall",
+    "agent_call",
+    "visit",
+    "agency",
+    "legal_referral",
+)
+
+Parser = Callable[[Any], Any]
+
+
+class Invalid(ValueError):
+    """A value a field refuses; the message is the reason a person reads."""
+
+
+def blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip() == "")
+
+
+def text(max_len: int) -> Parser:
+    def parse(value: Any) -> str:
+        out = str(value).strip()
+        if len(out) > max_len:
+            raise Invalid(f"longer than {max_len} characters")
+        return out
+
+    return parse
+
+
+def integer(minimum: int | None = None) -> Parser:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool):
+            raise Invalid(f"expected a whole number, got {value!r}")
+        if isinstance(value, int):
+            n = value
+        elif isinstance(value, float) and value.is_integer():
+            n = int(value)
+        else:
+            s = str(value).strip()
+            if not re.fullmatch(r"[+-]?\d+", s):
+                raise Invalid(f"expected a whole number (minor units), got {value!r}")
+            n = int(s)
+        if minimum is not None and n < minimum:
+            raise Invalid(f"must be >= {minimum}, got {n}")
+        return n
+
+    return parse
+
+
+def rate(value: Any) -> str:
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        d = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise Invalid(f"expected a decimal rate such as 0.18, got {value!r}") from exc
+    if not d.is_finite() or d < 0 or d > 100:
+        raise Invalid(f"rate must be between 0 and 100, got {value!r}")
+    return str(d.normalize()) if d != 0 else "0"
+
+
+def iso_date(value: Any) -> date:
+    if isinstance(value, date):
+        return value
+    try:
+        return date.fromisoformat(str(value).strip())
+    except ValueError as exc:
+        raise Invalid(f"expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def choice(*options: str) -> Parser:
+    def parse(value: Any) -> str:
+        s = str(value).strip()
+        if s not in options:
+            raise Invalid(f"expected one of {'|'.join(options)}, got {value!r}")
+        return s
+
+    return parse
+
+
+def boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    s = str(value).strip().lower()
+    if s in ("true", "1", "yes", "y", "t"):
+        return True
+    if s in ("false", "0", "no", "n", "f"):
+        return False
+    raise Invalid(f"expected true or false, got {value!r}")
+
+
+def channels(value: Any) -> str:
+    items = value if isinstance(value, list) else str(value).replace(";", ",").split(",")
+    out = [str(i).strip() for i in items if str(i).strip()]
+    bad = [c for c in out if c not in CHANNELS]
+    if bad:
+        raise Invalid(f"unknown channel {bad[0]!r}; channels are {','.join(CHANNELS)}")
+    return ",".join(dict.fromkeys(out))
+
+
+def window(value: Any) -> str:
+    s = str(value).strip()
+    m = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)", s)
+    if not m:
+        raise Invalid(f"expected a local time window HH:MM-HH:MM, got {value!r}")
+    return s
+
+
+@lru_cache(maxsize=1)
+def _zones() -> frozenset[str]:
+    return frozenset(available_timezones())
+
+
+def timezone(value: Any) -> str:
+    s = str(value).strip()
+    if s not in _zones():
+        raise Invalid(f"expected an IANA timezone such as Asia/Shanghai, got {value!r}")
+    return s
+
+
+def locale(value: Any) -> str:
+    s = str(value).strip()
+    if not re.fullmatch(r"[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?", s):
+        raise Invalid(f"expected a locale tag such as zh-CN or en, got {value!r}")
+    return s
+
+
+def currency(value: Any) -> str:
+    s = str(value).strip()
+    if not re.fullmatch(r"[A-Z]{3}", s):
+        raise Invalid(f"expected an ISO 4217 currency code such as CNY, got {value!r}")
+    return s
+
+
+def identifier(value: Any) -> str:
+    s = str(value).strip()
+    if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}", s):
+        raise Invalid(f"expected an id of letters, digits and _.:- (max 64), got {value!r}")
+    return s

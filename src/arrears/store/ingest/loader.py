@@ -1,0 +1,250 @@
+"""Load a batch of lender files into the store: validate every row, upsert by the lender's ids,
+all or nothing.
+
+* Every rejected row is reported with its file, row, column and reason; when any row is
+  rejected, nothing of the batch is written (one transaction, rolled back).
+* Upsert by the lender's keys: loading the same files twice leaves the store unchanged (personal
+  data is encrypted deterministically, see :mod:`arrears.store.crypto`).
+* Files stream in chunks, so memory is bounded by the chunk size.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+from sqlalchemy import Connection, Engine, Insert, select
+
+from arrears.store import tables as t
+from arrears.store.crypto import Cipher
+from arrears.store.db import upsert_statement
+from arrears.store.ingest.entities import BY_NAME, ENTITIES, Entity, Row, parse_row
+from arrears.store.ingest.readers import FileError, Source, fmt_of, header, read_chunks
+
+SHOWN_ERRORS = 1000  # kept in memory for display; all of them go to --errors
+
+
+@dataclass(frozen=True)
+class RowError:
+    file: str
+    row: int | None
+    column: str | None
+    reason: str
+    value: str | None = None
+
+    def __str__(self) -> str:
+        where = self.file + (f", row {self.row}" if self.row is not None else "")
+        where += f", column {self.column}" if self.column else ""
+        return f"{where}: {self.reason}"
+
+
+class IngestRejected(Exception):
+    """The batch was refused; nothing was written."""
+
+    def __init__(self, errors: list[RowError], total: int) -> None:
+        super().__init__(f"{total} row error(s); nothing was written")
+        self.errors = errors
+        self.total = total
+
+
+@dataclass
+class IngestReport:
+    counts: dict[str, int] = field(default_factory=dict)
+    sources: list[str] = field(default_factory=list)
+
+
+ProgressFn = Callable[[Source, int], None]
+
+
+def discover(paths: Iterable[Path]) -> list[Source]:
+    """The files to load, in dependency order; a folder contributes every file it holds."""
+    files: list[Path] = []
+    for p in paths:
+        if p.is_dir():
+            files.extend(sorted(x for x in p.iterdir() if x.is_file() and fmt_of(x)))
+        elif p.is_file():
+            files.append(p)
+        else:
+            raise FileError(p, "no such file or folder")
+    sources: list[Source] = []
+    for path in files:
+        fmt = fmt_of(path)
+        stem = path.name.split(".")[0]
+        entity = next((e.name for e in ENTITIES if stem.startswith(e.name)), None)
+        if fmt is None or entity is None:
+            names = ", ".join(e.name for e in ENTITIES)
+            raise FileError(
+                path,
+                f"unrecognised file: name it <entity>[-part].csv|parquet|jsonl "
+                f"with entity one of {names}",
+            )
+        sources.append(Source(path, entity, fmt))
+    if not sources:
+        raise FileError(Path(", ".join(str(p) for p in paths)), "no ingestion files found")
+    order = {e.name: k for k, e in enumerate(ENTITIES)}
+    return sorted(sources, key=lambda s: (order[s.entity], s.path.name))
+
+
+def existing_keys(conn: Connection, column: Any, values: set[str]) -> set[str]:
+    found: set[str] = set()
+    items = sorted(values)
+    for k in range(0, len(items), 500):
+        found.update(conn.execute(select(column).where(column.in_(items[k : k + 500]))).scalars())
+    return found
+
+
+class _Errors:
+    """Counts errors, keeps the first ones, streams all to an optional CSV."""
+
+    def __init__(self, out: TextIO | None) -> None:
+        self.total = 0
+        self.shown: list[RowError] = []
+        self._writer = csv.writer(out) if out else None
+        if self._writer:
+            self._writer.writerow(["file", "row", "column", "reason", "value"])
+
+    def add(self, err: RowError) -> None:
+        self.total += 1
+        if len(self.shown) < SHOWN_ERRORS:
+            self.shown.append(err)
+        if self._writer:
+            self._writer.writerow(
+                [err.file, err.row or "", err.column or "", err.reason, err.value or ""]
+            )
+
+
+@contextmanager
+def _maybe_open(path: Path | None) -> Iterator[TextIO | None]:
+    if path is None:
+        yield None
+        return
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        yield fh
+
+
+class _Batch:
+    def __init__(self, conn: Connection, cipher: Cipher, errors: _Errors) -> None:
+        self.conn = conn
+        self.cipher = cipher
+        self.errors = errors
+        self.counts: dict[str, int] = {}
+        self._statements: dict[str, Insert] = {}
+
+    def check_header(self, src: Source, entity: Entity) -> bool:
+        names = header(src)
+        ok = True
+        for name in names:
+            if name not in entity.column_names:
+                self.errors.add(RowError(src.path.name, None, name, "unknown column"))
+                ok = False
+        if src.fmt != "jsonl":
+            for col in entity.columns:
+                if col.required and col.name not in names:
+                    self.errors.add(
+                        RowError(src.path.name, None, col.name, "required column missing")
+                    )
+                    ok = False
+        return ok
+
+    def load_chunk(self, src: Source, entity: Entity, chunk: list[tuple[int, Row]]) -> None:
+        good: list[tuple[int, Row]] = []
+        for rownum, raw in chunk:
+            parsed, problems = parse_row(entity, raw)
+            if src.fmt == "jsonl":
+                problems += [(k, "unknown field") for k in raw if k not in entity.column_names]
+            for column, reason in problems:
+                value = raw.get(column)
+                self.errors.add(
+                    RowError(
+                        src.path.name,
+                        rownum,
+                        column,
+                        reason,
+                        None if value is None else str(value)[:200],
+                    )
+                )
+            if not problems:
+                good.append((rownum, parsed))
+        good = self._check_refs(src, entity, good)
+        if good:
+            rows = [entity.store(row, self.cipher) for _, row in good]
+            stmt = self._statements.get(entity.name)
+            if stmt is None:
+                stmt = self._statements[entity.name] = upsert_statement(
+                    self.conn, entity.table, entity.keys
+                )
+            self.conn.execute(stmt, rows)
+        self.counts[entity.name] = self.counts.get(entity.name, 0) + len(good)
+
+    def _check_refs(
+        self, src: Source, entity: Entity, good: list[tuple[int, Row]]
+    ) -> list[tuple[int, Row]]:
+        for ref in entity.refs:
+            wanted = {row[ref.column] for _, row in good}
+            if not wanted:
+                continue
+            found = existing_keys(self.conn, ref.table.c[ref.key], wanted)
+            if len(found) == len(wanted):
+                continue
+            kept = []
+            for rownum, row in good:
+                if row[ref.column] in found:
+                    kept.append((rownum, row))
+                else:
+                    self.errors.add(
+                        RowError(
+                            src.path.name,
+                            rownum,
+                            ref.column,
+                            f"{ref.table.name} {row[ref.column]!r} is neither in this batch nor in "
+                            "the store",
+                            str(row[ref.column]),
+                        )
+                    )
+            good = kept
+        return good
+
+
+def ingest(
+    engine: Engine,
+    cipher: Cipher,
+    paths: Iterable[Path],
+    *,
+    clock: Callable[[], datetime],
+    chunk_rows: int = 50_000,
+    progress: ProgressFn | None = None,
+    errors_csv: Path | None = None,
+) -> IngestReport:
+    """Load ``paths`` as one batch. Raises :class:`IngestRejected` (nothing written) on any
+    row error, :class:`FileError` for a file that cannot be read at all."""
+    sources = discover(paths)
+    started = clock()
+    with _maybe_open(errors_csv) as out, engine.connect() as conn:
+        errors = _Errors(out)
+        batch = _Batch(conn, cipher, errors)
+        with conn.begin() as trans:
+            for src in sources:
+                entity = BY_NAME[src.entity]
+                if not batch.check_header(src, entity):
+                    continue
+                step = (lambda n, s=src: progress(s, n)) if progress else None
+                for chunk in read_chunks(src, chunk_rows, step):
+                    batch.load_chunk(src, entity, chunk)
+            if errors.total:
+                trans.rollback()
+                raise IngestRejected(errors.shown, errors.total)
+            conn.execute(
+                t.ingest_batch.insert().values(
+                    started_at=started,
+                    finished_at=clock(),
+                    sources=json.dumps([s.path.name for s in sources]),
+                    counts=json.dumps(batch.counts, sort_keys=True),
+                )
+            )
+    return IngestReport(counts=batch.counts, sources=[s.path.name for s in sources])

@@ -1,0 +1,181 @@
+"""Stream ingestion files in chunks: CSV (optionally .gz), Parquet, JSON lines.
+
+Each chunk is a list of ``(row_number, mapping)`` where row_number counts data rows from 1 (the
+CSV header is not a row). Memory stays bounded by the chunk size, whatever the file's size.
+"""
+
+from __future__ import annotations
+
+import csv
+import gzip
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+
+Chunk = list[tuple[int, dict[str, Any]]]
+Progress = Callable[[int], None]
+
+SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".ndjson", ".jsonl.gz")
+
+
+class FileError(ValueError):
+    """A file that cannot be read at all (bad header, not CSV, broken JSON line)."""
+
+    def __init__(self, path: Path, reason: str, row: int | None = None) -> None:
+        where = f"{path.name}" + (f", row {row}" if row is not None else "")
+        super().__init__(f"{where}: {reason}")
+        self.path = path
+        self.row = row
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Source:
+    path: Path
+    entity: str
+    fmt: str  # csv | parquet | jsonl
+
+    @property
+    def size(self) -> int:
+        """What progress counts: bytes for text files, rows for Parquet."""
+        if self.fmt == "parquet":
+            return int(pq.ParquetFile(self.path).metadata.num_rows)
+        return self.path.stat().st_size
+
+
+def _open_bytes(path: Path) -> IO[bytes]:
+    if path.name.lower().endswith(".gz"):
+        return gzip.GzipFile(path, "rb")  # type: ignore[return-value]  # GzipFile is an IO[bytes]
+    return path.open("rb")
+
+
+def _open_text(path: Path) -> IO[str]:
+    return io.TextIOWrapper(_open_bytes(path), encoding="utf-8-sig", newline="")
+
+
+def fmt_of(path: Path) -> str | None:
+    name = path.name.lower()
+    if name.endswith((".csv", ".csv.gz")):
+        return "csv"
+    if name.endswith(".parquet"):
+        return "parquet"
+    if name.endswith((".jsonl", ".ndjson", ".jsonl.gz")):
+        return "jsonl"
+    return None
+
+
+def header(src: Source) -> list[str]:
+    if src.fmt == "parquet":
+        return list(pq.ParquetFile(src.path).schema_arrow.names)
+    if src.fmt == "csv":
+        with _open_text(src.path) as fh:
+            first = next(csv.reader(fh), [])
+        return [c.strip() for c in first]
+    return []  # JSON lines carry their keys row by row
+
+
+class _Counting:
+    """A file wrapper that reports bytes read, so a CSV's progress moves in bytes."""
+
+    def __init__(self, raw: Any, progress: Progress | None) -> None:
+        self._raw = raw
+        self._progress = progress
+        self.closed = False
+
+    def read(self, n: int = -1) -> bytes:
+        data: bytes = self._raw.read(n)
+        if self._progress:
+            self._progress(len(data))
+        return data
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self.closed = True
+        self._raw.close()
+
+
+def read_chunks(src: Source, rows: int, progress: Progress | None = None) -> Iterator[Chunk]:
+    if src.fmt == "csv":
+        yield from _csv(src, rows, progress)
+    elif src.fmt == "parquet":
+        yield from _parquet(src, rows, progress)
+    else:
+        yield from _jsonl(src, rows, progress)
+
+
+def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
+    names = header(src)
+    convert = pacsv.ConvertOptions(
+        column_types={n: pa.string() for n in names},
+        strings_can_be_null=True,
+        null_values=[""],
+    )
+    read = pacsv.ReadOptions(block_size=1 << 22, encoding="utf8")
+    parse = pacsv.ParseOptions(newlines_in_values=False)
+    compressed = src.path.name.lower().endswith(".gz")
+    raw = (
+        pa.input_stream(str(src.path), compression="detect") if compressed else open(src.path, "rb")
+    )
+    stream = _Counting(raw, None if compressed else progress)
+    n = 0
+    try:
+        reader = pacsv.open_csv(
+            stream, read_options=read, parse_options=parse, convert_options=convert
+        )
+        for batch in reader:
+            for start in range(0, batch.num_rows, rows):
+                part = batch.slice(start, rows).to_pylist()
+                chunk = [(n + k + 1, r) for k, r in enumerate(part)]
+                n += len(part)
+                yield chunk
+    except pa.ArrowInvalid as exc:
+        raise FileError(src.path, f"not a readable CSV file near row {n + 1}: {exc}") from exc
+    finally:
+        stream.close()
+
+
+def _parquet(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
+    n = 0
+    try:
+        pf = pq.ParquetFile(src.path)
+        for batch in pf.iter_batches(batch_size=rows):
+            part = batch.to_pylist()
+            yield [(n + k + 1, r) for k, r in enumerate(part)]
+            n += len(part)
+            if progress:
+                progress(len(part))
+    except pa.ArrowInvalid as exc:
+        raise FileError(src.path, f"not a readable Parquet file: {exc}") from exc
+
+
+def _jsonl(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
+    chunk: Chunk = []
+    n = 0
+    with _open_bytes(src.path) as stream:
+        for line in stream:
+            if progress:
+                progress(len(line))
+            if not line.strip():
+                continue
+            n += 1
+            try:
+                obj = json.loads(line)
+            except json.JSONDecodeError as exc:
+                raise FileError(src.path, f"not valid JSON: {exc.msg}", row=n) from exc
+            if not isinstance(obj, dict):
+                raise FileError(src.path, "each line must be a JSON object", row=n)
+            chunk.append((n, obj))
+            if len(chunk) >= rows:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
