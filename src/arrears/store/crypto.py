@@ -69,7 +69,7 @@ class Cipher:
         if value is None or value.strip() == "":
             return None
         canon = normalise(kind, value).encode("utf-8")
-        return hmac.new(self._mac_key, kind.encode() + b":" + canon, hashlib.sha256).hexdigest()
+        return hmac.digest(self._mac_key, kind.encode() + b":" + canon, hashlib.sha256).hex()
 
 
 def mask_phone(phone: str) -> str:

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 from sqlalchemy import Table
 
 from arrears.store import tables as t
 from arrears.store.crypto import Cipher
+from arrears.store.ingest import columns as c
 from arrears.store.ingest import fields as f
 
 Row = dict[str, Any]
@@ -22,10 +24,16 @@ Row = dict[str, Any]
 
 @dataclass(frozen=True)
 class Col:
+    """A column: its scalar parser, its vectorised check (by distinct values if none)."""
+
     name: str
     parse: f.Parser
+    vector: c.ColumnCheck | None = None
     required: bool = False
     default: Any = None
+
+    def check(self, col: pa.Array) -> c.Checked:
+        return (self.vector or c.by_unique(self.parse))(col)
 
 
 @dataclass(frozen=True)
@@ -37,6 +45,16 @@ class Ref:
     key: str
 
 
+def NO_CHECK(row: Row) -> list[tuple[str, str]]:
+    """No cross-field rule."""
+    return []
+
+
+def NO_STORE(row: Row, cipher: Cipher) -> Row:
+    """Store the parsed row as it is."""
+    return row
+
+
 @dataclass(frozen=True)
 class Entity:
     name: str
@@ -45,9 +63,9 @@ class Entity:
     columns: tuple[Col, ...]
     refs: tuple[Ref, ...] = ()
     #: cross-field rule: returns (column, reason) pairs for a parsed row
-    check: Callable[[Row], list[tuple[str, str]]] = field(default=lambda row: [])
+    check: Callable[[Row], list[tuple[str, str]]] = field(default=NO_CHECK)
     #: parsed row -> stored row (encrypts personal data)
-    store: Callable[[Row, Cipher], Row] = field(default=lambda row, cipher: row)
+    store: Callable[[Row, Cipher], Row] = field(default=NO_STORE)
 
     @property
     def column_names(self) -> set[str]:
@@ -59,7 +77,7 @@ def _policy_cols() -> tuple[Col, ...]:
         Col("penalty_daily_rate", f.rate),
         Col("penalty_rate_multiplier", f.rate),
         Col("penalty_base", f.choice("principal", "principal_interest")),
-        Col("grace_days", f.integer(0)),
+        Col("grace_days", f.integer(0), c.integer(0)),
         Col("penalty_rate_cap_annual", f.rate),
         Col("charges_cap_ratio", f.rate),
         Col("allocation", f.choice("components_first", "instalment_first")),
@@ -77,13 +95,13 @@ PORTFOLIOS = Entity(
     t.portfolio,
     ("portfolio_id",),
     (
-        Col("portfolio_id", f.identifier, required=True),
-        Col("name", f.text(200), required=True),
-        Col("creditor", f.text(200), required=True),
-        Col("product", f.text(64), default="cash_loan"),
+        Col("portfolio_id", f.identifier, c.identifier, required=True),
+        Col("name", f.text(200), c.text(200), required=True),
+        Col("creditor", f.text(200), c.text(200), required=True),
+        Col("product", f.text(64), c.text(64), default="cash_loan"),
         Col("currency", f.currency, default="CNY"),
         Col("rulebook", f.choice("cn", "us-regf", "uk-conc"), default="cn"),
-        Col("strategy", f.identifier, default="default"),
+        Col("strategy", f.identifier, c.identifier, default="default"),
         Col("timezone", f.timezone, default="Asia/Shanghai"),
         *_policy_cols(),
     ),
@@ -105,9 +123,9 @@ BORROWERS = Entity(
     t.borrower,
     ("borrower_id",),
     (
-        Col("borrower_id", f.identifier, required=True),
-        Col("name", f.text(200), required=True),
-        Col("national_id", f.text(64)),
+        Col("borrower_id", f.identifier, c.identifier, required=True),
+        Col("name", f.text(200), c.text(200), required=True),
+        Col("national_id", f.text(64), c.text(64)),
         Col("locale", f.locale, default="zh-CN"),
         Col("timezone", f.timezone, default="Asia/Shanghai"),
         Col("consents", f.channels),
@@ -140,15 +158,15 @@ CONTACT_POINTS = Entity(
     t.contact_point,
     ("contact_id",),
     (
-        Col("contact_id", f.identifier, required=True),
-        Col("borrower_id", f.identifier, required=True),
+        Col("contact_id", f.identifier, c.identifier, required=True),
+        Col("borrower_id", f.identifier, c.identifier, required=True),
         Col("kind", f.choice("phone", "email", "address"), required=True),
         Col(
             "owner_role", f.choice("borrower", "guarantor", "emergency_contact"), default="borrower"
         ),
-        Col("owner_name", f.text(200)),
-        Col("relation", f.text(32)),
-        Col("value", f.text(500), required=True),
+        Col("owner_name", f.text(200), c.text(200)),
+        Col("relation", f.text(32), c.text(32)),
+        Col("value", f.text(500), c.text(500), required=True),
         Col("opt_outs", f.channels),
         Col("is_valid", f.boolean, default=True),
         Col("is_primary", f.boolean, default=False),
@@ -175,20 +193,20 @@ LOANS = Entity(
     t.loan,
     ("loan_id",),
     (
-        Col("loan_id", f.identifier, required=True),
-        Col("portfolio_id", f.identifier, required=True),
-        Col("borrower_id", f.identifier, required=True),
+        Col("loan_id", f.identifier, c.identifier, required=True),
+        Col("portfolio_id", f.identifier, c.identifier, required=True),
+        Col("borrower_id", f.identifier, c.identifier, required=True),
         Col("currency", f.currency, default="CNY"),
-        Col("principal", f.integer(1), required=True),
+        Col("principal", f.integer(1), c.integer(1), required=True),
         Col("annual_rate", f.rate, required=True),
         Col(
             "method",
             f.choice("equal_payment", "equal_principal", "bullet", "explicit"),
             default="equal_payment",
         ),
-        Col("term_months", f.integer(1)),
-        Col("first_due_date", f.iso_date),
-        Col("originated_on", f.iso_date),
+        Col("term_months", f.integer(1), c.integer(1)),
+        Col("first_due_date", f.iso_date, c.iso_date),
+        Col("originated_on", f.iso_date, c.iso_date),
         *_policy_cols(),
     ),
     refs=(
@@ -203,12 +221,12 @@ INSTALMENTS = Entity(
     t.instalment,
     ("loan_id", "seq"),
     (
-        Col("loan_id", f.identifier, required=True),
-        Col("seq", f.integer(1), required=True),
-        Col("due_date", f.iso_date, required=True),
-        Col("principal", f.integer(0), default=0),
-        Col("interest", f.integer(0), default=0),
-        Col("fee", f.integer(0), default=0),
+        Col("loan_id", f.identifier, c.identifier, required=True),
+        Col("seq", f.integer(1), c.integer(1), required=True),
+        Col("due_date", f.iso_date, c.iso_date, required=True),
+        Col("principal", f.integer(0), c.integer(0), default=0),
+        Col("interest", f.integer(0), c.integer(0), default=0),
+        Col("fee", f.integer(0), c.integer(0), default=0),
     ),
     refs=(Ref("loan_id", t.loan, "loan_id"),),
 )
@@ -227,13 +245,13 @@ PAYMENTS = Entity(
     t.payment,
     ("payment_id",),
     (
-        Col("payment_id", f.identifier, required=True),
-        Col("loan_id", f.identifier, required=True),
-        Col("paid_on", f.iso_date, required=True),
-        Col("amount", f.integer(1), required=True),
+        Col("payment_id", f.identifier, c.identifier, required=True),
+        Col("loan_id", f.identifier, c.identifier, required=True),
+        Col("paid_on", f.iso_date, c.iso_date, required=True),
+        Col("amount", f.integer(1), c.integer(1), required=True),
         Col("status", f.choice("posted", "reversed"), default="posted"),
-        Col("reversed_on", f.iso_date),
-        Col("source", f.text(32)),
+        Col("reversed_on", f.iso_date, c.iso_date),
+        Col("source", f.text(32), c.text(32)),
     ),
     refs=(Ref("loan_id", t.loan, "loan_id"),),
     check=_payment_check,

@@ -19,12 +19,15 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, TextIO
 
-from sqlalchemy import Connection, Engine, Insert, select
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from sqlalchemy import Connection, Engine, select
 
 from arrears.store import tables as t
 from arrears.store.crypto import Cipher
-from arrears.store.db import upsert_statement
-from arrears.store.ingest.entities import BY_NAME, ENTITIES, Entity, Row, parse_row
+from arrears.store.db import upsert_sql
+from arrears.store.ingest.entities import BY_NAME, ENTITIES, NO_CHECK, NO_STORE, Entity, parse_row
 from arrears.store.ingest.readers import FileError, Source, fmt_of, header, read_chunks
 
 SHOWN_ERRORS = 1000  # kept in memory for display; all of them go to --errors
@@ -134,7 +137,7 @@ class _Batch:
         self.cipher = cipher
         self.errors = errors
         self.counts: dict[str, int] = {}
-        self._statements: dict[str, Insert] = {}
+        self.sqlite = conn.dialect.name == "sqlite"
 
     def check_header(self, src: Source, entity: Entity) -> bool:
         names = header(src)
@@ -152,63 +155,130 @@ class _Batch:
                     ok = False
         return ok
 
-    def load_chunk(self, src: Source, entity: Entity, chunk: list[tuple[int, Row]]) -> None:
-        good: list[tuple[int, Row]] = []
-        for rownum, raw in chunk:
-            parsed, problems = parse_row(entity, raw)
-            if src.fmt == "jsonl":
-                problems += [(k, "unknown field") for k in raw if k not in entity.column_names]
-            for column, reason in problems:
+    def load_chunk(self, src: Source, entity: Entity, first_row: int, table: pa.Table) -> None:
+        """Check a chunk column by column; report refused rows; upsert the rest."""
+        n = table.num_rows
+        typed: dict[str, pa.Array] = {}
+        bad = pa.array(np.zeros(n, dtype=bool))
+        for col in entity.columns:
+            raw = (
+                table[col.name].combine_chunks()
+                if col.name in table.column_names
+                else pa.nulls(n, pa.string())
+            )
+            values, refused = col.check(raw)
+            if col.required:
+                refused = pc.or_(refused, pc.is_null(values))
+            if col.default is not None:
+                values = _fill(values, col.default)
+            typed[col.name] = values
+            bad = pc.or_(bad, refused)
+        extra = [k for k in table.column_names if k not in entity.column_names]
+        if extra:  # JSON lines may carry unknown keys row by row
+            for k in extra:
+                bad = pc.or_(bad, pc.is_valid(table[k].combine_chunks()))
+        good = pc.invert(bad)
+        self._explain(src, entity, first_row, table, np.flatnonzero(bad.to_numpy(False)))
+        rows = pa.table(typed).filter(good)
+        rows = self._check_rows(src, entity, first_row, rows, np.flatnonzero(good.to_numpy(False)))
+        self._write(entity, rows)
+        self.counts[entity.name] = self.counts.get(entity.name, 0) + rows.num_rows
+
+    def _explain(
+        self, src: Source, entity: Entity, first_row: int, table: pa.Table, idx: Any
+    ) -> None:
+        """Re-parse refused rows with the scalar parsers for the exact reasons."""
+        for i in idx:
+            raw = {k: table[k][int(i)].as_py() for k in table.column_names}
+            _, problems = parse_row(entity, raw)
+            problems += [
+                (k, "unknown field")
+                for k, v in raw.items()
+                if k not in entity.column_names and v is not None
+            ]
+            for column, reason in problems or [("", "refused")]:
                 value = raw.get(column)
                 self.errors.add(
                     RowError(
                         src.path.name,
-                        rownum,
-                        column,
+                        first_row + int(i),
+                        column or None,
                         reason,
                         None if value is None else str(value)[:200],
                     )
                 )
-            if not problems:
-                good.append((rownum, parsed))
-        good = self._check_refs(src, entity, good)
-        if good:
-            rows = [entity.store(row, self.cipher) for _, row in good]
-            stmt = self._statements.get(entity.name)
-            if stmt is None:
-                stmt = self._statements[entity.name] = upsert_statement(
-                    self.conn, entity.table, entity.keys
-                )
-            self.conn.execute(stmt, rows)
-        self.counts[entity.name] = self.counts.get(entity.name, 0) + len(good)
 
-    def _check_refs(
-        self, src: Source, entity: Entity, good: list[tuple[int, Row]]
-    ) -> list[tuple[int, Row]]:
-        for ref in entity.refs:
-            wanted = {row[ref.column] for _, row in good}
-            if not wanted:
-                continue
-            found = existing_keys(self.conn, ref.table.c[ref.key], wanted)
-            if len(found) == len(wanted):
-                continue
-            kept = []
-            for rownum, row in good:
-                if row[ref.column] in found:
-                    kept.append((rownum, row))
-                else:
+    def _check_rows(
+        self, src: Source, entity: Entity, first_row: int, rows: pa.Table, where: Any
+    ) -> pa.Table:
+        """Cross-field rules and references on the rows that passed the column checks."""
+        keep = np.ones(rows.num_rows, dtype=bool)
+        if entity.check is not NO_CHECK:
+            for k, row in enumerate(rows.to_pylist()):
+                for column, reason in entity.check(row):
+                    keep[k] = False
                     self.errors.add(
                         RowError(
                             src.path.name,
-                            rownum,
-                            ref.column,
-                            f"{ref.table.name} {row[ref.column]!r} is neither in this batch nor in "
-                            "the store",
-                            str(row[ref.column]),
+                            first_row + int(where[k]),
+                            column,
+                            reason,
+                            _text(row.get(column)),
                         )
                     )
-            good = kept
-        return good
+        for ref in entity.refs:
+            values = rows[ref.column]
+            wanted = {v for v in pc.unique(values).to_pylist() if v is not None}
+            found = existing_keys(self.conn, ref.table.c[ref.key], wanted)
+            if len(found) == len(wanted):
+                continue
+            present = pc.is_in(values, value_set=pa.array(sorted(found), pa.string()))
+            for missing in np.flatnonzero(~present.combine_chunks().to_numpy(False)):
+                k = int(missing)
+                if keep[k]:
+                    keep[k] = False
+                    value = values[k].as_py()
+                    self.errors.add(
+                        RowError(
+                            src.path.name,
+                            first_row + int(where[k]),
+                            ref.column,
+                            f"{ref.table.name} {value!r} is neither in this batch nor in the store",
+                            str(value),
+                        )
+                    )
+        return rows if keep.all() else rows.filter(pa.array(keep))
+
+    def _write(self, entity: Entity, rows: pa.Table) -> None:
+        if rows.num_rows == 0:
+            return
+        if entity.store is not NO_STORE:
+            stored = [entity.store(r, self.cipher) for r in rows.to_pylist()]
+            rows = pa.Table.from_pylist(stored)
+        names = [c.name for c in entity.table.columns]
+        cols = [self._db_values(rows[name]) for name in names]
+        self.conn.exec_driver_sql(
+            upsert_sql(self.conn, entity.table, entity.keys), list(zip(*cols, strict=True))
+        )
+
+    def _db_values(self, col: pa.ChunkedArray) -> list[Any]:
+        """A column as the DB-API driver wants it: SQLite takes dates as ISO text, bools as 0/1."""
+        if self.sqlite and pa.types.is_date32(col.type):
+            col = pc.cast(col, pa.string())
+        elif self.sqlite and pa.types.is_boolean(col.type):
+            col = pc.cast(col, pa.int8())
+        values: list[Any] = col.to_pylist()
+        return values
+
+
+def _fill(values: pa.Array, default: Any) -> pa.Array:
+    if pa.types.is_null(values.type):
+        return pa.array([default] * len(values))
+    return pc.fill_null(values, pa.scalar(default, values.type))
+
+
+def _text(value: Any) -> str | None:
+    return None if value is None else str(value)[:200]
 
 
 def ingest(
@@ -234,8 +304,8 @@ def ingest(
                 if not batch.check_header(src, entity):
                     continue
                 step = (lambda n, s=src: progress(s, n)) if progress else None
-                for chunk in read_chunks(src, chunk_rows, step):
-                    batch.load_chunk(src, entity, chunk)
+                for first_row, table in read_chunks(src, chunk_rows, step):
+                    batch.load_chunk(src, entity, first_row, table)
             if errors.total:
                 trans.rollback()
                 raise IngestRejected(errors.shown, errors.total)

@@ -1,7 +1,8 @@
 """Stream ingestion files in chunks: CSV (optionally .gz), Parquet, JSON lines.
 
-Each chunk is a list of ``(row_number, mapping)`` where row_number counts data rows from 1 (the
-CSV header is not a row). Memory stays bounded by the chunk size, whatever the file's size.
+Each chunk is ``(first_row, table)``: rows count from 1 (the CSV header is not a row) and the
+table holds the chunk's columns as read (strings from CSV and JSON lines, typed from Parquet).
+Memory stays bounded by the chunk size, whatever the file's size.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
-Chunk = list[tuple[int, dict[str, Any]]]
+Chunk = tuple[int, pa.Table]  # (number of its first row, the rows)
 Progress = Callable[[int], None]
 
 SUFFIXES = (".csv", ".csv.gz", ".parquet", ".jsonl", ".ndjson", ".jsonl.gz")
@@ -121,11 +122,7 @@ def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
     )
     read = pacsv.ReadOptions(block_size=1 << 22, encoding="utf8")
     parse = pacsv.ParseOptions(newlines_in_values=False)
-    compressed = src.path.name.lower().endswith(".gz")
-    raw = (
-        pa.input_stream(str(src.path), compression="detect") if compressed else open(src.path, "rb")
-    )
-    stream = _Counting(raw, None if compressed else progress)
+    stream = _Counting(_open_bytes(src.path), progress)
     n = 0
     try:
         reader = pacsv.open_csv(
@@ -133,10 +130,9 @@ def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
         )
         for batch in reader:
             for start in range(0, batch.num_rows, rows):
-                part = batch.slice(start, rows).to_pylist()
-                chunk = [(n + k + 1, r) for k, r in enumerate(part)]
-                n += len(part)
-                yield chunk
+                part = pa.Table.from_batches([batch.slice(start, rows)])
+                yield n + 1, part
+                n += part.num_rows
     except pa.ArrowInvalid as exc:
         raise FileError(src.path, f"not a readable CSV file near row {n + 1}: {exc}") from exc
     finally:
@@ -148,17 +144,35 @@ def _parquet(src: Source, rows: int, progress: Progress | None) -> Iterator[Chun
     try:
         pf = pq.ParquetFile(src.path)
         for batch in pf.iter_batches(batch_size=rows):
-            part = batch.to_pylist()
-            yield [(n + k + 1, r) for k, r in enumerate(part)]
-            n += len(part)
+            yield n + 1, pa.Table.from_batches([batch])
+            n += batch.num_rows
             if progress:
-                progress(len(part))
+                progress(batch.num_rows)
     except pa.ArrowInvalid as exc:
         raise FileError(src.path, f"not a readable Parquet file: {exc}") from exc
 
 
+def _jsonl_value(value: Any) -> str | None:
+    """JSON values as the text a CSV would hold, so one set of checks serves both."""
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return ",".join(str(v) for v in value)
+    return str(value)
+
+
+def _jsonl_table(objs: list[dict[str, Any]]) -> pa.Table:
+    keys = list(dict.fromkeys(k for o in objs for k in o))
+    return pa.table(
+        {k: pa.array([_jsonl_value(o.get(k)) for o in objs], pa.string()) for k in keys}
+    )
+
+
 def _jsonl(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
-    chunk: Chunk = []
+    objs: list[dict[str, Any]] = []
+    first = 1
     n = 0
     with _open_bytes(src.path) as stream:
         for line in stream:
@@ -173,9 +187,9 @@ def _jsonl(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]
                 raise FileError(src.path, f"not valid JSON: {exc.msg}", row=n) from exc
             if not isinstance(obj, dict):
                 raise FileError(src.path, "each line must be a JSON object", row=n)
-            chunk.append((n, obj))
-            if len(chunk) >= rows:
-                yield chunk
-                chunk = []
-    if chunk:
-        yield chunk
+            objs.append(obj)
+            if len(objs) >= rows:
+                yield first, _jsonl_table(objs)
+                first, objs = n + 1, []
+    if objs:
+        yield first, _jsonl_table(objs)
