@@ -1,0 +1,67 @@
+"""Fixtures shared by the suites: settings, stores on SQLite and on a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+
+from arrears.bootstrap import App, bootstrap
+from arrears.settings import Env, Settings
+from arrears.store.db import upgrade
+from tests.support.pg import PgServer
+
+FIXED_NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url() -> Iterator[str]:
+    given = os.environ.get("ARREARS_TEST_PG_URL")
+    if given:
+        yield given
+        return
+    server = PgServer()
+    try:
+        yield server.start()
+    finally:
+        server.stop()
+
+
+def _pg_database(admin_url: str) -> str:
+    name = "t_" + uuid.uuid4().hex[:12]
+    admin = create_engine(admin_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+    admin.dispose()
+    return admin_url.rsplit("/", 1)[0] + "/" + name
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def store_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A URL to an empty database: a SQLite file, or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'arrears.db'}"
+    return _pg_database(request.getfixturevalue("pg_admin_url"))
+
+
+@pytest.fixture
+def sqlite_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'arrears.db'}"
+
+
+def make_app(url: str) -> App:
+    settings = Settings(env=Env.TEST, database_url=url)
+    return bootstrap(settings, clock=lambda: FIXED_NOW)
+
+
+@pytest.fixture
+def app(store_url: str) -> Iterator[App]:
+    a = make_app(store_url)
+    upgrade(a.engine)
+    yield a
+    a.engine.dispose()
