@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
@@ -24,11 +24,12 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from arrears.bootstrap import App, bootstrap
 from arrears.domain.money import format_minor
 from arrears.service.errors import ServiceError
-from arrears.store.ingest.loader import IngestRejected
-from arrears.store.ingest.readers import FileError
+
+if TYPE_CHECKING:
+    from arrears.bootstrap import App
+    from arrears.store.ingest.loader import IngestRejected
 
 app = typer.Typer(
     help="arrears: debt collections for consumer instalment lenders.",
@@ -41,6 +42,8 @@ err = Console(stderr=True)
 
 
 def _app() -> App:
+    from arrears.bootstrap import bootstrap  # deferred: the store stack is slow to import
+
     return bootstrap()
 
 
@@ -60,6 +63,8 @@ def _fail(message: str, code: int = 1) -> None:
 
 @contextmanager
 def _errors() -> Iterator[None]:
+    from arrears.store.ingest.readers import FileError
+
     try:
         yield
     except (ServiceError, FileError) as exc:
@@ -130,6 +135,7 @@ def ingest(
 ) -> None:
     """Load borrowers, contact points, loans, instalments and payments (all or nothing)."""
     from arrears.service.ingestion import ingest_files, plan
+    from arrears.store.ingest.loader import IngestRejected
 
     a = _app()
     with _errors():
@@ -220,6 +226,7 @@ def portfolio(
         str | None, typer.Option("--portfolio", help="only this portfolio")
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    workers: Annotated[int, typer.Option(help="processes to use")] = os.cpu_count() or 1,
 ) -> None:
     """Counts and balances by DPD bucket and by stage (stores the day's snapshot)."""
     from arrears.service.portfolio import portfolio_report
@@ -233,6 +240,7 @@ def portfolio(
             a,
             day,
             portfolio_id=portfolio_id,
+            workers=workers,
             progress=lambda n: bar.advance(task, n),
             on_total=on_total,
         )

@@ -177,10 +177,15 @@ class _Replay:
     #: the same days, sorted and unique, to split runs of days where the active set changes
     start_days: list[date] = field(default_factory=list)
 
+    #: balances by due date, for the end-of-day work of a due date
+    by_due: dict[date, list[Balance]] = field(default_factory=dict)
+
     def __post_init__(self) -> None:
         lag = timedelta(days=1 + self.grace)
         self.accrual_from = [b.inst.due_date + lag for b in self.balances]
         self.start_days = sorted(set(self.accrual_from))
+        for b in self.balances:
+            self.by_due.setdefault(b.inst.due_date, []).append(b)
 
     def accrue(self, start: date, end: date, principal_interest: bool) -> None:
         """Accrue penalty for days start..end inclusive, splitting where an instalment starts."""
@@ -275,9 +280,8 @@ class _Replay:
             self.cap_reached_on = day
 
     def charge_fees(self, day: date) -> None:
-        for b in self.balances:
-            if b.inst.due_date == day and b.inst.fee:
-                self.charged += b.inst.fee
+        for b in self.by_due.get(day, ()):
+            self.charged += b.inst.fee
         if self.cap is not None and self.charged >= self.cap:
             self._mark_cap(day)
 
@@ -305,7 +309,10 @@ def statement(
     pi_base = policy.base.value == "principal_interest"
     payments = loan.effective_payments(as_of)
     due_dates = {b.inst.due_date for b in replay.balances if b.inst.due_date <= as_of}
-    events = sorted(due_dates | {p.date for p in payments} | {as_of})
+    paid_on: dict[date, list[int]] = {}
+    for p in payments:
+        paid_on.setdefault(p.date, []).append(p.amount)
+    events = sorted(due_dates | paid_on.keys() | {as_of})
     cursor = events[0]  # first day that can matter; nothing accrues before a due date
     fee_days = (
         {b.inst.due_date for b in replay.balances if b.inst.fee} if cap is not None else set()
@@ -319,18 +326,17 @@ def statement(
         else:
             replay.accrue(cursor, day, pi_base)
             replay.charge_fees(day)
-        _end_of_day(replay, day, [p.amount for p in payments if p.date == day], loan)
+        _end_of_day(replay, day, paid_on.get(day, ()), loan)
         cursor = day + ONE_DAY
     return _report(loan, as_of, replay, buckets, stages, sum(p.amount for p in payments))
 
 
 def _end_of_day(replay: _Replay, day: date, amounts: Sequence[int], loan: Loan) -> None:
-    for b in replay.balances:
-        if b.inst.due_date == day:
-            if replay.credit > 0:
-                replay.credit = apply_credit(b, replay.credit, day)
-            elif b.unpaid_contractual == 0 and b.paid_off_on is None:
-                b.paid_off_on = day
+    for b in replay.by_due.get(day, ()):
+        if replay.credit > 0:
+            replay.credit = apply_credit(b, replay.credit, day)
+        elif b.unpaid_contractual == 0 and b.paid_off_on is None:
+            b.paid_off_on = day
     for amount in amounts:
         replay.credit += allocate(replay.balances, amount, day, loan.policy.allocation)
 

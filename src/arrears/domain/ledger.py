@@ -191,15 +191,24 @@ COMPONENTS = ("penalty", "fee", "interest", "principal")
 
 def allocate(balances: list[Balance], amount: int, on: date, order: Allocation) -> int:
     """Apply ``amount`` to what is due on ``on``; return the excess (the new credit)."""
-    due = [b for b in balances if b.inst.due_date <= on]
+    due = [
+        b
+        for b in balances
+        if b.inst.due_date <= on
+        and (b.unpaid_contractual > 0 or b.penalty_accrued > b.penalty_paid)
+    ]
     left = amount
     if order is Allocation.COMPONENTS_FIRST:
         for component in COMPONENTS:
             for b in due:
+                if left == 0:
+                    break
                 left -= b.pay(component, left)
     else:
         for b in due:
             for component in COMPONENTS:
+                if left == 0:
+                    break
                 left -= b.pay(component, left)
     for b in due:
         if b.paid_off_on is None and b.unpaid_contractual == 0:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -20,6 +19,7 @@ from arrears.domain.schedule import Instalment, Method, add_months, build_schedu
 from arrears.generate import behaviour as bh
 from arrears.generate import people
 from arrears.generate.writers import ENTITY_ORDER, open_writers
+from arrears.parallel import ordered_map
 
 Rows = dict[str, list[dict[str, Any]]]
 
@@ -245,18 +245,8 @@ def _chunks(opts: Options) -> Iterator[tuple[int, int, int]]:
 
 def _results(opts: Options) -> Iterator[Rows]:
     """Chunks in order; with workers, a bounded window of chunks computed ahead."""
-    if opts.workers <= 1:
-        for index, start, count in _chunks(opts):
-            yield make_chunk(opts.seed, index, start, count, opts.as_of)
-        return
-    with ProcessPoolExecutor(max_workers=opts.workers) as pool:
-        window: list[Future[Rows]] = []
-        for index, start, count in _chunks(opts):
-            window.append(pool.submit(make_chunk, opts.seed, index, start, count, opts.as_of))
-            if len(window) >= 2 * opts.workers:
-                yield window.pop(0).result()
-        for fut in window:
-            yield fut.result()
+    jobs = ((opts.seed, index, start, count, opts.as_of) for index, start, count in _chunks(opts))
+    return ordered_map(make_chunk, jobs, opts.workers)
 
 
 def generate(

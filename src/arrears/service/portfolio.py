@@ -8,12 +8,16 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import Engine
+
 from arrears.bootstrap import App
 from arrears.domain.delinquency import DEFAULT_BUCKETS, DEFAULT_STAGES, SETTLED, statement
+from arrears.parallel import ordered_map
 from arrears.service.store import require_current
+from arrears.store.db import make_engine
 from arrears.store.repository import LoanRepository, snapshot_row, write_snapshots
 
-SNAPSHOT_BATCH = 5000
+SLICE_LOANS = 5000  # loans per unit of work (and per snapshot write)
 
 
 @dataclass
@@ -65,36 +69,63 @@ def _empty(as_of: date) -> PortfolioReport:
     )
 
 
+def _snapshot_rows(
+    url: str, after: str | None, upto: str | None, as_of: date, portfolio_id: str | None
+) -> list[dict[str, Any]]:
+    """One slice of the portfolio, computed in a worker process with its own connection."""
+    engine = _worker_engine(url)
+    with engine.connect() as conn:
+        return [
+            snapshot_row(pid, statement(loan, as_of, explain=False))
+            for pid, loan in LoanRepository(conn).iter_range(after, upto)
+            if portfolio_id is None or pid == portfolio_id
+        ]
+
+
+_ENGINES: dict[str, Engine] = {}
+
+
+def _worker_engine(url: str) -> Engine:
+    if url not in _ENGINES:
+        _ENGINES[url] = make_engine(url)
+    return _ENGINES[url]
+
+
+def _slices(app: App, slice_loans: int) -> list[tuple[str | None, str | None]]:
+    with app.engine.connect() as conn:
+        cuts: list[str | None] = [*LoanRepository(conn).boundaries(slice_loans)]
+    return list(zip([None, *cuts], [*cuts, None], strict=True))
+
+
 def portfolio_report(
     app: App,
     as_of: date,
     *,
     portfolio_id: str | None = None,
+    workers: int = 1,
     progress: Callable[[int], None] | None = None,
     on_total: Callable[[int], None] | None = None,
 ) -> PortfolioReport:
-    """Compute every loan's delinquency on ``as_of``, store the day's snapshot, and report."""
+    """Compute every loan's delinquency on ``as_of``, store the day's snapshot, and report.
+
+    With ``workers`` > 1, slices of the loan book are computed in that many processes, each
+    reading the store itself; this process writes the snapshot and adds up the report.
+    """
     require_current(app)
     report = _empty(as_of)
-    with app.engine.connect() as read, app.engine.begin() as write:
-        repo = LoanRepository(read)
-        if on_total:
-            on_total(repo.count())
-        batch: list[dict[str, Any]] = []
-        for pid, loan in repo.iter_all():
-            if portfolio_id is not None and pid != portfolio_id:
-                continue
-            row = snapshot_row(pid, statement(loan, as_of, explain=False))
-            report.loans += 1
-            report.by_bucket[row["bucket"] or SETTLED].add(row)
-            report.by_stage[row["stage"]].add(row)
-            batch.append(row)
-            if len(batch) >= SNAPSHOT_BATCH:
-                write_snapshots(write, batch)
-                if progress:
-                    progress(len(batch))
-                batch = []
-        write_snapshots(write, batch)
-        if progress:
-            progress(len(batch))
+    if on_total:
+        with app.engine.connect() as conn:
+            on_total(LoanRepository(conn).count())
+    url = app.engine.url.render_as_string(hide_password=False)
+    slices = _slices(app, SLICE_LOANS)
+    with app.engine.begin() as write:
+        jobs = ((url, after, upto, as_of, portfolio_id) for after, upto in slices)
+        for rows in ordered_map(_snapshot_rows, jobs, workers if len(slices) > 1 else 1):
+            for row in rows:
+                report.loans += 1
+                report.by_bucket[row["bucket"] or SETTLED].add(row)
+                report.by_stage[row["stage"]].add(row)
+            write_snapshots(write, rows)
+            if progress:
+                progress(len(rows))
     return report

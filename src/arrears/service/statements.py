@@ -5,14 +5,14 @@ from __future__ import annotations
 import json
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from arrears.bootstrap import App
 from arrears.domain.codec import FieldError, loan_from_dict, statement_to_dict
 from arrears.domain.delinquency import statement
 from arrears.service.errors import ServiceError
-from arrears.service.store import require_current
-from arrears.store.repository import LoanRepository, NotFound
+
+if TYPE_CHECKING:
+    from arrears.bootstrap import App
 
 
 def statement_from_file(path: Path, as_of: date) -> dict[str, Any]:
@@ -32,6 +32,9 @@ def statement_from_file(path: Path, as_of: date) -> dict[str, Any]:
 
 def statement_for_loan(app: App, loan_id: str, as_of: date) -> dict[str, Any]:
     """Compute the statement of a loan in the store."""
+    from arrears.service.store import require_current
+    from arrears.store.repository import LoanRepository, NotFound
+
     require_current(app)
     with app.engine.connect() as conn:
         try:

@@ -104,31 +104,50 @@ class LoanRepository:
 
     def iter_all(self, page: int = 5000) -> Iterator[tuple[str, Loan]]:
         """Every loan with its portfolio id, in loan_id order, ``page`` loans at a time."""
-        last: str | None = None
+        yield from self.iter_range(None, None, page)
+
+    def iter_range(
+        self, after: str | None, upto: str | None, page: int = 5000
+    ) -> Iterator[tuple[str, Loan]]:
+        """Loans with ``after < loan_id <= upto`` (None: unbounded), in loan_id order."""
+        last = after
         while True:
             q = select(t.loan).order_by(t.loan.c.loan_id).limit(page)
             if last is not None:
                 q = q.where(t.loan.c.loan_id > last)
+            if upto is not None:
+                q = q.where(t.loan.c.loan_id <= upto)
             rows = list(self.conn.execute(q).mappings())
             if not rows:
                 return
-            lo, hi = rows[0]["loan_id"], rows[-1]["loan_id"]
-            insts: dict[str, list[Instalment]] = defaultdict(list)
-            for r in self.conn.execute(
-                select(t.instalment).where(t.instalment.c.loan_id.between(lo, hi))
-            ).mappings():
-                insts[r["loan_id"]].append(_inst(r))
-            pays: dict[str, list[Payment]] = defaultdict(list)
-            for r in self.conn.execute(
-                select(t.payment).where(t.payment.c.loan_id.between(lo, hi))
-            ).mappings():
-                pays[r["loan_id"]].append(_payment(r))
-            portfolios = self.portfolios()
-            for row in rows:
-                lid = row["loan_id"]
-                pid = row["portfolio_id"]
-                yield pid, _loan(row, portfolios.get(pid), insts.pop(lid, []), pays.pop(lid, []))
-            last = hi
+            yield from self._page(rows)
+            last = rows[-1]["loan_id"]
+
+    def _page(self, rows: list[Any]) -> Iterator[tuple[str, Loan]]:
+        lo, hi = rows[0]["loan_id"], rows[-1]["loan_id"]
+        insts: dict[str, list[Instalment]] = defaultdict(list)
+        for r in self.conn.execute(
+            select(t.instalment).where(t.instalment.c.loan_id.between(lo, hi))
+        ).mappings():
+            insts[r["loan_id"]].append(_inst(r))
+        pays: dict[str, list[Payment]] = defaultdict(list)
+        for r in self.conn.execute(
+            select(t.payment).where(t.payment.c.loan_id.between(lo, hi))
+        ).mappings():
+            pays[r["loan_id"]].append(_payment(r))
+        portfolios = self.portfolios()
+        for row in rows:
+            lid = row["loan_id"]
+            pid = row["portfolio_id"]
+            yield pid, _loan(row, portfolios.get(pid), insts.pop(lid, []), pays.pop(lid, []))
+
+    def boundaries(self, every: int) -> list[str]:
+        """Every ``every``-th loan id in order: split points for parallel work."""
+        numbered = select(
+            t.loan.c.loan_id, func.row_number().over(order_by=t.loan.c.loan_id).label("n")
+        ).subquery()
+        q = select(numbered.c.loan_id).where(numbered.c.n % every == 0).order_by(numbered.c.loan_id)
+        return list(self.conn.execute(q).scalars())
 
     def count(self) -> int:
         return int(self.conn.execute(select(func.count()).select_from(t.loan)).scalar_one())

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -20,12 +21,12 @@ Checked = tuple[pa.Array, pa.Array]  # (values in stored type, refused mask)
 ColumnCheck = Callable[[pa.Array], Checked]
 
 _ID = r"^[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}$"
-_INT = r"^[+-]?[0-9]+$"
+_INT = r"^[+-]?[0-9]{1,18}$"  # int64-safe; the scalar parser says the same
 _DATE = r"^[0-9]{4}-[0-9]{2}-[0-9]{2}$"
 
 
 def _false(n: int) -> pa.Array:
-    return pa.array([False] * n, pa.bool_()) if n < 64 else pc.is_null(pa.nulls(n, pa.bool_()))
+    return pa.array(np.zeros(n, dtype=bool))
 
 
 def _refused(valid_input: pa.Array, ok: pa.Array) -> pa.Array:
@@ -61,7 +62,10 @@ def integer(minimum: int | None) -> ColumnCheck:
             txt = _as_text(col)
             well_formed = pc.fill_null(pc.match_substring_regex(txt, _INT), False)
             bad = _refused(pc.is_valid(txt), well_formed)
-            values = pc.cast(pc.if_else(well_formed, txt, pa.scalar(None, pa.string())), pa.int64())
+            unsigned = pc.replace_substring_regex(txt, pattern=r"^\+", replacement="")
+            values = pc.cast(
+                pc.if_else(well_formed, unsigned, pa.scalar(None, pa.string())), pa.int64()
+            )
         if minimum is not None:
             bad = pc.or_(bad, pc.fill_null(pc.less(values, minimum), False))
         return values, bad

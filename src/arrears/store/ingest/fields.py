@@ -54,8 +54,8 @@ def integer(minimum: int | None = None) -> Parser:
             n = int(value)
         else:
             s = str(value).strip()
-            if not re.fullmatch(r"[+-]?\d+", s):
-                raise Invalid(f"expected a whole number (minor units), got {value!r}")
+            if not re.fullmatch(r"[+-]?[0-9]{1,18}", s):
+                raise Invalid(f"expected a whole number (minor units, <= 18 digits), got {value!r}")
             n = int(s)
         if minimum is not None and n < minimum:
             raise Invalid(f"must be >= {minimum}, got {n}")
@@ -79,8 +79,11 @@ def rate(value: Any) -> str:
 def iso_date(value: Any) -> date:
     if isinstance(value, date):
         return value
+    s = str(value).strip()
     try:
-        return date.fromisoformat(str(value).strip())
+        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", s):
+            raise ValueError(s)
+        return date.fromisoformat(s)
     except ValueError as exc:
         raise Invalid(f"expected a date YYYY-MM-DD, got {value!r}") from exc
 

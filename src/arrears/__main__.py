@@ -1,0 +1,5 @@
+"""``python -m arrears`` runs the command line."""
+
+from arrears.cli import app
+
+app()

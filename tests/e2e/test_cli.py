@@ -1,0 +1,126 @@
+"""The ``arrears`` command as a user runs it: a real process, real files, a real SQLite store."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).parents[2]
+EXAMPLE = ROOT / "examples" / "loan.json"
+
+
+def run(
+    *args: str, env: dict[str, str] | None = None, ok: bool = True
+) -> subprocess.CompletedProcess[str]:
+    full_env = {**os.environ, "ARREARS_ENV": "test", "COLUMNS": "120", **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "arrears", *args],
+        capture_output=True,
+        text=True,
+        env=full_env,
+        timeout=300,
+        check=False,
+    )
+    if ok:
+        assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_statement_of_the_readme_loan() -> None:
+    out = json.loads(run("statement", "--loan", str(EXAMPLE), "--as-of", "2026-02-19").stdout)
+    assert out["dpd"] == 35
+    assert out["penalty_accrued"] == 2695
+    assert out["instalments"][0]["amount"] == 110016
+    assert (out["bucket"], out["stage"]) == ("M2", "late")
+
+
+def test_a_bad_loan_file_names_the_field(tmp_path: Path) -> None:
+    data = json.loads(EXAMPLE.read_text())
+    data["policy"]["penalty_base"] = "everything"
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(data))
+    proc = run("statement", "--loan", str(bad), "--as-of", "2026-02-19", ok=False)
+    assert proc.returncode == 1
+    assert "policy.penalty_base" in proc.stderr and "bad.json" in proc.stderr
+
+
+def test_generate_ingest_portfolio_and_statement_from_the_store(tmp_path: Path) -> None:
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    run(
+        "generate",
+        "--loans",
+        "200",
+        "--seed",
+        "9",
+        "--as-of",
+        "2026-11-23",
+        "--out",
+        str(tmp_path / "data"),
+        env=env,
+    )
+    ingested = run("ingest", str(tmp_path / "data"), env=env)
+    assert "instalments" in ingested.stdout
+    report = json.loads(run("portfolio", "--as-of", "2026-11-23", "--json", env=env).stdout)
+    assert report["loans"] == 200
+    assert sum(b["loans"] for b in report["by_bucket"]) == 200
+    table = run("portfolio", "--as-of", "2026-11-23", env=env).stdout
+    assert "M7+" in table and "legal" in table
+    st = json.loads(
+        run("statement", "--loan-id", "LN0000000001", "--as-of", "2026-11-23", env=env).stdout
+    )
+    assert st["loan_id"] == "LN0000000001"
+
+
+def test_ingest_rejects_a_bad_file_with_file_row_and_column(tmp_path: Path) -> None:
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    data = tmp_path / "in"
+    data.mkdir()
+    (data / "borrowers.csv").write_text(
+        "borrower_id,name,timezone\nB1,Li Lei,Asia/Shanghai\nB2,Han Meimei,Mars/Olympus\n"
+    )
+    errors = tmp_path / "errors.csv"
+    proc = run("ingest", str(data), "--errors", str(errors), env=env, ok=False)
+    assert proc.returncode == 2
+    assert "borrowers.csv, row 2, column timezone" in proc.stderr
+    assert "nothing was written" in proc.stderr
+    lines = errors.read_text().splitlines()
+    assert lines[0] == "file,row,column,reason,value"
+    assert lines[1].startswith("borrowers.csv,2,timezone,")
+
+
+def test_commands_refuse_a_store_that_was_not_initialised(tmp_path: Path) -> None:
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'none.db'}"}
+    proc = run("portfolio", "--as-of", "2026-11-23", env=env, ok=False)
+    assert proc.returncode == 1 and "arrears init" in proc.stderr
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "jsonl"])
+def test_parquet_and_json_lines_load_like_csv(tmp_path: Path, fmt: str) -> None:
+    results = []
+    for kind in ("csv", fmt):
+        env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / kind / 'store.db'}"}
+        run("init", env=env)
+        run(
+            "generate",
+            "--loans",
+            "60",
+            "--seed",
+            "4",
+            "--as-of",
+            "2026-11-23",
+            "--format",
+            kind,
+            "--out",
+            str(tmp_path / kind / "data"),
+            env=env,
+        )
+        run("ingest", str(tmp_path / kind / "data"), env=env)
+        results.append(run("portfolio", "--as-of", "2026-11-23", "--json", env=env).stdout)
+    assert results[0] == results[1]
