@@ -168,3 +168,25 @@ def test_portfolio_snapshot_agrees_with_statements_and_reruns_replace(
         assert (row["dpd"], row["stage"], row["total_due"]) == (st.dpd, st.stage, st.total_due)
     overdue_loans = sum(1 for r in rows if (r["dpd"] or 0) > 0)
     assert overdue_loans > 0
+
+
+def test_reversed_payments_need_a_reversal_date_and_are_ignored(app: App, tmp_path: Path) -> None:
+    pays = [
+        {"payment_id": "P1", "loan_id": "L1", "paid_on": "2026-01-15", "amount": "110016"},
+        {
+            "payment_id": "P2",
+            "loan_id": "L1",
+            "paid_on": "2026-02-15",
+            "amount": "110016",
+            "status": "reversed",
+        },
+    ]
+    with pytest.raises(IngestRejected) as info:
+        _ingest(app, readme_loan_files(tmp_path / "a", pays))
+    assert [(e.file, e.row, e.column) for e in info.value.errors] == [
+        ("payments.csv", 2, "reversed_on")
+    ]
+    pays[1]["reversed_on"] = "2026-02-18"
+    _ingest(app, readme_loan_files(tmp_path / "b", pays))
+    st = statement_for_loan(app, "L1", date(2026, 2, 20))
+    assert st["dpd"] == 5 and st["paid_total"] == 110016

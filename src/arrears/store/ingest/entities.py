@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Table
 
 from arrears.store import tables as t
@@ -66,6 +67,8 @@ class Entity:
     check: Callable[[Row], list[tuple[str, str]]] = field(default=NO_CHECK)
     #: parsed row -> stored row (encrypts personal data)
     store: Callable[[Row, Cipher], Row] = field(default=NO_STORE)
+    #: the rows ``check`` can refuse (None: all); lets large files skip the row-by-row pass
+    check_when: Callable[[pa.Table], pa.Array] | None = None
 
     @property
     def column_names(self) -> set[str]:
@@ -255,6 +258,9 @@ PAYMENTS = Entity(
     ),
     refs=(Ref("loan_id", t.loan, "loan_id"),),
     check=_payment_check,
+    check_when=lambda rows: pc.or_(
+        pc.is_valid(rows["reversed_on"]), pc.equal(rows["status"], "reversed")
+    ),
 )
 
 #: load order: every entity after the ones it refers to

@@ -214,7 +214,13 @@ class _Batch:
         """Cross-field rules and references on the rows that passed the column checks."""
         keep = np.ones(rows.num_rows, dtype=bool)
         if entity.check is not NO_CHECK:
-            for k, row in enumerate(rows.to_pylist()):
+            candidates = np.arange(rows.num_rows)
+            if entity.check_when is not None:
+                mask = pc.fill_null(entity.check_when(rows), True)
+                candidates = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+            subset = rows.take(pa.array(candidates, pa.int64())) if len(candidates) else None
+            rows_to_check = subset.to_pylist() if subset is not None else []
+            for k, row in zip(candidates, rows_to_check, strict=True):
                 for column, reason in entity.check(row):
                     keep[k] = False
                     self.errors.add(
