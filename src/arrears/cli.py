@@ -187,7 +187,10 @@ def statement(
     day = _as_of(as_of)
     with _errors():
         if loan is not None:
-            result = statement_from_file(loan, day)
+            from arrears.service.tables import bands_for
+            from arrears.settings import get_settings
+
+            result = statement_from_file(loan, day, bands_for(get_settings()))
         else:
             assert loan_id is not None
             result = statement_for_loan(_app(), loan_id, day)

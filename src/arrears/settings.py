@@ -39,6 +39,8 @@ class Settings(BaseSettings):
     ingest_chunk_rows: int = 50_000
     #: the timezone whose calendar sets the business date when none is given.
     business_timezone: str = "Asia/Shanghai"
+    #: a YAML file with the DPD bucket and stage tables (config/delinquency.yaml); defaults if unset
+    delinquency_file: Path | None = None
 
     @field_validator("data_key")
     @classmethod

@@ -84,6 +84,48 @@ DEFAULT_STAGES = BandTable(
 SETTLED = "settled"
 
 
+class BandError(ValueError):
+    """A band table that does not cover every DPD exactly once."""
+
+
+def _band(row: object, where: str) -> Band:
+    if not isinstance(row, dict) or not isinstance(row.get("name"), str) or not row["name"]:
+        raise BandError(f"{where}.name: a band needs a name")
+    low, high = row.get("from"), row.get("to")
+    for key, value in (("from", low), ("to", high)):
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)):
+            raise BandError(f"{where}.{key}: expected a whole number of days or null")
+    if low is not None and high is not None and high < low:
+        raise BandError(f"{where}.to: is before from")
+    return Band(row["name"], low, high)
+
+
+def band_table(rows: list[dict[str, object]], what: str) -> BandTable:
+    """Build a band table from ``[{name, from, to}, ...]`` (``from``/``to`` inclusive, null for
+    unbounded), checking that the bands are in order and cover every DPD exactly once.
+
+    >>> band_table([{"name": "ok", "from": None, "to": 0}, {"name": "late", "from": 1}], "b")
+    ... # doctest: +ELLIPSIS
+    BandTable(bands=(Band(name='ok', low=None, high=0), Band(name='late', low=1, high=None)))
+    """
+    if not isinstance(rows, list) or not rows:
+        raise BandError(f"{what}: expected a non-empty list of bands")
+    bands: list[Band] = []
+    for k, row in enumerate(rows):
+        where = f"{what}[{k}]"
+        band = _band(row, where)
+        if k == 0 and band.low is not None:
+            raise BandError(f"{where}.from: the first band must start unbounded (null)")
+        if k > 0:
+            prev = bands[-1]
+            if prev.high is None or band.low != prev.high + 1:
+                raise BandError(f"{where}.from: must be {what}[{k - 1}].to + 1, with no gap")
+        bands.append(band)
+    if bands[-1].high is not None:
+        raise BandError(f"{what}[{len(bands) - 1}].to: the last band must be unbounded (null)")
+    return BandTable(tuple(bands))
+
+
 @dataclass(frozen=True, slots=True)
 class PenaltyLine:
     """How one run of days' penalty was computed: days × round(base × daily rate)."""

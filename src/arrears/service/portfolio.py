@@ -11,9 +11,10 @@ from typing import Any
 from sqlalchemy import Engine
 
 from arrears.bootstrap import App
-from arrears.domain.delinquency import DEFAULT_BUCKETS, DEFAULT_STAGES, SETTLED, statement
+from arrears.domain.delinquency import SETTLED, statement
 from arrears.parallel import ordered_map
 from arrears.service.store import require_current
+from arrears.service.tables import Bands, bands_for
 from arrears.store.db import make_engine
 from arrears.store.repository import LoanRepository, snapshot_row, write_snapshots
 
@@ -61,22 +62,28 @@ class PortfolioReport:
         }
 
 
-def _empty(as_of: date) -> PortfolioReport:
+def _empty(as_of: date, bands: Bands) -> PortfolioReport:
     return PortfolioReport(
         as_of=as_of,
-        by_bucket={n: Line(n) for n in [*DEFAULT_BUCKETS.names, SETTLED]},
-        by_stage={n: Line(n) for n in [*DEFAULT_STAGES.names, SETTLED]},
+        by_bucket={n: Line(n) for n in [*bands.buckets.names, SETTLED]},
+        by_stage={n: Line(n) for n in [*bands.stages.names, SETTLED]},
     )
 
 
 def _snapshot_rows(
-    url: str, after: str | None, upto: str | None, as_of: date, portfolio_id: str | None
+    url: str,
+    after: str | None,
+    upto: str | None,
+    as_of: date,
+    portfolio_id: str | None,
+    bands: Bands,
 ) -> list[dict[str, Any]]:
     """One slice of the portfolio, computed in a worker process with its own connection."""
     engine = _worker_engine(url)
+    b, s = bands.buckets, bands.stages
     with engine.connect() as conn:
         return [
-            snapshot_row(pid, statement(loan, as_of, explain=False))
+            snapshot_row(pid, statement(loan, as_of, buckets=b, stages=s, explain=False))
             for pid, loan in LoanRepository(conn).iter_range(after, upto)
             if portfolio_id is None or pid == portfolio_id
         ]
@@ -112,14 +119,15 @@ def portfolio_report(
     reading the store itself; this process writes the snapshot and adds up the report.
     """
     require_current(app)
-    report = _empty(as_of)
+    bands = bands_for(app.settings)
+    report = _empty(as_of, bands)
     if on_total:
         with app.engine.connect() as conn:
             on_total(LoanRepository(conn).count())
     url = app.engine.url.render_as_string(hide_password=False)
     slices = _slices(app, SLICE_LOANS)
     with app.engine.begin() as write:
-        jobs = ((url, after, upto, as_of, portfolio_id) for after, upto in slices)
+        jobs = ((url, after, upto, as_of, portfolio_id, bands) for after, upto in slices)
         for rows in ordered_map(_snapshot_rows, jobs, workers if len(slices) > 1 else 1):
             for row in rows:
                 report.loans += 1

@@ -10,12 +10,13 @@ from typing import TYPE_CHECKING, Any
 from arrears.domain.codec import FieldError, loan_from_dict, statement_to_dict
 from arrears.domain.delinquency import statement
 from arrears.service.errors import ServiceError
+from arrears.service.tables import Bands, bands_for
 
 if TYPE_CHECKING:
     from arrears.bootstrap import App
 
 
-def statement_from_file(path: Path, as_of: date) -> dict[str, Any]:
+def statement_from_file(path: Path, as_of: date, bands: Bands | None = None) -> dict[str, Any]:
     """Compute the statement of the loan described in a LOAN.json file."""
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
@@ -27,7 +28,8 @@ def statement_from_file(path: Path, as_of: date) -> dict[str, Any]:
         loan = loan_from_dict(data)
     except FieldError as exc:
         raise ServiceError(f"{path}: {exc}") from exc
-    return statement_to_dict(statement(loan, as_of))
+    bands = bands or Bands()
+    return statement_to_dict(statement(loan, as_of, buckets=bands.buckets, stages=bands.stages))
 
 
 def statement_for_loan(app: App, loan_id: str, as_of: date) -> dict[str, Any]:
@@ -43,4 +45,5 @@ def statement_for_loan(app: App, loan_id: str, as_of: date) -> dict[str, Any]:
             raise ServiceError(str(exc)) from exc
         except FieldError as exc:
             raise ServiceError(f"loan {loan_id} in the store: {exc}") from exc
-    return statement_to_dict(statement(loan, as_of))
+    bands = bands_for(app.settings)
+    return statement_to_dict(statement(loan, as_of, buckets=bands.buckets, stages=bands.stages))
