@@ -27,6 +27,17 @@ from arrears.domain.schedule import (
 
 T = TypeVar("T")
 
+#: the penalty policy's fields, as named in LOAN.json, the ingestion files and the store
+POLICY_FIELDS = (
+    "penalty_daily_rate",
+    "penalty_rate_multiplier",
+    "penalty_base",
+    "grace_days",
+    "penalty_rate_cap_annual",
+    "charges_cap_ratio",
+    "allocation",
+)
+
 
 class FieldError(ValueError):
     """Bad input, with the dotted path of the field at fault."""
@@ -92,17 +103,8 @@ def policy_from_dict(data: Mapping[str, Any] | None, prefix: str = "policy.") ->
     data = data or {}
     if not isinstance(data, Mapping):
         raise FieldError(prefix.rstrip("."), "expected an object")
-    known = {
-        "penalty_daily_rate",
-        "penalty_rate_multiplier",
-        "penalty_base",
-        "grace_days",
-        "penalty_rate_cap_annual",
-        "charges_cap_ratio",
-        "allocation",
-    }
     for key in data:
-        if key not in known:
+        if key not in POLICY_FIELDS:
             raise FieldError(prefix + str(key), "unknown field")
     daily = _opt_rate(data, "penalty_daily_rate", prefix)
     multiplier = _opt_rate(data, "penalty_rate_multiplier", prefix)

@@ -11,13 +11,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
-from arrears.domain.codec import policy_from_dict
+from arrears.domain.codec import POLICY_FIELDS, policy_from_dict
 from arrears.domain.delinquency import Statement
 from arrears.domain.ledger import Loan, Payment
 from arrears.domain.schedule import Instalment, Method, build_schedule
 from arrears.store import tables as t
 from arrears.store.db import upsert_statement
-from arrears.store.tables import POLICY_FIELDS
 
 
 class NotFound(LookupError):

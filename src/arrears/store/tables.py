@@ -33,16 +33,6 @@ metadata = MetaData(
     }
 )
 
-POLICY_FIELDS = (
-    "penalty_daily_rate",
-    "penalty_rate_multiplier",
-    "penalty_base",
-    "grace_days",
-    "penalty_rate_cap_annual",
-    "charges_cap_ratio",
-    "allocation",
-)
-
 
 def _policy_columns() -> list[Column[object]]:
     """Penalty policy; on a loan, a NULL falls back to its portfolio's value."""
