@@ -38,6 +38,8 @@ app = typer.Typer(
     pretty_exceptions_show_locals=False,
 )
 out = Console()
+if not out.is_terminal:  # piped or in CI: rich's 80 columns would fold the tables
+    out = Console(width=120)
 err = Console(stderr=True)
 
 
@@ -198,23 +200,20 @@ def statement(
 
 
 def _lines_table(title: str, lines: list[dict[str, Any]], total: int, currency: str) -> Table:
-    table = Table(title=title)
-    for name, justify in (
-        ("", "left"),
-        ("loans", "right"),
-        ("share", "left"),
-        (f"outstanding principal ({currency})", "right"),
-        (f"overdue ({currency})", "right"),
-        (f"total due ({currency})", "right"),
-    ):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+    table = Table(title=title, caption=f"amounts in {currency}")
+    table.add_column("", no_wrap=True)
+    table.add_column("loans", justify="right", no_wrap=True)
+    table.add_column("share", no_wrap=True)
+    for name in ("outstanding principal", "overdue", "total due"):
+        table.add_column(name, justify="right", no_wrap=True)
+    biggest = max((line["loans"] for line in lines), default=0) or 1
     for line in lines:
         share = line["loans"] / total if total else 0.0
-        bar = "█" * round(share * 30)
+        bar = "█" * round(12 * line["loans"] / biggest)  # bars scaled to the largest line
         table.add_row(
             line["name"],
             f"{line['loans']:,}",
-            f"{bar} {share:.1%}",
+            f"{bar:<12} {share:>6.1%}",
             format_minor(line["outstanding_principal"], currency),
             format_minor(line["overdue"], currency),
             format_minor(line["total_due"], currency),
