@@ -259,5 +259,37 @@ def portfolio(
     out.print(f"{report.loans:,} loans; snapshot stored for {day}.")
 
 
+@app.command()
+def check(
+    rulebook: Annotated[str, typer.Option(help="cn, us-regf, or a rulebook YAML file")] = "cn",
+    request: Annotated[
+        Path | None, typer.Option(help="a JSON request file; standard input if omitted")
+    ] = None,
+    locale: Annotated[str, typer.Option(help="language of the reasons: en or zh-CN")] = "en",
+) -> None:
+    """Decide whether one contact attempt is allowed (JSON in, JSON out)."""
+    from arrears.compliance.codec import decision_to_dict, request_from_dict
+    from arrears.compliance.gate import check as decide
+    from arrears.compliance.rulebook import RulebookError, load
+    from arrears.domain.codec import FieldError
+
+    where = str(request) if request else "stdin"
+    try:
+        text = request.read_text(encoding="utf-8") if request else sys.stdin.read()
+        data = json.loads(text)
+    except OSError as exc:
+        _fail(f"{where}: {exc.strerror}")
+    except json.JSONDecodeError as exc:
+        _fail(f"{where}: not valid JSON (line {exc.lineno}: {exc.msg})")
+    try:
+        book = load(rulebook)
+        decision = decide(request_from_dict(data), book)
+    except RulebookError as exc:
+        _fail(str(exc))
+    except FieldError as exc:
+        _fail(f"{where}: {exc}")
+    sys.stdout.write(json.dumps(decision_to_dict(decision, locale), ensure_ascii=False) + "\n")
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

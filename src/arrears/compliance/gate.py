@@ -1,0 +1,46 @@
+"""The gate: every rule of the rulebook over one attempt, and the earliest instant the same
+attempt would be allowed with the same history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from arrears.compliance.model import Decision, Request, Violation
+from arrears.compliance.rulebook import Rulebook
+from arrears.compliance.rules import RULES
+
+MAX_STEPS = 64
+
+
+def violations(req: Request, book: Rulebook) -> list[Violation]:
+    out: list[Violation] = []
+    for family, rule in RULES:
+        if book.applies(family):
+            out.extend(rule(req, book))
+    return out
+
+
+def earliest(req: Request, book: Rulebook, found: list[Violation]) -> datetime | None:
+    """Move the attempt to the latest instant any refusing rule names, and check again, until
+    every rule allows it; None as soon as a rule says only a new event could."""
+    at = req.attempt.at
+    for _ in range(MAX_STEPS):
+        if not found:
+            return at
+        if any(v.retry_at is None for v in found):
+            return None
+        at = max(v.retry_at for v in found if v.retry_at is not None)
+        found = violations(req.at(at), book)
+    return None
+
+
+def check(req: Request, book: Rulebook) -> Decision:
+    """Decide one attempt. Pure: the same request and rulebook always give the same decision."""
+    found = violations(req, book)
+    return Decision(
+        allowed=not found,
+        violations=tuple(found),
+        earliest_allowed_at=req.attempt.at if not found else earliest(req, book, found),
+        rulebook=book.id,
+        rulebook_version=book.version,
+    )

@@ -1,0 +1,128 @@
+"""The prohibited-language lexicon (zh and en) and the linter built on it.
+
+Text and terms are normalised the same way before matching: Unicode NFKC (full-width letters
+and digits become ASCII), lower case, traditional characters to simplified (OpenCC t2s), and
+every character that is not a letter or digit removed. So "弄 死 你", "弄·死·你", "ＫＩＬＬ you"
+and "還錢否則弄死你" are all caught. The same linter checks templates on load, scripts and
+collectors' notes.
+"""
+
+from __future__ import annotations
+
+import unicodedata
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+import opencc
+import yaml
+
+HERE = Path(__file__).parent / "lexicon"
+PROHIBITED = (
+    "threat",
+    "insult",
+    "impersonation",
+    "fake_blacklist",
+    "exaggerated_legal",
+    "new_borrowing",
+    "third_party_disclosure",
+)
+#: lookalike characters NFKC keeps apart from the letters they imitate
+_LOOKALIKES = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s"})
+
+
+@lru_cache(maxsize=1)
+def _t2s() -> opencc.OpenCC:
+    return opencc.OpenCC("t2s")
+
+
+def normalise(text: str, *, lookalikes: bool = False) -> str:
+    """The matching form of ``text``: NFKC, lower case, simplified, letters and digits only."""
+    s = unicodedata.normalize("NFKC", text).lower()
+    if lookalikes:
+        s = s.translate(_LOOKALIKES)
+    s = _t2s().convert(s)
+    return "".join(ch for ch in s if ch.isalnum())
+
+
+def _ascii_word(ch: str) -> bool:
+    return ch.isascii() and ch.isalnum()
+
+
+def compact(text: str, *, lookalikes: bool = False) -> tuple[str, frozenset[int], frozenset[int]]:
+    """The matching form and where its ASCII words start and end.
+
+    "skill you" gives "skillyou" with words starting at 0 and 5, so the English term "kill you"
+    (found at 1) is not a word match there; "k.i.l.l y o u" starts a word at every letter.
+    """
+    s = unicodedata.normalize("NFKC", text).lower()
+    if lookalikes:
+        s = s.translate(_LOOKALIKES)
+    s = _t2s().convert(s)
+    out: list[str] = []
+    starts: set[int] = set()
+    ends: set[int] = set()
+    for i, ch in enumerate(s):
+        if not ch.isalnum():
+            continue
+        if i == 0 or not _ascii_word(s[i - 1]):
+            starts.add(len(out))
+        if i + 1 == len(s) or not _ascii_word(s[i + 1]):
+            ends.add(len(out) + 1)
+        out.append(ch)
+    return "".join(out), frozenset(starts), frozenset(ends)
+
+
+def _found(term: str, form: tuple[str, frozenset[int], frozenset[int]]) -> bool:
+    text, starts, ends = form
+    if not term.isascii():
+        return term in text
+    at = text.find(term)
+    while at >= 0:
+        if at in starts and at + len(term) in ends:
+            return True
+        at = text.find(term, at + 1)
+    return False
+
+
+@dataclass(frozen=True)
+class Hit:
+    category: str
+    term: str
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    #: (category, normalised term, term as written)
+    entries: tuple[tuple[str, str, str], ...]
+
+    def scan(self, text: str, categories: tuple[str, ...] = PROHIBITED) -> list[Hit]:
+        """Every (category, term) found in ``text``, once each."""
+        forms = (compact(text), compact(text, lookalikes=True))
+        hits: dict[tuple[str, str], Hit] = {}
+        for category, norm, term in self.entries:
+            if category in categories and any(_found(norm, form) for form in forms):
+                hits.setdefault((category, term), Hit(category, term))
+        return list(hits.values())
+
+    def prohibited(self, text: str) -> list[Hit]:
+        return self.scan(text, PROHIBITED)
+
+    def reveals_debt(self, text: str) -> list[Hit]:
+        return self.scan(text, ("debt_terms",))
+
+    def threatens_suit(self, text: str) -> list[Hit]:
+        return self.scan(text, ("suit_threat",))
+
+
+@lru_cache(maxsize=8)
+def load(languages: tuple[str, ...] = ("zh", "en")) -> Lexicon:
+    entries: list[tuple[str, str, str]] = []
+    for lang in languages:
+        data = yaml.safe_load((HERE / f"{lang}.yaml").read_text(encoding="utf-8"))
+        for category, terms in data.items():
+            for term in terms:
+                norm = normalise(str(term))
+                if norm:
+                    entries.append((category, norm, str(term)))
+    return Lexicon(tuple(entries))

@@ -1,0 +1,104 @@
+"""What the gate decides on: a contact attempt, the person, and the contact history."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from datetime import datetime, time
+
+CHANNELS = ("call", "robocall", "sms", "email", "letter", "push", "visit")
+CALLS = frozenset({"call", "robocall"})
+#: the medium a channel uses, for opt-outs ("call" covers robocalls)
+MEDIUM = {
+    "call": "call",
+    "robocall": "call",
+    "sms": "sms",
+    "email": "email",
+    "push": "push",
+    "letter": "letter",
+    "visit": "visit",
+}
+ROLES = ("debtor", "guarantor", "emergency_contact", "third_party")
+RESULTS = ("busy", "not_in_service", "no_answer", "voicemail", "connected", "conversation")
+CONNECTED = frozenset({"connected", "conversation"})
+FAILED = frozenset({"busy", "not_in_service", "no_answer", "voicemail"})
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    channel: str
+    at: datetime
+    person_id: str
+    debt_ids: tuple[str, ...]
+    role: str = "debtor"
+    destination: str | None = None
+    content: str | None = None
+    #: why a message is sent when a hold allows only some ("collection_ended", "remedy_notice")
+    purpose: str | None = None
+    #: people on a home visit
+    collectors: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Person:
+    timezones: tuple[str, ...] = ()
+    inconvenient_times: tuple[tuple[time, time], ...] = ()
+    agreed_window: tuple[time, time] | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One history entry: a contact (kind = a channel) or a fact (cease_request, dispute ...)."""
+
+    kind: str
+    at: datetime
+    direction: str = "outbound"
+    result: str | None = None
+    person_id: str | None = None
+    debt_ids: tuple[str, ...] = ()
+    destination: str | None = None
+    role: str | None = None
+    until: datetime | None = None
+    written: bool = False
+    medium: str | None = None
+    hold: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Debt:
+    debt_id: str
+    time_barred: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    attempt: Attempt
+    person: Person = field(default_factory=Person)
+    history: tuple[Event, ...] = ()
+    debts: tuple[Debt, ...] = ()
+
+    def at(self, when: datetime) -> Request:
+        """The same request, the attempt moved to ``when``."""
+        return replace(self, attempt=replace(self.attempt, at=when))
+
+
+NEVER = "never"
+
+
+@dataclass(frozen=True, slots=True)
+class Violation:
+    """A rule that refuses the attempt, why (en and zh-CN), and when it could next allow it:
+    an instant, or None when no passage of time alone will (a new event is needed)."""
+
+    rule: str
+    reason: str
+    reason_zh: str
+    retry_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    violations: tuple[Violation, ...]
+    earliest_allowed_at: datetime | None
+    rulebook: str
+    rulebook_version: str

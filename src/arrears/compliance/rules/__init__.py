@@ -1,0 +1,24 @@
+"""Rule families as pure functions ``(request, rulebook) -> [Violation]``, registered in one
+table. A violation carries a stable rule id, reasons in en and zh-CN, and the first instant at
+which that rule alone would allow the attempt (None: only a new event can)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from arrears.compliance.model import Request, Violation
+from arrears.compliance.rulebook import Rulebook
+from arrears.compliance.rules import consent, content, disclosure, frequency, holds, hours, third
+
+Rule = Callable[[Request, Rulebook], list[Violation]]
+
+#: (family, rule) in the order decisions report them
+RULES: tuple[tuple[str, Rule], ...] = (
+    ("holds", holds.check),
+    ("consent", consent.check),
+    ("third_party", third.check),
+    ("hours", hours.check),
+    ("frequency", frequency.check),
+    ("content", content.check),
+    ("disclosure", disclosure.check),
+)

@@ -1,0 +1,83 @@
+"""hours: contact only inside the allowed window at every place the person may be, outside the
+times they named inconvenient, or inside a window they agreed to."""
+
+from __future__ import annotations
+
+from datetime import datetime, time, timedelta
+
+from arrears.compliance.model import Request, Violation
+from arrears.compliance.rulebook import Rulebook
+from arrears.compliance.rules.common import zones
+
+
+def _window(req: Request, book: Rulebook) -> tuple[time, time, bool]:
+    h = book.hours
+    if h.honour_agreed_window and req.person.agreed_window is not None:
+        start, end = req.person.agreed_window
+        return start, end, True
+    return h.start, h.end, h.end_inclusive
+
+
+def _inside(t: time, start: time, end: time, inclusive: bool) -> bool:
+    if start <= end:
+        return start <= t < end or (inclusive and t == end)
+    return t >= start or t < end or (inclusive and t == end)  # a window across midnight
+
+
+def _blocked_at(req: Request, book: Rulebook, at: datetime) -> list[str]:
+    """The timezones where ``at`` is outside hours or inside an inconvenient time."""
+    start, end, inclusive = _window(req, book)
+    bad = []
+    for tz in zones(req, book):
+        local = at.astimezone(tz).time().replace(tzinfo=None)
+        ok = _inside(local, start, end, inclusive)
+        if ok and book.hours.honour_inconvenient_times:
+            ok = not any(_inside(local, a, b, False) for a, b in req.person.inconvenient_times)
+        if not ok:
+            bad.append(str(tz))
+    return bad
+
+
+def _next_allowed(req: Request, book: Rulebook, at: datetime) -> datetime | None:
+    """The first instant after ``at`` when the window is open everywhere: it begins at a window
+    start or at the end of an inconvenient time in one of the zones, so only those are tried."""
+    start, _, _ = _window(req, book)
+    openings = [start, *(b for _, b in req.person.inconvenient_times)]
+    candidates = set()
+    for tz in zones(req, book):
+        first = at.astimezone(tz).date() - timedelta(days=1)
+        for k in range(9):
+            for t in openings:
+                when = datetime.combine(first + timedelta(days=k), t, tzinfo=tz)
+                if when > at:
+                    candidates.add(when)
+    for when in sorted(candidates):
+        if not _blocked_at(req, book, when):
+            return when
+    return None
+
+
+def check(req: Request, book: Rulebook) -> list[Violation]:
+    if req.attempt.channel not in book.hours.channels:
+        return []
+    bad = _blocked_at(req, book, req.attempt.at)
+    if not bad:
+        return []
+    start, end, _ = _window(req, book)
+    where = ", ".join(bad)
+    agreed = req.person.agreed_window is not None and book.hours.honour_agreed_window
+    return [
+        Violation(
+            rule=f"{book.id}.hours.window",
+            reason=(
+                f"outside the {'agreed ' if agreed else ''}contact window "
+                f"{start:%H:%M}-{end:%H:%M} or in a time the person named inconvenient "
+                f"(local time in {where})"
+            ),
+            reason_zh=(
+                f"不在{'约定的' if agreed else '允许的'}联系时段 {start:%H:%M}-{end:%H:%M} 内，"
+                f"或处于对方声明的不便时段（当地时区：{where}）"
+            ),
+            retry_at=_next_allowed(req, book, req.attempt.at),
+        )
+    ]
