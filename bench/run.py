@@ -12,9 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import shutil
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,9 +20,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from common import machine, prepend
+
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out"
-RESULTS = ROOT / "bench" / "RESULTS.md"
 AS_OF = "2026-11-23"
 
 
@@ -56,23 +55,6 @@ def run(name: str, args: list[str], env: dict[str, str]) -> Step:
 def count_lines(path: Path) -> int:
     with path.open("rb") as fh:
         return sum(1 for _ in fh) - 1
-
-
-def machine() -> str:
-    cpu = "unknown cpu"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-        mem_kib = int(Path("/proc/meminfo").read_text().split()[1])
-        mem = f"{mem_kib / 1024 / 1024:.0f} GiB"
-    except OSError:
-        mem = "unknown memory"
-    return (
-        f"{platform.system()} {platform.machine()}, {os.cpu_count()} cores ({cpu}), {mem}; "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
 
 
 def main() -> None:
@@ -163,11 +145,7 @@ def write_results(loans: int, steps: list[Step], db: Path) -> None:
         "",
         "",
     ]
-    old = RESULTS.read_text() if RESULTS.exists() else ""
-    head = "# Benchmark results\n\nNewest first. Produced by `scripts/bench` (bench/run.py).\n\n"
-    body = old[len(head) :] if old.startswith(head) else old
-    RESULTS.write_text(head + "\n".join(lines) + body)
-    print("\n".join(lines))
+    prepend(lines)
 
 
 if __name__ == "__main__":

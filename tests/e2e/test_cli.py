@@ -124,3 +124,42 @@ def test_parquet_and_json_lines_load_like_csv(tmp_path: Path, fmt: str) -> None:
         run("ingest", str(tmp_path / kind / "data"), env=env)
         results.append(run("portfolio", "--as-of", "2026-11-23", "--json", env=env).stdout)
     assert results[0] == results[1]
+
+
+def test_check_reads_a_request_and_prints_a_decision(tmp_path: Path) -> None:
+    request = {
+        "attempt": {
+            "channel": "call",
+            "at": "2026-11-23T22:00:00+08:00",
+            "person_id": "B1",
+            "debt_ids": ["L1"],
+            "role": "debtor",
+            "destination": "13800000001",
+        },
+        "person": {"timezones": ["Asia/Shanghai"], "inconvenient_times": [], "agreed_window": None},
+        "history": [],
+    }
+    path = tmp_path / "req.json"
+    path.write_text(json.dumps(request))
+    out = json.loads(run("check", "--rulebook", "cn", "--request", str(path)).stdout)
+    assert out["allowed"] is False
+    assert out["violations"][0]["rule"] == "cn.hours.window"
+    assert out["earliest_allowed_at"] == "2026-11-24T08:00:00+08:00"
+    request["attempt"]["at"] = "2026-11-23T21:59:00+08:00"
+    proc = subprocess.run(
+        [sys.executable, "-m", "arrears", "check", "--rulebook", "us-regf", "--locale", "zh-CN"],
+        input=json.dumps(request),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
+    )
+    zh = json.loads(proc.stdout)
+    assert zh["allowed"] is False and "联系时段" in zh["violations"][0]["reason"]
+
+
+def test_check_names_the_bad_field(tmp_path: Path) -> None:
+    path = tmp_path / "req.json"
+    path.write_text(json.dumps({"attempt": {"channel": "fax", "at": "x", "person_id": "B1"}}))
+    proc = run("check", "--request", str(path), ok=False)
+    assert proc.returncode == 1 and "attempt.channel" in proc.stderr

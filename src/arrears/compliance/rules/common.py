@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -32,8 +33,38 @@ def next_day_start(at: datetime, tz: ZoneInfo) -> datetime:
     return start_of_day(local_day(at, tz) + timedelta(days=1), tz)
 
 
+@dataclass(frozen=True)
+class Index:
+    """The history up to the attempt, grouped by kind: built once per request and shared by
+    every rule (the gate evaluates one request's rules one after another)."""
+
+    past: list[Event]
+    by_kind: dict[str, list[Event]]
+
+    def of(self, *kinds: str) -> list[Event]:
+        if len(kinds) == 1:
+            return self.by_kind.get(kinds[0], [])
+        return [e for e in self.past if e.kind in kinds]
+
+
+_last: list[tuple[tuple[Event, ...], datetime, Index]] = []
+
+
+def index(req: Request) -> Index:
+    at = req.attempt.at
+    if _last and _last[0][0] is req.history and _last[0][1] == at:
+        return _last[0][2]
+    past = [e for e in req.history if e.at <= at]
+    by_kind: dict[str, list[Event]] = {}
+    for e in past:
+        by_kind.setdefault(e.kind, []).append(e)
+    built = Index(past, by_kind)
+    _last[:] = [(req.history, at, built)]
+    return built
+
+
 def before(events: tuple[Event, ...], at: datetime) -> list[Event]:
-    """History up to (not after) the attempt: what was known when it is made."""
+    """History up to (not after) ``at``: what was known when the attempt is made."""
     return [e for e in events if e.at <= at]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from arrears.compliance.model import MEDIUM, Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules.common import before
+from arrears.compliance.rules.common import index
 
 
 def check(req: Request, book: Rulebook) -> list[Violation]:
@@ -12,8 +12,8 @@ def check(req: Request, book: Rulebook) -> list[Violation]:
         return []
     a = req.attempt
     medium = MEDIUM[a.channel]
-    for e in before(req.history, a.at):
-        if e.kind != "opt_out" or e.medium != medium:
+    for e in index(req).of("opt_out"):
+        if e.medium != medium:
             continue
         if e.person_id not in (None, a.person_id):
             continue

@@ -19,8 +19,8 @@ from arrears.compliance.model import CALLS, CONNECTED, Event, Request, Violation
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rules.common import (
     about,
-    before,
     day_zone,
+    index,
     local_day,
     next_day_start,
     start_of_day,
@@ -29,16 +29,23 @@ from arrears.compliance.rules.common import (
 NOT_CONNECTED = frozenset({"busy", "not_in_service"})
 
 
-def _calls(req: Request, at: datetime) -> list[Event]:
-    return [e for e in before(req.history, at) if e.kind in CALLS]
+def _calls(req: Request) -> list[Event]:
+    ix = index(req)
+    return ix.of("call") + ix.of("robocall")
 
 
 def _cn(req: Request, book: Rulebook) -> list[Violation]:
     f = book.frequency
+    if (
+        f.connected_calls_per_person_per_day is None
+        and f.dial_attempts_per_destination_per_day is None
+    ):
+        return []
     a = req.attempt
     tz = day_zone(req, book)
     today = local_day(a.at, tz)
-    todays = [e for e in _calls(req, a.at) if local_day(e.at, tz) == today]
+    since = a.at - timedelta(days=2)  # a local day is within two days of any instant in it
+    todays = [e for e in _calls(req) if e.at >= since and local_day(e.at, tz) == today]
     out = []
     limit = f.connected_calls_per_person_per_day
     if limit is not None:
@@ -73,33 +80,35 @@ def _cn(req: Request, book: Rulebook) -> list[Violation]:
     return out
 
 
-def _consented(req: Request, at: datetime, debt_id: str) -> bool:
+def _consented(consents: list[Event], at: datetime, debt_id: str) -> bool:
     return any(
-        e.kind == "consent_to_call"
-        and e.at <= at
-        and (e.until is None or at <= e.until)
-        and about(e, (debt_id,))
-        for e in req.history
+        e.at <= at and (e.until is None or at <= e.until) and about(e, (debt_id,)) for e in consents
     )
 
 
 def _us(req: Request, book: Rulebook) -> list[Violation]:
     f = book.frequency
+    if f.calls_per_debt_in_7_days is None and f.quiet_days_after_conversation is None:
+        return []
     a = req.attempt
     tz = day_zone(req, book)
     today = local_day(a.at, tz)
+    # only the last days can count: 7 for the rolling window, the quiet period after a talk
+    horizon = a.at - timedelta(days=max(8, (f.quiet_days_after_conversation or 0) + 1))
+    recent_calls = [e for e in _calls(req) if e.at >= horizon]
+    consents = index(req).of("consent_to_call")
     out = []
     for debt in a.debt_ids or ("",):
-        if debt and _consented(req, a.at, debt):
+        if debt and _consented(consents, a.at, debt):
             continue
         calls = [
             e
-            for e in _calls(req, a.at)
+            for e in recent_calls
             if e.direction == "outbound"
             and e.person_id in (None, a.person_id)
             and about(e, (debt,) if debt else ())
             and e.result not in NOT_CONNECTED
-            and not (debt and _consented(req, e.at, debt))
+            and not (debt and consents and _consented(consents, e.at, debt))
         ]
         limit = f.calls_per_debt_in_7_days
         if limit is not None:
@@ -119,9 +128,8 @@ def _us(req: Request, book: Rulebook) -> list[Violation]:
         if quiet is not None:
             talks = [
                 local_day(e.at, tz)
-                for e in before(req.history, a.at)
-                if e.kind in CALLS
-                and e.result == "conversation"
+                for e in recent_calls
+                if e.result == "conversation"
                 and e.person_id in (None, a.person_id)
                 and about(e, (debt,) if debt else ())
             ]

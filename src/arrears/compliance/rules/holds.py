@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from arrears.compliance.calendar import add_business_days
 from arrears.compliance.model import Event, Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules.common import about, before
+from arrears.compliance.rules.common import about, index
 
 TEXT = {
     "cease_request": ("the person asked us to cease communication", "当事人已要求停止联系"),
@@ -58,21 +58,23 @@ def _dispute_pending(req: Request, book: Rulebook, events: list[Event], debt: st
 
 def check(req: Request, book: Rulebook) -> list[Violation]:
     a = req.attempt
-    events = before(req.history, a.at)
+    ix = index(req)
+    events = ix.past
     kinds = book.holds.kinds
     out = []
     for kind in ("cease_request", "attorney_represented", "bankruptcy", "deceased"):
-        if kind not in kinds or not any(e.kind == kind for e in events):
+        if kind not in kinds or not ix.of(kind):
             continue
         if kind == "cease_request" and a.purpose in book.holds.cease_allowed_purposes:
             continue
         en, zh = TEXT[kind]
         out.append(Violation(f"{book.id}.holds.{kind}", en, zh, None))
+    holds = ix.of("hold") + ix.of("hold_released")
     for kind in ("complaint", "legal", "hardship"):
-        if kind in kinds and _hold_active(events, kind, a.at, a.debt_ids):
+        if holds and kind in kinds and _hold_active(holds, kind, a.at, a.debt_ids):
             en, zh = TEXT[kind]
             out.append(Violation(f"{book.id}.holds.{kind}", en, zh, None))
-    if "dispute" in kinds:
+    if "dispute" in kinds and ix.of("dispute"):
         for debt in a.debt_ids or ("",):
             d = _dispute_pending(req, book, events, debt)
             if d is not None:

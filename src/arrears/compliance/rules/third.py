@@ -9,7 +9,7 @@ from __future__ import annotations
 from arrears.compliance.lint import load as lexicon
 from arrears.compliance.model import CALLS, CONNECTED, FAILED, Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules.common import before
+from arrears.compliance.rules.common import index
 
 THIRD = frozenset({"emergency_contact", "third_party"})
 
@@ -18,7 +18,7 @@ def _unreachable(req: Request, needed: int) -> bool:
     calls = sorted(
         (
             e
-            for e in before(req.history, req.attempt.at)
+            for e in index(req).past
             if e.kind in CALLS
             and e.role in (None, "debtor")
             and e.direction == "outbound"
@@ -47,9 +47,7 @@ def check(req: Request, book: Rulebook) -> list[Violation]:
     rules = book.third_party
     out = []
     refused = [
-        e
-        for e in before(req.history, a.at)
-        if e.kind == "refused_contact" and e.person_id == a.person_id
+        e for e in index(req).past if e.kind == "refused_contact" and e.person_id == a.person_id
     ]
     if rules.stop_after_refusal and refused:
         out.append(
