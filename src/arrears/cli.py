@@ -266,6 +266,9 @@ def check(
         Path | None, typer.Option(help="a JSON request file; standard input if omitted")
     ] = None,
     locale: Annotated[str, typer.Option(help="language of the reasons: en or zh-CN")] = "en",
+    record: Annotated[
+        bool, typer.Option("--record", help="append the decision to the evidence log")
+    ] = False,
 ) -> None:
     """Decide whether one contact attempt is allowed (JSON in, JSON out)."""
     from arrears.compliance.codec import decision_to_dict, request_from_dict
@@ -283,12 +286,52 @@ def check(
         _fail(f"{where}: not valid JSON (line {exc.lineno}: {exc.msg})")
     try:
         book = load(rulebook)
-        decision = decide(request_from_dict(data), book)
+        req = request_from_dict(data)
+        decision = decide(req, book)
     except RulebookError as exc:
         _fail(str(exc))
     except FieldError as exc:
         _fail(f"{where}: {exc}")
+    if record:
+        from arrears.service.audit import record_decision
+
+        with _errors():
+            record_decision(_app(), data, req, decision)
     sys.stdout.write(json.dumps(decision_to_dict(decision, locale), ensure_ascii=False) + "\n")
+
+
+audit_app = typer.Typer(help="The evidence log: verify the hash chain, purge past retention.")
+app.add_typer(audit_app, name="audit")
+
+
+@audit_app.command("verify")
+def audit_verify() -> None:
+    """Check every entry of the evidence log; name the first changed, missing or moved one."""
+    from arrears.service.audit import verify_log
+
+    with _errors():
+        result = verify_log(_app())
+    if result.ok:
+        out.print(f"audit log intact: {result.entries:,} entries verified")
+        return
+    _fail(
+        f"audit log broken at entry {result.first_bad_seq}: {result.problem} "
+        f"({result.entries:,} entries verified before it)",
+        code=3,
+    )
+
+
+@audit_app.command("purge")
+def audit_purge(
+    before: Annotated[str, typer.Option("--before", help="remove entries dated before this day")],
+) -> None:
+    """Remove entries before a date that are past their rulebook's retention (cn 2 y, us 3 y)."""
+    from arrears.service.audit import purge_log
+
+    day = _as_of(before)
+    with _errors():
+        n = purge_log(_app(), day)
+    out.print(f"purged {n:,} entries past retention dated before {day}; the chain stays verifiable")
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -163,3 +163,33 @@ def test_check_names_the_bad_field(tmp_path: Path) -> None:
     path.write_text(json.dumps({"attempt": {"channel": "fax", "at": "x", "person_id": "B1"}}))
     proc = run("check", "--request", str(path), ok=False)
     assert proc.returncode == 1 and "attempt.channel" in proc.stderr
+
+
+def test_recorded_decisions_verify_and_tampering_is_named(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "store.db"
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{db}"}
+    run("init", env=env)
+    request = {
+        "attempt": {
+            "channel": "sms",
+            "at": "2026-11-23T10:00:00+08:00",
+            "person_id": "B1",
+            "debt_ids": ["L1"],
+            "content": "示例金融 工号A1",
+        },
+        "person": {"timezones": ["Asia/Shanghai"]},
+        "history": [],
+    }
+    path = tmp_path / "req.json"
+    path.write_text(json.dumps(request))
+    for _ in range(3):
+        run("check", "--request", str(path), "--record", env=env)
+    assert "3 entries verified" in run("audit", "verify", env=env).stdout
+    with sqlite3.connect(db) as conn:
+        conn.execute(
+            "UPDATE audit_log SET payload = replace(payload, 'true', 'false') WHERE seq = 2"
+        )
+    proc = run("audit", "verify", env=env, ok=False)
+    assert proc.returncode == 3 and "entry 2" in proc.stderr

@@ -174,3 +174,28 @@ ingest_batch = Table(
     Column("sources", Text, nullable=False),  # JSON list of file names
     Column("counts", Text, nullable=False),  # JSON {entity: rows}
 )
+
+
+# The evidence log: append-only, each entry chained to the previous one by a SHA-256 hash.
+audit_log = Table(
+    "audit_log",
+    metadata,
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("kind", String(32), nullable=False),  # gate_decision | contact_attempt | ...
+    Column("subject", String(64), nullable=False),  # the person or account it concerns
+    Column("rulebook", String(32), nullable=False),  # sets the retention period
+    Column("payload", Text, nullable=False),  # canonical JSON
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+Index("ix_audit_log_subject", audit_log.c.subject)
+
+# One row each: the newest entry (for appending) and the last purged one (where the chain starts).
+audit_head = Table(
+    "audit_head",
+    metadata,
+    Column("name", String(16), primary_key=True),  # head | anchor
+    Column("seq", BigInteger, nullable=False),
+    Column("hash", String(64), nullable=False),
+)
