@@ -20,9 +20,20 @@ def violations(req: Request, book: Rulebook) -> list[Violation]:
     return out
 
 
+def _first_refusal(req: Request, book: Rulebook) -> list[Violation]:
+    """The violations of the first family that refuses (cheaper than asking every family)."""
+    for family, rule in RULES:
+        if book.applies(family):
+            found = rule(req, book)
+            if found:
+                return found
+    return []
+
+
 def earliest(req: Request, book: Rulebook, found: list[Violation]) -> datetime | None:
-    """Move the attempt to the latest instant any refusing rule names, and check again, until
-    every rule allows it; None as soon as a rule says only a new event could."""
+    """Move the attempt to the latest instant any refusing rule names, and ask again, until no
+    rule refuses; None as soon as a rule says only a new event could allow it. Each rule's retry
+    instant is exact for that rule, so the first instant found is the earliest."""
     at = req.attempt.at
     for _ in range(MAX_STEPS):
         if not found:
@@ -30,7 +41,7 @@ def earliest(req: Request, book: Rulebook, found: list[Violation]) -> datetime |
         if any(v.retry_at is None for v in found):
             return None
         at = max(v.retry_at for v in found if v.retry_at is not None)
-        found = violations(req.at(at), book)
+        found = _first_refusal(req.at(at), book)
     return None
 
 

@@ -89,3 +89,40 @@ def test_us_histories_built_by_the_gate_keep_every_rule(
                 if e.at > talk.at and e.at.astimezone(tz).date() <= first + timedelta(days=6)
             ]
             assert later == []
+
+
+ZONES = (
+    "Asia/Shanghai",
+    "America/New_York",
+    "Pacific/Kiritimati",
+    "Pacific/Pago_Pago",
+    "Europe/London",
+    "Asia/Kolkata",
+    "America/Los_Angeles",
+)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    zones=st.lists(st.sampled_from(ZONES), min_size=1, max_size=3, unique=True),
+    minute=st.integers(0, 60 * 24 * 365),
+    book_id=st.sampled_from(["cn", "us-regf"]),
+)
+def test_earliest_allowed_at_is_the_first_allowed_minute(
+    zones: list[str], minute: int, book_id: str
+) -> None:
+    """Against a brute-force scan minute by minute (across DST changes in the year)."""
+    book = load(book_id)
+    at = datetime(2026, 1, 1, tzinfo=UTC) + timedelta(minutes=minute)
+    person = Person(timezones=tuple(zones))
+    req = Request(Attempt("call", at, "B1", ("D1",)), person)
+    found = check(req, book).earliest_allowed_at
+    probe = at
+    for _ in range(3 * 24 * 60):
+        if check(req.at(probe), book).allowed:
+            break
+        probe = probe.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    else:
+        assert found is None
+        return
+    assert found == probe

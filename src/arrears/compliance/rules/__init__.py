@@ -12,12 +12,12 @@ from arrears.compliance.rules import consent, content, disclosure, frequency, ho
 
 Rule = Callable[[Request, Rulebook], list[Violation]]
 
-#: (family, rule) in the order decisions report them
+#: (family, rule) in the order decisions report them; the commonest refusals first
 RULES: tuple[tuple[str, Rule], ...] = (
+    ("hours", hours.check),
     ("holds", holds.check),
     ("consent", consent.check),
     ("third_party", third.check),
-    ("hours", hours.check),
     ("frequency", frequency.check),
     ("content", content.check),
     ("disclosure", disclosure.check),

@@ -2,23 +2,30 @@
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from arrears.compliance.model import Event, Request
 from arrears.compliance.rulebook import Rulebook
 
 
-def zones(req: Request, book: Rulebook) -> list[ZoneInfo]:
+@lru_cache(maxsize=1024)
+def _zones(names: tuple[str, ...]) -> tuple[ZoneInfo, ...]:
+    return tuple(ZoneInfo(n) for n in names)
+
+
+def zones(req: Request, book: Rulebook) -> tuple[ZoneInfo, ...]:
     """Every place the person may be: the known timezones, else the rulebook's fallback list."""
-    names = req.person.timezones or book.hours.unknown_location_timezones
-    return [ZoneInfo(n) for n in names]
+    return _zones(req.person.timezones or book.hours.unknown_location_timezones)
 
 
 def day_zone(req: Request, book: Rulebook) -> ZoneInfo:
     """The timezone whose calendar days the daily limits count in."""
-    return ZoneInfo(req.person.timezones[0] if req.person.timezones else book.default_timezone)
+    name = req.person.timezones[0] if req.person.timezones else book.default_timezone
+    return _zones((name,))[0]
 
 
 def local_day(at: datetime, tz: ZoneInfo) -> date:
@@ -34,33 +41,51 @@ def next_day_start(at: datetime, tz: ZoneInfo) -> datetime:
 
 
 @dataclass(frozen=True)
-class Index:
-    """The history up to the attempt, grouped by kind: built once per request and shared by
-    every rule (the gate evaluates one request's rules one after another)."""
+class _Sorted:
+    """One history, sorted by instant, overall and by kind (built once per history)."""
 
-    past: list[Event]
-    by_kind: dict[str, list[Event]]
+    events: list[Event]
+    instants: list[datetime]
+    kinds: dict[str, tuple[list[Event], list[datetime]]]
+
+
+@dataclass(frozen=True)
+class Index:
+    """The history up to the attempt, grouped by kind, shared by every rule of one decision;
+    moving the attempt (for earliest_allowed_at) re-cuts the same sorted lists."""
+
+    history: _Sorted
+    at: datetime
+
+    @property
+    def past(self) -> list[Event]:
+        return self.history.events[: bisect_right(self.history.instants, self.at)]
 
     def of(self, *kinds: str) -> list[Event]:
-        if len(kinds) == 1:
-            return self.by_kind.get(kinds[0], [])
-        return [e for e in self.past if e.kind in kinds]
+        out: list[Event] = []
+        for kind in kinds:
+            found = self.history.kinds.get(kind)
+            if found:
+                events, instants = found
+                out.extend(events[: bisect_right(instants, self.at)])
+        return out
 
 
-_last: list[tuple[tuple[Event, ...], datetime, Index]] = []
+_last: list[tuple[tuple[Event, ...], _Sorted]] = []
 
 
 def index(req: Request) -> Index:
-    at = req.attempt.at
-    if _last and _last[0][0] is req.history and _last[0][1] == at:
-        return _last[0][2]
-    past = [e for e in req.history if e.at <= at]
-    by_kind: dict[str, list[Event]] = {}
-    for e in past:
-        by_kind.setdefault(e.kind, []).append(e)
-    built = Index(past, by_kind)
-    _last[:] = [(req.history, at, built)]
-    return built
+    if _last and _last[0][0] is req.history:
+        return Index(_last[0][1], req.attempt.at)
+    events = sorted(req.history, key=lambda e: e.at)
+    kinds: dict[str, tuple[list[Event], list[datetime]]] = {}
+    for e in events:
+        group = kinds.setdefault(e.kind, ([], []))
+        group[0].append(e)
+        group[1].append(e.at)
+    built = _Sorted(events, [e.at for e in events], kinds)
+    _last[:] = [(req.history, built)]
+    return Index(built, req.attempt.at)
 
 
 def before(events: tuple[Event, ...], at: datetime) -> list[Event]:

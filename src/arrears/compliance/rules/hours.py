@@ -28,11 +28,12 @@ def _blocked_at(req: Request, book: Rulebook, at: datetime) -> list[str]:
     """The timezones where ``at`` is outside hours or inside an inconvenient time."""
     start, end, inclusive = _window(req, book)
     bad = []
+    inconvenient = req.person.inconvenient_times if book.hours.honour_inconvenient_times else ()
     for tz in zones(req, book):
-        local = at.astimezone(tz).time().replace(tzinfo=None)
+        local = at.astimezone(tz).time()
         ok = _inside(local, start, end, inclusive)
-        if ok and book.hours.honour_inconvenient_times:
-            ok = not any(_inside(local, a, b, False) for a, b in req.person.inconvenient_times)
+        if ok and inconvenient:
+            ok = not any(_inside(local, a, b, False) for a, b in inconvenient)
         if not ok:
             bad.append(str(tz))
     return bad
@@ -42,18 +43,30 @@ def _next_allowed(req: Request, book: Rulebook, at: datetime) -> datetime | None
     """The first instant after ``at`` when the window is open everywhere: it begins at a window
     start or at the end of an inconvenient time in one of the zones, so only those are tried."""
     start, _, _ = _window(req, book)
-    openings = [start, *(b for _, b in req.person.inconvenient_times)]
-    candidates = set()
-    for tz in zones(req, book):
-        first = at.astimezone(tz).date() - timedelta(days=1)
-        for k in range(9):
-            for t in openings:
-                when = datetime.combine(first + timedelta(days=k), t, tzinfo=tz)
-                if when > at:
-                    candidates.add(when)
-    for when in sorted(candidates):
-        if not _blocked_at(req, book, when):
-            return when
+    openings = sorted({start, *(b for _, b in req.person.inconvenient_times)})
+    tzs = zones(req, book)
+    first = {tz: at.astimezone(tz).date() - timedelta(days=1) for tz in tzs}
+
+    def day(k: int) -> list[datetime]:
+        return [
+            when
+            for tz in tzs
+            for t in openings
+            if (when := datetime.combine(first[tz] + timedelta(days=k), t, tzinfo=tz)) > at
+        ]
+
+    # day by day, so the usual answer (today or tomorrow) is found first; an instant found is
+    # only taken once no candidate of a later day (in any zone) can come before it
+    pending: list[datetime] = []
+    for k in range(10):
+        upcoming = day(k)
+        frontier = min(upcoming, default=None)
+        pending.sort()
+        while pending and (frontier is None or pending[0] <= frontier):
+            when = pending.pop(0)
+            if not _blocked_at(req, book, when):
+                return when
+        pending.extend(upcoming)
     return None
 
 
