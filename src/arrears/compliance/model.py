@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import datetime, time
 
 CHANNELS = ("call", "robocall", "sms", "email", "letter", "push", "visit")
@@ -77,8 +77,21 @@ class Request:
     debts: tuple[Debt, ...] = ()
 
     def at(self, when: datetime) -> Request:
-        """The same request, the attempt moved to ``when``."""
-        return replace(self, attempt=replace(self.attempt, at=when))
+        """The same request, the attempt moved to ``when`` (hot in earliest_allowed_at, so built
+        directly rather than through dataclasses.replace)."""
+        a = self.attempt
+        moved = Attempt(
+            a.channel,
+            when,
+            a.person_id,
+            a.debt_ids,
+            a.role,
+            a.destination,
+            a.content,
+            a.purpose,
+            a.collectors,
+        )
+        return Request(moved, self.person, self.history, self.debts)
 
 
 NEVER = "never"

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from bisect import bisect_right
+from bisect import bisect_left, bisect_right
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from functools import lru_cache
+from operator import attrgetter
 from zoneinfo import ZoneInfo
 
 from arrears.compliance.model import Event, Request
@@ -70,21 +71,33 @@ class Index:
                 out.extend(events[: bisect_right(instants, self.at)])
         return out
 
+    def since(self, kind: str, start: datetime) -> list[Event]:
+        """Events of ``kind`` from ``start`` up to the attempt."""
+        found = self.history.kinds.get(kind)
+        if not found:
+            return []
+        events, instants = found
+        return events[bisect_left(instants, start) : bisect_right(instants, self.at)]
+
 
 _last: list[tuple[tuple[Event, ...], _Sorted]] = []
+_BY_AT = attrgetter("at")
 
 
 def index(req: Request) -> Index:
-    if _last and _last[0][0] is req.history:
+    history = req.history
+    if _last and _last[0][0] is history:
         return Index(_last[0][1], req.attempt.at)
-    events = sorted(req.history, key=lambda e: e.at)
-    kinds: dict[str, tuple[list[Event], list[datetime]]] = {}
+    events = sorted(history, key=_BY_AT)
+    groups: dict[str, list[Event]] = {}
     for e in events:
-        group = kinds.setdefault(e.kind, ([], []))
-        group[0].append(e)
-        group[1].append(e.at)
-    built = _Sorted(events, [e.at for e in events], kinds)
-    _last[:] = [(req.history, built)]
+        group = groups.get(e.kind)
+        if group is None:
+            groups[e.kind] = group = []
+        group.append(e)
+    kinds = {k: (g, list(map(_BY_AT, g))) for k, g in groups.items()}
+    built = _Sorted(events, list(map(_BY_AT, events)), kinds)
+    _last[:] = [(history, built)]
     return Index(built, req.attempt.at)
 
 

@@ -95,8 +95,9 @@ def _us(req: Request, book: Rulebook) -> list[Violation]:
     today = local_day(a.at, tz)
     # only the last days can count: 7 for the rolling window, the quiet period after a talk
     horizon = a.at - timedelta(days=max(8, (f.quiet_days_after_conversation or 0) + 1))
-    recent_calls = [e for e in _calls(req) if e.at >= horizon]
-    consents = index(req).of("consent_to_call")
+    ix = index(req)
+    recent_calls = ix.since("call", horizon) + ix.since("robocall", horizon)
+    consents = ix.of("consent_to_call")
     out = []
     for debt in a.debt_ids or ("",):
         if debt and _consented(consents, a.at, debt):
