@@ -300,6 +300,27 @@ def check(
     sys.stdout.write(json.dumps(decision_to_dict(decision, locale), ensure_ascii=False) + "\n")
 
 
+@app.command()
+def lint(
+    file: Annotated[
+        Path | None, typer.Option(help="a text file; standard input if omitted")
+    ] = None,
+    third_party: Annotated[
+        bool, typer.Option("--third-party", help="also refuse words that reveal a debt")
+    ] = False,
+) -> None:
+    """Check a script, template or note for prohibited language (zh and en). Exit 4 if found."""
+    from arrears.compliance.lint import load as lexicon
+
+    text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
+    lx = lexicon()
+    hits = lx.prohibited(text) + (lx.reveals_debt(text) if third_party else [])
+    result = {"clean": not hits, "hits": [{"category": h.category, "term": h.term} for h in hits]}
+    sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    if hits:
+        raise typer.Exit(4)
+
+
 audit_app = typer.Typer(help="The evidence log: verify the hash chain, purge past retention.")
 app.add_typer(audit_app, name="audit")
 

@@ -193,3 +193,24 @@ def test_recorded_decisions_verify_and_tampering_is_named(tmp_path: Path) -> Non
         )
     proc = run("audit", "verify", env=env, ok=False)
     assert proc.returncode == 3 and "entry 2" in proc.stderr
+
+
+def test_lint_flags_evasive_threats_and_passes_clean_text() -> None:
+    bad = subprocess.run(
+        [sys.executable, "-m", "arrears", "lint"],
+        input="再不還錢就弄 死 你",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert bad.returncode == 4 and json.loads(bad.stdout)["hits"][0]["category"] == "threat"
+    ok = subprocess.run(
+        [sys.executable, "-m", "arrears", "lint"],
+        input="您好，请于今日还款",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
+    assert json.loads(ok.stdout)["clean"] is True
