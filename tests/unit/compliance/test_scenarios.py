@@ -389,3 +389,80 @@ def test_reasons_come_in_both_languages() -> None:
     out = decide("cn", attempt("2026-11-23T23:00:00+08:00"), SH)
     v = out["violations"][0]
     assert "contact window" in v["reason_en"] and "联系时段" in v["reason_zh"]
+
+
+@pytest.mark.parametrize("book", ["cn", "us-regf"])
+@pytest.mark.parametrize("hold", ["complaint", "legal"])
+def test_complaint_and_legal_holds_last_until_released_or_expired(book: str, hold: str) -> None:
+    start = {
+        "kind": "hold",
+        "hold": hold,
+        "at": "2026-11-20T00:00:00+00:00",
+        "until": "2026-11-30T00:00:00+00:00",
+        "debt_ids": ["D1"],
+    }
+    att = attempt("2026-11-23T15:00:00+00:00")
+    person = {"timezones": ["Europe/London"]}
+    out = decide(book, att, person, [start])
+    assert rules(out) == {f"{book}.holds.{hold}"} and out["earliest_allowed_at"] is None
+    expired = attempt("2026-11-30T10:00:00+00:00")
+    assert decide(book, expired, person, [start])["allowed"]
+    released = {"kind": "hold_released", "hold": hold, "at": "2026-11-22T00:00:00+00:00"}
+    assert decide(book, att, person, [start, released])["allowed"]
+    other_debt = attempt("2026-11-23T15:00:00+00:00", debt_ids=["D9"])
+    assert decide(book, other_debt, person, [start])["allowed"]
+
+
+def test_cn_any_dispute_holds_until_verification() -> None:
+    dispute = {
+        "kind": "dispute",
+        "at": "2026-11-20T10:00:00+08:00",
+        "written": False,
+        "debt_ids": ["D1"],
+    }
+    out = decide("cn", attempt("2026-11-23T10:00:00+08:00"), SH, [dispute])
+    assert rules(out) == {"cn.holds.dispute"}
+    sent = {"kind": "verification_sent", "at": "2026-11-22T10:00:00+08:00", "debt_ids": ["D1"]}
+    assert decide("cn", attempt("2026-11-23T10:00:00+08:00"), SH, [dispute, sent])["allowed"]
+
+
+def test_us_third_party_needs_no_unreachability_but_no_debt_words() -> None:
+    att = attempt(
+        "2026-11-23T12:00:00-05:00",
+        role="third_party",
+        person_id="N1",
+        destination="2125550100",
+        content="Please ask John to call Anna at 555-0100",
+    )
+    assert decide("us-regf", att, NY)["allowed"]
+    told = {**att, "content": "John owes us money on an overdue account"}
+    assert rules(decide("us-regf", told, NY)) == {"us-regf.third_party.reveals_debt"}
+
+
+def test_cn_third_party_is_still_bound_by_hours() -> None:
+    att = attempt(
+        "2026-11-23T22:30:00+08:00",
+        role="emergency_contact",
+        person_id="E1",
+        destination="13700000000",
+    )
+    out = decide("cn", att, SH, _failed_borrower_calls(3))
+    assert rules(out) == {"cn.hours.window"}
+    assert out["earliest_allowed_at"] == "2026-11-24T08:00:00+08:00"
+
+
+def test_hours_and_frequency_together_give_the_later_instant() -> None:
+    history = [
+        call(f"2026-11-23T{h}:00:00+08:00", "connected", destination=f"1380000000{h[-1]}")
+        for h in ("09", "10", "11")
+    ]
+    out = decide("cn", attempt("2026-11-23T23:00:00+08:00"), SH, history)
+    assert rules(out) == {"cn.hours.window", "cn.frequency.connected_calls_per_day"}
+    assert out["earliest_allowed_at"] == "2026-11-24T08:00:00+08:00"
+
+
+def test_us_conversation_then_weekend_hours() -> None:
+    talk = call("2026-11-20T10:00:00-05:00", "conversation")
+    out = decide("us-regf", attempt("2026-11-21T22:00:00-05:00"), NY, [talk])
+    assert rules(out) == {"us-regf.hours.window", "us-regf.frequency.after_conversation"}
+    assert out["earliest_allowed_at"] == "2026-11-27T08:00:00-05:00"
