@@ -7,26 +7,35 @@ from datetime import datetime
 
 from arrears.compliance.model import Decision, Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules import RULES
+from arrears.compliance.rules import RULES, Rule
 
 MAX_STEPS = 64
 
 
+def _rules(book: Rulebook) -> list[Rule]:
+    rules = _ACTIVE.get(id(book))
+    if rules is None or rules[0] is not book:
+        rules = (book, [rule for family, rule in RULES if book.applies(family)])
+        _ACTIVE[id(book)] = rules
+    return rules[1]
+
+
+_ACTIVE: dict[int, tuple[Rulebook, list[Rule]]] = {}
+
+
 def violations(req: Request, book: Rulebook) -> list[Violation]:
     out: list[Violation] = []
-    for family, rule in RULES:
-        if book.applies(family):
-            out.extend(rule(req, book))
+    for rule in _rules(book):
+        out.extend(rule(req, book))
     return out
 
 
 def _first_refusal(req: Request, book: Rulebook) -> list[Violation]:
     """The violations of the first family that refuses (cheaper than asking every family)."""
-    for family, rule in RULES:
-        if book.applies(family):
-            found = rule(req, book)
-            if found:
-                return found
+    for rule in _rules(book):
+        found = rule(req, book)
+        if found:
+            return found
     return []
 
 

@@ -50,7 +50,7 @@ class _Sorted:
     kinds: dict[str, tuple[list[Event], list[datetime]]]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)  # built several times per decision: no frozen __setattr__ cost
 class Index:
     """The history up to the attempt, grouped by kind, shared by every rule of one decision;
     moving the attempt (for earliest_allowed_at) re-cuts the same sorted lists."""
