@@ -101,11 +101,6 @@ def index(req: Request) -> Index:
     return Index(built, req.attempt.at)
 
 
-def before(events: tuple[Event, ...], at: datetime) -> list[Event]:
-    """History up to (not after) ``at``: what was known when the attempt is made."""
-    return [e for e in events if e.at <= at]
-
-
 def about(event: Event, debt_ids: tuple[str, ...]) -> bool:
     """An event with no debt ids is about every debt."""
     return not event.debt_ids or not debt_ids or bool(set(event.debt_ids) & set(debt_ids))

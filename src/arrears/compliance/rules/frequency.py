@@ -29,11 +29,6 @@ from arrears.compliance.rules.common import (
 NOT_CONNECTED = frozenset({"busy", "not_in_service"})
 
 
-def _calls(req: Request) -> list[Event]:
-    ix = index(req)
-    return ix.of("call") + ix.of("robocall")
-
-
 def _cn(req: Request, book: Rulebook) -> list[Violation]:
     f = book.frequency
     if (
@@ -45,7 +40,12 @@ def _cn(req: Request, book: Rulebook) -> list[Violation]:
     tz = day_zone(req, book)
     today = local_day(a.at, tz)
     since = a.at - timedelta(days=2)  # a local day is within two days of any instant in it
-    todays = [e for e in _calls(req) if e.at >= since and local_day(e.at, tz) == today]
+    ix = index(req)
+    todays = [
+        e
+        for e in ix.since("call", since) + ix.since("robocall", since)
+        if local_day(e.at, tz) == today
+    ]
     out = []
     limit = f.connected_calls_per_person_per_day
     if limit is not None:
