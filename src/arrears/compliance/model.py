@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, time
 
@@ -97,15 +98,30 @@ class Request:
 NEVER = "never"
 
 
+Text = str | Callable[[], str]
+
+
 @dataclass(frozen=True, slots=True)
 class Violation:
     """A rule that refuses the attempt, why (en and zh-CN), and when it could next allow it:
-    an instant, or None when no passage of time alone will (a new event is needed)."""
+    an instant, or None when no passage of time alone will (a new event is needed).
+
+    The reasons may be given as functions: the gate builds many violations it never shows
+    (while it looks for the earliest allowed instant), so their text is made only when read.
+    """
 
     rule: str
-    reason: str
-    reason_zh: str
+    en: Text
+    zh: Text
     retry_at: datetime | None = None
+
+    @property
+    def reason(self) -> str:
+        return self.en if isinstance(self.en, str) else self.en()
+
+    @property
+    def reason_zh(self) -> str:
+        return self.zh if isinstance(self.zh, str) else self.zh()
 
 
 @dataclass(frozen=True, slots=True)

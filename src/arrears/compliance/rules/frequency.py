@@ -13,6 +13,7 @@ second prong; a conversation about several debts counts for each.
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from arrears.compliance.model import CALLS, CONNECTED, Event, Request, Violation
@@ -119,9 +120,8 @@ def _us(req: Request, book: Rulebook) -> list[Violation]:
                 out.append(
                     Violation(
                         f"{book.id}.frequency.seven_in_seven",
-                        f"{len(recent)} calls about debt {debt} in the 7 days ending today "
-                        f"(limit {limit})",
-                        f"过去7天内已就债务 {debt} 致电 {len(recent)} 次（上限 {limit} 次）",
+                        partial(_seven_en, len(recent), debt, limit),
+                        partial(_seven_zh, len(recent), debt, limit),
                         _seven_day_retry(days, today, limit, tz),
                     )
                 )
@@ -139,13 +139,28 @@ def _us(req: Request, book: Rulebook) -> list[Violation]:
                 out.append(
                     Violation(
                         f"{book.id}.frequency.after_conversation",
-                        f"a telephone conversation about debt {debt} on {last} (day 1 of {quiet})",
-                        f"{last} 已就债务 {debt} 与当事人通话，"
-                        f"{quiet} 天内不得再次致电（当天为第1天）",
+                        partial(_talk_en, debt, last, quiet),
+                        partial(_talk_zh, debt, last, quiet),
                         start_of_day(last + timedelta(days=quiet), tz),
                     )
                 )
     return out
+
+
+def _seven_en(n: int, debt: str, limit: int) -> str:
+    return f"{n} calls about debt {debt} in the 7 days ending today (limit {limit})"
+
+
+def _seven_zh(n: int, debt: str, limit: int) -> str:
+    return f"过去7天内已就债务 {debt} 致电 {n} 次（上限 {limit} 次）"
+
+
+def _talk_en(debt: str, day: date, quiet: int) -> str:
+    return f"a telephone conversation about debt {debt} on {day} (day 1 of {quiet})"
+
+
+def _talk_zh(debt: str, day: date, quiet: int) -> str:
+    return f"{day} 已就债务 {debt} 与当事人通话，{quiet} 天内不得再次致电（当天为第1天）"
 
 
 def _seven_day_retry(days: list[date], today: date, limit: int, tz: ZoneInfo) -> datetime:

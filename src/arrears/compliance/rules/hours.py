@@ -45,7 +45,7 @@ def _next_allowed(req: Request, book: Rulebook, at: datetime) -> datetime | None
     start, _, _ = _window(req, book)
     openings = sorted({start, *(b for _, b in req.person.inconvenient_times)})
     tzs = zones(req, book)
-    first = {tz: at.astimezone(tz).date() - timedelta(days=1) for tz in tzs}
+    first = {tz: at.astimezone(tz).date() for tz in tzs}  # each zone's own today
 
     def day(k: int) -> list[datetime]:
         return [
@@ -58,7 +58,7 @@ def _next_allowed(req: Request, book: Rulebook, at: datetime) -> datetime | None
     # day by day, so the usual answer (today or tomorrow) is found first; an instant found is
     # only taken once no candidate of a later day (in any zone) can come before it
     pending: list[datetime] = []
-    for k in range(10):
+    for k in range(9):
         upcoming = day(k)
         frontier = min(upcoming, default=None)
         pending.sort()
@@ -82,12 +82,12 @@ def check(req: Request, book: Rulebook) -> list[Violation]:
     return [
         Violation(
             rule=f"{book.id}.hours.window",
-            reason=(
+            en=lambda: (
                 f"outside the {'agreed ' if agreed else ''}contact window "
                 f"{start:%H:%M}-{end:%H:%M} or in a time the person named inconvenient "
                 f"(local time in {where})"
             ),
-            reason_zh=(
+            zh=lambda: (
                 f"不在{'约定的' if agreed else '允许的'}联系时段 {start:%H:%M}-{end:%H:%M} 内，"
                 f"或处于对方声明的不便时段（当地时区：{where}）"
             ),
