@@ -40,6 +40,14 @@ def _loan(
     instalments: list[Instalment],
     payments: list[Payment],
 ) -> Loan:
+    return build_loan({**row, **_policy(row, portfolio_row)}, instalments, payments)
+
+
+def build_loan(
+    row: Mapping[Any, Any], instalments: list[Instalment], payments: list[Payment]
+) -> Loan:
+    """A domain Loan from a loan row whose policy columns are already resolved (NULL = the
+    domain default); with no instalments, the schedule is built from the terms."""
     if not instalments:
         if row["method"] == Method.EXPLICIT.value:
             raise NotFound(f"loan {row['loan_id']}: explicit schedule has no instalments stored")
@@ -58,7 +66,10 @@ def _loan(
         principal=row["principal"],
         annual_rate=Decimal(row["annual_rate"]),
         instalments=tuple(sorted(instalments, key=lambda i: (i.due_date, i.seq))),
-        policy=policy_from_dict(_policy(row, portfolio_row), prefix=f"loan {row['loan_id']} "),
+        policy=policy_from_dict(
+            {k: row[k] for k in POLICY_FIELDS if row.get(k) is not None},
+            prefix=f"loan {row['loan_id']} ",
+        ),
         payments=tuple(payments),
     )
 
