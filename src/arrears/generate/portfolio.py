@@ -222,7 +222,9 @@ def make_chunk(seed: int, index: int, start: int, count: int, as_of: date) -> Ro
             }
             for i in loan.instalments
         )
-        loan = bh.simulate(loan, bh.pick(rng), as_of, rng)
+        behaviour = bh.pick(rng)
+        row["score"] = bh.score(behaviour, n)
+        loan = bh.simulate(loan, behaviour, as_of, rng)
         rows["payments"].extend(
             {
                 "payment_id": pay.payment_id,

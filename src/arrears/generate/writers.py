@@ -66,6 +66,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("term_months", _I),
         ("first_due_date", _D),
         ("originated_on", _D),
+        ("score", _S),
     ],
     "instalments": [
         ("loan_id", _S),

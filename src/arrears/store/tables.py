@@ -14,6 +14,7 @@ from sqlalchemy import (
     Column,
     Date,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -115,6 +116,7 @@ loan = Table(
     Column("term_months", Integer),
     Column("first_due_date", Date),
     Column("originated_on", Date),
+    Column("score", String(24)),  # the lender's collection score, a decimal 0..1
     *_policy_columns(),
 )
 
@@ -199,3 +201,119 @@ audit_head = Table(
     Column("seq", BigInteger, nullable=False),
     Column("hash", String(64), nullable=False),
 )
+
+
+# ------------------------------------------------------------------------------------------
+# Collection activity the daily cycle reads (contacts, promises, holds, arrangements) and
+# what it writes (the stage of each account, its changes, the day's plan, the run record).
+
+contact_attempt = Table(
+    "contact_attempt",
+    metadata,
+    Column("attempt_id", String(64), primary_key=True),
+    Column("borrower_id", String(64), nullable=False, index=True),
+    Column("loan_id", String(64)),  # NULL: about every debt of the borrower
+    Column("channel", String(16), nullable=False),  # sms push email letter robocall call visit
+    Column("at", DateTime(timezone=True), nullable=False),
+    Column("direction", String(8), nullable=False),  # outbound | inbound
+    Column("role", String(24), nullable=False),  # debtor | guarantor | emergency_contact ...
+    Column("destination_hash", String(64)),
+    Column("result", String(24)),  # connected conversation no_answer busy ... delivered
+)
+
+promise = Table(
+    "promise",
+    metadata,
+    Column("promise_id", String(64), primary_key=True),
+    Column("loan_id", String(64), ForeignKey("loan.loan_id"), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("due_on", Date, nullable=False),
+    Column("made_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | kept | partly_kept | broken
+    Column("settled_on", Date),  # the day the status was decided
+)
+
+hold = Table(
+    "hold",
+    metadata,
+    Column("hold_id", String(64), primary_key=True),
+    Column("borrower_id", String(64), nullable=False, index=True),
+    Column("loan_id", String(64)),  # NULL: the hold covers every debt of the borrower
+    Column("kind", String(32), nullable=False),  # dispute complaint cease_request attorney ...
+    Column("starts_at", DateTime(timezone=True), nullable=False),
+    Column("ends_at", DateTime(timezone=True)),  # NULL: until released
+)
+
+arrangement = Table(
+    "arrangement",
+    metadata,
+    Column("arrangement_id", String(64), primary_key=True),
+    Column("loan_id", String(64), ForeignKey("loan.loan_id"), nullable=False, index=True),
+    Column("kind", String(24), nullable=False),  # extension plan settlement waiver
+    Column("status", String(16), nullable=False),  # proposed active completed breached
+    Column("starts_on", Date, nullable=False),
+    Column("ends_on", Date),
+)
+
+account_stage = Table(
+    "account_stage",
+    metadata,
+    Column("loan_id", String(64), primary_key=True),
+    Column("stage", String(24), nullable=False),
+    Column("since", Date, nullable=False),  # the business date it entered the stage
+    Column("as_of", Date, nullable=False),  # the business date this row was last decided
+)
+
+stage_change = Table(
+    "stage_change",
+    metadata,
+    Column("loan_id", String(64), primary_key=True),
+    Column("as_of", Date, primary_key=True),
+    Column("from_stage", String(24)),
+    Column("to_stage", String(24), nullable=False),
+    Column("run_id", Integer, nullable=False),
+)
+
+cycle_run = Table(
+    "cycle_run",
+    metadata,
+    Column("run_id", Integer, primary_key=True, autoincrement=True),
+    Column("business_date", Date, nullable=False, index=True),
+    Column("engine", String(16), nullable=False),
+    Column("strategy", String(64), nullable=False),
+    Column("strategy_digest", String(64), nullable=False),
+    Column("started_at", DateTime(timezone=True), nullable=False),
+    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("counts", Text, nullable=False),  # canonical JSON: per stage, channel, status, rule
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False),
+)
+
+plan_action = Table(
+    "plan_action",
+    metadata,
+    # business date | loan | step: the same action on a re-run has the same id
+    Column("action_id", String(160), primary_key=True),
+    Column("business_date", Date, nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("loan_id", String(64), nullable=False, index=True),
+    Column("borrower_id", String(64), nullable=False),
+    Column("portfolio_id", String(64), nullable=False),
+    Column("stage", String(24), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("template", String(64)),
+    Column("queue", String(64)),
+    Column("pool", String(64)),
+    Column("locale", String(16), nullable=False),
+    Column("priority", Float, nullable=False),
+    Column("experiment", String(64)),
+    Column("arm", String(64)),
+    Column("window_start", DateTime(timezone=True), nullable=False),
+    Column("window_end", DateTime(timezone=True), nullable=False),
+    # planned | blocked (by a compliance rule) | suppressed | cut (over capacity) | sent ...
+    Column("status", String(16), nullable=False),
+    Column("rule", String(80)),  # what blocked, suppressed or cut it
+)
+Index("ix_plan_action_business_date_status", plan_action.c.business_date, plan_action.c.status)

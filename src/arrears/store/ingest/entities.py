@@ -210,6 +210,7 @@ LOANS = Entity(
         Col("term_months", f.integer(1), c.integer(1)),
         Col("first_due_date", f.iso_date, c.iso_date),
         Col("originated_on", f.iso_date, c.iso_date),
+        Col("score", f.score),
         *_policy_cols(),
     ),
     refs=(

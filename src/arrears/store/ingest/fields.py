@@ -76,6 +76,19 @@ def rate(value: Any) -> str:
     return str(d.normalize()) if d != 0 else "0"
 
 
+def score(value: Any) -> str:
+    """The lender's collection score: a decimal from 0 (worst) to 1 (best)."""
+    if isinstance(value, float):
+        value = repr(value)
+    try:
+        d = Decimal(str(value).strip())
+    except InvalidOperation as exc:
+        raise Invalid(f"expected a score between 0 and 1 such as 0.62, got {value!r}") from exc
+    if not d.is_finite() or d < 0 or d > 1:
+        raise Invalid(f"score must be between 0 and 1, got {value!r}")
+    return str(d)
+
+
 def iso_date(value: Any) -> date:
     if isinstance(value, date):
         return value

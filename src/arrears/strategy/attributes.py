@@ -1,0 +1,37 @@
+"""The account attributes a strategy may name in its conditions and priorities.
+
+Each is one column of the cycle's account table (see :mod:`arrears.cycle.features`), computed
+for the business date before the strategy runs. Types: ``int`` (whole numbers; amounts are minor
+units), ``float``, ``bool``, ``str``. Documented in docs/STRATEGY.md.
+"""
+
+from __future__ import annotations
+
+ATTRIBUTES: dict[str, tuple[str, str]] = {
+    "dpd": ("int", "days past due: as-of date minus the oldest unpaid due date (negative before)"),
+    "days_in_stage": ("int", "days since the account entered its current stage (0 on entry)"),
+    "bucket": ("str", "the DPD bucket (M0, M1 ... M7+)"),
+    "total_due": ("int", "everything due now: overdue + due today, penalty included (minor units)"),
+    "overdue_principal": ("int", "principal past its due date, unpaid"),
+    "overdue_penalty": ("int", "penalty interest accrued and unpaid"),
+    "outstanding_principal": ("int", "all unpaid principal, due or not"),
+    "score": ("float", "the lender's collection score, 0 (worst) to 1 (best); null if none"),
+    "broken_promises": ("int", "promises to pay broken in the last 90 days"),
+    "promise_active": ("bool", "a promise to pay is pending"),
+    "plan_active": ("bool", "a repayment arrangement is in force"),
+    "hold_active": ("bool", "a hold (dispute, complaint, cease ...) covers the account"),
+    "paid_today": ("bool", "a payment dated the business date has been posted"),
+    "last_contact_result": ("str", "result of the last outbound contact, null if none"),
+    "contacts_last_7d": ("int", "outbound contacts in the 7 days before the business date"),
+    "connected_calls_today": ("int", "calls answered today, all collectors and agencies"),
+    "consent_sms": ("bool", "SMS may be used (consent given and not opted out)"),
+    "consent_push": ("bool", "app push may be used"),
+    "consent_email": ("bool", "email may be used"),
+    "consent_call": ("bool", "calls (agent or automated) may be used"),
+    "consent_letter": ("bool", "letters may be sent"),
+    "locale": ("str", "the borrower's language: zh-CN or en"),
+    "product": ("str", "the portfolio's product, e.g. cash_loan or instalment"),
+    "portfolio": ("str", "the portfolio id"),
+}
+
+NAMES: dict[str, str] = {name: kind for name, (kind, _) in ATTRIBUTES.items()}

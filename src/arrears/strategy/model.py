@@ -1,0 +1,499 @@
+"""Strategies: who is contacted, when, on which channel, with which words. A strategy is a YAML
+file (see docs/STRATEGY.md and ``strategies/default.yaml``), validated in two passes (the shape
+with pydantic, then the meaning: expressions, names, channels' needs), every problem reported
+with its file, line, field and what was expected. The result is a :class:`Strategy`, compiled
+once: each condition parsed into an expression tree that both engines evaluate.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from arrears.strategy.attributes import NAMES
+from arrears.strategy.expr import ExprError, Lit, Node, parse
+
+CHANNELS = (
+    "sms",
+    "push",
+    "email",
+    "letter",
+    "robocall",
+    "agent_call",
+    "visit",
+    "agency",
+    "legal_referral",
+)
+Channel = Literal[
+    "sms",
+    "push",
+    "email",
+    "letter",
+    "robocall",
+    "agent_call",
+    "visit",
+    "agency",
+    "legal_referral",
+]
+#: channels that send words, so need a template; people's channels work from a queue
+NEEDS_TEMPLATE = frozenset({"sms", "push", "email", "letter", "robocall"})
+NEEDS_QUEUE = frozenset({"agent_call", "visit"})
+NEEDS_POOL = frozenset({"agency"})
+ALL_SEGMENTS = "all"
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, frozen=True)
+
+
+class Label(_Spec):
+    zh_CN: str = Field(alias="zh-CN", min_length=1)
+    en: str = Field(min_length=1)
+
+
+class StageSpec(_Spec):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    low: int | None = Field(alias="from", default=None)
+    high: int | None = Field(alias="to", default=None)
+    label: Label | None = None
+
+
+class SegmentSpec(_Spec):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    when: str = "true"
+    label: Label | None = None
+
+
+class StepSpec(_Spec):
+    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$")] | None = None
+    on_day: int | list[int] | None = None
+    every: Annotated[int, Field(ge=1)] | None = None
+    from_day: int | None = None
+    to_day: int | None = None
+    channel: Channel
+    template: str | None = None
+    queue: str | None = None
+    pool: str | None = None
+    priority: str = "0"
+    when: str | None = None
+    arm: str | None = None
+    collectors: Annotated[int, Field(ge=1)] | None = None
+    label: Label | None = None
+
+
+class QueueSpec(_Spec):
+    capacity: Annotated[int, Field(ge=0)]
+    label: Label | None = None
+
+
+class SuppressionSpec(_Spec):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    when: str
+    channels: Literal["all"] | list[Channel] = "all"
+    label: Label | None = None
+
+
+class ArmSpec(_Spec):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    weight: Annotated[int, Field(ge=0)]
+
+
+class ExperimentSpec(_Spec):
+    name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
+    salt: Annotated[str, Field(min_length=1)]
+    arms: Annotated[list[ArmSpec], Field(min_length=2)]
+    label: Label | None = None
+
+
+class StrategySpec(_Spec):
+    strategy: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_\-]*$")]
+    version: Annotated[str, Field(min_length=1)]
+    title: Label
+    stages: Annotated[list[StageSpec], Field(min_length=1)]
+    segments: Annotated[list[SegmentSpec], Field(min_length=1)]
+    queues: dict[str, QueueSpec] = {}
+    pools: dict[str, QueueSpec] = {}
+    suppressions: list[SuppressionSpec] = []
+    experiments: list[ExperimentSpec] = []
+    treatments: dict[str, dict[str, list[StepSpec]]]
+
+
+# ------------------------------------------------------------------------------------------
+# compiled form
+
+
+@dataclass(frozen=True, slots=True)
+class Stage:
+    name: str
+    low: int | None
+    high: int | None
+
+    def contains(self, dpd: int) -> bool:
+        return (self.low is None or dpd >= self.low) and (self.high is None or dpd <= self.high)
+
+
+@dataclass(frozen=True, slots=True)
+class Step:
+    """One treatment step, compiled. ``day`` is the account's DPD on the business date."""
+
+    id: str
+    stage: str
+    segment: str  # a segment name or "all"
+    order: int  # position in the strategy, for a stable plan order
+    channel: str
+    template: str | None
+    queue: str | None
+    pool: str | None
+    priority: Node
+    when: Node | None
+    on_days: tuple[int, ...]
+    every: int | None
+    from_day: int | None
+    to_day: int | None
+    experiment: str | None
+    arm: str | None
+    collectors: int | None
+
+    def fires_on(self, dpd: int) -> bool:
+        if self.on_days and dpd in self.on_days:
+            return True
+        if self.every is None:
+            return False
+        start = self.from_day if self.from_day is not None else 0
+        if dpd < start or (self.to_day is not None and dpd > self.to_day):
+            return False
+        return (dpd - start) % self.every == 0
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    name: str
+    when: Node
+    channels: frozenset[str]
+
+
+@dataclass(frozen=True, slots=True)
+class Experiment:
+    name: str
+    salt: str
+    arms: tuple[tuple[str, int], ...]  # (name, weight)
+
+    def arm_for(self, bucket: int) -> str:
+        """The arm of an account whose hash bucket (0..9999) is ``bucket``."""
+        total = sum(w for _, w in self.arms)
+        edge = 0
+        for name, weight in self.arms:
+            edge += weight
+            if bucket * total < edge * 10_000:
+                return name
+        return self.arms[-1][0]
+
+    def edges(self) -> list[tuple[str, int]]:
+        """(arm, first bucket past it): an account whose bucket is below the edge is in it."""
+        total = sum(w for _, w in self.arms)
+        out, edge = [], 0
+        for name, weight in self.arms:
+            edge += weight
+            out.append((name, -(-edge * 10_000 // total)))
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Strategy:
+    name: str
+    version: str
+    digest: str  # sha256 of the file's text: the exact strategy a plan was made with
+    source: str
+    spec: StrategySpec
+    stages: tuple[Stage, ...]
+    segments: tuple[tuple[str, Node], ...]
+    steps: tuple[Step, ...]
+    suppressions: tuple[Suppression, ...]
+    experiments: tuple[Experiment, ...]
+    queues: dict[str, int]
+    pools: dict[str, int]
+
+    def stage_of(self, dpd: int | None) -> str | None:
+        if dpd is None:
+            return None
+        for s in self.stages:
+            if s.contains(dpd):
+                return s.name
+        return None
+
+
+# ------------------------------------------------------------------------------------------
+# loading and validation
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = self.file if self.line is None else f"{self.file}:{self.line}"
+        return f"{where}: {self.field}: {self.message}"
+
+
+class StrategyError(ValueError):
+    """A strategy file that cannot be used; ``problems`` lists every fault found."""
+
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("\n".join(str(p) for p in problems))
+        self.problems = problems
+
+
+def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            name = key.value
+            out[(*path, name)] = key.start_mark.line + 1
+            _lines(value, (*path, name), out)
+    elif isinstance(node, yaml.SequenceNode):
+        for k, item in enumerate(node.value):
+            _lines(item, (*path, k), out)
+
+
+def _field(path: tuple[Any, ...]) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else str(part))
+    return text or "(file)"
+
+
+class _Checker:
+    def __init__(self, file: str, lines: dict[tuple[Any, ...], int]) -> None:
+        self.file = file
+        self.lines = lines
+        self.problems: list[Problem] = []
+
+    def line(self, path: tuple[Any, ...]) -> int | None:
+        while path and path not in self.lines:
+            path = path[:-1]
+        return self.lines.get(path)
+
+    def fail(self, path: tuple[Any, ...], message: str) -> None:
+        self.problems.append(Problem(self.file, self.line(path), _field(path), message))
+
+    def expr(self, source: str | None, path: tuple[Any, ...]) -> Node | None:
+        if source is None:
+            return None
+        try:
+            return parse(str(source), NAMES)
+        except ExprError as exc:
+            self.fail(path, f"{exc} in {source!r}")
+            return None
+
+
+def load(source: str | Path) -> Strategy:
+    """A strategy from a file path, or a shipped strategy by name (``default``)."""
+    if isinstance(source, Path) or "/" in source or source.endswith((".yaml", ".yml")):
+        path = Path(source)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise StrategyError(
+                [Problem(str(path), None, "(file)", exc.strerror or str(exc))]
+            ) from exc
+        return loads(text, str(path))
+    shipped = resources.files("arrears.strategy") / "strategies" / f"{source}.yaml"
+    if not shipped.is_file():
+        raise StrategyError(
+            [Problem(source, None, "(name)", "no such shipped strategy; give a file path")]
+        )
+    return loads(shipped.read_text(encoding="utf-8"), f"{source}.yaml")
+
+
+def loads(text: str, file: str = "<strategy>") -> Strategy:
+    try:
+        node = yaml.compose(text)
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = None if mark is None else mark.line + 1
+        raise StrategyError([Problem(file, line, "(syntax)", str(exc).splitlines()[0])]) from exc
+    lines: dict[tuple[Any, ...], int] = {}
+    if node is not None:
+        _lines(node, (), lines)
+    check = _Checker(file, lines)
+    if not isinstance(data, dict):
+        check.fail((), "expected a mapping with strategy, version, title, stages ...")
+        raise StrategyError(check.problems)
+    try:
+        spec = StrategySpec.model_validate(data)
+    except ValidationError as exc:
+        for err in exc.errors():
+            loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
+            check.fail(loc, _expected(err))
+        raise StrategyError(check.problems) from exc
+    strategy = _compile(spec, text, check)
+    if check.problems:
+        raise StrategyError(check.problems)
+    return strategy
+
+
+def _expected(err: Any) -> str:
+    kind = err["type"]
+    if kind == "missing":
+        return "required, but missing"
+    if kind == "extra_forbidden":
+        return "unknown field"
+    if kind == "literal_error":
+        return f"expected one of {err['ctx']['expected']}, got {err['input']!r}"
+    return f"{err['msg']}, got {err['input']!r}" if "input" in err else err["msg"]
+
+
+def _compile(spec: StrategySpec, text: str, check: _Checker) -> Strategy:
+    stages = _stages(spec, check)
+    names = {s.name for s in stages}
+    segments = []
+    for k, seg in enumerate(spec.segments):
+        node = check.expr(seg.when, ("segments", k, "when"))
+        segments.append((seg.name, node or Lit(False)))
+    seg_names = [s.name for s in spec.segments]
+    _unique(check, seg_names, "segments")
+    if spec.segments[-1].when.strip() != "true":
+        check.fail(("segments", len(spec.segments) - 1, "when"), "the last segment must be a "
+                   "catch-all (omit when, or when: true), so every account has a segment")  # fmt: skip
+    experiments = _experiments(spec, check)
+    steps = list(_steps(spec, check, names, set(seg_names), {e.name: e for e in experiments}))
+    _unique(check, [s.id for s in steps], "treatments (step ids)")
+    suppressions = []
+    for k, sup in enumerate(spec.suppressions):
+        node = check.expr(sup.when, ("suppressions", k, "when"))
+        chans = frozenset(CHANNELS if sup.channels == "all" else sup.channels)
+        suppressions.append(Suppression(sup.name, node or Lit(False), chans))
+    return Strategy(
+        name=spec.strategy,
+        version=spec.version,
+        digest=hashlib.sha256(text.encode("utf-8")).hexdigest(),
+        source=text,
+        spec=spec,
+        stages=stages,
+        segments=tuple(segments),
+        steps=tuple(steps),
+        suppressions=tuple(suppressions),
+        experiments=tuple(experiments),
+        queues={k: q.capacity for k, q in spec.queues.items()},
+        pools={k: q.capacity for k, q in spec.pools.items()},
+    )
+
+
+def _unique(check: _Checker, names: list[str], where: str) -> None:
+    seen: set[str] = set()
+    for name in names:
+        if name in seen:
+            check.fail((where.split(" ")[0],), f"{name!r} appears twice; names must be unique")
+        seen.add(name)
+
+
+def _stages(spec: StrategySpec, check: _Checker) -> tuple[Stage, ...]:
+    out: list[Stage] = []
+    for k, s in enumerate(spec.stages):
+        if s.low is not None and s.high is not None and s.high < s.low:
+            check.fail(("stages", k, "to"), f"{s.high} is before from ({s.low})")
+        if out:
+            prev = out[-1]
+            if prev.high is None or s.low is None or s.low <= prev.high:
+                check.fail(("stages", k, "from"), "stages must be in DPD order without overlap")
+        out.append(Stage(s.name, s.low, s.high))
+    _unique(check, [s.name for s in out], "stages")
+    return tuple(out)
+
+
+def _experiments(spec: StrategySpec, check: _Checker) -> list[Experiment]:
+    out = []
+    for k, e in enumerate(spec.experiments):
+        if sum(a.weight for a in e.arms) <= 0:
+            check.fail(("experiments", k, "arms"), "the weights must add up to more than 0")
+        _unique(check, [a.name for a in e.arms], "experiments")
+        out.append(Experiment(e.name, e.salt, tuple((a.name, a.weight) for a in e.arms)))
+    _unique(check, [e.name for e in out], "experiments")
+    return out
+
+
+def _steps(
+    spec: StrategySpec,
+    check: _Checker,
+    stages: set[str],
+    segments: set[str],
+    experiments: dict[str, Experiment],
+) -> Iterator[Step]:
+    order = 0
+    for stage, by_segment in spec.treatments.items():
+        if stage not in stages:
+            check.fail(("treatments", stage), f"no such stage; stages: {', '.join(sorted(stages))}")
+        for segment, steps in by_segment.items():
+            if segment != ALL_SEGMENTS and segment not in segments:
+                check.fail(
+                    ("treatments", stage, segment),
+                    f"no such segment; segments: {', '.join(sorted(segments))} (or all)",
+                )
+            for k, step in enumerate(steps):
+                path = ("treatments", stage, segment, k)
+                yield _step(spec, check, step, path, order, experiments)
+                order += 1
+
+
+def _step(
+    spec: StrategySpec,
+    check: _Checker,
+    step: StepSpec,
+    path: tuple[Any, ...],
+    order: int,
+    experiments: dict[str, Experiment],
+) -> Step:
+    stage, segment, k = path[1], path[2], path[3]
+    if step.on_day is None and step.every is None:
+        check.fail(path, "a step needs on_day or every (with from_day)")
+    if step.every is not None and step.from_day is None:
+        check.fail((*path, "from_day"), "every needs from_day: the DPD the repetition starts on")
+    if step.channel in NEEDS_TEMPLATE and not step.template:
+        check.fail((*path, "template"), f"a {step.channel} step needs a template")
+    if step.channel in NEEDS_QUEUE and step.queue not in spec.queues:
+        check.fail((*path, "queue"), f"a {step.channel} step needs a queue defined under queues")
+    if step.channel in NEEDS_POOL and step.pool not in spec.pools:
+        check.fail((*path, "pool"), "an agency step needs a pool defined under pools")
+    if step.channel == "visit" and step.collectors is None:
+        check.fail((*path, "collectors"), "a home visit needs the number of collectors")
+    experiment = arm = None
+    if step.arm is not None:
+        experiment, _, arm = step.arm.partition("/")
+        known = experiments.get(experiment)
+        if known is None or arm not in {a for a, _ in known.arms}:
+            check.fail((*path, "arm"), "expected EXPERIMENT/ARM naming a defined experiment's arm")
+    on_days = (
+        ()
+        if step.on_day is None
+        else tuple([step.on_day] if isinstance(step.on_day, int) else step.on_day)
+    )
+    return Step(
+        id=step.id or f"{stage}.{segment}.{k + 1}",
+        stage=stage,
+        segment=segment,
+        order=order,
+        channel=step.channel,
+        template=step.template,
+        queue=step.queue,
+        pool=step.pool,
+        priority=check.expr(step.priority, (*path, "priority")) or Lit(0),
+        when=check.expr(step.when, (*path, "when")),
+        on_days=on_days,
+        every=step.every,
+        from_day=step.from_day,
+        to_day=step.to_day,
+        experiment=experiment,
+        arm=arm,
+        collectors=step.collectors,
+    )
