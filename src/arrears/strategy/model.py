@@ -364,8 +364,10 @@ def _compile(spec: StrategySpec, text: str, check: _Checker) -> Strategy:
     seg_names = [s.name for s in spec.segments]
     _unique(check, seg_names, "segments")
     if spec.segments[-1].when.strip() != "true":
-        check.fail(("segments", len(spec.segments) - 1, "when"), "the last segment must be a "
-                   "catch-all (omit when, or when: true), so every account has a segment")  # fmt: skip
+        check.fail(
+            ("segments", len(spec.segments) - 1, "when"),
+            "the last segment must be a catch-all (omit when), so every account has a segment",
+        )
     experiments = _experiments(spec, check)
     steps = list(_steps(spec, check, names, set(seg_names), {e.name: e for e in experiments}))
     _unique(check, [s.id for s in steps], "treatments (step ids)")
