@@ -148,9 +148,9 @@ def _borrower(rng: random.Random, p: people.Pools, n: int, as_of: date, rows: Ro
     bid = f"BR{n:010d}"
     locale = "en" if rng.random() < 0.03 else "zh-CN"
     tz = rng.choices(("Asia/Shanghai", "Asia/Urumqi", "Asia/Hong_Kong"), (95, 4, 1))[0]
-    consents = "sms,push,email,letter,robocall,agent_call"
+    consents = "sms,push,email,letter,robocall,agent_call,visit"
     if rng.random() < 0.1:
-        consents = "sms,push,email,letter,agent_call"
+        consents = "sms,push,email,letter,agent_call,visit"
     rows["borrowers"].append(
         {
             "borrower_id": bid,

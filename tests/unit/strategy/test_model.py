@@ -70,10 +70,16 @@ def test_experiment_arms_follow_the_weights() -> None:
 @pytest.mark.parametrize(
     ("old", "new", "expected"),
     [
-        ("channel: sms, template: t1", "channel: fax, template: t1",
-         "s.yaml:19: treatments.early.all[0].channel: expected one of 'sms'"),
-        ("channel: sms, template: t1}", "channel: sms}",
-         "s.yaml:19: treatments.early.all[0].template: a sms step needs a template"),
+        (
+            "channel: sms, template: t1",
+            "channel: fax, template: t1",
+            "s.yaml:19: treatments.early.all[0].channel: expected one of 'sms'",
+        ),
+        (
+            "channel: sms, template: t1}",
+            "channel: sms}",
+            "s.yaml:19: treatments.early.all[0].template: a sms step needs a template",
+        ),
         ('"score < 0.3"', '"score <"', "s.yaml:8: segments[0].when: unexpected"),
         ('"score < 0.3"', '"scor < 0.3"', "unknown attribute 'scor'"),
         ("  late:\n    risky", "  lat:\n    risky", "s.yaml:22: treatments.lat: no such stage"),
@@ -81,7 +87,7 @@ def test_experiment_arms_follow_the_weights() -> None:
         ("arm: tone/b", "arm: tone/c", "treatments.late.risky[0].arm: expected EXPERIMENT/ARM"),
         ("{name: rest}", '{name: rest, when: "dpd > 0"}', "segments[1].when: the last segment"),
         ("queue: calls,", "queue: nope,", "treatments.early.all[1].queue: a agent_call step"),
-        ("version: \"1\"\n", "", "s.yaml:1: version: required, but missing"),
+        ('version: "1"\n', "", "s.yaml:1: version: required, but missing"),
         ("from_day: 5, ", "", "treatments.early.all[1].from_day: every needs from_day"),
         ("capacity: 10", "capacity: -1", "s.yaml:11: queues.calls.capacity: Input should be"),
     ],

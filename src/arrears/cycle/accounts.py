@@ -1,0 +1,161 @@
+"""One row per loan: everything the strategy and the gate look at, as of the business date.
+
+This is the part done in Python over Arrow before an engine takes over: delinquency (the compiled
+replay), the strategy stage and days in it, the borrower's send window and day boundaries in UTC
+(each distinct timezone and agreed window worked out once with zoneinfo), and each experiment's
+hash bucket. History aggregates (contacts, promises, holds ...) are joined by the engine
+(:mod:`arrears.cycle.plan`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from arrears.compliance.rulebook import Rulebook
+from arrears.compliance.rulebook import load as load_rulebook
+from arrears.cycle import delinquency
+from arrears.cycle.snapshot import TS, Snapshot
+from arrears.domain.delinquency import DEFAULT_STAGES, BandTable
+from arrears.strategy.model import Strategy
+
+#: offsets (in days from the business date) whose local midnight the gate needs, as t_m7 ...
+DAY_OFFSETS = (-7, -6, -5, -4, -3, -2, -1, 0, 1)
+
+
+def _col(offset: int) -> str:
+    return f"t_m{-offset}" if offset < 0 else f"t_p{offset}"
+
+
+def parse_window(text: str | None) -> tuple[time, time] | None:
+    """A borrower's agreed window "HH:MM-HH:MM" (local time), or None."""
+    if not text:
+        return None
+    start, _, end = text.partition("-")
+    try:
+        return time.fromisoformat(start.strip()), time.fromisoformat(end.strip())
+    except ValueError:
+        return None
+
+
+def local_instant(day: date, at: time, tz: ZoneInfo) -> datetime:
+    return datetime.combine(day, at, tzinfo=tz).astimezone(UTC)
+
+
+def send_window(
+    as_of: date, tz: ZoneInfo, agreed: tuple[time, time] | None, book: Rulebook
+) -> tuple[datetime, datetime]:
+    """When channels under the hours rule may be used on ``as_of``: the agreed window if the
+    rulebook honours it, else the rulebook's hours; a window across midnight ends the next day."""
+    start, end = book.hours.start, book.hours.end
+    if agreed is not None and book.hours.honour_agreed_window:
+        start, end = agreed
+    begin = local_instant(as_of, start, tz)
+    finish = local_instant(as_of + timedelta(days=1) if end <= start else as_of, end, tz)
+    return begin, finish
+
+
+def bucket(salt: str, loan_id: str) -> int:
+    """An account's experiment bucket, 0..9999: stable across days, runs and engines."""
+    digest = hashlib.blake2b(f"{salt}:{loan_id}".encode(), digest_size=8).digest()
+    return int.from_bytes(digest, "big") % 10_000
+
+
+def strategy_stage(dpd: pa.Array, strategy: Strategy) -> pa.Array:
+    """The strategy's stage for each DPD (null when settled or between the strategy's stages)."""
+    out = pa.nulls(len(dpd), pa.string())
+    for s in reversed(strategy.stages):
+        cond = pc.is_valid(dpd)
+        if s.low is not None:
+            cond = pc.and_(cond, pc.greater_equal(dpd, s.low))
+        if s.high is not None:
+            cond = pc.and_(cond, pc.less_equal(dpd, s.high))
+        out = pc.if_else(pc.fill_null(cond, False), pa.scalar(s.name), out)
+    return out
+
+
+def _borrower_rows(snap: Snapshot, loans: pa.Table) -> pa.Table:
+    b = snap.borrowers
+    idx = pc.index_in(loans["borrower_id"], value_set=b["borrower_id"].combine_chunks())
+    if idx.null_count:
+        missing = loans["loan_id"].filter(pc.is_null(idx))[0].as_py()
+        raise ValueError(f"loan {missing}: its borrower is not in the store")
+    return b.take(idx)
+
+
+def _times(snap: Snapshot, borrowers: pa.Table, rulebooks: pa.ChunkedArray) -> dict[str, pa.Array]:
+    """Send windows and local day boundaries, per distinct (timezone, agreed window, rulebook)."""
+    key = pc.binary_join_element_wise(
+        borrowers["timezone"], pc.fill_null(borrowers["contact_window"], ""), rulebooks, "|"
+    )
+    enc = pc.dictionary_encode(key).combine_chunks()
+    idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False))
+    names = ["win_start", "win_end", *[_col(o) for o in DAY_OFFSETS]]
+    per_key: dict[str, list[datetime]] = {n: [] for n in names}
+    for text in enc.dictionary.to_pylist():
+        tz_name, window, book_id = text.split("|")
+        tz = ZoneInfo(tz_name)
+        book = load_rulebook(book_id)
+        ws, we = send_window(snap.as_of, tz, parse_window(window), book)
+        per_key["win_start"].append(ws)
+        per_key["win_end"].append(we)
+        for o in DAY_OFFSETS:
+            per_key[_col(o)].append(local_instant(snap.as_of + timedelta(days=o), time(0), tz))
+    return {n: pa.array(v, TS).take(pa.array(idx)) for n, v in per_key.items()}
+
+
+def build(
+    snap: Snapshot,
+    strategy: Strategy,
+    *,
+    buckets: BandTable,
+) -> pa.Table:
+    """The per-loan base table (columns documented in docs/STRATEGY.md)."""
+    loans = snap.loans
+    d = delinquency.compute(
+        loans, snap.instalments, snap.payments, snap.as_of, buckets=buckets, stages=DEFAULT_STAGES
+    )
+    borrowers = _borrower_rows(snap, loans)
+    stage = strategy_stage(d["dpd"], strategy)
+    prior_idx = pc.index_in(loans["loan_id"], value_set=snap.stages["loan_id"].combine_chunks())
+    prior = snap.stages.take(prior_idx)
+    same = pc.fill_null(pc.equal(prior["stage"], stage), False)
+    as_of_num = (snap.as_of - delinquency.EPOCH).days
+    since_num = pc.cast(pc.cast(prior["since"], pa.int32()), pa.int64())
+    days_in_stage = pc.if_else(same, pc.subtract(pa.scalar(as_of_num, pa.int64()), since_num), 0)
+    paid_on = delinquency.day_number(snap.as_of)
+    p_days = pc.cast(pc.cast(snap.payments["paid_on"], pa.int32()), pa.int64())
+    today_idx = pc.filter(snap.payments["loan_idx"], pc.equal(p_days, paid_on))
+    paid_today = np.zeros(loans.num_rows, np.bool_)
+    paid_today[np.asarray(today_idx.to_numpy(zero_copy_only=False), np.int64)] = True
+    cols: dict[str, pa.Array | pa.ChunkedArray] = {
+        "loan_id": loans["loan_id"],
+        "borrower_id": loans["borrower_id"],
+        "portfolio": loans["portfolio_id"],
+        "product": loans["product"],
+        "rulebook": loans["rulebook"],
+        "score": loans["score"],
+        "locale": borrowers["locale"],
+        "consents": borrowers["consents"],
+        "dpd": d["dpd"],
+        "bucket": d["bucket"],
+        "total_due": d["total_due"],
+        "overdue_principal": d["overdue_principal"],
+        "overdue_penalty": d["overdue_penalty"],
+        "outstanding_principal": d["outstanding_principal"],
+        "stage": stage,
+        "prior_stage": prior["stage"],
+        "days_in_stage": days_in_stage,
+        "paid_today": pa.array(paid_today),
+        **_times(snap, borrowers, loans["rulebook"]),
+    }
+    for e in strategy.experiments:
+        cols[f"xb_{e.name}"] = pa.array(
+            [bucket(e.salt, x) for x in loans["loan_id"].to_pylist()], pa.int64()
+        )
+    return pa.table(cols)

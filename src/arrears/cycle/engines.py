@@ -1,0 +1,84 @@
+"""Where the plan's Ibis expression runs: DuckDB in-process (the embedded default) or Spark
+(local mode here, a cluster in production). Both take Arrow tables in and give Arrow out."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+import ibis
+import ibis.expr.types as ir
+import pyarrow as pa
+
+ENGINES = ("duckdb", "spark")
+
+
+class Engine(Protocol):
+    name: str
+
+    def table(self, name: str, data: pa.Table) -> ir.Table: ...
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table: ...
+
+    def close(self) -> None: ...
+
+
+class DuckDB:
+    name = "duckdb"
+
+    def __init__(self, threads: int | None = None) -> None:
+        self.con = ibis.duckdb.connect()
+        if threads:
+            self.con.raw_sql(f"SET threads = {int(threads)}")
+        self.con.raw_sql("SET TimeZone = 'UTC'")
+
+    def table(self, name: str, data: pa.Table) -> ir.Table:
+        return self.con.create_table(name, data, temp=True, overwrite=True)
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    def close(self) -> None:
+        self.con.disconnect()
+
+
+class Spark:
+    """PySpark through Ibis. Local mode with a UTC session clock and Arrow transfer."""
+
+    name = "spark"
+
+    def __init__(self, master: str = "local[2]", session: Any = None) -> None:
+        from pyspark.sql import SparkSession
+
+        self.owned = session is None
+        self.session = session or (
+            SparkSession.builder.master(master)
+            .appName("arrears-cycle")
+            .config("spark.ui.enabled", "false")
+            .config("spark.sql.session.timeZone", "UTC")
+            .config("spark.sql.execution.arrow.pyspark.enabled", "true")
+            .config("spark.sql.shuffle.partitions", "8")
+            .config("spark.driver.memory", "4g")
+            .getOrCreate()
+        )
+        self.session.sparkContext.setLogLevel("ERROR")
+        self.con = ibis.pyspark.connect(self.session)
+
+    def table(self, name: str, data: pa.Table) -> ir.Table:
+        df = self.session.createDataFrame(data)
+        df.createOrReplaceTempView(name)
+        return self.con.table(name)
+
+    def to_arrow(self, expr: ir.Table) -> pa.Table:
+        return self.con.to_pyarrow(expr)
+
+    def close(self) -> None:
+        if self.owned:
+            self.session.stop()
+
+
+def connect(name: str) -> Engine:
+    if name == "duckdb":
+        return DuckDB()
+    if name == "spark":
+        return Spark()
+    raise ValueError(f"engine: expected one of {', '.join(ENGINES)}, got {name!r}")

@@ -1,0 +1,427 @@
+"""The day's plan as one Ibis expression, so DuckDB (embedded) and Spark (scale-out) run the same
+thing: account attributes from the history tables -> segment -> treatment steps -> suppressions
+-> the compliance gate, vectorised from the rulebook's numbers -> queue and pool capacity.
+
+The gate here is the plan-time view of the rulebook (``docs/STRATEGY.md``): each action is
+checked at the opening of its send window, the instant the scalar gate would be asked about it,
+against the same families in the same order (hours, holds, consent, third party, frequency,
+content, disclosure), so the first rule that refuses is the one recorded. The dispatcher asks
+the full gate again at send time.
+"""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from typing import Any
+
+import ibis
+import ibis.expr.types as ir
+
+from arrears.compliance.rulebook import Rulebook
+from arrears.compliance.rulebook import load as load_rulebook
+from arrears.cycle.accounts import _col
+from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
+from arrears.strategy.vector import compile_expr
+
+#: the compliance channel (see arrears.compliance.model) of each strategy channel; agency and
+#: legal referral are not contacts, so only holds apply to them
+CONTACT = {
+    "sms": "sms",
+    "push": "push",
+    "email": "email",
+    "letter": "letter",
+    "robocall": "robocall",
+    "agent_call": "call",
+    "visit": "visit",
+}
+MEDIUM = {
+    "sms": "sms",
+    "push": "push",
+    "email": "email",
+    "letter": "letter",
+    "robocall": "call",
+    "agent_call": "call",
+    "visit": "visit",
+}
+#: which contact point kind carries each medium (push goes to the app: consents only)
+POINT_KIND = {
+    "sms": "phone",
+    "call": "phone",
+    "email": "email",
+    "letter": "address",
+    "visit": "address",
+}
+#: the order in which the holds rule reports hold kinds (arrears.compliance.rules.holds)
+HOLD_ORDER = (
+    "cease_request",
+    "attorney_represented",
+    "bankruptcy",
+    "deceased",
+    "complaint",
+    "legal",
+    "hardship",
+    "dispute",
+)
+#: kinds that stop contact about every debt of the person, whatever debt they name
+PERSON_HOLDS = frozenset(HOLD_ORDER[:4])
+CONNECTED = ("connected", "conversation")
+NOT_CONNECTED = ("busy", "not_in_service")
+CALLS = ("call", "robocall")
+PLAN_COLUMNS = (
+    "action_id",
+    "business_date",
+    "loan_id",
+    "borrower_id",
+    "portfolio_id",
+    "stage",
+    "segment",
+    "step_id",
+    "step_order",
+    "channel",
+    "template",
+    "queue",
+    "pool",
+    "locale",
+    "priority",
+    "experiment",
+    "arm",
+    "window_start",
+    "window_end",
+    "status",
+    "rule",
+)
+
+
+def _contains(listing: Any, item: str) -> Any:
+    """``item`` is one of the comma-separated values of ``listing``."""
+    return (ibis.literal(",") + listing + ibis.literal(",")).contains(f",{item},")
+
+
+def attributes(
+    base: ir.Table,
+    contacts: ir.Table,
+    promises: ir.Table,
+    holds: ir.Table,
+    arrangements: ir.Table,
+    points: ir.Table,
+    as_of: date,
+    books: dict[str, Rulebook],
+) -> ir.Table:
+    """``base`` with every strategy attribute and the gate's inputs, one row per loan."""
+    since = ibis.literal(as_of - timedelta(days=90))
+    pr = promises.group_by("loan_id").aggregate(
+        promise_active=(promises.status == "pending").any(),
+        broken_promises=((promises.status == "broken") & (promises.settled_on >= since))
+        .cast("int64")
+        .sum(),
+    )
+    ar = arrangements.group_by("loan_id").aggregate(plan_active=(arrangements.kind == "plan").any())
+    who = base.select(
+        a_loan=base.loan_id,
+        a_borrower=base.borrower_id,
+        a_ws=base.win_start,
+        a_d0=base.t_p0,
+        a_d1=base.t_p1,
+        a_m7=base.t_m7,
+        **{f"a_{_col(-n)}": base[_col(-n)] for n in range(1, 8)},
+    )
+    c = contacts
+    person = who.join(c, who.a_borrower == c.borrower_id)
+    out = person.role == "debtor"
+    outbound = out & (person.direction == "outbound")
+    per_person = person.group_by("a_loan").aggregate(
+        contacts_last_7d=(outbound & (person.at >= person.a_m7) & (person.at < person.a_d0))
+        .cast("int64")
+        .sum(),
+        connected_calls_today=(
+            outbound
+            & person.channel.isin(CALLS)
+            & person.result.isin(CONNECTED)
+            & (person.at >= person.a_d0)
+            & (person.at <= person.a_ws)
+        )
+        .cast("int64")
+        .sum(),
+        last_contact_result=person.result.argmax(person.at, where=outbound),
+    )
+    debt = person.filter(person.loan_id.isnull() | (person.loan_id == person.a_loan))
+    calls = out & debt.channel.isin(CALLS) & (debt.at <= debt.a_ws)
+    per_debt = debt.group_by("a_loan").aggregate(
+        us_calls_7d=(
+            calls
+            & (debt.direction == "outbound")
+            & (debt.result.isnull() | debt.result.notin(NOT_CONNECTED))
+            & (debt.at >= debt[f"a_{_col(-6)}"])
+        )
+        .cast("int64")
+        .sum(),
+        **{
+            f"us_talk_{n}": (
+                calls & (debt.result == "conversation") & (debt.at >= debt[f"a_{_col(-n)}"])
+            )
+            .cast("int64")
+            .sum()
+            for n in range(1, 8)
+        },
+    )
+    hj = who.join(holds, who.a_borrower == holds.borrower_id)
+    about = hj.kind.isin(tuple(PERSON_HOLDS)) | hj.loan_id.isnull() | (hj.loan_id == hj.a_loan)
+    hj = hj.filter(about)
+    rank = ibis.cases(*((hj.kind == k, i) for i, k in enumerate(HOLD_ORDER)), else_=None)
+
+    def active(at: Any) -> Any:
+        return (hj.starts_at <= at) & (hj.ends_at.isnull() | (at < hj.ends_at))
+
+    hold_cols: dict[str, Any] = {"hold_active": active(hj.a_ws).any()}
+    for book_id, book in books.items():
+        allowed = hj.kind.isin(tuple(book.holds.kinds))
+        for tag, at in (("h", hj.a_ws), ("d", hj.a_d0)):
+            hold_cols[f"hold_{_safe(book_id)}_{tag}"] = rank.min(where=allowed & active(at))
+    hd = hj.group_by("a_loan").aggregate(**hold_cols)
+    pts = points.group_by("borrower_id").aggregate(
+        **{
+            f"n_{kind}": (points.kind == kind).cast("int64").sum()
+            for kind in sorted(set(POINT_KIND.values()))
+        },
+        **{
+            f"off_{medium}": (
+                (points.kind == kind) & _contains(points.opt_outs.fill_null(""), medium)
+            )
+            .cast("int64")
+            .sum()
+            for medium, kind in POINT_KIND.items()
+        },
+    )
+    t = base
+    for right, key, right_key in (
+        (pr, "loan_id", "loan_id"),
+        (ar, "loan_id", "loan_id"),
+        (per_person, "loan_id", "a_loan"),
+        (per_debt, "loan_id", "a_loan"),
+        (hd, "loan_id", "a_loan"),
+        (pts, "borrower_id", "borrower_id"),
+    ):
+        t = _left_join(t, right, key, right_key)
+    counts = ["broken_promises", "contacts_last_7d", "connected_calls_today", "us_calls_7d"]
+    counts += [f"us_talk_{n}" for n in range(1, 8)]
+    flags = ["promise_active", "plan_active", "hold_active"]
+    consent = {}
+    for channel, medium in MEDIUM.items():
+        agreed = t.consents.isnull() | _contains(t.consents, channel)
+        kind = POINT_KIND.get(medium)
+        if kind is not None:
+            n = t[f"n_{kind}"].fill_null(0)
+            agreed &= ~((n > 0) & (t[f"off_{medium}"].fill_null(0) == n))
+        consent[f"ok_{channel}"] = agreed
+    consent |= {
+        "consent_sms": consent["ok_sms"],
+        "consent_push": consent["ok_push"],
+        "consent_email": consent["ok_email"],
+        "consent_call": consent["ok_agent_call"],
+        "consent_letter": consent["ok_letter"],
+    }
+    return t.mutate(
+        **{c: t[c].fill_null(0) for c in counts},
+        **{f: t[f].fill_null(False) for f in flags},
+        **consent,
+    )
+
+
+def _left_join(left: ir.Table, right: ir.Table, key: str, right_key: str) -> ir.Table:
+    """``left`` with ``right``'s columns (one row per key on the right), the key once."""
+    right = right.rename({"k_join": right_key})
+    joined = left.left_join(right, left[key] == right.k_join)
+    return joined.select([c for c in joined.columns if c != "k_join" and not c.endswith("_right")])
+
+
+def _safe(book_id: str) -> str:
+    return book_id.replace("-", "_")
+
+
+def _segment(t: ir.Table, strategy: Strategy) -> Any:
+    *first, (last, _) = strategy.segments
+    return ibis.cases(
+        *((compile_expr(node, t).fill_null(False), name) for name, node in first), else_=last
+    )
+
+
+def _arm_expr(t: ir.Table, strategy: Strategy, experiment: str) -> Any:
+    e = next(x for x in strategy.experiments if x.name == experiment)
+    col = t[f"xb_{experiment}"]
+    *first, (last, _) = e.edges()
+    return ibis.cases(*((col < edge, name) for name, edge in first), else_=last)
+
+
+def _fires(t: ir.Table, step: Step) -> Any:
+    parts = []
+    if step.on_days:
+        parts.append(t.dpd.isin(list(step.on_days)))
+    if step.every is not None and step.from_day is not None:
+        cond = (t.dpd >= step.from_day) & ((t.dpd - step.from_day) % step.every == 0)
+        if step.to_day is not None:
+            cond &= t.dpd <= step.to_day
+        parts.append(cond)
+    out = parts[0]
+    for p in parts[1:]:
+        out |= p
+    return out
+
+
+def _lit(value: object, kind: str = "string") -> Any:
+    return ibis.literal(value, type=kind)
+
+
+def _step_rows(t: ir.Table, strategy: Strategy, step: Step, as_of: date) -> ir.Table:
+    cond = (t.stage == step.stage) & _fires(t, step)
+    if step.segment != ALL_SEGMENTS:
+        cond &= t.segment == step.segment
+    if step.when is not None:
+        cond &= compile_expr(step.when, t).fill_null(False)
+    if step.experiment is not None:
+        cond &= _arm_expr(t, strategy, step.experiment) == step.arm
+    rows = t.filter(cond)
+    return rows.mutate(
+        step_id=_lit(step.id),
+        step_order=_lit(step.order, "int64"),
+        channel=_lit(step.channel),
+        template=_lit(step.template),
+        queue=_lit(step.queue),
+        pool=_lit(step.pool),
+        collectors=_lit(step.collectors, "int64"),
+        priority=compile_expr(step.priority, rows).cast("float64").fill_null(0.0),
+        experiment=_lit(step.experiment),
+        arm=_lit(step.arm),
+    )
+
+
+def _suppression(t: ir.Table, strategy: Strategy) -> Any:
+    branches = [
+        (
+            compile_expr(s.when, t).fill_null(False) & t.channel.isin(sorted(s.channels)),
+            f"suppression.{s.name}",
+        )
+        for s in strategy.suppressions
+    ]
+    return ibis.cases(*branches, else_=_lit(None)) if branches else _lit(None)
+
+
+def _gate_for(t: ir.Table, book: Rulebook) -> tuple[Any, Any, Any]:
+    """(window start, window end, first refusing rule) for actions under ``book``."""
+    contact = t.channel.substitute(CONTACT, else_=_lit(None))
+    in_hours = contact.isin(list(book.hours.channels)).fill_null(False)
+    ws = ibis.ifelse(in_hours, t.win_start, t.t_p0)
+    we = ibis.ifelse(in_hours, t.win_end, t.t_p1)
+    tag = _safe(book.id)
+    hold_rank = ibis.ifelse(in_hours, t[f"hold_{tag}_h"], t[f"hold_{tag}_d"])
+    rules: list[tuple[Any, Any]] = [
+        (hold_rank == i, _lit(f"{book.id}.holds.{k}")) for i, k in enumerate(HOLD_ORDER)
+    ]
+    if book.applies("consent") and book.consent.honour_opt_outs:
+        for channel in MEDIUM:
+            rules.append(
+                ((t.channel == channel) & ~t[f"ok_{channel}"], _lit(f"{book.id}.consent.opt_out"))
+            )
+    if book.applies("frequency"):
+        f = book.frequency
+        is_call = t.channel.isin(["agent_call", "robocall"])
+        if f.connected_calls_per_person_per_day is not None:
+            rules.append(
+                (
+                    is_call & (t.connected_calls_today >= f.connected_calls_per_person_per_day),
+                    _lit(f"{book.id}.frequency.connected_calls_per_day"),
+                )
+            )
+        if f.calls_per_debt_in_7_days is not None:
+            rules.append(
+                (
+                    is_call & (t.us_calls_7d >= f.calls_per_debt_in_7_days),
+                    _lit(f"{book.id}.frequency.seven_in_seven"),
+                )
+            )
+        quiet = f.quiet_days_after_conversation
+        if quiet is not None and 1 <= quiet <= 8:
+            talk = t[f"us_talk_{quiet - 1}"] if quiet > 1 else t.us_talk_1 * 0
+            rules.append((is_call & (talk > 0), _lit(f"{book.id}.frequency.after_conversation")))
+    d = book.disclosure
+    if book.applies("disclosure") and d.visit_min_collectors is not None:
+        rules.append(
+            (
+                (t.channel == "visit") & (t.collectors.fill_null(0) < d.visit_min_collectors),
+                _lit(f"{book.id}.disclosure.visit_collectors"),
+            )
+        )
+    if not book.applies("holds"):
+        rules = rules[len(HOLD_ORDER) :]
+    rule = ibis.cases(*((c.fill_null(False), r) for c, r in rules), else_=_lit(None))
+    return ws, we, rule
+
+
+def build_plan(
+    features: ir.Table, strategy: Strategy, as_of: date, books: dict[str, Rulebook]
+) -> ir.Table:
+    """Every action the strategy wants today, with its status and the rule behind it."""
+    t = features.filter(features.stage.notnull())
+    t = t.mutate(segment=_segment(t, strategy))
+    steps = [_step_rows(t, strategy, s, as_of) for s in strategy.steps]
+    if not steps:
+        raise ValueError("the strategy has no treatment steps")
+    a = steps[0] if len(steps) == 1 else ibis.union(*steps, distinct=False)
+    a = a.mutate(suppressed=_suppression(a, strategy))
+    ws = we = rule = None
+    for book_id, book in books.items():
+        bws, bwe, brule = _gate_for(a, book)
+        hit = a.rulebook == book_id
+        ws = bws if ws is None else ibis.ifelse(hit, bws, ws)
+        we = bwe if we is None else ibis.ifelse(hit, bwe, we)
+        rule = brule if rule is None else ibis.ifelse(hit, brule, rule)
+    a = a.mutate(window_start=ws, window_end=we, blocked=rule)
+    a = a.mutate(lane=ibis.coalesce(a.queue, a.pool))
+    eligible = a.suppressed.isnull() & a.blocked.isnull() & a.lane.notnull()
+    a = a.mutate(eligible=eligible)
+    w = ibis.window(
+        group_by=[a.lane, a.eligible],
+        order_by=[ibis.desc(a.priority), a.loan_id, a.step_order],
+    )
+    a = a.mutate(rank=ibis.row_number().over(w))
+    capacity = {**strategy.queues, **strategy.pools}
+    cap = a.lane.substitute(capacity, else_=_lit(None, "int64"))
+    over = (a.eligible & (a.rank >= cap)).fill_null(False)  # row_number counts from 0
+    status = ibis.cases(
+        (a.suppressed.notnull(), "suppressed"),
+        (a.blocked.notnull(), "blocked"),
+        (over, "cut"),
+        else_="planned",
+    )
+    reason = ibis.coalesce(
+        a.suppressed,
+        a.blocked,
+        ibis.ifelse(over, ibis.literal("capacity.") + a.lane, _lit(None)),
+    )
+    day = as_of.isoformat()
+    return a.select(
+        action_id=ibis.literal(f"{day}|") + a.loan_id + ibis.literal("|") + a.step_id,
+        business_date=ibis.literal(as_of),
+        loan_id=a.loan_id,
+        borrower_id=a.borrower_id,
+        portfolio_id=a.portfolio,
+        stage=a.stage,
+        segment=a.segment,
+        step_id=a.step_id,
+        step_order=a.step_order,
+        channel=a.channel,
+        template=a.template,
+        queue=a.queue,
+        pool=a.pool,
+        locale=a.locale,
+        priority=a.priority,
+        experiment=a.experiment,
+        arm=a.arm,
+        window_start=a.window_start,
+        window_end=a.window_end,
+        status=status,
+        rule=reason,
+    ).order_by(["loan_id", "step_order"])
+
+
+def rulebooks(ids: list[str]) -> dict[str, Rulebook]:
+    return {i: load_rulebook(i) for i in sorted(set(ids))}

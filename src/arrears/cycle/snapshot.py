@@ -1,0 +1,278 @@
+"""The cycle's input: the store read once, as Arrow tables, through ADBC (columnar all the way
+from SQLite or PostgreSQL), or the same tables from a folder of Parquet files (the data-lake mode,
+see docs/DATA_FORMATS.md). Nothing here decides anything; :mod:`arrears.cycle.run` does.
+
+Every table has a fixed schema (:data:`SCHEMAS`); rows of ``instalments`` and ``payments`` carry
+``loan_idx``, the row of their loan in ``loans`` (sorted by loan_id), which is what the compiled
+delinquency replay reads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from sqlalchemy import Engine
+
+from arrears.domain.codec import POLICY_FIELDS
+
+TS = pa.timestamp("us", tz="UTC")
+S, I64, I32, D, F, B = pa.string(), pa.int64(), pa.int32(), pa.date32(), pa.float64(), pa.bool_()
+
+SCHEMAS: dict[str, pa.Schema] = {
+    "loans": pa.schema(
+        [
+            ("loan_id", S),
+            ("portfolio_id", S),
+            ("borrower_id", S),
+            ("currency", S),
+            ("principal", I64),
+            ("annual_rate", S),
+            ("method", S),
+            ("term_months", I64),
+            ("first_due_date", D),
+            ("score", F),
+            *[(f, I64 if f == "grace_days" else S) for f in POLICY_FIELDS],
+            ("product", S),
+            ("rulebook", S),
+        ]
+    ),
+    "instalments": pa.schema(
+        [
+            ("loan_idx", I64),
+            ("seq", I64),
+            ("due_date", D),
+            ("principal", I64),
+            ("interest", I64),
+            ("fee", I64),
+        ]
+    ),
+    "payments": pa.schema([("loan_idx", I64), ("paid_on", D), ("amount", I64)]),
+    "borrowers": pa.schema(
+        [("borrower_id", S), ("locale", S), ("timezone", S), ("consents", S), ("contact_window", S)]
+    ),
+    "points": pa.schema([("borrower_id", S), ("kind", S), ("opt_outs", S)]),
+    "contacts": pa.schema(
+        [
+            ("borrower_id", S),
+            ("loan_id", S),
+            ("channel", S),
+            ("at", TS),
+            ("direction", S),
+            ("role", S),
+            ("result", S),
+        ]
+    ),
+    "promises": pa.schema([("loan_id", S), ("status", S), ("settled_on", D)]),
+    "holds": pa.schema(
+        [("borrower_id", S), ("loan_id", S), ("kind", S), ("starts_at", TS), ("ends_at", TS)]
+    ),
+    "arrangements": pa.schema([("loan_id", S), ("kind", S)]),
+    "stages": pa.schema([("loan_id", S), ("stage", S), ("since", D)]),
+}
+#: how far back history matters (broken promises, contact counts, us-regf's seven days)
+HISTORY_DAYS = 90
+
+
+@dataclass
+class Snapshot:
+    as_of: date
+    loans: pa.Table
+    instalments: pa.Table
+    payments: pa.Table
+    borrowers: pa.Table
+    points: pa.Table
+    contacts: pa.Table
+    promises: pa.Table
+    holds: pa.Table
+    arrangements: pa.Table
+    stages: pa.Table
+
+    @property
+    def tables(self) -> dict[str, pa.Table]:
+        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "as_of"}
+
+    def write_parquet(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, table in self.tables.items():
+            pq.write_table(table, folder / f"{name}.parquet")
+
+
+class SnapshotError(ValueError):
+    """Input the cycle cannot read: names the file or table and the column."""
+
+
+def conform(name: str, table: pa.Table, where: str) -> pa.Table:
+    """``table`` with exactly the columns and types of :data:`SCHEMAS` [name]."""
+    schema = SCHEMAS[name]
+    cols = []
+    for f in schema:
+        if f.name not in table.column_names:
+            raise SnapshotError(f"{where}: column {f.name!r} is missing")
+        col = table[f.name]
+        try:
+            cols.append(col if col.type == f.type else col.cast(f.type))
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise SnapshotError(f"{where}: column {f.name!r}: expected {f.type}: {exc}") from exc
+    return pa.Table.from_arrays(cols, schema=schema)
+
+
+def from_parquet(folder: Path, as_of: date) -> Snapshot:
+    """A snapshot from ``folder/<table>.parquet`` files (missing activity tables are empty)."""
+    tables: dict[str, pa.Table] = {}
+    for name, schema in SCHEMAS.items():
+        path = folder / f"{name}.parquet"
+        if not path.exists():
+            if name in ("loans", "instalments"):
+                raise SnapshotError(f"{path}: not found (the cycle needs loans and instalments)")
+            tables[name] = schema.empty_table()
+            continue
+        tables[name] = conform(name, pq.read_table(path), str(path))
+    return Snapshot(as_of, **tables)
+
+
+# ------------------------------------------------------------------------------------------
+# from the store
+
+_COLS: dict[str, list[tuple[str, str]]] = {
+    "loans": [
+        ("l.loan_id", "loan_id"),
+        ("l.portfolio_id", "portfolio_id"),
+        ("l.borrower_id", "borrower_id"),
+        ("l.currency", "currency"),
+        ("l.principal", "principal"),
+        ("l.annual_rate", "annual_rate"),
+        ("l.method", "method"),
+        ("l.term_months", "term_months"),
+        ("l.first_due_date", "first_due_date"),
+        ("l.score", "score"),
+        *[(f"COALESCE(l.{f}, p.{f})", f) for f in POLICY_FIELDS],
+        ("p.product", "product"),
+        ("p.rulebook", "rulebook"),
+    ],
+}
+
+
+def _queries(as_of: date) -> dict[str, str]:
+    since = (as_of - timedelta(days=HISTORY_DAYS)).isoformat()
+    loan_cols = ", ".join(f"{expr} AS {name}" for expr, name in _COLS["loans"])
+    return {
+        "loans": f"SELECT {loan_cols} FROM loan l JOIN portfolio p "
+        "ON p.portfolio_id = l.portfolio_id ORDER BY l.loan_id",
+        "instalments": "SELECT loan_id, seq, due_date, principal, interest, fee FROM instalment "
+        "ORDER BY loan_id, seq",
+        "payments": "SELECT loan_id, paid_on, amount FROM payment WHERE status = 'posted' "
+        "ORDER BY loan_id, paid_on",
+        "borrowers": "SELECT borrower_id, locale, timezone, consents, contact_window FROM borrower",
+        "points": "SELECT borrower_id, kind, opt_outs FROM contact_point "
+        "WHERE owner_role = 'borrower' AND is_valid",
+        "contacts": "SELECT borrower_id, loan_id, channel, at, direction, role, result "
+        f"FROM contact_attempt WHERE at >= '{since}'",
+        "promises": "SELECT loan_id, status, settled_on FROM promise "
+        f"WHERE status = 'pending' OR settled_on >= '{since}'",
+        "holds": "SELECT borrower_id, loan_id, kind, starts_at, ends_at FROM hold "
+        f"WHERE ends_at IS NULL OR ends_at >= '{since}'",
+        "arrangements": "SELECT loan_id, kind FROM arrangement WHERE status = 'active'",
+        "stages": "SELECT loan_id, stage, since FROM account_stage",
+    }
+
+
+NULLABLE: dict[str, frozenset[str]] = {
+    "loans": frozenset({"term_months", "first_due_date", "score", *POLICY_FIELDS}),
+    "borrowers": frozenset({"consents", "contact_window"}),
+    "points": frozenset({"opt_outs"}),
+    "contacts": frozenset({"loan_id", "result"}),
+    "promises": frozenset({"settled_on"}),
+    "holds": frozenset({"loan_id", "ends_at"}),
+}
+
+
+def _sqlite_safe(sql: str, name: str) -> str:
+    """SQLite has no column types, so ADBC infers each from the first values it sees: a column
+    that starts NULL would break it. Nullable columns are read as text ('' for NULL) and
+    :func:`_restore` casts them back."""
+    nullable = NULLABLE.get(name, frozenset())
+    head, _, rest = sql.partition(" FROM ")
+    out = []
+    for part in _split(head.removeprefix("SELECT ")):
+        expr, _, alias = part.rpartition(" AS ")
+        if not expr:
+            expr, alias = part, part.split(".")[-1]
+        if alias in nullable:
+            out.append(f"COALESCE(CAST({expr} AS TEXT), '') AS {alias}")
+        else:
+            out.append(f"{expr} AS {alias}")
+    return f"SELECT {', '.join(out)} FROM {rest}"
+
+
+def _split(select: str) -> list[str]:
+    parts, depth, cur = [], 0, ""
+    for ch in select:
+        if ch == "," and depth == 0:
+            parts.append(cur.strip())
+            cur = ""
+            continue
+        depth += ch == "("
+        depth -= ch == ")"
+        cur += ch
+    parts.append(cur.strip())
+    return parts
+
+
+def _restore(table: pa.Table, name: str) -> pa.Table:
+    if table.num_rows == 0:  # no values: ADBC could not tell the types
+        return SCHEMAS[name].empty_table()
+    cols = {}
+    for f in SCHEMAS[name]:
+        if f.name not in table.column_names:
+            continue
+        col = table[f.name]
+        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+            col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
+        if f.type == TS and pa.types.is_string(col.type):
+            col = col.cast(pa.timestamp("us")).cast(TS)  # SQLite keeps UTC, naive
+        elif f.type == B and pa.types.is_string(col.type):
+            col = pc.is_in(col, pa.array(["1", "true", "t"]))
+        elif f.type != col.type:
+            col = col.cast(f.type)
+        cols[f.name] = col
+    return pa.table(cols)
+
+
+def _adbc(engine: Engine) -> Any:
+    url = engine.url
+    if url.get_backend_name() == "sqlite":
+        import adbc_driver_sqlite.dbapi as sqlite_adbc
+
+        return sqlite_adbc.connect(url.database or ":memory:")
+    import adbc_driver_postgresql.dbapi as pg_adbc
+
+    return pg_adbc.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
+
+
+def from_store(engine: Engine, as_of: date) -> Snapshot:
+    """Read the store once. Loans are sorted by id; instalments and payments get loan_idx."""
+    sqlite = engine.url.get_backend_name() == "sqlite"
+    raw: dict[str, pa.Table] = {}
+    with _adbc(engine) as conn, conn.cursor() as cur:
+        for name, sql in _queries(as_of).items():
+            cur.execute(_sqlite_safe(sql, name) if sqlite else sql)
+            raw[name] = cur.fetch_arrow_table()
+    loans = raw["loans"]
+    tables: dict[str, pa.Table] = {}
+    for name, table in raw.items():
+        if name in ("instalments", "payments") and table.num_rows:
+            table = _with_loan_idx(table, loans)
+        table = _restore(table, name)
+        tables[name] = conform(name, table, f"store table for {name}")
+    return Snapshot(as_of, **tables)
+
+
+def _with_loan_idx(table: pa.Table, loans: pa.Table) -> pa.Table:
+    idx = pc.index_in(table["loan_id"], value_set=loans["loan_id"].combine_chunks())
+    return table.append_column("loan_idx", idx.cast(pa.int64())).drop_columns(["loan_id"])
