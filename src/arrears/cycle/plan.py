@@ -123,7 +123,7 @@ def attributes(
         a_d0=base.t_p0,
         a_d1=base.t_p1,
         a_m7=base.t_m7,
-        **{f"a_{_col(-n)}": base[_col(-n)] for n in range(1, 8)},
+        **{f"a_{_col(-n)}": base[_col(-n)] for n in range(0, 8)},
     )
     c = contacts
     person = who.join(c, who.a_borrower == c.borrower_id)
@@ -161,7 +161,7 @@ def attributes(
             )
             .cast("int64")
             .sum()
-            for n in range(1, 8)
+            for n in range(0, 8)
         },
     )
     hj = who.join(holds, who.a_borrower == holds.borrower_id)
@@ -203,7 +203,7 @@ def attributes(
     ):
         t = _left_join(t, right, key, right_key)
     counts = ["broken_promises", "contacts_last_7d", "connected_calls_today", "us_calls_7d"]
-    counts += [f"us_talk_{n}" for n in range(1, 8)]
+    counts += [f"us_talk_{n}" for n in range(0, 8)]
     flags = ["promise_active", "plan_active", "hold_active"]
     consent = {}
     for channel, medium in MEDIUM.items():
@@ -339,8 +339,10 @@ def _gate_for(t: ir.Table, book: Rulebook) -> tuple[Any, Any, Any]:
                 )
             )
         quiet = f.quiet_days_after_conversation
-        if quiet is not None and 1 <= quiet <= 8:
-            talk = t[f"us_talk_{quiet - 1}"] if quiet > 1 else t.us_talk_1 * 0
+        if quiet is not None:
+            if not 1 <= quiet <= 8:
+                raise ValueError(f"{book.id}: quiet_days_after_conversation must be 1..8 here")
+            talk = t[f"us_talk_{quiet - 1}"]
             rules.append((is_call & (talk > 0), _lit(f"{book.id}.frequency.after_conversation")))
     d = book.disclosure
     if book.applies("disclosure") and d.visit_min_collectors is not None:

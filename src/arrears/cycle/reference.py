@@ -1,0 +1,301 @@
+"""The scalar reference cycle: one account at a time, through the domain and the real compliance
+gate. It is slow on purpose and simple on purpose: it is the oracle the vectorised plan is
+tested against (action for action, on random portfolios) and the baseline of the benchmark.
+
+Each account: the statement by :func:`arrears.domain.delinquency.statement`; the attributes
+from the snapshot's rows; the segment and steps by the scalar expression evaluator; the first
+suppression that applies; then, for each remaining action, :func:`arrears.compliance.gate
+.violations` on an attempt at the opening of the action's window, with the account's history as
+events. Queues and pools are then cut to capacity by priority.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pyarrow as pa
+
+from arrears.compliance import gate
+from arrears.compliance.model import Attempt, Event, Person, Request
+from arrears.compliance.rulebook import Rulebook
+from arrears.compliance.rulebook import load as load_rulebook
+from arrears.compliance.rules import holds as holds_rule
+from arrears.cycle.accounts import bucket, local_instant, parse_window, send_window
+from arrears.cycle.delinquency import loan_from_rows
+from arrears.cycle.plan import CONTACT, MEDIUM, PERSON_HOLDS, POINT_KIND
+from arrears.cycle.snapshot import Snapshot
+from arrears.domain.delinquency import BandTable, Statement, statement
+from arrears.strategy.expr import evaluate, truthy
+from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
+
+MIDNIGHT = datetime.min.time()
+
+
+def _group(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str, Any]]]:
+    out: dict[Any, list[dict[str, Any]]] = defaultdict(list)
+    for r in rows:
+        out[r[key]].append(r)
+    return out
+
+
+class _History:
+    """The snapshot's activity tables, grouped for one-account-at-a-time lookups."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        self.inst = _group(snap.instalments.to_pylist(), "loan_idx")
+        self.pays = _group(snap.payments.to_pylist(), "loan_idx")
+        self.borrowers = {r["borrower_id"]: r for r in snap.borrowers.to_pylist()}
+        self.points = _group(snap.points.to_pylist(), "borrower_id")
+        self.contacts = _group(snap.contacts.to_pylist(), "borrower_id")
+        self.promises = _group(snap.promises.to_pylist(), "loan_id")
+        self.holds = _group(snap.holds.to_pylist(), "borrower_id")
+        self.plans = {r["loan_id"] for r in snap.arrangements.to_pylist() if r["kind"] == "plan"}
+        self.stages = {r["loan_id"]: r for r in snap.stages.to_pylist()}
+
+
+def _agreed(channel: str, borrower: dict[str, Any], points: list[dict[str, Any]]) -> bool:
+    consents = borrower["consents"]
+    if consents is not None and channel not in consents.split(","):
+        return False
+    kind = POINT_KIND.get(MEDIUM[channel])
+    if kind is None:
+        return True
+    mine = [p for p in points if p["kind"] == kind]
+    medium = MEDIUM[channel]
+    return not (mine and all(medium in (p["opt_outs"] or "").split(",") for p in mine))
+
+
+def _hold_active(h: dict[str, Any], at: datetime) -> bool:
+    return bool(h["starts_at"] <= at and (h["ends_at"] is None or at < h["ends_at"]))
+
+
+def _about(row_loan: str | None, loan_id: str) -> bool:
+    return row_loan is None or row_loan == loan_id
+
+
+class _Account:
+    """One loan's attributes, as the strategy and the gate see them."""
+
+    def __init__(self, row: dict[str, Any], s: Statement, h: _History, snap: Snapshot,
+                 strategy: Strategy, book: Rulebook) -> None:  # fmt: skip
+        self.row, self.s, self.book = row, s, book
+        loan_id, bid = row["loan_id"], row["borrower_id"]
+        self.borrower = h.borrowers[bid]
+        tz = ZoneInfo(self.borrower["timezone"])
+        self.tz = tz
+        as_of = snap.as_of
+        self.agreed = parse_window(self.borrower["contact_window"])
+        self.win = send_window(as_of, tz, self.agreed, book)
+        self.day = (
+            local_instant(as_of, MIDNIGHT, tz),
+            local_instant(as_of + timedelta(days=1), MIDNIGHT, tz),
+        )
+        self.contacts = h.contacts.get(bid, [])
+        self.points = h.points.get(bid, [])
+        self.holds = [
+            x
+            for x in h.holds.get(bid, [])
+            if x["kind"] in PERSON_HOLDS or _about(x["loan_id"], loan_id)
+        ]
+        stage = strategy.stage_of(s.dpd)
+        prior = h.stages.get(loan_id)
+        same = prior is not None and prior["stage"] == stage
+        promises = h.promises.get(loan_id, [])
+        ws, d0 = self.win[0], self.day[0]
+        m7 = local_instant(as_of - timedelta(days=7), MIDNIGHT, tz)
+        debtor_out = [
+            c for c in self.contacts if c["role"] == "debtor" and c["direction"] == "outbound"
+        ]
+        last = max(debtor_out, key=lambda c: c["at"], default=None)
+        self.env: dict[str, Any] = {
+            "dpd": s.dpd,
+            "days_in_stage": (as_of - prior["since"]).days if same and prior else 0,
+            "bucket": s.bucket,
+            "total_due": s.total_due,
+            "overdue_principal": s.overdue.principal,
+            "overdue_penalty": s.overdue.penalty,
+            "outstanding_principal": s.outstanding_principal,
+            "score": row["score"],
+            "broken_promises": sum(
+                1
+                for p in promises
+                if p["status"] == "broken"
+                and p["settled_on"] is not None
+                and p["settled_on"] >= as_of - timedelta(days=90)
+            ),  # fmt: skip
+            "promise_active": any(p["status"] == "pending" for p in promises),
+            "plan_active": loan_id in h.plans,
+            "hold_active": any(_hold_active(x, ws) for x in self.holds),
+            "paid_today": any(p["paid_on"] == as_of for p in h.pays.get(row["_idx"], [])),
+            "last_contact_result": None if last is None else last["result"],
+            "contacts_last_7d": sum(1 for c in debtor_out if m7 <= c["at"] < d0),
+            "connected_calls_today": sum(
+                1
+                for c in debtor_out
+                if c["channel"] in ("call", "robocall")
+                and c["result"] in ("connected", "conversation")
+                and d0 <= c["at"] <= ws
+            ),  # fmt: skip
+            "consent_sms": _agreed("sms", self.borrower, self.points),
+            "consent_push": _agreed("push", self.borrower, self.points),
+            "consent_email": _agreed("email", self.borrower, self.points),
+            "consent_call": _agreed("agent_call", self.borrower, self.points),
+            "consent_letter": _agreed("letter", self.borrower, self.points),
+            "locale": self.borrower["locale"],
+            "product": row["product"],
+            "portfolio": row["portfolio_id"],
+        }
+        self.stage = stage
+
+    def events(self, channel: str, at: datetime) -> list[Event]:
+        """The history the gate sees for an action on ``channel`` at ``at``."""
+        bid = self.row["borrower_id"]
+        out = [
+            Event(
+                kind=c["channel"],
+                at=c["at"],
+                direction=c["direction"],
+                result=c["result"],
+                person_id=bid if c["role"] == "debtor" else f"{bid}/{c['role']}",
+                debt_ids=() if c["loan_id"] is None else (c["loan_id"],),
+                role=c["role"],
+            )
+            for c in self.contacts
+        ]
+        for x in self.holds:
+            if not _hold_active(x, at):
+                continue  # a released or later hold is not in the history at ``at``
+            debts = () if x["loan_id"] is None else (x["loan_id"],)
+            if x["kind"] in PERSON_HOLDS or x["kind"] == "dispute":  # a dispute on file: written
+                out.append(Event(kind=x["kind"], at=x["starts_at"], debt_ids=debts, written=True))
+            else:
+                out.append(Event(kind="hold", at=x["starts_at"], hold=x["kind"],
+                                 until=x["ends_at"], debt_ids=debts))  # fmt: skip
+        if channel in MEDIUM and not _agreed(channel, self.borrower, self.points):
+            out.append(Event(kind="opt_out", at=at - timedelta(days=1), medium=MEDIUM[channel],
+                             person_id=bid))  # fmt: skip
+        return out
+
+    def blocked_by(self, step: Step) -> tuple[datetime, datetime, str | None]:
+        """(window start, window end, the first rule refusing) for one of this account's steps."""
+        contact = CONTACT.get(step.channel)
+        in_hours = contact is not None and contact in self.book.hours.channels
+        ws, we = self.win if in_hours else self.day
+        attempt = Attempt(
+            channel=contact or "letter",
+            at=ws,
+            person_id=self.row["borrower_id"],
+            debt_ids=(self.row["loan_id"],),
+            role="debtor",
+            collectors=step.collectors,
+        )
+        person = Person(timezones=(self.borrower["timezone"],), agreed_window=self.agreed)
+        req = Request(attempt, person, tuple(self.events(step.channel, ws)))
+        if contact is None:  # agency, legal referral: not a contact; holds still stop them
+            found = holds_rule.check(req, self.book) if self.book.applies("holds") else []
+        else:
+            found = gate.violations(req, self.book)
+        return ws, we, (found[0].rule if found else None)
+
+
+def _segment(env: dict[str, Any], strategy: Strategy) -> str:
+    for name, node in strategy.segments[:-1]:
+        if truthy(evaluate(node, env)):
+            return name
+    return strategy.segments[-1][0]
+
+
+def _steps(acct: _Account, segment: str, strategy: Strategy) -> list[Step]:
+    out = []
+    dpd = acct.env["dpd"]
+    for step in strategy.steps:
+        if step.stage != acct.stage or (step.segment not in (ALL_SEGMENTS, segment)):
+            continue
+        if not step.fires_on(dpd):
+            continue
+        if step.when is not None and not truthy(evaluate(step.when, acct.env)):
+            continue
+        if step.experiment is not None:
+            e = next(x for x in strategy.experiments if x.name == step.experiment)
+            if e.arm_for(bucket(e.salt, acct.row["loan_id"])) != step.arm:
+                continue
+        out.append(step)
+    return out
+
+
+def reference_plan(snap: Snapshot, strategy: Strategy, *, buckets: BandTable) -> pa.Table:
+    """The day's plan, computed one account at a time (the oracle)."""
+    h = _History(snap)
+    books: dict[str, Rulebook] = {}
+    actions: list[dict[str, Any]] = []
+    for idx, row in enumerate(snap.loans.to_pylist()):
+        row["_idx"] = idx
+        loan = loan_from_rows(row, h.inst.get(idx, []), h.pays.get(idx, []))
+        s = statement(loan, snap.as_of, buckets=buckets, explain=False)
+        book = books.setdefault(row["rulebook"], load_rulebook(row["rulebook"]))
+        acct = _Account(row, s, h, snap, strategy, book)
+        if acct.stage is None:
+            continue
+        segment = _segment(acct.env, strategy)
+        for step in _steps(acct, segment, strategy):
+            actions.append(_action(acct, step, segment, strategy, snap.as_of))
+    _cut(actions, {**strategy.queues, **strategy.pools})
+    for a in actions:
+        del a["_lane"]
+    actions.sort(key=lambda a: (a["loan_id"], a["step_order"]))
+    return pa.Table.from_pylist(actions)
+
+
+def _action(
+    acct: _Account, step: Step, segment: str, strategy: Strategy, as_of: date
+) -> dict[str, Any]:
+    priority = evaluate(step.priority, acct.env)
+    suppressed = next(
+        (
+            f"suppression.{s.name}"
+            for s in strategy.suppressions
+            if step.channel in s.channels and truthy(evaluate(s.when, acct.env))
+        ),
+        None,
+    )
+    ws, we, blocked = acct.blocked_by(step)
+    loan_id = acct.row["loan_id"]
+    return {
+        "action_id": f"{as_of.isoformat()}|{loan_id}|{step.id}",
+        "business_date": as_of,
+        "loan_id": loan_id,
+        "borrower_id": acct.row["borrower_id"],
+        "portfolio_id": acct.row["portfolio_id"],
+        "stage": acct.stage,
+        "segment": segment,
+        "step_id": step.id,
+        "step_order": step.order,
+        "channel": step.channel,
+        "template": step.template,
+        "queue": step.queue,
+        "pool": step.pool,
+        "locale": acct.env["locale"],
+        "priority": 0.0 if priority is None else float(priority),
+        "experiment": step.experiment,
+        "arm": step.arm,
+        "window_start": ws,
+        "window_end": we,
+        "status": "suppressed" if suppressed else ("blocked" if blocked else "planned"),
+        "rule": suppressed or blocked,
+        "_lane": step.queue or step.pool,
+    }
+
+
+def _cut(actions: list[dict[str, Any]], capacity: dict[str, int]) -> None:
+    lanes: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in actions:
+        if a["status"] == "planned" and a["_lane"] is not None:
+            lanes[a["_lane"]].append(a)
+    for lane, items in lanes.items():
+        items.sort(key=lambda a: (-a["priority"], a["loan_id"], a["step_order"]))
+        for a in items[capacity.get(lane, len(items)) :]:
+            a["status"], a["rule"] = "cut", f"capacity.{lane}"
