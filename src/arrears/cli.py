@@ -355,5 +355,8 @@ def audit_purge(
     out.print(f"purged {n:,} entries past retention dated before {day}; the chain stays verifiable")
 
 
+from arrears import cli_cycle  # noqa: E402, F401  (registers cycle, plan and runs)
+
+
 def main() -> None:  # pragma: no cover - console entry
     app()

@@ -41,6 +41,10 @@ class Settings(BaseSettings):
     business_timezone: str = "Asia/Shanghai"
     #: a YAML file with the DPD bucket and stage tables (config/delinquency.yaml); defaults if unset
     delinquency_file: Path | None = None
+    #: the collections strategy the cycle runs: a shipped name (default) or a YAML file
+    strategy: str = "default"
+    #: where the cycle's plan is computed: duckdb (embedded) or spark
+    cycle_engine: str = "duckdb"
 
     @field_validator("data_key")
     @classmethod

@@ -150,6 +150,7 @@ def build(
         "outstanding_principal": d["outstanding_principal"],
         "stage": stage,
         "prior_stage": prior["stage"],
+        "prior_since": prior["since"],
         "days_in_stage": days_in_stage,
         "paid_today": pa.array(paid_today),
         **_times(snap, borrowers, loans["rulebook"]),

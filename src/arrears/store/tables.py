@@ -255,13 +255,14 @@ arrangement = Table(
     Column("ends_on", Date),
 )
 
+# accounts in a collection stage only: one that leaves (cured, settled) is removed, so the
+# table stays the size of the delinquent book
 account_stage = Table(
     "account_stage",
     metadata,
     Column("loan_id", String(64), primary_key=True),
     Column("stage", String(24), nullable=False),
     Column("since", Date, nullable=False),  # the business date it entered the stage
-    Column("as_of", Date, nullable=False),  # the business date this row was last decided
 )
 
 stage_change = Table(
@@ -269,8 +270,9 @@ stage_change = Table(
     metadata,
     Column("loan_id", String(64), primary_key=True),
     Column("as_of", Date, primary_key=True),
-    Column("from_stage", String(24)),
-    Column("to_stage", String(24), nullable=False),
+    Column("from_stage", String(24)),  # NULL: the account was not in a collection stage
+    Column("prev_since", Date),  # when it had entered from_stage (restored if the day is re-run)
+    Column("to_stage", String(24), nullable=False),  # a strategy stage, current or settled
     Column("run_id", Integer, nullable=False),
 )
 
@@ -285,6 +287,7 @@ cycle_run = Table(
     Column("started_at", DateTime(timezone=True), nullable=False),
     Column("finished_at", DateTime(timezone=True), nullable=False),
     Column("counts", Text, nullable=False),  # canonical JSON: per stage, channel, status, rule
+    Column("plan_digest", String(64), nullable=False),  # sha256 of the day's actions
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False),
 )

@@ -83,7 +83,6 @@ def upgrade() -> None:
         sa.Column("loan_id", sa.String(64), nullable=False),
         sa.Column("stage", sa.String(24), nullable=False),
         sa.Column("since", sa.Date, nullable=False),
-        sa.Column("as_of", sa.Date, nullable=False),
         sa.PrimaryKeyConstraint("loan_id", name="pk_account_stage"),
     )
     op.create_table(
@@ -91,6 +90,7 @@ def upgrade() -> None:
         sa.Column("loan_id", sa.String(64), nullable=False),
         sa.Column("as_of", sa.Date, nullable=False),
         sa.Column("from_stage", sa.String(24), nullable=True),
+        sa.Column("prev_since", sa.Date, nullable=True),
         sa.Column("to_stage", sa.String(24), nullable=False),
         sa.Column("run_id", sa.Integer, nullable=False),
         sa.PrimaryKeyConstraint("loan_id", "as_of", name="pk_stage_change"),
@@ -105,6 +105,7 @@ def upgrade() -> None:
         sa.Column("started_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("finished_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("counts", sa.Text, nullable=False),
+        sa.Column("plan_digest", sa.String(64), nullable=False),
         sa.Column("prev_hash", sa.String(64), nullable=False),
         sa.Column("hash", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("run_id", name="pk_cycle_run"),
@@ -135,10 +136,10 @@ def upgrade() -> None:
         sa.Column("rule", sa.String(80), nullable=True),
         sa.PrimaryKeyConstraint("action_id", name="pk_plan_action"),
     )
+    op.create_index("ix_plan_action_loan_id", "plan_action", ["loan_id"])
     op.create_index(
         "ix_plan_action_business_date_status", "plan_action", ["business_date", "status"]
     )
-    op.create_index("ix_plan_action_loan_id", "plan_action", ["loan_id"])
 
 
 def downgrade() -> None:
