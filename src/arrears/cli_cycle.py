@@ -41,25 +41,40 @@ def cycle(
         bool, typer.Option(help="run missed business dates first, in order")
     ] = True,
     as_json: Annotated[bool, typer.Option("--json", help="print JSON instead of tables")] = False,
+    source: Annotated[
+        Path | None,
+        typer.Option(help="data-lake mode: read the snapshot from this folder of Parquet files"),
+    ] = None,
+    out_dir: Annotated[
+        Path | None, typer.Option("--out", help="data-lake mode: write plan.parquet here")
+    ] = None,
 ) -> None:
     """Decide today's plan for every account: delinquency, stage, strategy, compliance gate,
     queue capacity; write it back (idempotent per business date)."""
-    from arrears.service.cycle import run_cycle, strategy_from
+    from arrears.service.cycle import run_cycle, run_lake, strategy_from
 
     a = _app()
     day = _as_of(as_of, a)
+    if (source is None) != (out_dir is None):
+        _fail("--source and --out go together (the data-lake mode)")
     with _errors(), _progress() as bar:
         chosen = strategy_from(a, strategy)
         task = bar.add_task("cycle", total=None)
-        results = run_cycle(
-            a,
-            day,
-            strategy=chosen,
-            engine=engine,
-            dry_run=dry_run,
-            catch_up=catch_up,
-            progress=lambda text: bar.update(task, description=text),
-        )
+        if source is not None and out_dir is not None:
+            results = [
+                run_lake(source, out_dir, day, strategy=chosen,
+                         engine=engine or a.settings.cycle_engine)
+            ]  # fmt: skip
+        else:
+            results = run_cycle(
+                a,
+                day,
+                strategy=chosen,
+                engine=engine,
+                dry_run=dry_run,
+                catch_up=catch_up,
+                progress=lambda text: bar.update(task, description=text),
+            )
         bar.update(task, description="cycle done", total=1, completed=1)
     if as_json:
         sys.stdout.write(json.dumps([_json(r) for r in results], indent=2, default=str) + "\n")

@@ -96,14 +96,13 @@ def run_cycle(
     dry_run: bool = False,
     catch_up: bool = True,
     progress: Progress | None = None,
-    source: Path | None = None,
 ) -> list[DayResult]:
     """Run the cycle for ``as_of`` (and any missed dates before it, in order)."""
     require_current(app)
     name = engine or app.settings.cycle_engine
     if name not in engines.ENGINES:
         raise ServiceError(f"engine: expected one of {', '.join(engines.ENGINES)}, got {name!r}")
-    days = [as_of] if source is not None else dates_to_run(app, as_of, catch_up)
+    days = dates_to_run(app, as_of, catch_up)
     if dry_run:
         days = days[-1:]  # what would change today; a dry run never writes, so no catch-up
     bands = bands_for(app.settings)
@@ -117,7 +116,7 @@ def run_cycle(
                 tx = conn.begin()  # one transaction a day; a dry run rolls it back
                 try:
                     _undo_day(conn, day)
-                    snap = _snapshot(app, conn, day, source)
+                    snap = _snapshot(app, conn, day)
                     if progress:
                         progress(f"{day}: plan ({snap.loans.num_rows:,} loans on {name})")
                     plan, base = make_plan(snap, strategy, eng, buckets=bands.buckets)
@@ -136,12 +135,45 @@ def run_cycle(
     return results
 
 
-def _snapshot(app: App, conn: Connection, day: date, source: Path | None) -> snapshot.Snapshot:
-    if source is not None:
-        try:
-            return snapshot.from_parquet(source, day)
-        except snapshot.SnapshotError as exc:
-            raise ServiceError(str(exc)) from exc
+def run_lake(
+    source: Path,
+    out: Path,
+    as_of: date,
+    *,
+    strategy: Strategy,
+    engine: str = "duckdb",
+    buckets: Any = None,
+) -> DayResult:
+    """The data-lake mode: the snapshot from Parquet files (docs/DATA_FORMATS.md), the plan and
+    the stage changes written as Parquet files to ``out`` (plan.parquet, stage_changes.parquet)."""
+    from arrears.domain.delinquency import DEFAULT_BUCKETS
+
+    if engine not in engines.ENGINES:
+        raise ServiceError(f"engine: expected one of {', '.join(engines.ENGINES)}, got {engine!r}")
+    try:
+        snap = snapshot.from_parquet(source, as_of)
+    except snapshot.SnapshotError as exc:
+        raise ServiceError(str(exc)) from exc
+    eng = engines.connect(engine)
+    try:
+        plan, base = make_plan(snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS)
+    finally:
+        eng.close()
+    changes = _stage_changes(base, as_of)
+    out.mkdir(parents=True, exist_ok=True)
+    import pyarrow.parquet as pq
+
+    pq.write_table(plan, out / "plan.parquet")
+    schema = pa.schema([("loan_id", pa.string()), ("as_of", pa.date32()),
+                        ("from_stage", pa.string()), ("prev_since", pa.date32()),
+                        ("to_stage", pa.string())])  # fmt: skip
+    rows = [{k: c[k] for k in schema.names} for c in changes]
+    pq.write_table(pa.Table.from_pylist(rows, schema), out / "stage_changes.parquet")
+    counts = _counts(plan, changes, base.num_rows)
+    return DayResult(as_of, None, base.num_rows, len(changes), 0, 0, counts, plan, changes)
+
+
+def _snapshot(app: App, conn: Connection, day: date) -> snapshot.Snapshot:
     # the stage table may just have been restored in this transaction: read it through it
     snap = snapshot.from_store(app.engine, day)
     rows = conn.execute(select(t.account_stage.c.loan_id, t.account_stage.c.stage,
