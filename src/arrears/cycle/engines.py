@@ -69,7 +69,14 @@ class Spark:
         return self.con.table(name)
 
     def to_arrow(self, expr: ir.Table) -> pa.Table:
-        return self.con.to_pyarrow(expr)
+        # Spark's own Arrow export (no pandas in between), then Ibis's schema for the types
+        table = self.session.sql(self.con.compile(expr)).toArrow()
+        fields = []
+        for f in expr.schema().to_pyarrow():
+            if pa.types.is_timestamp(f.type):  # the session clock is UTC: say so
+                f = f.with_type(pa.timestamp("us", tz="UTC"))
+            fields.append(f)
+        return table.cast(pa.schema(fields))
 
     def close(self) -> None:
         if self.owned:
