@@ -103,11 +103,15 @@ def test_a_rerun_replaces_unsent_actions_and_keeps_sent_ones(portfolio: App) -> 
     [again] = run_cycle(portfolio, DAY, strategy=strategy)
     after = _plan(portfolio, DAY)
     assert after.keys() == before.keys()  # nothing lost, nothing duplicated
-    assert all(after[k]["status"] == "sent" and after[k]["run_id"] == before[k]["run_id"] for k in sent)
+    assert all(
+        after[k]["status"] == "sent" and after[k]["run_id"] == before[k]["run_id"] for k in sent
+    )
     assert again.kept == 5 and again.replaced == len(before) - 5
     assert again.stage_changes == first.stage_changes
     with portfolio.engine.connect() as conn:
-        assert conn.execute(text("SELECT count(*) FROM stage_change")).scalar_one() == changes_before
+        assert (
+            conn.execute(text("SELECT count(*) FROM stage_change")).scalar_one() == changes_before
+        )
     assert verify_runs(portfolio) == (2, [])
 
 
@@ -117,13 +121,21 @@ def test_missed_dates_are_caught_up_in_order_and_runs_are_chained(portfolio: App
     results = run_cycle(portfolio, DAY + timedelta(days=3), strategy=strategy)
     assert [r.business_date for r in results] == [DAY + timedelta(days=k) for k in (1, 2, 3)]
     with portfolio.engine.connect() as conn:
-        days = conn.execute(select(t.cycle_run.c.business_date).order_by(t.cycle_run.c.run_id)).scalars().all()
-        moved = conn.execute(text("SELECT count(*) FROM stage_change WHERE as_of > :d"), {"d": DAY}).scalar_one()
+        days = (
+            conn.execute(select(t.cycle_run.c.business_date).order_by(t.cycle_run.c.run_id))
+            .scalars()
+            .all()
+        )
+        moved = conn.execute(
+            text("SELECT count(*) FROM stage_change WHERE as_of > :d"), {"d": DAY}
+        ).scalar_one()
     assert days == [DAY + timedelta(days=k) for k in range(4)]
     assert moved > 0  # accounts moved between stages on the caught-up days
     assert verify_runs(portfolio) == (4, [])
     with portfolio.engine.begin() as conn:
-        conn.execute(update(t.cycle_run).where(t.cycle_run.c.run_id == 2).values(counts='{"accounts": 1}'))
+        conn.execute(
+            update(t.cycle_run).where(t.cycle_run.c.run_id == 2).values(counts='{"accounts": 1}')
+        )
     n, problems = verify_runs(portfolio)
     assert n == 4 and problems == ["run 2: its record was changed after it was written"]
     with pytest.raises(ServiceError, match="before the last run"):
@@ -146,4 +158,6 @@ def test_the_data_lake_mode_gives_the_same_plan(portfolio: App, tmp_path: Path) 
     plan = pq.read_table(tmp_path / "out" / "plan.parquet")
     assert plan.num_rows == lake.plan.num_rows == stored.plan.num_rows
     assert plan.column("action_id").to_pylist() == stored.plan.column("action_id").to_pylist()
-    assert pq.read_table(tmp_path / "out" / "stage_changes.parquet").num_rows == stored.stage_changes
+    assert (
+        pq.read_table(tmp_path / "out" / "stage_changes.parquet").num_rows == stored.stage_changes
+    )

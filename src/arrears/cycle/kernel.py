@@ -80,40 +80,45 @@ def _unique_sorted(x, n):  # type: ignore[no-untyped-def]
     return m
 
 
+# The state of one loan lives in the rows of a work block ``w`` (reused loan after loan):
+DUE, FEE, UP, UI, UF, PACC, PPAID, ACC, PER, MEMO, MEMO_PER, ROWS, STARTS, PAYS, AMTS, EVENTS = (
+    range(16)
+)
+N_WORK = 16
+
+
 @njit(cache=True)
-def _accrue_segment(  # type: ignore[no-untyped-def]
-    start, end, pi_base, st, unp_p, unp_i, acc_from, pen_acc, num, den, cap, per, memo, memo_per
-):
-    """One run of days where the set of accruing instalments is fixed; ``st`` holds
-    [charges so far, the day the cap was reached or NONE] and is updated in place."""
-    n = unp_p.shape[0]
+def _accrue_segment(w, n, lo, start, end, pi_base, st, num, den, cap):  # type: ignore[no-untyped-def]
+    """One run of days where the set of accruing instalments is fixed. Instalments before
+    ``lo`` owe nothing, so accrue nothing. ``st`` = [charges so far, cap reached on]."""
     days = end - start + 1
     total = 0
-    for j in range(n):
-        per[j] = 0
-        if acc_from[j] > start:
-            continue  # in due-date order: no later instalment accrues either
-        base = unp_p[j] + (unp_i[j] if pi_base else 0)
+    hi = lo
+    while hi < n and w[ACC, hi] <= start:  # in due-date order: later ones start later
+        j = hi
+        hi += 1
+        w[PER, j] = 0
+        base = w[UP, j] + (w[UI, j] if pi_base else 0)
         if base > 0:
-            if base != memo[j]:  # the division only when the base has changed
-                memo[j] = base
-                memo_per[j] = _mul_round(base, num, den)
-            per[j] = memo_per[j]
-            total += per[j]
+            if base != w[MEMO, j]:  # the division only when the base has changed
+                w[MEMO, j] = base
+                w[MEMO_PER, j] = _mul_round(base, num, den)
+            w[PER, j] = w[MEMO_PER, j]
+            total += w[PER, j]
     if total == 0:
         return
     room = max(cap - st[0], 0) if cap >= 0 else -1
     if room < 0 or total * days <= room:
-        for j in range(n):
-            pen_acc[j] += per[j] * days
+        for j in range(lo, hi):
+            w[PACC, j] += w[PER, j] * days
         st[0] += total * days
         if room >= 0 and total * days == room and st[1] == NONE:
             st[1] = end
         return
     full = room // total
     if full:
-        for j in range(n):
-            pen_acc[j] += per[j] * full
+        for j in range(lo, hi):
+            w[PACC, j] += w[PER, j] * full
         st[0] += total * full
     rest = room - full * total
     cut_day = start + full
@@ -121,10 +126,10 @@ def _accrue_segment(  # type: ignore[no-untyped-def]
         if st[1] == NONE:
             st[1] = cut_day - 1 if full else cut_day
         return
-    for j in range(n):
-        part = min(per[j], rest)
+    for j in range(lo, hi):  # the last day is cut to what is left, oldest first
+        part = min(w[PER, j], rest)
         if part > 0:
-            pen_acc[j] += part
+            w[PACC, j] += part
             st[0] += part
             rest -= part
     if st[1] == NONE:
@@ -132,236 +137,181 @@ def _accrue_segment(  # type: ignore[no-untyped-def]
 
 
 @njit(cache=True)
-def _accrue(  # type: ignore[no-untyped-def]
-    start,
-    end,
-    pi_base,
-    st,
-    unp_p,
-    unp_i,
-    acc_from,
-    starts,
-    pen_acc,
-    num,
-    den,
-    cap,
-    per,
-    memo,
-    memo_per,
-):
+def _accrue(w, n, n_starts, lo, start, end, pi_base, st, num, den, cap):  # type: ignore[no-untyped-def]
+    """Days start..end inclusive, split where an instalment starts accruing."""
     while start <= end:
-        # bisect_right(starts, start)
-        k = np.searchsorted(starts, start, side="right")
-        seg_end = end if k == starts.shape[0] else min(end, starts[k] - 1)
-        _accrue_segment(
-            start, seg_end, pi_base, st, unp_p, unp_i, acc_from, pen_acc, num, den, cap, per,
-            memo, memo_per,
-        )  # fmt: skip
+        k = 0  # bisect_right(starts, start): a handful of start days, so a linear scan
+        while k < n_starts and w[STARTS, k] <= start:
+            k += 1
+        seg_end = end if k == n_starts else min(end, w[STARTS, k] - 1)
+        _accrue_segment(w, n, lo, start, seg_end, pi_base, st, num, den, cap)
         start = seg_end + 1
 
 
 @njit(cache=True)
-def _pay(component, j, left, unp_p, unp_i, unp_f, pen_acc, pen_paid):  # type: ignore[no-untyped-def]
+def _pay(w, component, j, left):  # type: ignore[no-untyped-def]
+    """Pay up to ``left`` of one component of instalment j; return what was used."""
     if left <= 0:
         return 0
     if component == 0:
-        used = min(pen_acc[j] - pen_paid[j], left)
-        pen_paid[j] += used
-    elif component == 1:
-        used = min(unp_f[j], left)
-        unp_f[j] -= used
-    elif component == 2:
-        used = min(unp_i[j], left)
-        unp_i[j] -= used
+        used = min(w[PACC, j] - w[PPAID, j], left)
+        w[PPAID, j] += used
     else:
-        used = min(unp_p[j], left)
-        unp_p[j] -= used
+        row = UF if component == 1 else (UI if component == 2 else UP)
+        used = min(w[row, j], left)
+        w[row, j] -= used
     return used
 
 
 @njit(cache=True)
-def _allocate(  # type: ignore[no-untyped-def]
-    amount, day, order, due, unp_p, unp_i, unp_f, pen_acc, pen_paid, paid_off
-):
-    n = due.shape[0]
-    eligible = np.zeros(n, np.bool_)
-    for j in range(n):
-        owes = unp_p[j] + unp_i[j] + unp_f[j] > 0 or pen_acc[j] > pen_paid[j]
-        eligible[j] = due[j] <= day and owes
+def _allocate(w, lo, hi, amount, order):  # type: ignore[no-untyped-def]
+    """A payment over instalments lo..hi-1 (all due; earlier ones owe nothing): the
+    waterfall, components first or instalment first; returns the excess."""
     left = amount
-    if order == 0:  # components first
+    if order == 0:
         for c in range(4):
-            for j in range(n):
+            for j in range(lo, hi):
                 if left == 0:
-                    break
-                if eligible[j]:
-                    left -= _pay(c, j, left, unp_p, unp_i, unp_f, pen_acc, pen_paid)
-    else:  # instalment first
-        for j in range(n):
-            if not eligible[j]:
-                continue
+                    return 0
+                left -= _pay(w, c, j, left)
+    else:
+        for j in range(lo, hi):
             for c in range(4):
                 if left == 0:
-                    break
-                left -= _pay(c, j, left, unp_p, unp_i, unp_f, pen_acc, pen_paid)
-    for j in range(n):
-        if eligible[j] and paid_off[j] == NONE and unp_p[j] + unp_i[j] + unp_f[j] == 0:
-            paid_off[j] = day
+                    return 0
+                left -= _pay(w, c, j, left)
     return left
 
 
 @njit(cache=True)
-def _loan(  # type: ignore[no-untyped-def]
-    i,
-    as_of,
-    i_due,
-    i_seq,
-    i_p,
-    i_i,
-    i_f,
-    lo,
-    hi,
-    p_day,
-    p_amt,
-    plo,
-    phi,
-    num,
-    den,
-    grace,
-    cap,
-    pi_base,
-    order,
-    out,
-    w,
-):
+def _owes(w, j):  # type: ignore[no-untyped-def]
+    return w[UP, j] + w[UI, j] + w[UF, j] > 0 or w[PACC, j] > w[PPAID, j]
+
+
+@njit(cache=True)
+def _load(w, i_due, i_seq, i_p, i_i, i_f, lo, hi, p_day, p_amt, plo, phi, grace):  # type: ignore[no-untyped-def]
+    """Fill the work block for one loan; returns (instalments, start days, payments)."""
     n = hi - lo
-    n_pay = phi - plo
-    # work rows (see replay): sized for the largest loan, reused loan after loan
-    due, fee, unp_p, unp_i, unp_f = w[0, :n], w[1, :n], w[2, :n], w[3, :n], w[4, :n]
-    pen_acc, pen_paid, paid_off, acc_from, per = w[5, :n], w[6, :n], w[7, :n], w[8, :n], w[9, :n]
-    rows, starts = w[10, :n], w[11]
-    pays, amounts, events = w[12], w[13], w[14]
-    memo, memo_per = w[16, :n], w[17, :n]
     for k in range(n):  # order by (due date, seq)
-        rows[k] = lo + k
+        w[ROWS, k] = lo + k
     for a in range(1, n):
-        x = rows[a]
+        x = w[ROWS, a]
         b = a - 1
         while b >= 0 and (
-            i_due[rows[b]] > i_due[x] or (i_due[rows[b]] == i_due[x] and i_seq[rows[b]] > i_seq[x])
+            i_due[w[ROWS, b]] > i_due[x]
+            or (i_due[w[ROWS, b]] == i_due[x] and i_seq[w[ROWS, b]] > i_seq[x])
         ):
-            rows[b + 1] = rows[b]
+            w[ROWS, b + 1] = w[ROWS, b]
             b -= 1
-        rows[b + 1] = x
+        w[ROWS, b + 1] = x
     for k in range(n):
-        r = rows[k]
-        due[k] = i_due[r]
-        fee[k] = i_f[r]
-        unp_p[k] = i_p[r]
-        unp_i[k] = i_i[r]
-        unp_f[k] = i_f[r]
-        pen_acc[k] = 0
-        pen_paid[k] = 0
-        paid_off[k] = NONE
-        acc_from[k] = due[k] + 1 + grace
-        starts[k] = acc_from[k]
-        memo[k] = -1
-    starts = starts[: _unique_sorted(starts, n)]
+        r = w[ROWS, k]
+        w[DUE, k] = i_due[r]
+        w[FEE, k] = i_f[r]
+        w[UP, k] = i_p[r]
+        w[UI, k] = i_i[r]
+        w[UF, k] = i_f[r]
+        w[PACC, k] = 0
+        w[PPAID, k] = 0
+        w[ACC, k] = w[DUE, k] + 1 + grace
+        w[STARTS, k] = w[ACC, k]
+        w[MEMO, k] = -1
+    n_starts = _unique_sorted(w[STARTS], n)
+    n_pay = phi - plo
     for k in range(n_pay):
-        pays[k] = p_day[plo + k]
-        amounts[k] = p_amt[plo + k]
-    _sort_small(pays, amounts, n_pay)
+        w[PAYS, k] = p_day[plo + k]
+        w[AMTS, k] = p_amt[plo + k]
+    _sort_small(w[PAYS], w[AMTS], n_pay)
+    return n, n_starts, n_pay
+
+
+@njit(cache=True)
+def _loan(  # type: ignore[no-untyped-def]
+    i, as_of, i_due, i_seq, i_p, i_i, i_f, lo, hi, p_day, p_amt, plo, phi,
+    num, den, grace, cap, pi_base, order, out, w, st,
+):  # fmt: skip
+    n, n_starts, n_pay = _load(w, i_due, i_seq, i_p, i_i, i_f, lo, hi, p_day, p_amt, plo, phi,
+                               grace)  # fmt: skip
     # event days: due dates up to as_of, payment days, as_of
     m = 0
     for k in range(n):
-        if due[k] <= as_of:
-            events[m] = due[k]
+        if w[DUE, k] <= as_of:
+            w[EVENTS, m] = w[DUE, k]
             m += 1
     for k in range(n_pay):
-        events[m] = pays[k]
+        w[EVENTS, m] = w[PAYS, k]
         m += 1
-    events[m] = as_of
-    m = _unique_sorted(events, m + 1)
-    st = w[15, :2]  # charged, cap_reached_on
+    w[EVENTS, m] = as_of
+    m = _unique_sorted(w[EVENTS], m + 1)
     st[0] = 0
     st[1] = NONE
     credit = 0
     paid_total = 0
-    cursor = events[0]
+    owing = 0  # instalments before it owe nothing (and never will again)
+    due_n = 0  # instalments due on or before the current day
+    cursor = w[EVENTS, 0]
     q = 0  # next payment
     for e in range(m):
-        day = events[e]
+        day = w[EVENTS, e]
+        first_today = due_n
+        while due_n < n and w[DUE, due_n] <= day:
+            due_n += 1
         fee_day = False
-        if cap >= 0:
-            for k in range(n):
-                if due[k] == day and fee[k] != 0:
-                    fee_day = True
-        if fee_day:
+        fees = 0
+        for k in range(first_today, due_n):  # instalments due today
+            fees += w[FEE, k]
+            if w[FEE, k] != 0:
+                fee_day = True
+        if fee_day and cap >= 0:  # the day's fees count toward the cap before its penalty
             if day > cursor:
-                _accrue(cursor, day - 1, pi_base, st, unp_p, unp_i, acc_from, starts, pen_acc,
-                        num, den, cap, per, memo, memo_per)  # fmt: skip
-            _charge_fees(day, due, fee, st, cap)
-            _accrue(day, day, pi_base, st, unp_p, unp_i, acc_from, starts, pen_acc, num, den, cap,
-                    per, memo, memo_per)  # fmt: skip
+                _accrue(w, n, n_starts, owing, cursor, day - 1, pi_base, st, num, den, cap)
+            st[0] += fees
+            if st[0] >= cap and st[1] == NONE:
+                st[1] = day
+            _accrue(w, n, n_starts, owing, day, day, pi_base, st, num, den, cap)
         else:
-            _accrue(cursor, day, pi_base, st, unp_p, unp_i, acc_from, starts, pen_acc, num, den,
-                    cap, per, memo, memo_per)  # fmt: skip
-            _charge_fees(day, due, fee, st, cap)
-        # end of day: credit to instalments due today, then today's payments
-        for k in range(n):
-            if due[k] != day:
-                continue
-            if credit > 0:
+            _accrue(w, n, n_starts, owing, cursor, day, pi_base, st, num, den, cap)
+            st[0] += fees
+            if cap >= 0 and st[0] >= cap and st[1] == NONE:
+                st[1] = day
+        # end of day: the credit balance to instalments due today (fee, interest,
+        # principal), then the day's payments
+        if credit > 0:
+            for k in range(first_today, due_n):
                 for c in range(1, 4):
-                    credit -= _pay(c, k, credit, unp_p, unp_i, unp_f, pen_acc, pen_paid)
-                if paid_off[k] == NONE and unp_p[k] + unp_i[k] + unp_f[k] == 0:
-                    paid_off[k] = day
-            elif unp_p[k] + unp_i[k] + unp_f[k] == 0 and paid_off[k] == NONE:
-                paid_off[k] = day
-        while q < n_pay and pays[q] == day:
-            paid_total += amounts[q]
-            credit += _allocate(
-                amounts[q], day, order, due, unp_p, unp_i, unp_f, pen_acc, pen_paid, paid_off
-            )
+                    credit -= _pay(w, c, k, credit)
+        while q < n_pay and w[PAYS, q] == day:
+            paid_total += w[AMTS, q]
+            credit += _allocate(w, owing, due_n, w[AMTS, q], order)
             q += 1
+        while owing < n and not _owes(w, owing):
+            owing += 1
         cursor = day + 1
-    _report(i, as_of, due, unp_p, unp_i, unp_f, pen_acc, pen_paid, st, credit, paid_total, out)
+    _report(i, as_of, w, n, st, credit, paid_total, out)
 
 
 @njit(cache=True)
-def _charge_fees(day, due, fee, st, cap):  # type: ignore[no-untyped-def]
-    for k in range(due.shape[0]):
-        if due[k] == day:
-            st[0] += fee[k]
-    if cap >= 0 and st[0] >= cap and st[1] == NONE:
-        st[1] = day
-
-
-@njit(cache=True)
-def _report(  # type: ignore[no-untyped-def]
-    i, as_of, due, unp_p, unp_i, unp_f, pen_acc, pen_paid, st, credit, paid_total, out
-):
-    n = due.shape[0]
+def _report(i, as_of, w, n, st, credit, paid_total, out):  # type: ignore[no-untyped-def]
     oldest = NONE
     nxt = NONE
-    for k in range(n):
-        if unp_p[k] + unp_i[k] + unp_f[k] > 0 and (oldest == NONE or due[k] < oldest):
-            oldest = due[k]
-        if due[k] > as_of and (nxt == NONE or due[k] < nxt):
-            nxt = due[k]
     o_p = o_i = o_f = t_p = t_i = t_f = pen_unpaid = outstanding = accrued = 0
     for k in range(n):
-        pen_unpaid += pen_acc[k] - pen_paid[k]
-        accrued += pen_acc[k]
-        outstanding += unp_p[k]
-        if due[k] < as_of:
-            o_p += unp_p[k]
-            o_i += unp_i[k]
-            o_f += unp_f[k]
-        elif due[k] == as_of:
-            t_p += unp_p[k]
-            t_i += unp_i[k]
-            t_f += unp_f[k]
+        due = w[DUE, k]
+        if oldest == NONE and w[UP, k] + w[UI, k] + w[UF, k] > 0:
+            oldest = due  # in due-date order: the first unpaid is the oldest
+        if nxt == NONE and due > as_of:
+            nxt = due
+        pen_unpaid += w[PACC, k] - w[PPAID, k]
+        accrued += w[PACC, k]
+        outstanding += w[UP, k]
+        if due < as_of:
+            o_p += w[UP, k]
+            o_i += w[UI, k]
+            o_f += w[UF, k]
+        elif due == as_of:
+            t_p += w[UP, k]
+            t_i += w[UI, k]
+            t_f += w[UF, k]
     out[i, 0] = NONE if oldest == NONE else as_of - oldest
     out[i, 1] = o_p
     out[i, 2] = o_i
@@ -411,7 +361,8 @@ def replay(  # type: ignore[no-untyped-def]
         width = max(width, inst_off[i + 1] - inst_off[i] + pay_off[i + 1] - pay_off[i] + 2)
     n_chunks = min(n_loans, 256)
     for c in prange(n_chunks):
-        w = np.empty((18, width), np.int64)
+        w = np.empty((N_WORK, width), np.int64)
+        st = np.empty(2, np.int64)
         for i in range(c * n_loans // n_chunks, (c + 1) * n_loans // n_chunks):
             if skip[i] or inst_off[i + 1] == inst_off[i]:
                 continue
@@ -437,5 +388,6 @@ def replay(  # type: ignore[no-untyped-def]
                 order[i],
                 out,
                 w,
+                st,
             )
     return out
