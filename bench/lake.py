@@ -239,7 +239,7 @@ def make_lake(out: Path, loans: int, as_of: date, seed: int = 1) -> dict[str, in
     out.mkdir(parents=True, exist_ok=True)
     rng = np.random.default_rng(seed)
     writers: dict[str, pq.ParquetWriter] = {}
-    counts: dict[str, int] = {name: 0 for name in SCHEMAS}
+    counts: dict[str, int] = dict.fromkeys(SCHEMAS, 0)
     try:
         for start in range(0, loans, CHUNK):
             tables = chunk(rng, start, min(CHUNK, loans - start), as_of)

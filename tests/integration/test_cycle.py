@@ -4,7 +4,7 @@ the scalar reference; re-runs are idempotent; missed dates are caught up; runs a
 from __future__ import annotations
 
 from collections import Counter
-from datetime import date, datetime, timedelta, UTC
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pyarrow.parquet as pq

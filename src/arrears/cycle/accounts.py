@@ -9,7 +9,6 @@ hash bucket. History aggregates (contacts, promises, holds ...) are joined by th
 
 from __future__ import annotations
 
-import hashlib
 from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,7 +18,7 @@ import pyarrow.compute as pc
 
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
-from arrears.cycle import delinquency
+from arrears.cycle import delinquency, kernel
 from arrears.cycle.snapshot import TS, Snapshot
 from arrears.domain.delinquency import DEFAULT_STAGES, BandTable
 from arrears.strategy.model import Strategy
@@ -60,10 +59,26 @@ def send_window(
     return begin, finish
 
 
+BUCKETS = 10_000
+
+
 def bucket(salt: str, loan_id: str) -> int:
-    """An account's experiment bucket, 0..9999: stable across days, runs and engines."""
-    digest = hashlib.blake2b(f"{salt}:{loan_id}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big") % 10_000
+    """An account's experiment bucket, 0..9999: FNV-1a of "salt:loan_id", so stable across
+    days, runs and engines."""
+    return kernel.fnv1a(f"{salt}:{loan_id}".encode()) % BUCKETS
+
+
+def buckets_of(salt: str, loan_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
+    """:func:`bucket` for a whole column, compiled over the Arrow string buffers."""
+    arr = loan_ids.combine_chunks() if isinstance(loan_ids, pa.ChunkedArray) else loan_ids
+    arr = arr.cast(pa.large_string())  # 64-bit offsets whatever the input
+    if len(arr) == 0:
+        return pa.array([], pa.int64())
+    _, offsets_buf, data_buf = arr.buffers()
+    offsets = np.frombuffer(offsets_buf, np.int64, count=len(arr) + 1, offset=arr.offset * 8)
+    data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
+    start = kernel.fnv1a(f"{salt}:".encode())
+    return pa.array(kernel.fnv1a_buckets(np.uint64(start), offsets, data, BUCKETS))
 
 
 def strategy_stage(dpd: pa.Array, strategy: Strategy) -> pa.Array:
@@ -156,7 +171,5 @@ def build(
         **_times(snap, borrowers, loans["rulebook"]),
     }
     for e in strategy.experiments:
-        cols[f"xb_{e.name}"] = pa.array(
-            [bucket(e.salt, x) for x in loans["loan_id"].to_pylist()], pa.int64()
-        )
+        cols[f"xb_{e.name}"] = buckets_of(e.salt, loans["loan_id"])
     return pa.table(cols)

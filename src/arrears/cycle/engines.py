@@ -19,6 +19,10 @@ class Engine(Protocol):
 
     def to_arrow(self, expr: ir.Table) -> pa.Table: ...
 
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        """Compute ``expr`` once and keep it as a table for the next steps."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -32,10 +36,14 @@ class DuckDB:
         self.con.raw_sql("SET TimeZone = 'UTC'")
 
     def table(self, name: str, data: pa.Table) -> ir.Table:
-        return self.con.create_table(name, data, temp=True, overwrite=True)
+        self.con.con.register(name, data)  # scanned in place: no copy of the Arrow buffers
+        return self.con.table(name)
 
     def to_arrow(self, expr: ir.Table) -> pa.Table:
         return self.con.to_pyarrow(expr)
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        return self.con.create_table(name, expr, temp=True, overwrite=True)
 
     def close(self) -> None:
         self.con.disconnect()
@@ -77,6 +85,11 @@ class Spark:
                 f = f.with_type(pa.timestamp("us", tz="UTC"))
             fields.append(f)
         return table.cast(pa.schema(fields))
+
+    def materialize(self, name: str, expr: ir.Table) -> ir.Table:
+        df = self.session.sql(self.con.compile(expr)).cache()
+        df.createOrReplaceTempView(name)
+        return self.con.table(name)
 
     def close(self) -> None:
         if self.owned:

@@ -14,8 +14,11 @@ sends any loan where it might not to the scalar domain instead.
 
 from __future__ import annotations
 
+import os
+from concurrent.futures import ThreadPoolExecutor
+
 import numpy as np
-from numba import njit, prange
+from numba import njit
 
 NONE = -(2**31) + 1  # "no date" / "no DPD"
 
@@ -331,63 +334,74 @@ def _report(i, as_of, w, n, st, credit, paid_total, out):  # type: ignore[no-unt
     out[i, 16] = nxt
 
 
-@njit(cache=True, parallel=True)
-def replay(  # type: ignore[no-untyped-def]
-    as_of,
-    inst_off,
-    i_due,
-    i_seq,
-    i_p,
-    i_i,
-    i_f,
-    pay_off,
-    p_day,
-    p_amt,
-    rate_num,
-    rate_den,
-    grace,
-    cap,
-    pi_base,
-    order,
-    skip,
-):
-    """Replay every loan (``skip[i]`` true: leave its row unset for the scalar domain); returns
-    an ``(n_loans, N_OUT)`` int64 array in the order of :data:`OUT`. Loans are split into
-    chunks run in parallel; each chunk reuses one block of work rows."""
-    n_loans = inst_off.shape[0] - 1
-    out = np.zeros((n_loans, N_OUT), np.int64)
+@njit(cache=True, nogil=True)
+def _replay_range(  # type: ignore[no-untyped-def]
+    first, stop, as_of, inst_off, i_due, i_seq, i_p, i_i, i_f, pay_off, p_day, p_amt,
+    rate_num, rate_den, grace, cap, pi_base, order, skip, out,
+):  # fmt: skip
+    """Loans first..stop-1 into ``out`` (no GIL held: threads run ranges side by side)."""
     width = 1
-    for i in range(n_loans):
+    for i in range(first, stop):
         width = max(width, inst_off[i + 1] - inst_off[i] + pay_off[i + 1] - pay_off[i] + 2)
-    n_chunks = min(n_loans, 256)
-    for c in prange(n_chunks):
-        w = np.empty((N_WORK, width), np.int64)
-        st = np.empty(2, np.int64)
-        for i in range(c * n_loans // n_chunks, (c + 1) * n_loans // n_chunks):
-            if skip[i] or inst_off[i + 1] == inst_off[i]:
-                continue
-            _loan(
-                i,
-                as_of,
-                i_due,
-                i_seq,
-                i_p,
-                i_i,
-                i_f,
-                inst_off[i],
-                inst_off[i + 1],
-                p_day,
-                p_amt,
-                pay_off[i],
-                pay_off[i + 1],
-                rate_num[i],
-                rate_den[i],
-                grace[i],
-                cap[i],
-                pi_base[i],
-                order[i],
-                out,
-                w,
-                st,
-            )
+    w = np.empty((N_WORK, width), np.int64)
+    st = np.empty(2, np.int64)
+    for i in range(first, stop):
+        if skip[i] or inst_off[i + 1] == inst_off[i]:
+            continue
+        _loan(
+            i, as_of, i_due, i_seq, i_p, i_i, i_f, inst_off[i], inst_off[i + 1], p_day, p_amt,
+            pay_off[i], pay_off[i + 1], rate_num[i], rate_den[i], grace[i], cap[i], pi_base[i],
+            order[i], out, w, st,
+        )  # fmt: skip
+
+
+def replay(*args: np.ndarray | int, threads: int | None = None) -> np.ndarray:
+    """Replay every loan (``skip[i]`` true: leave its row unset for the scalar domain); returns
+    an ``(n_loans, N_OUT)`` int64 array in the order of :data:`OUT`. The arguments are those
+    of :func:`_replay_range` after ``stop``, without ``out``. Loans are split into ranges that
+    threads run side by side (the compiled code releases the GIL)."""
+    inst_off = args[1]
+    assert isinstance(inst_off, np.ndarray)
+    n = inst_off.shape[0] - 1
+    out = np.zeros((n, N_OUT), np.int64)
+    workers = max(1, min(threads or os.cpu_count() or 1, n // 10_000 or 1))
+    edges = [n * k // (workers * 4) for k in range(workers * 4 + 1)]
+    if workers == 1:
+        _replay_range(0, n, *args, out)
+        return out
+    with ThreadPoolExecutor(workers) as pool:
+        jobs = [
+            pool.submit(_replay_range, lo, hi, *args, out)
+            for lo, hi in zip(edges, edges[1:], strict=False)
+            if hi > lo
+        ]
+        for job in jobs:
+            job.result()
+    return out
+
+
+FNV_OFFSET = 0xCBF29CE484222325
+FNV_PRIME = 0x100000001B3
+MASK = 2**64 - 1
+
+
+def fnv1a(data: bytes, h: int = FNV_OFFSET) -> int:
+    """64-bit FNV-1a (the experiment hash; the same in every engine and in the reference)."""
+    for byte in data:
+        h = ((h ^ byte) * FNV_PRIME) & MASK
+    return h
+
+
+@njit(cache=True)
+def fnv1a_buckets(start, offsets, data, modulo):  # type: ignore[no-untyped-def]
+    """FNV-1a of each string of an Arrow string array (offsets, data), continuing from the
+    state ``start`` (a hashed prefix such as the salt), modulo ``modulo``."""
+    n = offsets.shape[0] - 1
+    out = np.empty(n, np.int64)
+    prime = np.uint64(FNV_PRIME)
+    for i in range(n):
+        h = np.uint64(start)
+        for k in range(offsets[i], offsets[i + 1]):
+            h = (h ^ np.uint64(data[k])) * prime
+        out[i] = np.int64(h % np.uint64(modulo))
     return out

@@ -146,6 +146,7 @@ def attributes(
     )
     debt = person.filter(person.loan_id.isnull() | (person.loan_id == person.a_loan))
     calls = out & debt.channel.isin(CALLS) & (debt.at <= debt.a_ws)
+    us_counts = ["us_calls_7d", *(f"us_talk_{n}" for n in range(0, 8))]
     per_debt = debt.group_by("a_loan").aggregate(
         us_calls_7d=(
             calls
@@ -193,15 +194,26 @@ def attributes(
         },
     )
     t = base
-    for right, key, right_key in (
+    # the per-debt call counts only matter to rulebooks that limit calls per debt (us-regf)
+    per_debt_rules = any(
+        b.frequency.calls_per_debt_in_7_days is not None
+        or b.frequency.quiet_days_after_conversation is not None
+        for b in books.values()
+        if b.applies("frequency")
+    )
+    joins = [
         (pr, "loan_id", "loan_id"),
         (ar, "loan_id", "loan_id"),
         (per_person, "loan_id", "a_loan"),
-        (per_debt, "loan_id", "a_loan"),
         (hd, "loan_id", "a_loan"),
         (pts, "borrower_id", "borrower_id"),
-    ):
+    ]
+    if per_debt_rules:
+        joins.append((per_debt, "loan_id", "a_loan"))
+    for right, key, right_key in joins:
         t = _left_join(t, right, key, right_key)
+    if not per_debt_rules:
+        t = t.mutate(**{c: ibis.literal(0, "int64") for c in us_counts})
     counts = ["broken_promises", "contacts_last_7d", "connected_calls_today", "us_calls_7d"]
     counts += [f"us_talk_{n}" for n in range(0, 8)]
     flags = ["promise_active", "plan_active", "hold_active"]
@@ -358,12 +370,17 @@ def _gate_for(t: ir.Table, book: Rulebook) -> tuple[Any, Any, Any]:
     return ws, we, rule
 
 
-def build_plan(
-    features: ir.Table, strategy: Strategy, as_of: date, books: dict[str, Rulebook]
-) -> ir.Table:
-    """Every action the strategy wants today, with its status and the rule behind it."""
+def with_segments(features: ir.Table, strategy: Strategy) -> ir.Table:
+    """The accounts in a collection stage, each with its segment (the first that matches)."""
     t = features.filter(features.stage.notnull())
-    t = t.mutate(segment=_segment(t, strategy))
+    return t.mutate(segment=_segment(t, strategy))
+
+
+def build_plan(
+    t: ir.Table, strategy: Strategy, as_of: date, books: dict[str, Rulebook]
+) -> ir.Table:
+    """Every action the strategy wants today, with its status and the rule behind it, from the
+    accounts of :func:`with_segments`."""
     steps = [_step_rows(t, strategy, s, as_of) for s in strategy.steps]
     if not steps:
         raise ValueError("the strategy has no treatment steps")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arrears.cycle import accounts, plan
 from arrears.cycle.engines import Engine
@@ -17,8 +18,11 @@ def make_plan(
     """(the day's plan, the per-loan account table) for ``snap`` under ``strategy``."""
     base = accounts.build(snap, strategy, buckets=buckets)
     books = plan.rulebooks(base["rulebook"].unique().to_pylist() or ["cn"])
-    t = {name: engine.table(name, data) for name, data in snap.tables.items()}
-    b = engine.table("accounts", base)
+    # only accounts in a collection stage can have actions: the engine sees those alone
+    base_in = base.filter(pc.is_valid(base["stage"]))
+    used = ("contacts", "promises", "holds", "arrangements", "points")
+    t = {name: engine.table(name, getattr(snap, name)) for name in used}
+    b = engine.table("accounts", base_in)
     features = plan.attributes(
         b,
         t["contacts"],
@@ -29,5 +33,7 @@ def make_plan(
         snap.as_of,
         books,
     )
-    expr = plan.build_plan(features, strategy, snap.as_of, books)
+    # computed once: every step of the strategy reads the same accounts
+    accts = engine.materialize("collection_accounts", plan.with_segments(features, strategy))
+    expr = plan.build_plan(accts, strategy, snap.as_of, books)
     return engine.to_arrow(expr), base

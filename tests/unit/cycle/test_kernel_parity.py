@@ -71,3 +71,23 @@ def test_huge_amounts_take_the_scalar_path_and_still_agree() -> None:
         policy={"penalty_daily_rate": "0.0123457", "charges_cap_ratio": "0.24"},
     )
     _check([loan, example(loan_id="small")], date(2026, 6, 30))
+
+
+@settings(deadline=None)  # the first example compiles the kernel
+@given(st.text(max_size=12), st.lists(st.text(max_size=20), max_size=30))
+def test_compiled_experiment_buckets_equal_the_scalar_hash(salt: str, ids: list[str]) -> None:
+    import pyarrow as pa
+
+    from arrears.cycle.accounts import bucket, buckets_of
+
+    assert buckets_of(salt, pa.array(ids, pa.string())).to_pylist() == [
+        bucket(salt, x) for x in ids
+    ]
+
+
+def test_fnv1a_matches_the_published_vectors() -> None:
+    from arrears.cycle.kernel import fnv1a
+
+    assert fnv1a(b"") == 0xCBF29CE484222325
+    assert fnv1a(b"a") == 0xAF63DC4C8601EC8C
+    assert fnv1a(b"foobar") == 0x85944171F73967E8

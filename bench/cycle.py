@@ -1,0 +1,280 @@
+"""The daily cycle's benchmark: portfolios of 12 instalments a loan with a realistic DPD mix and
+a 90-day contact history (bench/lake.py), then, each in a child process (wall time from the
+clock, peak memory from os.wait4):
+
+* the cycle on 1,000,000 loans in the SQLite store, end to end (``arrears cycle``: read, decide,
+  write the plan back);
+* the data-lake mode on 10,000,000 loans from Parquet (``arrears cycle --source --out``);
+* the scalar reference on 100,000 loans, and the vectorised cycle on the same loans;
+* the floor: DuckDB reading the same input columns once;
+* Spark (local mode) on 1,000,000 loans.
+
+    scripts/bench cycle                       # the full run (about an hour on 2 cores)
+    BENCH_CYCLE_SCALE=0.01 scripts/bench cycle   # every size times 0.01, for a quick look
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sqlite3
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from common import machine, prepend
+from lake import make_lake
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out" / "cycle"
+AS_OF = date(2026, 11, 23)
+SCALE = float(os.environ.get("BENCH_CYCLE_SCALE", "1"))
+STORE_LOANS = int(1_000_000 * SCALE)
+LAKE_LOANS = int(10_000_000 * SCALE)
+REF_LOANS = int(100_000 * SCALE)
+SPARK_LOANS = int(1_000_000 * SCALE)
+PY = str(ROOT / ".venv" / "bin" / "python")
+ARREARS = str(ROOT / ".venv" / "bin" / "arrears")
+
+
+@dataclass
+class Step:
+    name: str
+    loans: int
+    seconds: float
+    peak_mib: float
+    note: str = ""
+
+
+def child(name: str, cmd: list[str], env: dict[str, str], loans: int, note: str = "") -> Step:
+    print(f"$ {' '.join(Path(c).name if c.startswith('/') else c for c in cmd)}", flush=True)
+    start = time.perf_counter()
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
+    _, status, usage = os.wait4(proc.pid, 0)
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise SystemExit(f"{name} failed")
+    step = Step(name, loans, seconds, usage.ru_maxrss / 1024, note)
+    print(f"  {seconds:,.1f} s, peak {step.peak_mib:,.0f} MiB", flush=True)
+    return step
+
+
+# ------------------------------------------------------------------------------------------
+# the SQLite store, loaded from the lake (setup, not timed)
+
+ISO = "%Y-%m-%d %H:%M:%S"  # Arrow prints the microseconds with %S
+
+
+def _col(table: pa.Table, name: str) -> list[object]:
+    col = table[name]
+    if pa.types.is_date(col.type):
+        return pc.strftime(col, "%Y-%m-%d").to_pylist()
+    if pa.types.is_timestamp(col.type):
+        return pc.strftime(col.cast(pa.timestamp("us", tz="UTC")), ISO).to_pylist()
+    return col.to_pylist()
+
+
+def _rows(
+    table: pa.Table, names: list[str], extra: dict[str, object] | None = None
+) -> list[tuple[object, ...]]:
+    cols = [_col(table, n) for n in names]
+    rows = list(zip(*cols, strict=True))
+    if extra:
+        rows = [(*r, *extra.values()) for r in rows]
+    return rows
+
+
+def load_store(lake: Path, db: Path, env: dict[str, str]) -> None:
+    subprocess.run([ARREARS, "init"], env=env, check=True, stdout=subprocess.DEVNULL)
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode=OFF")
+    con.execute("PRAGMA synchronous=OFF")
+    for pid, product, grace in (("cash", "cash_loan", 0), ("instalment", "instalment", 3)):
+        con.execute(
+            "INSERT INTO portfolio VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+            (pid, pid, "Demo Lender", product, "CNY", "cn", "default", "Asia/Shanghai",
+             None, "1.5", "principal", grace, "0.24", "0.24", "components_first"),
+        )  # fmt: skip
+    for batch in pq.ParquetFile(lake / "loans.parquet").iter_batches(500_000):
+        t = pa.Table.from_batches([batch])
+        t = t.set_column(
+            t.schema.get_field_index("score"), "score", pc.cast(t["score"], pa.string())
+        )
+        con.executemany(
+            "INSERT INTO loan (loan_id, portfolio_id, borrower_id, currency, principal, annual_rate, "
+            "method, term_months, first_due_date, score) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            _rows(t, ["loan_id", "portfolio_id", "borrower_id", "currency", "principal",
+                      "annual_rate", "method", "term_months", "first_due_date", "score"]),
+        )  # fmt: skip
+    ids = pq.read_table(lake / "loans.parquet", columns=["loan_id"])["loan_id"].combine_chunks()
+    for name, sql, cols in (
+        ("borrowers", "INSERT INTO borrower (borrower_id, locale, timezone, consents, contact_window) "
+         "VALUES (?,?,?,?,?)", ["borrower_id", "locale", "timezone", "consents", "contact_window"]),
+        ("points", "INSERT INTO contact_point (contact_id, borrower_id, kind, opt_outs, owner_role, "
+         "value_enc, value_hash, is_valid, is_primary) VALUES (?,?,?,?,'borrower',x'00','-',1,1)",
+         ["contact_id", "borrower_id", "kind", "opt_outs"]),
+        ("instalments", "INSERT INTO instalment VALUES (?,?,?,?,?,?)",
+         ["loan_id", "seq", "due_date", "principal", "interest", "fee"]),
+        ("payments", "INSERT INTO payment (payment_id, loan_id, paid_on, amount, status) "
+         "VALUES (?,?,?,?,'posted')", ["payment_id", "loan_id", "paid_on", "amount"]),
+        ("contacts", "INSERT INTO contact_attempt (attempt_id, borrower_id, loan_id, channel, at, "
+         "direction, role, result) VALUES (?,?,?,?,?,?,?,?)",
+         ["attempt_id", "borrower_id", "loan_id", "channel", "at", "direction", "role", "result"]),
+        ("promises", "INSERT INTO promise (promise_id, loan_id, amount, due_on, made_at, status, "
+         "settled_on) VALUES (?,?,1000,'2026-11-01','2026-10-01 00:00:00.000000',?,?)",
+         ["promise_id", "loan_id", "status", "settled_on"]),
+        ("holds", "INSERT INTO hold (hold_id, borrower_id, loan_id, kind, starts_at, ends_at) "
+         "VALUES (?,?,?,?,?,?)", ["hold_id", "borrower_id", "loan_id", "kind", "starts_at", "ends_at"]),
+        ("arrangements", "INSERT INTO arrangement (arrangement_id, loan_id, kind, status, starts_on) "
+         "VALUES (?,?,?,'active','2026-11-01')", ["arrangement_id", "loan_id", "kind"]),
+        ("stages", "INSERT INTO account_stage VALUES (?,?,?)", ["loan_id", "stage", "since"]),
+    ):  # fmt: skip
+        done = 0
+        for batch in pq.ParquetFile(lake / f"{name}.parquet").iter_batches(500_000):
+            t = pa.Table.from_batches([batch])
+            if "loan_idx" in t.column_names:
+                t = t.append_column("loan_id", ids.take(t["loan_idx"]))
+            key = cols[0]
+            if key not in t.column_names:  # a synthetic id for tables keyed by one
+                t = t.append_column(
+                    key, pa.array([f"{name[:2]}{done + k}" for k in range(t.num_rows)])
+                )
+            con.executemany(sql, _rows(t, cols))
+            done += t.num_rows
+        print(f"  store: {name} {done:,} rows", flush=True)
+    con.commit()
+    con.execute("PRAGMA journal_mode=WAL")
+    con.close()
+
+
+# ------------------------------------------------------------------------------------------
+
+
+def floor(lake: Path) -> float:
+    """DuckDB reading every input column the cycle reads, once (best of 2)."""
+    import duckdb
+
+    con = duckdb.connect()
+    best = float("inf")
+    for _ in range(2):
+        start = time.perf_counter()
+        for name in ("loans", "instalments", "payments", "borrowers", "points", "contacts",
+                     "promises", "holds", "arrangements", "stages"):  # fmt: skip
+            path = lake / f"{name}.parquet"
+            cols = pq.read_schema(path).names
+            exprs = ", ".join(f'count("{c}")' for c in cols)
+            con.execute(f"SELECT {exprs} FROM read_parquet('{path}')").fetchall()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    OUT.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    env["ARREARS_PROGRESS"] = ""
+    started = datetime.now(UTC)
+    steps: list[Step] = []
+    lakes: dict[int, Path] = {}
+
+    def lake(n: int) -> Path:
+        if n not in lakes:
+            path = OUT / f"lake-{n}"
+            shutil.rmtree(path, ignore_errors=True)
+            t0 = time.perf_counter()
+            make_lake(path, n, AS_OF)
+            print(f"  lake of {n:,} loans made in {time.perf_counter() - t0:,.0f} s", flush=True)
+            lakes[n] = path
+        return lakes[n]
+
+    # warm-up: numba keeps its compiled kernels on disk; a deployment compiles them once
+    small = lake(1_000)
+    child("warm-up", [ARREARS, "cycle", "--as-of", AS_OF.isoformat(), "--source", str(small),
+                      "--out", str(OUT / "plan-warm")], env, 1_000)  # fmt: skip
+
+    db = OUT / "cycle.db"
+    for p in OUT.glob("cycle.db*"):
+        p.unlink()
+    env_store = env | {"ARREARS_DATABASE_URL": f"sqlite:///{db}"}
+    print(f"loading {STORE_LOANS:,} loans into {db.name}", flush=True)
+    load_store(lake(STORE_LOANS), db, env_store)
+    steps.append(child("store", [ARREARS, "cycle", "--as-of", AS_OF.isoformat()], env_store,
+                       STORE_LOANS, "SQLite store, end to end: read, decide, write the plan"))  # fmt: skip
+
+    ref_lake = lake(REF_LOANS)
+    steps.append(child("reference", [PY, str(ROOT / "bench" / "cycle_ref.py"), str(ref_lake),
+                                     AS_OF.isoformat()], env, REF_LOANS,
+                       "scalar reference (one account at a time), Parquet in"))  # fmt: skip
+    steps.append(child("vectorised-ref", [ARREARS, "cycle", "--as-of", AS_OF.isoformat(),
+                                          "--source", str(ref_lake), "--out", str(OUT / "plan-ref")],
+                       env, REF_LOANS, "the vectorised cycle on the same loans"))  # fmt: skip
+
+    floor_1m = floor(lake(STORE_LOANS))
+    steps.append(child("lake-1m", [ARREARS, "cycle", "--as-of", AS_OF.isoformat(), "--source",
+                                   str(lake(STORE_LOANS)), "--out", str(OUT / "plan-1m")],
+                       env, STORE_LOANS, "Parquet in, Parquet out, DuckDB"))  # fmt: skip
+    steps.append(child("spark", [ARREARS, "cycle", "--engine", "spark", "--as-of", AS_OF.isoformat(),
+                                 "--source", str(lake(SPARK_LOANS)), "--out", str(OUT / "plan-spark")],
+                       env, SPARK_LOANS, "Spark local[2], Parquet in and out"))  # fmt: skip
+    big = lake(LAKE_LOANS)
+    floor_10m = floor(big)
+    steps.append(child("lake-10m", [ARREARS, "cycle", "--as-of", AS_OF.isoformat(), "--source",
+                                    str(big), "--out", str(OUT / "plan-10m")],
+                       env, LAKE_LOANS, "Parquet in, Parquet out, DuckDB"))  # fmt: skip
+    write_results(started, steps, {"1m": floor_1m, "10m": floor_10m})
+
+
+def write_results(started: datetime, steps: list[Step], floors: dict[str, float]) -> None:
+    by = {s.name: s for s in steps}
+    speedup = by["reference"].seconds / by["vectorised-ref"].seconds
+    rate_ref = by["reference"].loans / by["reference"].seconds
+    rate_store = by["store"].loans / by["store"].seconds
+    lines = [
+        f"## {started:%Y-%m-%d %H:%M} UTC: the daily cycle",
+        "",
+        f"Machine: {machine()}. Command: `scripts/bench cycle`"
+        + (f" (BENCH_CYCLE_SCALE={SCALE})" if SCALE != 1 else "")
+        + ". Portfolios from bench/lake.py: 12 instalments a loan, 20% delinquent (1 to 7 "
+        "instalments missed), a 90-day contact history (3.8 contacts a loan); default strategy, "
+        "cn rulebook. Each step is a child process, imports and all; the numba kernels were "
+        "compiled once before (a warm-up run, as a deployment does).",
+        "",
+        "| step | loans | seconds | loans/s | peak memory (MiB) | what |",
+        "|---|---:|---:|---:|---:|---|",
+    ]
+    for s in steps:
+        lines.append(
+            f"| {s.name} | {s.loans:,} | {s.seconds:,.1f} | {s.loans / s.seconds:,.0f} | "
+            f"{s.peak_mib:,.0f} | {s.note} |"
+        )
+    goals = [
+        ("1M loans from SQLite, end to end", by["store"].seconds <= 30 and by["store"].peak_mib <= 4096,
+         f"{by['store'].seconds:,.1f} s, {by['store'].peak_mib:,.0f} MiB (goal <= 30 s, <= 4 GiB)"),
+        ("10M loans from Parquet", by["lake-10m"].seconds <= 60 and by["lake-10m"].peak_mib <= 16384,
+         f"{by['lake-10m'].seconds:,.1f} s, {by['lake-10m'].peak_mib:,.0f} MiB (goal <= 60 s, <= 16 GiB)"),
+        ("speed-up over the scalar reference (same 100k loans)", speedup >= 50,
+         f"{speedup:,.0f}x (goal >= 50x); per loan: {rate_store / rate_ref:,.0f}x "
+         "(1M store run vs reference)"),
+    ]  # fmt: skip
+    lines += ["", "| goal | result | met |", "|---|---|---|"]
+    lines += [f"| {g} | {r} | {'met' if ok else 'NOT met'} |" for g, ok, r in goals]
+    lines += [
+        "",
+        f"Floor (DuckDB reading every input column once, best of 2): 1M loans {floors['1m']:,.2f} s "
+        f"(lake-1m / floor = {by['lake-1m'].seconds / floors['1m']:,.1f}); 10M loans "
+        f"{floors['10m']:,.2f} s (lake-10m / floor = {by['lake-10m'].seconds / floors['10m']:,.1f}).",
+        "",
+    ]
+    prepend(lines)
+    (OUT / "steps.json").write_text(json.dumps([s.__dict__ for s in steps], indent=2))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
