@@ -29,7 +29,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-
 from common import machine, prepend
 from lake import make_lake
 
@@ -100,9 +99,24 @@ def load_store(lake: Path, db: Path, env: dict[str, str]) -> None:
     for pid, product, grace in (("cash", "cash_loan", 0), ("instalment", "instalment", 3)):
         con.execute(
             "INSERT INTO portfolio VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-            (pid, pid, "Demo Lender", product, "CNY", "cn", "default", "Asia/Shanghai",
-             None, "1.5", "principal", grace, "0.24", "0.24", "components_first"),
-        )  # fmt: skip
+            (
+                pid,
+                pid,
+                "Demo Lender",
+                product,
+                "CNY",
+                "cn",
+                "default",
+                "Asia/Shanghai",
+                None,
+                "1.5",
+                "principal",
+                grace,
+                "0.24",
+                "0.24",
+                "components_first",
+            ),
+        )
     for batch in pq.ParquetFile(lake / "loans.parquet").iter_batches(500_000):
         t = pa.Table.from_batches([batch])
         t = t.set_column(
@@ -111,32 +125,82 @@ def load_store(lake: Path, db: Path, env: dict[str, str]) -> None:
         con.executemany(
             "INSERT INTO loan (loan_id, portfolio_id, borrower_id, currency, principal, annual_rate, "
             "method, term_months, first_due_date, score) VALUES (?,?,?,?,?,?,?,?,?,?)",
-            _rows(t, ["loan_id", "portfolio_id", "borrower_id", "currency", "principal",
-                      "annual_rate", "method", "term_months", "first_due_date", "score"]),
-        )  # fmt: skip
+            _rows(
+                t,
+                [
+                    "loan_id",
+                    "portfolio_id",
+                    "borrower_id",
+                    "currency",
+                    "principal",
+                    "annual_rate",
+                    "method",
+                    "term_months",
+                    "first_due_date",
+                    "score",
+                ],
+            ),
+        )
     ids = pq.read_table(lake / "loans.parquet", columns=["loan_id"])["loan_id"].combine_chunks()
     for name, sql, cols in (
-        ("borrowers", "INSERT INTO borrower (borrower_id, locale, timezone, consents, contact_window) "
-         "VALUES (?,?,?,?,?)", ["borrower_id", "locale", "timezone", "consents", "contact_window"]),
-        ("points", "INSERT INTO contact_point (contact_id, borrower_id, kind, opt_outs, owner_role, "
-         "value_enc, value_hash, is_valid, is_primary) VALUES (?,?,?,?,'borrower',x'00','-',1,1)",
-         ["contact_id", "borrower_id", "kind", "opt_outs"]),
-        ("instalments", "INSERT INTO instalment VALUES (?,?,?,?,?,?)",
-         ["loan_id", "seq", "due_date", "principal", "interest", "fee"]),
-        ("payments", "INSERT INTO payment (payment_id, loan_id, paid_on, amount, status) "
-         "VALUES (?,?,?,?,'posted')", ["payment_id", "loan_id", "paid_on", "amount"]),
-        ("contacts", "INSERT INTO contact_attempt (attempt_id, borrower_id, loan_id, channel, at, "
-         "direction, role, result) VALUES (?,?,?,?,?,?,?,?)",
-         ["attempt_id", "borrower_id", "loan_id", "channel", "at", "direction", "role", "result"]),
-        ("promises", "INSERT INTO promise (promise_id, loan_id, amount, due_on, made_at, status, "
-         "settled_on) VALUES (?,?,1000,'2026-11-01','2026-10-01 00:00:00.000000',?,?)",
-         ["promise_id", "loan_id", "status", "settled_on"]),
-        ("holds", "INSERT INTO hold (hold_id, borrower_id, loan_id, kind, starts_at, ends_at) "
-         "VALUES (?,?,?,?,?,?)", ["hold_id", "borrower_id", "loan_id", "kind", "starts_at", "ends_at"]),
-        ("arrangements", "INSERT INTO arrangement (arrangement_id, loan_id, kind, status, starts_on) "
-         "VALUES (?,?,?,'active','2026-11-01')", ["arrangement_id", "loan_id", "kind"]),
+        (
+            "borrowers",
+            "INSERT INTO borrower (borrower_id, locale, timezone, consents, contact_window) "
+            "VALUES (?,?,?,?,?)",
+            ["borrower_id", "locale", "timezone", "consents", "contact_window"],
+        ),
+        (
+            "points",
+            "INSERT INTO contact_point (contact_id, borrower_id, kind, opt_outs, owner_role, "
+            "value_enc, value_hash, is_valid, is_primary) VALUES (?,?,?,?,'borrower',x'00','-',1,1)",
+            ["contact_id", "borrower_id", "kind", "opt_outs"],
+        ),
+        (
+            "instalments",
+            "INSERT INTO instalment VALUES (?,?,?,?,?,?)",
+            ["loan_id", "seq", "due_date", "principal", "interest", "fee"],
+        ),
+        (
+            "payments",
+            "INSERT INTO payment (payment_id, loan_id, paid_on, amount, status) "
+            "VALUES (?,?,?,?,'posted')",
+            ["payment_id", "loan_id", "paid_on", "amount"],
+        ),
+        (
+            "contacts",
+            "INSERT INTO contact_attempt (attempt_id, borrower_id, loan_id, channel, at, "
+            "direction, role, result) VALUES (?,?,?,?,?,?,?,?)",
+            [
+                "attempt_id",
+                "borrower_id",
+                "loan_id",
+                "channel",
+                "at",
+                "direction",
+                "role",
+                "result",
+            ],
+        ),
+        (
+            "promises",
+            "INSERT INTO promise (promise_id, loan_id, amount, due_on, made_at, status, "
+            "settled_on) VALUES (?,?,1000,'2026-11-01','2026-10-01 00:00:00.000000',?,?)",
+            ["promise_id", "loan_id", "status", "settled_on"],
+        ),
+        (
+            "holds",
+            "INSERT INTO hold (hold_id, borrower_id, loan_id, kind, starts_at, ends_at) "
+            "VALUES (?,?,?,?,?,?)",
+            ["hold_id", "borrower_id", "loan_id", "kind", "starts_at", "ends_at"],
+        ),
+        (
+            "arrangements",
+            "INSERT INTO arrangement (arrangement_id, loan_id, kind, status, starts_on) "
+            "VALUES (?,?,?,'active','2026-11-01')",
+            ["arrangement_id", "loan_id", "kind"],
+        ),
         ("stages", "INSERT INTO account_stage VALUES (?,?,?)", ["loan_id", "stage", "since"]),
-    ):  # fmt: skip
+    ):
         done = 0
         for batch in pq.ParquetFile(lake / f"{name}.parquet").iter_batches(500_000):
             t = pa.Table.from_batches([batch])
@@ -166,8 +230,18 @@ def floor(lake: Path) -> float:
     best = float("inf")
     for _ in range(2):
         start = time.perf_counter()
-        for name in ("loans", "instalments", "payments", "borrowers", "points", "contacts",
-                     "promises", "holds", "arrangements", "stages"):  # fmt: skip
+        for name in (
+            "loans",
+            "instalments",
+            "payments",
+            "borrowers",
+            "points",
+            "contacts",
+            "promises",
+            "holds",
+            "arrangements",
+            "stages",
+        ):
             path = lake / f"{name}.parquet"
             cols = pq.read_schema(path).names
             exprs = ", ".join(f'count("{c}")' for c in cols)
@@ -196,8 +270,21 @@ def main() -> None:
 
     # warm-up: numba keeps its compiled kernels on disk; a deployment compiles them once
     small = lake(1_000)
-    child("warm-up", [ARREARS, "cycle", "--as-of", AS_OF.isoformat(), "--source", str(small),
-                      "--out", str(OUT / "plan-warm")], env, 1_000)  # fmt: skip
+    child(
+        "warm-up",
+        [
+            ARREARS,
+            "cycle",
+            "--as-of",
+            AS_OF.isoformat(),
+            "--source",
+            str(small),
+            "--out",
+            str(OUT / "plan-warm"),
+        ],
+        env,
+        1_000,
+    )
 
     db = OUT / "cycle.db"
     for p in OUT.glob("cycle.db*"):
@@ -205,29 +292,104 @@ def main() -> None:
     env_store = env | {"ARREARS_DATABASE_URL": f"sqlite:///{db}"}
     print(f"loading {STORE_LOANS:,} loans into {db.name}", flush=True)
     load_store(lake(STORE_LOANS), db, env_store)
-    steps.append(child("store", [ARREARS, "cycle", "--as-of", AS_OF.isoformat()], env_store,
-                       STORE_LOANS, "SQLite store, end to end: read, decide, write the plan"))  # fmt: skip
+    steps.append(
+        child(
+            "store",
+            [ARREARS, "cycle", "--as-of", AS_OF.isoformat()],
+            env_store,
+            STORE_LOANS,
+            "SQLite store, end to end: read, decide, write the plan",
+        )
+    )
 
     ref_lake = lake(REF_LOANS)
-    steps.append(child("reference", [PY, str(ROOT / "bench" / "cycle_ref.py"), str(ref_lake),
-                                     AS_OF.isoformat()], env, REF_LOANS,
-                       "scalar reference (one account at a time), Parquet in"))  # fmt: skip
-    steps.append(child("vectorised-ref", [ARREARS, "cycle", "--as-of", AS_OF.isoformat(),
-                                          "--source", str(ref_lake), "--out", str(OUT / "plan-ref")],
-                       env, REF_LOANS, "the vectorised cycle on the same loans"))  # fmt: skip
+    steps.append(
+        child(
+            "reference",
+            [PY, str(ROOT / "bench" / "cycle_ref.py"), str(ref_lake), AS_OF.isoformat()],
+            env,
+            REF_LOANS,
+            "scalar reference (one account at a time), Parquet in",
+        )
+    )
+    steps.append(
+        child(
+            "vectorised-ref",
+            [
+                ARREARS,
+                "cycle",
+                "--as-of",
+                AS_OF.isoformat(),
+                "--source",
+                str(ref_lake),
+                "--out",
+                str(OUT / "plan-ref"),
+            ],
+            env,
+            REF_LOANS,
+            "the vectorised cycle on the same loans",
+        )
+    )
 
     floor_1m = floor(lake(STORE_LOANS))
-    steps.append(child("lake-1m", [ARREARS, "cycle", "--as-of", AS_OF.isoformat(), "--source",
-                                   str(lake(STORE_LOANS)), "--out", str(OUT / "plan-1m")],
-                       env, STORE_LOANS, "Parquet in, Parquet out, DuckDB"))  # fmt: skip
-    steps.append(child("spark", [ARREARS, "cycle", "--engine", "spark", "--as-of", AS_OF.isoformat(),
-                                 "--source", str(lake(SPARK_LOANS)), "--out", str(OUT / "plan-spark")],
-                       env, SPARK_LOANS, "Spark local[2], Parquet in and out"))  # fmt: skip
+    steps.append(
+        child(
+            "lake-1m",
+            [
+                ARREARS,
+                "cycle",
+                "--as-of",
+                AS_OF.isoformat(),
+                "--source",
+                str(lake(STORE_LOANS)),
+                "--out",
+                str(OUT / "plan-1m"),
+            ],
+            env,
+            STORE_LOANS,
+            "Parquet in, Parquet out, DuckDB",
+        )
+    )
+    steps.append(
+        child(
+            "spark",
+            [
+                ARREARS,
+                "cycle",
+                "--engine",
+                "spark",
+                "--as-of",
+                AS_OF.isoformat(),
+                "--source",
+                str(lake(SPARK_LOANS)),
+                "--out",
+                str(OUT / "plan-spark"),
+            ],
+            env,
+            SPARK_LOANS,
+            "Spark local[2], Parquet in and out",
+        )
+    )
     big = lake(LAKE_LOANS)
     floor_10m = floor(big)
-    steps.append(child("lake-10m", [ARREARS, "cycle", "--as-of", AS_OF.isoformat(), "--source",
-                                    str(big), "--out", str(OUT / "plan-10m")],
-                       env, LAKE_LOANS, "Parquet in, Parquet out, DuckDB"))  # fmt: skip
+    steps.append(
+        child(
+            "lake-10m",
+            [
+                ARREARS,
+                "cycle",
+                "--as-of",
+                AS_OF.isoformat(),
+                "--source",
+                str(big),
+                "--out",
+                str(OUT / "plan-10m"),
+            ],
+            env,
+            LAKE_LOANS,
+            "Parquet in, Parquet out, DuckDB",
+        )
+    )
     write_results(started, steps, {"1m": floor_1m, "10m": floor_10m})
 
 
@@ -255,14 +417,23 @@ def write_results(started: datetime, steps: list[Step], floors: dict[str, float]
             f"{s.peak_mib:,.0f} | {s.note} |"
         )
     goals = [
-        ("1M loans from SQLite, end to end", by["store"].seconds <= 30 and by["store"].peak_mib <= 4096,
-         f"{by['store'].seconds:,.1f} s, {by['store'].peak_mib:,.0f} MiB (goal <= 30 s, <= 4 GiB)"),
-        ("10M loans from Parquet", by["lake-10m"].seconds <= 60 and by["lake-10m"].peak_mib <= 16384,
-         f"{by['lake-10m'].seconds:,.1f} s, {by['lake-10m'].peak_mib:,.0f} MiB (goal <= 60 s, <= 16 GiB)"),
-        ("speed-up over the scalar reference (same 100k loans)", speedup >= 50,
-         f"{speedup:,.0f}x (goal >= 50x); per loan: {rate_store / rate_ref:,.0f}x "
-         "(1M store run vs reference)"),
-    ]  # fmt: skip
+        (
+            "1M loans from SQLite, end to end",
+            by["store"].seconds <= 30 and by["store"].peak_mib <= 4096,
+            f"{by['store'].seconds:,.1f} s, {by['store'].peak_mib:,.0f} MiB (goal <= 30 s, <= 4 GiB)",
+        ),
+        (
+            "10M loans from Parquet",
+            by["lake-10m"].seconds <= 60 and by["lake-10m"].peak_mib <= 16384,
+            f"{by['lake-10m'].seconds:,.1f} s, {by['lake-10m'].peak_mib:,.0f} MiB (goal <= 60 s, <= 16 GiB)",
+        ),
+        (
+            "speed-up over the scalar reference (same 100k loans)",
+            speedup >= 50,
+            f"{speedup:,.0f}x (goal >= 50x); per loan: {rate_store / rate_ref:,.0f}x "
+            "(1M store run vs reference)",
+        ),
+    ]
     lines += ["", "| goal | result | met |", "|---|---|---|"]
     lines += [f"| {g} | {r} | {'met' if ok else 'NOT met'} |" for g, ok, r in goals]
     lines += [

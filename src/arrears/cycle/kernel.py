@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import numpy as np
 from numba import njit
@@ -366,17 +367,13 @@ def replay(*args: np.ndarray | int, threads: int | None = None) -> np.ndarray:
     out = np.zeros((n, N_OUT), np.int64)
     workers = max(1, min(threads or os.cpu_count() or 1, n // 10_000 or 1))
     edges = [n * k // (workers * 4) for k in range(workers * 4 + 1)]
+    run: Any = _replay_range  # a numba dispatcher: typed by its arguments at call time
     if workers == 1:
-        _replay_range(0, n, *args, out)
+        run(0, n, *args, out)
         return out
+    ranges = [(lo, hi) for lo, hi in zip(edges, edges[1:], strict=False) if hi > lo]
     with ThreadPoolExecutor(workers) as pool:
-        jobs = [
-            pool.submit(_replay_range, lo, hi, *args, out)
-            for lo, hi in zip(edges, edges[1:], strict=False)
-            if hi > lo
-        ]
-        for job in jobs:
-            job.result()
+        list(pool.map(lambda r: run(r[0], r[1], *args, out), ranges))
     return out
 
 
