@@ -214,3 +214,45 @@ def test_lint_flags_evasive_threats_and_passes_clean_text() -> None:
         check=True,
     )
     assert json.loads(ok.stdout)["clean"] is True
+
+
+def test_the_daily_cycle_from_the_command_line(tmp_path: Path) -> None:
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    gen = tmp_path / "gen"
+    run(
+        "generate",
+        "--loans",
+        "400",
+        "--seed",
+        "5",
+        "--out",
+        str(gen),
+        "--as-of",
+        "2026-11-23",
+        env=env,
+    )
+    assert (gen / "contacts.csv").exists() and (gen / "promises.csv").exists()
+    run("ingest", str(gen), env=env)
+    dry = run("cycle", "--as-of", "2026-11-23", "--dry-run", env=env)
+    assert "dry run: nothing written" in dry.stdout
+    first = json.loads(run("cycle", "--as-of", "2026-11-23", "--json", env=env).stdout)
+    [day] = first
+    assert day["run_id"] == 1 and day["counts"]["actions"] > 0
+    assert sum(day["counts"]["status"].values()) == day["counts"]["actions"]
+    table = run("plan", "show", "--as-of", "2026-11-23", env=env).stdout
+    assert "stored plan for 2026-11-23" in table and "planned" in table
+    caught_up = json.loads(run("cycle", "--as-of", "2026-11-25", "--json", env=env).stdout)
+    assert [d["business_date"] for d in caught_up] == ["2026-11-24", "2026-11-25"]
+    assert "3 runs verified" in run("runs", "--verify", env=env).stdout
+    refused = run("cycle", "--as-of", "2026-11-20", env=env, ok=False)
+    assert refused.returncode == 1 and "before the last run" in refused.stderr
+    candidate = tmp_path / "candidate.yaml"
+    default = ROOT / "src" / "arrears" / "strategy" / "strategies" / "default.yaml"
+    candidate.write_text(default.read_text().replace("capacity: 1000", "capacity: 3"))
+    diff = run("plan", "diff", str(candidate), "--as-of", "2026-11-25", env=env).stdout
+    assert "default -> default" in diff and "late" in diff
+    broken = tmp_path / "broken.yaml"
+    broken.write_text(default.read_text().replace("channel: legal_referral", "channel: fax"))
+    bad = run("cycle", "--as-of", "2026-11-26", "--strategy", str(broken), env=env, ok=False)
+    assert bad.returncode == 1 and "broken.yaml:" in bad.stderr and "channel" in bad.stderr

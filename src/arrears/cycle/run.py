@@ -13,10 +13,15 @@ from arrears.strategy.model import Strategy
 
 
 def make_plan(
-    snap: Snapshot, strategy: Strategy, engine: Engine, *, buckets: BandTable
+    snap: Snapshot, strategy: Strategy, engine: Engine, *, buckets: BandTable, release: bool = False
 ) -> tuple[pa.Table, pa.Table]:
-    """(the day's plan, the per-loan account table) for ``snap`` under ``strategy``."""
+    """(the day's plan, the per-loan account table) for ``snap`` under ``strategy``. With
+    ``release``, the schedules and payments are dropped from ``snap`` once the delinquency is
+    known (the largest tables; nothing after needs them), to keep the peak memory down."""
     base = accounts.build(snap, strategy, buckets=buckets)
+    if release:
+        snap.instalments = snap.instalments.schema.empty_table()
+        snap.payments = snap.payments.schema.empty_table()
     books = plan.rulebooks(base["rulebook"].unique().to_pylist() or ["cn"])
     # only accounts in a collection stage can have actions: the engine sees those alone
     base_in = base.filter(pc.is_valid(base["stage"]))

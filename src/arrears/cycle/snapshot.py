@@ -9,6 +9,7 @@ delinquency replay reads.
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, fields
 from datetime import date, timedelta
 from pathlib import Path
@@ -164,10 +165,9 @@ def _queries(as_of: date) -> dict[str, str]:
     return {
         "loans": f"SELECT {loan_cols} FROM loan l JOIN portfolio p "
         "ON p.portfolio_id = l.portfolio_id ORDER BY l.loan_id",
-        "instalments": "SELECT loan_id, seq, due_date, principal, interest, fee FROM instalment "
-        "ORDER BY loan_id, seq",
-        "payments": "SELECT loan_id, paid_on, amount FROM payment WHERE status = 'posted' "
-        "ORDER BY loan_id, paid_on",
+        # in the table's own order (a sequential scan); grouped by loan in Arrow afterwards
+        "instalments": "SELECT loan_id, seq, due_date, principal, interest, fee FROM instalment",
+        "payments": "SELECT loan_id, paid_on, amount FROM payment WHERE status = 'posted'",
         "borrowers": "SELECT borrower_id, locale, timezone, consents, contact_window FROM borrower",
         "points": "SELECT borrower_id, kind, opt_outs FROM contact_point "
         "WHERE owner_role = 'borrower' AND is_valid",
@@ -227,16 +227,18 @@ def _split(select: str) -> list[str]:
 def _restore(table: pa.Table, name: str) -> pa.Table:
     if table.num_rows == 0:  # no values: ADBC could not tell the types
         return SCHEMAS[name].empty_table()
+    nullable = NULLABLE.get(name, frozenset())
     cols = {}
     for f in SCHEMAS[name]:
         if f.name not in table.column_names:
             continue
         col = table[f.name]
-        if pa.types.is_string(col.type) or pa.types.is_large_string(col.type):
+        is_text = pa.types.is_string(col.type) or pa.types.is_large_string(col.type)
+        if is_text and f.name in nullable:  # '' stood for NULL (see _sqlite_safe)
             col = pc.if_else(pc.equal(col, ""), pa.scalar(None, col.type), col)
-        if f.type == TS and pa.types.is_string(col.type):
+        if f.type == TS and is_text:
             col = col.cast(pa.timestamp("us")).cast(TS)  # SQLite keeps UTC, naive
-        elif f.type == B and pa.types.is_string(col.type):
+        elif f.type == B and is_text:
             col = pc.is_in(col, pa.array(["1", "true", "t"]))
         elif f.type != col.type:
             col = col.cast(f.type)
@@ -255,14 +257,32 @@ def _adbc(engine: Engine) -> Any:
     return pg_adbc.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
 
 
-def from_store(engine: Engine, as_of: date) -> Snapshot:
-    """Read the store once. Loans are sorted by id; instalments and payments get loan_idx."""
-    sqlite = engine.url.get_backend_name() == "sqlite"
-    raw: dict[str, pa.Table] = {}
+def _read(engine: Engine, sql: str) -> pa.Table:
     with _adbc(engine) as conn, conn.cursor() as cur:
-        for name, sql in _queries(as_of).items():
-            cur.execute(_sqlite_safe(sql, name) if sqlite else sql)
-            raw[name] = cur.fetch_arrow_table()
+        if engine.url.get_backend_name() == "sqlite":  # wait out a writer's brief lock
+            cur.execute("PRAGMA busy_timeout = 30000")
+            cur.fetchall()
+        cur.execute(sql)
+        return cur.fetch_arrow_table()
+
+
+def from_store(engine: Engine, as_of: date, threads: int = 2) -> Snapshot:
+    """Read the store once, a few tables at a time (each on its own connection; the drivers
+    release the GIL while they read). Loans are sorted by id; instalments and payments get
+    loan_idx and are grouped by it."""
+    sqlite = engine.url.get_backend_name() == "sqlite"
+    queries = _queries(as_of)
+    # the big tables first, so the threads finish together
+    order = sorted(queries, key=lambda n: ("instalments", "payments", "contacts").index(n)
+                   if n in ("instalments", "payments", "contacts") else 3)  # fmt: skip
+    with ThreadPoolExecutor(max(1, threads)) as pool:
+        futures = {
+            name: pool.submit(
+                _read, engine, _sqlite_safe(queries[name], name) if sqlite else queries[name]
+            )
+            for name in order
+        }
+        raw = {name: f.result() for name, f in futures.items()}
     loans = raw["loans"]
     tables: dict[str, pa.Table] = {}
     for name, table in raw.items():
@@ -274,5 +294,11 @@ def from_store(engine: Engine, as_of: date) -> Snapshot:
 
 
 def _with_loan_idx(table: pa.Table, loans: pa.Table) -> pa.Table:
+    """``table`` with each row's loan as a row number of ``loans``, grouped by it (stable, so
+    rows keep their order within a loan)."""
     idx = pc.index_in(table["loan_id"], value_set=loans["loan_id"].combine_chunks())
-    return table.append_column("loan_idx", idx.cast(pa.int64())).drop_columns(["loan_id"])
+    out = table.append_column("loan_idx", idx.cast(pa.int64())).drop_columns(["loan_id"])
+    values = out["loan_idx"].to_numpy()
+    if values.size > 1 and bool((values[1:] < values[:-1]).any()):
+        out = out.take(pc.sort_indices(out, sort_keys=[("loan_idx", "ascending")]))
+    return out

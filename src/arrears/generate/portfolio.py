@@ -17,7 +17,7 @@ from typing import Any
 from arrears.domain.ledger import Allocation, Loan, PenaltyBase, Policy
 from arrears.domain.schedule import Instalment, Method, add_months, build_schedule
 from arrears.generate import behaviour as bh
-from arrears.generate import people
+from arrears.generate import history, people
 from arrears.generate.writers import ENTITY_ORDER, open_writers
 from arrears.parallel import ordered_map
 
@@ -225,6 +225,9 @@ def make_chunk(seed: int, index: int, start: int, count: int, as_of: date) -> Ro
         behaviour = bh.pick(rng)
         row["score"] = bh.score(behaviour, n)
         loan = bh.simulate(loan, behaviour, as_of, rng)
+        history.collection(
+            random.Random(seed * 1_000_003 + n), loan, row["borrower_id"], as_of, rows
+        )
         rows["payments"].extend(
             {
                 "payment_id": pay.payment_id,

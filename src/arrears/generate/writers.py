@@ -13,9 +13,20 @@ from typing import Any, Protocol
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-ENTITY_ORDER = ("portfolios", "borrowers", "contact_points", "loans", "instalments", "payments")
+ENTITY_ORDER = (
+    "portfolios",
+    "borrowers",
+    "contact_points",
+    "loans",
+    "instalments",
+    "payments",
+    "contacts",
+    "promises",
+    "holds",
+)
 
 _S, _I, _D, _B = pa.string(), pa.int64(), pa.date32(), pa.bool_()
+_T = pa.timestamp("us", tz="UTC")
 SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
     "portfolios": [
         ("portfolio_id", _S),
@@ -84,6 +95,33 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("status", _S),
         ("reversed_on", _D),
         ("source", _S),
+    ],
+    "contacts": [
+        ("attempt_id", _S),
+        ("borrower_id", _S),
+        ("loan_id", _S),
+        ("channel", _S),
+        ("at", _T),
+        ("direction", _S),
+        ("role", _S),
+        ("result", _S),
+    ],
+    "promises": [
+        ("promise_id", _S),
+        ("loan_id", _S),
+        ("amount", _I),
+        ("due_on", _D),
+        ("made_at", _T),
+        ("status", _S),
+        ("settled_on", _D),
+    ],
+    "holds": [
+        ("hold_id", _S),
+        ("borrower_id", _S),
+        ("loan_id", _S),
+        ("kind", _S),
+        ("starts_at", _T),
+        ("ends_at", _T),
     ],
 }
 

@@ -30,7 +30,7 @@ from arrears.cycle.run import make_plan
 from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
 from arrears.service.tables import bands_for
-from arrears.store import audit
+from arrears.store import audit, db
 from arrears.store import tables as t
 from arrears.strategy.model import Strategy, StrategyError
 from arrears.strategy.model import load as load_strategy
@@ -119,7 +119,7 @@ def run_cycle(
                     snap = _snapshot(app, conn, day)
                     if progress:
                         progress(f"{day}: plan ({snap.loans.num_rows:,} loans on {name})")
-                    plan, base = make_plan(snap, strategy, eng, buckets=bands.buckets)
+                    plan, base = make_plan(snap, strategy, eng, buckets=bands.buckets, release=True)
                     if progress:
                         progress(f"{day}: write")
                     results.append(_write(app, conn, day, plan, base, strategy, name, dry_run))
@@ -156,7 +156,9 @@ def run_lake(
         raise ServiceError(str(exc)) from exc
     eng = engines.connect(engine)
     try:
-        plan, base = make_plan(snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS)
+        plan, base = make_plan(
+            snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS, release=True
+        )
     finally:
         eng.close()
     changes = _stage_changes(base, as_of)
@@ -229,11 +231,17 @@ def _stage_changes(base: pa.Table, day: date) -> list[dict[str, Any]]:
 
 
 def _digest(plan: pa.Table) -> str:
-    h = hashlib.sha256()
-    for batch in plan.select(["action_id", "status", "rule", "priority"]).to_batches(65_536):
-        for row in zip(*(c.to_pylist() for c in batch.columns), strict=True):
-            h.update(json.dumps(row, default=str).encode())
-    return h.hexdigest()
+    """sha256 over every action's id, status, rule and priority, in plan order."""
+    if plan.num_rows == 0:
+        return hashlib.sha256(b"").hexdigest()
+    rows = pc.binary_join_element_wise(
+        plan["action_id"],
+        plan["status"],
+        pc.fill_null(plan["rule"], ""),
+        pc.cast(plan["priority"], pa.string()),
+        "|",
+    )
+    return hashlib.sha256("\n".join(rows.to_pylist()).encode()).hexdigest()
 
 
 def _counts(plan: pa.Table, changes: list[dict[str, Any]], accounts: int) -> dict[str, Any]:
@@ -297,21 +305,24 @@ def _write(
 def _apply_stages(conn: Connection, changes: list[dict[str, Any]], run_id: int) -> None:
     if not changes:
         return
-    st = t.account_stage
-    ids = [c["loan_id"] for c in changes]
-    for k in range(0, len(ids), 5_000):
-        conn.execute(delete(st).where(st.c.loan_id.in_(ids[k : k + 5_000])))
-    stays = [
-        {"loan_id": c["loan_id"], "stage": c["to_stage"], "since": c["as_of"]}
-        for c in changes
-        if c["stays"]
-    ]
-    if stays:
-        conn.execute(insert(st), stays)
-    conn.execute(
-        insert(t.stage_change),
-        [{k: v for k, v in c.items() if k != "stays"} | {"run_id": run_id} for c in changes],
+    conn.exec_driver_sql(
+        db.delete_by_sql(conn, t.account_stage, "loan_id"), [(c["loan_id"],) for c in changes]
     )
+    stays = [c for c in changes if c["stays"]]
+    if stays:
+        db.insert_arrow(conn, t.account_stage, pa.table({
+            "loan_id": pa.array([c["loan_id"] for c in stays], pa.string()),
+            "stage": pa.array([c["to_stage"] for c in stays], pa.string()),
+            "since": pa.array([c["as_of"] for c in stays], pa.date32()),
+        }))  # fmt: skip
+    db.insert_arrow(conn, t.stage_change, pa.table({
+        "loan_id": pa.array([c["loan_id"] for c in changes], pa.string()),
+        "as_of": pa.array([c["as_of"] for c in changes], pa.date32()),
+        "from_stage": pa.array([c["from_stage"] for c in changes], pa.string()),
+        "prev_since": pa.array([c["prev_since"] for c in changes], pa.date32()),
+        "to_stage": pa.array([c["to_stage"] for c in changes], pa.string()),
+        "run_id": pa.array([run_id] * len(changes), pa.int64()),
+    }))  # fmt: skip
 
 
 PLAN_FIELDS = (
@@ -322,12 +333,12 @@ PLAN_FIELDS = (
 
 
 def _insert_plan(conn: Connection, plan: pa.Table, run_id: int) -> None:
-    for batch in plan.select(list(PLAN_FIELDS)).to_batches(20_000):
-        rows = batch.to_pylist()
-        for r in rows:
-            r["run_id"] = run_id
-        if rows:
-            conn.execute(insert(t.plan_action), rows)
+    rows = plan.select(list(PLAN_FIELDS))
+    db.insert_arrow(
+        conn,
+        t.plan_action,
+        rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.int64())),
+    )
 
 
 def _record_run(

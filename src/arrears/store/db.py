@@ -5,6 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pyarrow as pa
+import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, Insert, Table, create_engine, event
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -99,3 +101,40 @@ def upsert_sql(conn: Connection, table: Table, keys: tuple[str, ...]) -> str:
         f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))}) "
         f"ON CONFLICT ({', '.join(keys)}) DO UPDATE SET {updates}"
     )
+
+
+def insert_sql(conn: Connection, table: Table, names: list[str]) -> str:
+    """A driver-level INSERT of ``names`` (for executemany with tuples)."""
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return (
+        f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({', '.join([mark] * len(names))})"
+    )
+
+
+def delete_by_sql(conn: Connection, table: Table, column: str) -> str:
+    mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
+    return f"DELETE FROM {table.name} WHERE {column} = {mark}"
+
+
+def driver_values(col: pa.ChunkedArray | pa.Array, sqlite: bool) -> list[Any]:
+    """An Arrow column as the DB-API driver wants it: SQLite takes dates as ISO text, instants as
+    naive UTC text (the way SQLAlchemy keeps them), booleans as 0/1."""
+    if sqlite and pa.types.is_date32(col.type):
+        col = pc.cast(col, pa.string())
+    elif sqlite and pa.types.is_timestamp(col.type):
+        col = pc.strftime(pc.cast(col, pa.timestamp("us", tz="UTC")), "%Y-%m-%d %H:%M:%S")
+    elif sqlite and pa.types.is_boolean(col.type):
+        col = pc.cast(col, pa.int8())
+    values: list[Any] = col.to_pylist()
+    return values
+
+
+def insert_arrow(conn: Connection, table: Table, data: pa.Table, chunk: int = 50_000) -> None:
+    """Insert an Arrow table's rows (its columns named as the table's) with driver executemany."""
+    sqlite = conn.dialect.name == "sqlite"
+    names = data.column_names
+    sql = insert_sql(conn, table, names)
+    for k in range(0, data.num_rows, chunk):
+        part = data.slice(k, chunk)
+        cols = [driver_values(part[n], sqlite) for n in names]
+        conn.exec_driver_sql(sql, list(zip(*cols, strict=True)))

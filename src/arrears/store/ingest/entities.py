@@ -264,6 +264,119 @@ PAYMENTS = Entity(
     ),
 )
 
+# Collection history a lender brings along (or another system keeps): contact attempts,
+# promises to pay, holds and arrangements. The daily cycle reads them; later issues write them.
+
+CONTACT_CHANNELS = ("call", "robocall", "sms", "email", "letter", "push", "visit")
+CONTACT_RESULTS = (
+    "connected", "conversation", "no_answer", "busy", "not_in_service", "voicemail",
+    "delivered", "failed", "bounced", "read", "refused",
+)  # fmt: skip
+HOLD_KINDS = (
+    "cease_request", "attorney_represented", "bankruptcy", "deceased", "dispute", "complaint",
+    "legal", "hardship",
+)  # fmt: skip
+
+#: the kind of contact point each channel reaches (keys the destination's lookup hash)
+POINT_OF = {"call": "phone", "robocall": "phone", "sms": "phone", "email": "email",
+            "letter": "address", "visit": "address", "push": "push"}  # fmt: skip
+
+
+def _attempt_store(row: Row, cipher: Cipher) -> Row:
+    """The number or address used is kept only as its lookup hash (the frequency rules count
+    dials per number)."""
+    destination = row.pop("destination")
+    row["destination_hash"] = (
+        None if destination is None else cipher.lookup_hash(POINT_OF[row["channel"]], destination)
+    )
+    return row
+
+
+CONTACTS = Entity(
+    "contacts",
+    t.contact_attempt,
+    ("attempt_id",),
+    (
+        Col("attempt_id", f.identifier, c.identifier, required=True),
+        Col("borrower_id", f.identifier, c.identifier, required=True),
+        Col("loan_id", f.identifier, c.identifier),
+        Col("channel", f.choice(*CONTACT_CHANNELS), required=True),
+        Col("at", f.instant, required=True),
+        Col("direction", f.choice("outbound", "inbound"), default="outbound"),
+        Col(
+            "role",
+            f.choice("debtor", "guarantor", "emergency_contact", "third_party"),
+            default="debtor",
+        ),  # fmt: skip
+        Col("destination", f.text(500), c.text(500)),
+        Col("result", f.choice(*CONTACT_RESULTS)),
+    ),
+    refs=(Ref("borrower_id", t.borrower, "borrower_id"), Ref("loan_id", t.loan, "loan_id")),
+    store=_attempt_store,
+)
+
+
+def _promise_check(row: Row) -> list[tuple[str, str]]:
+    if row.get("status") != "pending" and row.get("settled_on") is None:
+        return [("settled_on", "is required once a promise is kept, partly kept or broken")]
+    return []
+
+
+PROMISES = Entity(
+    "promises",
+    t.promise,
+    ("promise_id",),
+    (
+        Col("promise_id", f.identifier, c.identifier, required=True),
+        Col("loan_id", f.identifier, c.identifier, required=True),
+        Col("amount", f.integer(1), c.integer(1), required=True),
+        Col("due_on", f.iso_date, c.iso_date, required=True),
+        Col("made_at", f.instant, required=True),
+        Col("status", f.choice("pending", "kept", "partly_kept", "broken"), default="pending"),
+        Col("settled_on", f.iso_date, c.iso_date),
+    ),
+    refs=(Ref("loan_id", t.loan, "loan_id"),),
+    check=_promise_check,
+)
+
+
+def _hold_check(row: Row) -> list[tuple[str, str]]:
+    if row.get("ends_at") is not None and row["ends_at"] <= row["starts_at"]:
+        return [("ends_at", "is not after starts_at")]
+    return []
+
+
+HOLDS = Entity(
+    "holds",
+    t.hold,
+    ("hold_id",),
+    (
+        Col("hold_id", f.identifier, c.identifier, required=True),
+        Col("borrower_id", f.identifier, c.identifier, required=True),
+        Col("loan_id", f.identifier, c.identifier),
+        Col("kind", f.choice(*HOLD_KINDS), required=True),
+        Col("starts_at", f.instant, required=True),
+        Col("ends_at", f.instant),
+    ),
+    refs=(Ref("borrower_id", t.borrower, "borrower_id"), Ref("loan_id", t.loan, "loan_id")),
+    check=_hold_check,
+)
+
+ARRANGEMENTS = Entity(
+    "arrangements",
+    t.arrangement,
+    ("arrangement_id",),
+    (
+        Col("arrangement_id", f.identifier, c.identifier, required=True),
+        Col("loan_id", f.identifier, c.identifier, required=True),
+        Col("kind", f.choice("extension", "plan", "settlement", "waiver"), required=True),
+        Col("status", f.choice("proposed", "active", "completed", "breached"), default="active"),
+        Col("starts_on", f.iso_date, c.iso_date, required=True),
+        Col("ends_on", f.iso_date, c.iso_date),
+    ),
+    refs=(Ref("loan_id", t.loan, "loan_id"),),
+)
+
 #: load order: every entity after the ones it refers to
 ENTITIES: tuple[Entity, ...] = (
     PORTFOLIOS,
@@ -272,6 +385,10 @@ ENTITIES: tuple[Entity, ...] = (
     LOANS,
     INSTALMENTS,
     PAYMENTS,
+    CONTACTS,
+    PROMISES,
+    HOLDS,
+    ARRANGEMENTS,
 )
 BY_NAME = {e.name: e for e in ENTITIES}
 

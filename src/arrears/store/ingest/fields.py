@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -99,6 +99,23 @@ def iso_date(value: Any) -> date:
         return date.fromisoformat(s)
     except ValueError as exc:
         raise Invalid(f"expected a date YYYY-MM-DD, got {value!r}") from exc
+
+
+def instant(value: Any) -> datetime:
+    """An ISO 8601 instant with its UTC offset (2026-11-23T09:30:00+08:00), stored in UTC."""
+    if isinstance(value, datetime):
+        at = value
+    else:
+        text = str(value).strip()
+        try:
+            at = datetime.fromisoformat(text.replace("Z", "+00:00"))
+        except ValueError as exc:
+            raise Invalid(
+                f"expected an instant such as 2026-11-23T09:30:00+08:00, got {text!r}"
+            ) from exc
+    if at.tzinfo is None:
+        raise Invalid(f"needs a UTC offset, such as 2026-11-23T09:30:00+08:00, got {value!r}")
+    return at.astimezone(UTC)
 
 
 def choice(*options: str) -> Parser:

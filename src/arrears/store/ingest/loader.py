@@ -26,7 +26,7 @@ from sqlalchemy import Connection, Engine, select
 
 from arrears.store import tables as t
 from arrears.store.crypto import Cipher
-from arrears.store.db import upsert_sql
+from arrears.store.db import driver_values, upsert_sql
 from arrears.store.ingest.entities import BY_NAME, ENTITIES, NO_CHECK, NO_STORE, Entity, parse_row
 from arrears.store.ingest.readers import FileError, Source, fmt_of, header, read_chunks
 
@@ -268,13 +268,7 @@ class _Batch:
         )
 
     def _db_values(self, col: pa.ChunkedArray) -> list[Any]:
-        """A column as the DB-API driver wants it: SQLite takes dates as ISO text, bools as 0/1."""
-        if self.sqlite and pa.types.is_date32(col.type):
-            col = pc.cast(col, pa.string())
-        elif self.sqlite and pa.types.is_boolean(col.type):
-            col = pc.cast(col, pa.int8())
-        values: list[Any] = col.to_pylist()
-        return values
+        return driver_values(col, self.sqlite)
 
 
 def _fill(values: pa.Array, default: Any) -> pa.Array:
