@@ -61,7 +61,9 @@ def child(name: str, cmd: list[str], env: dict[str, str], loans: int, note: str 
     seconds = time.perf_counter() - start
     code = os.waitstatus_to_exitcode(status)
     if code != 0:  # recorded, not fatal: a step killed for lack of memory is a result too
-        note = f"FAILED (exit {code}{', killed' if code < 0 else ''}) after {seconds:,.0f} s; {note}"
+        note = (
+            f"FAILED (exit {code}{', killed' if code < 0 else ''}) after {seconds:,.0f} s; {note}"
+        )
     step = Step(name, loans, seconds, usage.ru_maxrss / 1024, note)
     print(f"  {seconds:,.1f} s, peak {step.peak_mib:,.0f} MiB", flush=True)
     return step
