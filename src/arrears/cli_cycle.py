@@ -156,14 +156,20 @@ def _show(r: DayResult, strategy: str, dry_run: bool) -> None:
             changes.add_row(k, f"{n:,}")
         out.print(changes)
     tail = (
-        f"; replaced {r.replaced:,} unsent actions; kept {r.kept:,} already sent"
+        f"; {'would replace' if dry_run else 'replaced'} {r.replaced:,} unsent actions; "
+        f"kept {r.kept:,} already sent"
         if r.replaced or r.kept
         else ""
+    )
+    vs = r.counts.get("vs_stored", {})
+    change = (
+        f" Against the stored plan of {r.business_date}: {vs.get('new', 0):,} new actions, "
+        f"{vs.get('dropped', 0):,} dropped, {vs.get('status_changed', 0):,} with another status."
     )
     run = f"run #{r.run_id}" if r.run_id is not None else "dry run: nothing written"
     out.print(
         f"{r.accounts:,} accounts; {r.plan.num_rows:,} actions {verb} for "
-        f"{r.business_date}; {r.stage_changes:,} stage changes{tail}. {run}."
+        f"{r.business_date}; {r.stage_changes:,} stage changes{tail}.{change} {run}."
     )
 
 

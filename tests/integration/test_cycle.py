@@ -107,6 +107,8 @@ def test_a_rerun_replaces_unsent_actions_and_keeps_sent_ones(portfolio: App) -> 
         after[k]["status"] == "sent" and after[k]["run_id"] == before[k]["run_id"] for k in sent
     )
     assert again.kept == 5 and again.replaced == len(before) - 5
+    assert again.counts["vs_stored"] == {"new": 0, "dropped": 0, "status_changed": 0}
+    assert first.counts["vs_stored"]["new"] == first.plan.num_rows
     assert again.stage_changes == first.stage_changes
     with portfolio.engine.connect() as conn:
         assert (

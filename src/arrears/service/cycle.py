@@ -281,6 +281,7 @@ def _write(
     existing = conn.execute(
         select(pa_.c.action_id, pa_.c.status).where(pa_.c.business_date == day)
     ).all()
+    before = {a: s for a, s in existing if s in UNSENT}
     sent = {a for a, s in existing if s not in UNSENT}
     replaced = sum(1 for _, s in existing if s in UNSENT)
     if sent:
@@ -288,6 +289,13 @@ def _write(
     changes = _stage_changes(base, day)
     counts = _counts(plan, changes, base.num_rows)
     counts |= {"replaced": replaced, "kept": len(sent)}
+    now = dict(zip(plan["action_id"].to_pylist(), plan["status"].to_pylist(), strict=True))
+    vs = {  # against what is stored for the date (all new on a first run)
+        "new": sum(1 for a in now if a not in before),
+        "dropped": sum(1 for a in before if a not in now),
+        "status_changed": sum(1 for a, st in now.items() if a in before and before[a] != st),
+    }
+    counts["vs_stored"] = vs
     result = DayResult(
         day, None, base.num_rows, len(changes), replaced, len(sent), counts, plan, changes
     )
