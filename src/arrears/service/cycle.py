@@ -197,15 +197,21 @@ def _snapshot(app: App, conn: Connection, day: date) -> snapshot.Snapshot:
 def _undo_day(conn: Connection, day: date) -> None:
     """Restore every account's stage to what it was before ``day``'s earlier run, if any."""
     sc = t.stage_change
-    changes = conn.execute(select(sc).where(sc.c.as_of == day)).mappings().all()
-    for ch in changes:
-        conn.execute(delete(t.account_stage).where(t.account_stage.c.loan_id == ch["loan_id"]))
-        if ch["from_stage"] is not None:
-            conn.execute(
-                insert(t.account_stage).values(
-                    loan_id=ch["loan_id"], stage=ch["from_stage"], since=ch["prev_since"]
-                )
-            )
+    changes = conn.execute(
+        select(sc.c.loan_id, sc.c.from_stage, sc.c.prev_since).where(sc.c.as_of == day)
+    ).all()
+    if not changes:
+        return
+    conn.exec_driver_sql(
+        db.delete_by_sql(conn, t.account_stage, "loan_id"), [(c[0],) for c in changes]
+    )
+    back = [c for c in changes if c[1] is not None]
+    if back:
+        db.insert_arrow(conn, t.account_stage, pa.table({
+            "loan_id": pa.array([c[0] for c in back], pa.string()),
+            "stage": pa.array([c[1] for c in back], pa.string()),
+            "since": pa.array([c[2] for c in back], pa.date32()),
+        }))  # fmt: skip
     conn.execute(delete(sc).where(sc.c.as_of == day))
 
 
