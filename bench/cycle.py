@@ -30,7 +30,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from common import machine, prepend
-from lake import make_lake
 
 ROOT = Path(__file__).resolve().parents[1]
 OUT = ROOT / "bench" / "out" / "cycle"
@@ -262,11 +261,24 @@ def main() -> None:
     lakes: dict[int, Path] = {}
 
     def lake(n: int) -> Path:
+        """A synthetic snapshot of n loans, made in a child process (so this one stays small and
+        the measured steps get the machine's memory)."""
         if n not in lakes:
             path = OUT / f"lake-{n}"
             shutil.rmtree(path, ignore_errors=True)
             t0 = time.perf_counter()
-            make_lake(path, n, AS_OF)
+            subprocess.run(
+                [
+                    PY,
+                    str(ROOT / "bench" / "lake.py"),
+                    str(path),
+                    str(n),
+                    "--as-of",
+                    AS_OF.isoformat(),
+                ],
+                check=True,
+                stdout=subprocess.DEVNULL,
+            )
             print(f"  lake of {n:,} loans made in {time.perf_counter() - t0:,.0f} s", flush=True)
             lakes[n] = path
         return lakes[n]
@@ -438,7 +450,11 @@ def write_results(started: datetime, steps: list[Step], floors: dict[str, float]
         ),
     ]
     lines += ["", "| goal | result | met |", "|---|---|---|"]
-    lines += [f"| {g} | {r} | {'met' if ok else 'NOT met'} |" for g, ok, r in goals]
+    judged = SCALE == 1  # the goals are for the full sizes; a scaled run only shows the shape
+    lines += [
+        f"| {g} | {r} | {('met' if ok else 'NOT met') if judged else 'not judged (scaled run)'} |"
+        for g, ok, r in goals
+    ]
     lines += [
         "",
         f"Floor (DuckDB reading every input column once, best of 2): 1M loans {floors['1m']:,.2f} s "
