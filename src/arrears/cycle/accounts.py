@@ -10,6 +10,7 @@ hash bucket. History aggregates (contacts, promises, holds ...) are joined by th
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -78,7 +79,8 @@ def buckets_of(salt: str, loan_ids: pa.ChunkedArray | pa.Array) -> pa.Array:
     offsets = np.frombuffer(offsets_buf, np.int64, count=len(arr) + 1, offset=arr.offset * 8)
     data = np.frombuffer(data_buf, np.uint8) if data_buf is not None else np.zeros(0, np.uint8)
     start = kernel.fnv1a(f"{salt}:".encode())
-    return pa.array(kernel.fnv1a_buckets(np.uint64(start), offsets, data, BUCKETS))
+    hashes: Any = kernel.fnv1a_buckets  # a numba dispatcher: typed by its arguments at call time
+    return pa.array(hashes(np.uint64(start), *kernel.readonly(offsets, data), BUCKETS))
 
 
 def strategy_stage(dpd: pa.Array, strategy: Strategy) -> pa.Array:

@@ -377,6 +377,31 @@ def replay(*args: np.ndarray | int, threads: int | None = None) -> np.ndarray:
     return out
 
 
+def readonly(*arrays: np.ndarray) -> list[np.ndarray]:
+    """The kernel's inputs, contiguous and read-only. Arrow hands some columns over as read-only
+    views and others as copies; numba compiles (and caches) one version per signature, so every
+    input is made read-only to keep to one."""
+    out = []
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        if a.flags.writeable:
+            a = a.view()
+            a.setflags(write=False)
+        out.append(a)
+    return out
+
+
+def warm() -> None:
+    """Load the compiled kernels (numba's first call costs about two seconds) on tiny inputs of
+    the types the cycle passes, so a caller can pay that while it waits for I/O."""
+    z = np.zeros(1, np.int64)
+    off = np.zeros(2, np.int64)
+    no = np.zeros(1, np.bool_)
+    replay(0, *readonly(off, z, z, z, z, z, off, z, z, z + 1, z + 1, z, z, no, z, no))
+    buckets: Any = fnv1a_buckets  # a numba dispatcher: typed by its arguments at call time
+    buckets(np.uint64(FNV_OFFSET), *readonly(off, np.zeros(1, np.uint8)), 10_000)
+
+
 FNV_OFFSET = 0xCBF29CE484222325
 FNV_PRIME = 0x100000001B3
 MASK = 2**64 - 1

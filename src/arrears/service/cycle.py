@@ -15,6 +15,7 @@ import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from pathlib import Path
@@ -25,7 +26,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from arrears.bootstrap import App
-from arrears.cycle import engines, snapshot
+from arrears.cycle import engines, kernel, snapshot
 from arrears.cycle.run import make_plan
 from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
@@ -106,7 +107,11 @@ def run_cycle(
     if dry_run:
         days = days[-1:]  # what would change today; a dry run never writes, so no catch-up
     bands = bands_for(app.settings)
-    eng = engines.connect(name)
+    # the engine starts (and the compiled kernel loads) while the store is being read: the
+    # drivers read without the GIL, so the two overlap
+    pool = ThreadPoolExecutor(1)
+    starting = pool.submit(_start_engine, name)
+    eng: engines.Engine | None = None
     results = []
     try:
         for day in days:
@@ -119,6 +124,7 @@ def run_cycle(
                     snap = _snapshot(app, conn, day)
                     if progress:
                         progress(f"{day}: plan ({snap.loans.num_rows:,} loans on {name})")
+                    eng = eng or starting.result()
                     plan, base = make_plan(snap, strategy, eng, buckets=bands.buckets, release=True)
                     if progress:
                         progress(f"{day}: write")
@@ -131,8 +137,14 @@ def run_cycle(
                 else:
                     tx.commit()
     finally:
-        eng.close()
+        pool.shutdown()
+        (eng or starting.result()).close()
     return results
+
+
+def _start_engine(name: str) -> engines.Engine:
+    kernel.warm()
+    return engines.connect(name)
 
 
 def run_lake(
