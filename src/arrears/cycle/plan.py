@@ -17,8 +17,12 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
+from arrears.compliance.model import CALLS as COMPLIANCE_CALLS
+from arrears.compliance.model import CONNECTED as COMPLIANCE_CONNECTED
+from arrears.compliance.model import MEDIUM as COMPLIANCE_MEDIUM
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
+from arrears.compliance.rules.frequency import NOT_CONNECTED as COMPLIANCE_NOT_CONNECTED
 from arrears.cycle.accounts import _col
 from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
 from arrears.strategy.vector import compile_expr
@@ -34,15 +38,8 @@ CONTACT = {
     "agent_call": "call",
     "visit": "visit",
 }
-MEDIUM = {
-    "sms": "sms",
-    "push": "push",
-    "email": "email",
-    "letter": "letter",
-    "robocall": "call",
-    "agent_call": "call",
-    "visit": "visit",
-}
+#: the medium (for opt-outs and consents) of each contact channel
+MEDIUM = {channel: COMPLIANCE_MEDIUM[contact] for channel, contact in CONTACT.items()}
 #: which contact point kind carries each medium (push goes to the app: consents only)
 POINT_KIND = {
     "sms": "phone",
@@ -64,32 +61,9 @@ HOLD_ORDER = (
 )
 #: kinds that stop contact about every debt of the person, whatever debt they name
 PERSON_HOLDS = frozenset(HOLD_ORDER[:4])
-CONNECTED = ("connected", "conversation")
-NOT_CONNECTED = ("busy", "not_in_service")
-CALLS = ("call", "robocall")
-PLAN_COLUMNS = (
-    "action_id",
-    "business_date",
-    "loan_id",
-    "borrower_id",
-    "portfolio_id",
-    "stage",
-    "segment",
-    "step_id",
-    "step_order",
-    "channel",
-    "template",
-    "queue",
-    "pool",
-    "locale",
-    "priority",
-    "experiment",
-    "arm",
-    "window_start",
-    "window_end",
-    "status",
-    "rule",
-)
+CONNECTED = tuple(sorted(COMPLIANCE_CONNECTED))
+NOT_CONNECTED = tuple(sorted(COMPLIANCE_NOT_CONNECTED))
+CALLS = tuple(sorted(COMPLIANCE_CALLS))
 
 
 def _contains(listing: Any, item: str) -> Any:

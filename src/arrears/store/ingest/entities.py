@@ -15,6 +15,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Table
 
+from arrears.compliance import model as compliance
+from arrears.compliance.rulebook import HOLD_KINDS
 from arrears.store import tables as t
 from arrears.store.crypto import Cipher
 from arrears.store.ingest import columns as c
@@ -267,15 +269,9 @@ PAYMENTS = Entity(
 # Collection history a lender brings along (or another system keeps): contact attempts,
 # promises to pay, holds and arrangements. The daily cycle reads them; later issues write them.
 
-CONTACT_CHANNELS = ("call", "robocall", "sms", "email", "letter", "push", "visit")
-CONTACT_RESULTS = (
-    "connected", "conversation", "no_answer", "busy", "not_in_service", "voicemail",
-    "delivered", "failed", "bounced", "read", "refused",
-)  # fmt: skip
-HOLD_KINDS = (
-    "cease_request", "attorney_represented", "bankruptcy", "deceased", "dispute", "complaint",
-    "legal", "hardship",
-)  # fmt: skip
+CONTACT_CHANNELS = compliance.CHANNELS
+#: the gate's call results, and what message channels report
+CONTACT_RESULTS = (*compliance.RESULTS, "delivered", "failed", "bounced", "read", "refused")
 
 #: the kind of contact point each channel reaches (keys the destination's lookup hash)
 POINT_OF = {"call": "phone", "robocall": "phone", "sms": "phone", "email": "email",

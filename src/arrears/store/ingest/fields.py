@@ -11,17 +11,9 @@ from functools import lru_cache
 from typing import Any
 from zoneinfo import available_timezones
 
-CHANNELS = (
-    "sms",
-    "push",
-    "email",
-    "letter",
-    "robocall",
-    "agent_call",
-    "visit",
-    "agency",
-    "legal_referral",
-)
+from arrears.strategy.model import CHANNELS as STRATEGY_CHANNELS
+
+CHANNELS = STRATEGY_CHANNELS  # the channels a borrower may agree to (consents)
 
 Parser = Callable[[Any], Any]
 
@@ -64,13 +56,18 @@ def integer(minimum: int | None = None) -> Parser:
     return parse
 
 
-def rate(value: Any) -> str:
+def _decimal(value: Any, example: str) -> Decimal:
     if isinstance(value, float):
         value = repr(value)
     try:
         d = Decimal(str(value).strip())
     except InvalidOperation as exc:
-        raise Invalid(f"expected a decimal rate such as 0.18, got {value!r}") from exc
+        raise Invalid(f"expected {example}, got {value!r}") from exc
+    return d
+
+
+def rate(value: Any) -> str:
+    d = _decimal(value, "a decimal rate such as 0.18")
     if not d.is_finite() or d < 0 or d > 100:
         raise Invalid(f"rate must be between 0 and 100, got {value!r}")
     return str(d.normalize()) if d != 0 else "0"
@@ -78,12 +75,7 @@ def rate(value: Any) -> str:
 
 def score(value: Any) -> str:
     """The lender's collection score: a decimal from 0 (worst) to 1 (best)."""
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        d = Decimal(str(value).strip())
-    except InvalidOperation as exc:
-        raise Invalid(f"expected a score between 0 and 1 such as 0.62, got {value!r}") from exc
+    d = _decimal(value, "a score between 0 and 1 such as 0.62")
     if not d.is_finite() or d < 0 or d > 1:
         raise Invalid(f"score must be between 0 and 1, got {value!r}")
     return str(d)
