@@ -147,7 +147,10 @@ def _show(r: DayResult, strategy: str, dry_run: bool) -> None:
     )
     if r.plan.num_rows:
         out.print(rule_table(r.plan, "what blocked, suppressed or cut actions"))
-    moves = Counter(f"{c['from_stage'] or '-'} -> {c['to_stage']}" for c in r.changes)
+    moves = {}
+    for key, n in r.counts["stage_changes"].items():
+        source, _, target = key.partition(">")
+        moves[f"{'-' if source == 'None' else source} -> {target}"] = n
     if moves:
         changes = Table(title="stage changes", title_justify="left")
         changes.add_column("change")

@@ -10,7 +10,7 @@ hash bucket. History aggregates (contacts, promises, holds ...) are joined by th
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 from zoneinfo import ZoneInfo
 
 import numpy as np
@@ -126,30 +126,46 @@ def _times(snap: Snapshot, borrowers: pa.Table, rulebooks: pa.ChunkedArray) -> d
     return {n: pa.array(v, TS).take(pa.array(idx)) for n, v in per_key.items()}
 
 
+class Accounts(NamedTuple):
+    #: every loan: loan_id, dpd, stage, prior_stage, prior_since (what stage changes need)
+    book: pa.Table
+    #: the loans in a collection stage, with every column of docs/STRATEGY.md
+    active: pa.Table
+
+
 def build(
     snap: Snapshot,
     strategy: Strategy,
     *,
     buckets: BandTable,
-) -> pa.Table:
-    """The per-loan base table (columns documented in docs/STRATEGY.md)."""
-    loans = snap.loans
-    d = delinquency.compute(
-        loans, snap.instalments, snap.payments, snap.as_of, buckets=buckets, stages=DEFAULT_STAGES
+) -> Accounts:
+    """The delinquency and stage of every loan; the full per-loan table (columns documented in
+    docs/STRATEGY.md) for the loans in a collection stage, the only ones that can have actions."""
+    d = delinquency.compute_parts(
+        snap.loans, snap.ledger, snap.as_of, buckets=buckets, stages=DEFAULT_STAGES
     )
-    borrowers = _borrower_rows(snap, loans)
     stage = strategy_stage(d["dpd"], strategy)
-    prior_idx = pc.index_in(loans["loan_id"], value_set=snap.stages["loan_id"].combine_chunks())
+    prior_idx = pc.index_in(
+        snap.loans["loan_id"], value_set=snap.stages["loan_id"].combine_chunks()
+    )
     prior = snap.stages.take(prior_idx)
+    book = pa.table(
+        {
+            "loan_id": snap.loans["loan_id"],
+            "dpd": d["dpd"],
+            "stage": stage,
+            "prior_stage": prior["stage"],
+            "prior_since": prior["since"],
+        }
+    )
+    keep = pc.is_valid(stage)
+    loans, d = snap.loans.filter(keep), d.filter(keep)
+    stage, prior = stage.filter(keep), prior.filter(keep)
+    borrowers = _borrower_rows(snap, loans)
     same = pc.fill_null(pc.equal(prior["stage"], stage), False)
     as_of_num = (snap.as_of - delinquency.EPOCH).days
     since_num = pc.cast(pc.cast(prior["since"], pa.int32()), pa.int64())
     days_in_stage = pc.if_else(same, pc.subtract(pa.scalar(as_of_num, pa.int64()), since_num), 0)
-    paid_on = delinquency.day_number(snap.as_of)
-    p_days = pc.cast(pc.cast(snap.payments["paid_on"], pa.int32()), pa.int64())
-    today_idx = pc.filter(snap.payments["loan_idx"], pc.equal(p_days, paid_on))
-    paid_today = np.zeros(loans.num_rows, np.bool_)
-    paid_today[np.asarray(today_idx.to_numpy(zero_copy_only=False), np.int64)] = True
     cols: dict[str, pa.Array | pa.ChunkedArray] = {
         "loan_id": loans["loan_id"],
         "borrower_id": loans["borrower_id"],
@@ -169,9 +185,9 @@ def build(
         "prior_stage": prior["stage"],
         "prior_since": prior["since"],
         "days_in_stage": days_in_stage,
-        "paid_today": pa.array(paid_today),
+        "paid_today": d["paid_today"],
         **_times(snap, borrowers, loans["rulebook"]),
     }
     for e in strategy.experiments:
         cols[f"xb_{e.name}"] = buckets_of(e.salt, loans["loan_id"])
-    return pa.table(cols)
+    return Accounts(book, pa.table(cols))

@@ -16,6 +16,8 @@ Input tables (column names as in the store):
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -113,8 +115,10 @@ def compute(
     *,
     buckets: BandTable,
     stages: BandTable,
+    threads: int | None = None,
 ) -> pa.Table:
-    """One row per loan (in ``loans`` order): DPD, bucket, stage and the amounts owed."""
+    """One row per loan (in ``loans`` order): DPD, bucket, stage, the amounts owed and whether
+    a payment dated ``as_of`` was posted (``paid_today``)."""
     n = loans.num_rows
     pol = _Policies(loans)
     i_idx = _i64(instalments["loan_idx"])
@@ -151,10 +155,47 @@ def compute(
             pol.order[pol.index],
             skip,
         ),
+        threads=threads,
     )
     for i in np.flatnonzero(skip):
         out[i] = _scalar_row(loans, instalments, payments, int(i), inst_off, as_of, keep)
-    return _table(loans, out, buckets, stages)
+    paid_today = np.zeros(n, np.bool_)
+    paid_today[p_idx[p_paid[keep] == day_number(as_of)]] = True
+    return _table(loans, out, buckets, stages).append_column("paid_today", pa.array(paid_today))
+
+
+#: reads the instalments and payments of loans lo..hi-1 (loan_idx counted from lo)
+LedgerReader = Callable[[int, int], tuple[pa.Table, pa.Table]]
+#: loans per part: small enough to bound memory, large enough to keep the kernel busy
+PART = 250_000
+
+
+def compute_parts(
+    loans: pa.Table,
+    read: LedgerReader,
+    as_of: date,
+    *,
+    buckets: BandTable,
+    stages: BandTable,
+    part: int | None = None,
+    workers: int = 2,
+) -> pa.Table:
+    """:func:`compute` for the whole book, ``part`` loans at a time on ``workers`` threads
+    (reading a part, converting it and replaying it all run without the GIL for the most
+    part), so only a few parts' schedules and payments are in memory at once."""
+    n, size = loans.num_rows, part or PART
+    ranges = [(lo, min(lo + size, n)) for lo in range(0, n, size)] or [(0, 0)]
+
+    def one(r: tuple[int, int]) -> pa.Table:
+        lo, hi = r
+        inst, pays = read(lo, hi)
+        chunk = loans.slice(lo, hi - lo)
+        return compute(chunk, inst, pays, as_of, buckets=buckets, stages=stages, threads=1)
+
+    if len(ranges) == 1 or workers <= 1:
+        return pa.concat_tables([one(r) for r in ranges])
+    with ThreadPoolExecutor(workers) as pool:
+        return pa.concat_tables(list(pool.map(one, ranges)))
 
 
 def _scalar_row(

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any, Protocol
 
 import ibis
@@ -16,6 +17,11 @@ class Engine(Protocol):
     name: str
 
     def table(self, name: str, data: pa.Table) -> ir.Table: ...
+
+    def parquet(self, name: str, path: Path, schema: pa.Schema) -> ir.Table:
+        """The Parquet file at ``path`` as a table of ``schema`` (columns cast to its types),
+        scanned by the engine itself."""
+        ...
 
     def to_arrow(self, expr: ir.Table) -> pa.Table: ...
 
@@ -34,9 +40,18 @@ class DuckDB:
         if threads:
             self.con.raw_sql(f"SET threads = {int(threads)}")
         self.con.raw_sql("SET TimeZone = 'UTC'")
+        self.con.raw_sql("SET preserve_insertion_order = false")
 
     def table(self, name: str, data: pa.Table) -> ir.Table:
         self.con.con.register(name, data)  # scanned in place: no copy of the Arrow buffers
+        return self.con.table(name)
+
+    def parquet(self, name: str, path: Path, schema: pa.Schema) -> ir.Table:
+        cols = ", ".join(f'CAST("{f.name}" AS {_DUCKDB[f.type]}) AS "{f.name}"' for f in schema)
+        source = str(path).replace("'", "''")
+        self.con.raw_sql(
+            f"CREATE OR REPLACE TEMP VIEW \"{name}\" AS SELECT {cols} FROM read_parquet('{source}')"
+        )
         return self.con.table(name)
 
     def to_arrow(self, expr: ir.Table) -> pa.Table:
@@ -77,6 +92,14 @@ class Spark:
         df.createOrReplaceTempView(name)
         return self.con.table(name)
 
+    def parquet(self, name: str, path: Path, schema: pa.Schema) -> ir.Table:
+        from pyspark.sql import functions as F
+
+        df = self.session.read.parquet(str(path))
+        df = df.select(*[F.col(f.name).cast(_SPARK[f.type]).alias(f.name) for f in schema])
+        df.createOrReplaceTempView(name)
+        return self.con.table(name)
+
     def to_arrow(self, expr: ir.Table) -> pa.Table:
         # Spark's own Arrow export (no pandas in between), then Ibis's schema for the types
         table = self.session.sql(self.con.compile(expr)).toArrow()
@@ -95,6 +118,19 @@ class Spark:
     def close(self) -> None:
         if self.owned:
             self.session.stop()
+
+
+_TYPES = (
+    (pa.string(), "VARCHAR", "string"),
+    (pa.int64(), "BIGINT", "bigint"),
+    (pa.int32(), "INTEGER", "int"),
+    (pa.float64(), "DOUBLE", "double"),
+    (pa.bool_(), "BOOLEAN", "boolean"),
+    (pa.date32(), "DATE", "date"),
+    (pa.timestamp("us", tz="UTC"), "TIMESTAMPTZ", "timestamp"),
+)
+_DUCKDB = {arrow: duck for arrow, duck, _ in _TYPES}
+_SPARK = {arrow: spark for arrow, _, spark in _TYPES}
 
 
 def connect(name: str) -> Engine:

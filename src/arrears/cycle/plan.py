@@ -153,15 +153,16 @@ def attributes(
         for tag, at in (("h", hj.a_ws), ("d", hj.a_d0)):
             hold_cols[f"hold_{_safe(book_id)}_{tag}"] = rank.min(where=allowed & active(at))
     hd = hj.group_by("a_loan").aggregate(**hold_cols)
-    pts = points.group_by("borrower_id").aggregate(
+    # only the borrowers with an account in collection; a point without opt-outs counts none
+    # (null, not searched)
+    mine = points.filter(points.borrower_id.isin(base.borrower_id))
+    pts = mine.group_by("borrower_id").aggregate(
         **{
-            f"n_{kind}": (points.kind == kind).cast("int64").sum()
+            f"n_{kind}": (mine.kind == kind).cast("int64").sum()
             for kind in sorted(set(POINT_KIND.values()))
         },
         **{
-            f"off_{medium}": (
-                (points.kind == kind) & _contains(points.opt_outs.fill_null(""), medium)
-            )
+            f"off_{medium}": ((mine.kind == kind) & _contains(mine.opt_outs, medium))
             .cast("int64")
             .sum()
             for medium, kind in POINT_KIND.items()

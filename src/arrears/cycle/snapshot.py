@@ -9,12 +9,14 @@ delinquency replay reads.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -93,10 +95,33 @@ class Snapshot:
     holds: pa.Table
     arrangements: pa.Table
     stages: pa.Table
+    #: tables left in their Parquet files, for the engine to read itself (the data-lake mode;
+    #: the attribute of the same name is then empty)
+    files: dict[str, Path] = field(default_factory=dict)
+    #: reads a range of loans' instalments and payments from where they are kept, when they are
+    #: not in memory (the data-lake mode)
+    reader: Callable[[int, int], tuple[pa.Table, pa.Table]] | None = None
+    _loan_idx: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
 
     @property
     def tables(self) -> dict[str, pa.Table]:
-        return {f.name: getattr(self, f.name) for f in fields(self) if f.name != "as_of"}
+        return {n: getattr(self, n) for n in SCHEMAS}
+
+    def ledger(self, lo: int, hi: int) -> tuple[pa.Table, pa.Table]:
+        """The instalments and payments of loans lo..hi-1, with loan_idx counted from lo."""
+        if self.reader is not None:
+            return self.reader(lo, hi)
+        return self._rows_of("instalments", lo, hi), self._rows_of("payments", lo, hi)
+
+    def _rows_of(self, name: str, lo: int, hi: int) -> pa.Table:
+        """Rows of loans lo..hi-1 of a table grouped by loan_idx, loan_idx counted from lo."""
+        table: pa.Table = getattr(self, name)
+        if name not in self._loan_idx:  # computed once (a race only computes it twice)
+            self._loan_idx[name] = table["loan_idx"].to_numpy()
+        first, last = np.searchsorted(self._loan_idx[name], [lo, hi], side="left")
+        part = table.slice(int(first), int(last - first))
+        shifted = pc.subtract(part["loan_idx"], pa.scalar(lo, pa.int64()))
+        return part.set_column(part.schema.get_field_index("loan_idx"), "loan_idx", shifted)
 
     def write_parquet(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
@@ -119,8 +144,113 @@ def conform(name: str, table: pa.Table, where: str) -> pa.Table:
         try:
             cols.append(col if col.type == f.type else col.cast(f.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
-            raise SnapshotError(f"{where}: column {f.name!r}: expected {f.type}: {exc}") from exc
+            k = _first_bad(col, f.type)
+            at = "" if k is None else f"row {k + 1}"
+            if k is not None and "loan_idx" in table.column_names:
+                at += f" (loan_idx {table['loan_idx'][k].as_py()})"
+            value = "" if k is None else f", found {col[k].as_py()!r}"
+            raise SnapshotError(
+                f"{where}: {at + ': ' if at else ''}column {f.name!r}: expected {f.type}{value}"
+                f" ({exc})"
+            ) from exc
     return pa.Table.from_arrays(cols, schema=schema)
+
+
+def _first_bad(col: pa.ChunkedArray, kind: pa.DataType) -> int | None:
+    """The first row of ``col`` that does not cast to ``kind`` (halving: a few casts)."""
+    lo, hi = 0, len(col)  # the first bad row is in lo..hi-1
+
+    def ok(a: int, b: int) -> bool:
+        try:
+            col.slice(a, b - a).cast(kind)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+            return False
+        return True
+
+    if ok(lo, hi):
+        return None
+    while hi - lo > 1:
+        mid = (lo + hi) // 2
+        if ok(lo, mid):
+            lo = mid
+        else:
+            hi = mid
+    return lo
+
+
+#: the tables the engine reads straight from the lake's files (the history; the rest is needed
+#: in Python for the delinquency, the send windows and the stages)
+ENGINE_FILES = ("points", "contacts", "promises", "holds", "arrangements")
+
+
+def _check_file(name: str, path: Path) -> None:
+    """The Parquet file at ``path`` has every column of ``name`` in a castable type."""
+    try:
+        schema = pq.read_schema(path)
+    except (OSError, pa.ArrowInvalid) as exc:
+        raise SnapshotError(f"{path}: not a readable Parquet file: {exc}") from exc
+    for f in SCHEMAS[name]:
+        if f.name not in schema.names:
+            raise SnapshotError(f"{path}: column {f.name!r} is missing")
+        have = schema.field(f.name).type
+        if have != f.type and not _castable(have, f.type):
+            raise SnapshotError(f"{path}: column {f.name!r}: expected {f.type}, found {have}")
+
+
+def _castable(src: pa.DataType, dst: pa.DataType) -> bool:
+    try:
+        pa.array([], src).cast(dst)
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+        return False
+    return True
+
+
+def open_lake(folder: Path, as_of: date) -> Snapshot:
+    """A snapshot over ``folder``'s Parquet files that stays mostly on disk: loans, borrowers
+    and stages are read; instalments and payments are read a range of loans at a time (each
+    file sorted by loan_idx, so only the row groups of the range are touched); the history
+    tables are left for the engine to scan (:data:`ENGINE_FILES`)."""
+    import pyarrow.dataset as ds
+
+    tables: dict[str, pa.Table] = {}
+    files: dict[str, Path] = {}
+    datasets: dict[str, Any] = {}
+    for name, schema in SCHEMAS.items():
+        path = folder / f"{name}.parquet"
+        tables[name] = schema.empty_table()
+        if not path.exists():
+            if name in ("loans", "instalments"):
+                raise SnapshotError(f"{path}: not found (the cycle needs loans and instalments)")
+            continue
+        if name in ENGINE_FILES:
+            _check_file(name, path)
+            files[name] = path
+        elif name in ("instalments", "payments"):
+            _check_file(name, path)
+            datasets[name] = ds.dataset(path, format="parquet")
+        else:
+            tables[name] = conform(name, pq.read_table(path), str(path))
+
+    def read(lo: int, hi: int) -> tuple[pa.Table, pa.Table]:
+        out = []
+        for name in ("instalments", "payments"):
+            if name not in datasets:
+                out.append(SCHEMAS[name].empty_table())
+                continue
+            key = ds.field("loan_idx")
+            raw = datasets[name].to_table(
+                columns=SCHEMAS[name].names, filter=(key >= lo) & (key < hi)
+            )
+            part = conform(name, raw, f"{folder / name}.parquet, loans {lo}..{hi - 1}")
+            shifted = pc.subtract(part["loan_idx"], pa.scalar(lo, pa.int64()))
+            part = part.set_column(0, "loan_idx", shifted)
+            values = shifted.to_numpy()
+            if values.size > 1 and bool((values[1:] < values[:-1]).any()):  # not sorted
+                part = part.take(pc.sort_indices(part, sort_keys=[("loan_idx", "ascending")]))
+            out.append(part)
+        return out[0], out[1]
+
+    return Snapshot(as_of, **tables, files=files, reader=read)
 
 
 def from_parquet(folder: Path, as_of: date) -> Snapshot:

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections import Counter
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -21,6 +20,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
@@ -44,6 +44,18 @@ MAX_CATCH_UP_DAYS = 62
 Progress = Callable[[str], None]
 
 
+CHANGES = pa.schema(
+    [
+        ("loan_id", pa.string()),
+        ("as_of", pa.date32()),
+        ("from_stage", pa.string()),
+        ("prev_since", pa.date32()),
+        ("to_stage", pa.string()),
+        ("stays", pa.bool_()),
+    ]
+)
+
+
 @dataclass
 class DayResult:
     business_date: date
@@ -54,7 +66,7 @@ class DayResult:
     kept: int  # actions of that date already sent: left alone, not planned again
     counts: dict[str, Any]
     plan: pa.Table = field(repr=False)
-    changes: list[dict[str, Any]] = field(repr=False, default_factory=list)
+    changes: pa.Table = field(repr=False, default_factory=CHANGES.empty_table)
 
 
 def strategy_from(app: App, name: str | None) -> Strategy:
@@ -163,7 +175,7 @@ def run_lake(
     if engine not in engines.ENGINES:
         raise ServiceError(f"engine: expected one of {', '.join(engines.ENGINES)}, got {engine!r}")
     try:
-        snap = snapshot.from_parquet(source, as_of)
+        snap = snapshot.open_lake(source, as_of)
     except snapshot.SnapshotError as exc:
         raise ServiceError(str(exc)) from exc
     eng = engines.connect(engine)
@@ -171,6 +183,8 @@ def run_lake(
         plan, base = make_plan(
             snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS, release=True
         )
+    except snapshot.SnapshotError as exc:  # the instalments and payments are read as it goes
+        raise ServiceError(str(exc)) from exc
     finally:
         eng.close()
     changes = _stage_changes(base, as_of)
@@ -178,13 +192,9 @@ def run_lake(
     import pyarrow.parquet as pq
 
     pq.write_table(plan, out / "plan.parquet")
-    schema = pa.schema([("loan_id", pa.string()), ("as_of", pa.date32()),
-                        ("from_stage", pa.string()), ("prev_since", pa.date32()),
-                        ("to_stage", pa.string())])  # fmt: skip
-    rows = [{k: c[k] for k in schema.names} for c in changes]
-    pq.write_table(pa.Table.from_pylist(rows, schema), out / "stage_changes.parquet")
+    pq.write_table(changes.drop_columns(["stays"]), out / "stage_changes.parquet")
     counts = _counts(plan, changes, base.num_rows)
-    return DayResult(as_of, None, base.num_rows, len(changes), 0, 0, counts, plan, changes)
+    return DayResult(as_of, None, base.num_rows, changes.num_rows, 0, 0, counts, plan, changes)
 
 
 def _snapshot(app: App, conn: Connection, day: date) -> snapshot.Snapshot:
@@ -227,25 +237,27 @@ def _undo_day(conn: Connection, day: date) -> None:
     conn.execute(delete(sc).where(sc.c.as_of == day))
 
 
-def _stage_changes(base: pa.Table, day: date) -> list[dict[str, Any]]:
+def _stage_changes(base: pa.Table, day: date) -> pa.Table:
+    """One row per account whose stage differs from the stored one (:data:`CHANGES`); an
+    account leaving collection goes to 'current' (or 'settled' when nothing is owed)."""
     stage, prior = base["stage"], base["prior_stage"]
     differs = pc.fill_null(pc.not_equal(stage, prior), True)
     both_null = pc.and_(pc.is_null(stage), pc.is_null(prior))
     moved = base.filter(pc.and_(differs, pc.invert(both_null)))
-    out = []
-    for r in moved.select(["loan_id", "stage", "prior_stage", "dpd", "prior_since"]).to_pylist():
-        to = r["stage"] or ("settled" if r["dpd"] is None else "current")
-        out.append(
-            {
-                "loan_id": r["loan_id"],
-                "as_of": day,
-                "from_stage": r["prior_stage"],
-                "prev_since": r["prior_since"],
-                "to_stage": to,
-                "stays": r["stage"] is not None,
-            }
-        )
-    return out
+    gone = pc.if_else(pc.is_null(moved["dpd"]), "settled", "current")
+    return pa.Table.from_arrays(
+        [
+            moved["loan_id"],
+            pa.array(np.full(moved.num_rows, (day - date(1970, 1, 1)).days, np.int32)).cast(
+                pa.date32()
+            ),
+            moved["prior_stage"],
+            moved["prior_since"],
+            pc.coalesce(moved["stage"], gone),
+            pc.is_valid(moved["stage"]),
+        ],
+        schema=CHANGES,
+    )
 
 
 def _digest(plan: pa.Table) -> str:
@@ -262,25 +274,25 @@ def _digest(plan: pa.Table) -> str:
     return hashlib.sha256("\n".join(rows.to_pylist()).encode()).hexdigest()
 
 
-def _counts(plan: pa.Table, changes: list[dict[str, Any]], accounts: int) -> dict[str, Any]:
-    cols = {c: plan[c].to_pylist() for c in ("stage", "channel", "status", "rule")}
-    by = {k: dict(sorted(Counter(v).items())) for k, v in cols.items() if k != "rule"}
-    by["rule"] = dict(sorted(Counter(r for r in cols["rule"] if r).items()))
-    by["stage_channel_status"] = dict(
-        sorted(
-            Counter(
-                f"{s}|{c}|{st}"
-                for s, c, st in zip(cols["stage"], cols["channel"], cols["status"], strict=True)
-            ).items()
-        )
+def _tally(column: pa.ChunkedArray | pa.Array) -> dict[str, int]:
+    """Rows per distinct non-null value, sorted by value."""
+    counts = pc.value_counts(column)
+    pairs = zip(counts.field("values").to_pylist(), counts.field("counts").to_pylist(), strict=True)
+    return dict(sorted((v, n) for v, n in pairs if v is not None))
+
+
+def _counts(plan: pa.Table, changes: pa.Table, accounts: int) -> dict[str, Any]:
+    by = {c: _tally(plan[c]) for c in ("stage", "channel", "status", "rule")}
+    key = pc.binary_join_element_wise(plan["stage"], plan["channel"], plan["status"], "|")
+    moves = pc.binary_join_element_wise(
+        pc.fill_null(changes["from_stage"], "None"), changes["to_stage"], ">"
     )
     return {
         "accounts": accounts,
         "actions": plan.num_rows,
-        "stage_changes": dict(
-            sorted(Counter(f"{c['from_stage']}>{c['to_stage']}" for c in changes).items())
-        ),
+        "stage_changes": _tally(moves),
         **by,
+        "stage_channel_status": _tally(key),
     }
 
 
@@ -307,15 +319,9 @@ def _write(
     changes = _stage_changes(base, day)
     counts = _counts(plan, changes, base.num_rows)
     counts |= {"replaced": replaced, "kept": len(sent)}
-    now = dict(zip(plan["action_id"].to_pylist(), plan["status"].to_pylist(), strict=True))
-    vs = {  # against what is stored for the date (all new on a first run)
-        "new": sum(1 for a in now if a not in before),
-        "dropped": sum(1 for a in before if a not in now),
-        "status_changed": sum(1 for a, st in now.items() if a in before and before[a] != st),
-    }
-    counts["vs_stored"] = vs
+    counts["vs_stored"] = _versus(plan, before)
     result = DayResult(
-        day, None, base.num_rows, len(changes), replaced, len(sent), counts, plan, changes
+        day, None, base.num_rows, changes.num_rows, replaced, len(sent), counts, plan, changes
     )
     if dry_run:
         return result
@@ -328,27 +334,36 @@ def _write(
     return result
 
 
-def _apply_stages(conn: Connection, changes: list[dict[str, Any]], run_id: int) -> None:
-    if not changes:
+def _versus(plan: pa.Table, before: dict[str, str]) -> dict[str, int]:
+    """How the plan differs from the unsent actions stored for the date (all new at first)."""
+    if not before:
+        return {"new": plan.num_rows, "dropped": 0, "status_changed": 0}
+    stored = pa.table({"action_id": list(before), "was": list(before.values())})
+    now = plan.select(["action_id", "status"])
+    both = now.join(stored, "action_id", join_type="inner")
+    return {
+        "new": plan.num_rows - both.num_rows,
+        "dropped": len(before) - both.num_rows,
+        "status_changed": int(pc.sum(pc.not_equal(both["status"], both["was"])).as_py() or 0),
+    }
+
+
+def _apply_stages(conn: Connection, changes: pa.Table, run_id: int) -> None:
+    if not changes.num_rows:
         return
     conn.exec_driver_sql(
-        db.delete_by_sql(conn, t.account_stage, "loan_id"), [(c["loan_id"],) for c in changes]
+        db.delete_by_sql(conn, t.account_stage, "loan_id"),
+        [(x,) for x in changes["loan_id"].to_pylist()],
     )
-    stays = [c for c in changes if c["stays"]]
-    if stays:
+    stays = changes.filter(changes["stays"])
+    if stays.num_rows:
         db.insert_arrow(conn, t.account_stage, pa.table({
-            "loan_id": pa.array([c["loan_id"] for c in stays], pa.string()),
-            "stage": pa.array([c["to_stage"] for c in stays], pa.string()),
-            "since": pa.array([c["as_of"] for c in stays], pa.date32()),
+            "loan_id": stays["loan_id"], "stage": stays["to_stage"], "since": stays["as_of"],
         }))  # fmt: skip
-    db.insert_arrow(conn, t.stage_change, pa.table({
-        "loan_id": pa.array([c["loan_id"] for c in changes], pa.string()),
-        "as_of": pa.array([c["as_of"] for c in changes], pa.date32()),
-        "from_stage": pa.array([c["from_stage"] for c in changes], pa.string()),
-        "prev_since": pa.array([c["prev_since"] for c in changes], pa.date32()),
-        "to_stage": pa.array([c["to_stage"] for c in changes], pa.string()),
-        "run_id": pa.array([run_id] * len(changes), pa.int64()),
-    }))  # fmt: skip
+    rows = changes.drop_columns(["stays"])
+    db.insert_arrow(
+        conn, t.stage_change, rows.append_column("run_id", pa.array(np.full(rows.num_rows, run_id)))
+    )
 
 
 PLAN_FIELDS = (
@@ -363,7 +378,7 @@ def _insert_plan(conn: Connection, plan: pa.Table, run_id: int) -> None:
     db.insert_arrow(
         conn,
         t.plan_action,
-        rows.append_column("run_id", pa.array([run_id] * rows.num_rows, pa.int64())),
+        rows.append_column("run_id", pa.array(np.full(rows.num_rows, run_id, np.int64))),
     )
 
 

@@ -8,7 +8,8 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.cycle.delinquency import compute
+from arrears.cycle.delinquency import compute, compute_parts
+from arrears.cycle.snapshot import SCHEMAS, Snapshot, conform
 from arrears.domain.delinquency import DEFAULT_BUCKETS, DEFAULT_STAGES, statement
 from arrears.domain.ledger import Loan
 from tests.unit.cycle.portfolio import tables
@@ -39,6 +40,7 @@ def _expected(loan: Loan, as_of: date) -> dict[str, object]:
         "next_due": s.next_due_date,
         "bucket": s.bucket,
         "stage": s.stage,
+        "paid_today": any(not p.reversed and p.date == as_of for p in loan.payments),
     }
 
 
@@ -55,6 +57,29 @@ def _check(portfolio: list[Loan], as_of: date) -> None:
 def test_portfolio_replay_equals_the_scalar_domain(portfolio: list[Loan], as_of: date) -> None:
     portfolio = [replace(loan, loan_id=f"L{k}") for k, loan in enumerate(portfolio)]
     _check(portfolio, as_of)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(loans(), min_size=1, max_size=9), AS_OF, st.integers(1, 4))
+def test_the_book_in_parts_on_two_threads_equals_the_book_at_once(
+    portfolio: list[Loan], as_of: date, part: int
+) -> None:
+    """The parts' loan ranges cut through the book anywhere; the result is the same table."""
+    portfolio = [replace(loan, loan_id=f"L{k}") for k, loan in enumerate(portfolio)]
+    loans_t, inst, pays = tables(portfolio)
+    snap = Snapshot(
+        as_of,
+        **{name: schema.empty_table() for name, schema in SCHEMAS.items()},
+    )
+    snap.instalments, snap.payments = (
+        conform("instalments", inst, "t"),
+        conform("payments", pays, "t"),
+    )
+    whole = compute(loans_t, inst, pays, as_of, buckets=DEFAULT_BUCKETS, stages=DEFAULT_STAGES)
+    parts = compute_parts(
+        loans_t, snap.ledger, as_of, buckets=DEFAULT_BUCKETS, stages=DEFAULT_STAGES, part=part
+    )
+    assert parts.to_pylist() == whole.to_pylist()
 
 
 def test_the_readme_example_35_days_late() -> None:
