@@ -189,3 +189,15 @@ def test_a_lake_file_without_a_column_or_of_the_wrong_type_is_named(
     with pytest.raises(ServiceError, match=wrong + "expected int64, found 'lots'"):
         run_lake(lake, tmp_path / "out", DAY, strategy=load("default"))
     assert not (tmp_path / "out" / "plan.parquet").exists()
+
+
+def test_an_account_whose_borrower_is_missing_is_named(portfolio: App, tmp_path: Path) -> None:
+    lake = tmp_path / "lake"
+    snapshot.from_store(portfolio.engine, DAY).write_parquet(lake)
+    plan = run_lake(lake, tmp_path / "out", DAY, strategy=load("default")).plan
+    borrower = plan["borrower_id"][0].as_py()
+    people = pq.read_table(lake / "borrowers.parquet")
+    kept = people.filter(pa.compute.not_equal(people["borrower_id"], borrower))
+    pq.write_table(kept, lake / "borrowers.parquet")
+    with pytest.raises(ServiceError, match="its borrower is not in the borrowers table"):
+        run_lake(lake, tmp_path / "out2", DAY, strategy=load("default"))

@@ -96,40 +96,53 @@ def strategy_stage(dpd: pa.Array, strategy: Strategy) -> pa.Array:
     return out
 
 
-def _borrower_rows(snap: Snapshot, loans: pa.Table) -> pa.Table:
-    b = snap.borrowers
-    idx = pc.index_in(loans["borrower_id"], value_set=b["borrower_id"].combine_chunks())
-    if idx.null_count:
-        missing = loans["loan_id"].filter(pc.is_null(idx))[0].as_py()
-        raise ValueError(f"loan {missing}: its borrower is not in the store")
-    return b.take(idx)
+#: the columns of :func:`windows`, after its keys
+TIME_COLUMNS = ("win_start", "win_end", *(_col(o) for o in DAY_OFFSETS))
 
 
-def _times(snap: Snapshot, borrowers: pa.Table, rulebooks: pa.ChunkedArray) -> dict[str, pa.Array]:
-    """Send windows and local day boundaries, per distinct (timezone, agreed window, rulebook)."""
-    key = pc.binary_join_element_wise(
-        borrowers["timezone"], pc.fill_null(borrowers["contact_window"], ""), rulebooks, "|"
-    )
-    enc = pc.dictionary_encode(key).combine_chunks()
-    idx = np.asarray(enc.indices.to_numpy(zero_copy_only=False))
-    names = ["win_start", "win_end", *[_col(o) for o in DAY_OFFSETS]]
-    per_key: dict[str, list[datetime]] = {n: [] for n in names}
-    for text in enc.dictionary.to_pylist():
-        tz_name, window, book_id = text.split("|")
-        tz = ZoneInfo(tz_name)
-        book = load_rulebook(book_id)
-        ws, we = send_window(snap.as_of, tz, parse_window(window), book)
-        per_key["win_start"].append(ws)
-        per_key["win_end"].append(we)
-        for o in DAY_OFFSETS:
-            per_key[_col(o)].append(local_instant(snap.as_of + timedelta(days=o), time(0), tz))
-    return {n: pa.array(v, TS).take(pa.array(idx)) for n, v in per_key.items()}
+def windows(pairs: pa.Table, rulebooks: list[str], as_of: date) -> pa.Table:
+    """Send windows and local day boundaries in UTC for each (timezone, agreed window) of
+    ``pairs`` (the window '' when none is agreed) under each rulebook: worked out once per
+    distinct key with zoneinfo; the engine joins them to the accounts."""
+    rows: dict[str, list[Any]] = {n: [] for n in ("timezone", "window_key", "rulebook")}
+    rows |= {n: [] for n in TIME_COLUMNS}
+    for tz_name, window in zip(
+        pairs["timezone"].to_pylist(), pairs["window_key"].to_pylist(), strict=True
+    ):
+        try:
+            tz = ZoneInfo(tz_name)
+        except (ValueError, KeyError) as exc:
+            raise ValueError(f"borrower timezone {tz_name!r} is not a known zone") from exc
+        for book_id in rulebooks:
+            book = load_rulebook(book_id)
+            ws, we = send_window(as_of, tz, parse_window(window), book)
+            rows["timezone"].append(tz_name)
+            rows["window_key"].append(window)
+            rows["rulebook"].append(book_id)
+            rows["win_start"].append(ws)
+            rows["win_end"].append(we)
+            for o in DAY_OFFSETS:
+                rows[_col(o)].append(local_instant(as_of + timedelta(days=o), time(0), tz))
+    types = {"timezone": pa.string(), "window_key": pa.string(), "rulebook": pa.string()}
+    return pa.table({n: pa.array(v, types.get(n, TS)) for n, v in rows.items()})
+
+
+#: the delinquency columns an account carries
+AMOUNTS = (
+    "dpd",
+    "bucket",
+    "total_due",
+    "overdue_principal",
+    "overdue_penalty",
+    "outstanding_principal",
+)
 
 
 class Accounts(NamedTuple):
     #: every loan: loan_id, dpd, stage, prior_stage, prior_since (what stage changes need)
     book: pa.Table
-    #: the loans in a collection stage, with every column of docs/STRATEGY.md
+    #: the loans in a collection stage: their loan, delinquency, stage and experiment columns
+    #: (the engine adds the borrower's, the send windows and the history's)
     active: pa.Table
 
 
@@ -159,9 +172,10 @@ def build(
         }
     )
     keep = pc.is_valid(stage)
-    loans, d = snap.loans.filter(keep), d.filter(keep)
+    loan_cols = ["loan_id", "borrower_id", "portfolio_id", "product", "rulebook", "score"]
+    loans = snap.loans.select(loan_cols).filter(keep)
+    d = d.select([*AMOUNTS, "paid_today"]).filter(keep)
     stage, prior = stage.filter(keep), prior.filter(keep)
-    borrowers = _borrower_rows(snap, loans)
     same = pc.fill_null(pc.equal(prior["stage"], stage), False)
     as_of_num = (snap.as_of - delinquency.EPOCH).days
     since_num = pc.cast(pc.cast(prior["since"], pa.int32()), pa.int64())
@@ -173,20 +187,12 @@ def build(
         "product": loans["product"],
         "rulebook": loans["rulebook"],
         "score": loans["score"],
-        "locale": borrowers["locale"],
-        "consents": borrowers["consents"],
-        "dpd": d["dpd"],
-        "bucket": d["bucket"],
-        "total_due": d["total_due"],
-        "overdue_principal": d["overdue_principal"],
-        "overdue_penalty": d["overdue_penalty"],
-        "outstanding_principal": d["outstanding_principal"],
+        **{c: d[c] for c in AMOUNTS},
         "stage": stage,
         "prior_stage": prior["stage"],
         "prior_since": prior["since"],
         "days_in_stage": days_in_stage,
         "paid_today": d["paid_today"],
-        **_times(snap, borrowers, loans["rulebook"]),
     }
     for e in strategy.experiments:
         cols[f"xb_{e.name}"] = buckets_of(e.salt, loans["loan_id"])

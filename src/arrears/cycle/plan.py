@@ -71,6 +71,28 @@ def _contains(listing: Any, item: str) -> Any:
     return (ibis.literal(",") + listing + ibis.literal(",")).contains(f",{item},")
 
 
+def with_borrowers(base: ir.Table, borrowers: ir.Table, windows: ir.Table) -> ir.Table:
+    """The accounts with their borrower's locale and consents and, from ``windows``
+    (:func:`arrears.cycle.accounts.windows`), the send window and day boundaries of the
+    borrower's timezone and agreed window under the account's rulebook. An account whose
+    borrower is missing keeps null windows (:func:`arrears.cycle.run.make_plan` refuses it)."""
+    bw = borrowers.select(
+        b_id=borrowers.borrower_id,
+        locale=borrowers.locale,
+        consents=borrowers.consents,
+        b_tz=borrowers.timezone,
+        b_window=borrowers.contact_window.fill_null(""),
+    )
+    t = base.left_join(bw, base.borrower_id == bw.b_id)
+    t = t.select([c for c in t.columns if c != "b_id"])
+    w = windows.rename({"w_tz": "timezone", "w_window": "window_key", "w_book": "rulebook"})
+    on = (t.b_tz == w.w_tz) & (t.b_window == w.w_window) & (t.rulebook == w.w_book)
+    t = t.left_join(w, on)
+    return t.select(
+        [c for c in t.columns if c not in ("b_tz", "b_window", "w_tz", "w_window", "w_book")]
+    )
+
+
 def attributes(
     base: ir.Table,
     contacts: ir.Table,

@@ -6,7 +6,7 @@ import pyarrow as pa
 
 from arrears.cycle import accounts, plan
 from arrears.cycle.engines import Engine
-from arrears.cycle.snapshot import SCHEMAS, Snapshot
+from arrears.cycle.snapshot import SCHEMAS, Snapshot, SnapshotError
 from arrears.domain.delinquency import BandTable
 from arrears.strategy.model import Strategy
 
@@ -23,14 +23,19 @@ def make_plan(
         snap.instalments = snap.instalments.schema.empty_table()
         snap.payments = snap.payments.schema.empty_table()
     books = plan.rulebooks(base_in["rulebook"].unique().to_pylist() or ["cn"])
-    used = ("contacts", "promises", "holds", "arrangements", "points")
+    used = ("borrowers", "contacts", "promises", "holds", "arrangements", "points")
     t = {
         name: engine.parquet(name, snap.files[name], SCHEMAS[name])
         if name in snap.files
         else engine.table(name, getattr(snap, name))
         for name in used
     }
-    b = engine.table("accounts", base_in)
+    b = t["borrowers"]
+    pairs = engine.to_arrow(
+        b.select(timezone=b.timezone, window_key=b.contact_window.fill_null("")).distinct()
+    )
+    wins = engine.table("windows", accounts.windows(pairs, sorted(books), snap.as_of))
+    b = plan.with_borrowers(engine.table("accounts", base_in), t["borrowers"], wins)
     features = plan.attributes(
         b,
         t["contacts"],
@@ -43,5 +48,9 @@ def make_plan(
     )
     # computed once: every step of the strategy reads the same accounts
     accts = engine.materialize("collection_accounts", plan.with_segments(features, strategy))
+    orphan = engine.to_arrow(accts.filter(accts.win_start.isnull()).select("loan_id").limit(1))
+    if orphan.num_rows:
+        loan = orphan["loan_id"][0].as_py()
+        raise SnapshotError(f"loan {loan}: its borrower is not in the borrowers table")
     expr = plan.build_plan(accts, strategy, snap.as_of, books)
     return engine.to_arrow(expr), book

@@ -180,7 +180,7 @@ def _first_bad(col: pa.ChunkedArray, kind: pa.DataType) -> int | None:
 
 #: the tables the engine reads straight from the lake's files (the history; the rest is needed
 #: in Python for the delinquency, the send windows and the stages)
-ENGINE_FILES = ("points", "contacts", "promises", "holds", "arrangements")
+ENGINE_FILES = ("borrowers", "points", "contacts", "promises", "holds", "arrangements")
 
 
 def _check_file(name: str, path: Path) -> None:
@@ -206,10 +206,10 @@ def _castable(src: pa.DataType, dst: pa.DataType) -> bool:
 
 
 def open_lake(folder: Path, as_of: date) -> Snapshot:
-    """A snapshot over ``folder``'s Parquet files that stays mostly on disk: loans, borrowers
-    and stages are read; instalments and payments are read a range of loans at a time (each
+    """A snapshot over ``folder``'s Parquet files that stays mostly on disk: loans and stages
+    are read; instalments and payments are read a range of loans at a time (each
     file sorted by loan_idx, so only the row groups of the range are touched); the history
-    tables are left for the engine to scan (:data:`ENGINE_FILES`)."""
+    tables and the borrowers are left for the engine to scan (:data:`ENGINE_FILES`)."""
     import pyarrow.dataset as ds
 
     tables: dict[str, pa.Table] = {}
