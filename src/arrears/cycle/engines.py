@@ -58,7 +58,10 @@ class DuckDB:
         return self.con.to_pyarrow(expr)
 
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        return self.con.create_table(name, expr, temp=True, overwrite=True)
+        # one statement (Ibis's create_table(overwrite=True) would write the rows twice)
+        sql = self.con.compile(expr)
+        self.con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        return self.con.table(name)
 
     def close(self) -> None:
         self.con.disconnect()

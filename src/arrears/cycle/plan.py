@@ -367,6 +367,16 @@ def _gate_for(t: ir.Table, book: Rulebook) -> tuple[Any, Any, Any]:
     return ws, we, rule
 
 
+def due_today(t: ir.Table, strategy: Strategy) -> Any:
+    """Whether any step of the strategy fires today for the account (its stage and days past
+    due alone; segments, conditions and arms are looked at later, on these accounts only)."""
+    cond = None
+    for step in strategy.steps:
+        fires = (t.stage == step.stage) & _fires(t, step)
+        cond = fires if cond is None else cond | fires
+    return ibis.literal(False) if cond is None else cond.fill_null(False)
+
+
 def with_segments(features: ir.Table, strategy: Strategy) -> ir.Table:
     """The accounts in a collection stage, each with its segment (the first that matches)."""
     t = features.filter(features.stage.notnull())

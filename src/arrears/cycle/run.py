@@ -35,7 +35,9 @@ def make_plan(
         b.select(timezone=b.timezone, window_key=b.contact_window.fill_null("")).distinct()
     )
     wins = engine.table("windows", accounts.windows(pairs, sorted(books), snap.as_of))
-    b = plan.with_borrowers(engine.table("accounts", base_in), t["borrowers"], wins)
+    # the history is looked up only for accounts that some step would act on today
+    b = engine.table("accounts", base_in)
+    b = plan.with_borrowers(b.filter(plan.due_today(b, strategy)), t["borrowers"], wins)
     features = plan.attributes(
         b,
         t["contacts"],
