@@ -102,8 +102,11 @@ def attributes(
     points: ir.Table,
     as_of: date,
     books: dict[str, Rulebook],
+    people: ir.Table | None = None,
 ) -> ir.Table:
-    """``base`` with every strategy attribute and the gate's inputs, one row per loan."""
+    """``base`` with every strategy attribute and the gate's inputs, one row per loan.
+    ``people``: a cheaper table with the same borrower_id values as ``base``, if there is one
+    (the accounts before the borrower join)."""
     since = ibis.literal(as_of - timedelta(days=90))
     pr = promises.group_by("loan_id").aggregate(
         promise_active=(promises.status == "pending").any(),
@@ -177,7 +180,7 @@ def attributes(
     hd = hj.group_by("a_loan").aggregate(**hold_cols)
     # only the borrowers with an account in collection; a point without opt-outs counts none
     # (null, not searched)
-    mine = points.filter(points.borrower_id.isin(base.borrower_id))
+    mine = points.filter(points.borrower_id.isin((base if people is None else people).borrower_id))
     pts = mine.group_by("borrower_id").aggregate(
         **{
             f"n_{kind}": (mine.kind == kind).cast("int64").sum()
@@ -380,18 +383,19 @@ def due_today(t: ir.Table, strategy: Strategy) -> Any:
 def with_segments(features: ir.Table, strategy: Strategy) -> ir.Table:
     """The accounts in a collection stage, each with its segment (the first that matches)."""
     t = features.filter(features.stage.notnull())
-    return t.mutate(segment=_segment(t, strategy))
+    t = t.mutate(segment=_segment(t, strategy))
+    # what only went into the attributes above is not carried further
+    spent = {"consents", "prior_stage", "prior_since", *(_col(-n) for n in range(1, 8))}
+    spent |= {c for c in t.columns if c.startswith(("n_", "off_"))}
+    return t.select([c for c in t.columns if c not in spent])
 
 
-def build_plan(
-    t: ir.Table, strategy: Strategy, as_of: date, books: dict[str, Rulebook]
-) -> ir.Table:
-    """Every action the strategy wants today, with its status and the rule behind it, from the
-    accounts of :func:`with_segments`."""
-    steps = [_step_rows(t, strategy, s, as_of) for s in strategy.steps]
-    if not steps:
-        raise ValueError("the strategy has no treatment steps")
-    a = steps[0] if len(steps) == 1 else ibis.union(*steps, distinct=False)
+def _union(tables: list[ir.Table]) -> ir.Table:
+    return tables[0] if len(tables) == 1 else ibis.union(*tables, distinct=False)
+
+
+def _decided(a: ir.Table, strategy: Strategy, books: dict[str, Rulebook]) -> ir.Table:
+    """Candidate actions with their suppression, send window, blocking rule and lane."""
     a = a.mutate(suppressed=_suppression(a, strategy))
     ws = we = rule = None
     for book_id, book in books.items():
@@ -402,13 +406,32 @@ def build_plan(
         rule = brule if rule is None else ibis.ifelse(hit, brule, rule)
     a = a.mutate(window_start=ws, window_end=we, blocked=rule)
     a = a.mutate(lane=ibis.coalesce(a.queue, a.pool))
-    eligible = a.suppressed.isnull() & a.blocked.isnull() & a.lane.notnull()
-    a = a.mutate(eligible=eligible)
-    w = ibis.window(
-        group_by=[a.lane, a.eligible],
-        order_by=[ibis.desc(a.priority), a.loan_id, a.step_order],
-    )
-    a = a.mutate(rank=ibis.row_number().over(w))
+    return a.mutate(eligible=a.suppressed.isnull() & a.blocked.isnull() & a.lane.notnull())
+
+
+def build_plan(
+    t: ir.Table, strategy: Strategy, as_of: date, books: dict[str, Rulebook]
+) -> ir.Table:
+    """Every action the strategy wants today, with its status and the rule behind it, from the
+    accounts of :func:`with_segments`."""
+    if not strategy.steps:
+        raise ValueError("the strategy has no treatment steps")
+    # actions of steps with a queue or pool are ranked against its capacity; the others
+    # (messages, letters ...) need no ranking, so the engine never sorts them
+    queued = [s for s in strategy.steps if s.queue is not None or s.pool is not None]
+    direct = [s for s in strategy.steps if s.queue is None and s.pool is None]
+    parts = []
+    if direct:
+        d = _decided(_union([_step_rows(t, strategy, s, as_of) for s in direct]), strategy, books)
+        parts.append(d.mutate(rank=_lit(None, "int64")))
+    if queued:
+        q = _decided(_union([_step_rows(t, strategy, s, as_of) for s in queued]), strategy, books)
+        w = ibis.window(
+            group_by=[q.lane, q.eligible],
+            order_by=[ibis.desc(q.priority), q.loan_id, q.step_order],
+        )
+        parts.append(q.mutate(rank=ibis.row_number().over(w)))
+    a = _union(parts)
     capacity = {**strategy.queues, **strategy.pools}
     cap = a.lane.substitute(capacity, else_=_lit(None, "int64"))
     over = (a.eligible & (a.rank >= cap)).fill_null(False)  # row_number counts from 0

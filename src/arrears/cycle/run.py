@@ -37,7 +37,8 @@ def make_plan(
     wins = engine.table("windows", accounts.windows(pairs, sorted(books), snap.as_of))
     # the history is looked up only for accounts that some step would act on today
     b = engine.table("accounts", base_in)
-    b = plan.with_borrowers(b.filter(plan.due_today(b, strategy)), t["borrowers"], wins)
+    acting = b.filter(plan.due_today(b, strategy))
+    b = plan.with_borrowers(acting, t["borrowers"], wins)
     features = plan.attributes(
         b,
         t["contacts"],
@@ -47,6 +48,7 @@ def make_plan(
         t["points"],
         snap.as_of,
         books,
+        people=acting,
     )
     # computed once: every step of the strategy reads the same accounts
     accts = engine.materialize("collection_accounts", plan.with_segments(features, strategy))

@@ -191,8 +191,15 @@ def run_lake(
     out.mkdir(parents=True, exist_ok=True)
     import pyarrow.parquet as pq
 
-    pq.write_table(plan, out / "plan.parquet")
-    pq.write_table(changes.drop_columns(["stays"]), out / "stage_changes.parquet")
+    with ThreadPoolExecutor(2) as pool:  # the writers release the GIL: both files at once
+        done = [
+            pool.submit(pq.write_table, plan, out / "plan.parquet"),
+            pool.submit(
+                pq.write_table, changes.drop_columns(["stays"]), out / "stage_changes.parquet"
+            ),
+        ]
+        for f in done:
+            f.result()
     counts = _counts(plan, changes, base.num_rows)
     return DayResult(as_of, None, base.num_rows, changes.num_rows, 0, 0, counts, plan, changes)
 
