@@ -181,6 +181,9 @@ def build(
     since_num = pc.cast(pc.cast(prior["since"], pa.int32()), pa.int64())
     days_in_stage = pc.if_else(same, pc.subtract(pa.scalar(as_of_num, pa.int64()), since_num), 0)
     cols: dict[str, pa.Array | pa.ChunkedArray] = {
+        # the account's place in the loans' order (by loan_id from the store): the plan's
+        # order, sorted on a number rather than a string
+        "account_seq": pa.array(np.arange(loans.num_rows, dtype=np.int64)),
         "loan_id": loans["loan_id"],
         "borrower_id": loans["borrower_id"],
         "portfolio": loans["portfolio_id"],

@@ -469,7 +469,8 @@ def build_plan(
         window_end=a.window_end,
         status=status,
         rule=reason,
-    ).order_by(["loan_id", "step_order"])
+        account_seq=a.account_seq,
+    ).order_by(["account_seq", "step_order"])
 
 
 def rulebooks(ids: list[str]) -> dict[str, Rulebook]:

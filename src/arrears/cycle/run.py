@@ -57,4 +57,4 @@ def make_plan(
         loan = orphan["loan_id"][0].as_py()
         raise SnapshotError(f"loan {loan}: its borrower is not in the borrowers table")
     expr = plan.build_plan(accts, strategy, snap.as_of, books)
-    return engine.to_arrow(expr), book
+    return engine.to_arrow(expr).drop_columns(["account_seq"]), book
