@@ -16,12 +16,12 @@ def make_plan(
 ) -> tuple[pa.Table, pa.Table]:
     """(the day's plan, every loan's stage before and after) for ``snap`` under ``strategy``
     (only accounts in a collection stage can have actions: the engine sees those alone). With
-    ``release``, the schedules and payments are dropped from ``snap`` once the delinquency is
-    known (the largest tables; nothing after needs them), to keep the peak memory down."""
+    ``release``, the loans, schedules, payments and stages are dropped from ``snap`` once the
+    accounts are known (nothing after needs them), to keep the peak memory down."""
     book, base_in = accounts.build(snap, strategy, buckets=buckets)
     if release:
-        snap.instalments = snap.instalments.schema.empty_table()
-        snap.payments = snap.payments.schema.empty_table()
+        for name in ("loans", "instalments", "payments", "stages"):
+            setattr(snap, name, SCHEMAS[name].empty_table())
     books = plan.rulebooks(base_in["rulebook"].unique().to_pylist() or ["cn"])
     used = ("borrowers", "contacts", "promises", "holds", "arrangements", "points")
     t = {

@@ -392,6 +392,8 @@ def _read(engine: Engine, sql: str) -> pa.Table:
         if engine.url.get_backend_name() == "sqlite":  # wait out a writer's brief lock
             cur.execute("PRAGMA busy_timeout = 30000")
             cur.fetchall()
+            # batches of 64k rows, not the driver's 1k: a few hundred chunks, not thousands
+            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
         cur.execute(sql)
         return cur.fetch_arrow_table()
 
@@ -415,7 +417,8 @@ def from_store(engine: Engine, as_of: date, threads: int = 2) -> Snapshot:
         raw = {name: f.result() for name, f in futures.items()}
     loans = raw["loans"]
     tables: dict[str, pa.Table] = {}
-    for name, table in raw.items():
+    for name in list(raw):
+        table = raw.pop(name)  # each raw table freed as soon as it is converted
         if name in ("instalments", "payments") and table.num_rows:
             table = _with_loan_idx(table, loans)
         table = _restore(table, name)
