@@ -95,15 +95,20 @@ def _json(r: DayResult) -> dict[str, Any]:
     }
 
 
+def _count(plan: pa.Table, keys: list[str]) -> dict[tuple[Any, ...], int]:
+    """Rows per distinct combination of ``keys`` (grouped in Arrow: a plan has millions)."""
+    if plan.num_rows == 0:
+        return {}
+    grouped = plan.select(keys).group_by(keys).aggregate([([], "count_all")])
+    return {tuple(row[k] for k in keys): row["count_all"] for row in grouped.to_pylist()}
+
+
 def plan_table(plan: pa.Table, title: str) -> Table:
     """Actions by stage and channel, one column per status."""
     table = Table(title=title, title_justify="left")
     for col in ("stage", "channel", *STATUSES, "total"):
         table.add_column(col, justify="left" if col in ("stage", "channel") else "right")
-    counts = Counter(
-        zip(plan["stage"].to_pylist(), plan["channel"].to_pylist(), plan["status"].to_pylist(),
-            strict=True)
-    )  # fmt: skip
+    counts = Counter(_count(plan, ["stage", "channel", "status"]))
     keys = sorted({(s, c) for s, c, _ in counts}, key=_stage_order)
     totals = Counter[str]()
     for s, c in keys:
@@ -128,11 +133,7 @@ def rule_table(plan: pa.Table, title: str) -> Table:
     table.add_column("rule")
     table.add_column("status")
     table.add_column("actions", justify="right")
-    counts = Counter(
-        (r, s)
-        for r, s in zip(plan["rule"].to_pylist(), plan["status"].to_pylist(), strict=True)
-        if r
-    )
+    counts = {k: n for k, n in _count(plan, ["rule", "status"]).items() if k[0]}
     for (rule, status), n in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0])):
         table.add_row(rule, status, f"{n:,}")
     return table
