@@ -45,6 +45,19 @@ class Settings(BaseSettings):
     strategy: str = "default"
     #: where the cycle's plan is computed: duckdb (embedded) or spark
     cycle_engine: str = "duckdb"
+    #: what every contact says about the lender (besides the portfolio's creditor name)
+    org_phone: str = "400-000-0000"
+    org_address: str = "上海市浦东新区示例路1号 / 1 Example Road, Pudong, Shanghai"
+    #: where a borrower checks a verification code (the portal's page)
+    verify_url: str = "http://127.0.0.1:8000/verify"
+    pay_how_zh: str = "在App内“我的借款”页面还款，或转账至借款合同所列还款账户"
+    pay_how_en: str = "in the app under My loans, or by transfer to the account in your agreement"
+    #: the collector id automated contacts (messages, letters, robocalls) carry
+    system_collector_id: str = "SYS-001"
+    #: how long a verification code answers
+    verification_days: int = 180
+    #: a folder of contact templates (<locale>.yaml) to use instead of the shipped ones
+    templates_dir: Path | None = None
 
     @field_validator("data_key")
     @classmethod

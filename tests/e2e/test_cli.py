@@ -256,3 +256,23 @@ def test_the_daily_cycle_from_the_command_line(tmp_path: Path) -> None:
     broken.write_text(default.read_text().replace("channel: legal_referral", "channel: fax"))
     bad = run("cycle", "--as-of", "2026-11-26", "--strategy", str(broken), env=env, ok=False)
     assert bad.returncode == 1 and "broken.yaml:" in bad.stderr and "channel" in bad.stderr
+
+
+def test_templates_load_render_and_a_code_that_is_not_ours(tmp_path: Path) -> None:
+    from tests.support.files import readme_loan_files
+
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    run("ingest", str(readme_loan_files(tmp_path / "in")), env=env)
+    loaded = run("template", "load", env=env).stdout
+    assert "28 new, 0 changed, 0 unchanged" in loaded
+    assert "0 new, 0 changed, 28 unchanged" in run("template", "load", env=env).stdout
+    shown = run("template", "render", "early_sms", "--loan-id", "L1", "--as-of", "2026-02-19",
+                env=env).stdout  # fmt: skip
+    assert "early_sms [zh-CN] v1" in shown and "2,227.27" in shown and "35" in shown
+    listed = run("template", "list", env=env).stdout
+    assert "collection_letter" in listed and "third_party" in listed
+    proc = run("verify", "ABCD-EFGH", env=env, ok=False)
+    assert proc.returncode == 4 and "did not come from this lender" in " ".join(proc.stdout.split())
+    answer = json.loads(run("verify", "not-a-real-code", "--json", env=env, ok=False).stdout)
+    assert answer == {"genuine": False, "reason": "malformed", "details": None}

@@ -20,7 +20,7 @@ import pyarrow.compute as pc
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.cycle import delinquency, kernel
-from arrears.cycle.snapshot import TS, Snapshot
+from arrears.cycle.snapshot import TS, Snapshot, decoded
 from arrears.domain.delinquency import DEFAULT_STAGES, BandTable
 from arrears.strategy.model import Strategy
 
@@ -138,6 +138,35 @@ AMOUNTS = (
 )
 
 
+def schema(strategy: Strategy) -> pa.Schema:
+    """The columns of :attr:`Accounts.active` (known before any loan is read, so the engine can
+    compile its queries meanwhile)."""
+    s, i64 = pa.string(), pa.int64()
+    return pa.schema(
+        [
+            ("account_seq", i64),
+            ("loan_id", s),
+            ("borrower_id", s),
+            ("portfolio", s),
+            ("product", s),
+            ("rulebook", s),
+            ("score", pa.float64()),
+            ("dpd", pa.int32()),
+            ("bucket", s),
+            ("total_due", i64),
+            ("overdue_principal", i64),
+            ("overdue_penalty", i64),
+            ("outstanding_principal", i64),
+            ("stage", s),
+            ("prior_stage", s),
+            ("prior_since", pa.date32()),
+            ("days_in_stage", i64),
+            ("paid_today", pa.bool_()),
+            *((f"xb_{e.name}", i64) for e in strategy.experiments),
+        ]
+    )
+
+
 class Accounts(NamedTuple):
     #: every loan: loan_id, dpd, stage, prior_stage, prior_since (what stage changes need)
     book: pa.Table
@@ -173,7 +202,7 @@ def build(
     )
     keep = pc.is_valid(stage)
     loan_cols = ["loan_id", "borrower_id", "portfolio_id", "product", "rulebook", "score"]
-    loans = snap.loans.select(loan_cols).filter(keep)
+    loans = decoded(snap.loans.select(loan_cols).filter(keep))
     d = d.select([*AMOUNTS, "paid_today"]).filter(keep)
     stage, prior = stage.filter(keep), prior.filter(keep)
     same = pc.fill_null(pc.equal(prior["stage"], stage), False)

@@ -29,6 +29,22 @@ class Engine(Protocol):
         """Compute ``expr`` once and keep it as a table for the next steps."""
         ...
 
+    def compile(self, expr: ir.Table) -> str:
+        """``expr`` as the engine's SQL (to run later, when its tables hold the day's data)."""
+        ...
+
+    def placeholder(self, name: str, schema: Any) -> ir.Table:
+        """An empty table ``name`` of an Ibis ``schema``, to compile queries against."""
+        ...
+
+    def materialize_sql(self, name: str, sql: str) -> ir.Table:
+        """:meth:`materialize` for compiled SQL."""
+        ...
+
+    def sql_to_arrow(self, sql: str, schema: pa.Schema) -> pa.Table:
+        """Run compiled SQL; the result in ``schema`` (the compiled expression's)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -62,6 +78,19 @@ class DuckDB:
         sql = self.con.compile(expr)
         self.con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
         return self.con.table(name)
+
+    def compile(self, expr: ir.Table) -> str:
+        return str(self.con.compile(expr))
+
+    def placeholder(self, name: str, schema: Any) -> ir.Table:
+        return self.con.create_table(name, schema=schema, temp=True, overwrite=True)
+
+    def materialize_sql(self, name: str, sql: str) -> ir.Table:
+        self.con.raw_sql(f'CREATE OR REPLACE TEMP TABLE "{name}" AS {sql}')
+        return self.con.table(name)
+
+    def sql_to_arrow(self, sql: str, schema: pa.Schema) -> pa.Table:
+        return self.con.con.sql(sql).to_arrow_table().cast(schema)
 
     def close(self) -> None:
         self.con.disconnect()
@@ -104,17 +133,29 @@ class Spark:
         return self.con.table(name)
 
     def to_arrow(self, expr: ir.Table) -> pa.Table:
+        return self.sql_to_arrow(self.compile(expr), expr.schema().to_pyarrow())
+
+    def sql_to_arrow(self, sql: str, schema: pa.Schema) -> pa.Table:
         # Spark's own Arrow export (no pandas in between), then Ibis's schema for the types
-        table = self.session.sql(self.con.compile(expr)).toArrow()
+        table = self.session.sql(sql).toArrow()
         fields = []
-        for f in expr.schema().to_pyarrow():
+        for f in schema:
             if pa.types.is_timestamp(f.type):  # the session clock is UTC: say so
                 f = f.with_type(pa.timestamp("us", tz="UTC"))
             fields.append(f)
         return table.cast(pa.schema(fields))
 
+    def compile(self, expr: ir.Table) -> str:
+        return str(self.con.compile(expr))
+
+    def placeholder(self, name: str, schema: Any) -> ir.Table:
+        return self.table(name, schema.to_pyarrow().empty_table())
+
     def materialize(self, name: str, expr: ir.Table) -> ir.Table:
-        df = self.session.sql(self.con.compile(expr)).cache()
+        return self.materialize_sql(name, self.compile(expr))
+
+    def materialize_sql(self, name: str, sql: str) -> ir.Table:
+        df = self.session.sql(sql).cache()
         df.createOrReplaceTempView(name)
         return self.con.table(name)
 

@@ -133,14 +133,21 @@ class SnapshotError(ValueError):
     """Input the cycle cannot read: names the file or table and the column."""
 
 
-def conform(name: str, table: pa.Table, where: str) -> pa.Table:
-    """``table`` with exactly the columns and types of :data:`SCHEMAS` [name]."""
+def conform(name: str, table: pa.Table, where: str, *, dictionaries: bool = False) -> pa.Table:
+    """``table`` with exactly the columns and types of :data:`SCHEMAS` [name]; with
+    ``dictionaries``, a dictionary-encoded column of the right value type stays encoded."""
     schema = SCHEMAS[name]
     cols = []
+    fields = []
     for f in schema:
         if f.name not in table.column_names:
             raise SnapshotError(f"{where}: column {f.name!r} is missing")
         col = table[f.name]
+        if dictionaries and pa.types.is_dictionary(col.type) and col.type.value_type == f.type:
+            cols.append(col)
+            fields.append(pa.field(f.name, col.type))
+            continue
+        fields.append(f)
         try:
             cols.append(col if col.type == f.type else col.cast(f.type))
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
@@ -153,7 +160,7 @@ def conform(name: str, table: pa.Table, where: str) -> pa.Table:
                 f"{where}: {at + ': ' if at else ''}column {f.name!r}: expected {f.type}{value}"
                 f" ({exc})"
             ) from exc
-    return pa.Table.from_arrays(cols, schema=schema)
+    return pa.Table.from_arrays(cols, schema=pa.schema(fields))
 
 
 def _first_bad(col: pa.ChunkedArray, kind: pa.DataType) -> int | None:
@@ -205,6 +212,32 @@ def _castable(src: pa.DataType, dst: pa.DataType) -> bool:
     return True
 
 
+#: columns of few distinct values, kept dictionary-encoded when read from the lake
+LOW_CARDINALITY = {
+    "loans": (
+        "portfolio_id",
+        "currency",
+        "annual_rate",
+        "method",
+        *(f for f in POLICY_FIELDS if f != "grace_days"),
+        "product",
+        "rulebook",
+    ),
+}
+
+
+def _names(path: Path) -> list[str]:
+    return list(pq.read_schema(path).names)
+
+
+def decoded(table: pa.Table) -> pa.Table:
+    """``table`` with every dictionary-encoded column decoded to its values."""
+    for i, f in enumerate(table.schema):
+        if pa.types.is_dictionary(f.type):
+            table = table.set_column(i, f.name, table.column(i).cast(f.type.value_type))
+    return table
+
+
 def open_lake(folder: Path, as_of: date) -> Snapshot:
     """A snapshot over ``folder``'s Parquet files that stays mostly on disk: loans and stages
     are read; instalments and payments are read a range of loans at a time (each
@@ -229,7 +262,11 @@ def open_lake(folder: Path, as_of: date) -> Snapshot:
             _check_file(name, path)
             datasets[name] = ds.dataset(path, format="parquet")
         else:
-            tables[name] = conform(name, pq.read_table(path), str(path))
+            # repeated text (portfolio, policy, product ...) is read dictionary-encoded:
+            # decoded only for the loans that need it
+            coded = LOW_CARDINALITY.get(name, ())
+            raw = pq.read_table(path, read_dictionary=[c for c in coded if c in _names(path)])
+            tables[name] = conform(name, raw, str(path), dictionaries=True)
 
     def read(lo: int, hi: int) -> tuple[pa.Table, pa.Table]:
         out = []

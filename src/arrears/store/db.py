@@ -92,9 +92,12 @@ def upsert_statement(conn: Connection, table: Table, keys: tuple[str, ...]) -> I
     raise NotImplementedError(f"upsert is not implemented for {dialect}")
 
 
-def upsert_sql(conn: Connection, table: Table, keys: tuple[str, ...]) -> str:
-    """The driver-level upsert for fast executemany: every column of ``table``, in order."""
-    names = [c.name for c in table.columns]
+def upsert_sql(
+    conn: Connection, table: Table, keys: tuple[str, ...], names: list[str] | None = None
+) -> str:
+    """The driver-level upsert for fast executemany: ``names`` (every column of ``table`` by
+    default), in order; a column left out keeps its stored value on update."""
+    names = names or [c.name for c in table.columns]
     mark = "?" if conn.dialect.paramstyle == "qmark" else "%s"
     updates = ", ".join(f"{n} = excluded.{n}" for n in names if n not in keys)
     return (

@@ -219,6 +219,42 @@ contact_attempt = Table(
     Column("role", String(24), nullable=False),  # debtor | guarantor | emergency_contact ...
     Column("destination_hash", String(64)),
     Column("result", String(24)),  # connected conversation no_answer busy ... delivered
+    # what the dispatcher sent (empty for history loaded from files)
+    Column("action_id", String(160), index=True),  # the plan action it carried out
+    Column("template", String(64)),
+    Column("template_version", Integer),
+    Column("collector_id", String(64)),  # the agent, or the system identity of a message
+    Column("subject", Text),
+    Column("content", Text),  # what was said, as the borrower read or heard it
+    Column("provider", String(32)),
+    Column("provider_ref", String(128)),
+)
+
+# Every contact carries a code; anyone can ask whether a code is real (arrears verify, the
+# portal). Only its hash is kept: the code itself went to the borrower.
+verification_code = Table(
+    "verification_code",
+    metadata,
+    Column("code_hash", String(64), primary_key=True),
+    Column("attempt_id", String(64), ForeignKey("contact_attempt.attempt_id"), nullable=False),
+    Column("issued_at", DateTime(timezone=True), nullable=False),
+    Column("expires_at", DateTime(timezone=True), nullable=False),
+)
+
+# Contact templates, each version kept (a contact names the version it was rendered from).
+template = Table(
+    "template",
+    metadata,
+    Column("name", String(64), primary_key=True),
+    Column("locale", String(16), primary_key=True),
+    Column("version", Integer, primary_key=True),
+    Column("channel", String(16), nullable=False),
+    Column("audience", String(16), nullable=False),  # debtor | third_party
+    Column("subject", Text),
+    Column("body", Text, nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("source", String(300), nullable=False),
 )
 
 promise = Table(

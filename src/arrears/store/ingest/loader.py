@@ -261,10 +261,12 @@ class _Batch:
         if entity.store is not NO_STORE:
             stored = [entity.store(r, self.cipher) for r in rows.to_pylist()]
             rows = pa.Table.from_pylist(stored)
-        names = [c.name for c in entity.table.columns]
+        # the file's columns only: what other parts of arrears add to a row (the dispatcher's
+        # record of a contact) is kept when a file brings the row again
+        names = [c.name for c in entity.table.columns if c.name in rows.column_names]
         cols = [self._db_values(rows[name]) for name in names]
         self.conn.exec_driver_sql(
-            upsert_sql(self.conn, entity.table, entity.keys), list(zip(*cols, strict=True))
+            upsert_sql(self.conn, entity.table, entity.keys, names), list(zip(*cols, strict=True))
         )
 
     def _db_values(self, col: pa.ChunkedArray) -> list[Any]:

@@ -1,0 +1,188 @@
+"""Real servers on loopback standing in for providers: an HTTP SMS gateway (JSON in, an id out,
+deduplication on the idempotency key, scripted failures) and an SMTP server with STARTTLS or
+implicit TLS (aiosmtpd), with a self-signed certificate made for the run."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import ssl
+import threading
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
+
+
+@dataclass
+class Gateway:
+    """What the stand-in gateway saw: every request, and the messages it accepted once."""
+
+    token: str | None = None
+    fail_next: int = 0  # answer 503 to this many requests first
+    refuse: set[str] = field(default_factory=set)  # numbers answered with 400
+    requests: list[dict[str, Any]] = field(default_factory=list)
+    accepted: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    server: ThreadingHTTPServer | None = None
+
+    @property
+    def url(self) -> str:
+        assert self.server is not None
+        host, port = self.server.server_address[:2]
+        return f"http://{host!s}:{port}/send"
+
+    def start(self) -> Gateway:
+        gw = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:  # quiet
+                pass
+
+            def do_POST(self) -> None:
+                size = int(self.headers.get("Content-Length", "0"))
+                body = json.loads(self.rfile.read(size) or b"{}")
+                key = self.headers.get("Idempotency-Key", "")
+                with gw.lock:
+                    gw.requests.append({"headers": dict(self.headers), "body": body})
+                    if gw.token and self.headers.get("Authorization") != f"Bearer {gw.token}":
+                        return self._answer(401, {"error": "bad token"})
+                    if gw.fail_next > 0:
+                        gw.fail_next -= 1
+                        return self._answer(503, {"error": "busy"})
+                    to = str(body.get("to") or body.get("mobile") or "")
+                    if to in gw.refuse:
+                        return self._answer(400, {"error": f"bad number {to}"})
+                    if key not in gw.accepted:
+                        gw.accepted[key] = {"id": f"gw-{len(gw.accepted) + 1}", **body}
+                    return self._answer(
+                        200, {"id": gw.accepted[key]["id"], "msgId": gw.accepted[key]["id"]}
+                    )
+
+            def _answer(self, code: int, payload: dict[str, Any]) -> None:
+                data = json.dumps(payload).encode()
+                self.send_response(code)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        return self
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.shutdown()
+            self.server.server_close()
+
+
+def self_signed(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
+    """(certificate, key) PEM files for ``host``, valid for a day."""
+    import ipaddress
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, host)])
+    now = dt.datetime.now(dt.UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - dt.timedelta(minutes=5))
+        .not_valid_after(now + dt.timedelta(days=1))
+        .add_extension(
+            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
+            critical=False,
+        )  # fmt: skip
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    cert_path, key_path = folder / "cert.pem", folder / "key.pem"
+    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return cert_path, key_path
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@dataclass
+class Mailbox:
+    """The stand-in SMTP server's deliveries: one entry per accepted message."""
+
+    messages: list[dict[str, Any]] = field(default_factory=list)
+    bounce: set[str] = field(default_factory=set)  # recipients answered with 550
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+class SmtpServer:
+    """aiosmtpd on loopback: ``security`` starttls (plain port, STARTTLS required) or tls
+    (implicit TLS on connect)."""
+
+    def __init__(self, folder: Path, security: str = "starttls") -> None:
+        from aiosmtpd.controller import Controller
+
+        self.cert, self.key = self_signed(folder)
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(self.cert, self.key)
+        self.box = Mailbox()
+        box = self.box
+
+        class Handler:
+            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                                  rcpt_options: Any) -> str:  # fmt: skip
+                if address in box.bounce:
+                    return "550 5.1.1 no such user"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
+            async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+                with box.lock:
+                    box.messages.append(
+                        {
+                            "from": envelope.mail_from,
+                            "to": list(envelope.rcpt_tos),
+                            "data": envelope.original_content or envelope.content,
+                            "tls": session.ssl is not None  # after STARTTLS
+                            or server.transport.get_extra_info("ssl_object") is not None,
+                        }  # fmt: skip
+                    )
+                return "250 Message accepted"
+
+        port = free_port()
+        if security == "tls":
+            self.controller = Controller(Handler(), hostname="127.0.0.1", port=port,
+                                         ssl_context=context)  # fmt: skip
+        else:
+            self.controller = Controller(Handler(), hostname="127.0.0.1", port=port,
+                                         tls_context=context, require_starttls=True)  # fmt: skip
+
+    def start(self) -> SmtpServer:
+        self.controller.start()
+        return self
+
+    @property
+    def port(self) -> int:
+        return int(self.controller.port)
+
+    def stop(self) -> None:
+        self.controller.stop()
