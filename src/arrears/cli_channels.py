@@ -31,9 +31,9 @@ def template_load(
     with _errors():
         report = load_templates(_app(), folder)
     for line in report.new:
-        out.print(f"new      {line}")
+        out.print(f"new      {escape(line)}")
     for line in report.changed:
-        out.print(f"changed  {line}")
+        out.print(f"changed  {escape(line)}")
     out.print(f"{len(report.new)} new, {len(report.changed)} changed, {report.unchanged} unchanged")
 
 

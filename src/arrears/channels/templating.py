@@ -21,6 +21,7 @@ Problems name the file, the line of the template and the field.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,8 +121,6 @@ class Rendered:
         """The words as the borrower reads them (HTML tags dropped), for the gate and evidence."""
         if not self.html:
             return self.body
-        import re
-
         plain = re.sub(r"<[^>]+>", " ", self.body)
         return re.sub(r"[ \t]+", " ", plain).strip()
 
@@ -187,6 +186,11 @@ def parse(text: str, source: str, locale: str) -> list[Template]:
     return out
 
 
+#: whitespace between two non-ASCII characters: in Chinese text a folded line break (YAML's
+#: ">-" turns it into a space) is not a word gap, so it is dropped
+_CJK_GAP = re.compile(r"(?<=[^\x00-\x7f])\s+(?=[^\x00-\x7f])")
+
+
 def _one_of(value: object, allowed: tuple[str, ...]) -> str:
     return f"expected one of {', '.join(allowed)}, got {value!r}"
 
@@ -212,11 +216,14 @@ def _entry(name: str, node: yaml.Node, where: str, locale: str) -> Template | li
         problems.append(Problem(where, name, "subject", f"a {channel} template needs one"))
     if problems:
         return problems
+    body = str(spec["body"])
+    if locale.startswith("zh") and channel not in HTML:
+        body = _CJK_GAP.sub("", body)
     return Template(
         name=name,
         locale=locale,
         channel=str(channel),
-        body=str(spec["body"]),
+        body=body,
         subject=str(spec["subject"]) if spec.get("subject") else None,
         audience=audience,
         source=where,

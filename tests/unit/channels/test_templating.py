@@ -158,3 +158,15 @@ def test_a_file_with_structural_problems_reports_them_all(tmp_path: Path) -> Non
         ("en.yaml:7", "c", "colour"),
         ("fr.yaml", "-", "file"),
     }
+
+
+def test_a_folded_chinese_message_has_no_stray_spaces() -> None:
+    [t] = templating.parse(
+        "x:\n  channel: sms\n  body: >-\n    您好，您的借款已逾期，\n    请还款。ID {{ code }}\n",
+        "zh-CN.yaml",
+        "zh-CN",
+    )
+    assert t.body == "您好，您的借款已逾期，请还款。ID {{ code }}"
+    folded = "x:\n  channel: sms\n  body: >-\n    Hello,\n    pay.\n"
+    [e] = templating.parse(folded, "en.yaml", "en")
+    assert e.body == "Hello, pay."
