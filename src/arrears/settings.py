@@ -58,6 +58,10 @@ class Settings(BaseSettings):
     verification_days: int = 180
     #: a folder of contact templates (<locale>.yaml) to use instead of the shipped ones
     templates_dir: Path | None = None
+    #: which adapter each channel uses (docs/CHANNELS.md); every channel on the outbox if unset
+    providers_file: Path | None = None
+    #: where the local outbox profile writes messages
+    outbox_dir: Path = Path("var/outbox")
 
     @field_validator("data_key")
     @classmethod

@@ -1,5 +1,6 @@
-"""The real adapters against real servers on loopback: the SMS gateway adapter against an HTTP
-gateway, the email adapter against an SMTP server over STARTTLS and over implicit TLS."""
+"""The real adapters against real servers on loopback: the SMS gateway and push adapters against
+an HTTP server, the email adapter against an SMTP server over STARTTLS and over implicit TLS;
+and the local outbox profile."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ import pytest
 
 from arrears.channels.base import Attachment, Message, SendFailed
 from arrears.channels.email_smtp import SmtpConfig, SmtpEmail, message_id
+from arrears.channels.outbox import Outbox
+from arrears.channels.push_http import HttpPush, HttpPushConfig
 from arrears.channels.ratelimit import TokenBucket
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from tests.support.servers import Gateway, SmtpServer
@@ -183,3 +186,46 @@ def test_a_server_that_is_not_there_is_worth_another_try(tmp_path: Path) -> None
         mailer.send(_email())
     assert info.value.retry
     mailer.close()
+
+
+def test_a_push_goes_to_the_push_service_in_the_common_shape(gateway: Gateway) -> None:
+    push = HttpPush(HttpPushConfig(url=gateway.url, token="s3cret"))
+    try:
+        m = Message("2026-11-23|L1|early_push_d2", "push", "device-abc", "您的借款已逾期2天",
+                    subject="逾期提醒", metadata={"loan": "L1"})  # fmt: skip
+        receipt = push.send(m)
+        push.send(m)
+    finally:
+        push.close()
+    body = gateway.requests[0]["body"]
+    assert body == {
+        "message": {
+            "token": "device-abc",
+            "notification": {"title": "逾期提醒", "body": "您的借款已逾期2天"},
+            "data": {"idempotency_key": "2026-11-23|L1|early_push_d2", "loan": "L1"},
+        }
+    }
+    assert len(gateway.accepted) == 1 and receipt.provider == "push-http"
+
+
+def test_the_local_outbox_keeps_each_message_once_and_readable(tmp_path: Path) -> None:
+    box = Outbox(tmp_path / "outbox")
+    sms = Message("2026-11-23|L1|early_sms_d1", "sms", "13812345678", "您好，验证码K7Q2-M9XD",
+                  metadata={"day": "2026-11-23"})  # fmt: skip
+    first, again = box.send(sms), box.send(sms)
+    assert first == again
+    [json_file] = (tmp_path / "outbox" / "sms" / "2026-11-23").glob("*.json")
+    assert json_file.with_suffix(".txt").read_text(encoding="utf-8") == sms.body
+    letter = Message("2026-11-23|L2|collection_letter_d25", "letter", "上海市示例路1号",
+                     "催收函", html="<h1>催收函</h1>", metadata={"day": "2026-11-23"})  # fmt: skip
+    box.send(letter)
+    [html] = (tmp_path / "outbox" / "letter" / "2026-11-23").glob("*.html")
+    assert html.read_text(encoding="utf-8") == "<h1>催收函</h1>"
+    mail = _email()
+    box.send(Message(**{**mail.__dict__, "metadata": {"day": "2026-11-23"}}))
+    [eml] = (tmp_path / "outbox" / "email" / "2026-11-23").glob("*.eml")
+    parsed = email.message_from_bytes(eml.read_bytes(), policy=policy.default)
+    assert parsed["Subject"] == "示例消费金融：借款L1账单"
+    [pdf] = (tmp_path / "outbox" / "email" / "2026-11-23").glob("*statement.pdf")
+    assert pdf.read_bytes() == b"%PDF-1.7 test"
+    assert not list((tmp_path / "outbox").rglob(".*.tmp"))

@@ -19,11 +19,11 @@ from typing import Any
 
 import httpx
 
-from arrears.channels.base import Message, Receipt, SendFailed
+from arrears.channels.base import Message, Receipt
+from arrears.channels.http import answer_field, post
 from arrears.channels.ratelimit import TokenBucket
 
 DEFAULT_MAPPING = {"to": "to", "text": "text", "reference": "reference", "id": "id"}
-RETRYABLE = frozenset({408, 425, 429})
 
 
 @dataclass
@@ -63,23 +63,8 @@ class HttpSms:
             headers[self.config.auth_header] = (
                 f"Bearer {value}" if self.config.auth_header == "Authorization" else value
             )
-        try:
-            r = self.client.post(self.config.url, json=self.payload(message), headers=headers)
-        except httpx.TimeoutException as exc:
-            raise SendFailed(f"gateway timed out: {exc}", retry=True) from exc
-        except httpx.TransportError as exc:
-            raise SendFailed(f"gateway unreachable: {exc}", retry=True) from exc
-        if r.status_code >= 500 or r.status_code in RETRYABLE:
-            raise SendFailed(f"gateway answered {r.status_code}: {r.text[:200]}", retry=True)
-        if r.status_code >= 300:
-            raise SendFailed(f"gateway refused ({r.status_code}): {r.text[:200]}", retry=False)
-        ref = message.idempotency_key
-        try:
-            body = r.json()
-        except ValueError:
-            body = {}
-        if isinstance(body, dict) and body.get(self.mapping["id"]) is not None:
-            ref = str(body[self.mapping["id"]])
+        r = post(self.client, self.config.url, self.payload(message), headers, "gateway")
+        ref = answer_field(r, self.mapping["id"]) or message.idempotency_key
         return Receipt(self.name, ref, "queued")
 
     def close(self) -> None:

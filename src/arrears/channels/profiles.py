@@ -1,0 +1,173 @@
+"""Provider profiles: which adapter each channel uses, from a YAML file
+(``ARREARS_PROVIDERS_FILE``); a channel the file does not name uses the local outbox.
+
+```yaml
+sms:
+  kind: http                       # http | outbox
+  url: https://sms.example.com/send
+  token_env: SMS_TOKEN             # secrets come from the environment, never from the file
+  mapping: {to: mobile, text: content, reference: outId, id: msgId}
+  extra: {sign: 示例}
+  rate_per_second: 100
+email:
+  kind: smtp                       # smtp | outbox
+  host: smtp.example.com
+  port: 587
+  security: starttls               # starttls | tls | none
+  username: collections
+  password_env: SMTP_PASSWORD
+  sender: collections@example.com
+push:
+  kind: http
+  url: https://push.example.com/v1/messages:send
+  token_env: PUSH_TOKEN
+```
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from arrears.channels.base import Channel
+from arrears.channels.email_smtp import SmtpConfig, SmtpEmail
+from arrears.channels.outbox import Outbox
+from arrears.channels.push_http import HttpPush, HttpPushConfig
+from arrears.channels.sms_http import HttpSms, HttpSmsConfig
+
+#: the channels that send through a provider (agent calls and visits go to worklists)
+PROVIDER_CHANNELS = ("sms", "email", "push", "letter", "robocall")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class OutboxProfile(_Strict):
+    kind: Literal["outbox"]
+
+
+class HttpSmsProfile(_Strict):
+    kind: Literal["http"]
+    url: str
+    token_env: str | None = None
+    auth_header: str = "Authorization"
+    mapping: dict[str, str] = Field(default_factory=dict)
+    extra: dict[str, Any] = Field(default_factory=dict)
+    rate_per_second: float = Field(50.0, gt=0)
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class SmtpProfile(_Strict):
+    kind: Literal["smtp"]
+    host: str
+    port: int = Field(587, gt=0, lt=65536)
+    security: Literal["starttls", "tls", "none"] = "starttls"
+    username: str | None = None
+    password_env: str | None = None
+    sender: str = "collections@example.com"
+    sender_name: str = "Collections"
+    domain: str = "example.com"
+    cafile: str | None = None
+    rate_per_second: float = Field(20.0, gt=0)
+
+
+class HttpPushProfile(_Strict):
+    kind: Literal["http"]
+    url: str
+    token_env: str | None = None
+    rate_per_second: float = Field(200.0, gt=0)
+
+
+def _outbox() -> OutboxProfile:
+    return OutboxProfile(kind="outbox")
+
+
+class Profiles(_Strict):
+    sms: OutboxProfile | HttpSmsProfile = Field(default_factory=_outbox, discriminator="kind")
+    email: OutboxProfile | SmtpProfile = Field(default_factory=_outbox, discriminator="kind")
+    push: OutboxProfile | HttpPushProfile = Field(default_factory=_outbox, discriminator="kind")
+    letter: OutboxProfile = Field(default_factory=_outbox)
+    robocall: OutboxProfile = Field(default_factory=_outbox)
+
+
+class ProfileError(ValueError):
+    pass
+
+
+def read(path: Path | None) -> Profiles:
+    """The profiles of ``path`` (every channel on the outbox when None)."""
+    if path is None:
+        return Profiles()
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as exc:
+        raise ProfileError(f"{path}: {exc}") from exc
+    try:
+        return Profiles.model_validate(data)
+    except ValidationError as exc:
+        kinds = {"outbox", "http", "smtp"}  # the union's tags: not part of a field's name
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'] if p not in kinds)}: {e['msg']}"
+            for e in exc.errors()
+        )
+        raise ProfileError(f"{path}: {problems}") from exc
+
+
+def _secret(name: str | None, where: str) -> str | None:
+    if name is None:
+        return None
+    value = os.environ.get(name)
+    if not value:
+        raise ProfileError(f"{where}: the environment variable {name} is not set")
+    return value
+
+
+def build(profiles: Profiles, outbox_dir: Path) -> dict[str, Channel]:
+    """An adapter for each provider channel."""
+    box = Outbox(outbox_dir)
+    out: dict[str, Channel] = {}
+    for channel in PROVIDER_CHANNELS:
+        p = getattr(profiles, channel)
+        if isinstance(p, OutboxProfile):
+            out[channel] = box
+        elif isinstance(p, HttpSmsProfile):
+            out[channel] = HttpSms(
+                HttpSmsConfig(
+                    url=p.url,
+                    token=_secret(p.token_env, "sms.token_env"),
+                    auth_header=p.auth_header,
+                    mapping=p.mapping,
+                    extra=p.extra,
+                    rate_per_second=p.rate_per_second,
+                    timeout_seconds=p.timeout_seconds,
+                )
+            )
+        elif isinstance(p, SmtpProfile):
+            out[channel] = SmtpEmail(
+                SmtpConfig(
+                    host=p.host,
+                    port=p.port,
+                    security=p.security,
+                    username=p.username,
+                    password=_secret(p.password_env, "email.password_env"),
+                    sender=p.sender,
+                    sender_name=p.sender_name,
+                    domain=p.domain,
+                    cafile=p.cafile,
+                    rate_per_second=p.rate_per_second,
+                )
+            )
+        elif isinstance(p, HttpPushProfile):
+            out[channel] = HttpPush(
+                HttpPushConfig(
+                    url=p.url,
+                    token=_secret(p.token_env, "push.token_env"),
+                    rate_per_second=p.rate_per_second,
+                )
+            )
+    return out
