@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
@@ -81,6 +81,10 @@ def template_render(
         str | None, typer.Option(help="zh-CN or en; the borrower's if omitted")
     ] = None,
     as_of: Annotated[str | None, typer.Option("--as-of", help="date of the amounts")] = None,
+    to: Annotated[
+        Path | None,
+        typer.Option("--out", help="also write it as received: a letter's PDF, a robocall's WAV"),
+    ] = None,
 ) -> None:
     """Preview a template for one loan (a placeholder code; nothing is stored or sent)."""
     from arrears.service.templates import preview
@@ -92,6 +96,37 @@ def template_render(
     if rendered.subject:
         title += f" · {rendered.subject}"
     out.print(Panel(escape(rendered.text), title=escape(title), title_align="left"))
+    if to is not None:
+        with _errors():
+            _write_as_received(a, tpl, rendered, loan_id, to)
+        out.print(f"written: {to}")
+
+
+def _write_as_received(a: Any, tpl: Any, rendered: Any, loan_id: str, to: Path) -> None:
+    from arrears.channels import letter, voice
+    from arrears.service.errors import ServiceError
+    from arrears.service.templates import context_for, postal_address
+
+    to.parent.mkdir(parents=True, exist_ok=True)
+    if tpl.channel == "letter":
+        ctx = context_for(a, loan_id, a.clock().date(), locale=tpl.locale, code="PREV-IEW0")
+        org = ctx["org"]
+        doc = letter.Letter(
+            key=f"preview|{loan_id}|{tpl.name}",
+            recipient=ctx["borrower"]["name"],
+            address=postal_address(a, loan_id) or "",
+            sender=f"{org['name']} · {org['address']}",
+            body_html=rendered.body,
+            locale=tpl.locale,
+        )
+        to.write_bytes(letter.to_pdf(doc))
+    elif tpl.channel == "robocall":
+        try:
+            voice.speak(rendered.text, tpl.locale, to)
+        except voice.VoiceError as exc:
+            raise ServiceError(str(exc)) from exc
+    else:
+        to.write_text(rendered.text + "\n", encoding="utf-8")
 
 
 @app.command()

@@ -270,6 +270,12 @@ def test_templates_load_render_and_a_code_that_is_not_ours(tmp_path: Path) -> No
     shown = run("template", "render", "early_sms", "--loan-id", "L1", "--as-of", "2026-02-19",
                 env=env).stdout  # fmt: skip
     assert "early_sms [zh-CN] v1" in shown and "2,227.27" in shown and "35" in shown
+    pdf, wav = tmp_path / "out" / "letter.pdf", tmp_path / "out" / "call.wav"
+    run("template", "render", "collection_letter", "--loan-id", "L1", "--out", str(pdf), env=env)
+    run("template", "render", "early_robocall", "--loan-id", "L1", "--locale", "en",
+        "--out", str(wav), env=env)  # fmt: skip
+    assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
+    assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 100_000
     listed = run("template", "list", env=env).stdout
     assert "collection_letter" in listed and "third_party" in listed
     proc = run("verify", "ABCD-EFGH", env=env, ok=False)

@@ -193,6 +193,25 @@ def _percent(rate: str | None) -> str:
     return f"{value:f}%"
 
 
+def postal_address(app: App, loan_id: str) -> str | None:
+    """The borrower's valid postal address (the primary one first), decrypted; None if none."""
+    cp = t.contact_point
+    with app.engine.connect() as conn:
+        row = conn.execute(
+            select(cp.c.value_enc)
+            .select_from(t.loan.join(cp, cp.c.borrower_id == t.loan.c.borrower_id))
+            .where(
+                t.loan.c.loan_id == loan_id,
+                cp.c.kind == "address",
+                cp.c.owner_role == "borrower",
+                cp.c.is_valid.is_(True),
+            )
+            .order_by(cp.c.is_primary.desc(), cp.c.contact_id)
+            .limit(1)
+        ).first()
+    return None if row is None else app.cipher.decrypt("contact_point.value", row.value_enc)
+
+
 def _with_borrower() -> Any:
     return t.loan.join(t.borrower, t.borrower.c.borrower_id == t.loan.c.borrower_id)
 
