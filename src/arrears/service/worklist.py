@@ -1,0 +1,128 @@
+"""Agent calls and home visits as worklists: the day's planned items of a queue in priority
+order, and the outcome a collector records for one (the console's call wrap-up calls this).
+
+An outcome is a contact attempt (the result, the collector, the note as evidence) and ends the
+item: it leaves the queue and a re-run of the day's cycle keeps it. A note with prohibited
+language is refused, with the category, before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+
+from sqlalchemy import and_, select, update
+
+from arrears.bootstrap import App
+from arrears.compliance.lint import load as lexicon
+from arrears.compliance.model import RESULTS
+from arrears.service.errors import ServiceError
+from arrears.service.store import require_current
+from arrears.service.verify import Contact, record_contact
+from arrears.store import tables as t
+
+#: the plan channels a person works from a list, and the contact channel each records
+WORKED = {"agent_call": "call", "visit": "visit"}
+#: a worked item's status in the plan
+DONE = "done"
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    action_id: str
+    loan_id: str
+    borrower_id: str
+    channel: str
+    stage: str
+    segment: str
+    priority: float
+    window_start: datetime
+    window_end: datetime
+    locale: str
+
+
+def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) -> list[WorkItem]:
+    """The planned, not yet worked items of ``queue`` on ``day``, highest priority first."""
+    require_current(app)
+    pa_ = t.plan_action
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                pa_.c.action_id,
+                pa_.c.loan_id,
+                pa_.c.borrower_id,
+                pa_.c.channel,
+                pa_.c.stage,
+                pa_.c.segment,
+                pa_.c.priority,
+                pa_.c.window_start,
+                pa_.c.window_end,
+                pa_.c.locale,
+            )  # fmt: skip
+            .where(
+                and_(
+                    pa_.c.business_date == day,
+                    pa_.c.queue == queue,
+                    pa_.c.status == "planned",
+                    pa_.c.channel.in_(sorted(WORKED)),
+                )
+            )
+            .order_by(pa_.c.priority.desc(), pa_.c.action_id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return [WorkItem(**r._mapping) for r in rows]
+
+
+def record_outcome(
+    app: App,
+    action_id: str,
+    *,
+    collector_id: str,
+    result: str,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> str:
+    """Record the outcome of one worklist item; returns the contact attempt's id."""
+    require_current(app)
+    if result not in RESULTS:
+        raise ServiceError(f"result: expected one of {', '.join(RESULTS)}, got {result!r}")
+    if note:
+        hits = lexicon().prohibited(note)
+        if hits:
+            found = ", ".join(f"{h.category} ({h.term})" for h in hits)
+            raise ServiceError(f"note: prohibited language: {found}; nothing was recorded")
+    pa_ = t.plan_action
+    with app.engine.begin() as conn:
+        row = conn.execute(
+            select(pa_.c.loan_id, pa_.c.borrower_id, pa_.c.channel, pa_.c.status).where(
+                pa_.c.action_id == action_id
+            )
+        ).first()
+        if row is None:
+            raise ServiceError(f"action {action_id!r}: not in the plan")
+        if row.channel not in WORKED:
+            raise ServiceError(f"action {action_id!r}: a {row.channel} is not worked from a list")
+        if row.status != "planned":
+            raise ServiceError(f"action {action_id!r}: already {row.status}")
+        moved = conn.execute(
+            update(pa_)
+            .where(and_(pa_.c.action_id == action_id, pa_.c.status == "planned"))
+            .values(status=DONE)
+        ).rowcount
+        if moved != 1:  # another collector recorded it first
+            raise ServiceError(f"action {action_id!r}: already worked")
+        return record_contact(
+            app,
+            conn,
+            Contact(
+                borrower_id=row.borrower_id,
+                loan_id=row.loan_id,
+                channel=WORKED[row.channel],
+                at=at or app.clock(),
+                action_id=action_id,
+                collector_id=collector_id,
+                content=note,
+                result=result,
+            ),
+        )
