@@ -42,12 +42,12 @@ def template_list() -> None:
     """The templates in force: name, locale, channel, audience, version."""
     from sqlalchemy import func, select
 
-    from arrears.service.templates import current
+    from arrears.service.templates import ensure_loaded
     from arrears.store import tables as t
 
     a = _app()
     with _errors():
-        current(a, "reminder_sms", "zh-CN")  # loads the shipped templates into an empty store
+        ensure_loaded(a)
         with a.engine.connect() as conn:
             rows = conn.execute(
                 select(

@@ -12,6 +12,14 @@ from arrears.channels.base import SendFailed
 RETRYABLE = frozenset({408, 425, 429})
 
 
+def headers(key: str, token: str | None, auth_header: str = "Authorization") -> dict[str, str]:
+    """The idempotency key, and the token as a bearer token (or as is, in another header)."""
+    out = {"Idempotency-Key": key}
+    if token:
+        out[auth_header] = f"Bearer {token}" if auth_header == "Authorization" else token
+    return out
+
+
 def post(
     client: httpx.Client, url: str, payload: dict[str, Any], headers: dict[str, str], service: str
 ) -> httpx.Response:

@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from arrears.channels.base import Message, Receipt
-from arrears.channels.http import answer_field, post
+from arrears.channels.http import answer_field, headers, post
 from arrears.channels.ratelimit import TokenBucket
 
 
@@ -48,10 +48,8 @@ class HttpPush:
 
     def send(self, message: Message) -> Receipt:
         self.limiter.acquire()
-        headers = {"Idempotency-Key": message.idempotency_key}
-        if self.config.token:
-            headers["Authorization"] = f"Bearer {self.config.token}"
-        r = post(self.client, self.config.url, self.payload(message), headers, "push service")
+        sent = headers(message.idempotency_key, self.config.token)
+        r = post(self.client, self.config.url, self.payload(message), sent, "push service")
         name = answer_field(r, "name")
         return Receipt(self.name, str(name or message.idempotency_key), "sent")
 

@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from arrears.channels.base import Message, Receipt
-from arrears.channels.http import answer_field, post
+from arrears.channels.http import answer_field, headers, post
 from arrears.channels.ratelimit import TokenBucket
 
 DEFAULT_MAPPING = {"to": "to", "text": "text", "reference": "reference", "id": "id"}
@@ -57,13 +57,8 @@ class HttpSms:
 
     def send(self, message: Message) -> Receipt:
         self.limiter.acquire()
-        headers = {"Idempotency-Key": message.idempotency_key}
-        if self.config.token:
-            value = self.config.token
-            headers[self.config.auth_header] = (
-                f"Bearer {value}" if self.config.auth_header == "Authorization" else value
-            )
-        r = post(self.client, self.config.url, self.payload(message), headers, "gateway")
+        sent = headers(message.idempotency_key, self.config.token, self.config.auth_header)
+        r = post(self.client, self.config.url, self.payload(message), sent, "gateway")
         ref = answer_field(r, self.mapping["id"]) or message.idempotency_key
         return Receipt(self.name, ref, "queued")
 

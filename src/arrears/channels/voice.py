@@ -20,7 +20,7 @@ from typing import Any
 import httpx
 
 from arrears.channels.base import Message, Receipt
-from arrears.channels.http import answer_field, post
+from arrears.channels.http import answer_field, headers, post
 from arrears.channels.ratelimit import TokenBucket
 
 #: espeak-ng voice per locale
@@ -130,10 +130,8 @@ class HttpDialer:
 
     def send(self, message: Message) -> Receipt:
         self.limiter.acquire()
-        headers = {"Idempotency-Key": message.idempotency_key}
-        if self.config.token:
-            headers["Authorization"] = f"Bearer {self.config.token}"
-        r = post(self.client, self.config.url, self.payload(message), headers, "dialer")
+        sent = headers(message.idempotency_key, self.config.token)
+        r = post(self.client, self.config.url, self.payload(message), sent, "dialer")
         call_id = answer_field(r, "call_id") or answer_field(r, "id")
         return Receipt(self.name, call_id or message.idempotency_key, "queued")
 

@@ -94,13 +94,18 @@ def _latest_row(conn: Connection, name: str, locale: str) -> Any:
     ).first()
 
 
-def current(app: App, name: str, locale: str) -> Template:
-    """The version in force of ``name`` in ``locale`` (or in the default locale if it has
-    none there); loads the shipped templates first if the store has none at all."""
+def ensure_loaded(app: App) -> None:
+    """Load the templates (settings' or shipped) if the store has none at all."""
     with app.engine.connect() as conn:
         empty = conn.execute(select(func.count()).select_from(t.template)).scalar_one() == 0
     if empty:
         load_templates(app)
+
+
+def current(app: App, name: str, locale: str) -> Template:
+    """The version in force of ``name`` in ``locale`` (or in the default locale if it has
+    none there); loads the shipped templates first if the store has none at all."""
+    ensure_loaded(app)
     with app.engine.connect() as conn:
         row = _latest_row(conn, name, locale)
         if row is None and locale != DEFAULT_LOCALE:

@@ -18,6 +18,7 @@ from arrears.bootstrap import App
 from arrears.channels import codes
 from arrears.service.store import require_current
 from arrears.store import tables as t
+from arrears.store.db import as_utc
 
 
 @dataclass(frozen=True)
@@ -124,8 +125,8 @@ def verify(app: App, typed: str) -> Verdict:
         ).first()
     if row is None:
         return Verdict(False, "unknown")
-    if _aware(row.expires_at) <= app.clock():
-        return Verdict(False, "expired", {"issued_at": _aware(row.issued_at).isoformat()})
+    if as_utc(row.expires_at) <= app.clock():
+        return Verdict(False, "expired", {"issued_at": as_utc(row.issued_at).isoformat()})
     return Verdict(
         True,
         "genuine",
@@ -133,14 +134,8 @@ def verify(app: App, typed: str) -> Verdict:
             "organisation": row.creditor,
             "collector_id": row.collector_id,
             "channel": row.channel,
-            "at": _aware(row.at).isoformat(),
+            "at": as_utc(row.at).isoformat(),
             "subject": row.subject,
             "content": row.content,
         },
     )
-
-
-def _aware(value: datetime) -> datetime:
-    from datetime import UTC
-
-    return value if value.tzinfo else value.replace(tzinfo=UTC)

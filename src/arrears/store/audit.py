@@ -12,12 +12,13 @@ import hashlib
 import json
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
 from arrears.store import tables as t
+from arrears.store.db import as_utc
 
 GENESIS = "0" * 64
 
@@ -35,16 +36,10 @@ def canonical(payload: Any) -> str:
     return json.dumps(payload, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 
-def _utc(at: datetime) -> datetime:
-    if at.tzinfo is None:  # SQLite hands back naive UTC
-        return at.replace(tzinfo=UTC)
-    return at.astimezone(UTC)
-
-
 def entry_hash(
     prev: str, seq: int, at: datetime, kind: str, subject: str, rulebook: str, payload: str
 ) -> str:
-    body = canonical([seq, _utc(at).isoformat(), kind, subject, rulebook, payload])
+    body = canonical([seq, as_utc(at).isoformat(), kind, subject, rulebook, payload])
     return hashlib.sha256((prev + body).encode("utf-8")).hexdigest()
 
 
@@ -74,7 +69,7 @@ def append(conn: Connection, entries: Iterable[Entry]) -> int:
         rows.append(
             {
                 "seq": seq,
-                "at": _utc(e.at),
+                "at": as_utc(e.at),
                 "kind": e.kind,
                 "subject": e.subject,
                 "rulebook": e.rulebook,
@@ -150,7 +145,7 @@ def purge(
             break
         stop = False
         for r in rows:
-            at = _utc(r.at)
+            at = as_utc(r.at)
             if at >= before or _add_years(at, retention_years(r.rulebook)) > now:
                 stop = True
                 break

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -141,3 +142,10 @@ def insert_arrow(conn: Connection, table: Table, data: pa.Table, chunk: int = 50
         part = data.slice(k, chunk)
         cols = [driver_values(part[n], sqlite) for n in names]
         conn.exec_driver_sql(sql, list(zip(*cols, strict=True)))
+
+
+def as_utc(at: datetime) -> datetime:
+    """An instant read back from the store, aware and in UTC (SQLite hands back naive UTC)."""
+    if at.tzinfo is None:
+        return at.replace(tzinfo=UTC)
+    return at.astimezone(UTC)
