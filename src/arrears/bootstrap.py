@@ -40,3 +40,9 @@ def bootstrap(settings: Settings | None = None, clock: Clock = system_clock) -> 
         cipher=Cipher(settings.data_key_bytes),
         clock=clock,
     )
+
+
+def offset_clock(at: datetime, base: Clock = system_clock) -> Clock:
+    """A clock that reads ``at`` now and runs on from there (replaying a day, demos)."""
+    shift = at - base()
+    return lambda: base() + shift

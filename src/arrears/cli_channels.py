@@ -12,7 +12,7 @@ from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from arrears.cli import _app, _as_of, _errors, app, out
+from arrears.cli import _app, _as_of, _errors, _progress, app, out
 
 template_app = typer.Typer(help="Contact templates: load and lint, list, preview for a loan.")
 app.add_typer(template_app, name="template")
@@ -169,3 +169,153 @@ def verify(
         )
     if not verdict.genuine:
         raise typer.Exit(4)
+
+
+@app.command()
+def dispatch(
+    batch: Annotated[int, typer.Option(help="actions leased per round")] = 200,
+    senders: Annotated[int, typer.Option(help="threads handing messages to providers")] = 8,
+    channel: Annotated[
+        list[str] | None, typer.Option("--channel", help="only these channels (repeatable)")
+    ] = None,
+    day: Annotated[str | None, typer.Option("--day", help="only this business date")] = None,
+    at: Annotated[
+        str | None,
+        typer.Option("--at", help="act as if now were this instant (ISO 8601 with offset)"),
+    ] = None,
+    follow: Annotated[bool, typer.Option(help="keep polling for ready actions")] = False,
+    lease_seconds: Annotated[float, typer.Option(help="how long a leased action is ours")] = 120.0,
+    max_tries: Annotated[int, typer.Option(help="tries before a message is parked")] = 5,
+    backoff_seconds: Annotated[float, typer.Option(help="the first retry's wait")] = 30.0,
+    worker: Annotated[str | None, typer.Option(help="this dispatcher's name")] = None,
+) -> None:
+    """Send the plan's messages whose window is open now, each once (see docs/CHANNELS.md)."""
+    from datetime import date as Date
+
+    from arrears.bootstrap import bootstrap
+    from arrears.channels.profiles import PROVIDER_CHANNELS
+    from arrears.service.dispatch import Options
+    from arrears.service.dispatch import dispatch as run
+    from arrears.settings import get_settings
+
+    settings = get_settings()
+    clock = _clock_at(at)
+    a = bootstrap(settings, clock) if clock else bootstrap(settings)
+    chans = tuple(channel) if channel else PROVIDER_CHANNELS
+    bad = [c for c in chans if c not in PROVIDER_CHANNELS]
+    if bad:
+        raise typer.BadParameter(f"--channel: {', '.join(bad)}; expected {PROVIDER_CHANNELS}")
+    named: dict[str, Any] = {"worker": worker} if worker else {}
+    opts = Options(
+        batch=batch,
+        senders=senders,
+        channels=chans,
+        day=Date.fromisoformat(day) if day else None,
+        follow=follow,
+        lease_seconds=lease_seconds,
+        max_tries=max_tries,
+        backoff_seconds=backoff_seconds,
+        **named,
+    )
+    with _errors():
+        adapters = _adapters(settings)
+        try:
+            with _progress() as bar:
+                task = bar.add_task("dispatch", total=None)
+
+                def tick(r: Any) -> None:
+                    bar.update(task, completed=r.handled,
+                               description=f"dispatch: {r.sent} sent")  # fmt: skip
+
+                report = run(a, adapters, opts, tick)
+        finally:
+            for adapter in {id(x): x for x in adapters.values()}.values():
+                adapter.close()
+    table = Table(title="dispatched", title_justify="left")
+    table.add_column("outcome")
+    table.add_column("count", justify="right")
+    for name in ("sent", "cancelled", "moved", "retried", "parked", "fenced"):
+        table.add_row(name, f"{getattr(report, name):,}")
+    out.print(table)
+    if report.by_channel:
+        out.print("sent by channel: " + ", ".join(f"{k} {v:,}" for k, v in
+                                                  sorted(report.by_channel.items())))  # fmt: skip
+    if report.by_rule:
+        out.print("not sent, by rule: " + ", ".join(f"{k} {v:,}" for k, v in
+                                                    report.by_rule.most_common()))  # fmt: skip
+
+
+def _clock_at(at: str | None) -> Any:
+    """A clock reading ``at`` now (``--at``), or None for the system's."""
+    from datetime import datetime
+
+    from arrears.bootstrap import offset_clock
+
+    if at is None:
+        return None
+    try:
+        when = datetime.fromisoformat(at)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--at: expected an ISO 8601 instant, got {at!r}") from exc
+    if when.tzinfo is None:
+        raise typer.BadParameter("--at: give the offset, e.g. 2026-11-30T10:00+08:00")
+    return offset_clock(when)
+
+
+def _adapters(settings: Any) -> Any:
+    from arrears.channels.profiles import ProfileError, build, read
+    from arrears.service.errors import ServiceError
+
+    try:
+        return build(read(settings.providers_file), settings.outbox_dir)
+    except ProfileError as exc:
+        raise ServiceError(str(exc)) from exc
+
+
+payment_app = typer.Typer(help="Payments as events: post one and see what it cancelled.")
+app.add_typer(payment_app, name="payment")
+
+
+@payment_app.command("post")
+def payment_post(
+    loan_id: Annotated[str, typer.Option("--loan-id", help="the loan paid")],
+    amount: Annotated[int, typer.Option(help="amount in minor units (fen)")],
+    paid_on: Annotated[str | None, typer.Option("--paid-on", help="YYYY-MM-DD; today")] = None,
+    payment_id: Annotated[str | None, typer.Option("--payment-id", help="your reference")] = None,
+) -> None:
+    """Post a payment; the loan's pending reminders it makes pointless are cancelled at once."""
+    from arrears.service.payments import post_payment
+
+    a = _app()
+    with _errors():
+        p = post_payment(a, loan_id, amount, _as_of(paid_on, a) if paid_on else None,
+                         payment_id=payment_id)  # fmt: skip
+    out.print(f"posted {p.payment_id}: {p.amount:,} fen to {p.loan_id} on {p.paid_on}")
+    out.print(
+        f"{p.pending} pending action(s); {len(p.cancelled)} cancelled, {p.moved} moved, "
+        f"in {p.seconds * 1000:.0f} ms"
+    )
+    for action_id, rule in sorted(p.cancelled.items()):
+        out.print(f"  cancelled {escape(action_id)} ({rule})")
+
+
+@app.command()
+def outbox(
+    day: Annotated[str | None, typer.Option("--day", help="business date")] = None,
+    limit: Annotated[int, typer.Option(help="how many messages")] = 10,
+) -> None:
+    """What went out: the latest messages of the outbox table."""
+    from arrears.service.dispatch import outbox_rows
+
+    a = _app()
+    with _errors():
+        rows = outbox_rows(a, _as_of(day, a) if day else None, limit)
+    table = Table(title="outbox (latest first)", title_justify="left")
+    for col in ("channel", "loan", "status", "provider", "sent", "words"):
+        table.add_column(col)
+    for r in rows:
+        words = (r["subject"] + " · " if r["subject"] else "") + r["body"]
+        table.add_row(r["channel"], r["loan_id"], r["status"], r["provider"] or "",
+                      r["sent_at"].strftime("%H:%M:%S") if r["sent_at"] else "",
+                      escape(words[:90] + ("…" if len(words) > 90 else "")))  # fmt: skip
+    out.print(table)

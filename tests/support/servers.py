@@ -8,6 +8,7 @@ import datetime as dt
 import json
 import ssl
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -26,6 +27,7 @@ class Gateway:
     token: str | None = None
     fail_next: int = 0  # answer 503 to this many requests first
     refuse: set[str] = field(default_factory=set)  # numbers answered with 400
+    delay: float = 0.0  # seconds each answer takes (a slow provider)
     requests: list[dict[str, Any]] = field(default_factory=list)
     accepted: dict[str, dict[str, Any]] = field(default_factory=dict)  # by idempotency key
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -48,6 +50,8 @@ class Gateway:
                 size = int(self.headers.get("Content-Length", "0"))
                 body = json.loads(self.rfile.read(size) or b"{}")
                 key = self.headers.get("Idempotency-Key", "")
+                if gw.delay:
+                    time.sleep(gw.delay)
                 with gw.lock:
                     gw.requests.append({"headers": dict(self.headers), "body": body})
                     if gw.token and self.headers.get("Authorization") != f"Bearer {gw.token}":

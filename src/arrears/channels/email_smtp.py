@@ -51,6 +51,8 @@ class SmtpEmail:
         self.name = config.name
         self.limiter = TokenBucket(config.rate_per_second)
         self._local = threading.local()
+        self._lock = threading.Lock()
+        self._open: set[smtplib.SMTP] = set()
 
     def _context(self) -> ssl.SSLContext:
         return ssl.create_default_context(cafile=self.config.cafile)
@@ -97,6 +99,8 @@ class SmtpEmail:
             try:
                 if smtp is None:
                     smtp = self._local.smtp = self._connect()
+                    with self._lock:
+                        self._open.add(smtp)
                 refused = smtp.send_message(msg)
             except smtplib.SMTPRecipientsRefused as exc:
                 raise SendFailed(f"recipient refused: {exc.recipients}", retry=False) from exc
@@ -116,19 +120,23 @@ class SmtpEmail:
             return Receipt(self.name, msg["Message-ID"], "sent")
         raise SendFailed("SMTP server unreachable", retry=True)  # pragma: no cover
 
-    def _drop(self, polite: bool = False) -> None:
-        """Forget this thread's connection: QUIT when ``polite``, else just close it."""
+    def _drop(self) -> None:
+        """Forget this thread's connection and close it."""
         smtp = getattr(self._local, "smtp", None)
         self._local.smtp = None
-        if smtp is None:
-            return
-        try:
-            if polite:
-                smtp.quit()
-            else:
-                smtp.close()
-        except (smtplib.SMTPException, OSError):
+        if smtp is not None:
+            with self._lock:
+                self._open.discard(smtp)
             smtp.close()
 
     def close(self) -> None:
-        self._drop(polite=True)
+        """QUIT every thread's connection (a dispatcher sends from several threads)."""
+        self._local.smtp = None
+        with self._lock:
+            conns, self._open = list(self._open), set()
+        for smtp in conns:
+            try:
+                smtp.quit()
+            except (smtplib.SMTPException, OSError):
+                pass
+            smtp.close()

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from arrears.compliance import gate
-from arrears.compliance.model import Attempt, Event, Person, Request
+from arrears.compliance.model import Attempt, Event, Person, Request, Violation
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.compliance.rules import holds as holds_rule
@@ -42,7 +42,7 @@ def _group(rows: Iterable[dict[str, Any]], key: str) -> dict[Any, list[dict[str,
     return out
 
 
-class _History:
+class History:
     """The snapshot's activity tables, grouped for one-account-at-a-time lookups."""
 
     def __init__(self, snap: Snapshot) -> None:
@@ -77,10 +77,10 @@ def _about(row_loan: str | None, loan_id: str) -> bool:
     return row_loan is None or row_loan == loan_id
 
 
-class _Account:
+class Account:
     """One loan's attributes, as the strategy and the gate see them."""
 
-    def __init__(self, row: dict[str, Any], s: Statement, h: _History, snap: Snapshot,
+    def __init__(self, row: dict[str, Any], s: Statement, h: History, snap: Snapshot,
                  strategy: Strategy, book: Rulebook) -> None:  # fmt: skip
         self.row, self.s, self.book = row, s, book
         loan_id, bid = row["loan_id"], row["borrower_id"]
@@ -180,25 +180,37 @@ class _Account:
                              person_id=bid))  # fmt: skip
         return out
 
-    def blocked_by(self, step: Step) -> tuple[datetime, datetime, str | None]:
-        """(window start, window end, the first rule refusing) for one of this account's steps."""
+    def window(self, step: Step) -> tuple[datetime, datetime]:
+        """When the step may be carried out today: the hours' window for a contact the
+        rulebook's hours cover, the local day otherwise."""
         contact = CONTACT.get(step.channel)
         in_hours = contact is not None and contact in self.book.hours.channels
-        ws, we = self.win if in_hours else self.day
+        return self.win if in_hours else self.day
+
+    def request(self, step: Step, at: datetime) -> Request:
+        """The gate's request for carrying out ``step`` at ``at``."""
         attempt = Attempt(
-            channel=contact or "letter",
-            at=ws,
+            channel=CONTACT.get(step.channel) or "letter",
+            at=at,
             person_id=self.row["borrower_id"],
             debt_ids=(self.row["loan_id"],),
             role="debtor",
             collectors=step.collectors,
         )
         person = Person(timezones=(self.borrower["timezone"],), agreed_window=self.agreed)
-        req = Request(attempt, person, tuple(self.events(step.channel, ws)))
-        if contact is None:  # agency, legal referral: not a contact; holds still stop them
-            found = holds_rule.check(req, self.book) if self.book.applies("holds") else []
-        else:
-            found = gate.violations(req, self.book)
+        return Request(attempt, person, tuple(self.events(step.channel, at)))
+
+    def refusals(self, step: Step, at: datetime) -> list[Violation]:
+        """The rules refusing ``step`` at ``at`` (none: allowed)."""
+        req = self.request(step, at)
+        if CONTACT.get(step.channel) is None:  # agency, legal referral: holds still stop them
+            return holds_rule.check(req, self.book) if self.book.applies("holds") else []
+        return gate.violations(req, self.book)
+
+    def blocked_by(self, step: Step) -> tuple[datetime, datetime, str | None]:
+        """(window start, window end, the first rule refusing) for one of this account's steps."""
+        ws, we = self.window(step)
+        found = self.refusals(step, ws)
         return ws, we, (found[0].rule if found else None)
 
 
@@ -209,7 +221,7 @@ def _segment(env: dict[str, Any], strategy: Strategy) -> str:
     return strategy.segments[-1][0]
 
 
-def _steps(acct: _Account, segment: str, strategy: Strategy) -> list[Step]:
+def _steps(acct: Account, segment: str, strategy: Strategy) -> list[Step]:
     out = []
     dpd = acct.env["dpd"]
     for step in strategy.steps:
@@ -229,7 +241,7 @@ def _steps(acct: _Account, segment: str, strategy: Strategy) -> list[Step]:
 
 def reference_plan(snap: Snapshot, strategy: Strategy, *, buckets: BandTable) -> pa.Table:
     """The day's plan, computed one account at a time (the oracle)."""
-    h = _History(snap)
+    h = History(snap)
     books: dict[str, Rulebook] = {}
     actions: list[dict[str, Any]] = []
     for idx, row in enumerate(snap.loans.to_pylist()):
@@ -237,7 +249,7 @@ def reference_plan(snap: Snapshot, strategy: Strategy, *, buckets: BandTable) ->
         loan = loan_from_rows(row, h.inst.get(idx, []), h.pays.get(idx, []))
         s = statement(loan, snap.as_of, buckets=buckets, explain=False)
         book = books.setdefault(row["rulebook"], load_rulebook(row["rulebook"]))
-        acct = _Account(row, s, h, snap, strategy, book)
+        acct = Account(row, s, h, snap, strategy, book)
         if acct.stage is None:
             continue
         segment = _segment(acct.env, strategy)
@@ -251,7 +263,7 @@ def reference_plan(snap: Snapshot, strategy: Strategy, *, buckets: BandTable) ->
 
 
 def _action(
-    acct: _Account, step: Step, segment: str, strategy: Strategy, as_of: date
+    acct: Account, step: Step, segment: str, strategy: Strategy, as_of: date
 ) -> dict[str, Any]:
     priority = evaluate(step.priority, acct.env)
     suppressed = next(

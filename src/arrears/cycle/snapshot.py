@@ -9,7 +9,7 @@ delinquency replay reads.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date, timedelta
@@ -326,26 +326,43 @@ _COLS: dict[str, list[tuple[str, str]]] = {
 }
 
 
-def _queries(as_of: date) -> dict[str, str]:
+def _quoted(ids: Sequence[str]) -> str:
+    return ", ".join("'" + i.replace("'", "''") + "'" for i in ids)
+
+
+def _queries(as_of: date, loans: Sequence[str] | None = None) -> dict[str, str]:
+    """The snapshot's queries: of the whole store, or of ``loans`` and their borrowers only
+    (the dispatcher's second look at a batch of actions)."""
     since = (as_of - timedelta(days=HISTORY_DAYS)).isoformat()
     loan_cols = ", ".join(f"{expr} AS {name}" for expr, name in _COLS["loans"])
+    by_loan = by_borrower = where_loan = ""
+    if loans is not None:
+        ids = _quoted(sorted(set(loans))) or "''"
+        of_loans = f"SELECT borrower_id FROM loan WHERE loan_id IN ({ids})"
+        where_loan = f" WHERE l.loan_id IN ({ids})"
+        by_loan = f" AND loan_id IN ({ids})"
+        by_borrower = f" AND borrower_id IN ({of_loans})"
     return {
         "loans": f"SELECT {loan_cols} FROM loan l JOIN portfolio p "
-        "ON p.portfolio_id = l.portfolio_id ORDER BY l.loan_id",
+        f"ON p.portfolio_id = l.portfolio_id{where_loan} ORDER BY l.loan_id",
         # in the table's own order (a sequential scan); grouped by loan in Arrow afterwards
-        "instalments": "SELECT loan_id, seq, due_date, principal, interest, fee FROM instalment",
-        "payments": "SELECT loan_id, paid_on, amount FROM payment WHERE status = 'posted'",
-        "borrowers": "SELECT borrower_id, locale, timezone, consents, contact_window FROM borrower",
+        "instalments": "SELECT loan_id, seq, due_date, principal, interest, fee FROM instalment"
+        + (f" WHERE 1 = 1{by_loan}" if by_loan else ""),
+        "payments": "SELECT loan_id, paid_on, amount FROM payment "
+        f"WHERE status = 'posted'{by_loan}",
+        "borrowers": "SELECT borrower_id, locale, timezone, consents, contact_window FROM borrower"
+        + (f" WHERE 1 = 1{by_borrower}" if by_borrower else ""),
         "points": "SELECT borrower_id, kind, opt_outs FROM contact_point "
-        "WHERE owner_role = 'borrower' AND is_valid",
+        f"WHERE owner_role = 'borrower' AND is_valid{by_borrower}",
         "contacts": "SELECT borrower_id, loan_id, channel, at, direction, role, result "
-        f"FROM contact_attempt WHERE at >= '{since}'",
+        f"FROM contact_attempt WHERE at >= '{since}'{by_borrower}",
         "promises": "SELECT loan_id, status, settled_on FROM promise "
-        f"WHERE status = 'pending' OR settled_on >= '{since}'",
+        f"WHERE (status = 'pending' OR settled_on >= '{since}'){by_loan}",
         "holds": "SELECT borrower_id, loan_id, kind, starts_at, ends_at FROM hold "
-        f"WHERE ends_at IS NULL OR ends_at >= '{since}'",
-        "arrangements": "SELECT loan_id, kind FROM arrangement WHERE status = 'active'",
-        "stages": "SELECT loan_id, stage, since FROM account_stage",
+        f"WHERE (ends_at IS NULL OR ends_at >= '{since}'){by_borrower}",
+        "arrangements": f"SELECT loan_id, kind FROM arrangement WHERE status = 'active'{by_loan}",
+        "stages": "SELECT loan_id, stage, since FROM account_stage"
+        + (f" WHERE 1 = 1{by_loan}" if by_loan else ""),
     }
 
 
@@ -435,23 +452,49 @@ def _read(engine: Engine, sql: str) -> pa.Table:
         return cur.fetch_arrow_table()
 
 
-def from_store(engine: Engine, as_of: date, threads: int = 2) -> Snapshot:
+def _checkpoint(engine: Engine) -> None:
+    """Move the SQLite write-ahead log into the database file before ADBC reads it: ADBC links
+    its own copy of SQLite, which in the same process as Python's does not see (and may upset)
+    what the other's connections left in the log."""
+    with engine.connect() as conn:
+        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").all()
+
+
+def _read_small(conn: Any, sql: str) -> pa.Table:
+    """A small query read through SQLAlchemy into Arrow (types as ADBC would infer them)."""
+    cur = conn.exec_driver_sql(sql)
+    names = list(cur.keys())
+    rows = cur.all()
+    if not rows:
+        return pa.table({n: pa.array([], pa.string()) for n in names}).slice(0, 0)
+    return pa.table({n: pa.array([r[k] for r in rows]) for k, n in enumerate(names)})
+
+
+def from_store(
+    engine: Engine, as_of: date, threads: int = 2, loans: Sequence[str] | None = None
+) -> Snapshot:
     """Read the store once, a few tables at a time (each on its own connection; the drivers
     release the GIL while they read). Loans are sorted by id; instalments and payments get
-    loan_idx and are grouped by it."""
+    loan_idx and are grouped by it. ``loans``: only those loans and their borrowers."""
     sqlite = engine.url.get_backend_name() == "sqlite"
-    queries = _queries(as_of)
+    queries = _queries(as_of, loans)
     # the big tables first, so the threads finish together
     order = sorted(queries, key=lambda n: ("instalments", "payments", "contacts").index(n)
                    if n in ("instalments", "payments", "contacts") else 3)  # fmt: skip
-    with ThreadPoolExecutor(max(1, threads)) as pool:
-        futures = {
-            name: pool.submit(
-                _read, engine, _sqlite_safe(queries[name], name) if sqlite else queries[name]
-            )
-            for name in order
-        }
-        raw = {name: f.result() for name, f in futures.items()}
+    if sqlite and loans is not None:  # a few accounts: through the store's own driver
+        with engine.connect() as conn:
+            raw = {name: _read_small(conn, _sqlite_safe(queries[name], name)) for name in order}
+    else:
+        if sqlite:
+            _checkpoint(engine)
+        with ThreadPoolExecutor(max(1, threads)) as pool:
+            futures = {
+                name: pool.submit(
+                    _read, engine, _sqlite_safe(queries[name], name) if sqlite else queries[name]
+                )
+                for name in order
+            }
+            raw = {name: f.result() for name, f in futures.items()}
     loans = raw["loans"]
     tables: dict[str, pa.Table] = {}
     for name in list(raw):

@@ -136,20 +136,56 @@ def context_for(
     """What a template about ``loan_id`` can say (docs/CHANNELS.md), computed as of ``as_of``."""
     st = statement_for_loan(app, loan_id, as_of)
     with app.engine.connect() as conn:
-        row = conn.execute(
-            select(
-                t.borrower.c.name_enc,
-                t.portfolio.c.creditor,
-                t.portfolio.c.product,
-                t.loan.c.currency,
+        facts = loan_facts(conn, [loan_id])
+    if loan_id not in facts:
+        raise ServiceError(f"loan {loan_id}: not in the store")
+    return context_from(app, st, facts[loan_id], locale=locale, code=code,
+                        collector_id=collector_id)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class LoanFacts:
+    """What a message says about a loan besides its statement."""
+
+    loan_id: str
+    name_enc: bytes | None
+    creditor: str
+    product: str
+    currency: str
+
+
+def loan_facts(conn: Connection, loan_ids: list[str]) -> dict[str, LoanFacts]:
+    """The borrower's name (encrypted), creditor, product and currency of each loan."""
+    rows = conn.execute(
+        select(
+            t.loan.c.loan_id,
+            t.borrower.c.name_enc,
+            t.portfolio.c.creditor,
+            t.portfolio.c.product,
+            t.loan.c.currency,
+        )
+        .select_from(
+            t.loan.join(t.borrower, t.borrower.c.borrower_id == t.loan.c.borrower_id).join(
+                t.portfolio, t.portfolio.c.portfolio_id == t.loan.c.portfolio_id
             )
-            .select_from(
-                t.loan.join(t.borrower, t.borrower.c.borrower_id == t.loan.c.borrower_id).join(
-                    t.portfolio, t.portfolio.c.portfolio_id == t.loan.c.portfolio_id
-                )
-            )
-            .where(t.loan.c.loan_id == loan_id)
-        ).one()
+        )
+        .where(t.loan.c.loan_id.in_(loan_ids))
+    ).all()
+    return {r.loan_id: LoanFacts(*r) for r in rows}
+
+
+def context_from(
+    app: App,
+    st: dict[str, Any],
+    row: LoanFacts,
+    *,
+    locale: str,
+    code: str,
+    collector_id: str | None = None,
+) -> dict[str, Any]:
+    """The rendering context of a loan from its statement (as :func:`statement_to_dict` gives
+    it) and its facts."""
+    loan_id = row.loan_id
     s = app.settings
     zh = locale.startswith("zh")
     name = app.cipher.decrypt("borrower.name", row.name_enc) or ("客户" if zh else "customer")
@@ -179,7 +215,7 @@ def context_for(
             "next_amount": _owed(nxt),
         },
         "code": code,
-        "today": as_of.isoformat(),
+        "today": st["as_of"],
     }
 
 

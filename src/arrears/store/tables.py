@@ -353,6 +353,42 @@ plan_action = Table(
     Column("window_end", DateTime(timezone=True), nullable=False),
     # planned | blocked (by a compliance rule) | suppressed | cut (over capacity) | sent ...
     Column("status", String(16), nullable=False),
-    Column("rule", String(80)),  # what blocked, suppressed or cut it
+    Column("rule", String(80)),  # what blocked, suppressed, cut or cancelled it
+    # the dispatcher's: who holds the action and until when, tries, and how it ended
+    Column("lease_owner", String(64)),
+    Column("lease_until", DateTime(timezone=True)),
+    Column("tries", Integer),
+    Column("next_try_at", DateTime(timezone=True)),
+    Column("attempt_id", String(64)),  # the contact attempt it became
+    Column("sent_at", DateTime(timezone=True)),
+    Column("last_error", Text),
 )
 Index("ix_plan_action_business_date_status", plan_action.c.business_date, plan_action.c.status)
+Index("ix_plan_action_status_window", plan_action.c.status, plan_action.c.window_start)
+
+# Every message handed, or about to be handed, to a provider: written with its contact attempt
+# before it is sent (so a dispatcher that dies mid-send re-sends the same words under the same
+# key), then marked with the provider's receipt and, later, its delivery report.
+outbox_message = Table(
+    "outbox_message",
+    metadata,
+    Column("action_id", String(160), primary_key=True),
+    Column("attempt_id", String(64), nullable=False),
+    Column("business_date", Date, nullable=False, index=True),
+    Column("loan_id", String(64), nullable=False),
+    Column("channel", String(16), nullable=False),
+    Column("locale", String(16), nullable=False),
+    Column("destination_enc", LargeBinary, nullable=False),
+    Column("subject", Text),
+    Column("body", Text, nullable=False),
+    Column("html", Text),
+    Column("attach", String(32)),  # an attachment made at send time: "statement"
+    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("status", String(16), nullable=False),  # pending | sent | parked
+    Column("provider", String(32)),
+    Column("provider_ref", String(128), index=True),
+    Column("sent_at", DateTime(timezone=True)),
+    Column("delivery", String(24)),  # delivered | undelivered | bounced | answered ...
+    Column("delivery_at", DateTime(timezone=True)),
+    Column("detail", Text),
+)

@@ -1,0 +1,224 @@
+"""Documents printed from a statement: the statement of account a statement email carries as a
+PDF, and the legal package of an account referred to lawyers (statement, instalments and
+payments, the contact history with each contact's evidence hash).
+
+Both are HTML laid out by WeasyPrint with the letters' A4 style and local Noto CJK fonts; they
+take plain dictionaries (a statement as :func:`arrears.domain.codec.statement_to_dict` gives
+it), so the service layer decides what goes in and this module only how it looks.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Any
+
+from arrears.channels.letter import STYLE, _no_fetch
+
+TABLE_STYLE = """
+table { border-collapse: collapse; width: 100%; margin: 2mm 0 5mm 0; font-size: 9pt; }
+th, td { border: 0.4pt solid #999; padding: 1mm 1.5mm; text-align: left; }
+td.n, th.n { text-align: right; font-variant-numeric: tabular-nums; }
+h2 { font-size: 11.5pt; margin: 5mm 0 1mm 0; }
+.small { font-size: 8pt; color: #555; word-break: break-all; }
+"""
+
+WORDS = {
+    "zh-CN": {
+        "statement": "账户对账单",
+        "legal": "诉讼材料包",
+        "borrower": "借款人",
+        "loan": "借款编号",
+        "creditor": "债权人",
+        "as_of": "截至日期",
+        "dpd": "逾期天数",
+        "total_due": "应还合计",
+        "part": "项目",
+        "amount": "金额",
+        "principal": "本金",
+        "interest": "利息",
+        "fee": "费用",
+        "penalty": "罚息",
+        "instalments": "分期计划",
+        "seq": "期次",
+        "due_date": "到期日",
+        "paid": "已还",
+        "unpaid": "未还",
+        "payments": "还款记录",
+        "paid_on": "还款日",
+        "contacts": "联系记录",
+        "at": "时间",
+        "channel": "渠道",
+        "result": "结果",
+        "evidence": "证据哈希",
+        "formula": "罚息计算",
+        "none": "无",
+    },
+    "en": {
+        "statement": "Statement of account",
+        "legal": "Legal referral package",
+        "borrower": "Borrower",
+        "loan": "Loan",
+        "creditor": "Creditor",
+        "as_of": "As of",
+        "dpd": "Days past due",
+        "total_due": "Total due",
+        "part": "Part",
+        "amount": "Amount",
+        "principal": "Principal",
+        "interest": "Interest",
+        "fee": "Fees",
+        "penalty": "Penalty",
+        "instalments": "Instalments",
+        "seq": "No.",
+        "due_date": "Due date",
+        "paid": "Paid",
+        "unpaid": "Unpaid",
+        "payments": "Payments",
+        "paid_on": "Paid on",
+        "contacts": "Contact history",
+        "at": "When",
+        "channel": "Channel",
+        "result": "Result",
+        "evidence": "Evidence hash",
+        "formula": "Penalty formula",
+        "none": "none",
+    },
+}
+
+
+def _w(locale: str) -> dict[str, str]:
+    return WORDS["zh-CN" if locale.startswith("zh") else "en"]
+
+
+def money(minor: int | None, currency: str = "CNY") -> str:
+    value = int(minor or 0)
+    sign = "-" if value < 0 else ""
+    value = abs(value)
+    return f"{sign}{value // 100:,}.{value % 100:02d} {currency}"
+
+
+def _e(value: Any) -> str:
+    return html.escape("" if value is None else str(value))
+
+
+def _table(head: list[tuple[str, bool]], rows: list[list[Any]], empty: str) -> str:
+    if not rows:
+        return f"<p>{_e(empty)}</p>"
+    th = "".join(f'<th class="{"n" if num else ""}">{_e(h)}</th>' for h, num in head)
+    body = "".join(
+        "<tr>"
+        + "".join(
+            f'<td class="{"n" if num else ""}">{_e(v)}</td>'
+            for v, (_, num) in zip(row, head, strict=True)
+        )
+        + "</tr>"
+        for row in rows
+    )
+    return f"<table><tr>{th}</tr>{body}</table>"
+
+
+def _statement_part(st: dict[str, Any], w: dict[str, str], currency: str) -> str:
+    o = st["overdue"]
+    parts = _table(
+        [(w["part"], False), (w["amount"], True)],
+        [
+            [w["principal"], money(o["principal"], currency)],
+            [w["interest"], money(o["interest"], currency)],
+            [w["fee"], money(o["fee"], currency)],
+            [w["penalty"], money(o["penalty"], currency)],
+            [w["total_due"], money(st["total_due"], currency)],
+        ],
+        w["none"],
+    )
+    extra = ""
+    if st.get("daily_penalty_rate"):
+        cap = st.get("charges_cap")
+        formula = f"{st['daily_penalty_rate']} × {w['unpaid']} × {w['dpd']}"
+        if cap is not None:
+            formula += f" ≤ {money(cap, currency)}"
+        extra = f'<p class="small">{w["formula"]}: {_e(formula)}</p>'
+    inst = _table(
+        [
+            (w["seq"], True),
+            (w["due_date"], False),
+            (w["principal"], True),
+            (w["interest"], True),
+            (w["fee"], True),
+            (w["unpaid"], True),
+        ],  # fmt: skip
+        [
+            [
+                i["seq"],
+                i["due_date"],
+                money(i["principal"], currency),
+                money(i["interest"], currency),
+                money(i["fee"], currency),
+                money(i["unpaid"], currency),
+            ]  # fmt: skip
+            for i in st.get("instalments", [])
+        ],
+        w["none"],
+    )
+    return f"{parts}{extra}<h2>{w['instalments']}</h2>{inst}"
+
+
+def _page(title: str, head: str, body: str, locale: str) -> str:
+    lang = "zh-CN" if locale.startswith("zh") else "en"
+    return (
+        f'<!doctype html><html lang="{lang}"><head><meta charset="utf-8">'
+        f"<style>{STYLE}{TABLE_STYLE}</style></head><body>"
+        f"<h1>{_e(title)}</h1>{head}{body}</body></html>"
+    )
+
+
+def _facts(w: dict[str, str], st: dict[str, Any], name: str, loan_id: str, creditor: str) -> str:
+    return (
+        f"<p>{w['borrower']}: {_e(name)}<br>{w['loan']}: {_e(loan_id)}<br>"
+        f"{w['creditor']}: {_e(creditor)}<br>{w['as_of']}: {_e(st['as_of'])}<br>"
+        f"{w['dpd']}: {_e(st.get('dpd') or 0)}</p>"
+    )
+
+
+def statement_html(
+    st: dict[str, Any], *, name: str, loan_id: str, creditor: str, currency: str, locale: str
+) -> str:
+    w = _w(locale)
+    return _page(w["statement"], _facts(w, st, name, loan_id, creditor),
+                 _statement_part(st, w, currency), locale)  # fmt: skip
+
+
+def legal_package_html(
+    st: dict[str, Any],
+    *,
+    name: str,
+    loan_id: str,
+    creditor: str,
+    currency: str,
+    locale: str,
+    payments: list[dict[str, Any]],
+    contacts: list[dict[str, Any]],
+) -> str:
+    """``payments``: paid_on, amount, status; ``contacts``: at, channel, role, result, hash."""
+    w = _w(locale)
+    pays = _table(
+        [(w["paid_on"], False), (w["amount"], True), (w["result"], False)],
+        [[p["paid_on"], money(p["amount"], currency), p["status"]] for p in payments],
+        w["none"],
+    )
+    seen = _table(
+        [(w["at"], False), (w["channel"], False), (w["result"], False), (w["evidence"], False)],
+        [[c["at"], c["channel"], c.get("result") or "", c["hash"]] for c in contacts],
+        w["none"],
+    )
+    body = (
+        _statement_part(st, w, currency)
+        + f"<h2>{w['payments']}</h2>{pays}<h2>{w['contacts']}</h2>{seen}"
+    )
+    return _page(w["legal"], _facts(w, st, name, loan_id, creditor), body, locale)
+
+
+def to_pdf(page: str) -> bytes:
+    from weasyprint import HTML
+
+    pdf: bytes = HTML(string=page, url_fetcher=_no_fetch).write_pdf()
+    return pdf
