@@ -8,7 +8,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, select
+from sqlalchemy import Connection, and_, func, insert, select, text
 
 from arrears.bootstrap import App
 from arrears.channels import templating
@@ -52,6 +52,8 @@ def load_templates(app: App, folder: Path | None = None) -> LoadReport:
     changed: list[str] = []
     same = 0
     with app.engine.begin() as conn:
+        if conn.dialect.name == "postgresql":  # one loader at a time (dispatchers start together)
+            conn.execute(text("SELECT pg_advisory_xact_lock(hashtext('arrears.template'))"))
         for tpl in found:
             latest = _latest_row(conn, tpl.name, tpl.locale)
             if latest is not None and latest.digest == tpl.digest:
