@@ -81,6 +81,12 @@ def _close_adapters() -> Iterator[None]:
         OPEN.pop().close()
 
 
+def _sms(gw: Gateway) -> dict[str, Channel]:
+    sms = HttpSms(HttpSmsConfig(url=gw.url))
+    OPEN.append(sms)
+    return {"sms": sms}
+
+
 def adapters(gw: Gateway, smtp: SmtpServer, folder: Path) -> dict[str, Channel]:
     box = Outbox(folder)
     made: dict[str, Channel] = {
@@ -210,7 +216,7 @@ def test_failures_retry_with_backoff_then_park_and_refusals_park_at_once(
     planned.clock = clock
     gw = Gateway(fail_next=10**6).start()  # the gateway is down
     try:
-        chans: dict[str, Channel] = {"sms": HttpSms(HttpSmsConfig(url=gw.url))}
+        chans = _sms(gw)
         opts = Options(worker="w1", channels=("sms",), max_tries=3, backoff_seconds=60)
         first = dispatch(planned, chans, opts)
         assert first.retried > 0 and first.sent == 0 and first.parked == 0
@@ -252,7 +258,7 @@ def test_a_refused_number_parks_at_once_and_a_receipt_is_recorded(
         number = planned.cipher.decrypt("contact_point.value", enc[0])
         assert number
         gw.refuse.add(number)
-        chans: dict[str, Channel] = {"sms": HttpSms(HttpSmsConfig(url=gw.url))}
+        chans = _sms(gw)
         dispatch(planned, chans, Options(worker="w1", channels=("sms",)))
         row = {a["action_id"]: a for a in _actions(planned)}[target["action_id"]]
         assert row["status"] == "parked" and row["tries"] == 1
@@ -278,7 +284,7 @@ def test_a_message_left_unconfirmed_after_its_window_is_parked_not_sent_late(
     planned.clock = clock
     gw = Gateway(fail_next=10**6).start()
     try:
-        chans: dict[str, Channel] = {"sms": HttpSms(HttpSmsConfig(url=gw.url))}
+        chans = _sms(gw)
         dispatch(planned, chans, Options(worker="w1", channels=("sms",), backoff_seconds=60))
         waiting = _actions(planned, channel="sms", status="sending")
         assert waiting

@@ -43,6 +43,9 @@ class Gateway:
         gw = self
 
         class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"  # keep-alive, as a real gateway's API
+            disable_nagle_algorithm = True  # answers go out at once, not after a delayed ACK
+
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
 

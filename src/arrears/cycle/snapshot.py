@@ -460,14 +460,21 @@ def _checkpoint(engine: Engine) -> None:
         conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").all()
 
 
-def _read_small(conn: Any, sql: str) -> pa.Table:
-    """A small query read through SQLAlchemy into Arrow (types as ADBC would infer them)."""
+def _read_small(conn: Any, sql: str, schema: pa.Schema) -> pa.Table:
+    """A small query read through SQLAlchemy into Arrow (types as ADBC would infer them; a
+    column of nothing but NULLs takes the schema's type)."""
     cur = conn.exec_driver_sql(sql)
     names = list(cur.keys())
     rows = cur.all()
     if not rows:
         return pa.table({n: pa.array([], pa.string()) for n in names}).slice(0, 0)
-    return pa.table({n: pa.array([r[k] for r in rows]) for k, n in enumerate(names)})
+    cols = {}
+    for k, n in enumerate(names):
+        col = pa.array([r[k] for r in rows])
+        if pa.types.is_null(col.type) and n in schema.names:
+            col = col.cast(schema.field(n).type)
+        cols[n] = col
+    return pa.table(cols)
 
 
 def from_store(
@@ -481,9 +488,13 @@ def from_store(
     # the big tables first, so the threads finish together
     order = sorted(queries, key=lambda n: ("instalments", "payments", "contacts").index(n)
                    if n in ("instalments", "payments", "contacts") else 3)  # fmt: skip
-    if sqlite and loans is not None:  # a few accounts: through the store's own driver
+    if loans is not None:  # a few accounts: through the store's own driver and pool
         with engine.connect() as conn:
-            raw = {name: _read_small(conn, _sqlite_safe(queries[name], name)) for name in order}
+            raw = {
+                name: _read_small(conn, _sqlite_safe(queries[name], name) if sqlite
+                                  else queries[name], SCHEMAS[name])
+                for name in order
+            }  # fmt: skip
     else:
         if sqlite:
             _checkpoint(engine)

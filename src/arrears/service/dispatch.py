@@ -28,6 +28,7 @@ the window has closed by then, the message is parked as unconfirmed rather than 
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import os
 import time
@@ -41,7 +42,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, and_, or_, select, update
+from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
 
 from arrears.bootstrap import App
 from arrears.channels import codes, documents, templating
@@ -60,7 +61,7 @@ from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
 from arrears.service.tables import bands_for
 from arrears.service.templates import context_from, current, ensure_loaded, loan_facts
-from arrears.service.verify import Contact, record_contact
+from arrears.service.verify import Contact, contact_rows
 from arrears.store import audit
 from arrears.store import tables as t
 from arrears.store.db import as_utc
@@ -258,17 +259,19 @@ def _strategies(app: App, conn: Connection, run_ids: set[int]) -> dict[int, Stra
     cr = t.cycle_run
     rows = conn.execute(select(cr.c.run_id, cr.c.strategy).where(cr.c.run_id.in_(run_ids))).all()
     names = {r.run_id: r.strategy for r in rows}
-    loaded: dict[str, Strategy] = {}
     out = {}
     for run_id in run_ids:
         name = names.get(run_id) or app.settings.strategy
-        if name not in loaded:
-            try:
-                loaded[name] = load_strategy(name)
-            except Exception:  # the run's strategy is gone: the settings' one judges
-                loaded[name] = load_strategy(app.settings.strategy)
-        out[run_id] = loaded[name]
+        try:
+            out[run_id] = _strategy(name)
+        except Exception:  # the run's strategy is gone: the settings' one judges
+            out[run_id] = _strategy(app.settings.strategy)
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _strategy(name: str) -> Strategy:
+    return load_strategy(name)
 
 
 def recheck(app: App, actions: Sequence[Any], now: datetime) -> list[Verdict]:
@@ -358,20 +361,13 @@ class _Templates:
         return self.cache[key]
 
 
-def _prepare(
+def _render_all(
     app: App,
-    rows: Sequence[Any],
-    verdicts: dict[str, Verdict],
+    todo: Sequence[Any],
     judge_statements: dict[str, dict[str, Any]],
-    now: datetime,
-    worker: str,
-    report: Report,
     templates: _Templates,
-) -> list[Outgoing]:
-    """Render and write the messages of the actions to send, in one transaction."""
-    todo = [a for a in rows if verdicts[a.action_id].outcome == "send"]
-    if not todo:
-        return []
+) -> tuple[list[tuple[Any, Template, templating.Rendered, str, str]], list[tuple[Any, str]]]:
+    """Each action's message rendered with a new code, or the reason it cannot be."""
     prepared: list[tuple[Any, Template, templating.Rendered, str, str]] = []
     parked: list[tuple[Any, str]] = []
     with app.engine.connect() as conn:
@@ -396,6 +392,24 @@ def _prepare(
             parked.append((a, f"cannot render {a.template}: {exc}"))
             continue
         prepared.append((a, tpl, rendered, code, to))
+    return prepared, parked
+
+
+def _prepare(
+    app: App,
+    rows: Sequence[Any],
+    verdicts: dict[str, Verdict],
+    judge_statements: dict[str, dict[str, Any]],
+    now: datetime,
+    worker: str,
+    report: Report,
+    templates: _Templates,
+) -> list[Outgoing]:
+    """Render and write the messages of the actions to send, in one transaction."""
+    todo = [a for a in rows if verdicts[a.action_id].outcome == "send"]
+    if not todo:
+        return []
+    prepared, parked = _render_all(app, todo, judge_statements, templates)
     out: list[Outgoing] = []
     with app.engine.begin() as conn:
         for a, reason in parked:
@@ -404,60 +418,61 @@ def _prepare(
                 report.by_rule[f"parked: {reason.split(':')[0]}"] += 1
             else:
                 report.fenced += 1
-        for a, tpl, rendered, code, to in prepared:
-            attempt_id = f"ca-{uuid.uuid4().hex}"
-            pa_ = t.plan_action
-            took = conn.execute(
+        ids = [a.action_id for a, *_ in prepared]
+        pa_ = t.plan_action
+        took = set(
+            conn.execute(  # the fence: only actions still ours and still planned
                 update(pa_)
                 .where(
-                    and_(
-                        pa_.c.action_id == a.action_id,
-                        pa_.c.lease_owner == worker,
-                        pa_.c.status == "planned",
-                    )
+                    pa_.c.action_id.in_(ids), pa_.c.lease_owner == worker, pa_.c.status == "planned"
                 )  # fmt: skip
-                .values(status=SENDING, attempt_id=attempt_id, tries=0)
-            ).rowcount
-            if not took:  # the lease was lost or the action replaced: someone else's now
-                report.fenced += 1
+                .values(status=SENDING, tries=0)
+                .returning(pa_.c.action_id)
+            ).scalars()
+        )
+        report.fenced += len(ids) - len(took)
+        keyed, attempts, issued, messages = [], [], [], []
+        for a, tpl, rendered, code, to in prepared:
+            if a.action_id not in took:  # the lease was lost or the action replaced
                 continue
+            attempt_id = f"ca-{uuid.uuid4().hex}"
             content = rendered.text
-            record_contact(
-                app,
-                conn,
-                Contact(
-                    borrower_id=a.borrower_id,
-                    loan_id=a.loan_id,
-                    channel=a.channel,
-                    at=now,
-                    action_id=a.action_id,
-                    template=tpl.name,
-                    template_version=tpl.version,
-                    collector_id=app.settings.system_collector_id,
-                    subject=rendered.subject,
-                    content=content,
-                    destination_hash=app.cipher.lookup_hash(POINT.get(a.channel, "push"), to),
-                ),
-                code=code,
-                attempt_id=attempt_id,
+            contact = Contact(
+                borrower_id=a.borrower_id,
+                loan_id=a.loan_id,
+                channel=a.channel,
+                at=now,
+                action_id=a.action_id,
+                template=tpl.name,
+                template_version=tpl.version,
+                collector_id=app.settings.system_collector_id,
+                subject=rendered.subject,
+                content=content,
+                destination_hash=app.cipher.lookup_hash(POINT.get(a.channel, "push"), to),
             )
+            attempt, code_row = contact_rows(app, contact, code, attempt_id)
+            attempts.append(attempt)
+            assert code_row is not None  # every message carries a code
+            issued.append(code_row)
+            keyed.append({"k": a.action_id, "att": attempt_id})
             attach = "statement" if tpl.name in ATTACH_STATEMENT else None
-            conn.execute(
-                t.outbox_message.insert().values(
-                    action_id=a.action_id,
-                    attempt_id=attempt_id,
-                    business_date=a.business_date,
-                    loan_id=a.loan_id,
-                    channel=a.channel,
-                    locale=tpl.locale,
-                    destination_enc=app.cipher.encrypt("outbox.destination", to),
-                    subject=rendered.subject,
-                    body=content,
-                    html=rendered.body if rendered.html else None,
-                    attach=attach,
-                    created_at=now,
-                    status="pending",
-                )
+            html = rendered.body if rendered.html else None
+            messages.append(
+                {
+                    "action_id": a.action_id,
+                    "attempt_id": attempt_id,
+                    "business_date": a.business_date,
+                    "loan_id": a.loan_id,
+                    "channel": a.channel,
+                    "locale": tpl.locale,
+                    "destination_enc": app.cipher.encrypt("outbox.destination", to),
+                    "subject": rendered.subject,
+                    "body": content,
+                    "html": html,
+                    "attach": attach,
+                    "created_at": now,
+                    "status": "pending",
+                }
             )
             out.append(
                 Outgoing(
@@ -472,7 +487,7 @@ def _prepare(
                         to,
                         rendered.subject,
                         content,
-                        rendered.body if rendered.html else None,
+                        html,
                         tpl.locale,
                         a.business_date,
                     ),  # fmt: skip
@@ -481,6 +496,15 @@ def _prepare(
                     window_end=as_utc(a.window_end),
                 )
             )
+        if keyed:
+            conn.execute(
+                update(pa_).where(pa_.c.action_id == bindparam("k"))
+                .values(attempt_id=bindparam("att")),
+                keyed,
+            )  # fmt: skip
+            conn.execute(insert(t.contact_attempt), attempts)
+            conn.execute(insert(t.verification_code), issued)
+            conn.execute(insert(t.outbox_message), messages)
     return out
 
 
@@ -596,56 +620,69 @@ def _record(app: App, done: Sequence[Outgoing], now: datetime, worker: str, opts
     pa_, ob, ca = t.plan_action, t.outbox_message, t.contact_attempt
     evidence: list[audit.Entry] = []
     with app.engine.begin() as conn:
-        for o in done:
-            if o.receipt is not None:
-                r = o.receipt
-                took = conn.execute(
+        ok = [o for o in done if o.receipt is not None]
+        took: set[str] = set()
+        if ok:
+            took = set(
+                conn.execute(  # recorded once, by whichever dispatcher sent it first
                     update(pa_)
-                    .where(and_(pa_.c.action_id == o.action_id, pa_.c.status == SENDING))
+                    .where(
+                        pa_.c.action_id.in_([o.action_id for o in ok]), pa_.c.status == SENDING
+                    )  # fmt: skip
                     .values(
                         status=SENT,
                         sent_at=now,
                         lease_owner=None,
                         lease_until=None,
-                        tries=o.tries + 1,
+                        tries=func.coalesce(pa_.c.tries, 0) + 1,
                         last_error=None,
                     )  # fmt: skip
-                ).rowcount
-                if not took:  # recorded by another dispatcher that sent the same message
-                    report.fenced += 1
-                    continue
-                conn.execute(
-                    update(ob)
-                    .where(ob.c.action_id == o.action_id)
-                    .values(
-                        status="sent", provider=r.provider, provider_ref=r.provider_ref, sent_at=now
-                    )  # fmt: skip
+                    .returning(pa_.c.action_id)
+                ).scalars()
+            )
+        report.fenced += len(ok) - len(took)
+        mine = [o for o in ok if o.action_id in took]
+        if mine:
+            rows = [
+                {"k": o.action_id, "att": o.attempt_id, "p": o.receipt.provider,
+                 "ref": o.receipt.provider_ref, "st": o.receipt.status}
+                for o in mine if o.receipt is not None
+            ]  # fmt: skip
+            conn.execute(
+                update(ob).where(ob.c.action_id == bindparam("k"))
+                .values(status="sent", provider=bindparam("p"), provider_ref=bindparam("ref"),
+                        sent_at=now),
+                rows,
+            )  # fmt: skip
+            conn.execute(
+                update(ca).where(ca.c.attempt_id == bindparam("att"))
+                .values(provider=bindparam("p"), provider_ref=bindparam("ref"),
+                        result=bindparam("st")),
+                rows,
+            )  # fmt: skip
+        for o in mine:
+            r = o.receipt
+            assert r is not None
+            evidence.append(
+                audit.Entry(
+                    kind="contact_attempt",
+                    subject=o.loan_id,
+                    rulebook="",
+                    payload={
+                        "attempt_id": o.attempt_id,
+                        "action_id": o.action_id,
+                        "channel": o.channel,
+                        "provider": r.provider,
+                        "provider_ref": r.provider_ref,
+                        "content_sha256": hashlib.sha256(o.message.body.encode()).hexdigest(),
+                    },
+                    at=now,
                 )
-                conn.execute(
-                    update(ca)
-                    .where(ca.c.attempt_id == o.attempt_id)
-                    .values(provider=r.provider, provider_ref=r.provider_ref, result=r.status)
-                )
-                evidence.append(
-                    audit.Entry(
-                        kind="contact_attempt",
-                        subject=o.loan_id,
-                        rulebook="",
-                        payload={
-                            "attempt_id": o.attempt_id,
-                            "action_id": o.action_id,
-                            "channel": o.channel,
-                            "provider": r.provider,
-                            "provider_ref": r.provider_ref,
-                            "content_sha256": hashlib.sha256(
-                                o.message.body.encode("utf-8")
-                            ).hexdigest(),
-                        },
-                        at=now,
-                    )
-                )
-                report.sent += 1
-                report.by_channel[o.channel] += 1
+            )
+            report.sent += 1
+            report.by_channel[o.channel] += 1
+        for o in done:
+            if o.receipt is not None:
                 continue
             failure = o.failure
             assert failure is not None

@@ -42,42 +42,49 @@ class Contact:
     result: str | None = None
 
 
+def contact_rows(
+    app: App, c: Contact, code: str | None, attempt_id: str
+) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """The contact_attempt row and the verification_code row (None without a code)."""
+    attempt = {
+        "attempt_id": attempt_id,
+        "borrower_id": c.borrower_id,
+        "loan_id": c.loan_id,
+        "channel": c.channel,
+        "at": c.at,
+        "direction": "outbound",
+        "role": c.role,
+        "destination_hash": c.destination_hash,
+        "result": c.result,
+        "action_id": c.action_id,
+        "template": c.template,
+        "template_version": c.template_version,
+        "collector_id": c.collector_id,
+        "subject": c.subject,
+        "content": c.content,
+        "provider": c.provider,
+        "provider_ref": c.provider_ref,
+    }
+    if code is None:
+        return attempt, None
+    return attempt, {
+        "code_hash": _hash(app, code),
+        "attempt_id": attempt_id,
+        "issued_at": c.at,
+        "expires_at": c.at + timedelta(days=app.settings.verification_days),
+    }
+
+
 def record_contact(
     app: App, conn: Connection, c: Contact, code: str | None = None, attempt_id: str | None = None
 ) -> str:
     """Write the contact attempt and its verification code (in the caller's transaction);
     returns the attempt id."""
     attempt_id = attempt_id or f"ca-{uuid.uuid4().hex}"
-    conn.execute(
-        insert(t.contact_attempt).values(
-            attempt_id=attempt_id,
-            borrower_id=c.borrower_id,
-            loan_id=c.loan_id,
-            channel=c.channel,
-            at=c.at,
-            direction="outbound",
-            role=c.role,
-            destination_hash=c.destination_hash,
-            result=c.result,
-            action_id=c.action_id,
-            template=c.template,
-            template_version=c.template_version,
-            collector_id=c.collector_id,
-            subject=c.subject,
-            content=c.content,
-            provider=c.provider,
-            provider_ref=c.provider_ref,
-        )
-    )
-    if code is not None:
-        conn.execute(
-            insert(t.verification_code).values(
-                code_hash=_hash(app, code),
-                attempt_id=attempt_id,
-                issued_at=c.at,
-                expires_at=c.at + timedelta(days=app.settings.verification_days),
-            )
-        )
+    attempt, issued = contact_rows(app, c, code, attempt_id)
+    conn.execute(insert(t.contact_attempt).values(**attempt))
+    if issued is not None:
+        conn.execute(insert(t.verification_code).values(**issued))
     return attempt_id
 
 
