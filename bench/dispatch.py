@@ -84,10 +84,10 @@ def _store(url: str, work: Path) -> dict[str, list[tuple[str, str]]]:
     those with an email address: (loan, borrower)."""
     from sqlalchemy import select
 
+    from arrears.bootstrap import bootstrap
     from arrears.generate.portfolio import Options, generate
     from arrears.service.cycle import run_cycle
     from arrears.settings import Env, Settings
-    from arrears.bootstrap import bootstrap
     from arrears.store import tables as t
     from arrears.store.db import upgrade
     from arrears.store.ingest.loader import ingest
@@ -125,8 +125,8 @@ def _plan(url: str, accounts: list[tuple[str, str]], step: str, channel: str, te
     """Insert one action per account (the first ``count``) for a measured run."""
     from sqlalchemy import insert, select
 
-    from arrears.settings import Env, Settings
     from arrears.bootstrap import bootstrap
+    from arrears.settings import Env, Settings
     from arrears.store import tables as t
 
     app = bootstrap(Settings(env=Env.TEST, database_url=url), clock=lambda: NOW)
@@ -210,8 +210,8 @@ def _measure(url: str, providers: str, outbox: str, channel: str, processes: int
 
 
 def main() -> None:
-    from tests.support.pg import PgServer
     from tests.conftest import _pg_database
+    from tests.support.pg import PgServer
 
     work = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
     pg = PgServer()
