@@ -319,3 +319,19 @@ def outbox(
                       r["sent_at"].strftime("%H:%M:%S") if r["sent_at"] else "",
                       escape(words[:90] + ("…" if len(words) > 90 else "")))  # fmt: skip
     out.print(table)
+
+
+@app.command()
+def letters(
+    day: Annotated[str | None, typer.Option("--day", help="business date; today")] = None,
+    to: Annotated[Path, typer.Option("--out", help="folder for the PDF and the manifest")] = Path(
+        "var/letters"
+    ),
+) -> None:
+    """The day's letters that went out, as one PDF plus a CSV manifest for the print vendor."""
+    from arrears.service.dispatch import letter_batch
+
+    a = _app()
+    with _errors():
+        batch = letter_batch(a, _as_of(day, a), to)
+    out.print(f"{batch.letters} letters, {batch.pages} pages: {batch.pdf} and {batch.manifest}")

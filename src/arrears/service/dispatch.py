@@ -35,7 +35,7 @@ import time
 import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
@@ -725,11 +725,27 @@ def dispatch(
     ensure_loaded(app)
     report = Report()
     templates = _Templates(app)
+    in_flight: list[Future[Outgoing]] = []
+
+    def finish() -> bool:
+        """Wait for the batch in flight and record it; False if there was none."""
+        if not in_flight:
+            return False
+        done = [f.result() for f in in_flight]
+        in_flight.clear()
+        _record(app, done, app.clock(), opts.worker, opts, report)
+        if progress is not None:
+            progress(report)
+        return True
+
+    # while one batch is with the providers, the next is claimed, judged and prepared
     with single_sqlite(app), ThreadPoolExecutor(max(1, opts.senders)) as pool:
         while opts.limit is None or report.handled < opts.limit:
             now = app.clock()
             rows = _claim(app, opts.worker, now, opts)
             if not rows:
+                if finish():
+                    continue  # what it recorded may have made more ready (retries)
                 if not opts.follow:
                     break
                 time.sleep(opts.poll_seconds)
@@ -744,10 +760,9 @@ def dispatch(
                     apply_verdicts(app, conn, list(verdicts[0].values()), opts.worker, report)
                 outgoing += _prepare(app, fresh, verdicts[0], verdicts[1], now, opts.worker,
                                      report, templates)  # fmt: skip
-            done = list(pool.map(lambda o: _send_one(app, channels, o), outgoing))
-            _record(app, done, app.clock(), opts.worker, opts, report)
-            if progress is not None:
-                progress(report)
+            finish()
+            in_flight.extend(pool.submit(_send_one, app, channels, o) for o in outgoing)
+        finish()
     return report
 
 
@@ -804,3 +819,39 @@ def outbox_rows(app: App, day: date | None = None, limit: int = 20) -> list[dict
     with app.engine.connect() as conn:
         rows = conn.execute(q).mappings().all()
     return [{k: v for k, v in r.items() if k != "destination_enc"} for r in rows]
+
+
+def letter_batch(app: App, day: date, folder: Path) -> Any:
+    """The day's letters that went out, as one PDF and a CSV manifest for the print vendor."""
+    from arrears.channels import letter
+
+    ob = t.outbox_message
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                ob.c.action_id,
+                ob.c.loan_id,
+                ob.c.destination_enc,
+                ob.c.html,
+                ob.c.body,
+                ob.c.locale,
+            )  # fmt: skip
+            .where(ob.c.channel == "letter", ob.c.business_date == day, ob.c.status == "sent")
+            .order_by(ob.c.action_id)
+        ).all()
+        facts = loan_facts(conn, sorted({r.loan_id for r in rows}))
+    s = app.settings
+    letters = []
+    for r in rows:
+        f = facts[r.loan_id]
+        letters.append(
+            letter.Letter(
+                key=r.action_id,
+                recipient=app.cipher.decrypt("borrower.name", f.name_enc) or "",
+                address=app.cipher.decrypt("outbox.destination", r.destination_enc) or "",
+                sender=f"{f.creditor} · {s.org_address}",
+                body_html=r.html or r.body,
+                locale=r.locale,
+            )
+        )
+    return letter.write_batch(letters, folder, f"letters-{day.isoformat()}")
