@@ -335,3 +335,82 @@ def letters(
     with _errors():
         batch = letter_batch(a, _as_of(day, a), to)
     out.print(f"{batch.letters} letters, {batch.pages} pages: {batch.pdf} and {batch.manifest}")
+
+
+agency_app = typer.Typer(help="Agency placements: place the day's accounts, recall them.")
+app.add_typer(agency_app, name="agency")
+legal_app = typer.Typer(help="Legal referral: the package of an account, the day's referrals.")
+app.add_typer(legal_app, name="legal")
+
+
+@agency_app.command("place")
+def agency_place(
+    day: Annotated[str | None, typer.Option("--day", help="business date; today")] = None,
+    to: Annotated[Path | None, typer.Option("--out", help="folder for the files")] = None,
+) -> None:
+    """The day's planned placements, judged again, as one data-minimised CSV per agency."""
+    from arrears.service.agency import place
+
+    a = _app()
+    with _errors():
+        run = place(a, _as_of(day, a), to)
+    out.print(f"{run.placed} placed, {run.already} already with an agency, "
+              f"{run.stopped.cancelled} stopped since the plan")  # fmt: skip
+    for agency, path in sorted(run.files.items()):
+        out.print(f"  {agency}: {path}")
+
+
+@agency_app.command("recall")
+def agency_recall(
+    loan_id: Annotated[
+        list[str] | None, typer.Option("--loan-id", help="recall these (repeatable)")
+    ] = None,
+    reason: Annotated[str, typer.Option(help="why: paid, dispute, complaint ...")] = "requested",
+    day: Annotated[str | None, typer.Option("--day", help="business date; today")] = None,
+    to: Annotated[Path | None, typer.Option("--out", help="folder for the files")] = None,
+) -> None:
+    """Recall placements: the loans given, or every one whose term has ended."""
+    from arrears.service.agency import recall
+
+    a = _app()
+    with _errors():
+        run = recall(a, _as_of(day, a), loan_ids=loan_id, reason=reason, folder=to)
+    out.print(f"{run.recalled} recalled")
+    for agency, path in sorted(run.files.items()):
+        out.print(f"  {agency}: {path}")
+
+
+@legal_app.command("package")
+def legal_package_cmd(
+    loan_id: Annotated[str, typer.Option("--loan-id", help="the loan")],
+    to: Annotated[Path, typer.Option("--out", help="the PDF to write")],
+    as_of: Annotated[str | None, typer.Option("--as-of", help="date of the statement")] = None,
+) -> None:
+    """One account's legal package: statement, instalments, payments, contacts with hashes."""
+    import hashlib
+
+    from arrears.service.agency import legal_package
+
+    a = _app()
+    with _errors():
+        pdf, index = legal_package(a, loan_id, _as_of(as_of, a))
+    to.parent.mkdir(parents=True, exist_ok=True)
+    to.write_bytes(pdf)
+    out.print(f"written: {to} ({len(index['contacts'])} contacts, {index['payments']} payments; "
+              f"sha256 {hashlib.sha256(pdf).hexdigest()})")  # fmt: skip
+
+
+@legal_app.command("refer")
+def legal_refer(
+    day: Annotated[str | None, typer.Option("--day", help="business date; today")] = None,
+    to: Annotated[Path | None, typer.Option("--out", help="folder for the packages")] = None,
+) -> None:
+    """The day's planned legal referrals, judged again, each as its package."""
+    from arrears.service.agency import refer
+
+    a = _app()
+    with _errors():
+        done = refer(a, _as_of(day, a), to)
+    out.print(f"{len(done)} referred")
+    for loan_id, path in sorted(done.items())[:10]:
+        out.print(f"  {loan_id}: {path}")

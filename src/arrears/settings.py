@@ -62,6 +62,14 @@ class Settings(BaseSettings):
     providers_file: Path | None = None
     #: where the local outbox profile writes messages
     outbox_dir: Path = Path("var/outbox")
+    #: which agencies take each placement pool, and their shares (docs/CHANNELS.md); each pool
+    #: is one agency of the same name if unset
+    agencies_file: Path | None = None
+    #: how long an agency keeps an account before it is recalled
+    placement_days: int = 90
+    #: where placement and recall files, and legal packages, are written
+    placements_dir: Path = Path("var/placements")
+    legal_dir: Path = Path("var/legal")
 
     @field_validator("data_key")
     @classmethod

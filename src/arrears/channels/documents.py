@@ -35,6 +35,8 @@ WORDS = {
         "part": "项目",
         "amount": "金额",
         "principal": "本金",
+        "o_principal": "逾期本金",
+        "o_interest": "逾期利息",
         "interest": "利息",
         "fee": "费用",
         "penalty": "罚息",
@@ -65,6 +67,8 @@ WORDS = {
         "part": "Part",
         "amount": "Amount",
         "principal": "Principal",
+        "o_principal": "Principal overdue",
+        "o_interest": "Interest overdue",
         "interest": "Interest",
         "fee": "Fees",
         "penalty": "Penalty",
@@ -122,8 +126,8 @@ def _statement_part(st: dict[str, Any], w: dict[str, str], currency: str) -> str
     parts = _table(
         [(w["part"], False), (w["amount"], True)],
         [
-            [w["principal"], money(o["principal"], currency)],
-            [w["interest"], money(o["interest"], currency)],
+            [w["o_principal"], money(o["principal"], currency)],
+            [w["o_interest"], money(o["interest"], currency)],
             [w["fee"], money(o["fee"], currency)],
             [w["penalty"], money(o["penalty"], currency)],
             [w["total_due"], money(st["total_due"], currency)],

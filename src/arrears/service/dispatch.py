@@ -278,7 +278,7 @@ def recheck(app: App, actions: Sequence[Any], now: datetime) -> list[Verdict]:
     """The second look at ``actions`` (plan_action rows) at ``now``."""
     if not actions:
         return []
-    return list(_recheck_batch(app, actions, now)[0].values())
+    return list(judge_actions(app, actions, now)[0].values())
 
 
 def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], worker: str | None,
@@ -755,7 +755,7 @@ def dispatch(
             again = [a for a in rows if a.status == SENDING]
             outgoing = _stored(app, again, now, opts.worker, report)
             if fresh:
-                verdicts = _recheck_batch(app, fresh, now)
+                verdicts = judge_actions(app, fresh, now)
                 with app.engine.begin() as conn:
                     apply_verdicts(app, conn, list(verdicts[0].values()), opts.worker, report)
                 outgoing += _prepare(app, fresh, verdicts[0], verdicts[1], now, opts.worker,
@@ -766,7 +766,7 @@ def dispatch(
     return report
 
 
-def _recheck_batch(
+def judge_actions(
     app: App, rows: Sequence[Any], now: datetime
 ) -> tuple[dict[str, Verdict], dict[str, dict[str, Any]]]:
     """Verdicts by action id, and the statements the judge computed (for rendering)."""

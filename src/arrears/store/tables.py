@@ -392,3 +392,23 @@ outbox_message = Table(
     Column("delivery_at", DateTime(timezone=True)),
     Column("detail", Text),
 )
+
+# Accounts placed with collection agencies (one active placement per loan), and their recall.
+placement = Table(
+    "placement",
+    metadata,
+    Column("placement_id", String(64), primary_key=True),
+    Column("loan_id", String(64), ForeignKey("loan.loan_id"), nullable=False, index=True),
+    Column("borrower_id", String(64), nullable=False),
+    Column("agency", String(64), nullable=False),
+    Column("pool", String(64)),
+    Column("action_id", String(160)),  # the plan action that placed it
+    Column("placed_on", Date, nullable=False),
+    Column("recall_by", Date, nullable=False),  # the placement's term ends: recalled then
+    Column("balance", BigInteger, nullable=False),  # total due when placed
+    Column("status", String(16), nullable=False),  # placed | recalled
+    Column("recalled_on", Date),
+    Column("recall_reason", String(64)),
+    Column("file", String(300), nullable=False),  # the placement file it went out in
+)
+Index("ix_placement_agency_status", placement.c.agency, placement.c.status)
