@@ -414,3 +414,23 @@ def legal_refer(
     out.print(f"{len(done)} referred")
     for loan_id, path in sorted(done.items())[:10]:
         out.print(f"  {loan_id}: {path}")
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="port")] = 8000,
+) -> None:
+    """The HTTP API: the providers' signed webhooks (delivery receipts, bounces, dialer)."""
+    import uvicorn
+
+    from arrears.api.app import create_app
+
+    a = _app()
+    try:
+        api = create_app(a, a.settings.webhook_secret)
+    except ValueError as exc:
+        from arrears.cli import _fail
+
+        _fail(str(exc))
+    uvicorn.run(api, host=host, port=port, log_level="warning")

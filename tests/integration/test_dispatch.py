@@ -26,7 +26,8 @@ from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
 from arrears.service.cycle import run_cycle
-from arrears.service.dispatch import Options, delivery_report, dispatch
+from arrears.service.callbacks import UnknownReference, sms_receipt
+from arrears.service.dispatch import Options, dispatch
 from arrears.service.errors import ServiceError
 from arrears.service.payments import post_payment
 from arrears.service.statements import statement_for_loan
@@ -265,8 +266,9 @@ def test_a_refused_number_parks_at_once_and_a_receipt_is_recorded(
         assert "400" in str(row["last_error"])
         sent = next(a for a in _actions(planned, channel="sms", status="sent"))
         ref = gw.accepted[str(sent["action_id"])]["id"]
-        assert delivery_report(planned, ref, "delivered")
-        assert not delivery_report(planned, "no-such-ref", "delivered")
+        assert sms_receipt(planned, ref, "DELIVRD") == "delivered"
+        with pytest.raises(UnknownReference):
+            sms_receipt(planned, "no-such-ref", "delivered")
         with planned.engine.connect() as conn:
             result = conn.execute(
                 select(t.contact_attempt.c.result)

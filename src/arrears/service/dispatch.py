@@ -786,28 +786,7 @@ def judge_actions(
 
 
 # ------------------------------------------------------------------------------------------
-# what the provider reports later
-
-
-def delivery_report(app: App, provider_ref: str, status: str, at: datetime | None = None,
-                    detail: str | None = None) -> bool:  # fmt: skip
-    """A provider's later word on a message (an SMS delivery receipt, a bounce, a call's end),
-    recorded on the message and its contact attempt. False when the reference is unknown."""
-    ob, ca = t.outbox_message, t.contact_attempt
-    when = at or app.clock()
-    with app.engine.begin() as conn:
-        row = conn.execute(
-            select(ob.c.action_id, ob.c.attempt_id).where(ob.c.provider_ref == provider_ref)
-        ).first()
-        if row is None:
-            return False
-        conn.execute(
-            update(ob)
-            .where(ob.c.action_id == row.action_id)
-            .values(delivery=status, delivery_at=when, detail=detail)
-        )
-        conn.execute(update(ca).where(ca.c.attempt_id == row.attempt_id).values(result=status))
-    return True
+# what went out
 
 
 def outbox_rows(app: App, day: date | None = None, limit: int = 20) -> list[dict[str, Any]]:

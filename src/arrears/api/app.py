@@ -1,0 +1,143 @@
+"""The HTTP API under ``/api/v1``: the providers' webhooks, each signed.
+
+A provider signs every callback with the shared secret (``ARREARS_WEBHOOK_SECRET``):
+``X-Arrears-Timestamp`` is the Unix time of sending and ``X-Arrears-Signature`` is
+``sha256=`` and the hex HMAC-SHA256 of ``<timestamp>.<raw body>``. A missing or wrong signature,
+or a timestamp more than five minutes away, is refused (401) before the body is read as JSON,
+so a replayed or forged callback changes nothing. Errors are ``application/problem+json`` and
+name the field at fault.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+from collections.abc import Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from arrears.bootstrap import App
+from arrears.service import callbacks
+from arrears.service.errors import ServiceError
+
+TOLERANCE_SECONDS = 300
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()
+
+
+def problem(status: int, title: str, detail: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail}  # fmt: skip
+    if field:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+class SmsReceipt(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    id: str = Field(min_length=1, max_length=128)
+    status: str = Field(min_length=1, max_length=32)
+    detail: str | None = None
+
+
+class EmailEvent(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    message_id: str = Field(min_length=1, max_length=200)
+    event: str
+    detail: str | None = None
+
+
+async def _signed(app: App, secret: str, request: Request) -> bytes | JSONResponse:
+    """The raw body of a correctly signed, fresh request; or the problem with it."""
+    stamp = request.headers.get("X-Arrears-Timestamp", "")
+    given = request.headers.get("X-Arrears-Signature", "")
+    body = await request.body()
+    if not stamp.isdigit():
+        return problem(401, "unsigned", "X-Arrears-Timestamp: missing or not a number",
+                       "X-Arrears-Timestamp")  # fmt: skip
+    if abs(app.clock().timestamp() - int(stamp)) > TOLERANCE_SECONDS:
+        return problem(401, "stale", "X-Arrears-Timestamp: more than 5 minutes away",
+                       "X-Arrears-Timestamp")  # fmt: skip
+    if not hmac.compare_digest(given, signature(secret, stamp, body)):
+        return problem(401, "bad signature", "X-Arrears-Signature: does not match",
+                       "X-Arrears-Signature")  # fmt: skip
+    return body
+
+
+def _parse(body: bytes, model: type[BaseModel] | None) -> Any:
+    """The body as ``model`` (a JSON object when None), or the problem with it."""
+    try:
+        data = json.loads(body or b"{}")
+        if model is None:
+            if not isinstance(data, dict):
+                return problem(422, "invalid", "body: expected an object", "body")
+            return data
+        return model.model_validate(data)
+    except json.JSONDecodeError as exc:
+        return problem(422, "not JSON", f"body: {exc}", "body")
+    except ValidationError as exc:
+        e = exc.errors()[0]
+        where = ".".join(str(p) for p in e["loc"]) or "body"
+        return problem(422, "invalid", f"{where}: {e['msg']}", where)
+
+
+def _run(call: Callable[[], dict[str, Any]]) -> JSONResponse:
+    try:
+        return JSONResponse(call())
+    except callbacks.UnknownReference as exc:
+        return problem(404, "unknown reference", str(exc), str(exc).split(":", 1)[0])
+    except ServiceError as exc:
+        return problem(422, "invalid", str(exc), str(exc).split(":", 1)[0])
+
+
+def _sms(app: App, r: SmsReceipt) -> dict[str, Any]:
+    return {"delivery": callbacks.sms_receipt(app, r.id, r.status, r.detail)}
+
+
+def _email(app: App, r: EmailEvent) -> dict[str, Any]:
+    return {"delivery": callbacks.email_event(app, r.message_id, r.event, r.detail)}
+
+
+def _dialer(app: App, event: dict[str, Any]) -> dict[str, Any]:
+    r = callbacks.dialer_event(app, event)
+    return {"result": r.result, "choice": r.choice, "effect": r.effect}
+
+
+HOOKS: dict[str, tuple[str, type[BaseModel] | None, Callable[[App, Any], dict[str, Any]]]] = {
+    "sms": ("An SMS gateway's delivery receipt", SmsReceipt, _sms),
+    "email": ("An email's delivery, bounce or complaint", EmailEvent, _email),
+    "dialer": ("A dialer's call status and keypad outcome", None, _dialer),
+}
+
+
+def _hook(app: App, secret: str, model: type[BaseModel] | None,
+          act: Callable[[App, Any], dict[str, Any]]) -> Callable[[Request], Any]:  # fmt: skip
+    async def hook(request: Request) -> Any:
+        body = await _signed(app, secret, request)
+        if isinstance(body, JSONResponse):
+            return body
+        parsed = _parse(body, model)
+        if isinstance(parsed, JSONResponse):
+            return parsed
+        return await run_in_threadpool(_run, lambda: act(app, parsed))
+
+    return hook
+
+
+def create_app(app: App, secret: str) -> FastAPI:
+    if not secret:
+        raise ValueError("ARREARS_WEBHOOK_SECRET is not set: webhooks cannot be checked")
+    api = FastAPI(title="arrears", version="1", openapi_url="/api/v1/openapi.json",
+                  docs_url=None, redoc_url=None)  # fmt: skip
+    for name, (summary, model, act) in HOOKS.items():
+        api.add_api_route(f"/api/v1/webhooks/{name}", _hook(app, secret, model, act),
+                          methods=["POST"], summary=summary)  # fmt: skip
+    return api

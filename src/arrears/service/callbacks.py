@@ -1,0 +1,183 @@
+"""What providers report after a message went out, recorded on the message and its contact:
+an SMS gateway's delivery receipt, an email bounce or complaint, and a dialer's status and
+keypad events.
+
+A robocall's keypad outcome acts at once: **1** (I will pay today) records a promise to pay the
+amount due today, which the strategy's suppressions honour; **2** (call me back) puts an agent
+call for the account in today's ``call_back`` worklist; **3** (I dispute this) starts a dispute
+hold on the debt, which stops collection on it until it is resolved.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import insert, select, update
+
+from arrears.bootstrap import App
+from arrears.channels import voice
+from arrears.service.errors import ServiceError
+from arrears.service.statements import statement_for_loan
+from arrears.store import tables as t
+from arrears.store.db import as_utc
+
+#: what an SMS gateway's receipt statuses mean (case does not matter)
+DELIVERED = frozenset({"delivered", "delivrd", "success", "0"})
+UNDELIVERED = frozenset({"undelivered", "undeliv", "failed", "rejected", "expired", "rejectd"})
+EMAIL_EVENTS = {"delivered": "delivered", "bounced": "bounced", "complained": "complained"}
+CALL_BACK_QUEUE = "call_back"
+
+
+class UnknownReference(ServiceError):
+    """The provider names a message we did not send (or not through it)."""
+
+
+def _message(conn: Any, **where: str) -> Any:
+    ob = t.outbox_message
+    cond = [getattr(ob.c, k) == v for k, v in where.items()]
+    return conn.execute(select(ob).where(*cond)).first()
+
+
+def _mark(conn: Any, row: Any, delivery: str, detail: str | None, at: Any) -> None:
+    ob, ca = t.outbox_message, t.contact_attempt
+    conn.execute(
+        update(ob)
+        .where(ob.c.action_id == row.action_id)
+        .values(delivery=delivery, delivery_at=at, detail=detail)
+    )
+    conn.execute(update(ca).where(ca.c.attempt_id == row.attempt_id).values(result=delivery))
+
+
+def sms_receipt(app: App, provider_ref: str, status: str, detail: str | None = None) -> str:
+    """A delivery receipt: the message ``provider_ref`` was delivered or not."""
+    said = status.strip().lower()
+    if said in DELIVERED:
+        delivery = "delivered"
+    elif said in UNDELIVERED:
+        delivery = "undelivered"
+    else:
+        raise ServiceError(f"status: {status!r} is neither a delivery nor a failure we know")
+    with app.engine.begin() as conn:
+        row = _message(conn, provider_ref=provider_ref, channel="sms")
+        if row is None:
+            raise UnknownReference(f"id: no SMS of ours has the reference {provider_ref!r}")
+        _mark(conn, row, delivery, detail, app.clock())
+    return delivery
+
+
+def email_event(app: App, message_id: str, event: str, detail: str | None = None) -> str:
+    """An email's later fate: delivered, bounced (the address is then marked invalid), or
+    complained (the borrower marked it as spam: an opt-out of email)."""
+    if event not in EMAIL_EVENTS:
+        raise ServiceError(f"event: expected one of {', '.join(EMAIL_EVENTS)}, got {event!r}")
+    with app.engine.begin() as conn:
+        row = _message(conn, provider_ref=message_id, channel="email")
+        if row is None:
+            raise UnknownReference(f"message_id: no email of ours has the id {message_id!r}")
+        _mark(conn, row, EMAIL_EVENTS[event], detail, app.clock())
+        if event in ("bounced", "complained"):
+            _email_point(app, conn, row, event)
+    return EMAIL_EVENTS[event]
+
+
+def _email_point(app: App, conn: Any, row: Any, event: str) -> None:
+    cp = t.contact_point
+    to = app.cipher.decrypt("outbox.destination", row.destination_enc)
+    digest = app.cipher.lookup_hash("email", to) if to else None
+    if digest is None:
+        return
+    borrower = conn.execute(
+        select(t.loan.c.borrower_id).where(t.loan.c.loan_id == row.loan_id)
+    ).scalar_one()
+    points = conn.execute(
+        select(cp.c.contact_id, cp.c.opt_outs).where(
+            cp.c.borrower_id == borrower, cp.c.kind == "email", cp.c.value_hash == digest
+        )
+    ).all()
+    for p in points:
+        if event == "bounced":
+            conn.execute(update(cp).where(cp.c.contact_id == p.contact_id).values(is_valid=False))
+        else:
+            outs = sorted({*(p.opt_outs or "").split(","), "email"} - {""})
+            conn.execute(
+                update(cp).where(cp.c.contact_id == p.contact_id).values(opt_outs=",".join(outs))
+            )
+
+
+@dataclass(frozen=True)
+class CallResult:
+    action_id: str
+    result: str
+    choice: str | None
+    effect: str | None  # what the choice did: promise_id, hold_id or the call-back action
+
+
+def dialer_event(app: App, event: dict[str, Any]) -> CallResult:
+    """A dialer's status callback (and keypad outcome) for a robocall."""
+    try:
+        outcome = voice.outcome(event)
+    except ValueError as exc:
+        raise ServiceError(str(exc)) from exc
+    now = app.clock()
+    with app.engine.begin() as conn:
+        row = _message(conn, action_id=outcome.reference, channel="robocall")
+        if row is None:
+            raise UnknownReference(f"reference: no robocall of ours is {outcome.reference!r}")
+        _mark(conn, row, outcome.result, outcome.call_id, now)
+        effect = None
+        if outcome.choice is not None:
+            effect = _act(app, conn, row, outcome.choice)
+    return CallResult(outcome.reference, outcome.result, outcome.choice, effect)
+
+
+def _act(app: App, conn: Any, row: Any, choice: str) -> str:
+    now = app.clock()
+    today = app.today()
+    pa_ = t.plan_action
+    action = conn.execute(select(pa_).where(pa_.c.action_id == row.action_id)).first()
+    borrower = conn.execute(
+        select(t.loan.c.borrower_id).where(t.loan.c.loan_id == row.loan_id)
+    ).scalar_one()
+    if choice == "promise_today":
+        owed = int(statement_for_loan(app, row.loan_id, today)["total_due"])
+        promise_id = f"pr-{uuid.uuid4().hex[:16]}"
+        conn.execute(
+            insert(t.promise).values(
+                promise_id=promise_id,
+                loan_id=row.loan_id,
+                amount=owed,
+                due_on=today,
+                made_at=now,
+                status="pending",
+            )  # fmt: skip
+        )
+        return promise_id
+    if choice == "dispute":
+        hold_id = f"hd-{uuid.uuid4().hex[:16]}"
+        conn.execute(
+            insert(t.hold).values(
+                hold_id=hold_id,
+                borrower_id=borrower,
+                loan_id=row.loan_id,
+                kind="dispute",
+                starts_at=now,
+                ends_at=None,
+            )  # fmt: skip
+        )
+        return hold_id
+    # call_back: an agent call in today's call-back worklist, first in line
+    assert action is not None
+    item = f"{row.action_id}|call_back"
+    exists = conn.execute(select(pa_.c.action_id).where(pa_.c.action_id == item)).first()
+    if exists is None:
+        values = {c.name: getattr(action, c.name) for c in pa_.c}
+        values.update(
+            action_id=item, step_id="call_back", channel="agent_call", template=None,
+            queue=CALL_BACK_QUEUE, pool=None, priority=1e9, status="planned", rule=None,
+            lease_owner=None, lease_until=None, tries=None, next_try_at=None, attempt_id=None,
+            sent_at=None, last_error=None, window_start=max(as_utc(action.window_start), now),
+        )  # fmt: skip
+        conn.execute(insert(pa_).values(**values))
+    return item

@@ -1,0 +1,189 @@
+"""The providers' webhooks over real HTTP (uvicorn on loopback): signed SMS delivery receipts,
+email bounces, and dialer callbacks whose keypad outcomes become a promise, a dispute hold or a
+call-back in the worklist; forged, stale and malformed callbacks are refused with the field."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+from sqlalchemy import select
+
+from arrears.api.app import create_app, signature
+from arrears.bootstrap import App
+from arrears.channels.base import Channel
+from arrears.channels.outbox import Outbox
+from arrears.channels.sms_http import HttpSms, HttpSmsConfig
+from arrears.generate.portfolio import Options as GenOptions
+from arrears.generate.portfolio import generate
+from arrears.service.cycle import run_cycle
+from arrears.service.dispatch import Options, dispatch
+from arrears.service.statements import statement_for_loan
+from arrears.service.worklist import items
+from arrears.store import tables as t
+from arrears.store.ingest.loader import ingest
+from arrears.strategy.model import load
+from tests.conftest import FIXED_NOW
+from tests.support.servers import Gateway, free_port
+
+DAY = date(2026, 11, 23)
+SECRET = "webhook-test-secret"
+
+
+@pytest.fixture
+def sent(app: App, tmp_path: Path) -> Iterator[tuple[App, Gateway]]:
+    generate(tmp_path / "gen", GenOptions(loans=5000, seed=13, as_of=DAY))
+    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
+    run_cycle(app, DAY, strategy=load("default"))
+    gw = Gateway().start()
+    sms = HttpSms(HttpSmsConfig(url=gw.url))
+    box = Outbox(tmp_path / "outbox")
+    chans: dict[str, Channel] = {"sms": sms, "push": box, "email": box, "letter": box,
+                                 "robocall": box}  # fmt: skip
+    try:
+        dispatch(app, chans, Options(worker="w"))
+        yield app, gw
+    finally:
+        sms.close()
+        gw.stop()
+
+
+@pytest.fixture
+def api(sent: tuple[App, Gateway]) -> Iterator[str]:
+    app, _ = sent
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(create_app(app, SECRET), host="127.0.0.1",
+                                           port=port, log_level="warning"))  # fmt: skip
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+
+def _post(url: str, payload: Any, *, secret: str = SECRET, at: int | None = None) -> httpx.Response:
+    body = json.dumps(payload).encode()
+    stamp = str(at if at is not None else int(FIXED_NOW.timestamp()))
+    headers = {"Content-Type": "application/json", "X-Arrears-Timestamp": stamp,
+               "X-Arrears-Signature": signature(secret, stamp, body)}  # fmt: skip
+    return httpx.post(url, content=body, headers=headers, timeout=10)
+
+
+def _result(app: App, action_id: str) -> Any:
+    with app.engine.connect() as conn:
+        return conn.execute(
+            select(t.contact_attempt.c.result).where(t.contact_attempt.c.action_id == action_id)
+        ).scalar_one()
+
+
+def _sent(app: App, channel: str) -> list[Any]:
+    ob = t.outbox_message
+    with app.engine.connect() as conn:
+        return conn.execute(
+            select(ob).where(ob.c.channel == channel, ob.c.status == "sent")
+            .order_by(ob.c.action_id)
+        ).all()  # fmt: skip
+
+
+def test_a_signed_receipt_is_recorded_and_forgeries_are_refused(
+    sent: tuple[App, Gateway], api: str
+) -> None:
+    app, gw = sent
+    sms = _sent(app, "sms")[0]
+    url = f"{api}/api/v1/webhooks/sms"
+    ok = _post(url, {"id": sms.provider_ref, "status": "DELIVRD"})
+    assert ok.status_code == 200 and ok.json() == {"delivery": "delivered"}
+    assert _result(app, sms.action_id) == "delivered"
+    forged = _post(url, {"id": sms.provider_ref, "status": "UNDELIV"}, secret="guess")
+    assert forged.status_code == 401
+    assert forged.headers["content-type"].startswith("application/problem+json")
+    assert forged.json()["field"] == "X-Arrears-Signature"
+    stale = _post(url, {"id": sms.provider_ref, "status": "UNDELIV"},
+                  at=int(FIXED_NOW.timestamp()) - 3600)  # fmt: skip
+    assert stale.status_code == 401 and stale.json()["field"] == "X-Arrears-Timestamp"
+    assert _result(app, sms.action_id) == "delivered"  # neither changed anything
+    unknown = _post(url, {"id": "nope", "status": "DELIVRD"})
+    assert unknown.status_code == 404 and unknown.json()["field"] == "id"
+    missing = _post(url, {"id": sms.provider_ref})
+    assert missing.status_code == 422 and missing.json()["field"] == "status"
+    odd = _post(url, {"id": sms.provider_ref, "status": "maybe"})
+    assert odd.status_code == 422 and odd.json()["field"] == "status"
+
+
+def test_dialer_keypad_outcomes_act_at_once(sent: tuple[App, Gateway], api: str) -> None:
+    app, _ = sent
+    calls = _sent(app, "robocall")
+    assert len(calls) >= 4
+    url = f"{api}/api/v1/webhooks/dialer"
+    promise, dispute, back, busy = calls[:4]
+    r = _post(url, {"reference": promise.action_id, "status": "answered", "digits": "1"})
+    assert r.status_code == 200 and r.json()["choice"] == "promise_today"
+    with app.engine.connect() as conn:
+        row = conn.execute(
+            select(t.promise).where(t.promise.c.promise_id == r.json()["effect"])
+        ).one()
+    owed = statement_for_loan(app, promise.loan_id, app.today())["total_due"]
+    assert (row.loan_id, row.amount, row.due_on, row.status) == (
+        promise.loan_id, owed, app.today(), "pending"
+    )  # fmt: skip
+    assert _result(app, promise.action_id) == "connected"
+    r = _post(url, {"reference": dispute.action_id, "status": "answered", "digits": 3})
+    with app.engine.connect() as conn:
+        hold = conn.execute(select(t.hold).where(t.hold.c.hold_id == r.json()["effect"])).one()
+    assert (hold.kind, hold.loan_id, hold.ends_at) == ("dispute", dispute.loan_id, None)
+    r = _post(url, {"reference": back.action_id, "status": "answered", "digits": "2"})
+    queue = items(app, "call_back", DAY)
+    assert queue and queue[0].action_id == r.json()["effect"] == f"{back.action_id}|call_back"
+    r = _post(url, {"reference": busy.action_id, "status": "busy"})
+    assert r.status_code == 200 and _result(app, busy.action_id) == "busy"
+    bad = _post(url, {"reference": busy.action_id, "status": "no_answer", "digits": "1"})
+    assert bad.status_code == 422 and bad.json()["field"] == "digits"
+    worse = _post(url, {"reference": busy.action_id, "status": "ringing"})
+    assert worse.status_code == 422 and worse.json()["field"] == "status"
+
+
+def test_an_email_bounce_invalidates_the_address(
+    sent: tuple[App, Gateway], api: str, tmp_path: Path
+) -> None:
+    app, _ = sent
+    pa_, cp = t.plan_action, t.contact_point
+    with app.engine.begin() as conn:  # an email reminder for an account whose borrower has one
+        base = conn.execute(
+            select(pa_).join(cp, cp.c.borrower_id == pa_.c.borrower_id)
+            .where(pa_.c.channel == "sms", pa_.c.status == "sent", cp.c.kind == "email",
+                   cp.c.is_valid.is_(True))
+            .order_by(pa_.c.action_id).limit(1)
+        ).one()  # fmt: skip
+        values = dict(base._mapping)
+        values.update(action_id=f"{base.action_id}|email", step_id="email", channel="email",
+                      template="reminder_email", status="planned", attempt_id=None,
+                      sent_at=None, tries=None)  # fmt: skip
+        conn.execute(pa_.insert().values(**values))
+    box = Outbox(tmp_path / "mail")
+    dispatch(app, {"email": box}, Options(worker="m", channels=("email",)))
+    m = _sent(app, "email")[0]
+    r = _post(f"{api}/api/v1/webhooks/email", {"message_id": m.provider_ref, "event": "bounced"})
+    assert r.status_code == 200 and _result(app, m.action_id) == "bounced"
+    to = app.cipher.decrypt("outbox.destination", m.destination_enc)
+    with app.engine.connect() as conn:
+        valid = (
+            conn.execute(
+                select(cp.c.is_valid).where(cp.c.value_hash == app.cipher.lookup_hash("email", to))
+            )
+            .scalars()
+            .all()
+        )
+    assert valid and not any(valid)
