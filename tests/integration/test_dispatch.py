@@ -25,8 +25,8 @@ from arrears.channels.push_http import HttpPush, HttpPushConfig
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.cycle import run_cycle
 from arrears.service.callbacks import UnknownReference, sms_receipt
+from arrears.service.cycle import run_cycle
 from arrears.service.dispatch import Options, dispatch
 from arrears.service.errors import ServiceError
 from arrears.service.payments import post_payment
