@@ -21,6 +21,11 @@ push:
   kind: http
   url: https://push.example.com/v1/messages:send
   token_env: PUSH_TOKEN
+robocall:
+  kind: http
+  url: https://dialer.example.com/v1/calls
+  callback_url: https://collections.example.com/api/v1/webhooks/dialer
+  token_env: DIALER_TOKEN
 ```
 """
 
@@ -38,6 +43,7 @@ from arrears.channels.email_smtp import SmtpConfig, SmtpEmail
 from arrears.channels.outbox import Outbox
 from arrears.channels.push_http import HttpPush, HttpPushConfig
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
+from arrears.channels.voice import DialerConfig, HttpDialer
 
 #: the channels that send through a provider (agent calls and visits go to worklists)
 PROVIDER_CHANNELS = ("sms", "email", "push", "letter", "robocall")
@@ -83,6 +89,15 @@ class HttpPushProfile(_Strict):
     rate_per_second: float = Field(200.0, gt=0)
 
 
+class HttpDialerProfile(_Strict):
+    kind: Literal["http"]
+    url: str  # the originate endpoint
+    callback_url: str  # where the dialer posts status events (arrears serve's /webhooks/dialer)
+    token_env: str | None = None
+    caller_id: str | None = None
+    rate_per_second: float = Field(10.0, gt=0)
+
+
 def _outbox() -> OutboxProfile:
     return OutboxProfile(kind="outbox")
 
@@ -92,7 +107,9 @@ class Profiles(_Strict):
     email: OutboxProfile | SmtpProfile = Field(default_factory=_outbox, discriminator="kind")
     push: OutboxProfile | HttpPushProfile = Field(default_factory=_outbox, discriminator="kind")
     letter: OutboxProfile = Field(default_factory=_outbox)
-    robocall: OutboxProfile = Field(default_factory=_outbox)
+    robocall: OutboxProfile | HttpDialerProfile = Field(
+        default_factory=_outbox, discriminator="kind"
+    )
 
 
 class ProfileError(ValueError):
@@ -159,6 +176,16 @@ def build(profiles: Profiles, outbox_dir: Path) -> dict[str, Channel]:
                     sender_name=p.sender_name,
                     domain=p.domain,
                     cafile=p.cafile,
+                    rate_per_second=p.rate_per_second,
+                )
+            )
+        elif isinstance(p, HttpDialerProfile):
+            out[channel] = HttpDialer(
+                DialerConfig(
+                    url=p.url,
+                    callback_url=p.callback_url,
+                    token=_secret(p.token_env, "robocall.token_env"),
+                    caller_id=p.caller_id,
                     rate_per_second=p.rate_per_second,
                 )
             )

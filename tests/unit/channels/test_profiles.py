@@ -11,6 +11,7 @@ from arrears.channels.email_smtp import SmtpEmail
 from arrears.channels.outbox import Outbox
 from arrears.channels.profiles import ProfileError, build, read
 from arrears.channels.sms_http import HttpSms
+from arrears.channels.voice import HttpDialer
 
 
 def test_no_file_puts_every_channel_on_the_outbox(tmp_path: Path) -> None:
@@ -24,7 +25,9 @@ def test_a_file_chooses_the_real_adapters(tmp_path: Path, monkeypatch: pytest.Mo
     f.write_text(
         "sms:\n  kind: http\n  url: http://127.0.0.1:9/send\n  token_env: T_SMS\n"
         "  mapping: {to: mobile}\n"
-        "email:\n  kind: smtp\n  host: 127.0.0.1\n  port: 2525\n  security: tls\n",
+        "email:\n  kind: smtp\n  host: 127.0.0.1\n  port: 2525\n  security: tls\n"
+        "robocall:\n  kind: http\n  url: http://127.0.0.1:9/calls\n"
+        "  callback_url: http://127.0.0.1:8000/api/v1/webhooks/dialer\n",
         encoding="utf-8",
     )
     monkeypatch.setenv("T_SMS", "tok")
@@ -34,7 +37,10 @@ def test_a_file_chooses_the_real_adapters(tmp_path: Path, monkeypatch: pytest.Mo
     assert sms.mapping["to"] == "mobile" and sms.mapping["text"] == "text"
     assert isinstance(mail, SmtpEmail) and mail.config.security == "tls"
     assert isinstance(channels["push"], Outbox)
+    dialer = channels["robocall"]
+    assert isinstance(dialer, HttpDialer) and dialer.config.callback_url.endswith("/dialer")
     sms.close()
+    dialer.close()
 
 
 def test_mistakes_are_named(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
