@@ -9,7 +9,7 @@ from __future__ import annotations
 import email
 import re
 from collections.abc import Iterator
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +34,7 @@ from arrears.service.statements import statement_for_loan
 from arrears.service.verify import verify
 from arrears.store import audit
 from arrears.store import tables as t
+from arrears.store.db import as_utc as db_utc
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
 from tests.conftest import FIXED_NOW
@@ -180,9 +181,19 @@ def test_what_changed_since_the_plan_stops_the_message(
 ) -> None:
     gw, smtp = servers
     sms = sorted(_actions(planned, status="planned", channel="sms"), key=lambda a: a["action_id"])
-    held, paid, opted = sms[0], sms[1], sms[2]
-    assert len({held["borrower_id"], paid["borrower_id"], opted["borrower_id"]}) == 3
+    with planned.engine.connect() as conn:
+        zones = dict(conn.execute(select(t.borrower.c.borrower_id, t.borrower.c.timezone)).all())
+    sms = [a for a in sms if zones[a["borrower_id"]] == "Asia/Shanghai"]
+    held, paid, opted, promised, later = sms[:5]
+    assert len({a["borrower_id"] for a in sms[:5]}) == 5
     with planned.engine.begin() as conn:
+        conn.execute(insert(t.promise).values(promise_id="p1", loan_id=promised["loan_id"],
+                                              amount=100, due_on=DAY + timedelta(days=2),
+                                              made_at=FIXED_NOW, status="pending"))  # fmt: skip
+        conn.execute(  # the borrower now asks to be contacted only in the evening
+            update(t.borrower).where(t.borrower.c.borrower_id == later["borrower_id"])
+            .values(contact_window="18:00-21:00")
+        )  # fmt: skip
         conn.execute(insert(t.hold).values(hold_id="h1", borrower_id=held["borrower_id"],
                                            loan_id=None, kind="cease_request",
                                            starts_at=FIXED_NOW - timedelta(minutes=5)))  # fmt: skip
@@ -206,8 +217,19 @@ def test_what_changed_since_the_plan_stops_the_message(
     assert after[paid["action_id"]]["rule"] in ("suppression.paid_today", "dispatch.paid")
     assert after[opted["action_id"]]["status"] == "cancelled"
     assert str(after[opted["action_id"]]["rule"]).startswith("cn.consent.")
-    stopped = {held["action_id"], paid["action_id"], opted["action_id"]}
+    assert after[promised["action_id"]]["status"] == "cancelled"
+    assert after[promised["action_id"]]["rule"] == "suppression.promise_active"
+    stopped = {held["action_id"], paid["action_id"], opted["action_id"], promised["action_id"]}
     assert not stopped & set(gw.accepted)
+    # moved, not cancelled: to 18:00 in Shanghai (10:00 UTC), inside the day's window
+    moved = after[later["action_id"]]
+    assert moved["status"] == "planned" and "moved by cn.hours" in str(moved["last_error"])
+    assert db_utc(moved["window_start"]) == datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    assert later["action_id"] not in gw.accepted
+    planned.clock = Clock(datetime(2026, 11, 23, 10, 1, tzinfo=UTC))
+    dispatch(planned, adapters(gw, smtp, tmp_path / "outbox"), Options(worker="w2"))
+    assert {a["action_id"]: a for a in _actions(planned)}[later["action_id"]]["status"] == "sent"
+    assert later["action_id"] in gw.accepted
 
 
 def test_failures_retry_with_backoff_then_park_and_refusals_park_at_once(

@@ -295,7 +295,9 @@ def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], work
         if v.outcome == "cancel":
             values |= {"status": CANCELLED, "rule": v.rule}
         else:
-            values |= {"window_start": v.move_to, "last_error": f"moved by {v.rule}"}
+            assert v.move_to is not None
+            # in UTC: SQLite would keep the wall-clock time of any other offset
+            values |= {"window_start": as_utc(v.move_to), "last_error": f"moved by {v.rule}"}
         done = conn.execute(update(pa_).where(and_(*cond)).values(**values)).rowcount
         if not done:
             report.fenced += 1

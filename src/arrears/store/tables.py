@@ -8,6 +8,9 @@ lookups use the ``_hash`` columns. Every schema change goes through an Alembic m
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -23,7 +26,23 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    TypeDecorator,
 )
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """An aware instant, stored in UTC. SQLite keeps a datetime's wall-clock fields and drops
+    its offset, so an instant in +08:00 would come back eight hours off; every aware value is
+    turned to UTC before it is written (PostgreSQL does the same itself)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is not None:
+            return value.astimezone(UTC)
+        return value
+
 
 metadata = MetaData(
     naming_convention={
@@ -171,8 +190,8 @@ ingest_batch = Table(
     "ingest_batch",
     metadata,
     Column("batch_id", Integer, primary_key=True, autoincrement=True),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=False),
     Column("sources", Text, nullable=False),  # JSON list of file names
     Column("counts", Text, nullable=False),  # JSON {entity: rows}
 )
@@ -183,7 +202,7 @@ audit_log = Table(
     "audit_log",
     metadata,
     Column("seq", BigInteger, primary_key=True, autoincrement=False),
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("kind", String(32), nullable=False),  # gate_decision | contact_attempt | ...
     Column("subject", String(64), nullable=False),  # the person or account it concerns
     Column("rulebook", String(32), nullable=False),  # sets the retention period
@@ -214,7 +233,7 @@ contact_attempt = Table(
     Column("borrower_id", String(64), nullable=False, index=True),
     Column("loan_id", String(64)),  # NULL: about every debt of the borrower
     Column("channel", String(16), nullable=False),  # sms push email letter robocall call visit
-    Column("at", DateTime(timezone=True), nullable=False),
+    Column("at", UtcDateTime(), nullable=False),
     Column("direction", String(8), nullable=False),  # outbound | inbound
     Column("role", String(24), nullable=False),  # debtor | guarantor | emergency_contact ...
     Column("destination_hash", String(64)),
@@ -237,8 +256,8 @@ verification_code = Table(
     metadata,
     Column("code_hash", String(64), primary_key=True),
     Column("attempt_id", String(64), ForeignKey("contact_attempt.attempt_id"), nullable=False),
-    Column("issued_at", DateTime(timezone=True), nullable=False),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
 )
 
 # Contact templates, each version kept (a contact names the version it was rendered from).
@@ -253,7 +272,7 @@ template = Table(
     Column("subject", Text),
     Column("body", Text, nullable=False),
     Column("digest", String(64), nullable=False),
-    Column("loaded_at", DateTime(timezone=True), nullable=False),
+    Column("loaded_at", UtcDateTime(), nullable=False),
     Column("source", String(300), nullable=False),
 )
 
@@ -264,7 +283,7 @@ promise = Table(
     Column("loan_id", String(64), ForeignKey("loan.loan_id"), nullable=False, index=True),
     Column("amount", BigInteger, nullable=False),
     Column("due_on", Date, nullable=False),
-    Column("made_at", DateTime(timezone=True), nullable=False),
+    Column("made_at", UtcDateTime(), nullable=False),
     Column("status", String(16), nullable=False),  # pending | kept | partly_kept | broken
     Column("settled_on", Date),  # the day the status was decided
 )
@@ -276,8 +295,8 @@ hold = Table(
     Column("borrower_id", String(64), nullable=False, index=True),
     Column("loan_id", String(64)),  # NULL: the hold covers every debt of the borrower
     Column("kind", String(32), nullable=False),  # dispute complaint cease_request attorney ...
-    Column("starts_at", DateTime(timezone=True), nullable=False),
-    Column("ends_at", DateTime(timezone=True)),  # NULL: until released
+    Column("starts_at", UtcDateTime(), nullable=False),
+    Column("ends_at", UtcDateTime()),  # NULL: until released
 )
 
 arrangement = Table(
@@ -320,8 +339,8 @@ cycle_run = Table(
     Column("engine", String(16), nullable=False),
     Column("strategy", String(64), nullable=False),
     Column("strategy_digest", String(64), nullable=False),
-    Column("started_at", DateTime(timezone=True), nullable=False),
-    Column("finished_at", DateTime(timezone=True), nullable=False),
+    Column("started_at", UtcDateTime(), nullable=False),
+    Column("finished_at", UtcDateTime(), nullable=False),
     Column("counts", Text, nullable=False),  # canonical JSON: per stage, channel, status, rule
     Column("plan_digest", String(64), nullable=False),  # sha256 of the day's actions
     Column("prev_hash", String(64), nullable=False),
@@ -349,18 +368,18 @@ plan_action = Table(
     Column("priority", Float, nullable=False),
     Column("experiment", String(64)),
     Column("arm", String(64)),
-    Column("window_start", DateTime(timezone=True), nullable=False),
-    Column("window_end", DateTime(timezone=True), nullable=False),
+    Column("window_start", UtcDateTime(), nullable=False),
+    Column("window_end", UtcDateTime(), nullable=False),
     # planned | blocked (by a compliance rule) | suppressed | cut (over capacity) | sent ...
     Column("status", String(16), nullable=False),
     Column("rule", String(80)),  # what blocked, suppressed, cut or cancelled it
     # the dispatcher's: who holds the action and until when, tries, and how it ended
     Column("lease_owner", String(64)),
-    Column("lease_until", DateTime(timezone=True)),
+    Column("lease_until", UtcDateTime()),
     Column("tries", Integer),
-    Column("next_try_at", DateTime(timezone=True)),
+    Column("next_try_at", UtcDateTime()),
     Column("attempt_id", String(64)),  # the contact attempt it became
-    Column("sent_at", DateTime(timezone=True)),
+    Column("sent_at", UtcDateTime()),
     Column("last_error", Text),
 )
 Index("ix_plan_action_business_date_status", plan_action.c.business_date, plan_action.c.status)
@@ -383,13 +402,13 @@ outbox_message = Table(
     Column("body", Text, nullable=False),
     Column("html", Text),
     Column("attach", String(32)),  # an attachment made at send time: "statement"
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
     Column("status", String(16), nullable=False),  # pending | sent | parked
     Column("provider", String(32)),
     Column("provider_ref", String(128), index=True),
-    Column("sent_at", DateTime(timezone=True)),
+    Column("sent_at", UtcDateTime()),
     Column("delivery", String(24)),  # delivered | undelivered | bounced | answered ...
-    Column("delivery_at", DateTime(timezone=True)),
+    Column("delivery_at", UtcDateTime()),
     Column("detail", Text),
 )
 
