@@ -127,6 +127,10 @@ def run_cycle(
     results = []
     try:
         for day in days:
+            if not dry_run:  # promises whose date (and grace) passed are decided first
+                from arrears.service.promises import settle
+
+                settle(app, day)
             if progress:
                 progress(f"{day}: snapshot")
             with app.engine.connect() as conn:

@@ -282,8 +282,9 @@ def recheck(app: App, actions: Sequence[Any], now: datetime) -> list[Verdict]:
 
 
 def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], worker: str | None,
-                   report: Report) -> None:  # fmt: skip
-    """Cancel or move actions still planned (leased by ``worker`` when given)."""
+                   report: Report, note: str | None = None) -> None:  # fmt: skip
+    """Cancel or move actions still planned (leased by ``worker`` when given); ``note`` says
+    what prompted it (a payment's reversal restores what the payment cancelled)."""
     pa_ = t.plan_action
     for v in verdicts:
         if v.outcome == "send":
@@ -293,7 +294,7 @@ def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], work
             cond.append(pa_.c.lease_owner == worker)
         values: dict[str, Any] = {"lease_owner": None, "lease_until": None}
         if v.outcome == "cancel":
-            values |= {"status": CANCELLED, "rule": v.rule}
+            values |= {"status": CANCELLED, "rule": v.rule, "last_error": note}
         else:
             assert v.move_to is not None
             # in UTC: SQLite would keep the wall-clock time of any other offset

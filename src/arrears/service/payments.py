@@ -14,12 +14,14 @@ import uuid
 from dataclasses import dataclass
 from datetime import date
 
-from sqlalchemy import and_, insert, select
+from sqlalchemy import and_, insert, select, update
 
 from arrears.bootstrap import App
+from arrears.service import promises
 from arrears.service.dispatch import Report, apply_verdicts, recheck
 from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
+from arrears.store import audit
 from arrears.store import tables as t
 
 
@@ -33,6 +35,7 @@ class Posted:
     cancelled: dict[str, str]  # action id -> the rule that cancelled it
     moved: int
     seconds: float  # from the payment's write to the last cancellation committed
+    promises_kept: int = 0  # promise parts this payment paid up
 
 
 def post_payment(
@@ -74,8 +77,10 @@ def post_payment(
                 amount=amount,
                 status="posted",
                 source=source,
+                posted_at=app.clock(),
             )  # fmt: skip
         )
+        kept = promises.on_payment(app, conn, loan_id, today)
     pa_ = t.plan_action
     with app.engine.connect() as conn:
         pending = conn.execute(
@@ -90,7 +95,60 @@ def post_payment(
     verdicts = recheck(app, pending, app.clock())
     report = Report()
     with app.engine.begin() as conn:
-        apply_verdicts(app, conn, verdicts, None, report)
+        apply_verdicts(app, conn, verdicts, None, report, note=f"after payment {payment_id}")
     cancelled = {v.action_id: v.rule or "" for v in verdicts if v.outcome == "cancel"}
     return Posted(payment_id, loan_id, amount, paid_on, len(pending), cancelled, report.moved,
-                  time.perf_counter() - started)  # fmt: skip
+                  time.perf_counter() - started, kept)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Reversed:
+    payment_id: str
+    loan_id: str
+    restored: list[str]  # actions the payment had cancelled, planned again
+    promises_reopened: bool
+
+
+def reverse_payment(app: App, payment_id: str, reason: str, on: date | None = None) -> Reversed:
+    """A payment bounced: the ledger replays as if it never came, the promise parts it had kept
+    are decided again, and the actions it cancelled today are planned again (then judged again:
+    another reason may still stop them)."""
+    require_current(app)
+    if not reason.strip():
+        raise ServiceError("reason: say why the payment is reversed (bounced, chargeback ...)")
+    day = on or app.today()
+    pay, pa_ = t.payment, t.plan_action
+    now = app.clock()
+    with app.engine.begin() as conn:
+        row = conn.execute(select(pay).where(pay.c.payment_id == payment_id)).first()
+        if row is None:
+            raise ServiceError(f"payment_id: {payment_id} is not in the store")
+        if row.status == "reversed":
+            raise ServiceError(f"payment_id: {payment_id} was reversed on {row.reversed_on}")
+        if day < row.paid_on:
+            raise ServiceError(f"reversed_on: {day} is before the payment ({row.paid_on})")
+        conn.execute(
+            update(pay).where(pay.c.payment_id == payment_id)
+            .values(status="reversed", reversed_on=day, reversal_reason=reason)
+        )  # fmt: skip
+        promises.reopen(app, conn, row.loan_id, row.paid_on, day)
+        restored = list(
+            conn.execute(
+                update(pa_)
+                .where(pa_.c.last_error == f"after payment {payment_id}",
+                       pa_.c.status == "cancelled", pa_.c.window_end > now)
+                .values(status="planned", rule=None, last_error=None)
+                .returning(pa_.c.action_id)
+            ).scalars()
+        )  # fmt: skip
+        audit.append(conn, [audit.Entry(kind="payment_reversal", subject=row.loan_id,
+                                        rulebook="", at=now,
+                                        payload={"payment_id": payment_id, "reason": reason,
+                                                 "restored": sorted(restored)})])  # fmt: skip
+    if restored:
+        with app.engine.connect() as conn:
+            again = conn.execute(select(pa_).where(pa_.c.action_id.in_(restored))).all()
+        report = Report()
+        with app.engine.begin() as conn:
+            apply_verdicts(app, conn, recheck(app, again, app.clock()), None, report)
+    return Reversed(payment_id, row.loan_id, sorted(restored), True)

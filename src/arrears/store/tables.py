@@ -160,6 +160,8 @@ payment = Table(
     Column("status", String(16), nullable=False),  # posted | reversed
     Column("reversed_on", Date),
     Column("source", String(32)),
+    Column("posted_at", UtcDateTime()),  # when it reached arrears (an event posted live)
+    Column("reversal_reason", String(64)),
 )
 
 delinquency_snapshot = Table(
@@ -286,7 +288,13 @@ promise = Table(
     Column("made_at", UtcDateTime(), nullable=False),
     Column("status", String(16), nullable=False),  # pending | kept | partly_kept | broken
     Column("settled_on", Date),  # the day the status was decided
+    Column("group_id", String(64)),  # the parts of one promise share it
+    Column("seq", Integer),  # the part's number in its promise
+    Column("source", String(24)),  # agent_call | robocall | portal | api
+    Column("made_by", String(64)),  # the collector (or the borrower's own channel)
+    Column("paid", BigInteger),  # paid toward this part when it was decided
 )
+Index("ix_promise_status_due_on", promise.c.status, promise.c.due_on)
 
 hold = Table(
     "hold",

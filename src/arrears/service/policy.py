@@ -1,0 +1,82 @@
+"""The collections policy of each portfolio: what a promise to pay may be (how far out, how
+small, in how many parts, the grace before it is judged), from a YAML file
+(``ARREARS_COLLECTIONS_POLICY_FILE``) with a ``default`` and per-portfolio overrides:
+
+```yaml
+default:
+  promise: {max_days_out: 14, min_share: "0.1", max_parts: 3, grace_days: 1}
+portfolios:
+  P-CASH: {promise: {max_days_out: 7}}
+```
+
+``min_share`` is the least share of the amount due a promise must cover (the whole amount due
+when that is less than ``min_amount``). Shares are decimal strings, never floats.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from arrears.service.errors import ServiceError
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PromiseRules(_Strict):
+    max_days_out: int = Field(14, ge=0, le=365)
+    min_share: Decimal = Field(Decimal("0.1"), ge=0, le=1)
+    min_amount: int = Field(10_000, ge=0)  # minor units
+    max_parts: int = Field(3, ge=1, le=24)
+    grace_days: int = Field(1, ge=0, le=30)
+
+
+class Policy(_Strict):
+    promise: PromiseRules = Field(default_factory=lambda: PromiseRules.model_validate({}))
+
+
+class PolicyFile(_Strict):
+    default: Policy = Field(default_factory=lambda: Policy.model_validate({}))
+    portfolios: dict[str, dict[str, Any]] = Field(default_factory=dict)
+
+    def for_portfolio(self, portfolio_id: str) -> Policy:
+        override = self.portfolios.get(portfolio_id)
+        if not override:
+            return self.default
+        merged = self.default.model_dump()
+        for section, values in override.items():
+            merged.setdefault(section, {}).update(values or {})
+        try:
+            return Policy.model_validate(merged)
+        except ValidationError as exc:
+            raise ServiceError(_where(exc, f"portfolios.{portfolio_id}")) from exc
+
+
+def _where(exc: ValidationError, prefix: str = "") -> str:
+    e = exc.errors()[0]
+    path = ".".join(str(p) for p in e["loc"])
+    return f"{prefix + '.' if prefix else ''}{path}: {e['msg']}"
+
+
+def load_policy(path: Path | None) -> PolicyFile:
+    if path is None:
+        return PolicyFile()
+    return _load(path, path.stat().st_mtime_ns if path.exists() else 0)
+
+
+@lru_cache(maxsize=8)
+def _load(path: Path, _mtime: int) -> PolicyFile:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        return PolicyFile.model_validate(data)
+    except (OSError, yaml.YAMLError) as exc:
+        raise ServiceError(f"{path}: {exc}") from exc
+    except ValidationError as exc:
+        raise ServiceError(f"{path}: {_where(exc)}") from exc

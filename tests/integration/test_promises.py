@@ -1,0 +1,144 @@
+"""Promises to pay and payments as events, end to end through the ledger: a promise's limits,
+parts kept the moment a payment covers them, a broken promise changing the next cycle's plan,
+and a bounced payment undoing what it changed."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from arrears.bootstrap import App
+from arrears.generate.portfolio import Options, generate
+from arrears.service.cycle import run_cycle
+from arrears.service.errors import ServiceError
+from arrears.service.payments import post_payment, reverse_payment
+from arrears.service.promises import Part, make_promise
+from arrears.service.statements import statement_for_loan
+from arrears.store import tables as t
+from arrears.store.ingest.loader import ingest
+from arrears.strategy.model import load
+from tests.conftest import FIXED_NOW
+
+DAY = date(2026, 11, 23)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = FIXED_NOW
+
+    def __call__(self) -> Any:
+        return self.at
+
+
+@pytest.fixture
+def planned(app: App, tmp_path: Path) -> App:
+    generate(tmp_path / "gen", Options(loans=1500, seed=17, as_of=DAY))
+    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
+    app.clock = Clock()
+    run_cycle(app, DAY, strategy=load("default"))
+    return app
+
+
+def _actions(app: App, **where: Any) -> list[Any]:
+    pa_ = t.plan_action
+    q = select(pa_).order_by(pa_.c.action_id)
+    for k, v in where.items():
+        q = q.where(getattr(pa_.c, k) == v)
+    with app.engine.connect() as conn:
+        return conn.execute(q).all()
+
+
+def _parts(app: App, loan_id: str) -> list[Any]:
+    with app.engine.connect() as conn:
+        return conn.execute(
+            select(t.promise).where(t.promise.c.loan_id == loan_id).order_by(t.promise.c.seq)
+        ).all()
+
+
+def test_a_promise_must_fit_the_portfolio_limits(planned: App) -> None:
+    loan = _actions(planned, status="planned", stage="early", channel="sms")[0].loan_id
+    due = statement_for_loan(planned, loan, DAY)["total_due"]
+    with pytest.raises(ServiceError, match=r"parts\[0\]\.due_on: 2026-12-08 is more than 14"):
+        make_promise(planned, loan, [Part(DAY + timedelta(days=15), due)], source="agent_call")
+    with pytest.raises(ServiceError, match=r"parts\[0\]\.due_on: 2026-11-22 is in the past"):
+        make_promise(planned, loan, [Part(DAY - timedelta(days=1), due)], source="agent_call")
+    with pytest.raises(ServiceError, match="parts: a promise has 1 to 3 parts"):
+        make_promise(planned, loan, [Part(DAY + timedelta(days=k), 1) for k in range(4)],
+                     source="portal")  # fmt: skip
+    with pytest.raises(ServiceError, match="more than the"):
+        make_promise(planned, loan, [Part(DAY + timedelta(days=2), due + 1)], source="api")
+    if due > 10_000:
+        with pytest.raises(ServiceError, match="asks for at least"):
+            make_promise(planned, loan, [Part(DAY + timedelta(days=2), 1)], source="api")
+    with pytest.raises(ServiceError, match="source: expected one of"):
+        make_promise(planned, loan, [Part(DAY + timedelta(days=2), due)], source="letter")
+    assert _parts(planned, loan) == []  # nothing was written by any refusal
+
+
+def test_parts_are_kept_as_payments_cover_them(planned: App) -> None:
+    sms = _actions(planned, status="planned", stage="early", channel="sms")[0]
+    loan = sms.loan_id
+    due = int(statement_for_loan(planned, loan, DAY)["total_due"])
+    first = due // 2
+    ids = make_promise(planned, loan, [Part(DAY + timedelta(days=2), first),
+                                       Part(DAY + timedelta(days=5), due - first)],
+                       source="agent_call", made_by="C0007")  # fmt: skip
+    assert len(ids) == 2
+    # a pending promise suppresses what the strategy says it suppresses, at once
+    now = {a.action_id: a for a in _actions(planned, loan_id=loan)}[sms.action_id]
+    assert (now.status, now.rule) == ("cancelled", "suppression.promise_active")
+    with pytest.raises(ServiceError, match="has a pending promise"):
+        make_promise(planned, loan, [Part(DAY + timedelta(days=3), due)], source="portal")
+    clock: Clock = planned.clock  # type: ignore[assignment]
+    clock.at = FIXED_NOW + timedelta(days=1)
+    post_payment(planned, loan, first - 1, DAY + timedelta(days=1))  # one fen short
+    assert [p.status for p in _parts(planned, loan)] == ["pending", "pending"]
+    posted = post_payment(planned, loan, 1, DAY + timedelta(days=1))
+    assert posted.promises_kept == 1
+    parts = _parts(planned, loan)
+    assert [(p.status, p.paid) for p in parts] == [("kept", first), ("pending", None)]
+    clock.at = FIXED_NOW + timedelta(days=4)
+    post_payment(planned, loan, due - first, DAY + timedelta(days=4))
+    assert [(p.status, p.paid) for p in _parts(planned, loan)] == [
+        ("kept", first), ("kept", due - first)
+    ]  # fmt: skip
+
+
+def test_a_broken_promise_changes_the_next_plan(planned: App) -> None:
+    # an account the strategy treats as "forgot to pay" (no broken promise), one day late
+    first = next(
+        a for a in _actions(planned, stage="early", segment="forgetful")
+        if statement_for_loan(planned, a.loan_id, DAY)["dpd"] == 1
+    )  # fmt: skip
+    loan = first.loan_id
+    due = int(statement_for_loan(planned, loan, DAY)["total_due"])
+    make_promise(planned, loan, [Part(DAY + timedelta(days=1), due)], source="robocall")
+    run_cycle(planned, DAY + timedelta(days=3), strategy=load("default"))  # catches up 2 days
+    (part,) = _parts(planned, loan)
+    assert (part.status, part.settled_on, part.paid) == ("broken", DAY + timedelta(days=3), 0)
+    # on day 4 of lateness a "forgetful" account gets nothing, a "standard" one a robocall
+    later = _actions(planned, loan_id=loan, business_date=DAY + timedelta(days=3))
+    assert [(a.segment, a.channel) for a in later] == [("standard", "robocall")]
+
+
+def test_a_bounced_payment_restores_what_it_changed(planned: App) -> None:
+    sms = _actions(planned, status="planned", stage="early", channel="sms")[1]
+    loan = sms.loan_id
+    before = statement_for_loan(planned, loan, DAY)
+    posted = post_payment(planned, loan, int(before["total_due"]), DAY, payment_id="PAY-1")
+    assert sms.action_id in posted.cancelled
+    assert statement_for_loan(planned, loan, DAY)["total_due"] == 0
+    back = reverse_payment(planned, "PAY-1", "bounced")
+    assert back.restored == sorted(posted.cancelled) and sms.action_id in back.restored
+    now = {a.action_id: a for a in _actions(planned, loan_id=loan)}[sms.action_id]
+    assert (now.status, now.rule) == ("planned", None)
+    after = statement_for_loan(planned, loan, DAY)
+    assert after["total_due"] == before["total_due"] and after["dpd"] == before["dpd"]
+    with pytest.raises(ServiceError, match="was reversed on"):
+        reverse_payment(planned, "PAY-1", "bounced")
+    with pytest.raises(ServiceError, match="payment_id: NOPE is not in the store"):
+        reverse_payment(planned, "NOPE", "bounced")
