@@ -13,6 +13,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 
 from sqlalchemy import and_, insert, select, update
 
@@ -152,3 +153,73 @@ def reverse_payment(app: App, payment_id: str, reason: str, on: date | None = No
         with app.engine.begin() as conn:
             apply_verdicts(app, conn, recheck(app, again, app.clock()), None, report)
     return Reversed(payment_id, row.loan_id, sorted(restored), True)
+
+
+@dataclass(frozen=True)
+class Row:
+    payment_id: str
+    loan_id: str
+    paid_on: date
+    amount: int
+
+
+def _check_row(
+    file: Path, n: int, raw: dict[str, str], seen: set[str], today: date
+) -> tuple[Row | None, list[str]]:
+    r = {k.strip(): (v or "").strip() for k, v in raw.items() if k}
+    at = f"{file}: row {n}"
+    problems = []
+    pid, loan = r.get("payment_id", ""), r.get("loan_id", "")
+    if not pid:
+        problems.append(f"{at}, payment_id: missing")
+    elif pid in seen:
+        problems.append(f"{at}, payment_id: {pid} appears twice in the file")
+    seen.add(pid)
+    if not loan:
+        problems.append(f"{at}, loan_id: missing")
+    paid_on, amount = today, 0
+    try:
+        paid_on = date.fromisoformat(r.get("paid_on", ""))
+    except ValueError:
+        problems.append(f"{at}, paid_on: expected YYYY-MM-DD, got {r.get('paid_on', '')!r}")
+    if paid_on > today:
+        problems.append(f"{at}, paid_on: {paid_on} is in the future")
+    try:
+        amount = int(r.get("amount", ""))
+    except ValueError:
+        problems.append(f"{at}, amount: expected whole fen, got {r.get('amount', '')!r}")
+    else:
+        if amount <= 0:
+            problems.append(f"{at}, amount: must be positive, got {amount}")
+    return (None if problems else Row(pid, loan, paid_on, amount)), problems
+
+
+def check_rows(app: App, file: Path, rows: list[dict[str, str]]) -> list[Row]:
+    """The rows of a payments file, each checked; every problem is reported (file, row, field)
+    and none is posted when there is one. Row 2 is the first after the header."""
+    require_current(app)
+    today = app.today()
+    problems: list[str] = []
+    good: list[tuple[int, Row]] = []
+    seen: set[str] = set()
+    for n, raw in enumerate(rows, start=2):
+        row, found = _check_row(file, n, raw, seen, today)
+        problems += found
+        if row is not None:
+            good.append((n, row))
+    with app.engine.connect() as conn:
+        loans = sorted({x.loan_id for _, x in good})
+        known = set(conn.execute(select(t.loan.c.loan_id).where(t.loan.c.loan_id.in_(loans)))
+                    .scalars())  # fmt: skip
+        ids = sorted(x.payment_id for _, x in good)
+        taken = set(conn.execute(select(t.payment.c.payment_id)
+                                 .where(t.payment.c.payment_id.in_(ids))).scalars())  # fmt: skip
+    for n, x in good:
+        if x.loan_id not in known:
+            problems.append(f"{file}: row {n}, loan_id: {x.loan_id} is not in the store")
+        if x.payment_id in taken:
+            problems.append(f"{file}: row {n}, payment_id: {x.payment_id} was posted already")
+    if problems:
+        more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
+        raise ServiceError("; ".join(problems[:20]) + more + "; nothing was posted")
+    return [x for _, x in good]

@@ -123,9 +123,18 @@ def make_promise(
         conn.execute(
             insert(pr),
             [
-                {"promise_id": pid, "loan_id": loan_id, "amount": p.amount, "due_on": p.due_on,
-                 "made_at": now, "status": PENDING, "group_id": group, "seq": k + 1,
-                 "source": source, "made_by": made_by}  # fmt: skip
+                {
+                    "promise_id": pid,
+                    "loan_id": loan_id,
+                    "amount": p.amount,
+                    "due_on": p.due_on,
+                    "made_at": now,
+                    "status": PENDING,
+                    "group_id": group,
+                    "seq": k + 1,
+                    "source": source,
+                    "made_by": made_by,
+                }  # fmt: skip
                 for k, (pid, p) in enumerate(zip(ids, parts, strict=True))
             ],
         )
@@ -142,8 +151,11 @@ def _second_look(app: App, loan_id: str, note: str) -> Report:
     pa_ = t.plan_action
     with app.engine.connect() as conn:
         pending = conn.execute(
-            select(pa_).where(pa_.c.loan_id == loan_id, pa_.c.status == "planned",
-                              pa_.c.business_date >= app.today())  # fmt: skip
+            select(pa_).where(
+                pa_.c.loan_id == loan_id,
+                pa_.c.status == "planned",
+                pa_.c.business_date >= app.today(),
+            )  # fmt: skip
         ).all()
     report = Report()
     verdicts = recheck(app, pending, app.clock())
@@ -191,8 +203,9 @@ def _decide(conn: Connection, app: App, day: date, where: Any, *, final: bool) -
     policy = load_policy(app.settings.collections_policy_file)
     portfolios = dict(
         conn.execute(
-            select(t.loan.c.loan_id, t.loan.c.portfolio_id)
-            .where(t.loan.c.loan_id.in_(sorted({r.loan_id for r in rows})))
+            select(t.loan.c.loan_id, t.loan.c.portfolio_id).where(
+                t.loan.c.loan_id.in_(sorted({r.loan_id for r in rows}))
+            )
         ).all()  # fmt: skip
     )
     for parts in by_group.values():

@@ -1,0 +1,125 @@
+"""``arrears promise`` and ``arrears payment reverse|import``: what collectors agree with
+borrowers, and payments as events. Registered on the main app by :mod:`arrears.cli`."""
+
+from __future__ import annotations
+
+import csv
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from arrears.cli import _app, _as_of, _errors, app, out
+from arrears.cli_channels import payment_app
+
+promise_app = typer.Typer(help="Promises to pay: make one, list a loan's, decide the due ones.")
+app.add_typer(promise_app, name="promise")
+
+
+def _part(text: str) -> tuple[date, int]:
+    when, sep, amount = text.partition(":")
+    try:
+        if not sep:
+            raise ValueError
+        return date.fromisoformat(when), int(amount)
+    except ValueError as exc:
+        raise typer.BadParameter(f"--part: expected YYYY-MM-DD:AMOUNT, got {text!r}") from exc
+
+
+@promise_app.command("make")
+def promise_make(
+    loan_id: Annotated[str, typer.Option("--loan-id", help="the loan")],
+    part: Annotated[
+        list[str], typer.Option("--part", help="DATE:AMOUNT (fen); repeat for several parts")
+    ],
+    source: Annotated[str, typer.Option(help="agent_call, robocall, portal or api")] = "agent_call",
+    by: Annotated[str | None, typer.Option("--by", help="the collector who took it")] = None,
+) -> None:
+    """Record a promise to pay (within the portfolio's limits)."""
+    from arrears.service.promises import Part, make_promise
+
+    parts = [Part(*_part(p)) for p in part]
+    a = _app()
+    with _errors():
+        ids = make_promise(a, loan_id, parts, source=source, made_by=by)
+    out.print(f"promise of {len(ids)} part(s) recorded for {loan_id}: {', '.join(ids)}")
+
+
+@promise_app.command("list")
+def promise_list(loan_id: Annotated[str, typer.Option("--loan-id", help="the loan")]) -> None:
+    """A loan's promises, part by part."""
+    from sqlalchemy import select
+
+    from arrears.store import tables as t
+
+    a = _app()
+    pr = t.promise
+    with a.engine.connect() as conn:
+        rows = conn.execute(
+            select(pr).where(pr.c.loan_id == loan_id).order_by(pr.c.made_at, pr.c.seq)
+        ).all()
+    table = Table(title=f"promises of {loan_id}", title_justify="left")
+    for col in ("part", "due on", "amount", "status", "paid", "decided", "source", "by"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r.promise_id, str(r.due_on), f"{r.amount:,}", r.status,
+                      "" if r.paid is None else f"{r.paid:,}", str(r.settled_on or ""),
+                      r.source or "", r.made_by or "")  # fmt: skip
+    out.print(table)
+
+
+@promise_app.command("settle")
+def promise_settle(
+    day: Annotated[str | None, typer.Option("--day", help="business date; today")] = None,
+) -> None:
+    """Decide the parts whose date and grace have passed (the cycle does this itself)."""
+    from arrears.service.promises import settle
+
+    a = _app()
+    with _errors():
+        counts = settle(a, _as_of(day, a))
+    out.print(", ".join(f"{k} {v}" for k, v in counts.items()))
+
+
+@payment_app.command("reverse")
+def payment_reverse(
+    payment_id: Annotated[str, typer.Argument(help="the payment that bounced")],
+    reason: Annotated[str, typer.Option(help="bounced, chargeback, posted in error ...")],
+    on: Annotated[str | None, typer.Option("--on", help="date of the reversal; today")] = None,
+) -> None:
+    """Reverse a payment: the ledger, the promises it kept and the actions it cancelled."""
+    from arrears.service.payments import reverse_payment
+
+    a = _app()
+    with _errors():
+        r = reverse_payment(a, payment_id, reason, _as_of(on, a) if on else None)
+    out.print(f"reversed {r.payment_id} on {r.loan_id}; {len(r.restored)} action(s) planned again")
+
+
+@payment_app.command("import")
+def payment_import(
+    file: Annotated[Path, typer.Argument(help="CSV: payment_id, loan_id, paid_on, amount")],
+) -> None:
+    """Post a file of payments as events. Every row is checked first; one bad row posts none."""
+    from arrears.service.payments import check_rows, post_payment
+
+    a = _app()
+    with _errors():
+        try:
+            with open(file, encoding="utf-8-sig", newline="") as f:
+                rows = list(csv.DictReader(f))
+        except OSError as exc:
+            from arrears.service.errors import ServiceError
+
+            raise ServiceError(f"{file}: {exc}") from exc
+        good = check_rows(a, file, rows)
+        cancelled = kept = 0
+        for r in good:
+            p = post_payment(a, r.loan_id, r.amount, r.paid_on, payment_id=r.payment_id,
+                             source="file")  # fmt: skip
+            cancelled += len(p.cancelled)
+            kept += p.promises_kept
+    out.print(f"{len(good)} payments posted; {cancelled} pending action(s) cancelled, "
+              f"{kept} promise part(s) kept")  # fmt: skip

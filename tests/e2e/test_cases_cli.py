@@ -1,0 +1,52 @@
+"""Payments as events and promises from the command line, as a user runs them."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from tests.e2e.test_cli import run
+
+
+def test_payments_file_promise_and_reversal(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from tests.support.files import readme_loan_files
+
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    run("ingest", str(readme_loan_files(tmp_path / "in")), env=env)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+    bad = tmp_path / "bad.csv"
+    bad.write_text("payment_id,loan_id,paid_on,amount\nP1,NOPE,2026-02-01,100\n"
+                   f"P2,L1,{today + timedelta(days=2)},12.5\n")  # fmt: skip
+    proc = run("payment", "import", str(bad), env=env, ok=False)
+    said = " ".join(proc.stderr.split())
+    assert proc.returncode == 1 and "nothing was posted" in said
+    assert "row 2, loan_id: NOPE is not in the store" in said
+    assert "row 3, paid_on:" in said and "row 3, amount: expected whole fen" in said
+    good = tmp_path / "good.csv"
+    good.write_text("payment_id,loan_id,paid_on,amount\nP1,L1,2026-02-01,50000\n"
+                    "P2,L1,2026-02-10,60016\n")  # fmt: skip
+    assert "2 payments posted" in run("payment", "import", str(good), env=env).stdout
+    again = run("payment", "import", str(good), env=env, ok=False)
+    assert "P1 was posted already" in " ".join(again.stderr.split())
+    st = json.loads(run("statement", "--loan-id", "L1", "--as-of", str(today), env=env).stdout)
+    due = st["total_due"]
+    part = f"{today + timedelta(days=3)}:{due}"
+    made = run("promise", "make", "--loan-id", "L1", "--part", part, "--by", "C0007", env=env)
+    assert "promise of 1 part(s) recorded for L1" in made.stdout
+    listed = run("promise", "list", "--loan-id", "L1", env=env).stdout
+    assert "pending" in listed and f"{due:,}" in listed and "C0007" in listed
+    far = f"{today + timedelta(days=30)}:{due}"
+    refused = run("promise", "make", "--loan-id", "L1", "--part", far, env=env, ok=False)
+    assert refused.returncode == 1 and "more than 14 days out" in refused.stderr
+    second = run("promise", "make", "--loan-id", "L1", "--part", part, env=env, ok=False)
+    assert second.returncode == 1 and "pending promise" in " ".join(second.stderr.split())
+    back = run("payment", "reverse", "P2", "--reason", "bounced", env=env)
+    assert "reversed P2 on L1" in back.stdout
+    after = json.loads(run("statement", "--loan-id", "L1", "--as-of", str(today), env=env).stdout)
+    assert after["total_due"] > due  # the bounced 600.16 is owed again
+    assert date.fromisoformat(after["as_of"]) == today
