@@ -310,6 +310,25 @@ def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], work
         report.by_rule[v.rule or ""] += 1
 
 
+def second_look(app: App, note: str, *, loan_id: str | None = None,
+                borrower_id: str | None = None) -> Report:  # fmt: skip
+    """Judge a loan's (or a borrower's) pending actions again now, after an event (a payment,
+    a promise, a hold): those it makes pointless or forbidden are cancelled, noting ``note``."""
+    pa_ = t.plan_action
+    cond = [pa_.c.status == "planned", pa_.c.business_date >= app.today()]
+    if loan_id is not None:
+        cond.append(pa_.c.loan_id == loan_id)
+    if borrower_id is not None:
+        cond.append(pa_.c.borrower_id == borrower_id)
+    with app.engine.connect() as conn:
+        pending = conn.execute(select(pa_).where(*cond)).all()
+    report = Report()
+    verdicts = recheck(app, pending, app.clock())
+    with app.engine.begin() as conn:
+        apply_verdicts(app, conn, verdicts, None, report, note=note)
+    return report
+
+
 # ------------------------------------------------------------------------------------------
 # prepare, send, record
 

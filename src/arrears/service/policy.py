@@ -5,6 +5,7 @@ small, in how many parts, the grace before it is judged), from a YAML file
 ```yaml
 default:
   promise: {max_days_out: 14, min_share: "0.1", max_parts: 3, grace_days: 1}
+  complaint: {sla_days: 15, escalate_after_days: 10, hold_on: [threats, impersonation]}
 portfolios:
   P-CASH: {promise: {max_days_out: 7}}
 ```
@@ -38,8 +39,25 @@ class PromiseRules(_Strict):
     grace_days: int = Field(1, ge=0, le=30)
 
 
+class ComplaintRules(_Strict):
+    sla_days: int = Field(15, ge=1, le=90)  # a finding is due this many days after receipt
+    escalate_after_days: int = Field(10, ge=0, le=90)  # unresolved by then: escalated
+    # categories that put the debt on hold until the complaint is resolved
+    hold_on: list[str] = Field(
+        default_factory=lambda: [
+            "threats",
+            "insults",
+            "impersonation",
+            "privacy_leak",
+            "wrong_amount",
+            "contacting_relatives",
+        ]  # fmt: skip
+    )
+
+
 class Policy(_Strict):
     promise: PromiseRules = Field(default_factory=lambda: PromiseRules.model_validate({}))
+    complaint: ComplaintRules = Field(default_factory=lambda: ComplaintRules.model_validate({}))
 
 
 class PolicyFile(_Strict):

@@ -22,7 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, insert, select, update
 
 from arrears.bootstrap import App
-from arrears.service.dispatch import Report, apply_verdicts, recheck
+from arrears.service.dispatch import second_look
 from arrears.service.errors import ServiceError
 from arrears.service.policy import load_policy
 from arrears.service.statements import statement_for_loan
@@ -143,25 +143,8 @@ def make_promise(
             payload={"group_id": group, "source": source, "made_by": made_by,
                      "parts": [[p.due_on.isoformat(), p.amount] for p in parts]},
         )])  # fmt: skip
-    _second_look(app, loan_id, f"after promise {group}")
+    second_look(app, loan_id=loan_id, note=f"after promise {group}")
     return ids
-
-
-def _second_look(app: App, loan_id: str, note: str) -> Report:
-    pa_ = t.plan_action
-    with app.engine.connect() as conn:
-        pending = conn.execute(
-            select(pa_).where(
-                pa_.c.loan_id == loan_id,
-                pa_.c.status == "planned",
-                pa_.c.business_date >= app.today(),
-            )  # fmt: skip
-        ).all()
-    report = Report()
-    verdicts = recheck(app, pending, app.clock())
-    with app.engine.begin() as conn:
-        apply_verdicts(app, conn, verdicts, None, report, note=note)
-    return report
 
 
 def _paid_by(payments: list[tuple[date, int]], start: date, end: date) -> int:

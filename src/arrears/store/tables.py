@@ -305,6 +305,10 @@ hold = Table(
     Column("kind", String(32), nullable=False),  # dispute complaint cease_request attorney ...
     Column("starts_at", UtcDateTime(), nullable=False),
     Column("ends_at", UtcDateTime()),  # NULL: until released
+    Column("reason", Text),
+    Column("created_by", String(64)),
+    Column("ended_by", String(64)),
+    Column("end_reason", String(64)),
 )
 
 arrangement = Table(
@@ -439,3 +443,36 @@ placement = Table(
     Column("file", String(300), nullable=False),  # the placement file it went out in
 )
 Index("ix_placement_agency_status", placement.c.agency, placement.c.status)
+
+# Complaints (投诉): what the borrower says happened, the contacts it concerns, who or what it is
+# about (the collector, the agency, the template), its SLA and its finding.
+complaint = Table(
+    "complaint",
+    metadata,
+    Column("complaint_id", String(64), primary_key=True),
+    Column("borrower_id", String(64), nullable=False, index=True),
+    Column("loan_id", String(64)),
+    Column("category", String(32), nullable=False),
+    Column("description", Text, nullable=False),
+    Column("source", String(24), nullable=False),  # portal | api | collector
+    Column("taken_by", String(64)),  # the collector who took it for the borrower
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("sla_due_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # open | escalated | resolved
+    Column("escalated_at", UtcDateTime()),
+    Column("resolved_at", UtcDateTime()),
+    Column("finding", String(16)),  # upheld | partly_upheld | not_upheld
+    Column("resolution", Text),
+    Column("resolved_by", String(64)),
+    Column("collector_id", String(64)),  # who it is about (from the contacts concerned)
+    Column("agency", String(64)),
+    Column("template", String(64)),
+    Column("hold_id", String(64)),  # the hold it started, if the portfolio says so
+)
+
+complaint_attempt = Table(
+    "complaint_attempt",
+    metadata,
+    Column("complaint_id", String(64), ForeignKey("complaint.complaint_id"), primary_key=True),
+    Column("attempt_id", String(64), ForeignKey("contact_attempt.attempt_id"), primary_key=True),
+)

@@ -1,0 +1,148 @@
+"""Holds and complaints through the service layer: a hold stops the debt's pending actions at
+once and the next cycle's plan; a complaint about a contact puts the debt on hold (as the
+policy says for its category), runs its SLA to escalation, and its upheld finding ends the hold
+and counts against the collector and the template per 10,000 contacts."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from arrears.bootstrap import App
+from arrears.channels.outbox import Outbox
+from arrears.generate.portfolio import Options as GenOptions
+from arrears.generate.portfolio import generate
+from arrears.service.complaints import escalate, file_complaint, rates, resolve
+from arrears.service.cycle import run_cycle
+from arrears.service.dispatch import Options, dispatch
+from arrears.service.errors import ServiceError
+from arrears.service.holds import end_hold, start_hold
+from arrears.store import tables as t
+from arrears.store.db import as_utc
+from arrears.store.ingest.loader import ingest
+from arrears.strategy.model import load
+from tests.conftest import FIXED_NOW
+
+DAY = date(2026, 11, 23)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.at = FIXED_NOW
+
+    def __call__(self) -> datetime:
+        return self.at
+
+
+@pytest.fixture
+def planned(app: App, tmp_path: Path) -> App:
+    generate(tmp_path / "gen", GenOptions(loans=1500, seed=23, as_of=DAY))
+    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
+    app.clock = Clock()
+    run_cycle(app, DAY, strategy=load("default"))
+    return app
+
+
+def _actions(app: App, **where: Any) -> list[Any]:
+    pa_ = t.plan_action
+    q = select(pa_).order_by(pa_.c.action_id)
+    for k, v in where.items():
+        q = q.where(getattr(pa_.c, k) == v)
+    with app.engine.connect() as conn:
+        return conn.execute(q).all()
+
+
+def _hold(app: App, hold_id: str) -> Any:
+    with app.engine.connect() as conn:
+        return conn.execute(select(t.hold).where(t.hold.c.hold_id == hold_id)).one()
+
+
+def test_a_hold_stops_the_debt_now_and_in_the_next_plan(planned: App) -> None:
+    sms = _actions(planned, status="planned", channel="sms")
+    target, other = sms[0], next(a for a in sms if a.borrower_id != sms[0].borrower_id)
+    hold_id = start_hold(planned, "dispute", loan_id=target.loan_id, reason="says paid in cash",
+                         by="C0007")  # fmt: skip
+    now = {a.action_id: a for a in _actions(planned)}
+    assert now[target.action_id].status == "cancelled"
+    assert str(now[target.action_id].rule).startswith("cn.holds")
+    assert now[other.action_id].status == "planned"  # another debt is untouched
+    h = _hold(planned, hold_id)
+    assert (h.kind, h.loan_id, h.created_by, h.ends_at) == ("dispute", target.loan_id, "C0007",
+                                                            None)  # fmt: skip
+    run_cycle(planned, DAY + timedelta(days=1), strategy=load("default"))
+    tomorrow = _actions(planned, loan_id=target.loan_id, business_date=DAY + timedelta(days=1))
+    assert all(a.status != "planned" for a in tomorrow)
+    end_hold(planned, hold_id, reason="verified", by="S0001")
+    with pytest.raises(ServiceError, match="ended at"):
+        end_hold(planned, hold_id, reason="again")
+    # a cease request covers the person, whichever loan it was given with
+    cease = start_hold(planned, "cease_request", loan_id=other.loan_id)
+    assert _hold(planned, cease).loan_id is None
+    with pytest.raises(ServiceError, match="kind: expected one of"):
+        start_hold(planned, "holiday", loan_id=other.loan_id)
+    with pytest.raises(ServiceError, match="ends_at: .* is not in the future"):
+        start_hold(planned, "hardship", loan_id=other.loan_id, ends_at=FIXED_NOW)
+    with pytest.raises(ServiceError, match="give the loan"):
+        start_hold(planned, "hardship")
+
+
+def test_a_complaint_holds_the_debt_runs_its_sla_and_counts_against_who_it_is_about(
+    planned: App, tmp_path: Path
+) -> None:
+    box = Outbox(tmp_path / "outbox")
+    dispatch(planned, dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
+             Options(worker="w"))  # fmt: skip
+    ca = t.contact_attempt
+    with planned.engine.connect() as conn:
+        sent = conn.execute(
+            select(ca).where(ca.c.action_id.is_not(None), ca.c.channel == "sms")
+            .order_by(ca.c.attempt_id)
+        ).all()  # fmt: skip
+    contact = sent[0]
+    other = next(c for c in sent if c.borrower_id != contact.borrower_id)
+    pending = _actions(planned, status="planned", loan_id=contact.loan_id)
+    with pytest.raises(ServiceError, match="was not a contact with"):
+        file_complaint(planned, borrower_id=contact.borrower_id, category="threats",
+                       description="x", source="portal",
+                       attempt_ids=[other.attempt_id])  # fmt: skip
+    with pytest.raises(ServiceError, match="category: expected one of"):
+        file_complaint(planned, borrower_id=contact.borrower_id, category="rude",
+                       description="x", source="portal")  # fmt: skip
+    with pytest.raises(ServiceError, match="taken_by"):
+        file_complaint(planned, borrower_id=contact.borrower_id, category="insults",
+                       description="x", source="collector")  # fmt: skip
+    cid = file_complaint(planned, borrower_id=contact.borrower_id, loan_id=contact.loan_id,
+                         category="threats", description="短信里说要上门，我很害怕",
+                         source="portal", attempt_ids=[contact.attempt_id])  # fmt: skip
+    with planned.engine.connect() as conn:
+        row = conn.execute(select(t.complaint).where(t.complaint.c.complaint_id == cid)).one()
+        linked = conn.execute(select(t.complaint_attempt.c.attempt_id)).scalars().all()
+    assert (row.status, row.collector_id, row.template) == ("open", "SYS-001", contact.template)
+    assert as_utc(row.sla_due_at) == FIXED_NOW + timedelta(days=15)
+    assert linked == [contact.attempt_id]
+    hold = _hold(planned, row.hold_id)
+    assert (hold.kind, hold.loan_id) == ("complaint", contact.loan_id)
+    after = {a.action_id: a.status for a in _actions(planned, loan_id=contact.loan_id)}
+    assert all(after[a.action_id] == "cancelled" for a in pending)
+    # too many calls does not hold the debt under the default policy
+    mild = file_complaint(planned, borrower_id=other.borrower_id, category="too_many_calls",
+                          description="每天都打", source="api")  # fmt: skip
+    clock: Clock = planned.clock  # type: ignore[assignment]
+    clock.at = FIXED_NOW + timedelta(days=9)
+    assert escalate(planned) == []
+    clock.at = FIXED_NOW + timedelta(days=10)
+    assert sorted(escalate(planned)) == sorted([cid, mild])
+    resolve(planned, cid, finding="upheld", resolution="template wording changed; apology sent",
+            by="Q0001")  # fmt: skip
+    assert as_utc(_hold(planned, row.hold_id).ends_at) == clock.at
+    with pytest.raises(ServiceError, match="resolved already"):
+        resolve(planned, cid, finding="upheld", resolution="again", by="Q0001")
+    found = {(r.by, r.key): r for r in rates(planned, FIXED_NOW - timedelta(days=1), clock.at)}
+    sys = found[("collector", "SYS-001")]
+    assert sys.complaints == 1 and sys.contacts >= len(sent)
+    assert sys.per_10k == pytest.approx(10_000 / sys.contacts)
+    assert found[("template", str(contact.template))].complaints == 1
