@@ -184,8 +184,9 @@ def build(
     """The delinquency and stage of every loan; the full per-loan table (columns documented in
     docs/STRATEGY.md) for the loans in a collection stage, the only ones that can have actions."""
     d = delinquency.compute_parts(
-        snap.loans, snap.ledger, snap.as_of, buckets=buckets, stages=DEFAULT_STAGES
-    )
+        snap.loans, snap.ledger, snap.as_of, buckets=buckets, stages=DEFAULT_STAGES,
+        waivers=snap.waivers,
+    )  # fmt: skip
     stage = strategy_stage(d["dpd"], strategy)
     prior_idx = pc.index_in(
         snap.loans["loan_id"], value_set=snap.stages["loan_id"].combine_chunks()

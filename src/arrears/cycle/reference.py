@@ -246,7 +246,8 @@ def reference_plan(snap: Snapshot, strategy: Strategy, *, buckets: BandTable) ->
     actions: list[dict[str, Any]] = []
     for idx, row in enumerate(snap.loans.to_pylist()):
         row["_idx"] = idx
-        loan = loan_from_rows(row, h.inst.get(idx, []), h.pays.get(idx, []))
+        loan = loan_from_rows(row, h.inst.get(idx, []), h.pays.get(idx, []),
+                              snap.waivers.get(row["loan_id"], ()))  # fmt: skip
         s = statement(loan, snap.as_of, buckets=buckets, explain=False)
         book = books.setdefault(row["rulebook"], load_rulebook(row["rulebook"]))
         acct = Account(row, s, h, snap, strategy, book)

@@ -239,6 +239,9 @@ def _instalment(i: InstalmentState, as_of: date) -> dict[str, Any]:
         "paid_off_on": i.paid_off_on.isoformat() if i.paid_off_on else None,
         "days_overdue": max((as_of - i.due_date).days, 0) if i.unpaid > 0 else 0,
         "penalty_lines": [_line(x) for x in i.penalty_lines],
+        "waived_interest": i.waived_interest,
+        "waived_fee": i.waived_fee,
+        "waived_penalty": i.waived_penalty,
     }
 
 
@@ -276,4 +279,5 @@ def statement_to_dict(st: Statement) -> dict[str, Any]:
         "oldest_unpaid_due_date": _plain(st.oldest_unpaid_due_date),
         "next_due_date": _plain(st.next_due_date),
         "instalments": [_instalment(i, st.as_of) for i in st.instalments],
+        "waived": {k: v for k, v in _plain(st.waived).items() if k != "principal"},
     }

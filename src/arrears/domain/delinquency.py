@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from fractions import Fraction
 
-from arrears.domain.ledger import Balance, Loan, allocate, apply_credit
+from arrears.domain.ledger import Balance, Loan, Waiver, allocate, apply_credit, waive
 from arrears.domain.money import mul_round, round_half_up
 
 ONE_DAY = timedelta(days=1)
@@ -154,11 +154,15 @@ class InstalmentState:
     penalty_paid: int
     paid_off_on: date | None
     penalty_lines: tuple[PenaltyLine, ...] = ()
+    waived_interest: int = 0
+    waived_fee: int = 0
+    waived_penalty: int = 0
 
     @property
     def unpaid(self) -> int:
-        paid = self.paid_principal + self.paid_interest + self.paid_fee
-        return self.principal + self.interest + self.fee - paid
+        settled = self.paid_principal + self.paid_interest + self.paid_fee
+        settled += self.waived_interest + self.waived_fee
+        return self.principal + self.interest + self.fee - settled
 
 
 @dataclass(frozen=True, slots=True)
@@ -199,6 +203,8 @@ class Statement:
     oldest_unpaid_due_date: date | None
     next_due_date: date | None
     instalments: tuple[InstalmentState, ...] = field(default_factory=tuple)
+    #: what was forgiven through ``as_of`` (waivers), by component (principal is never waived)
+    waived: Components = field(default_factory=Components)
 
 
 @dataclass(slots=True)
@@ -354,7 +360,11 @@ def statement(
     paid_on: dict[date, list[int]] = {}
     for p in payments:
         paid_on.setdefault(p.date, []).append(p.amount)
-    events = sorted(due_dates | paid_on.keys() | {as_of})
+    waived_on: dict[date, list[Waiver]] = {}
+    for w in sorted(loan.waivers, key=lambda w: (w.date, w.waiver_id)):
+        if w.date <= as_of:
+            waived_on.setdefault(w.date, []).append(w)
+    events = sorted(due_dates | paid_on.keys() | waived_on.keys() | {as_of})
     cursor = events[0]  # first day that can matter; nothing accrues before a due date
     fee_days = (
         {b.inst.due_date for b in replay.balances if b.inst.fee} if cap is not None else set()
@@ -369,6 +379,8 @@ def statement(
             replay.accrue(cursor, day, pi_base)
             replay.charge_fees(day)
         _end_of_day(replay, day, paid_on.get(day, ()), loan)
+        for w in waived_on.get(day, ()):  # after the day's payments: what is then unpaid
+            waive(replay.balances, w, day)
         cursor = day + ONE_DAY
     return _report(loan, as_of, replay, buckets, stages, sum(p.amount for p in payments))
 
@@ -418,8 +430,16 @@ def _report(
             penalty_paid=b.penalty_paid,
             paid_off_on=b.paid_off_on,
             penalty_lines=tuple(replay.lines.get(b.inst.seq, ())),
+            waived_interest=b.waived_interest,
+            waived_fee=b.waived_fee,
+            waived_penalty=b.waived_penalty,
         )
         for b in bs
+    )
+    waived = Components(
+        interest=sum(b.waived_interest for b in bs),
+        fee=sum(b.waived_fee for b in bs),
+        penalty=sum(b.waived_penalty for b in bs),
     )
     return Statement(
         loan_id=loan.loan_id,
@@ -444,4 +464,5 @@ def _report(
         oldest_unpaid_due_date=oldest,
         next_due_date=min((b.inst.due_date for b in bs if b.inst.due_date > as_of), default=None),
         instalments=states,
+        waived=waived,
     )

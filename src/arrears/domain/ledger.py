@@ -98,6 +98,23 @@ class Payment:
 
 
 @dataclass(frozen=True, slots=True)
+class Waiver:
+    """Charges forgiven (减免) at the end of ``date``: penalty, fees and interest then unpaid,
+    oldest instalment first; never more than is then unpaid, never cash."""
+
+    waiver_id: str
+    date: date
+    penalty: int = 0
+    fee: int = 0
+    interest: int = 0
+
+    def __post_init__(self) -> None:
+        parts = (self.penalty, self.fee, self.interest)
+        if any(x < 0 for x in parts) or not any(parts):
+            raise LedgerError(f"waiver {self.waiver_id}: amounts must be >= 0, one of them > 0")
+
+
+@dataclass(frozen=True, slots=True)
 class Loan:
     """A loan's contract and its payment events. Immutable: posting returns a new Loan."""
 
@@ -108,6 +125,7 @@ class Loan:
     instalments: tuple[Instalment, ...]
     policy: Policy = field(default_factory=Policy)
     payments: tuple[Payment, ...] = ()
+    waivers: tuple[Waiver, ...] = ()
 
     def post(self, payment: Payment) -> Loan:
         if any(p.payment_id == payment.payment_id for p in self.payments):
@@ -146,6 +164,9 @@ class Balance:
     penalty_accrued: int = 0
     penalty_paid: int = 0
     paid_off_on: date | None = None
+    waived_interest: int = 0
+    waived_fee: int = 0
+    waived_penalty: int = 0
 
     @property
     def unpaid_principal(self) -> int:
@@ -153,15 +174,15 @@ class Balance:
 
     @property
     def unpaid_interest(self) -> int:
-        return self.inst.interest - self.paid_interest
+        return self.inst.interest - self.paid_interest - self.waived_interest
 
     @property
     def unpaid_fee(self) -> int:
-        return self.inst.fee - self.paid_fee
+        return self.inst.fee - self.paid_fee - self.waived_fee
 
     @property
     def unpaid_penalty(self) -> int:
-        return self.penalty_accrued - self.penalty_paid
+        return self.penalty_accrued - self.penalty_paid - self.waived_penalty
 
     @property
     def unpaid_contractual(self) -> int:
@@ -194,8 +215,7 @@ def allocate(balances: list[Balance], amount: int, on: date, order: Allocation) 
     due = [
         b
         for b in balances
-        if b.inst.due_date <= on
-        and (b.unpaid_contractual > 0 or b.penalty_accrued > b.penalty_paid)
+        if b.inst.due_date <= on and (b.unpaid_contractual > 0 or b.unpaid_penalty > 0)
     ]
     left = amount
     if order is Allocation.COMPONENTS_FIRST:
@@ -214,6 +234,22 @@ def allocate(balances: list[Balance], amount: int, on: date, order: Allocation) 
         if b.paid_off_on is None and b.unpaid_contractual == 0:
             b.paid_off_on = on
     return left
+
+
+def waive(balances: list[Balance], waiver: Waiver, on: date) -> None:
+    """Forgive the waiver's amounts of what is unpaid on ``on``, oldest instalment first."""
+    for component, amount in (("penalty", waiver.penalty), ("fee", waiver.fee),
+                              ("interest", waiver.interest)):  # fmt: skip
+        left = amount
+        for b in balances:
+            if left == 0 or b.inst.due_date > on:
+                break
+            used = min(getattr(b, f"unpaid_{component}"), left)
+            setattr(b, f"waived_{component}", getattr(b, f"waived_{component}") + used)
+            left -= used
+    for b in balances:
+        if b.inst.due_date <= on and b.paid_off_on is None and b.unpaid_contractual == 0:
+            b.paid_off_on = on
 
 
 def apply_credit(balance: Balance, credit: int, on: date) -> int:

@@ -55,9 +55,35 @@ class ComplaintRules(_Strict):
     )
 
 
+class WaiverLimits(_Strict):
+    """The most a role may waive alone, as a share of what is unpaid of each component."""
+
+    penalty: Decimal = Field(Decimal(0), ge=0, le=1)
+    fee: Decimal = Field(Decimal(0), ge=0, le=1)
+    interest: Decimal = Field(Decimal(0), ge=0, le=1)
+
+
+def _limits(**shares: str) -> WaiverLimits:
+    return WaiverLimits.model_validate(shares)
+
+
+class ApprovalRules(_Strict):
+    #: what each role may waive without a second person
+    waiver: dict[str, WaiverLimits] = Field(
+        default_factory=lambda: {
+            "collector": _limits(penalty="0.30"),
+            "supervisor": _limits(penalty="1", fee="1", interest="0.20"),
+            "admin": _limits(penalty="1", fee="1", interest="1"),
+        }
+    )
+    #: the roles that may approve what is above the proposer's limits (never the proposer)
+    approvers: list[str] = Field(default_factory=lambda: ["supervisor", "admin"])
+
+
 class Policy(_Strict):
     promise: PromiseRules = Field(default_factory=lambda: PromiseRules.model_validate({}))
     complaint: ComplaintRules = Field(default_factory=lambda: ComplaintRules.model_validate({}))
+    approval: ApprovalRules = Field(default_factory=lambda: ApprovalRules.model_validate({}))
 
 
 class PolicyFile(_Strict):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -13,7 +14,7 @@ from sqlalchemy import Connection, func, select
 
 from arrears.domain.codec import POLICY_FIELDS, policy_from_dict
 from arrears.domain.delinquency import Statement
-from arrears.domain.ledger import Loan, Payment
+from arrears.domain.ledger import Loan, Payment, Waiver
 from arrears.domain.schedule import Instalment, Method, build_schedule
 from arrears.store import tables as t
 from arrears.store.db import upsert_statement
@@ -39,8 +40,26 @@ def _loan(
     portfolio_row: Mapping[Any, Any] | None,
     instalments: list[Instalment],
     payments: list[Payment],
+    waivers: list[Waiver] | None = None,
 ) -> Loan:
-    return build_loan({**row, **_policy(row, portfolio_row)}, instalments, payments)
+    loan = build_loan({**row, **_policy(row, portfolio_row)}, instalments, payments)
+    return replace(loan, waivers=tuple(waivers)) if waivers else loan
+
+
+def waivers_of(conn: Connection, loan_ids: list[str] | None = None) -> dict[str, list[Waiver]]:
+    """The waivers of ``loan_ids`` (every loan's when None), by loan."""
+    w = t.waiver
+    q = select(w).order_by(w.c.loan_id, w.c.on, w.c.waiver_id)
+    if loan_ids is not None:
+        q = q.where(w.c.loan_id.in_(loan_ids))
+    out: dict[str, list[Waiver]] = defaultdict(list)
+    for r in conn.execute(q).mappings():
+        out[r["loan_id"]].append(
+            Waiver(
+                r["waiver_id"], r["on"], penalty=r["penalty"], fee=r["fee"], interest=r["interest"]
+            )  # fmt: skip
+        )
+    return out
 
 
 def build_loan(
@@ -110,6 +129,7 @@ class LoanRepository:
             self.portfolios().get(row["portfolio_id"]),
             [_inst(r) for r in insts],
             [_payment(r) for r in pays],
+            waivers_of(self.conn, [loan_id]).get(loan_id),
         )
 
     def iter_all(self, page: int = 5000) -> Iterator[tuple[str, Loan]]:
@@ -146,10 +166,12 @@ class LoanRepository:
         ).mappings():
             pays[r["loan_id"]].append(_payment(r))
         portfolios = self.portfolios()
+        waived = waivers_of(self.conn, [r["loan_id"] for r in rows])
         for row in rows:
             lid = row["loan_id"]
             pid = row["portfolio_id"]
-            yield pid, _loan(row, portfolios.get(pid), insts.pop(lid, []), pays.pop(lid, []))
+            yield pid, _loan(row, portfolios.get(pid), insts.pop(lid, []), pays.pop(lid, []),
+                             waived.get(lid))  # fmt: skip
 
     def boundaries(self, every: int) -> list[str]:
         """Every ``every``-th loan id in order: split points for parallel work."""

@@ -317,9 +317,31 @@ arrangement = Table(
     Column("arrangement_id", String(64), primary_key=True),
     Column("loan_id", String(64), ForeignKey("loan.loan_id"), nullable=False, index=True),
     Column("kind", String(24), nullable=False),  # extension plan settlement waiver
-    Column("status", String(16), nullable=False),  # proposed active completed breached
+    # pending_approval | active | completed | breached | rejected
+    Column("status", String(16), nullable=False),
     Column("starts_on", Date, nullable=False),
     Column("ends_on", Date),
+    Column("terms", Text),  # canonical JSON: what was agreed
+    Column("effect", Text),  # canonical JSON: before and after, saving, cost to the lender
+    Column("proposed_by", String(64)),
+    Column("proposed_role", String(24)),
+    Column("proposed_at", UtcDateTime()),
+    Column("approved_by", String(64)),  # the checker (never the maker)
+    Column("approved_at", UtcDateTime()),
+    Column("reason", Text),
+)
+
+# Charges forgiven, as ledger events the replay applies (arrears.domain.ledger.Waiver).
+waiver = Table(
+    "waiver",
+    metadata,
+    Column("waiver_id", String(64), primary_key=True),
+    Column("loan_id", String(64), ForeignKey("loan.loan_id"), nullable=False, index=True),
+    Column("on", Date, nullable=False),
+    Column("penalty", BigInteger, nullable=False),
+    Column("fee", BigInteger, nullable=False),
+    Column("interest", BigInteger, nullable=False),
+    Column("arrangement_id", String(64)),
 )
 
 # accounts in a collection stage only: one that leaves (cured, settled) is removed, so the
