@@ -4,6 +4,7 @@ borrowers, and payments as events. Registered on the main app by :mod:`arrears.c
 from __future__ import annotations
 
 import csv
+import json
 from datetime import date
 from pathlib import Path
 from typing import Annotated
@@ -123,3 +124,77 @@ def payment_import(
             kept += p.promises_kept
     out.print(f"{len(good)} payments posted; {cancelled} pending action(s) cancelled, "
               f"{kept} promise part(s) kept")  # fmt: skip
+
+
+waiver_app = typer.Typer(help="Waivers (减免): preview, propose, approve or reject.")
+app.add_typer(waiver_app, name="waiver")
+
+
+def _amounts(penalty: int, fee: int, interest: int) -> dict[str, int]:
+    return {k: v for k, v in (("penalty", penalty), ("fee", fee), ("interest", interest)) if v}
+
+
+def _show(effect: dict[str, object]) -> None:
+    table = Table(title="effect", title_justify="left")
+    table.add_column("")
+    table.add_column("value", justify="right")
+    for k, v in effect.items():
+        table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
+    out.print(table)
+
+
+@waiver_app.command("propose")
+def waiver_propose(
+    loan_id: Annotated[str, typer.Option("--loan-id", help="the loan")],
+    by: Annotated[str, typer.Option("--by", help="who proposes it")],
+    role: Annotated[str, typer.Option(help="collector, supervisor or admin")],
+    reason: Annotated[str, typer.Option(help="why")],
+    penalty: Annotated[int, typer.Option(help="fen of penalty to waive")] = 0,
+    fee: Annotated[int, typer.Option(help="fen of fees to waive")] = 0,
+    interest: Annotated[int, typer.Option(help="fen of interest to waive")] = 0,
+    preview: Annotated[bool, typer.Option(help="show the effect only; change nothing")] = False,
+) -> None:
+    """Propose a waiver: in force at once within the role's limits, else waiting for a second
+    person's approval. The effect is shown either way."""
+    from arrears.service.arrangements import preview_waiver, propose_waiver
+
+    a = _app()
+    with _errors():
+        amounts = _amounts(penalty, fee, interest)
+        if preview:
+            _show(preview_waiver(a, loan_id, amounts))
+            return
+        p = propose_waiver(a, loan_id, amounts, by=by, role=role, reason=reason)
+    _show(p.effect)
+    out.print(f"{p.arrangement_id}: {p.status}")
+
+
+@waiver_app.command("approve")
+def waiver_approve(
+    arrangement_id: Annotated[str, typer.Argument(help="the waiting proposal")],
+    by: Annotated[str, typer.Option("--by", help="the approver (not the proposer)")],
+    role: Annotated[str, typer.Option(help="an approving role: supervisor, admin")],
+) -> None:
+    """Approve a waiting waiver (maker-checker: never the person who proposed it)."""
+    from arrears.service.arrangements import approve
+
+    a = _app()
+    with _errors():
+        p = approve(a, arrangement_id, by=by, role=role)
+    _show(p.effect)
+    out.print(f"{p.arrangement_id}: {p.status}")
+
+
+@waiver_app.command("reject")
+def waiver_reject(
+    arrangement_id: Annotated[str, typer.Argument(help="the waiting proposal")],
+    by: Annotated[str, typer.Option("--by", help="who rejects it")],
+    reason: Annotated[str, typer.Option(help="why")],
+) -> None:
+    """Reject a waiting waiver."""
+    from arrears.service.arrangements import reject
+
+    a = _app()
+    with _errors():
+        reject(a, arrangement_id, by=by, reason=reason)
+    out.print(f"{arrangement_id}: rejected")

@@ -50,3 +50,35 @@ def test_payments_file_promise_and_reversal(tmp_path: Path) -> None:
     after = json.loads(run("statement", "--loan-id", "L1", "--as-of", str(today), env=env).stdout)
     assert after["total_due"] > due  # the bounced 600.16 is owed again
     assert date.fromisoformat(after["as_of"]) == today
+
+
+def test_waivers_from_the_command_line(tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from tests.support.files import readme_loan_files
+
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    run("ingest", str(readme_loan_files(tmp_path / "in")), env=env)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+    def penalty() -> int:
+        st = run("statement", "--loan-id", "L1", "--as-of", str(today), env=env).stdout
+        return int(json.loads(st)["overdue"]["penalty"])
+
+    before = penalty()
+    shown = run("waiver", "propose", "--loan-id", "L1", "--by", "C1", "--role", "collector",
+                "--reason", "x", "--penalty", str(before), "--preview", env=env).stdout  # fmt: skip
+    assert "saving_to_borrower" in shown and penalty() == before  # a preview changes nothing
+    small = run("waiver", "propose", "--loan-id", "L1", "--by", "C1", "--role", "collector",
+                "--reason", "hardship", "--penalty", "1", env=env).stdout  # fmt: skip
+    assert ": active" in small and penalty() == before - 1
+    big = run("waiver", "propose", "--loan-id", "L1", "--by", "C1", "--role", "collector",
+              "--reason", "hardship", "--penalty", str(before - 1), env=env).stdout  # fmt: skip
+    assert ": pending_approval" in big
+    arrangement = big.strip().splitlines()[-1].split(":")[0]
+    own = run("waiver", "approve", arrangement, "--by", "C1", "--role", "supervisor", env=env,
+              ok=False)  # fmt: skip
+    assert own.returncode == 1 and "second person" in " ".join(own.stderr.split())
+    run("waiver", "approve", arrangement, "--by", "S1", "--role", "supervisor", env=env)
+    assert penalty() == 0
