@@ -198,3 +198,86 @@ def waiver_reject(
     with _errors():
         reject(a, arrangement_id, by=by, reason=reason)
     out.print(f"{arrangement_id}: rejected")
+
+
+complaint_app = typer.Typer(help="Complaints: take one, escalate the late ones, resolve, rates.")
+app.add_typer(complaint_app, name="complaint")
+
+
+@complaint_app.command("file")
+def complaint_file(
+    borrower_id: Annotated[str, typer.Option("--borrower-id", help="who complains")],
+    category: Annotated[str, typer.Option(help="threats, insults, too_many_calls ...")],
+    description: Annotated[str, typer.Option(help="what happened, in the borrower's words")],
+    source: Annotated[str, typer.Option(help="portal, api or collector")] = "api",
+    loan_id: Annotated[str | None, typer.Option("--loan-id", help="the debt concerned")] = None,
+    attempt: Annotated[
+        list[str] | None, typer.Option("--attempt", help="a contact attempt it concerns")
+    ] = None,
+    taken_by: Annotated[str | None, typer.Option("--taken-by", help="the collector")] = None,
+) -> None:
+    """Take a complaint (a hold starts where the policy says so for its category)."""
+    from sqlalchemy import select
+
+    from arrears.service.complaints import file_complaint
+    from arrears.store import tables as t
+
+    a = _app()
+    with _errors():
+        cid = file_complaint(a, borrower_id=borrower_id, category=category,
+                             description=description, source=source, loan_id=loan_id,
+                             attempt_ids=attempt, taken_by=taken_by)  # fmt: skip
+    with a.engine.connect() as conn:
+        row = conn.execute(select(t.complaint).where(t.complaint.c.complaint_id == cid)).one()
+    out.print(f"{cid}: {row.status}, finding due {row.sla_due_at:%Y-%m-%d}; about collector "
+              f"{row.collector_id or '-'}, template {row.template or '-'}; "
+              f"hold {row.hold_id or 'none'}")  # fmt: skip
+
+
+@complaint_app.command("resolve")
+def complaint_resolve(
+    complaint_id: Annotated[str, typer.Argument(help="the complaint")],
+    finding: Annotated[str, typer.Option(help="upheld, partly_upheld or not_upheld")],
+    resolution: Annotated[str, typer.Option(help="what was found and done")],
+    by: Annotated[str, typer.Option("--by", help="who decided")],
+) -> None:
+    """Record the finding; the complaint's hold ends."""
+    from arrears.service.complaints import resolve
+
+    a = _app()
+    with _errors():
+        resolve(a, complaint_id, finding=finding, resolution=resolution, by=by)
+    out.print(f"{complaint_id}: resolved ({finding})")
+
+
+@complaint_app.command("escalate")
+def complaint_escalate() -> None:
+    """Escalate the open complaints past the policy's point."""
+    from arrears.service.complaints import escalate
+
+    a = _app()
+    with _errors():
+        late = escalate(a)
+    out.print(f"{len(late)} escalated")
+
+
+@complaint_app.command("rates")
+def complaint_rates(
+    days: Annotated[int, typer.Option(help="the last N days")] = 30,
+) -> None:
+    """Complaints per 10,000 contacts by collector, agency and template."""
+    from datetime import timedelta
+
+    from arrears.service.complaints import rates
+
+    a = _app()
+    until = a.clock() + timedelta(seconds=1)
+    with _errors():
+        found = rates(a, until - timedelta(days=days), until)
+    table = Table(title=f"complaints per 10,000 contacts, last {days} days", title_justify="left")
+    for col in ("by", "who", "complaints", "contacts", "per 10,000"):
+        table.add_column(col, justify="right" if col in ("complaints", "contacts") else "left")
+    for r in sorted(found, key=lambda r: (r.by, -r.per_10k, r.key)):
+        if r.complaints or r.contacts:
+            table.add_row(r.by, r.key, str(r.complaints), f"{r.contacts:,}", f"{r.per_10k:.1f}")
+    out.print(table)

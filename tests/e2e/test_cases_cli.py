@@ -82,3 +82,26 @@ def test_waivers_from_the_command_line(tmp_path: Path) -> None:
     assert own.returncode == 1 and "second person" in " ".join(own.stderr.split())
     run("waiver", "approve", arrangement, "--by", "S1", "--role", "supervisor", env=env)
     assert penalty() == 0
+
+
+def test_a_complaint_from_the_command_line(tmp_path: Path) -> None:
+    from tests.support.files import readme_loan_files
+
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    run("ingest", str(readme_loan_files(tmp_path / "in")), env=env)
+    bad = run("complaint", "file", "--borrower-id", "B1", "--category", "rudeness",
+              "--description", "x", env=env, ok=False)  # fmt: skip
+    assert bad.returncode == 1 and "category: expected one of" in bad.stderr
+    filed = run("complaint", "file", "--borrower-id", "B1", "--loan-id", "L1", "--category",
+                "calls_at_night", "--description", "半夜十一点打电话", env=env).stdout  # fmt: skip
+    assert ": open, finding due" in filed and "hold none" in filed  # not a holding category
+    held = run("complaint", "file", "--borrower-id", "B1", "--loan-id", "L1", "--category",
+               "privacy_leak", "--description", "告诉了我同事", "--source", "collector",
+               "--taken-by", "C0007", env=env).stdout  # fmt: skip
+    assert "hold hd-" in " ".join(held.split())
+    cid = filed.split(":")[0]
+    done = run("complaint", "resolve", cid, "--finding", "not_upheld", "--resolution",
+               "calls were at 20:15 local", "--by", "Q1", env=env).stdout  # fmt: skip
+    assert f"{cid}: resolved (not_upheld)" in done
+    assert "0 escalated" in run("complaint", "escalate", env=env).stdout
