@@ -150,19 +150,22 @@ def _agency(conn: Any, loan_id: str | None, contacts: Sequence[Any]) -> str | No
 
 
 def escalate(app: App) -> list[str]:
-    """Escalate the open complaints past the policy's point; returns their ids."""
+    """Escalate the open complaints past their portfolio's point; returns their ids."""
     require_current(app)
     now = app.clock()
     c = t.complaint
     policy = load_policy(app.settings.collections_policy_file)
     with app.engine.begin() as conn:
         rows = conn.execute(
-            select(c.c.complaint_id, c.c.received_at, c.c.sla_due_at).where(c.c.status == "open")
-        ).all()
+            select(c.c.complaint_id, c.c.received_at, c.c.sla_due_at, t.loan.c.portfolio_id)
+            .select_from(c.outerjoin(t.loan, t.loan.c.loan_id == c.c.loan_id))
+            .where(c.c.status == "open")
+        ).all()  # fmt: skip
         late = []
         for r in rows:
             sla_days = (r.sla_due_at - r.received_at).days
-            after = policy.default.complaint.escalate_after_days
+            rules = policy.for_portfolio(r.portfolio_id) if r.portfolio_id else policy.default
+            after = rules.complaint.escalate_after_days
             if now >= _aware(r.received_at) + timedelta(days=min(after, sla_days)):
                 late.append(r.complaint_id)
         if late:
