@@ -262,6 +262,16 @@ def _clock_at(at: str | None) -> Any:
     return offset_clock(when)
 
 
+def _profiles(settings: Any) -> Any:
+    from arrears.channels.profiles import ProfileError, read
+    from arrears.service.errors import ServiceError
+
+    try:
+        return read(settings.providers_file)
+    except ProfileError as exc:
+        raise ServiceError(str(exc)) from exc
+
+
 def _adapters(settings: Any) -> Any:
     from arrears.channels.profiles import ProfileError, build, read
     from arrears.service.errors import ServiceError
@@ -425,10 +435,14 @@ def serve(
     import uvicorn
 
     from arrears.api.app import create_app
+    from arrears.channels.profiles import HttpSmsProfile
 
     a = _app()
+    with _errors():
+        sms = _profiles(a.settings).sms
+    mapping = sms.receipt if isinstance(sms, HttpSmsProfile) else None
     try:
-        api = create_app(a, a.settings.webhook_secret)
+        api = create_app(a, a.settings.webhook_secret, mapping)
     except ValueError as exc:
         from arrears.cli import _fail
 

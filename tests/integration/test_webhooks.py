@@ -8,6 +8,7 @@ import json
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -56,12 +57,11 @@ def sent(app: App, tmp_path: Path) -> Iterator[tuple[App, Gateway]]:
         gw.stop()
 
 
-@pytest.fixture
-def api(sent: tuple[App, Gateway]) -> Iterator[str]:
-    app, _ = sent
+@contextmanager
+def _serve(api: Any) -> Iterator[str]:
+    """``api`` served by uvicorn on a loopback port for the block."""
     port = free_port()
-    server = uvicorn.Server(uvicorn.Config(create_app(app, SECRET), host="127.0.0.1",
-                                           port=port, log_level="warning"))  # fmt: skip
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 10
@@ -72,6 +72,12 @@ def api(sent: tuple[App, Gateway]) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+@pytest.fixture
+def api(sent: tuple[App, Gateway]) -> Iterator[str]:
+    with _serve(create_app(sent[0], SECRET)) as url:
+        yield url
 
 
 def _post(url: str, payload: Any, *, secret: str = SECRET, at: int | None = None) -> httpx.Response:
@@ -187,3 +193,15 @@ def test_an_email_bounce_invalidates_the_address(
             .all()
         )
     assert valid and not any(valid)
+
+
+def test_receipts_in_the_gateways_own_field_names(sent: tuple[App, Gateway]) -> None:
+    app, _ = sent
+    sms = _sent(app, "sms")[1]
+    with _serve(create_app(app, SECRET, {"id": "msgId", "status": "stat"})) as url:
+        hook = f"{url}/api/v1/webhooks/sms"
+        r = _post(hook, {"msgId": sms.provider_ref, "stat": "UNDELIV"})
+        assert r.status_code == 200 and r.json() == {"delivery": "undelivered"}
+        missing = _post(hook, {"id": sms.provider_ref, "status": "DELIVRD"})
+    assert missing.status_code == 422 and missing.json()["field"] == "msgId"
+    assert _result(app, sms.action_id) == "undelivered"

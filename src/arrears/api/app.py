@@ -132,12 +132,35 @@ def _hook(app: App, secret: str, model: type[BaseModel] | None,
     return hook
 
 
-def create_app(app: App, secret: str) -> FastAPI:
+def _mapped_sms(fields: dict[str, str]) -> Callable[[App, Any], dict[str, Any]]:
+    """The SMS receipt in the gateway's own field names (the sms profile's ``receipt``)."""
+
+    def act(app: App, data: dict[str, Any]) -> dict[str, Any]:
+        got = {}
+        for ours in ("id", "status"):
+            theirs = fields.get(ours, ours)
+            value = data.get(theirs)
+            if value in (None, ""):
+                raise ServiceError(f"{theirs}: missing")
+            got[ours] = str(value)
+        said = data.get(fields.get("detail", "detail"))
+        detail = None if said is None else str(said)
+        return {"delivery": callbacks.sms_receipt(app, got["id"], got["status"], detail)}
+
+    return act
+
+
+def create_app(app: App, secret: str, sms_receipt: dict[str, str] | None = None) -> FastAPI:
+    """The API; ``sms_receipt`` maps the receipt's fields (id, status, detail) to the names the
+    SMS gateway uses (``{"id": "msgId", "status": "stat"}``); ours by default."""
     if not secret:
         raise ValueError("ARREARS_WEBHOOK_SECRET is not set: webhooks cannot be checked")
     api = FastAPI(title="arrears", version="1", openapi_url="/api/v1/openapi.json",
                   docs_url=None, redoc_url=None)  # fmt: skip
-    for name, (summary, model, act) in HOOKS.items():
+    hooks = dict(HOOKS)
+    if sms_receipt:
+        hooks["sms"] = (HOOKS["sms"][0], None, _mapped_sms(sms_receipt))
+    for name, (summary, model, act) in hooks.items():
         api.add_api_route(f"/api/v1/webhooks/{name}", _hook(app, secret, model, act),
                           methods=["POST"], summary=summary)  # fmt: skip
     return api

@@ -9,6 +9,7 @@ sms:
   mapping: {to: mobile, text: content, reference: outId, id: msgId}
   extra: {sign: 示例}
   rate_per_second: 100
+  receipt: {id: msgId, status: stat}   # the gateway's delivery receipts, as it names them
 email:
   kind: smtp                       # smtp | outbox
   host: smtp.example.com
@@ -66,6 +67,8 @@ class HttpSmsProfile(_Strict):
     extra: dict[str, Any] = Field(default_factory=dict)
     rate_per_second: float = Field(50.0, gt=0)
     timeout_seconds: float = Field(10.0, gt=0)
+    #: the gateway's names for a delivery receipt's fields (arrears serve reads them)
+    receipt: dict[str, str] = Field(default_factory=dict)
 
 
 class SmtpProfile(_Strict):
