@@ -38,18 +38,11 @@ from arrears.store.db import as_utc as db_utc
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
 from tests.conftest import FIXED_NOW
+from tests.support.clock import Clock
 from tests.support.servers import Gateway, SmtpServer
 
 DAY = date(2026, 11, 23)
 SENT_BY_PROVIDERS = ("sms", "push", "email", "letter", "robocall")
-
-
-class Clock:
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture

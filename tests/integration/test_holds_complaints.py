@@ -5,7 +5,7 @@ and counts against the collector and the template per 10,000 contacts."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +26,9 @@ from arrears.store.db import as_utc
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
 from tests.conftest import FIXED_NOW
+from tests.support.clock import Clock, plan_rows
 
 DAY = date(2026, 11, 23)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = FIXED_NOW
-
-    def __call__(self) -> datetime:
-        return self.at
 
 
 @pytest.fixture
@@ -47,26 +40,17 @@ def planned(app: App, tmp_path: Path) -> App:
     return app
 
 
-def _actions(app: App, **where: Any) -> list[Any]:
-    pa_ = t.plan_action
-    q = select(pa_).order_by(pa_.c.action_id)
-    for k, v in where.items():
-        q = q.where(getattr(pa_.c, k) == v)
-    with app.engine.connect() as conn:
-        return conn.execute(q).all()
-
-
 def _hold(app: App, hold_id: str) -> Any:
     with app.engine.connect() as conn:
         return conn.execute(select(t.hold).where(t.hold.c.hold_id == hold_id)).one()
 
 
 def test_a_hold_stops_the_debt_now_and_in_the_next_plan(planned: App) -> None:
-    sms = _actions(planned, status="planned", channel="sms")
+    sms = plan_rows(planned, status="planned", channel="sms")
     target, other = sms[0], next(a for a in sms if a.borrower_id != sms[0].borrower_id)
     hold_id = start_hold(planned, "dispute", loan_id=target.loan_id, reason="says paid in cash",
                          by="C0007")  # fmt: skip
-    now = {a.action_id: a for a in _actions(planned)}
+    now = {a.action_id: a for a in plan_rows(planned)}
     assert now[target.action_id].status == "cancelled"
     assert str(now[target.action_id].rule).startswith("cn.holds")
     assert now[other.action_id].status == "planned"  # another debt is untouched
@@ -74,7 +58,7 @@ def test_a_hold_stops_the_debt_now_and_in_the_next_plan(planned: App) -> None:
     assert (h.kind, h.loan_id, h.created_by, h.ends_at) == ("dispute", target.loan_id, "C0007",
                                                             None)  # fmt: skip
     run_cycle(planned, DAY + timedelta(days=1), strategy=load("default"))
-    tomorrow = _actions(planned, loan_id=target.loan_id, business_date=DAY + timedelta(days=1))
+    tomorrow = plan_rows(planned, loan_id=target.loan_id, business_date=DAY + timedelta(days=1))
     assert all(a.status != "planned" for a in tomorrow)
     end_hold(planned, hold_id, reason="verified", by="S0001")
     with pytest.raises(ServiceError, match="ended at"):
@@ -104,7 +88,7 @@ def test_a_complaint_holds_the_debt_runs_its_sla_and_counts_against_who_it_is_ab
         ).all()  # fmt: skip
     contact = sent[0]
     other = next(c for c in sent if c.borrower_id != contact.borrower_id)
-    pending = _actions(planned, status="planned", loan_id=contact.loan_id)
+    pending = plan_rows(planned, status="planned", loan_id=contact.loan_id)
     with pytest.raises(ServiceError, match="was not a contact with"):
         file_complaint(planned, borrower_id=contact.borrower_id, category="threats",
                        description="x", source="portal",
@@ -126,7 +110,7 @@ def test_a_complaint_holds_the_debt_runs_its_sla_and_counts_against_who_it_is_ab
     assert linked == [contact.attempt_id]
     hold = _hold(planned, row.hold_id)
     assert (hold.kind, hold.loan_id) == ("complaint", contact.loan_id)
-    after = {a.action_id: a.status for a in _actions(planned, loan_id=contact.loan_id)}
+    after = {a.action_id: a.status for a in plan_rows(planned, loan_id=contact.loan_id)}
     assert all(after[a.action_id] == "cancelled" for a in pending)
     # too many calls does not hold the debt under the default policy
     mild = file_complaint(planned, borrower_id=other.borrower_id, category="too_many_calls",

@@ -22,16 +22,9 @@ from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
 from tests.conftest import FIXED_NOW
+from tests.support.clock import Clock, plan_rows
 
 DAY = date(2026, 11, 23)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.at = FIXED_NOW
-
-    def __call__(self) -> Any:
-        return self.at
 
 
 @pytest.fixture
@@ -43,15 +36,6 @@ def planned(app: App, tmp_path: Path) -> App:
     return app
 
 
-def _actions(app: App, **where: Any) -> list[Any]:
-    pa_ = t.plan_action
-    q = select(pa_).order_by(pa_.c.action_id)
-    for k, v in where.items():
-        q = q.where(getattr(pa_.c, k) == v)
-    with app.engine.connect() as conn:
-        return conn.execute(q).all()
-
-
 def _parts(app: App, loan_id: str) -> list[Any]:
     with app.engine.connect() as conn:
         return conn.execute(
@@ -60,7 +44,7 @@ def _parts(app: App, loan_id: str) -> list[Any]:
 
 
 def test_a_promise_must_fit_the_portfolio_limits(planned: App) -> None:
-    loan = _actions(planned, status="planned", stage="early", channel="sms")[0].loan_id
+    loan = plan_rows(planned, status="planned", stage="early", channel="sms")[0].loan_id
     due = statement_for_loan(planned, loan, DAY)["total_due"]
     with pytest.raises(ServiceError, match=r"parts\[0\]\.due_on: 2026-12-08 is more than 14"):
         make_promise(planned, loan, [Part(DAY + timedelta(days=15), due)], source="agent_call")
@@ -80,7 +64,7 @@ def test_a_promise_must_fit_the_portfolio_limits(planned: App) -> None:
 
 
 def test_parts_are_kept_as_payments_cover_them(planned: App) -> None:
-    sms = _actions(planned, status="planned", stage="early", channel="sms")[0]
+    sms = plan_rows(planned, status="planned", stage="early", channel="sms")[0]
     loan = sms.loan_id
     due = int(statement_for_loan(planned, loan, DAY)["total_due"])
     first = due // 2
@@ -89,7 +73,7 @@ def test_parts_are_kept_as_payments_cover_them(planned: App) -> None:
                        source="agent_call", made_by="C0007")  # fmt: skip
     assert len(ids) == 2
     # a pending promise suppresses what the strategy says it suppresses, at once
-    now = {a.action_id: a for a in _actions(planned, loan_id=loan)}[sms.action_id]
+    now = {a.action_id: a for a in plan_rows(planned, loan_id=loan)}[sms.action_id]
     assert (now.status, now.rule) == ("cancelled", "suppression.promise_active")
     with pytest.raises(ServiceError, match="has a pending promise"):
         make_promise(planned, loan, [Part(DAY + timedelta(days=3), due)], source="portal")
@@ -111,7 +95,7 @@ def test_parts_are_kept_as_payments_cover_them(planned: App) -> None:
 def test_a_broken_promise_changes_the_next_plan(planned: App) -> None:
     # an account the strategy treats as "forgot to pay" (no broken promise), one day late
     first = next(
-        a for a in _actions(planned, stage="early", segment="forgetful")
+        a for a in plan_rows(planned, stage="early", segment="forgetful")
         if statement_for_loan(planned, a.loan_id, DAY)["dpd"] == 1
     )  # fmt: skip
     loan = first.loan_id
@@ -121,12 +105,12 @@ def test_a_broken_promise_changes_the_next_plan(planned: App) -> None:
     (part,) = _parts(planned, loan)
     assert (part.status, part.settled_on, part.paid) == ("broken", DAY + timedelta(days=3), 0)
     # on day 4 of lateness a "forgetful" account gets nothing, a "standard" one a robocall
-    later = _actions(planned, loan_id=loan, business_date=DAY + timedelta(days=3))
+    later = plan_rows(planned, loan_id=loan, business_date=DAY + timedelta(days=3))
     assert [(a.segment, a.channel) for a in later] == [("standard", "robocall")]
 
 
 def test_a_bounced_payment_restores_what_it_changed(planned: App) -> None:
-    sms = _actions(planned, status="planned", stage="early", channel="sms")[1]
+    sms = plan_rows(planned, status="planned", stage="early", channel="sms")[1]
     loan = sms.loan_id
     before = statement_for_loan(planned, loan, DAY)
     posted = post_payment(planned, loan, int(before["total_due"]), DAY, payment_id="PAY-1")
@@ -134,7 +118,7 @@ def test_a_bounced_payment_restores_what_it_changed(planned: App) -> None:
     assert statement_for_loan(planned, loan, DAY)["total_due"] == 0
     back = reverse_payment(planned, "PAY-1", "bounced")
     assert back.restored == sorted(posted.cancelled) and sms.action_id in back.restored
-    now = {a.action_id: a for a in _actions(planned, loan_id=loan)}[sms.action_id]
+    now = {a.action_id: a for a in plan_rows(planned, loan_id=loan)}[sms.action_id]
     assert (now.status, now.rule) == ("planned", None)
     after = statement_for_loan(planned, loan, DAY)
     assert after["total_due"] == before["total_due"] and after["dpd"] == before["dpd"]
