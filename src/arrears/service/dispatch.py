@@ -103,6 +103,7 @@ class Report:
     fenced: int = 0  # prepared elsewhere, or replaced by a cycle re-run while leased
     by_channel: Counter[str] = field(default_factory=Counter)
     by_rule: Counter[str] = field(default_factory=Counter)
+    cancelled_ids: dict[str, str] = field(default_factory=dict)  # action id -> rule
 
     @property
     def handled(self) -> int:
@@ -306,24 +307,26 @@ def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], work
             continue
         if v.outcome == "cancel":
             report.cancelled += 1
+            report.cancelled_ids[v.action_id] = v.rule or ""
         else:
             report.moved += 1
         report.by_rule[v.rule or ""] += 1
 
 
 def second_look(app: App, note: str, *, loan_id: str | None = None,
-                borrower_id: str | None = None) -> Report:  # fmt: skip
-    """Judge a loan's (or a borrower's) pending actions again now, after an event (a payment,
-    a promise, a hold): those it makes pointless or forbidden are cancelled, noting ``note``."""
+                borrower_id: str | None = None, since: date | None = None) -> Report:  # fmt: skip
+    """Judge a loan's (or a borrower's) pending actions of ``since`` (today) and later again
+    now, after an event (a payment, a promise, a hold): those it makes pointless or forbidden
+    are cancelled, noting ``note``. ``claimed`` in the report: how many were judged."""
     pa_ = t.plan_action
-    cond = [pa_.c.status == "planned", pa_.c.business_date >= app.today()]
+    cond = [pa_.c.status == "planned", pa_.c.business_date >= (since or app.today())]
     if loan_id is not None:
         cond.append(pa_.c.loan_id == loan_id)
     if borrower_id is not None:
         cond.append(pa_.c.borrower_id == borrower_id)
     with app.engine.connect() as conn:
         pending = conn.execute(select(pa_).where(*cond)).all()
-    report = Report()
+    report = Report(claimed=len(pending))
     verdicts = recheck(app, pending, app.clock())
     with app.engine.begin() as conn:
         apply_verdicts(app, conn, verdicts, None, report, note=note)

@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
-from sqlalchemy import and_, insert, select, update
+from sqlalchemy import insert, select, update
 
 from arrears.bootstrap import App
 from arrears.service import promises
-from arrears.service.dispatch import Report, apply_verdicts, recheck
+from arrears.service.dispatch import Report, apply_verdicts, recheck, second_look
 from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
 from arrears.store import audit
@@ -82,23 +82,9 @@ def post_payment(
             )  # fmt: skip
         )
         kept = promises.on_payment(app, conn, loan_id, today)
-    pa_ = t.plan_action
-    with app.engine.connect() as conn:
-        pending = conn.execute(
-            select(pa_).where(
-                and_(
-                    pa_.c.loan_id == loan_id,
-                    pa_.c.status == "planned",
-                    pa_.c.business_date >= paid_on,
-                )
-            )  # fmt: skip
-        ).all()
-    verdicts = recheck(app, pending, app.clock())
-    report = Report()
-    with app.engine.begin() as conn:
-        apply_verdicts(app, conn, verdicts, None, report, note=f"after payment {payment_id}")
-    cancelled = {v.action_id: v.rule or "" for v in verdicts if v.outcome == "cancel"}
-    return Posted(payment_id, loan_id, amount, paid_on, len(pending), cancelled, report.moved,
+    report = second_look(app, f"after payment {payment_id}", loan_id=loan_id, since=paid_on)
+    cancelled = report.cancelled_ids
+    return Posted(payment_id, loan_id, amount, paid_on, report.claimed, cancelled, report.moved,
                   time.perf_counter() - started, kept)  # fmt: skip
 
 
