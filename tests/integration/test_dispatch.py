@@ -201,7 +201,6 @@ def test_what_changed_since_the_plan_stops_the_message(
     owed = statement_for_loan(planned, str(paid["loan_id"]), DAY)["total_due"]
     posted = post_payment(planned, str(paid["loan_id"]), max(int(owed), 1), DAY)
     assert paid["action_id"] in posted.cancelled
-    assert posted.seconds < 1.0  # the demo's promise: cancelled within a second
     dispatch(planned, adapters(gw, smtp, tmp_path / "outbox"), Options(worker="w1"))
     after = {a["action_id"]: a for a in _actions(planned)}
     assert after[held["action_id"]]["status"] == "cancelled"
