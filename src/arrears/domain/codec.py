@@ -14,6 +14,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any, TypeVar
 
+from arrears.domain.arranged import ArrangementState
 from arrears.domain.delinquency import InstalmentState, PenaltyLine, Statement
 from arrears.domain.ledger import Allocation, LedgerError, Loan, Payment, PenaltyBase, Policy
 from arrears.domain.money import MoneyError, check_currency, parse_minor, parse_rate
@@ -242,6 +243,28 @@ def _instalment(i: InstalmentState, as_of: date) -> dict[str, Any]:
         "waived_interest": i.waived_interest,
         "waived_fee": i.waived_fee,
         "waived_penalty": i.waived_penalty,
+        "penalty_carried": i.penalty_carried,
+        "moved_principal": i.moved_principal,
+        "moved_interest": i.moved_interest,
+        "moved_fee": i.moved_fee,
+        "moved_penalty": i.moved_penalty,
+        "arrangement_id": i.arrangement_id,
+        "original_due_date": _plain(i.original_due_date),
+    }
+
+
+def _arrangement(a: ArrangementState) -> dict[str, Any]:
+    penalty, fee, interest, principal = a.moved
+    return {
+        "arrangement_id": a.arrangement_id,
+        "kind": a.kind,
+        "date": a.date.isoformat(),
+        "status": a.status,
+        "on": _plain(a.on),
+        "moved": {"principal": principal, "interest": interest, "fee": fee, "penalty": penalty},
+        "fee": a.fee,
+        "interest": a.interest,
+        "missed": a.missed,
     }
 
 
@@ -264,7 +287,7 @@ def statement_to_dict(st: Statement) -> dict[str, Any]:
         "bucket": st.bucket,
         "stage": st.stage,
         "overdue": overdue,
-        "due_today": {k: v for k, v in _plain(st.due_today).items() if k != "penalty"},
+        "due_today": _plain(st.due_today),
         "total_due": st.total_due,
         "outstanding_principal": st.outstanding_principal,
         "penalty_accrued": st.penalty_accrued,
@@ -280,4 +303,5 @@ def statement_to_dict(st: Statement) -> dict[str, Any]:
         "next_due_date": _plain(st.next_due_date),
         "instalments": [_instalment(i, st.as_of) for i in st.instalments],
         "waived": {k: v for k, v in _plain(st.waived).items() if k != "principal"},
+        "arrangements": [_arrangement(a) for a in st.arrangements],
     }

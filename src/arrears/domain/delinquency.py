@@ -20,10 +20,11 @@ from __future__ import annotations
 
 from bisect import bisect_right
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from fractions import Fraction
 
+from arrears.domain.arranged import Arranged, ArrangementState, Breach, event_days
 from arrears.domain.ledger import Balance, Loan, Waiver, allocate, apply_credit, waive
 from arrears.domain.money import mul_round, round_half_up
 
@@ -157,11 +158,23 @@ class InstalmentState:
     waived_interest: int = 0
     waived_fee: int = 0
     waived_penalty: int = 0
+    #: penalty a plan instalment took over from the instalments it restructured
+    penalty_carried: int = 0
+    #: taken off by an arrangement: restructured into a plan, or forgiven by a settlement
+    moved_principal: int = 0
+    moved_interest: int = 0
+    moved_fee: int = 0
+    moved_penalty: int = 0
+    #: the plan that made this instalment, or the extension that moved it
+    arrangement_id: str | None = None
+    #: the contractual due date, when an extension moved it
+    original_due_date: date | None = None
 
     @property
     def unpaid(self) -> int:
         settled = self.paid_principal + self.paid_interest + self.paid_fee
         settled += self.waived_interest + self.waived_fee
+        settled += self.moved_principal + self.moved_interest + self.moved_fee
         return self.principal + self.interest + self.fee - settled
 
 
@@ -205,6 +218,8 @@ class Statement:
     instalments: tuple[InstalmentState, ...] = field(default_factory=tuple)
     #: what was forgiven through ``as_of`` (waivers), by component (principal is never waived)
     waived: Components = field(default_factory=Components)
+    #: the extensions, plans and settlements agreed through ``as_of``, and where they stand
+    arrangements: tuple[ArrangementState, ...] = ()
 
 
 @dataclass(slots=True)
@@ -216,6 +231,8 @@ class _Replay:
     grace: int
     cap: int | None
     explain: bool
+    #: days on which no penalty accrues, as merged (first, last) runs in order
+    pauses: list[tuple[date, date]] = field(default_factory=list)
     charged: int = 0
     cap_reached_on: date | None = None
     credit: int = 0
@@ -229,13 +246,47 @@ class _Replay:
     by_due: dict[date, list[Balance]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        lag = timedelta(days=1 + self.grace)
-        self.accrual_from = [b.inst.due_date + lag for b in self.balances]
+        self.reindex()
+
+    def reindex(self) -> None:
+        """Order the balances by due date and rebuild what depends on it (after an
+        arrangement moved or added instalments)."""
+        self.balances.sort(key=lambda b: (b.inst.due_date, b.inst.seq))
+        self.accrual_from = [
+            b.inst.due_date + timedelta(days=1 + max(self.grace, b.grace_days or 0))
+            for b in self.balances
+        ]
         self.start_days = sorted(set(self.accrual_from))
+        self.by_due = {}
         for b in self.balances:
             self.by_due.setdefault(b.inst.due_date, []).append(b)
 
+    def charge(self, amount: int, day: date, cut: bool) -> int:
+        """Count a charge made on ``day`` toward the cap; with ``cut``, only what the cap
+        still allows. Returns what was charged."""
+        if cut and self.cap is not None:
+            amount = min(amount, max(self.cap - self.charged, 0))
+        self.charged += amount
+        if self.cap is not None and self.charged >= self.cap:
+            self._mark_cap(day)
+        return amount
+
     def accrue(self, start: date, end: date, principal_interest: bool) -> None:
+        """Accrue penalty for days start..end inclusive, but not on paused days."""
+        for first, last in self.pauses:
+            if last < start:
+                continue
+            if first > end:
+                break
+            if first > start:
+                self._accrue_days(start, first - ONE_DAY, principal_interest)
+            if last >= end:
+                return
+            start = last + ONE_DAY
+        if start <= end:
+            self._accrue_days(start, end, principal_interest)
+
+    def _accrue_days(self, start: date, end: date, principal_interest: bool) -> None:
         """Accrue penalty for days start..end inclusive, splitting where an instalment starts."""
         starts = self.start_days
         while start <= end:
@@ -250,7 +301,7 @@ class _Replay:
         rate = self.rate
         for b, first_day in zip(self.balances, self.accrual_from, strict=True):
             if first_day > start:
-                break  # balances are in due-date order, so no later one accrues either
+                continue
             base = b.unpaid_principal + (b.unpaid_interest if principal_interest else 0)
             per_day = mul_round(base, rate) if base > 0 else 0
             if per_day > 0:
@@ -327,11 +378,39 @@ class _Replay:
         if self.cap_reached_on is None:
             self.cap_reached_on = day
 
+    def through(self, cursor: date, day: date, principal_interest: bool) -> None:
+        """Accrue from ``cursor`` through ``day`` and charge ``day``'s fees; under a cap, the
+        day's fees count before its penalty."""
+        if self.cap is not None and any(
+            b.inst.fee > b.fee_counted for b in self.by_due.get(day, ())
+        ):
+            if day > cursor:
+                self.accrue(cursor, day - ONE_DAY, principal_interest)
+            self.charge_fees(day)
+            self.accrue(day, day, principal_interest)
+        else:
+            self.accrue(cursor, day, principal_interest)
+            self.charge_fees(day)
+
     def charge_fees(self, day: date) -> None:
+        """The fees of the instalments due on ``day`` count toward the cap (once each)."""
         for b in self.by_due.get(day, ()):
-            self.charged += b.inst.fee
+            self.charged += b.inst.fee - b.fee_counted
+            b.fee_counted = b.inst.fee
         if self.cap is not None and self.charged >= self.cap:
             self._mark_cap(day)
+
+
+def _pauses(loan: Loan) -> list[tuple[date, date]]:
+    """The loan's pauses as merged (first, last) runs of days, in order."""
+    runs = sorted((p.start, p.end or date.max) for p in loan.pauses)
+    merged: list[tuple[date, date]] = []
+    for first, last in runs:
+        if merged and (merged[-1][1] == date.max or first <= merged[-1][1] + ONE_DAY):
+            merged[-1] = (merged[-1][0], max(merged[-1][1], last))
+        else:
+            merged.append((first, last))
+    return merged
 
 
 def statement(
@@ -342,47 +421,65 @@ def statement(
     stages: BandTable = DEFAULT_STAGES,
     explain: bool = True,
 ) -> Statement:
-    """Replay ``loan`` through ``as_of`` (end of day) and report what it owes and how late it is."""
+    """Replay ``loan`` through ``as_of`` (end of day) and report what it owes and how late it is.
+
+    A plan breached on the way is taken out and the replay starts again without it (its
+    payments then count against the original schedule)."""
+    breached: dict[str, date] = {}
+    while True:
+        try:
+            return _replay(loan, as_of, buckets, stages, explain, breached)
+        except Breach as b:
+            breached[b.arrangement_id] = b.day
+
+
+def _replay(
+    loan: Loan,
+    as_of: date,
+    buckets: BandTable,
+    stages: BandTable,
+    explain: bool,
+    breached: dict[str, date],
+) -> Statement:
     policy = loan.policy
     cap = None
     if policy.charges_cap_ratio is not None:
         cap = round_half_up(loan.principal * Fraction(policy.charges_cap_ratio))
     replay = _Replay(
-        balances=[Balance(i) for i in sorted(loan.instalments, key=lambda i: (i.due_date, i.seq))],
+        balances=[Balance(i) for i in loan.instalments],
         rate=policy.daily_penalty_rate(loan.annual_rate),
         grace=policy.grace_days,
         cap=cap,
         explain=explain,
+        pauses=_pauses(loan),
     )
+    arranged = Arranged(loan.arrangements, breached, replay.charge, replay.reindex)
     pi_base = policy.base.value == "principal_interest"
     payments = loan.effective_payments(as_of)
-    due_dates = {b.inst.due_date for b in replay.balances if b.inst.due_date <= as_of}
     paid_on: dict[date, list[int]] = {}
     for p in payments:
         paid_on.setdefault(p.date, []).append(p.amount)
     waived_on: dict[date, list[Waiver]] = {}
     for w in sorted(loan.waivers, key=lambda w: (w.date, w.waiver_id)):
-        if w.date <= as_of:
-            waived_on.setdefault(w.date, []).append(w)
-    events = sorted(due_dates | paid_on.keys() | waived_on.keys() | {as_of})
+        waived_on.setdefault(w.date, []).append(w)
+    days = {b.inst.due_date for b in replay.balances} | paid_on.keys() | waived_on.keys()
+    days |= event_days(loan.arrangements)
+    events = sorted(d for d in days | {as_of} if d <= as_of)
     cursor = events[0]  # first day that can matter; nothing accrues before a due date
-    fee_days = (
-        {b.inst.due_date for b in replay.balances if b.inst.fee} if cap is not None else set()
-    )
     for day in events:
-        if day in fee_days:  # the day's fees count toward the cap before its penalty
-            if day > cursor:
-                replay.accrue(cursor, day - ONE_DAY, pi_base)
-            replay.charge_fees(day)
-            replay.accrue(day, day, pi_base)
-        else:
-            replay.accrue(cursor, day, pi_base)
-            replay.charge_fees(day)
+        replay.through(cursor, day, pi_base)
         _end_of_day(replay, day, paid_on.get(day, ()), loan)
         for w in waived_on.get(day, ()):  # after the day's payments: what is then unpaid
             waive(replay.balances, w, day)
+        if loan.arrangements:
+            arranged.end_of_day(replay.balances, day, sum(paid_on.get(day, ())))
+            if arranged.settled_credit is not None:
+                replay.credit, arranged.settled_credit = arranged.settled_credit, None
         cursor = day + ONE_DAY
-    return _report(loan, as_of, replay, buckets, stages, sum(p.amount for p in payments))
+    st = _report(loan, as_of, replay, buckets, stages, sum(p.amount for p in payments))
+    if loan.arrangements:
+        st = replace(st, arrangements=arranged.states(loan.arrangements, as_of))
+    return st
 
 
 def _end_of_day(replay: _Replay, day: date, amounts: Sequence[int], loan: Loan) -> None:
@@ -395,6 +492,10 @@ def _end_of_day(replay: _Replay, day: date, amounts: Sequence[int], loan: Loan) 
         replay.credit += allocate(replay.balances, amount, day, loan.policy.allocation)
 
 
+def _moved(b: Balance) -> bool:
+    return b.moved_principal + b.moved_interest + b.moved_fee + b.moved_penalty > 0
+
+
 def _report(
     loan: Loan, as_of: date, replay: _Replay, buckets: BandTable, stages: BandTable, paid: int
 ) -> Statement:
@@ -405,16 +506,19 @@ def _report(
     past = [b for b in bs if b.inst.due_date < as_of]
     today = [b for b in bs if b.inst.due_date == as_of]
     penalty_unpaid = sum(b.unpaid_penalty for b in bs)
+    # penalty is due with its instalment: only an extension's or a plan's instalment carries
+    # penalty before its due date
     overdue = Components(
         principal=sum(b.unpaid_principal for b in past),
         interest=sum(b.unpaid_interest for b in past),
         fee=sum(b.unpaid_fee for b in past),
-        penalty=penalty_unpaid,
+        penalty=sum(b.unpaid_penalty for b in past),
     )
     due_today = Components(
         principal=sum(b.unpaid_principal for b in today),
         interest=sum(b.unpaid_interest for b in today),
         fee=sum(b.unpaid_fee for b in today),
+        penalty=sum(b.unpaid_penalty for b in today),
     )
     states = tuple(
         InstalmentState(
@@ -433,6 +537,13 @@ def _report(
             waived_interest=b.waived_interest,
             waived_fee=b.waived_fee,
             waived_penalty=b.waived_penalty,
+            penalty_carried=b.penalty_carried,
+            moved_principal=b.moved_principal,
+            moved_interest=b.moved_interest,
+            moved_fee=b.moved_fee,
+            moved_penalty=b.moved_penalty,
+            arrangement_id=b.arrangement_id,
+            original_due_date=b.original_due,
         )
         for b in bs
     )
@@ -462,7 +573,10 @@ def _report(
         credit_balance=replay.credit,
         paid_total=paid,
         oldest_unpaid_due_date=oldest,
-        next_due_date=min((b.inst.due_date for b in bs if b.inst.due_date > as_of), default=None),
+        next_due_date=min(
+            (b.inst.due_date for b in bs if b.inst.due_date > as_of and not _moved(b)),
+            default=None,
+        ),
         instalments=states,
         waived=waived,
     )

@@ -17,6 +17,8 @@ date (fee, interest, then principal).
 
 from __future__ import annotations
 
+import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
@@ -115,6 +117,87 @@ class Waiver:
 
 
 @dataclass(frozen=True, slots=True)
+class Extension:
+    """展期, agreed at the end of ``date``: every instalment then due and unpaid falls due on
+    ``until`` instead, carrying its unpaid penalty (which stops accruing until then). ``fee``
+    (charged at once, within the charges cap) is due with the first moved instalment; ``rate``
+    is the annual interest for the extension, on each moved instalment's unpaid principal for
+    the days from ``date`` to ``until`` (/360, rounded half up)."""
+
+    arrangement_id: str
+    date: date
+    until: dt.date
+    fee: int = 0
+    rate: Decimal = Decimal(0)
+
+    def __post_init__(self) -> None:
+        if self.until <= self.date:
+            raise LedgerError(f"extension {self.arrangement_id}: until must be after its date")
+        if self.fee < 0 or self.rate < 0:
+            raise LedgerError(f"extension {self.arrangement_id}: fee and rate must be >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """分期还款计划, agreed at the end of ``date``: what is then unpaid of the instalments due
+    (all of them when ``whole_balance``) is restructured into one plan instalment per date of
+    ``dues``, each an equal share of every component (penalty, fee, interest, principal);
+    ``fee`` is added to the first. A plan instalment still unpaid at the end of its date +
+    ``grace_days`` is missed; the ``breach_after``-th miss breaches the plan, and a breached
+    plan is as if it had never been agreed: the original schedule, every payment credited."""
+
+    arrangement_id: str
+    date: date
+    dues: tuple[dt.date, ...]
+    whole_balance: bool = False
+    fee: int = 0
+    breach_after: int = 2
+    grace_days: int = 0
+
+    def __post_init__(self) -> None:
+        name = f"plan {self.arrangement_id}"
+        if not self.dues or self.dues[0] <= self.date:
+            raise LedgerError(f"{name}: the first plan date must be after its date")
+        if any(b <= a for a, b in zip(self.dues, self.dues[1:], strict=False)):
+            raise LedgerError(f"{name}: plan dates must be strictly increasing")
+        if self.fee < 0 or self.breach_after < 1 or self.grace_days < 0:
+            raise LedgerError(f"{name}: fee >= 0, breach_after >= 1, grace_days >= 0")
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """A discounted payoff agreed at ``date``: once the payments dated ``date`` .. ``pay_by``
+    reach ``amount``, everything still owed (every instalment, due or not) is forgiven and the
+    loan is closed; what was paid above ``amount`` is a credit. Not reached by ``pay_by``, it
+    lapses and changes nothing."""
+
+    arrangement_id: str
+    date: date
+    amount: int
+    pay_by: dt.date
+
+    def __post_init__(self) -> None:
+        if self.amount <= 0 or self.pay_by < self.date:
+            raise LedgerError(
+                f"settlement {self.arrangement_id}: amount must be > 0, pay_by on or after date"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class Pause:
+    """Days ``start`` .. ``end`` (inclusive; None: open) on which no penalty accrues (a hold
+    whose kind pauses penalty under the rulebook)."""
+
+    start: date
+    end: date | None = None
+
+
+Arrangement = Extension | Plan | Settlement
+#: every event besides payments that the replay applies
+LedgerEvent = Waiver | Extension | Plan | Settlement | Pause
+
+
+@dataclass(frozen=True, slots=True)
 class Loan:
     """A loan's contract and its payment events. Immutable: posting returns a new Loan."""
 
@@ -126,6 +209,29 @@ class Loan:
     policy: Policy = field(default_factory=Policy)
     payments: tuple[Payment, ...] = ()
     waivers: tuple[Waiver, ...] = ()
+    arrangements: tuple[Arrangement, ...] = ()
+    pauses: tuple[Pause, ...] = ()
+
+    @property
+    def has_events(self) -> bool:
+        """Whether anything besides payments changes the replay (the compiled kernel knows
+        payments only)."""
+        return bool(self.waivers or self.arrangements or self.pauses)
+
+    def with_events(self, events: Iterable[LedgerEvent]) -> Loan:
+        """This loan with ``events`` added, each to its kind."""
+        events = list(events)
+        if not events:
+            return self
+        return replace(
+            self,
+            waivers=(*self.waivers, *(e for e in events if isinstance(e, Waiver))),
+            arrangements=(
+                *self.arrangements,
+                *(e for e in events if isinstance(e, Extension | Plan | Settlement)),
+            ),
+            pauses=(*self.pauses, *(e for e in events if isinstance(e, Pause))),
+        )
 
     def post(self, payment: Payment) -> Loan:
         if any(p.payment_id == payment.payment_id for p in self.payments):
@@ -167,22 +273,49 @@ class Balance:
     waived_interest: int = 0
     waived_fee: int = 0
     waived_penalty: int = 0
+    #: days after the due date before penalty starts, when not the policy's (a plan's grace)
+    grace_days: int | None = None
+    #: penalty a plan instalment took over from the instalments it restructured
+    penalty_carried: int = 0
+    #: taken off this instalment by an arrangement (into a plan, or forgiven by a settlement)
+    moved_principal: int = 0
+    moved_interest: int = 0
+    moved_fee: int = 0
+    moved_penalty: int = 0
+    #: of ``inst.fee``, what has counted toward the charges cap
+    fee_counted: int = 0
+    #: the arrangement that made this instalment (a plan) or moved its due date (an extension)
+    arrangement_id: str | None = None
+    #: the contractual due date, when an extension moved it
+    original_due: date | None = None
 
     @property
     def unpaid_principal(self) -> int:
-        return self.inst.principal - self.paid_principal
+        return self.inst.principal - self.paid_principal - self.moved_principal
 
     @property
     def unpaid_interest(self) -> int:
-        return self.inst.interest - self.paid_interest - self.waived_interest
+        return self.inst.interest - self.paid_interest - self.waived_interest - self.moved_interest
 
     @property
     def unpaid_fee(self) -> int:
-        return self.inst.fee - self.paid_fee - self.waived_fee
+        return self.inst.fee - self.paid_fee - self.waived_fee - self.moved_fee
 
     @property
     def unpaid_penalty(self) -> int:
-        return self.penalty_accrued - self.penalty_paid - self.waived_penalty
+        owed = self.penalty_accrued + self.penalty_carried
+        return owed - self.penalty_paid - self.waived_penalty - self.moved_penalty
+
+    def move_out(self) -> tuple[int, int, int, int]:
+        """Take everything unpaid off this instalment; return (penalty, fee, interest,
+        principal) taken."""
+        taken = (self.unpaid_penalty, self.unpaid_fee, self.unpaid_interest,
+                 self.unpaid_principal)  # fmt: skip
+        self.moved_penalty += taken[0]
+        self.moved_fee += taken[1]
+        self.moved_interest += taken[2]
+        self.moved_principal += taken[3]
+        return taken
 
     @property
     def unpaid_contractual(self) -> int:
