@@ -73,7 +73,7 @@ def test_waivers_within_limits_at_once_above_them_only_with_a_second_person(loan
     # the cycle's replay (the compiled kernel routes waived loans to the scalar domain)
     snap = snapshot.from_store(loan.engine, DAY)
     d = compute_parts(snap.loans, snap.ledger, DAY, buckets=DEFAULT_BUCKETS,
-                      stages=DEFAULT_STAGES, waivers=snap.waivers)  # fmt: skip
+                      stages=DEFAULT_STAGES, events=snap.events)  # fmt: skip
     assert d["total_due"].to_pylist() == [185412]
     with loan.engine.connect() as conn:
         rows = conn.execute(select(t.arrangement.c.status, t.arrangement.c.approved_by)

@@ -64,6 +64,8 @@ class Holds(_Strict):
     kinds: tuple[Literal[HOLD_KINDS], ...]  # type: ignore[valid-type]
     cease_allowed_purposes: tuple[str, ...] = ()
     dispute: Dispute = Field(default_factory=Dispute)
+    #: hold kinds during which no penalty accrues (the days the hold is in force, local time)
+    pause_penalty: tuple[Literal[HOLD_KINDS], ...] = ()  # type: ignore[valid-type]
 
 
 class Consent(_Strict):

@@ -185,7 +185,7 @@ def build(
     docs/STRATEGY.md) for the loans in a collection stage, the only ones that can have actions."""
     d = delinquency.compute_parts(
         snap.loans, snap.ledger, snap.as_of, buckets=buckets, stages=DEFAULT_STAGES,
-        waivers=snap.waivers,
+        events=snap.events,
     )  # fmt: skip
     stage = strategy_stage(d["dpd"], strategy)
     prior_idx = pc.index_in(

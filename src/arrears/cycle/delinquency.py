@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
@@ -31,7 +30,7 @@ import pyarrow.compute as pc
 from arrears.cycle import kernel
 from arrears.domain.codec import POLICY_FIELDS, policy_from_dict
 from arrears.domain.delinquency import SETTLED, BandTable, statement
-from arrears.domain.ledger import Allocation, Loan, Payment, PenaltyBase, Waiver
+from arrears.domain.ledger import Allocation, LedgerEvent, Loan, Payment, PenaltyBase
 from arrears.domain.money import round_half_up
 from arrears.domain.schedule import Instalment
 
@@ -117,12 +116,13 @@ def compute(
     buckets: BandTable,
     stages: BandTable,
     threads: int | None = None,
-    waivers: Mapping[str, Sequence[Waiver]] | None = None,
+    events: Mapping[str, Sequence[LedgerEvent]] | None = None,
 ) -> pa.Table:
     """One row per loan (in ``loans`` order): DPD, bucket, stage, the amounts owed and whether
-    a payment dated ``as_of`` was posted (``paid_today``). Loans with ``waivers`` are replayed
-    by the scalar domain (the kernel does not know waivers)."""
-    waivers = waivers or {}
+    a payment dated ``as_of`` was posted (``paid_today``). Loans with ``events`` (waivers,
+    arrangements, penalty pauses) are replayed by the scalar domain (the kernel knows payments
+    only)."""
+    events = events or {}
     n = loans.num_rows
     pol = _Policies(loans)
     i_idx = _i64(instalments["loan_idx"])
@@ -139,9 +139,9 @@ def compute(
     counts = np.diff(inst_off)
     owed = np.where(counts > 0, owed, 0)
     skip = risky | (counts == 0) | (owed.astype(np.float64) * rate_num * 2 + rate_den >= SAFE)
-    if waivers:
-        waived = pc.is_in(loans["loan_id"], value_set=pa.array(sorted(waivers), pa.string()))
-        skip = skip | waived.to_numpy(zero_copy_only=False)
+    if events:
+        with_events = pc.is_in(loans["loan_id"], value_set=pa.array(sorted(events), pa.string()))
+        skip = skip | with_events.to_numpy(zero_copy_only=False)
     out = kernel.replay(
         day_number(as_of),
         *kernel.readonly(
@@ -166,7 +166,7 @@ def compute(
     )
     for i in np.flatnonzero(skip):
         out[i] = _scalar_row(loans, instalments, payments, int(i), inst_off, as_of, keep,
-                             waivers)  # fmt: skip
+                             events)  # fmt: skip
     paid_today = np.zeros(n, np.bool_)
     paid_today[p_idx[p_paid[keep] == day_number(as_of)]] = True
     return _table(loans, out, buckets, stages).append_column("paid_today", pa.array(paid_today))
@@ -187,7 +187,7 @@ def compute_parts(
     stages: BandTable,
     part: int | None = None,
     workers: int = 2,
-    waivers: Mapping[str, Sequence[Waiver]] | None = None,
+    events: Mapping[str, Sequence[LedgerEvent]] | None = None,
 ) -> pa.Table:
     """:func:`compute` for the whole book, ``part`` loans at a time on ``workers`` threads
     (reading a part, converting it and replaying it all run without the GIL for the most
@@ -200,7 +200,7 @@ def compute_parts(
         inst, pays = read(lo, hi)
         chunk = loans.slice(lo, hi - lo)
         return compute(chunk, inst, pays, as_of, buckets=buckets, stages=stages, threads=1,
-                       waivers=waivers)  # fmt: skip
+                       events=events)  # fmt: skip
 
     if len(ranges) == 1 or workers <= 1:
         return pa.concat_tables([one(r) for r in ranges])
@@ -216,14 +216,14 @@ def _scalar_row(
     inst_off: np.ndarray,
     as_of: date,
     keep: np.ndarray,
-    waivers: Mapping[str, Sequence[Waiver]],
+    events: Mapping[str, Sequence[LedgerEvent]],
 ) -> np.ndarray:
     """One loan through the scalar domain, reported in the kernel's layout."""
     row = loans.slice(i, 1).to_pylist()[0]
     inst = instalments.slice(int(inst_off[i]), int(inst_off[i + 1] - inst_off[i])).to_pylist()
     idx = np.flatnonzero(keep & (_i64(payments["loan_idx"]) == i))
     pays = payments.take(pa.array(idx)).to_pylist() if idx.size else []
-    loan = loan_from_rows(row, inst, pays, waivers.get(row["loan_id"], ()))
+    loan = loan_from_rows(row, inst, pays, events.get(row["loan_id"], ()))
     s = statement(loan, as_of, explain=False)
 
     def d(x: date | None) -> int:
@@ -255,7 +255,7 @@ def loan_from_rows(
     row: dict[str, Any],
     instalments: list[dict[str, Any]],
     payments: list[dict[str, Any]],
-    waivers: Sequence[Waiver] = (),
+    events: Sequence[LedgerEvent] = (),
 ) -> Loan:
     """A domain Loan from snapshot rows (the scalar path and the reference implementation)."""
     from arrears.store.repository import build_loan
@@ -271,7 +271,7 @@ def loan_from_rows(
         for k, r in enumerate(payments)
     ]
     loan = build_loan(row, inst, pays)
-    return replace(loan, waivers=tuple(waivers)) if waivers else loan
+    return loan.with_events(events)
 
 
 def _classify(dpd: np.ndarray, table: BandTable, settled: np.ndarray) -> pa.Array:

@@ -114,7 +114,9 @@ def attributes(
         .cast("int64")
         .sum(),
     )
-    ar = arrangements.group_by("loan_id").aggregate(plan_active=(arrangements.kind == "plan").any())
+    ar = arrangements.group_by("loan_id").aggregate(
+        plan_active=(arrangements.kind != "waiver").any()  # an arrangement in force
+    )
     who = base.select(
         a_loan=base.loan_id,
         a_borrower=base.borrower_id,

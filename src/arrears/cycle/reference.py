@@ -53,7 +53,7 @@ class History:
         self.contacts = _group(snap.contacts.to_pylist(), "borrower_id")
         self.promises = _group(snap.promises.to_pylist(), "loan_id")
         self.holds = _group(snap.holds.to_pylist(), "borrower_id")
-        self.plans = {r["loan_id"] for r in snap.arrangements.to_pylist() if r["kind"] == "plan"}
+        self.plans = {r["loan_id"] for r in snap.arrangements.to_pylist() if r["kind"] != "waiver"}
         self.stages = {r["loan_id"]: r for r in snap.stages.to_pylist()}
 
 
@@ -247,7 +247,7 @@ def reference_plan(snap: Snapshot, strategy: Strategy, *, buckets: BandTable) ->
     for idx, row in enumerate(snap.loans.to_pylist()):
         row["_idx"] = idx
         loan = loan_from_rows(row, h.inst.get(idx, []), h.pays.get(idx, []),
-                              snap.waivers.get(row["loan_id"], ()))  # fmt: skip
+                              snap.events.get(row["loan_id"], ()))  # fmt: skip
         s = statement(loan, snap.as_of, buckets=buckets, explain=False)
         book = books.setdefault(row["rulebook"], load_rulebook(row["rulebook"]))
         acct = Account(row, s, h, snap, strategy, book)

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from sqlalchemy import Engine
 
 from arrears.domain.codec import POLICY_FIELDS
-from arrears.domain.ledger import Waiver
+from arrears.domain.ledger import LedgerEvent
 
 TS = pa.timestamp("us", tz="UTC")
 S, I64, I32, D, F, B = pa.string(), pa.int64(), pa.int32(), pa.date32(), pa.float64(), pa.bool_()
@@ -103,9 +103,9 @@ class Snapshot:
     #: not in memory (the data-lake mode)
     reader: Callable[[int, int], tuple[pa.Table, pa.Table]] | None = None
     _loan_idx: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
-    #: charges forgiven, by loan (few loans have any: those loans are replayed by the scalar
-    #: domain, which knows waivers; the compiled kernel does not)
-    waivers: dict[str, tuple[Waiver, ...]] = field(default_factory=dict)
+    #: ledger events besides payments (waivers, arrangements, penalty pauses), by loan; few
+    #: loans have any, and those are replayed by the scalar domain (the kernel knows payments)
+    events: dict[str, tuple[LedgerEvent, ...]] = field(default_factory=dict)
 
     @property
     def tables(self) -> dict[str, pa.Table]:
@@ -364,7 +364,8 @@ def _queries(as_of: date, loans: Sequence[str] | None = None) -> dict[str, str]:
         f"WHERE (status = 'pending' OR settled_on >= '{since}'){by_loan}",
         "holds": "SELECT borrower_id, loan_id, kind, starts_at, ends_at FROM hold "
         f"WHERE (ends_at IS NULL OR ends_at >= '{since}'){by_borrower}",
-        "arrangements": f"SELECT loan_id, kind FROM arrangement WHERE status = 'active'{by_loan}",
+        "arrangements": "SELECT loan_id, kind FROM arrangement WHERE status = 'active' "
+        f"AND kind <> 'waiver'{by_loan}",
         "stages": "SELECT loan_id, stage, since FROM account_stage"
         + (f" WHERE 1 = 1{by_loan}" if by_loan else ""),
     }
@@ -510,10 +511,10 @@ def from_store(
                 for name in order
             }
             raw = {name: f.result() for name, f in futures.items()}
-    from arrears.store.repository import waivers_of  # the store's layer, read like the rest
+    from arrears.store.repository import events_of  # the store's layer, read like the rest
 
     with engine.connect() as conn:
-        waived = waivers_of(conn, None if loans is None else sorted(set(loans)))
+        events = events_of(conn, None if loans is None else sorted(set(loans)))
     loans = raw["loans"]
     tables: dict[str, pa.Table] = {}
     for name in list(raw):
@@ -522,7 +523,7 @@ def from_store(
             table = _with_loan_idx(table, loans)
         table = _restore(table, name)
         tables[name] = conform(name, table, f"store table for {name}")
-    return Snapshot(as_of, **tables, waivers={k: tuple(v) for k, v in waived.items()})
+    return Snapshot(as_of, **tables, events={k: tuple(v) for k, v in events.items()})
 
 
 def _with_loan_idx(table: pa.Table, loans: pa.Table) -> pa.Table:

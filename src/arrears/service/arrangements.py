@@ -1,4 +1,5 @@
-"""Repayment arrangements, starting with waivers (减免) of penalty, fees or interest.
+"""Repayment arrangements: waivers (减免) of penalty, fees or interest, extensions 展期,
+instalment plans 分期还款计划 and settlements (terms and effects: :mod:`.restructure`).
 
 Every proposal shows its effect before anything changes (:func:`preview_waiver`: the statement
 now and as it would be, the saving to the borrower and the cost to the lender). A proposal
@@ -16,24 +17,27 @@ import json
 import math
 import uuid
 from dataclasses import dataclass, replace
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import insert, select, update
 
 from arrears.bootstrap import App
+from arrears.domain.arranged import ArrangementState
 from arrears.domain.codec import statement_to_dict
 from arrears.domain.delinquency import statement
-from arrears.domain.ledger import Waiver
+from arrears.domain.ledger import Loan, Waiver
 from arrears.service.dispatch import second_look
 from arrears.service.errors import ServiceError
-from arrears.service.policy import load_policy
+from arrears.service.policy import Policy, load_policy
+from arrears.service.restructure import IN_FORCE, KINDS, Draft, draft, effect, event_for
 from arrears.service.statements import statement_for_loan
 from arrears.service.store import require_current
 from arrears.service.tables import bands_for
 from arrears.store import audit
 from arrears.store import tables as t
-from arrears.store.repository import LoanRepository
+from arrears.store.repository import LoanRepository, NotFound
 
 COMPONENTS = ("penalty", "fee", "interest")
 
@@ -108,13 +112,54 @@ def largest_allowed(app: App, loan_id: str, role: str, component: str) -> int:
 
 
 def _rules(app: App, loan_id: str) -> Any:
+    return _policy(app, loan_id).approval
+
+
+def _policy(app: App, loan_id: str) -> Policy:
     with app.engine.connect() as conn:
         pid = conn.execute(
             select(t.loan.c.portfolio_id).where(t.loan.c.loan_id == loan_id)
         ).scalar()
     if pid is None:
         raise ServiceError(f"loan_id: {loan_id} is not in the store")
-    return load_policy(app.settings.collections_policy_file).for_portfolio(pid).approval
+    return load_policy(app.settings.collections_policy_file).for_portfolio(pid)
+
+
+def _loan(app: App, loan_id: str) -> Loan:
+    with app.engine.connect() as conn:
+        try:
+            return LoanRepository(conn).get(loan_id)
+        except NotFound as exc:
+            raise ServiceError(f"loan_id: {loan_id} is not in the store") from exc
+
+
+def _draft(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> tuple[Draft, dict[str, Any]]:
+    require_current(app)
+    policy = _policy(app, loan_id)
+    loan = _loan(app, loan_id)
+    today = app.today()
+    bands = bands_for(app.settings)
+    before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
+    d = draft(kind, ask, loan, before, today, policy)
+    return d, effect(loan, d, today, bands)
+
+
+def preview(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> dict[str, Any]:
+    """The effect of an arrangement asked for today; nothing is written."""
+    if kind == "waiver":
+        return preview_waiver(app, loan_id, ask)
+    return _draft(app, loan_id, kind, ask)[1]
+
+
+def _alone(rules: Any, role: str, d: Draft) -> bool:
+    limits = rules.alone.get(role)
+    if limits is None:
+        return False
+    if d.kind == "extension":
+        return bool(d.size <= limits.extension_days)
+    if d.kind == "plan":
+        return bool(d.size <= limits.plan_parts)
+    return bool(d.size <= limits.settlement_discount)
 
 
 def propose_waiver(
@@ -128,23 +173,47 @@ def propose_waiver(
 ) -> Proposal:
     """Propose a waiver; it takes effect at once within ``role``'s limits, else it waits for a
     second person's approval."""
+    return propose(app, loan_id, "waiver", amounts, by=by, role=role, reason=reason)
+
+
+def propose(
+    app: App,
+    loan_id: str,
+    kind: str,
+    ask: dict[str, Any],
+    *,
+    by: str,
+    role: str,
+    reason: str,
+) -> Proposal:
+    """Propose an arrangement (waiver, extension, plan, settlement). Within ``role``'s own
+    limits it is agreed at once; above them it waits for a second person's approval."""
     rules = _rules(app, loan_id)
-    if role not in rules.waiver:
-        raise ServiceError(f"role: expected one of {', '.join(rules.waiver)}, got {role!r}")
+    roles = sorted(set(rules.waiver) | set(rules.alone))
+    if role not in roles:
+        raise ServiceError(f"role: expected one of {', '.join(roles)}, got {role!r}")
     if not by:
         raise ServiceError("by: the person proposing is named")
     if not reason.strip():
         raise ServiceError("reason: say why (hardship, goodwill, complaint upheld ...)")
-    effect = preview_waiver(app, loan_id, amounts)
-    alone = _within(rules.waiver[role], effect)
+    _no_waiting(app, loan_id)
+    if kind == "waiver":
+        eff = preview_waiver(app, loan_id, ask)
+        alone = role in rules.waiver and _within(rules.waiver[role], eff)
+        terms = eff["waive"]
+    else:
+        d, eff = _draft(app, loan_id, kind, ask)
+        alone = _alone(rules, role, d)
+        terms = d.terms
     arrangement_id = f"ar-{uuid.uuid4().hex[:16]}"
     now = app.clock()
+    status = "active" if alone else "pending_approval"
     with app.engine.begin() as conn:
         conn.execute(
             insert(t.arrangement).values(
-                arrangement_id=arrangement_id, loan_id=loan_id, kind="waiver",
-                status="active" if alone else "pending_approval", starts_on=app.today(),
-                terms=audit.canonical(effect["waive"]), effect=audit.canonical(effect),
+                arrangement_id=arrangement_id, loan_id=loan_id, kind=kind, status=status,
+                starts_on=app.today(), ends_on=_ends_on(kind, terms),
+                terms=audit.canonical(terms), effect=audit.canonical(eff),
                 proposed_by=by, proposed_role=role, proposed_at=now, reason=reason,
                 approved_by=by if alone else None, approved_at=now if alone else None,
             )
@@ -152,13 +221,35 @@ def propose_waiver(
         audit.append(conn, [audit.Entry(kind="arrangement_proposed", subject=loan_id,
                                         rulebook="", at=now,
                                         payload={"arrangement_id": arrangement_id,
-                                                 "kind": "waiver", "by": by, "role": role,
-                                                 "effect": effect})])  # fmt: skip
-        if alone:
-            _apply(conn, app, arrangement_id, loan_id, effect)
+                                                 "kind": kind, "by": by, "role": role,
+                                                 "status": status, "effect": eff})])  # fmt: skip
+        if alone and kind == "waiver":
+            _apply(conn, app, arrangement_id, loan_id, eff)
     if alone:
-        second_look(app, loan_id=loan_id, note=f"after waiver {arrangement_id}")
-    return Proposal(arrangement_id, "active" if alone else "pending_approval", effect)
+        second_look(app, loan_id=loan_id, note=f"after {kind} {arrangement_id}")
+    return Proposal(arrangement_id, status, eff)
+
+
+def _ends_on(kind: str, terms: dict[str, Any]) -> date | None:
+    last = {"extension": "until", "settlement": "pay_by"}.get(kind)
+    if last is not None:
+        return date.fromisoformat(terms[last])
+    if kind == "plan":
+        return date.fromisoformat(terms["dues"][-1])
+    return None
+
+
+def _no_waiting(app: App, loan_id: str) -> None:
+    ar = t.arrangement
+    with app.engine.connect() as conn:
+        waiting = conn.execute(
+            select(ar.c.arrangement_id, ar.c.kind).where(
+                ar.c.loan_id == loan_id, ar.c.status == "pending_approval"
+            )
+        ).first()
+    if waiting is not None:
+        raise ServiceError(f"loan_id: {waiting.kind} {waiting.arrangement_id} is waiting for "
+                           "approval; approve or reject it first")  # fmt: skip
 
 
 def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[str, Any]) -> None:
@@ -176,9 +267,27 @@ def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[
     )
 
 
+def _again(app: App, row: Any) -> dict[str, Any]:
+    """The effect of a waiting proposal as it would be agreed today."""
+    terms = json.loads(row.terms)
+    if row.kind == "waiver":
+        return preview_waiver(app, row.loan_id, terms)
+    loan = _loan(app, row.loan_id)
+    today = app.today()
+    bands = bands_for(app.settings)
+    before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
+    live = [a for a in before.arrangements if a.status in IN_FORCE]
+    if live:
+        raise ServiceError(f"arrangement_id: {live[0].kind} {live[0].arrangement_id} came "
+                           "into force meanwhile")  # fmt: skip
+    ev = event_for(row.kind, "trial", today, terms)
+    return effect(loan, Draft(row.kind, terms, ev, Decimal(0)), today, bands)
+
+
 def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
     """The second person's approval: never the proposer, always an approving role. The effect
-    is computed again now (the account may have changed since the proposal)."""
+    is computed again now (the account may have changed since the proposal), and the
+    arrangement is agreed as of today."""
     require_current(app)
     ar = t.arrangement
     with app.engine.connect() as conn:
@@ -194,24 +303,25 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
         raise ServiceError(
             f"role: a {role} cannot approve; approvers: {', '.join(rules.approvers)}"
         )
-    effect = preview_waiver(app, row.loan_id, json.loads(row.terms))
+    eff = _again(app, row)
     now = app.clock()
     with app.engine.begin() as conn:
         done = conn.execute(
             update(ar).where(ar.c.arrangement_id == arrangement_id,
                              ar.c.status == "pending_approval")
-            .values(status="active", approved_by=by, approved_at=now,
-                    effect=audit.canonical(effect))
+            .values(status="active", approved_by=by, approved_at=now, starts_on=app.today(),
+                    effect=audit.canonical(eff))
         ).rowcount  # fmt: skip
         if done != 1:
             raise ServiceError(f"arrangement_id: {arrangement_id} was decided meanwhile")
-        _apply(conn, app, arrangement_id, row.loan_id, effect)
+        if row.kind == "waiver":
+            _apply(conn, app, arrangement_id, row.loan_id, eff)
         audit.append(conn, [audit.Entry(kind="arrangement_approved", subject=row.loan_id,
                                         rulebook="", at=now,
                                         payload={"arrangement_id": arrangement_id, "by": by,
-                                                 "role": role})])  # fmt: skip
-    second_look(app, loan_id=row.loan_id, note=f"after waiver {arrangement_id}")
-    return Proposal(arrangement_id, "active", effect)
+                                                 "role": role, "kind": row.kind})])  # fmt: skip
+    second_look(app, loan_id=row.loan_id, note=f"after {row.kind} {arrangement_id}")
+    return Proposal(arrangement_id, "active", eff)
 
 
 def reject(app: App, arrangement_id: str, *, by: str, reason: str) -> None:
@@ -226,3 +336,45 @@ def reject(app: App, arrangement_id: str, *, by: str, reason: str) -> None:
         ).rowcount  # fmt: skip
         if done != 1:
             raise ServiceError(f"arrangement_id: {arrangement_id} is not waiting for approval")
+
+
+def review(app: App, day: date) -> dict[str, int]:
+    """Record what became of the agreed extensions, plans and settlements by the end of
+    ``day``, as the replay decides it (completed, breached, kept, lapsed); each change is an
+    audit entry (``arrangement_<status>``). Run by the cycle before each day, like the
+    promises' settlement. Returns how many took each new status."""
+    require_current(app)
+    ar = t.arrangement
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(ar.c.arrangement_id, ar.c.loan_id).where(
+                ar.c.kind.in_(KINDS), ar.c.status == "active", ar.c.starts_on <= day,
+                ar.c.terms.is_not(None),
+            )
+        ).all()  # fmt: skip
+        loans = sorted({r.loan_id for r in rows})
+        mine = {r.arrangement_id for r in rows}
+        repo = LoanRepository(conn)
+        changes: list[tuple[str, str, ArrangementState]] = []
+        for loan_id in loans:
+            st = statement(repo.get(loan_id), day, explain=False)
+            for a in st.arrangements:
+                if a.arrangement_id in mine and a.status not in IN_FORCE:
+                    changes.append((loan_id, a.status, a))
+    counts: dict[str, int] = {}
+    if not changes:
+        return counts
+    now = app.clock()
+    with app.engine.begin() as conn:
+        for _, status, a in changes:
+            conn.execute(update(ar).where(ar.c.arrangement_id == a.arrangement_id,
+                                          ar.c.status == "active")
+                         .values(status=status, ends_on=a.on or day))  # fmt: skip
+            counts[status] = counts.get(status, 0) + 1
+        audit.append(conn, [audit.Entry(kind=f"arrangement_{status}", subject=loan_id,
+                                        rulebook="", at=now,
+                                        payload={"arrangement_id": a.arrangement_id,
+                                                 "kind": a.kind, "on": (a.on or day).isoformat(),
+                                                 "missed": a.missed})
+                            for loan_id, status, a in changes])  # fmt: skip
+    return counts

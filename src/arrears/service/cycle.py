@@ -127,10 +127,12 @@ def run_cycle(
     results = []
     try:
         for day in days:
-            if not dry_run:  # promises whose date (and grace) passed are decided first
+            if not dry_run:  # promises and arrangements are decided first
+                from arrears.service.arrangements import review
                 from arrears.service.promises import settle
 
                 settle(app, day)
+                review(app, day)
             if progress:
                 progress(f"{day}: snapshot")
             with app.engine.connect() as conn:

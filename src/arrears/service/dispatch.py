@@ -219,7 +219,7 @@ class _Judge:
         idx, row = found
         row = {**row, "_idx": idx}
         loan = loan_from_rows(row, self.history.inst.get(idx, []), self.history.pays.get(idx, []),
-                              self.snap.waivers.get(loan_id, ()))  # fmt: skip
+                              self.snap.events.get(loan_id, ()))  # fmt: skip
         s = statement(loan, self.snap.as_of, buckets=self.bands.buckets, explain=False)
         self.statements[loan_id] = statement_to_dict(s)
         book = self.books.setdefault(row["rulebook"], load_rulebook(row["rulebook"]))

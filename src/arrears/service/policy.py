@@ -6,6 +6,10 @@ small, in how many parts, the grace before it is judged), from a YAML file
 default:
   promise: {max_days_out: 14, min_share: "0.1", max_parts: 3, grace_days: 1}
   complaint: {sla_days: 15, escalate_after_days: 10, hold_on: [threats, impersonation]}
+  extension: {min_dpd: 1, max_days: 90, max_times: 1, fee_share: "0.01", rate: null}
+  plan: {min_parts: 2, max_parts: 24, first_within_days: 30, breach_after: 2, grace_days: 3}
+  settlement: {min_dpd: 31, max_days: 30, max_discount: "0.5"}
+  approval: {alone: {collector: {extension_days: 30, plan_parts: 6}}}
 portfolios:
   P-CASH: {promise: {max_days_out: 7}}
 ```
@@ -55,6 +59,50 @@ class ComplaintRules(_Strict):
     )
 
 
+class ExtensionRules(_Strict):
+    """展期: what the portfolio allows at all."""
+
+    min_dpd: int = Field(1, ge=0)  # the loan must be at least this late
+    max_days: int = Field(90, ge=1, le=366)  # the new due date at most this far out
+    max_times: int = Field(1, ge=0, le=12)  # extensions per loan, ever
+    fee_share: Decimal = Field(Decimal("0.01"), ge=0, le=1)  # of the unpaid amount moved
+    #: annual interest for the extension (null: the loan's own rate)
+    rate: Decimal | None = Field(None, ge=0, le=1)
+
+
+class PlanRules(_Strict):
+    """分期还款计划: parts are monthly from the first date."""
+
+    min_dpd: int = Field(1, ge=0)
+    min_parts: int = Field(2, ge=1)
+    max_parts: int = Field(24, ge=1, le=60)
+    first_within_days: int = Field(30, ge=1, le=90)  # the first part at most this far out
+    fee_share: Decimal = Field(Decimal(0), ge=0, le=1)  # of the amount restructured
+    breach_after: int = Field(2, ge=1, le=12)  # missed parts that breach the plan
+    grace_days: int = Field(3, ge=0, le=30)  # after a part's date before it is missed
+    whole_balance: bool = True  # whether a plan may take the balance not yet due too
+
+
+class SettlementRules(_Strict):
+    """A discounted payoff."""
+
+    min_dpd: int = Field(31, ge=0)
+    max_days: int = Field(30, ge=0, le=180)  # pay by at most this far out
+    max_discount: Decimal = Field(Decimal("0.5"), ge=0, le=1)  # of the payoff, forgiven
+
+
+class AloneLimits(_Strict):
+    """What a role may agree without a second person (besides waivers)."""
+
+    extension_days: int = Field(0, ge=0)  # an extension of up to this many days
+    plan_parts: int = Field(0, ge=0)  # a plan of up to this many parts
+    settlement_discount: Decimal = Field(Decimal(0), ge=0, le=1)  # share of the payoff
+
+
+def _alone(**limits: object) -> AloneLimits:
+    return AloneLimits.model_validate(limits)
+
+
 class WaiverLimits(_Strict):
     """The most a role may waive alone, as a share of what is unpaid of each component."""
 
@@ -76,6 +124,14 @@ class ApprovalRules(_Strict):
             "admin": _limits(penalty="1", fee="1", interest="1"),
         }
     )
+    #: what each role may agree alone: extensions, plans and settlements
+    alone: dict[str, AloneLimits] = Field(
+        default_factory=lambda: {
+            "collector": _alone(extension_days=30, plan_parts=6),
+            "supervisor": _alone(extension_days=90, plan_parts=12, settlement_discount="0.3"),
+            "admin": _alone(extension_days=366, plan_parts=60, settlement_discount="1"),
+        }
+    )
     #: the roles that may approve what is above the proposer's limits (never the proposer)
     approvers: list[str] = Field(default_factory=lambda: ["supervisor", "admin"])
 
@@ -84,6 +140,9 @@ class Policy(_Strict):
     promise: PromiseRules = Field(default_factory=lambda: PromiseRules.model_validate({}))
     complaint: ComplaintRules = Field(default_factory=lambda: ComplaintRules.model_validate({}))
     approval: ApprovalRules = Field(default_factory=lambda: ApprovalRules.model_validate({}))
+    extension: ExtensionRules = Field(default_factory=lambda: ExtensionRules.model_validate({}))
+    plan: PlanRules = Field(default_factory=lambda: PlanRules.model_validate({}))
+    settlement: SettlementRules = Field(default_factory=lambda: SettlementRules.model_validate({}))
 
 
 class PolicyFile(_Strict):

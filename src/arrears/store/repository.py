@@ -3,21 +3,32 @@ daily delinquency snapshots."""
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
 from collections.abc import Iterator, Mapping
-from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from typing import Any
+from zoneinfo import ZoneInfo
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, and_, func, or_, select
 
 from arrears.domain.codec import POLICY_FIELDS, policy_from_dict
 from arrears.domain.delinquency import Statement
-from arrears.domain.ledger import Loan, Payment, Waiver
+from arrears.domain.ledger import (
+    Arrangement,
+    Extension,
+    LedgerEvent,
+    Loan,
+    Pause,
+    Payment,
+    Plan,
+    Settlement,
+    Waiver,
+)
 from arrears.domain.schedule import Instalment, Method, build_schedule
 from arrears.store import tables as t
-from arrears.store.db import upsert_statement
+from arrears.store.db import as_utc, upsert_statement
 
 
 class NotFound(LookupError):
@@ -40,10 +51,32 @@ def _loan(
     portfolio_row: Mapping[Any, Any] | None,
     instalments: list[Instalment],
     payments: list[Payment],
-    waivers: list[Waiver] | None = None,
+    events: list[LedgerEvent] | None = None,
 ) -> Loan:
     loan = build_loan({**row, **_policy(row, portfolio_row)}, instalments, payments)
-    return replace(loan, waivers=tuple(waivers)) if waivers else loan
+    return loan.with_events(events or ())
+
+
+#: arrangement statuses whose terms are in the ledger (agreed, whatever became of them since)
+AGREED = ("active", "completed", "breached", "kept", "lapsed")
+
+
+def arrangement_event(kind: str, arrangement_id: str, starts_on: date, terms: str) -> Arrangement:
+    """The ledger event of an agreed extension, plan or settlement from its stored terms."""
+    t_ = json.loads(terms)
+    if kind == "extension":
+        return Extension(arrangement_id, starts_on, date.fromisoformat(t_["until"]),
+                         fee=int(t_.get("fee", 0)), rate=Decimal(t_.get("rate", "0")))  # fmt: skip
+    if kind == "plan":
+        return Plan(arrangement_id, starts_on,
+                    tuple(date.fromisoformat(d) for d in t_["dues"]),
+                    whole_balance=bool(t_.get("whole_balance", False)),
+                    fee=int(t_.get("fee", 0)), breach_after=int(t_.get("breach_after", 2)),
+                    grace_days=int(t_.get("grace_days", 0)))  # fmt: skip
+    if kind == "settlement":
+        return Settlement(arrangement_id, starts_on, int(t_["amount"]),
+                          date.fromisoformat(t_["pay_by"]))  # fmt: skip
+    raise ValueError(f"arrangement {arrangement_id}: {kind} is not a ledger arrangement")
 
 
 def waivers_of(conn: Connection, loan_ids: list[str] | None = None) -> dict[str, list[Waiver]]:
@@ -60,6 +93,56 @@ def waivers_of(conn: Connection, loan_ids: list[str] | None = None) -> dict[str,
             )  # fmt: skip
         )
     return out
+
+
+def events_of(conn: Connection, loan_ids: list[str] | None = None) -> dict[str, list[LedgerEvent]]:
+    """Everything besides payments the replay applies to ``loan_ids`` (every loan's when None):
+    waivers, agreed extensions, plans and settlements, and the penalty pauses of the holds
+    whose kind pauses penalty under the portfolio's rulebook."""
+    out: dict[str, list[LedgerEvent]] = defaultdict(list)
+    for loan_id, items in waivers_of(conn, loan_ids).items():
+        out[loan_id].extend(items)
+    ar = t.arrangement
+    q = select(ar.c.loan_id, ar.c.arrangement_id, ar.c.kind, ar.c.starts_on, ar.c.terms).where(
+        ar.c.kind.in_(("extension", "plan", "settlement")),
+        ar.c.status.in_(AGREED),
+        ar.c.terms.is_not(None),  # history loaded without terms is not a ledger event
+    )
+    if loan_ids is not None:
+        q = q.where(ar.c.loan_id.in_(loan_ids))
+    for r in conn.execute(q.order_by(ar.c.loan_id, ar.c.starts_on, ar.c.arrangement_id)):
+        out[r.loan_id].append(arrangement_event(r.kind, r.arrangement_id, r.starts_on, r.terms))
+    for loan_id, pause in _pauses(conn, loan_ids):
+        out[loan_id].append(pause)
+    return out
+
+
+def _pauses(conn: Connection, loan_ids: list[str] | None) -> Iterator[tuple[str, Pause]]:
+    from arrears.compliance.rulebook import load as load_rulebook
+
+    pausing = {}
+    for pid, book, tz in conn.execute(
+        select(t.portfolio.c.portfolio_id, t.portfolio.c.rulebook, t.portfolio.c.timezone)
+    ):
+        kinds = load_rulebook(book).holds.pause_penalty
+        if kinds:
+            pausing[pid] = (frozenset(kinds), ZoneInfo(tz))
+    if not pausing:
+        return
+    h, ln = t.hold, t.loan
+    q = select(ln.c.loan_id, ln.c.portfolio_id, h.c.kind, h.c.starts_at, h.c.ends_at).join(
+        h, or_(h.c.loan_id == ln.c.loan_id,
+               and_(h.c.loan_id.is_(None), h.c.borrower_id == ln.c.borrower_id)),
+    )  # fmt: skip
+    if loan_ids is not None:
+        q = q.where(ln.c.loan_id.in_(loan_ids))
+    for r in conn.execute(q):
+        rule = pausing.get(r.portfolio_id)
+        if rule is None or r.kind not in rule[0]:
+            continue
+        tz = rule[1]
+        end = None if r.ends_at is None else as_utc(r.ends_at).astimezone(tz).date()
+        yield r.loan_id, Pause(as_utc(r.starts_at).astimezone(tz).date(), end)
 
 
 def build_loan(
@@ -129,7 +212,7 @@ class LoanRepository:
             self.portfolios().get(row["portfolio_id"]),
             [_inst(r) for r in insts],
             [_payment(r) for r in pays],
-            waivers_of(self.conn, [loan_id]).get(loan_id),
+            events_of(self.conn, [loan_id]).get(loan_id),
         )
 
     def iter_all(self, page: int = 5000) -> Iterator[tuple[str, Loan]]:
@@ -166,12 +249,12 @@ class LoanRepository:
         ).mappings():
             pays[r["loan_id"]].append(_payment(r))
         portfolios = self.portfolios()
-        waived = waivers_of(self.conn, [r["loan_id"] for r in rows])
+        events = events_of(self.conn, [r["loan_id"] for r in rows])
         for row in rows:
             lid = row["loan_id"]
             pid = row["portfolio_id"]
             yield pid, _loan(row, portfolios.get(pid), insts.pop(lid, []), pays.pop(lid, []),
-                             waived.get(lid))  # fmt: skip
+                             events.get(lid))  # fmt: skip
 
     def boundaries(self, every: int) -> list[str]:
         """Every ``every``-th loan id in order: split points for parallel work."""

@@ -18,7 +18,7 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "score": ("float", "the lender's collection score, 0 (worst) to 1 (best); null if none"),
     "broken_promises": ("int", "promises to pay broken in the last 90 days"),
     "promise_active": ("bool", "a promise to pay is pending"),
-    "plan_active": ("bool", "a repayment arrangement is in force"),
+    "plan_active": ("bool", "an extension, instalment plan or settlement is in force"),
     "hold_active": ("bool", "a hold (dispute, complaint, cease ...) covers the account"),
     "paid_today": ("bool", "a payment dated the business date has been posted"),
     "last_contact_result": ("str", "result of the last outbound contact, null if none"),
