@@ -138,9 +138,21 @@ def _show(effect: dict[str, object]) -> None:
     table = Table(title="effect", title_justify="left")
     table.add_column("")
     table.add_column("value", justify="right")
+    rows: list[dict[str, object]] = []
     for k, v in effect.items():
+        if k == "schedule" and isinstance(v, list):
+            rows = v
+            continue
         table.add_row(k, json.dumps(v, ensure_ascii=False) if isinstance(v, dict) else str(v))
     out.print(table)
+    if rows:
+        sched = Table(title="schedule (fen)", title_justify="left")
+        cols = list(rows[0])
+        for c in cols:
+            sched.add_column(c, justify="left" if c == "due_date" else "right")
+        for r in rows:
+            sched.add_row(*(str(r.get(c, "")) for c in cols))
+        out.print(sched)
 
 
 @waiver_app.command("propose")
@@ -198,6 +210,92 @@ def waiver_reject(
     with _errors():
         reject(a, arrangement_id, by=by, reason=reason)
     out.print(f"{arrangement_id}: rejected")
+
+
+arrangement_app = typer.Typer(
+    help="Extensions 展期, instalment plans 分期 and settlements: propose (effect first), "
+    "approve, reject, list."
+)
+app.add_typer(arrangement_app, name="arrangement")
+
+
+@arrangement_app.command("propose")
+def arrangement_propose(
+    kind: Annotated[str, typer.Argument(help="extension, plan or settlement")],
+    loan_id: Annotated[str, typer.Option("--loan-id", help="the loan")],
+    by: Annotated[str, typer.Option("--by", help="who proposes it")] = "",
+    role: Annotated[str, typer.Option(help="collector, supervisor or admin")] = "collector",
+    reason: Annotated[str, typer.Option(help="why")] = "",
+    until: Annotated[str | None, typer.Option(help="extension: the new due date")] = None,
+    days: Annotated[int | None, typer.Option(help="extension: days from today")] = None,
+    parts: Annotated[int | None, typer.Option(help="plan: monthly parts")] = None,
+    first: Annotated[str | None, typer.Option(help="plan: the first part's date")] = None,
+    whole_balance: Annotated[bool, typer.Option(help="plan: the balance not yet due too")] = False,
+    amount: Annotated[int | None, typer.Option(help="settlement: fen to pay")] = None,
+    pay_by: Annotated[str | None, typer.Option(help="settlement: pay by this date")] = None,
+    preview: Annotated[bool, typer.Option(help="show the effect only; change nothing")] = False,
+) -> None:
+    """Propose an arrangement: agreed at once within the role's limits, else waiting for a
+    second person's approval. The effect (schedule, cost, saving) is shown either way."""
+    from arrears.service.arrangements import preview as preview_effect
+    from arrears.service.arrangements import propose
+
+    ask: dict[str, object] = {
+        k: v
+        for k, v in (("until", until), ("days", days), ("parts", parts), ("first", first),
+                     ("amount", amount), ("pay_by", pay_by))
+        if v is not None
+    }  # fmt: skip
+    if whole_balance:
+        ask["whole_balance"] = True
+    a = _app()
+    with _errors():
+        if preview:
+            _show(preview_effect(a, loan_id, kind, ask))
+            return
+        p = propose(a, loan_id, kind, ask, by=by, role=role, reason=reason)
+    _show(p.effect)
+    out.print(f"{p.arrangement_id}: {p.status}")
+
+
+@arrangement_app.command("approve")
+def arrangement_approve(
+    arrangement_id: Annotated[str, typer.Argument(help="the waiting proposal")],
+    by: Annotated[str, typer.Option("--by", help="the approver (not the proposer)")],
+    role: Annotated[str, typer.Option(help="an approving role: supervisor, admin")],
+) -> None:
+    """Approve a waiting arrangement (maker-checker: never the person who proposed it)."""
+    waiver_approve(arrangement_id, by, role)
+
+
+@arrangement_app.command("reject")
+def arrangement_reject(
+    arrangement_id: Annotated[str, typer.Argument(help="the waiting proposal")],
+    by: Annotated[str, typer.Option("--by", help="who rejects it")],
+    reason: Annotated[str, typer.Option(help="why")],
+) -> None:
+    """Reject a waiting arrangement."""
+    waiver_reject(arrangement_id, by, reason)
+
+
+@arrangement_app.command("list")
+def arrangement_list(
+    loan_id: Annotated[str, typer.Option("--loan-id", help="the loan")],
+) -> None:
+    """A loan's arrangements: kind, status, dates, who proposed and who approved."""
+    from arrears.service.arrangements import arrangements_of
+
+    a = _app()
+    with _errors():
+        rows = arrangements_of(a, loan_id)
+    table = Table(title=f"arrangements of {loan_id}", title_justify="left")
+    for col in ("id", "kind", "status", "from", "to", "proposed by", "approved by", "terms"):
+        table.add_column(col)
+    for r in rows:
+        table.add_row(r["arrangement_id"], r["kind"], r["status"], str(r["starts_on"]),
+                      str(r["ends_on"] or ""), f"{r['proposed_by']} ({r['proposed_role']})",
+                      str(r["approved_by"] or ""), r["terms"] or "")  # fmt: skip
+    out.print(table)
 
 
 complaint_app = typer.Typer(help="Complaints: take one, escalate the late ones, resolve, rates.")

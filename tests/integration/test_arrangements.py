@@ -5,7 +5,7 @@ statement and the cycle's replay all see the result."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -15,8 +15,16 @@ from arrears.bootstrap import App
 from arrears.cycle import snapshot
 from arrears.cycle.delinquency import compute_parts
 from arrears.domain.delinquency import DEFAULT_BUCKETS, DEFAULT_STAGES
-from arrears.service.arrangements import approve, largest_allowed, propose_waiver, reject
+from arrears.service.arrangements import (
+    approve,
+    largest_allowed,
+    propose,
+    propose_waiver,
+    reject,
+)
 from arrears.service.errors import ServiceError
+from arrears.service.holds import end_hold, start_hold
+from arrears.service.payments import post_payment, reverse_payment
 from arrears.service.statements import statement_for_loan
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
@@ -89,3 +97,106 @@ def test_a_rejected_proposal_changes_nothing(loan: App) -> None:
         reject(loan, p.arrangement_id, by="S1", reason="again")
     with pytest.raises(ServiceError, match="role: expected one of"):
         propose_waiver(loan, "L1", {"penalty": 1}, by="X", role="intern", reason="x")
+
+
+def test_an_extension_through_the_service_and_the_cycle(loan: App) -> None:
+    # 29 days (to 03-20) is within a collector's 30: agreed at once. Fee: 1% of the 2,200.32
+    # moved = 22.00; interest at the loan's 18% for 29 days: 13.34 + 13.54 (see the domain
+    # tests). Without it, on 03-20: 64 x 69 + 33 x 70 = 6,726 of penalty; with it the penalty
+    # stays 2,695, so the borrower saves 40.31 of penalty and pays 48.88 more: -8.57.
+    p = propose(loan, "L1", "extension", {"days": 29}, by="C1", role="collector",
+                reason="salary late")  # fmt: skip
+    assert p.status == "active"
+    e = p.effect
+    assert e["terms"] == {"until": "2026-03-20", "fee": 2200, "rate": "0.18"}
+    assert [(r["due_date"], r["amount"]) for r in e["schedule"]] == [
+        ("2026-03-20", 92016 + 18000 + 1334 + 2200 + 2415),
+        ("2026-03-20", 93396 + 16620 + 1354 + 280)]  # fmt: skip
+    assert (e["baseline"], e["total_cost"]) == (110016 + 4416 + 110016 + 2310, 227615)
+    assert e["saving_to_borrower"] == -857 and (e["dpd_before"], e["dpd_after"]) == (35, -24)
+    st = statement_for_loan(loan, "L1", DAY)
+    assert (st["dpd"], st["total_due"]) == (-24, 0)
+    moved = [i for i in st["instalments"] if i["original_due_date"]]
+    assert [(i["seq"], i["due_date"], i["original_due_date"]) for i in moved] == [
+        (1, "2026-03-20", "2026-01-15"), (2, "2026-03-20", "2026-02-15")]  # fmt: skip
+    assert st["arrangements"][0]["kind"] == "extension"
+    with pytest.raises(ServiceError, match="extension ar-.* is in force; one at a time"):
+        propose(loan, "L1", "extension", {"days": 5}, by="C1", role="collector", reason="x")
+    snap = snapshot.from_store(loan.engine, DAY)
+    d = compute_parts(snap.loans, snap.ledger, DAY, buckets=DEFAULT_BUCKETS,
+                      stages=DEFAULT_STAGES, events=snap.events)  # fmt: skip
+    assert (d["dpd"].to_pylist(), d["total_due"].to_pylist()) == ([-24], [0])
+
+
+def test_limits_of_the_portfolio_and_of_the_role(loan: App) -> None:
+    with pytest.raises(ServiceError, match="until: must be 1 to 90 days"):
+        propose(loan, "L1", "extension", {"days": 91}, by="C1", role="collector", reason="x")
+    with pytest.raises(ServiceError, match="parts: 2 to 24"):
+        propose(loan, "L1", "plan", {"parts": 30}, by="C1", role="collector", reason="x")
+    # payoff: 2,227.27 due + 10,145.88 of principal not yet due = 12,373.15; at most half of
+    # it may be forgiven
+    with pytest.raises(ServiceError, match="at least 618658"):
+        propose(loan, "L1", "settlement", {"amount": 500000, "pay_by": "2026-03-01"},
+                by="S1", role="supervisor", reason="x")  # fmt: skip
+    with pytest.raises(ServiceError, match="more than the payoff 1237315"):
+        propose(loan, "L1", "settlement", {"amount": 1237316, "pay_by": "2026-03-01"},
+                by="S1", role="supervisor", reason="x")  # fmt: skip
+    # 40 days is above a collector's 30: a second person; the loan is unchanged till then
+    p = propose(loan, "L1", "extension", {"days": 40}, by="C1", role="collector", reason="x")
+    assert p.status == "pending_approval" and _total(loan) == 222727
+    with pytest.raises(ServiceError, match="is waiting for approval"):
+        propose(loan, "L1", "plan", {"parts": 3}, by="C2", role="collector", reason="x")
+    with pytest.raises(ServiceError, match="second person"):
+        approve(loan, p.arrangement_id, by="C1", role="supervisor")
+    with pytest.raises(ServiceError, match="a collector cannot approve"):
+        approve(loan, p.arrangement_id, by="C2", role="collector")
+    approve(loan, p.arrangement_id, by="S1", role="supervisor")
+    assert statement_for_loan(loan, "L1", DAY)["dpd"] == -24  # no. 3 (03-15) is next
+
+
+def test_a_settlement_agreed_by_a_supervisor_closes_the_loan_when_paid(loan: App) -> None:
+    ask = {"amount": 1000000, "pay_by": "2026-03-01"}
+    # forgives 237,315 / 1,237,315 = 19.18% of the payoff: above a collector's 0, within a
+    # supervisor's 30%
+    waiting = propose(loan, "L1", "settlement", ask, by="C1", role="collector", reason="x")
+    assert waiting.status == "pending_approval"
+    assert waiting.effect["cost_to_lender"] == 1237315 - 1000000
+    reject(loan, waiting.arrangement_id, by="S1", reason="try the supervisor")
+    p = propose(loan, "L1", "settlement", ask, by="S1", role="supervisor", reason="lump sum")
+    assert p.status == "active"
+    post_payment(loan, "L1", 600000, DAY, payment_id="P1")
+    assert statement_for_loan(loan, "L1", DAY)["arrangements"][0]["status"] == "open"
+    post_payment(loan, "L1", 400000, DAY, payment_id="P2")
+    st = statement_for_loan(loan, "L1", DAY)
+    assert (st["dpd"], st["stage"], st["total_due"], st["outstanding_principal"]) == (
+        None, "settled", 0, 0)  # fmt: skip
+    assert st["arrangements"][0]["status"] == "kept"
+    assert _status(loan, p.arrangement_id) == "kept"  # recorded when the payment came
+    reverse_payment(loan, "P2", "bounced")  # the settlement is open again
+    assert _status(loan, p.arrangement_id) == "active"
+    again = statement_for_loan(loan, "L1", DAY)  # 6,000.00 paid: nothing is due today
+    assert again["stage"] != "settled" and again["outstanding_principal"] > 0
+
+
+def test_a_hardship_hold_pauses_penalty(loan: App) -> None:
+    hold = start_hold(loan, "hardship", loan_id="L1", reason="hospital", by="C1")
+    # under the cn rulebook a hardship hold pauses penalty: 02-19 (the hold was in force that
+    # day) is not charged: 69 + 70 less
+    assert statement_for_loan(loan, "L1", DAY)["penalty_accrued"] == 2695 - 139
+    loan.clock = lambda: NOW + timedelta(days=5)
+    end_hold(loan, hold, reason="back at work", by="C1")
+    # 02-19..02-24 paused (6 days); by 03-01: 45 x 69 + 14 x 70 = 4,085 less 6 x 139
+    march = statement_for_loan(loan, "L1", date(2026, 3, 1))
+    assert march["penalty_accrued"] == 45 * 69 + 14 * 70 - 6 * 139
+    lines = march["instalments"][0]["penalty_lines"]
+    assert [(x["from"], x["to"]) for x in lines] == [
+        ("2026-01-16", "2026-02-18"), ("2026-02-25", "2026-03-01")]  # fmt: skip
+    dispute = start_hold(loan, "dispute", loan_id="L1", by="C1")  # does not pause penalty
+    assert statement_for_loan(loan, "L1", date(2026, 3, 1)) == march
+    end_hold(loan, dispute, reason="verified")
+
+
+def _status(app: App, arrangement_id: str) -> str:
+    with app.engine.connect() as conn:
+        return str(conn.execute(select(t.arrangement.c.status).where(
+            t.arrangement.c.arrangement_id == arrangement_id)).scalar())  # fmt: skip

@@ -1,6 +1,7 @@
 """Promises to pay and payments as events, end to end through the ledger: a promise's limits,
 parts kept the moment a payment covers them, a broken promise changing the next cycle's plan,
-and a bounced payment undoing what it changed."""
+a bounced payment undoing what it changed, and a breached instalment plan bringing the old
+delinquency (and its treatments) back."""
 
 from __future__ import annotations
 
@@ -126,3 +127,45 @@ def test_a_bounced_payment_restores_what_it_changed(planned: App) -> None:
         reverse_payment(planned, "PAY-1", "bounced")
     with pytest.raises(ServiceError, match="payment_id: NOPE is not in the store"):
         reverse_payment(planned, "NOPE", "bounced")
+
+
+def test_a_breached_plan_changes_the_next_plan(planned: App) -> None:
+    from arrears.service.arrangements import propose
+
+    first = next(
+        a for a in plan_rows(planned, stage="early")
+        if 3 <= statement_for_loan(planned, a.loan_id, DAY)["dpd"] <= 10
+    )  # fmt: skip
+    loan = first.loan_id
+    dpd = statement_for_loan(planned, loan, DAY)["dpd"]
+    p = propose(planned, loan, "plan", {"parts": 3}, by="C0007", role="collector",
+                reason="lost job")  # fmt: skip
+    assert p.status == "active" and p.effect["dpd_after"] == -7  # first part in 7 days
+    # the account is out of collection: the plan in force, nothing pending for it
+    assert all(a.status == "cancelled" for a in plan_rows(planned, loan_id=loan)
+               if a.status != "sent")  # fmt: skip
+    clock: Clock = planned.clock  # type: ignore[assignment]
+    clock.at = FIXED_NOW + timedelta(days=1)
+    run_cycle(planned, DAY + timedelta(days=1), strategy=load("default"))
+    assert plan_rows(planned, loan_id=loan, business_date=DAY + timedelta(days=1)) == []
+    # nothing paid: part 1 (DAY+7) is missed after 3 days of grace, part 2 (12-30) on 01-02
+    # (DAY+40); the second miss breaches the plan and the old delinquency is back. Late
+    # accounts get an agent call every other day (odd DPD): a day when this one is due one
+    n = 41 if (dpd + 41) % 2 else 42
+    later = DAY + timedelta(days=n)
+    clock.at = FIXED_NOW + timedelta(days=n)
+    run_cycle(planned, later, strategy=load("default"), catch_up=False)
+    with planned.engine.connect() as conn:
+        status = conn.execute(select(t.arrangement.c.status).where(
+            t.arrangement.c.arrangement_id == p.arrangement_id)).scalar()  # fmt: skip
+        stage = conn.execute(select(t.account_stage.c.stage).where(
+            t.account_stage.c.loan_id == loan)).scalar()  # fmt: skip
+        entry = conn.execute(select(t.audit_log.c.kind).where(
+            t.audit_log.c.kind == "arrangement_breached",
+            t.audit_log.c.subject == loan)).scalar()  # fmt: skip
+    assert status == "breached" and entry == "arrangement_breached"
+    st = statement_for_loan(planned, loan, later)
+    assert st["dpd"] == dpd + n and stage == "late"
+    assert st["arrangements"][0]["status"] == "breached"
+    acts = plan_rows(planned, loan_id=loan, business_date=later)
+    assert ("late", "agent_call") in {(a.stage, a.channel) for a in acts}

@@ -37,7 +37,7 @@ from arrears.service.store import require_current
 from arrears.service.tables import bands_for
 from arrears.store import audit
 from arrears.store import tables as t
-from arrears.store.repository import LoanRepository, NotFound
+from arrears.store.repository import AGREED, LoanRepository, NotFound
 
 COMPONENTS = ("penalty", "fee", "interest")
 
@@ -338,43 +338,55 @@ def reject(app: App, arrangement_id: str, *, by: str, reason: str) -> None:
             raise ServiceError(f"arrangement_id: {arrangement_id} is not waiting for approval")
 
 
-def review(app: App, day: date) -> dict[str, int]:
+def review(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:
     """Record what became of the agreed extensions, plans and settlements by the end of
     ``day``, as the replay decides it (completed, breached, kept, lapsed); each change is an
-    audit entry (``arrangement_<status>``). Run by the cycle before each day, like the
-    promises' settlement. Returns how many took each new status."""
+    audit entry (``arrangement_<status>``). Run by the cycle before each day (the active
+    ones), and after a payment or a reversal on one loan (all of its agreed ones: a bounced
+    payment puts a kept settlement back in force). Returns how many took each new status."""
     require_current(app)
     ar = t.arrangement
+    q = select(ar.c.arrangement_id, ar.c.loan_id, ar.c.status).where(
+        ar.c.kind.in_(KINDS), ar.c.starts_on <= day, ar.c.terms.is_not(None)
+    )
+    if loan_id is None:
+        q = q.where(ar.c.status == "active")
+    else:
+        q = q.where(ar.c.loan_id == loan_id, ar.c.status.in_(AGREED))
     with app.engine.connect() as conn:
-        rows = conn.execute(
-            select(ar.c.arrangement_id, ar.c.loan_id).where(
-                ar.c.kind.in_(KINDS), ar.c.status == "active", ar.c.starts_on <= day,
-                ar.c.terms.is_not(None),
-            )
-        ).all()  # fmt: skip
-        loans = sorted({r.loan_id for r in rows})
-        mine = {r.arrangement_id for r in rows}
+        rows = conn.execute(q).all()
+        stored = {r.arrangement_id: r.status for r in rows}
         repo = LoanRepository(conn)
         changes: list[tuple[str, str, ArrangementState]] = []
-        for loan_id in loans:
-            st = statement(repo.get(loan_id), day, explain=False)
-            for a in st.arrangements:
-                if a.arrangement_id in mine and a.status not in IN_FORCE:
-                    changes.append((loan_id, a.status, a))
+        for lid in sorted({r.loan_id for r in rows}):
+            for a in statement(repo.get(lid), day, explain=False).arrangements:
+                now_status = "active" if a.status in IN_FORCE else a.status
+                if a.arrangement_id in stored and stored[a.arrangement_id] != now_status:
+                    changes.append((lid, now_status, a))
     counts: dict[str, int] = {}
     if not changes:
         return counts
     now = app.clock()
     with app.engine.begin() as conn:
         for _, status, a in changes:
-            conn.execute(update(ar).where(ar.c.arrangement_id == a.arrangement_id,
-                                          ar.c.status == "active")
-                         .values(status=status, ends_on=a.on or day))  # fmt: skip
+            conn.execute(update(ar).where(ar.c.arrangement_id == a.arrangement_id)
+                         .values(status=status))  # fmt: skip
             counts[status] = counts.get(status, 0) + 1
-        audit.append(conn, [audit.Entry(kind=f"arrangement_{status}", subject=loan_id,
+        audit.append(conn, [audit.Entry(kind=f"arrangement_{status}", subject=lid,
                                         rulebook="", at=now,
                                         payload={"arrangement_id": a.arrangement_id,
                                                  "kind": a.kind, "on": (a.on or day).isoformat(),
                                                  "missed": a.missed})
-                            for loan_id, status, a in changes])  # fmt: skip
+                            for lid, status, a in changes])  # fmt: skip
     return counts
+
+
+def arrangements_of(app: App, loan_id: str) -> list[dict[str, Any]]:
+    """A loan's arrangements, oldest first (every kind and status)."""
+    require_current(app)
+    ar = t.arrangement
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(ar).where(ar.c.loan_id == loan_id).order_by(ar.c.proposed_at, ar.c.starts_on)
+        ).mappings()
+        return [dict(r) for r in rows]

@@ -82,6 +82,9 @@ def post_payment(
             )  # fmt: skip
         )
         kept = promises.on_payment(app, conn, loan_id, today)
+    from arrears.service.arrangements import review  # a settlement reached, a plan completed
+
+    review(app, today, loan_id)
     report = second_look(app, f"after payment {payment_id}", loan_id=loan_id, since=paid_on)
     cancelled = report.cancelled_ids
     return Posted(payment_id, loan_id, amount, paid_on, report.claimed, cancelled, report.moved,
@@ -132,6 +135,9 @@ def reverse_payment(app: App, payment_id: str, reason: str, on: date | None = No
                                         rulebook="", at=now,
                                         payload={"payment_id": payment_id, "reason": reason,
                                                  "restored": sorted(restored)})])  # fmt: skip
+    from arrears.service.arrangements import review  # a settlement it had reached is open again
+
+    review(app, day, row.loan_id)
     if restored:
         with app.engine.connect() as conn:
             again = conn.execute(select(pa_).where(pa_.c.action_id.in_(restored))).all()
