@@ -225,14 +225,16 @@ def on_payment(app: App, conn: Connection, loan_id: str, day: date) -> int:
     return _decide(conn, app, day, where, final=False)[KEPT]
 
 
-def settle(app: App, day: date) -> dict[str, int]:
-    """Decide every pending part whose date plus grace has passed by ``day`` (the cycle does
-    this first each day); returns the counts by outcome."""
+def settle(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:
+    """Decide every pending part (of ``loan_id``, or every loan's) whose date plus grace has
+    passed by ``day`` (the cycle does this first each day); returns the counts by outcome."""
     require_current(app)
     pr = t.promise
+    due = and_(pr.c.status == PENDING, pr.c.due_on < day)
+    if loan_id is not None:
+        due = and_(due, pr.c.loan_id == loan_id)
     with app.engine.begin() as conn:
-        return _decide(conn, app, day, and_(pr.c.status == PENDING, pr.c.due_on < day),
-                       final=True)  # fmt: skip
+        return _decide(conn, app, day, due, final=True)
 
 
 def reopen(app: App, conn: Connection, loan_id: str, since: date, day: date) -> None:

@@ -207,7 +207,8 @@ def effect(loan: Loan, d: Draft, today: date, bands: Bands) -> dict[str, Any]:
         schedule = [{"due_date": i.due_date.isoformat(), "amount": owes(i),
                      "principal": i.principal - i.paid_principal,
                      "interest": i.interest - i.paid_interest - i.waived_interest,
-                     "fee": i.fee - i.paid_fee - i.waived_fee}
+                     "fee": i.fee - i.paid_fee - i.waived_fee,
+                     "penalty": owes(i) - i.unpaid}
                     for i in mine]  # fmt: skip
         total = sum(int(s["amount"]) for s in schedule)
         then = statement(loan, last, **kw)  # type: ignore[arg-type]
