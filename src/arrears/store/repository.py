@@ -134,6 +134,7 @@ def _pauses(conn: Connection, loan_ids: list[str] | None) -> Iterator[tuple[str,
         h, or_(h.c.loan_id == ln.c.loan_id,
                and_(h.c.loan_id.is_(None), h.c.borrower_id == ln.c.borrower_id)),
     )  # fmt: skip
+    q = q.where(h.c.kind.in_(sorted(set().union(*(k for k, _ in pausing.values())))))
     if loan_ids is not None:
         q = q.where(ln.c.loan_id.in_(loan_ids))
     for r in conn.execute(q):
