@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import json
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from tests.e2e.test_cli import run
@@ -105,3 +106,35 @@ def test_a_complaint_from_the_command_line(tmp_path: Path) -> None:
                "calls were at 20:15 local", "--by", "Q1", env=env).stdout  # fmt: skip
     assert f"{cid}: resolved (not_upheld)" in done
     assert "0 escalated" in run("complaint", "escalate", env=env).stdout
+
+
+def test_arrangements_from_the_command_line(tmp_path: Path) -> None:
+    from tests.support.files import readme_loan_files
+
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    run("ingest", str(readme_loan_files(tmp_path / "in")), env=env)
+    today = datetime.now(ZoneInfo("Asia/Shanghai")).date()
+
+    def statement() -> dict[str, Any]:
+        out = run("statement", "--loan-id", "L1", "--as-of", str(today), env=env).stdout
+        return dict(json.loads(out))
+
+    before = statement()
+    args = ("--loan-id", "L1", "--by", "C1", "--role", "collector", "--reason", "lost job")
+    shown = run("arrangement", "propose", "plan", *args, "--parts", "8", "--preview",
+                env=env).stdout  # fmt: skip
+    assert "schedule (fen)" in shown and "saving_to_borrower" in shown
+    assert statement() == before  # a preview changes nothing
+    bad = run("arrangement", "propose", "plan", *args, "--parts", "99", env=env, ok=False)
+    assert bad.returncode == 1 and "parts: 2 to 24, got 99" in bad.stderr
+    waiting = run("arrangement", "propose", "plan", *args, "--parts", "8", env=env).stdout
+    assert ": pending_approval" in waiting and statement() == before  # 8 > a collector's 6
+    ar_id = waiting.strip().splitlines()[-1].split(":")[0]
+    run("arrangement", "approve", ar_id, "--by", "S1", "--role", "supervisor", env=env)
+    after = statement()
+    plan = [i for i in after["instalments"] if i["arrangement_id"] == ar_id]
+    assert len(plan) == 8 and after["total_due"] == 0 and after["dpd"] < 0
+    assert sum(i["amount"] + i["penalty_carried"] for i in plan) == before["total_due"]
+    listed = run("arrangement", "list", "--loan-id", "L1", env=env).stdout
+    assert ar_id in listed and "active" in listed and "S1" in listed
