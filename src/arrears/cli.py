@@ -355,7 +355,7 @@ def audit_purge(
     out.print(f"purged {n:,} entries past retention dated before {day}; the chain stays verifiable")
 
 
-from arrears import cli_cases, cli_channels, cli_cycle  # noqa: E402, F401  (register their commands)
+from arrears import cli_cases, cli_channels, cli_cycle, cli_web  # noqa: E402, F401  (register their commands)
 
 
 def main() -> None:  # pragma: no cover - console entry

@@ -431,20 +431,19 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
 ) -> None:
-    """The HTTP API: the providers' signed webhooks (delivery receipts, bounces, dialer)."""
+    """The HTTP API (/api/v1, bearer tokens) and the providers' signed webhooks (when
+    ARREARS_WEBHOOK_SECRET is set)."""
     import uvicorn
 
-    from arrears.api.app import create_app
     from arrears.channels.profiles import HttpSmsProfile
+    from arrears.web.app import create_app
 
     a = _app()
     with _errors():
         sms = _profiles(a.settings).sms
     mapping = sms.receipt if isinstance(sms, HttpSmsProfile) else None
-    try:
-        api = create_app(a, a.settings.webhook_secret, mapping)
-    except ValueError as exc:
-        from arrears.cli import _fail
-
-        _fail(str(exc))
+    if not a.settings.webhook_secret:
+        out.print("ARREARS_WEBHOOK_SECRET is not set: the webhooks are not served")
+    api = create_app(a, a.settings.webhook_secret, mapping)
+    out.print(f"arrears on http://{host}:{port}/ (API: /api/v1/openapi.json)")
     uvicorn.run(api, host=host, port=port, log_level="warning")

@@ -5,20 +5,15 @@ call-back in the worklist; forged, stale and malformed callbacks are refused wit
 from __future__ import annotations
 
 import json
-import threading
-import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
-import uvicorn
 from sqlalchemy import select
 
-from arrears.api.app import create_app, signature
 from arrears.bootstrap import App
 from arrears.channels.base import Channel
 from arrears.channels.outbox import Outbox
@@ -32,8 +27,10 @@ from arrears.service.worklist import items
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
+from arrears.web.api.webhooks import signature
+from arrears.web.app import create_app
 from tests.conftest import FIXED_NOW
-from tests.support.servers import Gateway, free_port
+from tests.support.servers import Gateway, serve_asgi
 
 DAY = date(2026, 11, 23)
 SECRET = "webhook-test-secret"
@@ -57,26 +54,9 @@ def sent(app: App, tmp_path: Path) -> Iterator[tuple[App, Gateway]]:
         gw.stop()
 
 
-@contextmanager
-def _serve(api: Any) -> Iterator[str]:
-    """``api`` served by uvicorn on a loopback port for the block."""
-    port = free_port()
-    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started and time.monotonic() < deadline:
-        time.sleep(0.02)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-
 @pytest.fixture
 def api(sent: tuple[App, Gateway]) -> Iterator[str]:
-    with _serve(create_app(sent[0], SECRET)) as url:
+    with serve_asgi(create_app(sent[0], SECRET)) as url:
         yield url
 
 
@@ -198,7 +178,7 @@ def test_an_email_bounce_invalidates_the_address(
 def test_receipts_in_the_gateways_own_field_names(sent: tuple[App, Gateway]) -> None:
     app, _ = sent
     sms = _sent(app, "sms")[1]
-    with _serve(create_app(app, SECRET, {"id": "msgId", "status": "stat"})) as url:
+    with serve_asgi(create_app(app, SECRET, {"id": "msgId", "status": "stat"})) as url:
         hook = f"{url}/api/v1/webhooks/sms"
         r = _post(hook, {"msgId": sms.provider_ref, "stat": "UNDELIV"})
         assert r.status_code == 200 and r.json() == {"delivery": "undelivered"}

@@ -1,6 +1,7 @@
 """Real servers on loopback standing in for providers: an HTTP SMS gateway (JSON in, an id out,
 deduplication on the idempotency key, scripted failures) and an SMTP server with STARTTLS or
-implicit TLS (aiosmtpd), with a self-signed certificate made for the run."""
+implicit TLS (aiosmtpd), with a self-signed certificate made for the run; and our own ASGI apps
+served by uvicorn."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import json
 import ssl
 import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -204,3 +207,22 @@ class SmtpServer:
 
     def stop(self) -> None:
         self.controller.stop()
+
+
+@contextmanager
+def serve_asgi(api: Any) -> Iterator[str]:
+    """An ASGI app served by a real uvicorn on a loopback port for the block; its base URL."""
+    import uvicorn
+
+    port = free_port()
+    server = uvicorn.Server(uvicorn.Config(api, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started and time.monotonic() < deadline:
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)

@@ -120,6 +120,7 @@ class ApprovalRules(_Strict):
     waiver: dict[str, WaiverLimits] = Field(
         default_factory=lambda: {
             "collector": _limits(penalty="0.30"),
+            "api": _limits(penalty="0.30"),
             "supervisor": _limits(penalty="1", fee="1", interest="0.20"),
             "admin": _limits(penalty="1", fee="1", interest="1"),
         }
@@ -128,6 +129,7 @@ class ApprovalRules(_Strict):
     alone: dict[str, AloneLimits] = Field(
         default_factory=lambda: {
             "collector": _alone(extension_days=30, plan_parts=6),
+            "api": _alone(extension_days=30, plan_parts=6),  # integrations, the portal
             "supervisor": _alone(extension_days=90, plan_parts=12, settlement_discount="0.3"),
             "admin": _alone(extension_days=366, plan_parts=60, settlement_discount="1"),
         }

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    true,
 )
 
 
@@ -497,4 +498,57 @@ complaint_attempt = Table(
     metadata,
     Column("complaint_id", String(64), ForeignKey("complaint.complaint_id"), primary_key=True),
     Column("attempt_id", String(64), ForeignKey("contact_attempt.attempt_id"), primary_key=True),
+)
+
+# Staff who sign in to the console (service/users.py): Argon2 hashes, lock-out after failures.
+staff_user = Table(
+    "staff_user",
+    metadata,
+    Column("user_id", String(64), primary_key=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("display_name", String(200), nullable=False),
+    # admin strategy_manager supervisor collector field_agent compliance agency
+    Column("role", String(32), nullable=False),
+    Column("agency", String(64)),  # an agency user sees only the accounts placed with it
+    Column("collector_id", String(64)),  # the id contacts carry (工号)
+    Column("password_hash", String(200), nullable=False),
+    Column("failed_logins", Integer, nullable=False, server_default="0"),
+    Column("locked_until", UtcDateTime()),
+    Column("active", Boolean, nullable=False, server_default=true()),
+    Column("created_at", UtcDateTime(), nullable=False),
+)
+
+# A signed-in session: the cookie holds a random token, the store its SHA-256.
+staff_session = Table(
+    "staff_session",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", String(64), ForeignKey("staff_user.user_id"), nullable=False, index=True),
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+# Bearer tokens for integrations (the lender's systems): the store keeps their SHA-256 only.
+api_token = Table(
+    "api_token",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),
+    Column("scopes", String(200), nullable=False),  # comma-separated: read, write
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("revoked_at", UtcDateTime()),
+)
+
+# Who saw whose personal data, when, and whether unmasked.
+access_log = Table(
+    "access_log",
+    metadata,
+    Column("access_id", Integer, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime(), nullable=False),
+    Column("user_id", String(64), nullable=False),
+    Column("borrower_id", String(64), nullable=False, index=True),
+    Column("what", String(64), nullable=False),
+    Column("unmasked", Boolean, nullable=False),
 )

@@ -1,4 +1,4 @@
-"""The HTTP API under ``/api/v1``: the providers' webhooks, each signed.
+"""The providers' webhooks under ``/api/v1/webhooks``, each signed.
 
 A provider signs every callback with the shared secret (``ARREARS_WEBHOOK_SECRET``):
 ``X-Arrears-Timestamp`` is the Unix time of sending and ``X-Arrears-Signature`` is
@@ -150,17 +150,16 @@ def _mapped_sms(fields: dict[str, str]) -> Callable[[App, Any], dict[str, Any]]:
     return act
 
 
-def create_app(app: App, secret: str, sms_receipt: dict[str, str] | None = None) -> FastAPI:
-    """The API; ``sms_receipt`` maps the receipt's fields (id, status, detail) to the names the
-    SMS gateway uses (``{"id": "msgId", "status": "stat"}``); ours by default."""
+def add_webhooks(
+    api: FastAPI, app: App, secret: str, sms_receipt: dict[str, str] | None = None
+) -> None:
+    """Mount the webhooks; ``sms_receipt`` maps the receipt's fields (id, status, detail) to the
+    names the SMS gateway uses (``{"id": "msgId", "status": "stat"}``); ours by default."""
     if not secret:
         raise ValueError("ARREARS_WEBHOOK_SECRET is not set: webhooks cannot be checked")
-    api = FastAPI(title="arrears", version="1", openapi_url="/api/v1/openapi.json",
-                  docs_url=None, redoc_url=None)  # fmt: skip
     hooks = dict(HOOKS)
     if sms_receipt:
         hooks["sms"] = (HOOKS["sms"][0], None, _mapped_sms(sms_receipt))
     for name, (summary, model, act) in hooks.items():
         api.add_api_route(f"/api/v1/webhooks/{name}", _hook(app, secret, model, act),
-                          methods=["POST"], summary=summary)  # fmt: skip
-    return api
+                          methods=["POST"], summary=summary, tags=["webhooks"])  # fmt: skip

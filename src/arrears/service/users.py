@@ -1,0 +1,214 @@
+"""Staff users, their sessions and the integrations' API tokens.
+
+* Passwords are hashed with Argon2id (``argon2-cffi``'s defaults, rehashed when they change);
+  a wrong password and an unknown user answer the same, in about the same time.
+* After :data:`LOCK_AFTER` failures in a row the account is locked for :data:`LOCK_MINUTES`
+  (a success resets the count).
+* A session is a random token in a cookie; the store keeps only its SHA-256, with a CSRF token
+  and an expiry (:data:`SESSION_HOURS`).
+* An API token (``arr_<id>_<secret>``) is shown once; the store keeps its SHA-256 and scopes
+  (``read``, ``write``).
+* Who viewed whose personal data is logged (:func:`log_access`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import timedelta
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import delete, insert, select, update
+
+from arrears.bootstrap import App
+from arrears.service.errors import ServiceError
+from arrears.service.store import require_current
+from arrears.store import tables as t
+from arrears.store.db import as_utc
+
+ROLES = ("admin", "strategy_manager", "supervisor", "collector", "field_agent", "compliance",
+         "agency")  # fmt: skip
+SCOPES = ("read", "write")
+LOCK_AFTER = 5
+LOCK_MINUTES = 15
+SESSION_HOURS = 12
+MIN_PASSWORD = 10
+
+_hasher = PasswordHasher()
+#: verified against when the user does not exist, so both answers take as long
+_DUMMY = _hasher.hash("arrears-no-such-user")
+
+
+class AuthError(ServiceError):
+    """Wrong credentials, a locked account, an expired session or token."""
+
+
+@dataclass(frozen=True)
+class Staff:
+    user_id: str
+    username: str
+    display_name: str
+    role: str
+    agency: str | None
+    collector_id: str | None
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _staff(row: object) -> Staff:
+    r = row._mapping  # type: ignore[attr-defined]
+    return Staff(r["user_id"], r["username"], r["display_name"], r["role"], r["agency"],
+                 r["collector_id"])  # fmt: skip
+
+
+def add_user(
+    app: App,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    display_name: str | None = None,
+    agency: str | None = None,
+    collector_id: str | None = None,
+) -> str:
+    """A new staff user; returns the user id. An agency user belongs to one agency."""
+    require_current(app)
+    if role not in ROLES:
+        raise ServiceError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
+    if not username or len(username) > 64 or not username.replace("_", "").isalnum():
+        raise ServiceError("username: 1 to 64 letters, digits or _")
+    if len(password) < MIN_PASSWORD:
+        raise ServiceError(f"password: at least {MIN_PASSWORD} characters")
+    if (role == "agency") != bool(agency):
+        raise ServiceError("agency: an agency user names its agency; nobody else does")
+    user_id = f"u-{uuid.uuid4().hex[:12]}"
+    with app.engine.begin() as conn:
+        taken = conn.execute(
+            select(t.staff_user.c.user_id).where(t.staff_user.c.username == username)
+        ).first()
+        if taken:
+            raise ServiceError(f"username: {username} is taken")
+        conn.execute(insert(t.staff_user).values(
+            user_id=user_id, username=username, display_name=display_name or username,
+            role=role, agency=agency, collector_id=collector_id,
+            password_hash=_hasher.hash(password), failed_logins=0, active=True,
+            created_at=app.clock(),
+        ))  # fmt: skip
+    return user_id
+
+
+def authenticate(app: App, username: str, password: str) -> Staff:
+    """The user whose password this is; :class:`AuthError` otherwise (the same message for an
+    unknown user and a wrong password), or while the account is locked."""
+    u = t.staff_user
+    now = app.clock()
+    with app.engine.connect() as conn:
+        row = conn.execute(select(u).where(u.c.username == username, u.c.active)).first()
+    if row is None:
+        try:
+            _hasher.verify(_DUMMY, password)
+        except VerificationError:
+            pass
+        raise AuthError("wrong username or password")
+    if row.locked_until is not None and as_utc(row.locked_until) > now:
+        raise AuthError(f"locked after {LOCK_AFTER} failed sign-ins; try again later")
+    try:
+        _hasher.verify(row.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        failed = row.failed_logins + 1
+        lock = now + timedelta(minutes=LOCK_MINUTES) if failed >= LOCK_AFTER else None
+        with app.engine.begin() as conn:
+            conn.execute(
+                update(u).where(u.c.user_id == row.user_id)
+                .values(failed_logins=0 if lock else failed, locked_until=lock)
+            )  # fmt: skip
+        raise AuthError("wrong username or password") from None
+    values: dict[str, object] = {"failed_logins": 0, "locked_until": None}
+    if _hasher.check_needs_rehash(row.password_hash):
+        values["password_hash"] = _hasher.hash(password)
+    with app.engine.begin() as conn:
+        conn.execute(update(u).where(u.c.user_id == row.user_id).values(**values))
+    return _staff(row)
+
+
+def open_session(app: App, user_id: str) -> tuple[str, str]:
+    """A new session for ``user_id``: (the cookie's token, the CSRF token)."""
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+    now = app.clock()
+    with app.engine.begin() as conn:
+        conn.execute(delete(t.staff_session).where(t.staff_session.c.expires_at < now))
+        conn.execute(insert(t.staff_session).values(
+            token_hash=_digest(token), user_id=user_id, csrf=csrf, created_at=now,
+            expires_at=now + timedelta(hours=SESSION_HOURS),
+        ))  # fmt: skip
+    return token, csrf
+
+
+def session_user(app: App, token: str) -> tuple[Staff, str] | None:
+    """The user and CSRF token of a live session, or None."""
+    s, u = t.staff_session, t.staff_user
+    with app.engine.connect() as conn:
+        row = conn.execute(
+            select(u, s.c.csrf, s.c.expires_at).join(s, s.c.user_id == u.c.user_id)
+            .where(s.c.token_hash == _digest(token), u.c.active)
+        ).first()  # fmt: skip
+    if row is None or as_utc(row.expires_at) <= app.clock():
+        return None
+    return _staff(row), str(row.csrf)
+
+
+def close_session(app: App, token: str) -> None:
+    with app.engine.begin() as conn:
+        conn.execute(delete(t.staff_session).where(t.staff_session.c.token_hash == _digest(token)))
+
+
+def create_token(app: App, name: str, scopes: list[str]) -> str:
+    """A new API token for an integration; the secret is returned once and never stored."""
+    require_current(app)
+    bad = [s for s in scopes if s not in SCOPES]
+    if bad or not scopes:
+        raise ServiceError(f"scopes: choose from {', '.join(SCOPES)}")
+    token_id = uuid.uuid4().hex[:12]
+    secret = f"arr_{token_id}_{secrets.token_urlsafe(32)}"
+    with app.engine.begin() as conn:
+        conn.execute(insert(t.api_token).values(
+            token_id=token_id, name=name, token_hash=_digest(secret),
+            scopes=",".join(sorted(set(scopes))), created_at=app.clock(),
+        ))  # fmt: skip
+    return secret
+
+
+def token_scopes(app: App, secret: str) -> tuple[str, set[str]] | None:
+    """The name and scopes of a live API token, or None."""
+    a = t.api_token
+    with app.engine.connect() as conn:
+        row = conn.execute(
+            select(a.c.name, a.c.scopes).where(a.c.token_hash == _digest(secret),
+                                               a.c.revoked_at.is_(None))
+        ).first()  # fmt: skip
+    if row is None:
+        return None
+    return str(row.name), set(row.scopes.split(","))
+
+
+def revoke_token(app: App, token_id: str) -> None:
+    a = t.api_token
+    with app.engine.begin() as conn:
+        done = conn.execute(update(a).where(a.c.token_id == token_id, a.c.revoked_at.is_(None))
+                            .values(revoked_at=app.clock())).rowcount  # fmt: skip
+    if done != 1:
+        raise ServiceError(f"token_id: {token_id} is not a live token")
+
+
+def log_access(app: App, user: Staff, borrower_id: str, what: str, unmasked: bool) -> None:
+    """Record that ``user`` viewed ``borrower_id``'s personal data."""
+    with app.engine.begin() as conn:
+        conn.execute(insert(t.access_log).values(
+            at=app.clock(), user_id=user.user_id, borrower_id=borrower_id, what=what,
+            unmasked=unmasked,
+        ))  # fmt: skip

@@ -1,0 +1,1 @@
+"""The web entrypoints: the HTTP API (api/), the staff console (console/)."""

@@ -1,0 +1,151 @@
+"""What every API endpoint shares: token authentication, pagination, bounded dates and
+problem+json errors that name the field at fault."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import date
+from typing import Annotated, Any, TypeVar
+
+from fastapi import Depends, FastAPI, HTTPException, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import AfterValidator, BaseModel, Field
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from arrears.bootstrap import App
+from arrears.service.errors import ServiceError
+from arrears.service.users import token_scopes
+
+T = TypeVar("T")
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+
+
+def _in_range(d: date) -> date:
+    if not EARLIEST <= d <= LATEST:
+        raise ValueError(f"must be between {EARLIEST} and {LATEST}")
+    return d
+
+
+#: a business date within reason (a replay from year 1 or to year 9999 is refused, not tried)
+Day = Annotated[date, AfterValidator(_in_range)]
+
+
+def problem(status: int, title: str, detail: str, field: str | None = None) -> JSONResponse:
+    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
+                            "detail": detail}  # fmt: skip
+    if field:
+        body["field"] = field
+    return JSONResponse(body, status_code=status, media_type="application/problem+json")
+
+
+class Problem(BaseModel):
+    """An error (RFC 9457): ``field`` names the input at fault."""
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str
+    field: str | None = None
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    code: {"model": Problem, "content": {"application/problem+json": {}}}
+    for code in (401, 403, 404, 409, 422)
+}
+
+
+def install_problems(api: FastAPI) -> None:
+    """Every error as application/problem+json."""
+
+    async def invalid(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        e = exc.errors()[0]
+        loc = [str(p) for p in e["loc"] if p not in ("body", "query", "path")]
+        where = ".".join(loc) or "body"
+        return problem(422, "invalid", f"{where}: {e['msg']}", where)
+
+    async def http(_: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        field = (exc.headers or {}).get("X-Field")
+        return problem(exc.status_code, str(exc.detail), str(exc.detail), field)
+
+    api.add_exception_handler(RequestValidationError, invalid)
+    api.add_exception_handler(StarletteHTTPException, http)
+
+
+def service_call(call: Callable[[], T]) -> T:
+    """Run a service call; its refusals become 404 (an unknown id) or 422 (bad input)."""
+    try:
+        return call()
+    except ServiceError as exc:
+        text = str(exc)
+        field = text.split(":", 1)[0].split(" ")[-1] if ":" in text else None
+        status = 404 if "is not in the store" in text or "not in the plan" in text else 422
+        raise HTTPException(status, text, headers={"X-Field": field} if field else None) from exc
+
+
+class Caller(BaseModel):
+    """Who is calling: an integration's token name and scopes."""
+
+    name: str
+    scopes: set[str]
+
+
+def auth(app: App, scope: str) -> Callable[..., Caller]:
+    """A dependency: a live bearer token with ``scope``."""
+
+    def check(request: Request) -> Caller:
+        header = request.headers.get("Authorization", "")
+        kind, _, secret = header.partition(" ")
+        if kind.lower() != "bearer" or not secret:
+            raise HTTPException(
+                401,
+                "Authorization: a bearer token is required",
+                headers={"WWW-Authenticate": "Bearer", "X-Field": "Authorization"},
+            )
+        found = token_scopes(app, secret.strip())
+        if found is None:
+            raise HTTPException(
+                401,
+                "Authorization: unknown or revoked token",
+                headers={"WWW-Authenticate": "Bearer", "X-Field": "Authorization"},
+            )
+        if scope not in found[1]:
+            raise HTTPException(403, f"Authorization: the token lacks the {scope!r} scope",
+                                headers={"X-Field": "Authorization"})  # fmt: skip
+        return Caller(name=found[0], scopes=found[1])
+
+    return check
+
+
+class Paging(BaseModel):
+    page: int
+    per_page: int
+
+    @property
+    def offset(self) -> int:
+        return (self.page - 1) * self.per_page
+
+
+def paging(
+    page: Annotated[int, Query(ge=1, le=100_000, description="1 is the first page")] = 1,
+    per_page: Annotated[int, Query(ge=1, le=200, description="items a page")] = 50,
+) -> Paging:
+    return Paging(page=page, per_page=per_page)
+
+
+PageDep = Annotated[Paging, Depends(paging)]
+
+
+class Page(BaseModel):
+    """One page of a list: ``total`` items in all."""
+
+    items: list[dict[str, Any]]
+    page: int
+    per_page: int
+    total: int = Field(ge=0)
+
+
+def page_of(rows: Sequence[dict[str, Any]], total: int, p: Paging) -> Page:
+    return Page(items=list(rows), page=p.page, per_page=p.per_page, total=total)

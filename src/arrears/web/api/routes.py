@@ -1,0 +1,325 @@
+"""The integrations' endpoints under ``/api/v1`` (bearer tokens: ``read`` to look, ``write`` to
+change). Each parses, calls one service function and maps its refusals to problem+json.
+Lists are paginated (``page``, ``per_page``).
+
+No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations
+(local to :func:`router`) at run time."""
+
+from datetime import date, datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Query
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy import func, select
+
+from arrears.bootstrap import App
+from arrears.store import tables as t
+from arrears.web.api.deps import (
+    PROBLEMS,
+    Caller,
+    Day,
+    Page,
+    PageDep,
+    auth,
+    page_of,
+    service_call,
+)
+
+Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
+Fen = Annotated[int, Field(gt=0, le=10**13)]
+
+
+class _In(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class PaymentCreate(_In):
+    loan_id: Id
+    amount: Fen
+    paid_on: Day | None = None
+    payment_id: Id | None = None
+
+
+class ReversalCreate(_In):
+    reason: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class PartIn(_In):
+    due_on: Day
+    amount: Fen
+
+
+class PromiseCreate(_In):
+    parts: Annotated[list[PartIn], Field(min_length=1, max_length=24)]
+    source: Literal["agent_call", "robocall", "portal", "api"] = "api"
+    made_by: Id | None = None
+
+
+class ArrangementAsk(_In):
+    kind: Literal["waiver", "extension", "plan", "settlement"]
+    # waiver
+    penalty: Annotated[int, Field(ge=0, le=10**13)] = 0
+    fee: Annotated[int, Field(ge=0, le=10**13)] = 0
+    interest: Annotated[int, Field(ge=0, le=10**13)] = 0
+    # extension
+    until: Day | None = None
+    days: Annotated[int, Field(ge=1, le=366)] | None = None
+    # plan
+    parts: Annotated[int, Field(ge=1, le=60)] | None = None
+    first: Day | None = None
+    whole_balance: bool = False
+    # settlement
+    amount: Fen | None = None
+    pay_by: Day | None = None
+
+    def ask(self) -> dict[str, Any]:
+        if self.kind == "waiver":
+            return {k: v for k in ("penalty", "fee", "interest") if (v := getattr(self, k))}
+        fields = {"extension": ("until", "days"), "plan": ("parts", "first", "whole_balance"),
+                  "settlement": ("amount", "pay_by")}[self.kind]  # fmt: skip
+        return {k: getattr(self, k) for k in fields if getattr(self, k) not in (None, False)}
+
+
+class ArrangementCreate(ArrangementAsk):
+    reason: Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class ComplaintCreate(_In):
+    borrower_id: Id
+    loan_id: Id | None = None
+    category: Annotated[str, Field(min_length=1, max_length=32)]
+    description: Annotated[str, Field(min_length=1, max_length=5000)]
+    attempt_ids: Annotated[list[Id], Field(max_length=50)] = []
+
+
+class OutcomeCreate(_In):
+    collector_id: Id
+    result: Annotated[str, Field(min_length=1, max_length=32)]
+    note: Annotated[str, Field(max_length=2000)] | None = None
+
+
+def router(app: App) -> APIRouter:
+    r = APIRouter(responses=PROBLEMS)
+    read = Annotated[Caller, Depends(auth(app, "read"))]
+    write = Annotated[Caller, Depends(auth(app, "write"))]
+    _accounts(r, app, read, write)
+    _cases(r, app, read, write)
+    _operations(r, app, read, write)
+    _cycle(r, app, read)
+    return r
+
+
+def _count(app: App, q: Any) -> int:
+    with app.engine.connect() as conn:
+        return int(conn.execute(select(func.count()).select_from(q.subquery())).scalar() or 0)
+
+
+def _rows(app: App, q: Any, p: Any) -> list[dict[str, Any]]:
+    with app.engine.connect() as conn:
+        return [dict(m) for m in conn.execute(q.limit(p.per_page).offset(p.offset)).mappings()]
+
+
+def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
+    @r.get("/loans", tags=["accounts"], summary="Loans, with their collection stage")
+    def loans(
+        _: read, p: PageDep,
+        stage: Annotated[str | None, Query(max_length=24)] = None,
+        portfolio_id: Annotated[str | None, Query(max_length=64)] = None,
+    ) -> Page:  # fmt: skip
+        ln, st = t.loan, t.account_stage
+        q = select(ln.c.loan_id, ln.c.borrower_id, ln.c.portfolio_id, ln.c.principal,
+                   ln.c.currency, st.c.stage, st.c.since.label("stage_since"))  # fmt: skip
+        q = q.outerjoin(st, st.c.loan_id == ln.c.loan_id).order_by(ln.c.loan_id)
+        if stage:
+            q = q.where(st.c.stage == stage)
+        if portfolio_id:
+            q = q.where(ln.c.portfolio_id == portfolio_id)
+        return page_of(_rows(app, q, p), _count(app, q), p)
+
+    @r.get("/loans/{loan_id}/statement", tags=["accounts"],
+           summary="What the loan owes on a date and how every amount was computed")  # fmt: skip
+    def statement(_: read, loan_id: Id, as_of: Day | None = None) -> dict[str, Any]:
+        from arrears.service.statements import statement_for_loan
+
+        return service_call(lambda: statement_for_loan(app, loan_id, as_of or app.today()))
+
+    @r.post("/payments", tags=["payments"], status_code=201,
+            summary="Post a payment: allocated, and what it makes pointless cancelled")  # fmt: skip
+    def pay(_: write, body: PaymentCreate) -> dict[str, Any]:
+        from arrears.service.payments import post_payment
+
+        done = service_call(
+            lambda: post_payment(
+                app,
+                body.loan_id,
+                body.amount,
+                body.paid_on,
+                payment_id=body.payment_id,
+                source="api",
+            )
+        )
+        return {"payment_id": done.payment_id, "loan_id": done.loan_id, "amount": done.amount,
+                "paid_on": done.paid_on, "cancelled": done.cancelled,
+                "promises_kept": done.promises_kept}  # fmt: skip
+
+    @r.post("/payments/{payment_id}/reversal", tags=["payments"], status_code=201,
+            summary="Reverse a bounced payment and restore what it changed")  # fmt: skip
+    def reverse(_: write, payment_id: Id, body: ReversalCreate) -> dict[str, Any]:
+        from arrears.service.payments import reverse_payment
+
+        done = service_call(lambda: reverse_payment(app, payment_id, body.reason))
+        return {"payment_id": done.payment_id, "loan_id": done.loan_id, "restored": done.restored}
+
+
+def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
+    @r.post("/loans/{loan_id}/promises", tags=["cases"], status_code=201,
+            summary="A promise to pay, in one or several parts")  # fmt: skip
+    def promise(caller: write, loan_id: Id, body: PromiseCreate) -> dict[str, Any]:
+        from arrears.service.promises import Part, make_promise
+
+        parts = [Part(x.due_on, x.amount) for x in body.parts]
+        ids = service_call(lambda: make_promise(app, loan_id, parts, source=body.source,
+                                                made_by=body.made_by or caller.name))  # fmt: skip
+        return {"loan_id": loan_id, "parts": ids}
+
+    @r.get("/loans/{loan_id}/promises", tags=["cases"], summary="A loan's promises to pay")
+    def promises(_: read, loan_id: Id, p: PageDep) -> Page:
+        pr = t.promise
+        q = select(pr).where(pr.c.loan_id == loan_id).order_by(pr.c.made_at, pr.c.seq)
+        return page_of(_rows(app, q, p), _count(app, q), p)
+
+    @r.post("/loans/{loan_id}/arrangements/preview", tags=["cases"],
+            summary="The effect of an arrangement, before anyone accepts it")  # fmt: skip
+    def preview(_: read, loan_id: Id, body: ArrangementAsk) -> dict[str, Any]:
+        from arrears.service.arrangements import preview as effect
+
+        return service_call(lambda: effect(app, loan_id, body.kind, body.ask()))
+
+    @r.post("/loans/{loan_id}/arrangements", tags=["cases"], status_code=201,
+            summary="Propose an arrangement (agreed at once within the API's limits, else it "
+                    "waits for a supervisor)")  # fmt: skip
+    def propose(caller: write, loan_id: Id, body: ArrangementCreate) -> dict[str, Any]:
+        from arrears.service.arrangements import propose as make
+
+        done = service_call(lambda: make(app, loan_id, body.kind, body.ask(),
+                                         by=f"api:{caller.name}", role="api",
+                                         reason=body.reason))  # fmt: skip
+        return {"arrangement_id": done.arrangement_id, "status": done.status,
+                "effect": done.effect}  # fmt: skip
+
+    @r.get("/loans/{loan_id}/arrangements", tags=["cases"], summary="A loan's arrangements")
+    def arrangements(_: read, loan_id: Id, p: PageDep) -> Page:
+        ar = t.arrangement
+        q = select(ar).where(ar.c.loan_id == loan_id).order_by(ar.c.proposed_at)
+        return page_of(_rows(app, q, p), _count(app, q), p)
+
+    @r.post("/complaints", tags=["cases"], status_code=201,
+            summary="A complaint taken by an integration (source api)")  # fmt: skip
+    def complain(_: write, body: ComplaintCreate) -> dict[str, Any]:
+        from arrears.service.complaints import file_complaint
+
+        cid = service_call(lambda: file_complaint(
+            app, borrower_id=body.borrower_id, loan_id=body.loan_id, category=body.category,
+            description=body.description, source="api", attempt_ids=body.attempt_ids,
+        ))  # fmt: skip
+        return {"complaint_id": cid}
+
+    @r.get("/complaints", tags=["cases"], summary="Complaints, newest first")
+    def complaints(
+        _: read, p: PageDep,
+        status: Literal["open", "escalated", "resolved"] | None = None,
+    ) -> Page:  # fmt: skip
+        c = t.complaint
+        q = select(c.c.complaint_id, c.c.borrower_id, c.c.loan_id, c.c.category, c.c.source,
+                   c.c.status, c.c.received_at, c.c.sla_due_at, c.c.finding, c.c.collector_id,
+                   c.c.agency, c.c.template).order_by(c.c.received_at.desc())  # fmt: skip
+        if status:
+            q = q.where(c.c.status == status)
+        return page_of(_rows(app, q, p), _count(app, q), p)
+
+
+def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
+    @r.post("/compliance/check", tags=["compliance"],
+            summary="Would this contact attempt be allowed? (the gate's decision)")  # fmt: skip
+    def check(
+        _: read, body: dict[str, Any],
+        rulebook: Annotated[str, Query(pattern="^(cn|us-regf)$")] = "cn",
+        locale: Annotated[str, Query(pattern="^(en|zh-CN)$")] = "en",
+    ) -> dict[str, Any]:  # fmt: skip
+        from arrears.compliance.codec import decision_to_dict, request_from_dict
+        from arrears.compliance.gate import check as decide
+        from arrears.compliance.rulebook import load
+        from arrears.domain.codec import FieldError
+        from arrears.service.errors import ServiceError
+
+        def run() -> dict[str, Any]:
+            try:
+                req = request_from_dict(body)
+            except (FieldError, ValueError, TypeError, KeyError) as exc:
+                raise ServiceError(str(exc)) from exc
+            return decision_to_dict(decide(req, load(rulebook)), locale)
+
+        return service_call(run)
+
+    @r.get("/queues/{queue}/items", tags=["work"],
+           summary="A queue's planned items for a day, highest priority first")  # fmt: skip
+    def queue_items(_: read, queue: Id, p: PageDep, day: Day | None = None) -> Page:
+        from arrears.service.worklist import items
+
+        when = day or app.today()
+        rows = service_call(lambda: items(app, queue, when, limit=p.per_page, offset=p.offset))
+        pa_ = t.plan_action
+        q = select(pa_.c.action_id).where(pa_.c.business_date == when, pa_.c.queue == queue,
+                                          pa_.c.status == "planned")  # fmt: skip
+        return page_of([vars(x) for x in rows], _count(app, q), p)
+
+    @r.post(
+        "/actions/{action_id}/outcome",
+        tags=["work"],
+        status_code=201,
+        summary="The outcome of a worked call or visit (the note is checked by the lexicon)",
+    )
+    def outcome(_: write, action_id: Id, body: OutcomeCreate) -> dict[str, Any]:
+        from arrears.service.worklist import record_outcome
+
+        attempt = service_call(
+            lambda: record_outcome(
+                app, action_id, collector_id=body.collector_id, result=body.result, note=body.note
+            )
+        )
+        return {"attempt_id": attempt}
+
+
+def _cycle(r: APIRouter, app: App, read: Any) -> None:
+    @r.get("/plan", tags=["cycle"], summary="The day's planned actions")
+    def plan(
+        _: read, p: PageDep, day: Day | None = None,
+        status: Annotated[str | None, Query(max_length=16)] = None,
+        channel: Annotated[str | None, Query(max_length=16)] = None,
+    ) -> Page:  # fmt: skip
+        pa_ = t.plan_action
+        q = select(pa_.c.action_id, pa_.c.loan_id, pa_.c.stage, pa_.c.segment, pa_.c.channel,
+                   pa_.c.template, pa_.c.queue, pa_.c.status, pa_.c.rule, pa_.c.window_start,
+                   pa_.c.window_end).where(pa_.c.business_date == (day or app.today()))  # fmt: skip
+        if status:
+            q = q.where(pa_.c.status == status)
+        if channel:
+            q = q.where(pa_.c.channel == channel)
+        return page_of(_rows(app, q.order_by(pa_.c.action_id), p), _count(app, q), p)
+
+    @r.get("/runs", tags=["cycle"], summary="The cycle's run history, newest first")
+    def runs(_: read, p: PageDep) -> Page:
+        cr = t.cycle_run
+        q = select(cr).order_by(cr.c.run_id.desc())
+        return page_of(_rows(app, q, p), _count(app, q), p)
+
+    @r.get("/kpis", tags=["cycle"], summary="The portfolio's measures over a period")
+    def kpis(_: read, since: Day | None = None, until: Day | None = None) -> dict[str, Any]:
+        from arrears.service.kpis import measures
+
+        end = until or app.today()
+        return service_call(lambda: measures(app, since or date.fromordinal(end.toordinal() - 30),
+                                             end))  # fmt: skip
+
+
+__all__ = ["router", "datetime"]

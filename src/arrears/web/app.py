@@ -1,0 +1,30 @@
+"""One FastAPI application: the integrations' API and the providers' webhooks under
+``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``)."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from arrears.bootstrap import App
+from arrears.web.api.deps import install_problems
+from arrears.web.api.routes import router
+from arrears.web.api.webhooks import add_webhooks
+
+DESCRIPTION = """\
+arrears' HTTP API. Integrations authenticate with a bearer token (`arrears token create`):
+`read` to look, `write` to change. Providers sign their webhooks (HMAC-SHA256 of
+`<timestamp>.<body>`). Lists are paginated (`page`, `per_page`). Errors are
+`application/problem+json` with the field at fault in `field`. Amounts are in minor units (fen).
+"""
+
+
+def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = None) -> FastAPI:
+    """The application; without a webhook secret the webhooks are not mounted (everything else
+    works)."""
+    api = FastAPI(title="arrears", version="1", description=DESCRIPTION,
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)  # fmt: skip
+    install_problems(api)
+    api.include_router(router(app), prefix="/api/v1")
+    if secret:
+        add_webhooks(api, app, secret, sms_receipt)
+    return api
