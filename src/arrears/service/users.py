@@ -54,6 +54,7 @@ class Staff:
     role: str
     agency: str | None
     collector_id: str | None
+    queues: tuple[str, ...] = ()
 
 
 def _digest(secret: str) -> str:
@@ -62,8 +63,9 @@ def _digest(secret: str) -> str:
 
 def _staff(row: object) -> Staff:
     r = row._mapping  # type: ignore[attr-defined]
+    queues = tuple(q for q in (r["queues"] or "").split(",") if q)
     return Staff(r["user_id"], r["username"], r["display_name"], r["role"], r["agency"],
-                 r["collector_id"])  # fmt: skip
+                 r["collector_id"], queues)  # fmt: skip
 
 
 def add_user(
@@ -75,8 +77,10 @@ def add_user(
     display_name: str | None = None,
     agency: str | None = None,
     collector_id: str | None = None,
+    queues: list[str] | None = None,
 ) -> str:
-    """A new staff user; returns the user id. An agency user belongs to one agency."""
+    """A new staff user; returns the user id. An agency user belongs to one agency; a collector
+    or field agent works the ``queues`` assigned."""
     require_current(app)
     if role not in ROLES:
         raise ServiceError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
@@ -96,6 +100,7 @@ def add_user(
         conn.execute(insert(t.staff_user).values(
             user_id=user_id, username=username, display_name=display_name or username,
             role=role, agency=agency, collector_id=collector_id,
+            queues=",".join(queues) if queues else None,
             password_hash=_hasher.hash(password), failed_logins=0, active=True,
             created_at=app.clock(),
         ))  # fmt: skip
@@ -212,3 +217,13 @@ def log_access(app: App, user: Staff, borrower_id: str, what: str, unmasked: boo
             at=app.clock(), user_id=user.user_id, borrower_id=borrower_id, what=what,
             unmasked=unmasked,
         ))  # fmt: skip
+
+
+def assign_queues(app: App, username: str, queues: list[str]) -> None:
+    """Give ``username`` these work queues (a supervisor's assignment)."""
+    u = t.staff_user
+    with app.engine.begin() as conn:
+        done = conn.execute(update(u).where(u.c.username == username)
+                            .values(queues=",".join(queues) or None)).rowcount  # fmt: skip
+    if done != 1:
+        raise ServiceError(f"username: {username} is not a user")

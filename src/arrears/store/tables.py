@@ -511,6 +511,7 @@ staff_user = Table(
     Column("role", String(32), nullable=False),
     Column("agency", String(64)),  # an agency user sees only the accounts placed with it
     Column("collector_id", String(64)),  # the id contacts carry (工号)
+    Column("queues", String(200)),  # the work queues assigned, comma-separated
     Column("password_hash", String(200), nullable=False),
     Column("failed_logins", Integer, nullable=False, server_default="0"),
     Column("locked_until", UtcDateTime()),

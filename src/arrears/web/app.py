@@ -1,5 +1,5 @@
 """One FastAPI application: the integrations' API and the providers' webhooks under
-``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``)."""
+``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``) and the staff console (``/``)."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from arrears.bootstrap import App
 from arrears.web.api.deps import install_problems
 from arrears.web.api.routes import router
 from arrears.web.api.webhooks import add_webhooks
+from arrears.web.console.pages import mount_console
 
 DESCRIPTION = """\
 arrears' HTTP API. Integrations authenticate with a bearer token (`arrears token create`):
@@ -27,4 +28,5 @@ def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = 
     api.include_router(router(app), prefix="/api/v1")
     if secret:
         add_webhooks(api, app, secret, sms_receipt)
+    mount_console(api, app)
     return api

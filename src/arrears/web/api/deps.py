@@ -3,13 +3,14 @@ problem+json errors that name the field at fault."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any, TypeVar
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, Response
 from pydantic import AfterValidator, BaseModel, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -65,8 +66,13 @@ def install_problems(api: FastAPI) -> None:
         where = ".".join(loc) or "body"
         return problem(422, "invalid", f"{where}: {e['msg']}", where)
 
-    async def http(_: Request, exc: Exception) -> JSONResponse:
+    async def http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
+        if not request.url.path.startswith("/api/"):  # a console page: a page, not JSON
+            text = html.escape(str(exc.detail))
+            return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>{exc.status_code}"
+                                f"</title><p>{exc.status_code}: {text}</p><p><a href='/'>arrears"
+                                "</a></p>", status_code=exc.status_code)  # fmt: skip
         field = (exc.headers or {}).get("X-Field")
         return problem(exc.status_code, str(exc.detail), str(exc.detail), field)
 

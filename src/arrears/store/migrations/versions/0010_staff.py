@@ -24,6 +24,7 @@ def upgrade() -> None:
         sa.Column("role", sa.String(32), nullable=False),
         sa.Column("agency", sa.String(64)),
         sa.Column("collector_id", sa.String(64)),
+        sa.Column("queues", sa.String(200)),
         sa.Column("password_hash", sa.String(200), nullable=False),
         sa.Column("failed_logins", sa.Integer, nullable=False, server_default="0"),
         sa.Column("locked_until", sa.DateTime(timezone=True)),

@@ -1,0 +1,116 @@
+"""The console's words in zh-CN (the default) and en. A page asks ``tr(lang)(key)``; a key
+missing from a language falls back to English, then to the key itself."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+LANGS = ("zh-CN", "en")
+
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "app": "arrears console",
+        "sign_in": "Sign in",
+        "sign_out": "Sign out",
+        "username": "Username",
+        "password": "Password",
+        "my_queue": "My queue",
+        "queue": "Queue",
+        "approvals": "Approvals",
+        "dashboard": "Dashboard",
+        "agency_accounts": "Placed accounts",
+        "account": "Account",
+        "borrower": "Borrower",
+        "loans": "Loans",
+        "debt": "What is owed",
+        "stage": "Stage",
+        "dpd": "Days past due",
+        "timeline": "Timeline",
+        "compliance_now": "Compliance now",
+        "holds": "Holds",
+        "wrap_up": "Call wrap-up",
+        "outcome": "Outcome",
+        "note": "Note",
+        "promise_amount": "Promise: amount (fen)",
+        "promise_date": "Promise: date",
+        "save": "Save",
+        "propose": "Propose",
+        "arrangements": "Arrangements",
+        "kind": "Kind",
+        "reason": "Reason",
+        "approve": "Approve",
+        "reject": "Reject",
+        "nothing": "Nothing here.",
+        "priority": "Priority",
+        "script": "Script for the stage",
+        "language": "中文",
+        "total_due": "Total due",
+        "formula": "How it was computed",
+        "from": "From",
+        "to": "To",
+        "filter": "Show",
+        "waiting": "Waiting for a second person",
+        "proposed_by": "Proposed by",
+        "effect": "Effect",
+        "wrong_login": "Wrong username or password.",
+        "note_refused": "The note was refused",
+        "saved": "Saved.",
+    },
+    "zh-CN": {
+        "app": "催收工作台",
+        "sign_in": "登录",
+        "sign_out": "退出",
+        "username": "用户名",
+        "password": "密码",
+        "my_queue": "我的队列",
+        "queue": "队列",
+        "approvals": "待审批",
+        "dashboard": "数据看板",
+        "agency_accounts": "委外账户",
+        "account": "账户",
+        "borrower": "借款人",
+        "loans": "借款",
+        "debt": "欠款明细",
+        "stage": "阶段",
+        "dpd": "逾期天数",
+        "timeline": "时间线",
+        "compliance_now": "当前合规状态",
+        "holds": "暂停催收",
+        "wrap_up": "通话小结",
+        "outcome": "结果",
+        "note": "备注",
+        "promise_amount": "承诺还款金额（分）",
+        "promise_date": "承诺还款日期",
+        "save": "保存",
+        "propose": "提交",
+        "arrangements": "还款安排",
+        "kind": "类型",
+        "reason": "原因",
+        "approve": "批准",
+        "reject": "驳回",
+        "nothing": "暂无。",
+        "priority": "优先级",
+        "script": "本阶段话术",
+        "language": "English",
+        "total_due": "应还总额",
+        "formula": "计算过程",
+        "from": "自",
+        "to": "至",
+        "filter": "查询",
+        "waiting": "等待第二人审批",
+        "proposed_by": "提出人",
+        "effect": "影响",
+        "wrong_login": "用户名或密码错误。",
+        "note_refused": "备注被拒绝",
+        "saved": "已保存。",
+    },
+}
+
+
+def tr(lang: str) -> Callable[[str], str]:
+    words = WORDS.get(lang, WORDS["zh-CN"])
+
+    def word(key: str) -> str:
+        return words.get(key) or WORDS["en"].get(key) or key
+
+    return word
