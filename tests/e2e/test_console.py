@@ -1,0 +1,205 @@
+"""The console in a real browser (Playwright driving Debian's Chromium, headless, on loopback):
+a collector works the first account of the queue and sees it leave; a threatening note is
+refused as it is typed and on save; a waiver above a collector's limit waits for a supervisor,
+who approves it; an agency user cannot open an account placed elsewhere, even by URL; the
+dashboard draws its charts; and sign-in locks after repeated failures."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from typing import Any
+
+import pytest
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+from sqlalchemy import select
+
+from arrears.bootstrap import App
+from arrears.generate.portfolio import Options, generate
+from arrears.service.agency import place
+from arrears.service.cycle import run_cycle
+from arrears.service.statements import statement_for_loan
+from arrears.service.users import add_user
+from arrears.store import tables as t
+from arrears.store.db import upgrade
+from arrears.store.ingest.loader import ingest
+from arrears.strategy.model import load
+from arrears.web.app import create_app
+from tests.conftest import FIXED_NOW, make_app
+from tests.support.servers import serve_asgi
+
+DAY = date(2026, 11, 23)
+PASSWORD = "correct-horse-9"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+
+
+@pytest.fixture(scope="module")
+def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, App]]:
+    folder = tmp_path_factory.mktemp("console")
+    app = make_app(f"sqlite:///{folder / 'store.db'}")
+    upgrade(app.engine)
+    generate(folder / "gen", Options(loans=2500, seed=23, as_of=DAY))
+    ingest(app.engine, app.cipher, [folder / "gen"], clock=lambda: FIXED_NOW)
+    run_cycle(app, DAY, strategy=load("default"))
+    place(app, DAY, folder / "placements")
+    for name, role, extra in (("chen", "collector", {"collector_id": "C0007"}),
+                              ("wang", "supervisor", {}), ("li", "agency", {"agency": "tier1"}),
+                              ("zhao", "compliance", {})):  # fmt: skip
+        add_user(app, username=name, password=PASSWORD, role=role, **extra)
+    with serve_asgi(create_app(app)) as url:
+        yield url, app
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield b
+        b.close()
+
+
+def _signed_in(browser: Browser, url: str, user: str) -> Page:
+    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    page.goto(f"{url}/login")
+    page.fill("#username", user)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    return page
+
+
+def _rows(page: Page) -> list[str]:
+    return page.locator("#queue tbody tr td:nth-child(2)").all_inner_texts()
+
+
+def test_a_collector_works_the_first_account_and_it_leaves_the_queue(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    url, app = console
+    page = _signed_in(browser, url, "chen")
+    assert page.url.endswith("/queue")
+    before = _rows(page)
+    assert before, "the early_callback queue has work"
+    first = before[0]
+    page.click(f"text={first}")
+    expect(page.locator("h1")).to_contain_text(first)
+    expect(page.locator("#compliance")).to_contain_text("connected calls used today")
+    due = statement_for_loan(app, first, DAY)
+    expect(page.locator("#total-due")).to_contain_text(f"{due['total_due'] / 100:,.2f}")
+    page.select_option("#result", "conversation")
+    page.fill("#note", "Borrower will pay on Friday after salary")
+    page.fill("#promise_amount", str(due["total_due"]))
+    page.fill("#promise_date", "2026-11-27")
+    page.click("#wrapup button[type=submit]")
+    page.wait_for_url(f"{url}/queue?flash=saved")
+    assert first not in _rows(page)
+    with app.engine.connect() as conn:
+        promise = conn.execute(select(t.promise).where(t.promise.c.loan_id == first)).first()
+        attempt = conn.execute(
+            select(t.contact_attempt).where(
+                t.contact_attempt.c.loan_id == first, t.contact_attempt.c.channel == "call"
+            )
+        ).first()
+    assert promise is not None and promise.made_by == "C0007" and promise.amount == due["total_due"]
+    assert attempt is not None and attempt.result == "conversation"
+    page.close()
+
+
+def test_a_threatening_note_is_refused(console: tuple[str, App], browser: Browser) -> None:
+    url, app = console
+    page = _signed_in(browser, url, "chen")
+    loan = _rows(page)[0]
+    page.goto(f"{url}/accounts/{loan}")
+    page.fill("#note", "告诉他再不还钱就弄死你")
+    expect(page.locator("#lint")).to_contain_text("refused")
+    expect(page.locator("#wrapup button[type=submit]")).to_be_disabled()
+    # the server refuses it too, whatever the page does
+    page.evaluate("document.querySelector('#wrapup button[type=submit]').disabled = false")
+    page.click("#wrapup button[type=submit]")
+    expect(page.locator(".flash.error")).to_contain_text("prohibited language")
+    page.goto(f"{url}/queue")
+    assert loan in _rows(page)  # nothing was recorded
+    page.close()
+
+
+def _late_with_penalty(app: App) -> str:
+    with app.engine.connect() as conn:
+        loans = conn.execute(
+            select(t.account_stage.c.loan_id)
+            .where(t.account_stage.c.stage == "late")
+            .order_by(t.account_stage.c.loan_id)
+        ).scalars()
+        return next(x for x in loans if statement_for_loan(app, x, DAY)["overdue"]["penalty"] > 100)
+
+
+def test_a_waiver_above_a_collectors_limit_waits_for_a_supervisor(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    url, app = console
+    loan = _late_with_penalty(app)
+    penalty = statement_for_loan(app, loan, DAY)["overdue"]["penalty"]
+    page = _signed_in(browser, url, "chen")
+    page.goto(f"{url}/accounts/{loan}")
+    page.select_option("#kind", "waiver")
+    page.fill("#penalty", str(penalty))
+    page.fill("#reason", "hospital bills")
+    page.click("#arrange button[type=submit]")
+    expect(page.locator(".flash")).to_contain_text("pending_approval")
+    assert statement_for_loan(app, loan, DAY)["overdue"]["penalty"] == penalty
+    page.close()
+    boss = _signed_in(browser, url, "wang")
+    boss.goto(f"{url}/approvals")
+    row = boss.locator("#approvals tr", has_text=loan)
+    expect(row).to_contain_text("chen (collector)")
+    row.locator("text=Approve").click()
+    boss.wait_for_url(f"{url}/approvals?flash=saved")
+    expect(boss.locator("#approvals tr", has_text=loan)).to_have_count(0)
+    assert statement_for_loan(app, loan, DAY)["overdue"]["penalty"] == 0
+    boss.close()
+
+
+def test_an_agency_user_sees_only_its_own_placements(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    url, app = console
+    with app.engine.connect() as conn:
+        placed: dict[str, Any] = dict(conn.execute(
+            select(t.placement.c.agency, t.placement.c.loan_id)).all())  # fmt: skip
+    assert {"tier1", "tier2"} <= set(placed), "both agencies got placements"
+    page = _signed_in(browser, url, "li")
+    assert page.url.endswith("/agency")
+    expect(page.locator("#placed")).to_contain_text(placed["tier1"])
+    assert page.goto(f"{url}/accounts/{placed['tier1']}").status == 200
+    elsewhere = page.goto(f"{url}/accounts/{placed['tier2']}")
+    assert elsewhere is not None and elsewhere.status == 404
+    assert placed["tier2"] not in page.content()
+    assert page.goto(f"{url}/approvals").status == 403  # not a supervisor's page either
+    page.close()
+
+
+def test_the_dashboard_draws_its_charts(console: tuple[str, App], browser: Browser) -> None:
+    url, _ = console
+    page = _signed_in(browser, url, "wang")
+    page.goto(f"{url}/dashboard?since=2026-11-01&until=2026-11-23")
+    assert page.locator("svg.chart").count() >= 5
+    assert page.locator("svg.chart rect.bar").count() >= 3
+    expect(page.locator("#ptp")).to_be_visible()
+    page.close()
+
+
+def test_sign_in_locks_after_five_failures(console: tuple[str, App], browser: Browser) -> None:
+    url, _ = console
+    page = browser.new_page(locale="en-US")
+    for _ in range(5):
+        page.goto(f"{url}/login")
+        page.fill("#username", "zhao")
+        page.fill("#password", "wrong-password")
+        page.click("button[type=submit]")
+        expect(page.locator(".error")).to_contain_text("Wrong username or password")
+    page.fill("#username", "zhao")
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    expect(page.locator(".error")).to_contain_text("locked")
+    assert page.goto(f"{url}/dashboard").url.endswith("/login")  # no session
+    page.close()
