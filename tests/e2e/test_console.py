@@ -45,7 +45,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, App
     place(app, DAY, folder / "placements")
     for name, role, extra in (("chen", "collector", {"collector_id": "C0007"}),
                               ("wang", "supervisor", {}), ("li", "agency", {"agency": "tier1"}),
-                              ("zhao", "compliance", {})):  # fmt: skip
+                              ("zhao", "compliance", {}), ("sun", "strategy_manager", {}),
+                              ("qian", "compliance", {})):  # fmt: skip
         add_user(app, username=name, password=PASSWORD, role=role, **extra)
     with serve_asgi(create_app(app)) as url:
         yield url, app
@@ -186,6 +187,89 @@ def test_the_dashboard_draws_its_charts(console: tuple[str, App], browser: Brows
     assert page.locator("svg.chart rect.bar").count() >= 3
     expect(page.locator("#ptp")).to_be_visible()
     page.close()
+
+
+def test_a_compliance_officer_searches_verifies_and_exports(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    url, app = console
+    page = _signed_in(browser, url, "qian")
+    page.goto(f"{url}/compliance/audit?verify=1")
+    expect(page.locator("#chain")).to_contain_text("chain intact")
+    with app.engine.connect() as conn:
+        kind, subject = conn.execute(
+            select(t.audit_log.c.kind, t.audit_log.c.subject)
+            .order_by(t.audit_log.c.seq.desc())
+            .limit(1)
+        ).one()
+    page.goto(f"{url}/compliance/audit?kind={kind}&q={subject}")
+    cells = page.locator("#audit tr td:nth-child(3)").all_inner_texts()
+    assert cells and set(cells) == {kind}
+    with app.engine.connect() as conn:
+        loan = conn.execute(
+            select(t.contact_attempt.c.loan_id)
+            .where(t.contact_attempt.c.loan_id.is_not(None))
+            .limit(1)
+        ).scalar_one()
+    got = page.request.get(f"{url}/compliance/evidence/{loan}.json")
+    body = got.json()
+    assert got.status == 200 and body["loan_id"] == loan
+    assert body["contacts"] and all(len(c["evidence_hash"]) == 64 for c in body["contacts"])
+    pdf = page.request.get(f"{url}/compliance/evidence/{loan}.pdf")
+    assert pdf.status == 200 and pdf.body()[:5] == b"%PDF-"
+    page.goto(f"{url}/accounts/{loan}")
+    expect(page.locator("#borrower-name")).not_to_contain_text("*")  # unmasked for compliance
+    with app.engine.connect() as conn:
+        seen = (
+            conn.execute(select(t.access_log.c.what).where(t.access_log.c.unmasked)).scalars().all()
+        )
+    assert {"evidence_json", "evidence_pdf", "account"} <= set(seen)
+    page.close()
+
+
+def test_a_strategy_manager_uploads_diffs_and_activates(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    from importlib import resources
+
+    from arrears.service.cycle import strategy_from
+
+    url, app = console
+    page = _signed_in(browser, url, "sun")
+    assert page.url.endswith("/strategy")
+    page.fill("#text", "strategy: broken\nversion: 1\nstages: nope\n")
+    page.click("#upload button[type=submit]")
+    expect(page.locator("#problems")).to_contain_text("stages")
+    shipped = (resources.files("arrears.strategy") / "strategies" / "default.yaml").read_text()
+    candidate = shipped.replace('version: "2026.11"', 'version: "2026.12"').replace(
+        "{on_day: 10, channel: agent_call", "{on_day: 9, channel: agent_call"
+    )
+    page.fill("#text", candidate)
+    page.click("#upload button[type=submit]")
+    expect(page.locator("#versions")).to_contain_text("2026.12")
+    page.locator("#versions a", has_text="dry-run diff").first.click()
+    expect(page.locator("#diff")).to_contain_text("against")
+    page.locator("#versions button", has_text="activate").first.click()
+    expect(page.locator("#versions")).to_contain_text("active")
+    assert strategy_from(app, None).version == "2026.12"
+    page.close()
+
+
+def test_a_supervisor_sees_queues_and_assigns_them(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    url, _ = console
+    page = _signed_in(browser, url, "wang")
+    page.goto(f"{url}/supervise")
+    expect(page.locator("#queues")).to_contain_text("early_callback")
+    row = page.locator("#team tr", has_text="chen")
+    row.locator("input[name=queues]").fill("mid_calls")
+    row.locator("button").click()
+    expect(page.locator("#team tr", has_text="chen")).to_contain_text("mid_calls")
+    page.close()
+    collector = _signed_in(browser, url, "chen")
+    assert collector.locator("#q").input_value() == "mid_calls"
+    collector.close()
 
 
 def test_sign_in_locks_after_five_failures(console: tuple[str, App], browser: Browser) -> None:

@@ -69,8 +69,18 @@ class DayResult:
     changes: pa.Table = field(repr=False, default_factory=CHANGES.empty_table)
 
 
-def strategy_from(app: App, name: str | None) -> Strategy:
+def strategy_from(app: App, name: str | Strategy | None) -> Strategy:
+    """The strategy named (a shipped name or a file), else the version activated in the
+    console, else the settings' (``ARREARS_STRATEGY``, ``default``)."""
+    if isinstance(name, Strategy):
+        return name
     try:
+        if name is None and "strategy" not in app.settings.model_fields_set:
+            from arrears.service.strategies import active
+
+            chosen = active(app)
+            if chosen is not None:
+                return chosen
         return load_strategy(name or app.settings.strategy)
     except StrategyError as exc:
         raise ServiceError(str(exc)) from exc

@@ -14,6 +14,7 @@ from arrears.service.cycle import strategy_from
 from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
 from arrears.service.tables import bands_for
+from arrears.strategy.model import Strategy
 
 
 @dataclass
@@ -27,7 +28,12 @@ class PlanDiff:
 
 
 def diff_plans(
-    app: App, day: date, *, candidate: str, current: str | None = None, engine: str | None = None
+    app: App,
+    day: date,
+    *,
+    candidate: str | Strategy,
+    current: str | None = None,
+    engine: str | None = None,
 ) -> PlanDiff:
     """Both strategies' plans on the same snapshot (nothing is written)."""
     require_current(app)

@@ -27,6 +27,7 @@ from sqlalchemy import (
     Table,
     Text,
     TypeDecorator,
+    false,
     true,
 )
 
@@ -552,4 +553,21 @@ access_log = Table(
     Column("borrower_id", String(64), nullable=False, index=True),
     Column("what", String(64), nullable=False),
     Column("unmasked", Boolean, nullable=False),
+)
+
+# Strategies uploaded through the console: each version kept whole; one is active (the cycle
+# runs it when no strategy is named).
+strategy_version = Table(
+    "strategy_version",
+    metadata,
+    Column("version_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(64), nullable=False),
+    Column("version", String(32), nullable=False),
+    Column("text", Text, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("uploaded_by", String(64), nullable=False),
+    Column("uploaded_at", UtcDateTime(), nullable=False),
+    Column("activated_by", String(64)),
+    Column("activated_at", UtcDateTime()),
+    Column("active", Boolean, nullable=False, server_default=false()),
 )

@@ -55,6 +55,12 @@ WORDS: dict[str, dict[str, str]] = {
         "wrong_login": "Wrong username or password.",
         "note_refused": "The note was refused",
         "saved": "Saved.",
+        "audit_log": "Evidence log",
+        "gate": "Gate decisions",
+        "complaints": "Complaints",
+        "evidence": "Evidence export",
+        "supervise": "Queues and team",
+        "strategy": "Strategy",
     },
     "zh-CN": {
         "app": "催收工作台",
@@ -103,6 +109,12 @@ WORDS: dict[str, dict[str, str]] = {
         "wrong_login": "用户名或密码错误。",
         "note_refused": "备注被拒绝",
         "saved": "已保存。",
+        "audit_log": "证据日志",
+        "gate": "合规拦截",
+        "complaints": "投诉",
+        "evidence": "证据导出",
+        "supervise": "队列与团队",
+        "strategy": "催收策略",
     },
 }
 

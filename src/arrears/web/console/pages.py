@@ -8,7 +8,6 @@ No ``from __future__ import annotations`` here: FastAPI reads the dependencies' 
 
 import json
 import secrets
-from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -28,16 +27,20 @@ from arrears.service.users import AuthError, authenticate, close_session, open_s
 from arrears.store import tables as t
 from arrears.store.db import as_utc
 from arrears.web.console import charts
+from arrears.web.console.compliance import compliance_pages
 from arrears.web.console.i18n import tr
 from arrears.web.console.session import (
     COOKIE,
     LANG_COOKIE,
+    Render,
     SignIn,
     Visitor,
     lang_of,
     secure_cookies,
     visitor,
 )
+from arrears.web.console.strategy import strategy_pages
+from arrears.web.console.supervisor import supervisor_pages
 
 HERE = Path(__file__).parent
 LOGIN_CSRF = "arrears_login_csrf"
@@ -88,6 +91,8 @@ def mount_console(api: FastAPI, app: App) -> None:
     watchers = Annotated[Visitor, Depends(visitor(app, ("supervisor", "compliance",
                                                         "strategy_manager")))]  # fmt: skip
     agency = Annotated[Visitor, Depends(visitor(app, ("agency",)))]
+    officers = Annotated[Visitor, Depends(visitor(app, ("compliance",)))]
+    managers = Annotated[Visitor, Depends(visitor(app, ("strategy_manager",)))]
 
     def render(request: Request, name: str, v: Visitor | None, status: int = 200,
                **ctx: Any) -> HTMLResponse:  # fmt: skip
@@ -102,10 +107,10 @@ def mount_console(api: FastAPI, app: App) -> None:
     _auth_pages(r, app, render, anyone)
     _work_pages(r, app, render, workers)
     _oversight_pages(r, app, render, approvers, watchers, agency)
+    compliance_pages(r, app, render, officers)
+    supervisor_pages(r, app, render, approvers)
+    strategy_pages(r, app, render, managers)
     api.include_router(r)
-
-
-Render = Callable[..., HTMLResponse]
 
 
 def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
@@ -150,8 +155,9 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
     @r.get("/")
     def home(v: anyone) -> Response:
         where = {"collector": "/queue", "field_agent": "/queue", "agency": "/agency",
-                 "compliance": "/dashboard", "strategy_manager": "/dashboard"}  # fmt: skip
-        return RedirectResponse(where.get(v.user.role, "/approvals"), status_code=303)
+                 "compliance": "/compliance/complaints",
+                 "strategy_manager": "/strategy"}  # fmt: skip
+        return RedirectResponse(where.get(v.user.role, "/supervise"), status_code=303)
 
     @r.post("/lint")
     def lint(v: anyone, text: Annotated[str, Form(max_length=5000)] = "") -> JSONResponse:

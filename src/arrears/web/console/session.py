@@ -9,10 +9,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
+from fastapi.responses import HTMLResponse
 
 from arrears.bootstrap import App
 from arrears.service.users import Staff, session_user
 from arrears.settings import Env
+
+#: renders a page: (request, template, visitor, status=..., **context)
+Render = Callable[..., HTMLResponse]
 
 COOKIE = "arrears_session"
 LANG_COOKIE = "arrears_lang"

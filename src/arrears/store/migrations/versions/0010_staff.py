@@ -1,5 +1,5 @@
-"""Staff users (Argon2 password hashes, lock-out), their sessions, integration API tokens and
-the log of who viewed whose personal data.
+"""Staff users (Argon2 password hashes, lock-out), their sessions, integration API tokens, the
+log of who viewed whose personal data, and strategy versions (uploaded, activated, by whom).
 
 Revision ID: 0010
 Revises: 0009
@@ -68,9 +68,24 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("access_id", name="pk_access_log"),
     )
     op.create_index("ix_access_log_borrower_id", "access_log", ["borrower_id"])
+    op.create_table(
+        "strategy_version",
+        sa.Column("version_id", sa.Integer, autoincrement=True, nullable=False),
+        sa.Column("name", sa.String(64), nullable=False),
+        sa.Column("version", sa.String(32), nullable=False),
+        sa.Column("text", sa.Text, nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("uploaded_by", sa.String(64), nullable=False),
+        sa.Column("uploaded_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("activated_by", sa.String(64)),
+        sa.Column("activated_at", sa.DateTime(timezone=True)),
+        sa.Column("active", sa.Boolean, nullable=False, server_default=sa.false()),
+        sa.PrimaryKeyConstraint("version_id", name="pk_strategy_version"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("strategy_version")
     op.drop_index("ix_access_log_borrower_id", "access_log")
     op.drop_table("access_log")
     op.drop_table("api_token")

@@ -1,0 +1,70 @@
+"""The strategy manager's page: upload a strategy (its validation errors shown with line and
+field), a dry-run diff of a version against today's plan, activation (versioned, who and when),
+and the experiment arms' results.
+
+No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations at
+run time.
+"""
+
+from datetime import timedelta
+from typing import Any
+
+from fastapi import APIRouter, Request, UploadFile
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from arrears.bootstrap import App
+from arrears.service.errors import ServiceError
+from arrears.web.console.session import Render
+
+MAX_UPLOAD = 200_000
+
+
+def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> None:
+    from arrears.service import strategies
+
+    def page(request: Request, v: Any, status: int = 200, **extra: Any) -> HTMLResponse:
+        end = app.today()
+        arms = strategies.experiment_results(app, end - timedelta(days=30), end)
+        return render(request, "strategy.html", v, status=status,
+                      versions=strategies.versions(app), arms=arms, **extra)  # fmt: skip
+
+    @r.get("/strategy")
+    def strategy(request: Request, v: managers) -> HTMLResponse:
+        return page(request, v)
+
+    @r.post("/strategy/upload")
+    async def upload(request: Request, v: managers) -> Response:
+        text = await _uploaded(request)
+        if not text.strip() or len(text) > MAX_UPLOAD:
+            return page(request, v, status=422, problems=["give the strategy's YAML (≤ 200 kB)"])
+        done = strategies.upload(app, text, by=v.user.username)
+        if done.problems:
+            return page(request, v, status=422, problems=done.problems, text=text)
+        return RedirectResponse(f"/strategy?flash=saved&uploaded={done.version_id}", 303)
+
+    @r.get("/strategy/{version_id}/diff")
+    def diff(request: Request, v: managers, version_id: int) -> HTMLResponse:
+        from arrears.service.plans import diff_plans
+
+        try:
+            d = diff_plans(app, app.today(), candidate=strategies.version(app, version_id))
+        except ServiceError as exc:
+            return page(request, v, status=422, problems=[str(exc)])
+        return page(request, v, diff=d, diff_of=version_id)
+
+    @r.post("/strategy/{version_id}/activate")
+    def activate(v: managers, version_id: int) -> Response:
+        try:
+            strategies.activate(app, version_id, by=v.user.username)
+        except ServiceError as exc:
+            return RedirectResponse(f"/strategy?flash={exc}", status_code=303)
+        return RedirectResponse("/strategy?flash=saved", status_code=303)
+
+
+async def _uploaded(request: Request) -> str:
+    """The strategy's text: the file given, else the text pasted."""
+    async with request.form() as form:  # closes the uploaded file's spool
+        file = form.get("file")
+        if isinstance(file, UploadFile) and file.filename:
+            return (await file.read(MAX_UPLOAD + 1)).decode("utf-8", "replace")
+        return str(form.get("text") or "")
