@@ -261,3 +261,32 @@ def runs(
             f"{counts['accounts']:,}", f"{counts['actions']:,}", r["hash"][:12],
         )  # fmt: skip
     out.print(table)
+
+
+@app.command()
+def simulate(
+    days: Annotated[int, typer.Option(help="days of business before today to simulate")] = 3,
+    seed: Annotated[int, typer.Option(help="random seed")] = 7,
+) -> None:
+    """Simulate the days before today on the store (demos): each day's cycle, dispatch at
+    10:00, agents working their call queues, promises and payments; the clock is moved only
+    for the simulation."""
+    from datetime import timedelta
+
+    from arrears.generate.simulate import simulate as run
+
+    a = _app()
+    today = a.today()
+    when = [today - timedelta(days=k) for k in range(days, 0, -1)]
+    with _errors(), _progress() as bar:
+        task = bar.add_task("simulate", total=len(when))
+
+        def tick(what: str) -> None:
+            bar.update(task, advance=0, description=what)
+
+        done = run(a, when, seed=seed, progress=tick)
+        bar.update(task, completed=len(when))
+    out.print(
+        f"{done.days} day(s) simulated: {done.sent:,} messages sent, {done.calls:,} calls "
+        f"worked, {done.promises:,} promises taken, {done.payments:,} payments posted"
+    )

@@ -75,6 +75,7 @@ class Account:
     holds: list[dict[str, Any]] = field(default_factory=list)
     arrangements: list[dict[str, Any]] = field(default_factory=list)
     stage: str | None = None
+    creditor: str = ""
 
 
 def account(app: App, user: Staff, loan_id: str) -> Account:
@@ -98,6 +99,8 @@ def account(app: App, user: Staff, loan_id: str) -> Account:
         out.arrangements = [dict(r) for r in conn.execute(
             select(t.arrangement).where(t.arrangement.c.loan_id == loan_id)
             .order_by(t.arrangement.c.proposed_at)).mappings()]  # fmt: skip
+        out.creditor = str(conn.execute(select(t.portfolio.c.creditor).where(
+            t.portfolio.c.portfolio_id == loan["portfolio_id"])).scalar() or "")  # fmt: skip
         out.compliance, out.compliance_zh = _live_state(app, conn, bid, loan["portfolio_id"],
                                                         who, holds)  # fmt: skip
     log_access(app, user, bid, "account", user.role in UNMASKED_ROLES)

@@ -2,9 +2,10 @@
 
 * ``by_bucket`` / ``by_stage``: loans and total due in each, from the delinquency snapshot of
   ``until`` (``arrears portfolio`` stores one), else the collection stages the cycle keeps;
-* ``roll_rates``: bucket i → j = balance in i on ``since`` and in j on ``until`` / balance in i
-  on ``since`` (needs snapshots of both dates); ``cure_rates``: the share of bucket-i balance
-  back to 0 DPD (or settled);
+* ``roll_rates``: bucket i → j = balance in i at the start and in j at the end / balance in i
+  at the start, between the first and the last delinquency snapshot stored in the period
+  (``arrears portfolio`` stores one a day); ``cure_rates``: the share of bucket-i balance back
+  to 0 DPD (or settled);
 * ``ptp_kept_rate``: promise parts due in the period and kept in full by their date + grace /
   parts due and decided;
 * ``right_party_contact_rate``: outbound calls and visits that reached the borrower
@@ -106,7 +107,7 @@ def _books(conn: Any, day: date) -> dict[str, Any]:
         stage = conn.execute(select(ds.c.stage, func.count(), func.sum(ds.c.total_due))
                              .where(ds.c.as_of == snap).group_by(ds.c.stage)).all()  # fmt: skip
         return {"book_from": "snapshot",
-                "by_bucket": {str(k): {"loans": int(n), "total_due": int(s or 0)}
+                "by_bucket": {str(k or "settled"): {"loans": int(n), "total_due": int(s or 0)}
                               for k, n, s in bucket},
                 "by_stage": {str(k): {"loans": int(n), "total_due": int(s or 0)}
                              for k, n, s in stage}}  # fmt: skip
@@ -120,17 +121,24 @@ def _books(conn: Any, day: date) -> dict[str, Any]:
 
 
 def _rolls(conn: Any, since: date, until: date) -> dict[str, Any]:
+    """Between the first and the last delinquency snapshot stored within [since, until]."""
     ds = t.delinquency_snapshot
-    a, b = ds.alias("a"), ds.alias("b")
-    rows = conn.execute(
-        select(a.c.bucket, b.c.bucket, b.c.dpd, func.sum(a.c.total_due))
-        .select_from(a.join(b, (b.c.loan_id == a.c.loan_id) & (b.c.as_of == until)))
-        .where(a.c.as_of == since, a.c.dpd > 0)
-        .group_by(a.c.bucket, b.c.bucket, b.c.dpd)
-    ).all()  # fmt: skip
+    first, last = conn.execute(
+        select(func.min(ds.c.as_of), func.max(ds.c.as_of)).where(
+            ds.c.as_of >= since, ds.c.as_of <= until)).one()  # fmt: skip
+    rows = []
+    if first is not None and last is not None and first < last:
+        a, b = ds.alias("a"), ds.alias("b")
+        rows = conn.execute(
+            select(a.c.bucket, b.c.bucket, b.c.dpd, func.sum(a.c.total_due))
+            .select_from(a.join(b, (b.c.loan_id == a.c.loan_id) & (b.c.as_of == last)))
+            .where(a.c.as_of == first, a.c.dpd > 0)
+            .group_by(a.c.bucket, b.c.bucket, b.c.dpd)
+        ).all()  # fmt: skip
     if not rows:
         return {"roll_rates": None, "cure_rates": None,
-                "rolls_note": f"needs delinquency snapshots of {since} and {until}"}  # fmt: skip
+                "rolls_note": f"needs two delinquency snapshots between {since} and {until} "
+                              "(arrears portfolio stores one)"}  # fmt: skip
     start: dict[str, int] = defaultdict(int)
     moved: dict[tuple[str, str], int] = defaultdict(int)
     cured: dict[str, int] = defaultdict(int)
@@ -141,6 +149,7 @@ def _rolls(conn: Any, since: date, until: date) -> dict[str, Any]:
         else:
             moved[(i, j)] += int(bal or 0)
     return {
+        "rolls_between": [first.isoformat(), last.isoformat()],
         "roll_rates": {f"{i}->{j}": _share(v, start[i]) for (i, j), v in sorted(moved.items())},
         "cure_rates": {i: _share(cured[i], start[i]) for i in sorted(start)},
     }

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from html import escape
 
-ROW, LABEL, WIDTH = 22, 150, 520
+ROW, LABEL, WIDTH = 24, 150, 440
 
 
 def bars(values: Mapping[str, float | int | None], title: str, *, percent: bool = False) -> str:
@@ -22,7 +22,7 @@ def bars(values: Mapping[str, float | int | None], title: str, *, percent: bool 
            f'<text x="0" y="14" class="title">{escape(title)}</text>']  # fmt: skip
     for k, (key, v) in enumerate(items):
         y = 24 + k * ROW
-        w = (WIDTH - LABEL - 70) * v / top
+        w = (WIDTH - LABEL - 95) * v / top
         shown = f"{v:.1%}" if percent else (f"{v:,.0f}" if v == int(v) else f"{v:,.2f}")
         out.append(
             f'<text x="0" y="{y + 14}" class="label">{escape(str(key))[:24]}</text>'

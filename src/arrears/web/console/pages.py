@@ -232,7 +232,7 @@ def _account_page(
         return render(request, "base.html", v, status=404)
     zh, en = SCRIPTS.get(a.statement["stage"], SCRIPTS["early"])
     script = (zh if v.lang == "zh-CN" else en).format(
-        org=app.settings.org_phone, id=v.user.collector_id or v.user.username
+        org=a.creditor or app.settings.org_phone, id=v.user.collector_id or v.user.username
     )
     return render(request, "account.html", v, a=a, action=_my_action(app, v, loan_id),
                   results=RESULTS, script=script,
