@@ -430,9 +430,10 @@ def legal_refer(
 def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
+    workers: Annotated[int, typer.Option(help="server processes (PostgreSQL stores)")] = 1,
 ) -> None:
-    """The HTTP API (/api/v1, bearer tokens) and the providers' signed webhooks (when
-    ARREARS_WEBHOOK_SECRET is set)."""
+    """The staff console (/), the HTTP API (/api/v1, bearer tokens) and the providers' signed
+    webhooks (when ARREARS_WEBHOOK_SECRET is set)."""
     import uvicorn
 
     from arrears.channels.profiles import HttpSmsProfile
@@ -446,4 +447,8 @@ def serve(
         out.print("ARREARS_WEBHOOK_SECRET is not set: the webhooks are not served")
     api = create_app(a, a.settings.webhook_secret, mapping)
     out.print(f"arrears on http://{host}:{port}/ (API: /api/v1/openapi.json)")
+    if workers > 1:  # each process builds its own application from the environment
+        uvicorn.run("arrears.web.app:from_env", factory=True, host=host, port=port,
+                    workers=workers, log_level="warning")  # fmt: skip
+        return
     uvicorn.run(api, host=host, port=port, log_level="warning")

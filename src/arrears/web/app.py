@@ -30,3 +30,15 @@ def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = 
         add_webhooks(api, app, secret, sms_receipt)
     mount_console(api, app)
     return api
+
+
+def from_env() -> FastAPI:
+    """The application for the settings in the environment: ``uvicorn --factory
+    arrears.web.app:from_env --workers N`` (each worker process builds its own)."""
+    from arrears.bootstrap import bootstrap
+    from arrears.channels.profiles import HttpSmsProfile, read
+
+    app = bootstrap()
+    sms = read(app.settings.providers_file).sms
+    mapping = sms.receipt if isinstance(sms, HttpSmsProfile) else None
+    return create_app(app, app.settings.webhook_secret, mapping)
