@@ -36,6 +36,8 @@ LOANS = int(os.environ.get("BENCH_API_LOANS", "1000000"))
 COLLECTORS = int(os.environ.get("BENCH_API_COLLECTORS", "50"))
 ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "30"))  # accounts each collector works
 LIMIT_SECONDS = 600
+WORKERS = os.environ.get("BENCH_API_WORKERS", "2")
+THINK = float(os.environ.get("BENCH_API_THINK", "1.0"))  # seconds a collector spends per step
 PASSWORD = "bench-password-1"
 QUEUES = ("early_callback", "mid_calls", "late_calls", "legal_desk")
 
@@ -56,8 +58,8 @@ def _store(url: str, work: Path) -> tuple[str, float]:
     t0 = time.perf_counter()
     today = app.today()
     generate(work / "gen", Options(loans=LOANS, seed=11, as_of=today, workers=2))
-    ingest(app.engine, app.cipher, [work / "gen"])
     ten = datetime.combine(today, dtime(10), ZoneInfo("Asia/Shanghai"))
+    ingest(app.engine, app.cipher, [work / "gen"], clock=lambda: ten)
     app.clock = lambda: ten
     run_cycle(app, today, strategy=load("default"))
     setup = time.perf_counter() - t0
@@ -90,13 +92,16 @@ def _timed(
     return r
 
 
-def _collector(k: int, base: str, token: str, t: Timings, stop: float) -> None:
+def _collector(
+    k: int, base: str, token: str, t: Timings, stop: float, think: float
+) -> None:  # fmt: skip
     rng = random.Random(k)
     queue = QUEUES[k % len(QUEUES)]
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     web = httpx.Client(base_url=base, timeout=30)
     try:
         web.post("/login", data={"username": f"c{k:03d}", "password": PASSWORD})
+        api.get(f"/api/v1/queues/{queue}/items", params={"per_page": 1})  # warm, not timed
         for _ in range(ROUNDS):
             if time.monotonic() > stop:
                 return
@@ -107,8 +112,10 @@ def _collector(k: int, base: str, token: str, t: Timings, stop: float) -> None:
                 return
             item = items[rng.randrange(len(items))]
             loan = item["loan_id"]
+            time.sleep(rng.uniform(0.5, 1.5) * think)  # reading the list
             _timed(t, "account (API)", api, "GET", f"/api/v1/loans/{loan}/statement")
             _timed(t, "account (page)", web, "GET", f"/accounts/{loan}")
+            time.sleep(rng.uniform(0.5, 1.5) * think)  # the call itself
             body = {"collector_id": f"C{k:04d}", "result": rng.choice(("conversation",
                     "no_answer", "busy")), "note": "借款人表示本周内还款"}  # fmt: skip
             # another collector may have worked it first: a 422 then is the right answer
@@ -139,7 +146,7 @@ def main() -> None:
         port = free_port()
         env = {**os.environ, "ARREARS_DATABASE_URL": url, "ARREARS_ENV": "development"}
         server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/arrears"), "serve", "--port", str(port), "--workers", "2"],
+            [str(ROOT / ".venv/bin/arrears"), "serve", "--port", str(port), "--workers", WORKERS],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         base = f"http://127.0.0.1:{port}"
@@ -149,46 +156,53 @@ def main() -> None:
                     break
             except httpx.HTTPError:
                 time.sleep(0.2)
-        t = Timings()
-        stop = time.monotonic() + LIMIT_SECONDS
-        threads = [threading.Thread(target=_collector, args=(k, base, token, t, stop))
-                   for k in range(COLLECTORS)]  # fmt: skip
-        t0 = time.perf_counter()
-        for th in threads:
-            th.start()
-        for th in threads:
-            th.join()
-        wall = time.perf_counter() - t0
+        phases = []
+        for label, think in (("paced", THINK), ("flat out", 0.0)):
+            t = Timings()
+            stop = time.monotonic() + LIMIT_SECONDS
+            threads = [threading.Thread(target=_collector, args=(k, base, token, t, stop, think))
+                       for k in range(COLLECTORS)]  # fmt: skip
+            t0 = time.perf_counter()
+            for th in threads:
+                th.start()
+            for th in threads:
+                th.join()
+            phases.append((label, think, t, time.perf_counter() - t0))
     finally:
         if server is not None:
             server.terminate()
             server.wait(timeout=20)
         pg.stop()
-    _write(t, wall, setup)
+    _write(phases, setup)
 
 
-def _write(t: Timings, wall: float, setup: float) -> None:
-    total = sum(len(v) for v in t.by.values())
+def _write(phases: list[tuple[str, float, Timings, float]], setup: float) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"## {when}: the API and the console, {COLLECTORS} collectors", "",
         f"Machine: {machine()}. Command: `scripts/bench api`. Store: PostgreSQL 15 on loopback, "
         f"{LOANS:,} generated loans ingested and run through today's cycle ({setup:.0f} s). "
-        f"Server: `arrears serve --workers 2`. {COLLECTORS} collectors at once (threads, "
-        f"loopback), each up to {ROUNDS} accounts: its queue, the account (API statement and "
-        "console page), the wrap-up. "
-        f"{total:,} requests in {wall:.1f} s: {total / wall:,.0f} requests/s.", "",
-        "| endpoint | requests | p50 (ms) | p99 (ms) | max (ms) | refused |",
-        "|---|---:|---:|---:|---:|---:|",
+        f"Server: `arrears serve --workers {WORKERS}`. {COLLECTORS} collectors at once (threads, "
+        f"loopback, the same machine), each up to {ROUNDS} accounts: its queue, the account (API "
+        "statement and console page, which logs the view), the wrap-up. Two runs: *paced*, "
+        f"where each collector takes 0.5-1.5 × {THINK:g} s to read the list and again for the "
+        "call (people on the phone), and *flat out*, with no pause at all (a stress test).", "",
+        "| run | endpoint | requests | requests/s | p50 (ms) | p99 (ms) | max (ms) | refused |",
+        "|---|---|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
-    worst = 0.0
-    for name, xs in t.by.items():
-        p99 = _pct(xs, 0.99)
-        worst = max(worst, p99)
-        lines.append(f"| {name} | {len(xs):,} | {statistics.median(xs) * 1000:.1f} | "
-                     f"{p99:.1f} | {max(xs) * 1000:.1f} | {t.errors.get(name, 0)} |")  # fmt: skip
-    verdict = "met" if worst <= 150 else "not met"
-    lines += ["", f"Goal: p99 <= 150 ms on every endpoint: {verdict} (worst p99 {worst:.1f} ms).",
+    verdicts = []
+    for label, _think, t, wall in phases:
+        worst = 0.0
+        for name, xs in t.by.items():
+            p99 = _pct(xs, 0.99)
+            worst = max(worst, p99)
+            lines.append(f"| {label} | {name} | {len(xs):,} | {len(xs) / wall:,.1f} | "
+                         f"{statistics.median(xs) * 1000:.1f} | {p99:.1f} | "
+                         f"{max(xs) * 1000:.1f} | {t.errors.get(name, 0)} |")  # fmt: skip
+        total = sum(len(v) for v in t.by.values())
+        verdicts.append(f"{label}: {total:,} requests in {wall:.1f} s ({total / wall:,.0f}/s), "
+                        f"worst p99 {worst:.1f} ms: {'met' if worst <= 150 else 'not met'}")  # fmt: skip
+    lines += ["", "Goal: p99 <= 150 ms on every endpoint. " + "; ".join(verdicts) + ".",
               "`refused` counts answers other than 200/201 (for the wrap-up, other than 201 "
               "or the 422 of an item another collector worked first).", "", ""]  # fmt: skip
     prepend(lines)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import functools
+import time
+import weakref
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -65,14 +68,28 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(conn).get_current_revision()
 
 
+@functools.cache
 def head_revision() -> str | None:
+    """The newest migration shipped (read once: the package does not change under us)."""
     from alembic.script import ScriptDirectory
 
     return ScriptDirectory.from_config(alembic_config()).get_current_head()
 
 
+#: engines found current, and when (a server asks on every request; a schema seen current
+#: stays current unless someone migrates it, so the answer is kept for a minute)
+_CURRENT: weakref.WeakKeyDictionary[Engine, float] = weakref.WeakKeyDictionary()
+CURRENT_FOR_SECONDS = 60.0
+
+
 def is_current(engine: Engine) -> bool:
-    return current_revision(engine) == head_revision()
+    seen = _CURRENT.get(engine)
+    if seen is not None and time.monotonic() - seen < CURRENT_FOR_SECONDS:
+        return True
+    ok = current_revision(engine) == head_revision()
+    if ok:
+        _CURRENT[engine] = time.monotonic()
+    return ok
 
 
 def upsert_statement(conn: Connection, table: Table, keys: tuple[str, ...]) -> Insert:
