@@ -420,6 +420,13 @@ plan_action = Table(
 )
 Index("ix_plan_action_business_date_status", plan_action.c.business_date, plan_action.c.status)
 Index("ix_plan_action_status_window", plan_action.c.status, plan_action.c.window_start)
+Index(
+    "ix_plan_action_queue_day",
+    plan_action.c.queue,
+    plan_action.c.business_date,
+    plan_action.c.status,
+    plan_action.c.priority,
+)
 
 # Every message handed, or about to be handed, to a provider: written with its contact attempt
 # before it is sent (so a dispatcher that dies mid-send re-sends the same words under the same
