@@ -104,6 +104,27 @@ def test_arrangements_and_promises_through_the_api(served: tuple[str, App, str, 
         assert kpis.status_code == 200 and kpis.json()["ptp"]["due"] == 0
 
 
+def test_ingest_through_the_api_all_or_nothing(served: tuple[str, App, str, str]) -> None:
+    from tests.support.files import BORROWER, LOAN
+
+    url, app, _, writer = served
+    loan = {**LOAN, "loan_id": "L2", "borrower_id": "B2"}
+    borrower = {**BORROWER, "borrower_id": "B2"}
+    bad = {**loan, "loan_id": "L3", "principal": "lots"}
+    with httpx.Client(base_url=url, headers=_h(writer)) as c:
+        refused = c.post("/api/v1/ingest", json={"borrowers": [borrower], "loans": [loan, bad]})
+        assert refused.status_code == 422
+        errors = refused.json()["errors"]
+        assert errors[0]["entity"] == "loans" and errors[0]["field"] == "principal"
+        assert c.get("/api/v1/loans").json()["total"] == 1  # nothing was written
+        done = c.post("/api/v1/ingest", json={"borrowers": [borrower], "loans": [loan]})
+        assert done.status_code == 201 and done.json()["loaded"]["loans"] == 1
+        assert c.get("/api/v1/loans/L2/statement", params={"as_of": "2026-02-19"}).json()[
+            "total_due"] == 222727  # fmt: skip
+        empty = c.post("/api/v1/ingest", json={})
+        assert empty.status_code == 422 and empty.json()["field"] == "body"
+
+
 def test_no_server_error_on_any_documented_request(served: tuple[str, App, str, str]) -> None:
     """Schemathesis generates requests from the published document (valid and edge-case
     values, within and at the limits) for every operation; none may end in a 5xx."""

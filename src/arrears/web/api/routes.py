@@ -8,7 +8,8 @@ No ``from __future__ import annotations`` here: FastAPI reads the dependencies' 
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import func, select
 
@@ -98,10 +99,26 @@ class OutcomeCreate(_In):
     note: Annotated[str, Field(max_length=2000)] | None = None
 
 
+Row = dict[str, str | int | float | bool | None]
+MAX_ROWS = 20_000
+
+
+class IngestBatch(_In):
+    """Rows of the ingestion files (docs/DATA_FORMATS.md), by entity; loaded all or nothing."""
+
+    portfolios: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
+    borrowers: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
+    contact_points: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
+    loans: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
+    instalments: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
+    payments: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
+
+
 def router(app: App) -> APIRouter:
     r = APIRouter(responses=PROBLEMS)
     read = Annotated[Caller, Depends(auth(app, "read"))]
     write = Annotated[Caller, Depends(auth(app, "write"))]
+    _ingest(r, app, write)
     _accounts(r, app, read, write)
     _cases(r, app, read, write)
     _operations(r, app, read, write)
@@ -117,6 +134,45 @@ def _count(app: App, q: Any) -> int:
 def _rows(app: App, q: Any, p: Any) -> list[dict[str, Any]]:
     with app.engine.connect() as conn:
         return [dict(m) for m in conn.execute(q.limit(p.per_page).offset(p.offset)).mappings()]
+
+
+def _ingest(r: APIRouter, app: App, write: Any) -> None:
+    @r.post("/ingest", tags=["accounts"], status_code=201,
+            summary="Load portfolios, borrowers, contact points, loans, instalments and "
+                    "payments (upserted by the lender's ids; all or nothing)")  # fmt: skip
+    def ingest(_: write, body: IngestBatch) -> Any:
+        import json
+        import tempfile
+        from pathlib import Path
+
+        from arrears.service.ingestion import ingest_files
+        from arrears.store.ingest.loader import IngestRejected
+        from arrears.store.ingest.readers import FileError
+
+        given = {k: v for k, v in body.model_dump().items() if v}
+        if not given:
+            raise HTTPException(422, "body: give rows of at least one entity",
+                                headers={"X-Field": "body"})  # fmt: skip
+        with tempfile.TemporaryDirectory(prefix="arrears-api-") as folder:
+            for name, rows in given.items():
+                text = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows)
+                (Path(folder) / f"{name}.jsonl").write_text(text, encoding="utf-8")
+            try:
+                report = ingest_files(app, [Path(folder)])
+            except IngestRejected as exc:
+                first = exc.errors[0] if exc.errors else None
+                return JSONResponse(
+                    {"type": "about:blank", "title": "rejected", "status": 422,
+                     "detail": f"{exc}: {first}" if first else str(exc),
+                     "field": first.column if first else None,
+                     "errors": [{"entity": e.file.split(".")[0], "row": e.row,
+                                 "field": e.column, "reason": e.reason}
+                                for e in exc.errors[:100]]},
+                    status_code=422, media_type="application/problem+json",
+                )  # fmt: skip
+            except FileError as exc:
+                raise HTTPException(422, str(exc), headers={"X-Field": "body"}) from exc
+        return {"loaded": report.counts}
 
 
 def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
