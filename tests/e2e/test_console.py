@@ -107,6 +107,23 @@ def test_a_collector_works_the_first_account_and_it_leaves_the_queue(
     page.close()
 
 
+def test_no_answer_with_a_call_back_puts_the_account_first_in_the_call_back_queue(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    url, _ = console
+    page = _signed_in(browser, url, "chen")
+    loan = _rows(page)[-1]
+    page.goto(f"{url}/accounts/{loan}")
+    page.select_option("#result", "no_answer")
+    page.select_option("#next", "call_back")
+    page.click("#wrapup button[type=submit]")
+    page.wait_for_url(f"{url}/queue?flash=saved")
+    assert loan not in _rows(page)
+    page.goto(f"{url}/queue?queue=call_back")
+    assert _rows(page)[0] == loan
+    page.close()
+
+
 def test_a_threatening_note_is_refused(console: tuple[str, App], browser: Browser) -> None:
     url, app = console
     page = _signed_in(browser, url, "chen")

@@ -20,14 +20,13 @@ from arrears.bootstrap import App
 from arrears.channels import voice
 from arrears.service.errors import ServiceError
 from arrears.service.statements import statement_for_loan
+from arrears.service.worklist import add_call_back
 from arrears.store import tables as t
-from arrears.store.db import as_utc
 
 #: what an SMS gateway's receipt statuses mean (case does not matter)
 DELIVERED = frozenset({"delivered", "delivrd", "success", "0"})
 UNDELIVERED = frozenset({"undelivered", "undeliv", "failed", "rejected", "expired", "rejectd"})
 EMAIL_EVENTS = {"delivered": "delivered", "bounced": "bounced", "complained": "complained"}
-CALL_BACK_QUEUE = "call_back"
 
 
 class UnknownReference(ServiceError):
@@ -169,15 +168,4 @@ def _act(app: App, conn: Any, row: Any, choice: str) -> str:
         return hold_id
     # call_back: an agent call in today's call-back worklist, first in line
     assert action is not None
-    item = f"{row.action_id}|call_back"
-    exists = conn.execute(select(pa_.c.action_id).where(pa_.c.action_id == item)).first()
-    if exists is None:
-        values = {c.name: getattr(action, c.name) for c in pa_.c}
-        values.update(
-            action_id=item, step_id="call_back", channel="agent_call", template=None,
-            queue=CALL_BACK_QUEUE, pool=None, priority=1e9, status="planned", rule=None,
-            lease_owner=None, lease_until=None, tries=None, next_try_at=None, attempt_id=None,
-            sent_at=None, last_error=None, window_start=max(as_utc(action.window_start), now),
-        )  # fmt: skip
-        conn.execute(insert(pa_).values(**values))
-    return item
+    return add_call_back(conn, action, now)

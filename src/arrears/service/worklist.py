@@ -10,8 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import Any
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import Connection, and_, insert, select, update
 
 from arrears.bootstrap import App
 from arrears.compliance.lint import load as lexicon
@@ -20,11 +21,15 @@ from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
 from arrears.service.verify import Contact, record_contact
 from arrears.store import tables as t
+from arrears.store.db import as_utc
 
 #: the plan channels a person works from a list, and the contact channel each records
 WORKED = {"agent_call": "call", "visit": "visit"}
 #: a worked item's status in the plan
 DONE = "done"
+#: where call-backs wait, first in line (a dialer keypress, a wrap-up's next action)
+CALL_BACK_QUEUE = "call_back"
+NEXT_ACTIONS = ("none", "call_back")
 
 
 @dataclass(frozen=True)
@@ -126,3 +131,33 @@ def record_outcome(
                 result=result,
             ),
         )
+
+
+def add_call_back(conn: Connection, action: Any, now: datetime) -> str:
+    """An agent call for ``action``'s account in today's call-back worklist, first in line
+    (once); returns its action id."""
+    pa_ = t.plan_action
+    item = f"{action.action_id}|call_back"
+    exists = conn.execute(select(pa_.c.action_id).where(pa_.c.action_id == item)).first()
+    if exists is None:
+        values = {c.name: getattr(action, c.name) for c in pa_.c}
+        values.update(
+            action_id=item, step_id="call_back", channel="agent_call", template=None,
+            queue=CALL_BACK_QUEUE, pool=None, priority=1e9, status="planned", rule=None,
+            lease_owner=None, lease_until=None, tries=None, next_try_at=None, attempt_id=None,
+            sent_at=None, last_error=None, window_start=max(as_utc(action.window_start), now),
+        )  # fmt: skip
+        conn.execute(insert(pa_).values(**values))
+    return item
+
+
+def call_back(app: App, action_id: str) -> str:
+    """A wrap-up's next action: call this account back today, first in line."""
+    pa_ = t.plan_action
+    with app.engine.begin() as conn:
+        action = conn.execute(select(pa_).where(pa_.c.action_id == action_id)).first()
+        if action is None:
+            raise ServiceError(f"action {action_id!r}: not in the plan")
+        if action.step_id == "call_back":
+            raise ServiceError(f"action {action_id!r}: already a call-back")
+        return add_call_back(conn, action, app.clock())

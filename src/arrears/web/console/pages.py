@@ -45,7 +45,8 @@ from arrears.web.console.supervisor import supervisor_pages
 HERE = Path(__file__).parent
 LOGIN_CSRF = "arrears_login_csrf"
 #: the queues a role works when none are assigned
-DEFAULT_QUEUES = {"collector": ("early_callback", "mid_calls", "late_calls", "legal_desk"),
+DEFAULT_QUEUES = {"collector": ("early_callback", "mid_calls", "late_calls", "legal_desk",
+                                 "call_back"),
                   "field_agent": ("field",)}  # fmt: skip
 WORKERS = ("collector", "field_agent")
 SCRIPTS = {
@@ -253,6 +254,10 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
                        note=str(form.get("note") or "") or None)  # fmt: skip
     except ServiceError as exc:
         return str(exc)
+    if str(form.get("next") or "none") == "call_back":
+        from arrears.service.worklist import call_back
+
+        call_back(app, action_id)
     amount, when = str(form.get("promise_amount") or ""), str(form.get("promise_date") or "")
     if amount and when:
         try:
