@@ -134,7 +134,8 @@ def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> dict[str, Any]:
 
 
 def _timeline(conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
-    """Contacts, payments, promises, complaints and arrangements, newest first."""
+    """Contacts, payments, promises, holds, complaints and arrangements, newest first (an
+    ended hold's end too; a hold set to expire shows its end before it comes)."""
     events: list[dict[str, Any]] = []
     ca = t.contact_attempt
     for c in conn.execute(select(ca).where(ca.c.borrower_id == bid).order_by(ca.c.at.desc())
@@ -166,6 +167,16 @@ def _timeline(conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
         events.append({"at": as_utc(p["made_at"]), "kind": "promise", "what": p["status"],
                        "amount": p["amount"], "detail": f"by {p['due_on']}",
                        "who": p["made_by"]})  # fmt: skip
+    h = t.hold
+    for x in conn.execute(
+        select(h).where(h.c.borrower_id == bid, or_(h.c.loan_id.is_(None), h.c.loan_id == loan_id))
+    ).mappings():
+        events.append({"at": as_utc(x["starts_at"]), "kind": "hold", "what": f"{x['kind']} starts",
+                       "detail": x["reason"] or "", "who": x["created_by"]})  # fmt: skip
+        if x["ends_at"] is not None:
+            events.append({"at": as_utc(x["ends_at"]), "kind": "hold",
+                           "what": f"{x['kind']} ends", "detail": x["end_reason"] or "",
+                           "who": x["ended_by"]})  # fmt: skip
     for c in conn.execute(select(t.complaint).where(t.complaint.c.borrower_id == bid)).mappings():
         events.append({"at": as_utc(c["received_at"]), "kind": "complaint",
                        "what": f"{c['category']} ({c['status']})",
