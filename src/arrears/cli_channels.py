@@ -448,7 +448,8 @@ def serve(
     api = create_app(a, a.settings.webhook_secret, mapping)
     out.print(f"arrears on http://{host}:{port}/ (API: /api/v1/openapi.json)")
     if workers > 1:  # each process builds its own application from the environment
-        uvicorn.run("arrears.web.app:from_env", factory=True, host=host, port=port,
-                    workers=workers, log_level="warning")  # fmt: skip
+        from arrears.web.serve import serve_workers
+
+        serve_workers(host, port, workers)
         return
     uvicorn.run(api, host=host, port=port, log_level="warning")
