@@ -10,6 +10,7 @@ from arrears.web.api.deps import install_problems
 from arrears.web.api.routes import router
 from arrears.web.api.webhooks import add_webhooks
 from arrears.web.console.pages import mount_console
+from arrears.web.portal.pages import mount_portal
 
 DESCRIPTION = """\
 arrears' HTTP API. Integrations authenticate with a bearer token (`arrears token create`):
@@ -29,6 +30,7 @@ def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = 
     if secret:
         add_webhooks(api, app, secret, sms_receipt)
     mount_console(api, app)
+    mount_portal(api, app)
     return api
 
 
