@@ -141,7 +141,7 @@ def _draft(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> tuple[Draf
     bands = bands_for(app.settings)
     before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
     d = draft(kind, ask, loan, before, today, policy)
-    return d, effect(loan, d, today, bands)
+    return d, effect(loan, d, today, bands, before)
 
 
 def preview(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> dict[str, Any]:
@@ -281,7 +281,7 @@ def _again(app: App, row: Any) -> dict[str, Any]:
         raise ServiceError(f"arrangement_id: {live[0].kind} {live[0].arrangement_id} came "
                            "into force meanwhile")  # fmt: skip
     ev = event_for(row.kind, "trial", today, terms)
-    return effect(loan, Draft(row.kind, terms, ev, Decimal(0)), today, bands)
+    return effect(loan, Draft(row.kind, terms, ev, Decimal(0)), today, bands, before)
 
 
 def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:

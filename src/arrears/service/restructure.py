@@ -185,10 +185,13 @@ def event_for(kind: str, arrangement_id: str, on: date, terms: dict[str, Any]) -
         raise ServiceError(f"terms: {exc} (agreed on {on})") from exc
 
 
-def effect(loan: Loan, d: Draft, today: date, bands: Bands) -> dict[str, Any]:
+def effect(
+    loan: Loan, d: Draft, today: date, bands: Bands, before: Statement | None = None
+) -> dict[str, Any]:
     """What ``d`` would do, from the replay with and without it."""
     kw = {"buckets": bands.buckets, "stages": bands.stages}
-    before = statement(loan, today, **kw)  # type: ignore[arg-type]
+    if before is None:
+        before = statement(loan, today, **kw)  # type: ignore[arg-type]
     after = statement(loan.with_events([d.event]), today, **kw)  # type: ignore[arg-type]
     ev = d.event
     if isinstance(ev, Settlement):

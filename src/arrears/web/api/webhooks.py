@@ -24,6 +24,7 @@ from starlette.concurrency import run_in_threadpool
 from arrears.bootstrap import App
 from arrears.service import callbacks
 from arrears.service.errors import ServiceError
+from arrears.web.api.deps import problem
 
 TOLERANCE_SECONDS = 300
 
@@ -31,14 +32,6 @@ TOLERANCE_SECONDS = 300
 def signature(secret: str, timestamp: str, body: bytes) -> str:
     mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
-
-
-def problem(status: int, title: str, detail: str, field: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
-                            "detail": detail}  # fmt: skip
-    if field:
-        body["field"] = field
-    return JSONResponse(body, status_code=status, media_type="application/problem+json")
 
 
 class SmsReceipt(BaseModel):

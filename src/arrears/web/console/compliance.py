@@ -65,8 +65,8 @@ def _log_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
 
     @r.get("/compliance/gate")
     def gate(request: Request, v: officers, since: str = "", until: str = "") -> HTMLResponse:
-        end = _day(until) or app.today()
-        start = _day(since) or end - timedelta(days=30)
+        end = parse_day(until) or app.today()
+        start = parse_day(since) or end - timedelta(days=30)
         pa_ = t.plan_action
         with app.engine.connect() as conn:
             by_rule = conn.execute(
@@ -187,7 +187,8 @@ def evidence(app: App, loan_id: str) -> dict[str, Any]:
                 "arrangements": rows(t.arrangement, t.arrangement.c.loan_id, loan_id)}  # fmt: skip
 
 
-def _day(text: str | None) -> date | None:
+def parse_day(text: str | None) -> date | None:
+    """A date typed in a filter, or None when empty or not a date."""
     try:
         return date.fromisoformat(text) if text else None
     except ValueError:

@@ -27,7 +27,7 @@ from arrears.service.users import AuthError, authenticate, close_session, open_s
 from arrears.store import tables as t
 from arrears.store.db import as_utc
 from arrears.web.console import charts
-from arrears.web.console.compliance import compliance_pages
+from arrears.web.console.compliance import compliance_pages, parse_day
 from arrears.web.console.i18n import tr
 from arrears.web.console.session import (
     COOKIE,
@@ -334,8 +334,8 @@ def _oversight_pages(
                   until: str | None = None) -> HTMLResponse:  # fmt: skip
         from arrears.service.kpis import measures
 
-        end = _day(until) or app.today()
-        start = _day(since) or end - timedelta(days=30)
+        end = parse_day(until) or app.today()
+        start = parse_day(since) or end - timedelta(days=30)
         k = measures(app, min(start, end), end)
         graphs = {
             "stage": charts.bars({s: x["loans"] for s, x in k["by_stage"].items()}, "by stage"),
@@ -357,10 +357,3 @@ def _oversight_pages(
                 select(pl).where(pl.c.agency == v.user.agency, pl.c.status == "placed")
                 .order_by(pl.c.placed_on.desc(), pl.c.loan_id).limit(500)).mappings())  # fmt: skip
         return render(request, "agency.html", v, rows=rows)
-
-
-def _day(text: str | None) -> date | None:
-    try:
-        return date.fromisoformat(text) if text else None
-    except ValueError:
-        return None
