@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     #: without one
     webhook_secret: str = ""
     legal_dir: Path = Path("var/legal")
+    #: the payment provider's hosted checkout the portal sends borrowers to; empty: the
+    #: sandbox provider served beside the portal (development and test only)
+    pay_checkout_url: str = ""
+    #: the provider's name, recorded with each order
+    pay_provider: str = "sandbox"
+    #: the secret the provider signs its callbacks and we sign our redirects with; in
+    #: development and test one is derived from the data key when unset
+    pay_secret: str = ""
 
     @field_validator("data_key")
     @classmethod
@@ -93,6 +101,17 @@ class Settings(BaseSettings):
         if self.env is Env.PRODUCTION and self.data_key == DEV_DATA_KEY:
             raise ValueError("ARREARS_DATA_KEY is the development placeholder; set a real key")
         return self
+
+    @property
+    def checkout_secret(self) -> str:
+        """The payment provider's signing secret ("" when payments are not set up)."""
+        if self.pay_secret or self.env is Env.PRODUCTION:
+            return self.pay_secret
+        import hashlib
+        import hmac
+
+        mac = hmac.new(self.data_key_bytes, b"arrears/sandbox-checkout", hashlib.sha256)
+        return mac.hexdigest()
 
     @property
     def data_key_bytes(self) -> bytes:

@@ -54,6 +54,15 @@ WORDS = {
         "evidence": "证据哈希",
         "formula": "罚息计算",
         "none": "无",
+        "penalty_lines": "罚息明细",
+        "period": "期间",
+        "days": "天数",
+        "base": "计息基数",
+        "rate": "日罚息率",
+        "per_day": "每日",
+        "cut": "受上限限制",
+        "what": "内容",
+        "collector": "工号",
     },
     "en": {
         "statement": "Statement of account",
@@ -86,6 +95,15 @@ WORDS = {
         "evidence": "Evidence hash",
         "formula": "Penalty formula",
         "none": "none",
+        "penalty_lines": "Penalty, line by line",
+        "period": "Period",
+        "days": "Days",
+        "base": "Base",
+        "rate": "Daily rate",
+        "per_day": "Per day",
+        "cut": "cut by the cap",
+        "what": "What was sent",
+        "collector": "Collector id",
     },
 }
 
@@ -189,6 +207,42 @@ def statement_html(
     w = _w(locale)
     return _page(w["statement"], _facts(w, st, name, loan_id, creditor),
                  _statement_part(st, w, currency), locale)  # fmt: skip
+
+
+def _penalty_lines(st: dict[str, Any], w: dict[str, str], currency: str) -> str:
+    rows = [
+        [i["seq"], f"{line['from']} – {line['to']}", line["days"], money(line["base"], currency),
+         line["daily_rate"], money(line["per_day"], currency),
+         money(line["amount"], currency) + (f" ({w['cut']})" if line["cut_by_cap"] else "")]
+        for i in st.get("instalments", []) for line in i.get("penalty_lines", [])
+    ]  # fmt: skip
+    head = [(w["seq"], True), (w["period"], False), (w["days"], True), (w["base"], True),
+            (w["rate"], True), (w["per_day"], True), (w["penalty"], True)]  # fmt: skip
+    return f"<h2>{w['penalty_lines']}</h2>{_table(head, rows, w['none'])}"
+
+
+def borrower_statement_html(
+    st: dict[str, Any], *, name: str, loan_id: str, creditor: str, currency: str, locale: str,
+    payments: list[dict[str, Any]], contacts: list[dict[str, Any]],
+) -> str:  # fmt: skip
+    """The statement a borrower downloads from the portal: what is owed with every penalty
+    line, the payments, and what was sent when. ``payments``: paid_on, amount, status;
+    ``contacts``: at, channel, collector_id, content."""
+    w = _w(locale)
+    pays = _table(
+        [(w["paid_on"], False), (w["amount"], True), (w["result"], False)],
+        [[p["paid_on"], money(p["amount"], currency), p["status"]] for p in payments],
+        w["none"],
+    )
+    sent = _table(
+        [(w["at"], False), (w["channel"], False), (w["collector"], False), (w["what"], False)],
+        [[c["at"], c["channel"], c.get("collector_id") or "", c.get("content") or ""]
+         for c in contacts],
+        w["none"],
+    )  # fmt: skip
+    body = (_statement_part(st, w, currency) + _penalty_lines(st, w, currency)
+            + f"<h2>{w['payments']}</h2>{pays}<h2>{w['contacts']}</h2>{sent}")  # fmt: skip
+    return _page(w["statement"], _facts(w, st, name, loan_id, creditor), body, locale)
 
 
 def legal_package_html(

@@ -70,6 +70,11 @@ class Holds(_Strict):
 
 class Consent(_Strict):
     honour_opt_outs: bool = True
+    #: the channels a borrower may refuse in the portal's preferences (the others carry
+    #: notices the lender must be able to send: letters, agent calls, visits)
+    borrower_may_refuse: tuple[Literal["sms", "push", "email", "robocall"], ...] = (
+        "sms", "push", "email", "robocall",
+    )  # fmt: skip
 
 
 class Content(_Strict):

@@ -10,6 +10,7 @@ default:
   plan: {min_parts: 2, max_parts: 24, first_within_days: 30, breach_after: 2, grace_days: 3}
   settlement: {min_dpd: 31, max_days: 30, max_discount: "0.5"}
   approval: {alone: {collector: {extension_days: 30, plan_parts: 6}}}
+  portal: {hardship_days: 30, min_payment: 100}
 portfolios:
   P-CASH: {promise: {max_days_out: 7}}
 ```
@@ -138,7 +139,19 @@ class ApprovalRules(_Strict):
     approvers: list[str] = Field(default_factory=lambda: ["supervisor", "admin"])
 
 
+class PortalRules(_Strict):
+    """What a borrower may do alone in the portal (arrangements use the ``api`` role's
+    limits of ``approval.alone``)."""
+
+    #: a hardship request holds collection (and, where the rulebook says, the penalty) this
+    #: long while a person looks at it
+    hardship_days: int = Field(30, ge=1, le=180)
+    #: the smallest payment taken in the portal
+    min_payment: int = Field(100, ge=1)  # minor units
+
+
 class Policy(_Strict):
+    portal: PortalRules = Field(default_factory=lambda: PortalRules.model_validate({}))
     promise: PromiseRules = Field(default_factory=lambda: PromiseRules.model_validate({}))
     complaint: ComplaintRules = Field(default_factory=lambda: ComplaintRules.model_validate({}))
     approval: ApprovalRules = Field(default_factory=lambda: ApprovalRules.model_validate({}))

@@ -65,6 +65,16 @@ class Cipher:
         except InvalidTag as exc:
             raise CryptoError(f"{column}: cannot decrypt (wrong key or tampered)") from exc
 
+    def encrypt_bytes(self, column: str, data: bytes) -> bytes:
+        """Files (a complaint's evidence): the same sealed encryption, bound to ``column``."""
+        return self._siv.encrypt(data, [column.encode()])
+
+    def decrypt_bytes(self, column: str, blob: bytes) -> bytes:
+        try:
+            return self._siv.decrypt(bytes(blob), [column.encode()])
+        except InvalidTag as exc:
+            raise CryptoError(f"{column}: cannot decrypt (wrong key or tampered)") from exc
+
     def lookup_hash(self, kind: str, value: str | None) -> str | None:
         if value is None or value.strip() == "":
             return None

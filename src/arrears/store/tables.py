@@ -578,3 +578,66 @@ strategy_version = Table(
     Column("activated_at", UtcDateTime()),
     Column("active", Boolean, nullable=False, server_default=false()),
 )
+
+# The portal's one-time sign-in codes (6 digits, sent by SMS): only a keyed hash is kept; a
+# code answers until it expires, is used, or has been guessed at too often.
+portal_code = Table(
+    "portal_code",
+    metadata,
+    Column("code_id", String(32), primary_key=True),
+    Column(
+        "borrower_id", String(64), ForeignKey("borrower.borrower_id"), nullable=False, index=True
+    ),  # fmt: skip
+    Column("code_hash", String(64), nullable=False),
+    Column("issued_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+    Column("tries", Integer, nullable=False, server_default="0"),
+    Column("used_at", UtcDateTime()),
+)
+
+# A borrower's portal sessions (the cookie's SHA-256 only, with its CSRF token).
+portal_session = Table(
+    "portal_session",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column(
+        "borrower_id", String(64), ForeignKey("borrower.borrower_id"), nullable=False, index=True
+    ),  # fmt: skip
+    Column("csrf", String(64), nullable=False),
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+
+# A payment the borrower started in the portal: created, sent to the provider, and paid (then
+# posted as a payment event) or failed, as the provider's signed callback says.
+payment_order = Table(
+    "payment_order",
+    metadata,
+    Column("order_id", String(40), primary_key=True),
+    Column("loan_id", String(64), ForeignKey("loan.loan_id"), nullable=False, index=True),
+    Column("amount", BigInteger, nullable=False),
+    Column("currency", String(3), nullable=False),
+    Column("provider", String(32), nullable=False),
+    Column("status", String(16), nullable=False),  # created | paid | failed
+    Column("created_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime()),
+    Column("provider_ref", String(128)),
+    Column("payment_id", String(64)),
+)
+
+# Files a borrower attached to a complaint: type sniffed from the bytes, size bounded,
+# stored encrypted in the store (never under a name the borrower chose).
+complaint_evidence = Table(
+    "complaint_evidence",
+    metadata,
+    Column("evidence_id", String(32), primary_key=True),
+    Column(
+        "complaint_id", String(64), ForeignKey("complaint.complaint_id"), nullable=False, index=True
+    ),  # fmt: skip
+    Column("filename", String(200), nullable=False),
+    Column("content_type", String(64), nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("sha256", String(64), nullable=False),
+    Column("data_enc", LargeBinary, nullable=False),
+    Column("uploaded_at", UtcDateTime(), nullable=False),
+)

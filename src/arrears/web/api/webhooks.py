@@ -48,7 +48,7 @@ class EmailEvent(BaseModel):
     detail: str | None = None
 
 
-async def _signed(app: App, secret: str, request: Request) -> bytes | JSONResponse:
+async def signed_body(app: App, secret: str, request: Request) -> bytes | JSONResponse:
     """The raw body of a correctly signed, fresh request; or the problem with it."""
     stamp = request.headers.get("X-Arrears-Timestamp", "")
     given = request.headers.get("X-Arrears-Signature", "")
@@ -65,7 +65,7 @@ async def _signed(app: App, secret: str, request: Request) -> bytes | JSONRespon
     return body
 
 
-def _parse(body: bytes, model: type[BaseModel] | None) -> Any:
+def parse_body(body: bytes, model: type[BaseModel] | None) -> Any:
     """The body as ``model`` (a JSON object when None), or the problem with it."""
     try:
         data = json.loads(body or b"{}")
@@ -114,10 +114,10 @@ HOOKS: dict[str, tuple[str, type[BaseModel] | None, Callable[[App, Any], dict[st
 def _hook(app: App, secret: str, model: type[BaseModel] | None,
           act: Callable[[App, Any], dict[str, Any]]) -> Callable[[Request], Any]:  # fmt: skip
     async def hook(request: Request) -> Any:
-        body = await _signed(app, secret, request)
+        body = await signed_body(app, secret, request)
         if isinstance(body, JSONResponse):
             return body
-        parsed = _parse(body, model)
+        parsed = parse_body(body, model)
         if isinstance(parsed, JSONResponse):
             return parsed
         return await run_in_threadpool(_run, lambda: act(app, parsed))

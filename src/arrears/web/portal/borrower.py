@@ -1,0 +1,223 @@
+"""The borrower's pages: sign in with a code sent by SMS, what I owe (every fen, with the
+penalty's lines), the PDF statement, contact preferences and complaints with evidence.
+
+A borrower sees only their own loans: any other loan id answers 404, as an unknown one does.
+Sign-in never says whether a reference is known. Sending codes is limited per address (5 in
+10 minutes) and per borrower (3 an hour); guessing them per address (10 in 10 minutes) and per
+code (5 tries).
+
+No ``from __future__ import annotations`` here: FastAPI reads the annotations at run time.
+"""
+
+import hmac
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from arrears.bootstrap import App
+from arrears.channels.base import Channel
+from arrears.service import evidence, portal
+from arrears.service.complaints import CATEGORIES, file_complaint
+from arrears.service.errors import ServiceError
+from arrears.service.portal import Session
+from arrears.service.statements import statement_for_loan
+from arrears.web.portal.common import (
+    COOKIE,
+    LANG,
+    Portal,
+    SignInFirst,
+    borrower,
+    fresh,
+    mine,
+    to_sign_in,
+)  # fmt: skip
+from arrears.web.portal.limits import Limiter
+
+WINDOW = timedelta(minutes=10)
+CODE_SENDS, GUESSES = 5, 10
+#: the most an upload may be (every file at its largest, and the form's words)
+MAX_UPLOAD = evidence.MAX_FILES * evidence.MAX_BYTES + 64 * 1024
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "?"
+
+
+def mount_borrower(api: FastAPI, app: App, p: Portal, sms: Channel) -> None:
+    r = APIRouter(include_in_schema=False)
+    Who = Annotated[Session, Depends(borrower(app))]
+    api.add_exception_handler(SignInFirst, to_sign_in)
+    _sign_in(r, app, p, sms)
+    _loans(r, app, p, Who)
+    _prefs(r, app, p, Who)
+    _complaints(r, app, p, Who)
+    api.include_router(r)
+
+
+def _welcome(app: App, p: Portal, request: Request, found: tuple[str, Session]) -> Response:
+    out = p.signed_in(RedirectResponse("/portal/home", status_code=303), found[0])
+    if LANG not in request.cookies:  # the borrower's own language from now on
+        p.speak(out, portal.preferences(app, found[1].borrower_id).language)
+    return out
+
+
+def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
+    sends = Limiter(CODE_SENDS, WINDOW, app.clock)
+    guesses = Limiter(GUESSES, WINDOW, app.clock)
+
+    @r.get("/portal")
+    def start(request: Request) -> Response:
+        token = request.cookies.get(COOKIE)
+        if token and portal.session_of(app, token) is not None:
+            return RedirectResponse("/portal/home", status_code=303)
+        return p.render(request, "signin.html")
+
+    @r.post("/portal/code")
+    def send(request: Request, ref: Annotated[str, Form(max_length=64)],
+             csrf: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:  # fmt: skip
+        if not fresh(request, csrf):
+            return p.render(request, "signin.html", status=403, ref=ref)
+        if sends.allow(_client(request)) is not None:
+            return p.render(request, "signin.html", status=429, ref=ref, problem="too_many")
+        portal.send_code(app, ref, sms)
+        return p.render(request, "signin.html", ref=ref, sent=True)
+
+    @r.post("/portal/signin")
+    def enter(request: Request, ref: Annotated[str, Form(max_length=64)],
+              code: Annotated[str, Form(max_length=12)],
+              csrf: Annotated[str, Form(max_length=100)] = "") -> Response:  # fmt: skip
+        if not fresh(request, csrf):
+            return p.render(request, "signin.html", status=403, ref=ref, sent=True)
+        if guesses.allow(_client(request)) is not None:
+            return p.render(request, "signin.html", status=429, ref=ref, sent=True,
+                            problem="too_many")  # fmt: skip
+        found = portal.sign_in(app, ref, code)
+        if found is None:
+            return p.render(request, "signin.html", status=401, ref=ref, sent=True,
+                            problem="wrong_code")  # fmt: skip
+        return _welcome(app, p, request, found)
+
+
+def _loans(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
+    @r.post("/portal/signout")
+    def leave(request: Request, who: Who) -> Response:
+        portal.sign_out(app, request.cookies.get(COOKIE, ""))
+        out = RedirectResponse("/portal", status_code=303)
+        out.delete_cookie(COOKIE)
+        return out
+
+    @r.get("/portal/home")
+    def home(request: Request, who: Who) -> HTMLResponse:
+        today = app.today()
+        loans = [{**ln, "st": statement_for_loan(app, ln["loan_id"], today)}
+                 for ln in portal.loans_of(app, who.borrower_id)]  # fmt: skip
+        return p.render(request, "home.html", session=who, loans=loans)
+
+    @r.get("/portal/loan/{loan_id}")
+    def loan(request: Request, loan_id: str, who: Who) -> HTMLResponse:
+        mine(app, who, loan_id)
+        st = statement_for_loan(app, loan_id, app.today())
+        seen = portal.history(app, who.borrower_id, loan_id)
+        for c in seen["contacts"]:
+            c["when"] = portal.local_time(app, c["at"])
+        return p.render(request, "loan.html", session=who, loan_id=loan_id, s=st,
+                        payments=seen["payments"], contacts=seen["contacts"])  # fmt: skip
+
+    @r.get("/portal/loan/{loan_id}/statement.pdf")
+    def pdf(loan_id: str, who: Who) -> Response:
+        mine(app, who, loan_id)
+        data, name = portal.statement_pdf(app, who.borrower_id, loan_id)
+        return Response(
+            data,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
+        )
+
+
+def _prefs(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
+    @r.get("/portal/prefs")
+    def prefs(request: Request, who: Who) -> HTMLResponse:
+        return p.render(request, "prefs.html", session=who,
+                        prefs=portal.preferences(app, who.borrower_id))  # fmt: skip
+
+    @r.post("/portal/prefs")
+    def save_prefs(request: Request, who: Who,
+                   channels: Annotated[list[str] | None, Form()] = None,
+                   window_start: Annotated[str, Form(max_length=5)] = "",
+                   window_end: Annotated[str, Form(max_length=5)] = "",
+                   language: Annotated[str, Form(max_length=5)] = "zh-CN",
+                   ) -> Response:  # fmt: skip
+        try:
+            saved = portal.set_preferences(app, who.borrower_id, channels=channels or [],
+                                           window_start=window_start, window_end=window_end,
+                                           language=language)  # fmt: skip
+        except ServiceError as exc:
+            return p.render(request, "prefs.html", status=422, session=who, problem=str(exc),
+                            prefs=portal.preferences(app, who.borrower_id))  # fmt: skip
+        return p.speak(p.render(request, "prefs.html", session=who, prefs=saved, saved=True),
+                       saved.language)  # fmt: skip
+
+
+def _complaint_page(app: App, p: Portal, request: Request, who: Session, status: int = 200,
+                    **ctx: Any) -> HTMLResponse:  # fmt: skip
+    return p.render(request, "complaints.html", status=status, session=who,
+                    mine=portal.complaints_of(app, who.borrower_id),
+                    contacts=portal.recent_contacts(app, who.borrower_id),
+                    loans=portal.loans_of(app, who.borrower_id), categories=CATEGORIES,
+                    **ctx)  # fmt: skip
+
+
+async def _uploads(form: Any) -> list[evidence.Upload]:
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile) and f.filename]
+    return [evidence.Upload(f.filename or "file", await f.read()) for f in files]
+
+
+def _file(app: App, who: Session, form: Any, uploads: list[evidence.Upload]) -> str:
+    """Check the evidence, then take the complaint and keep its files: nothing half-written."""
+    evidence.check(uploads)
+    loan_id = str(form.get("loan_id") or "") or None
+    if loan_id is not None and not portal.owns(app, who.borrower_id, loan_id):
+        raise ServiceError("loan_id: not a loan of yours")
+    complaint_id = file_complaint(
+        app, borrower_id=who.borrower_id, category=str(form.get("category") or ""),
+        description=str(form.get("description") or "")[:4000], source="portal",
+        loan_id=loan_id, attempt_ids=[str(a) for a in form.getlist("attempts")][:20],
+    )  # fmt: skip
+    evidence.attach(app, complaint_id, uploads)
+    return complaint_id
+
+
+def _complaints(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
+    @r.get("/portal/complaints")
+    def complaints(request: Request, who: Who) -> HTMLResponse:
+        return _complaint_page(app, p, request, who)
+
+    @r.post("/portal/complaints")
+    async def complain(request: Request, who: Who) -> HTMLResponse:
+        if int(request.headers.get("Content-Length") or 0) > MAX_UPLOAD:
+            return await run_in_threadpool(_complaint_page, app, p, request, who, 413,
+                                           problem="evidence: the upload is too large")  # fmt: skip
+        async with request.form(max_files=evidence.MAX_FILES + 1, max_fields=60) as form:
+            if not hmac.compare_digest(str(form.get("csrf") or ""), who.csrf):
+                raise HTTPException(403, "the form is out of date (CSRF); reload the page")
+            uploads = await _uploads(form)
+            try:
+                filed = await run_in_threadpool(_file, app, who, form, uploads)
+            except ServiceError as exc:
+                return await run_in_threadpool(_complaint_page, app, p, request, who, 422,
+                                               problem=str(exc))  # fmt: skip
+        return await run_in_threadpool(_complaint_page, app, p, request, who, filed=filed)
+
+    @r.get("/portal/evidence/{evidence_id}")
+    def evidence_file(evidence_id: str, who: Who) -> Response:
+        found = evidence.evidence_file(app, evidence_id)
+        if found is None or found[0]["borrower_id"] != who.borrower_id:
+            raise HTTPException(404, "no such file")
+        facts, data = found
+        return Response(data, media_type=facts["content_type"], headers={
+            "Content-Disposition": f'attachment; filename="{facts["evidence_id"]}"',
+            "X-Content-Type-Options": "nosniff"})  # fmt: skip
