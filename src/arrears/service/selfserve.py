@@ -40,7 +40,7 @@ def options(app: App, loan_id: str) -> dict[str, Any]:
     today = app.today()
     st = statement_for_loan(app, loan_id, today)
     pol = _policy(app, loan_id)
-    due, dpd = int(st["total_due"]), int(st["dpd"] or 0)
+    due, dpd = int(st["total_due"]), max(int(st["dpd"] or 0), 0)
     pr = pol.promise
     least = due if due <= pr.min_amount else max(pr.min_amount, math.ceil(due * pr.min_share))
     alone = pol.approval.alone.get(ROLE)

@@ -1,11 +1,13 @@
 """One FastAPI application: the integrations' API and the providers' webhooks under
-``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``) and the staff console (``/``)."""
+``/api/v1`` (OpenAPI at ``/api/v1/openapi.json``), the staff console (``/``) and the borrower
+portal (``/portal``, ``/verify``)."""
 
 from __future__ import annotations
 
 from fastapi import FastAPI
 
 from arrears.bootstrap import App
+from arrears.channels.base import Channel
 from arrears.web.api.deps import install_problems
 from arrears.web.api.routes import router
 from arrears.web.api.webhooks import add_webhooks
@@ -20,9 +22,11 @@ arrears' HTTP API. Integrations authenticate with a bearer token (`arrears token
 """
 
 
-def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = None) -> FastAPI:
+def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = None,
+               portal_sms: Channel | None = None) -> FastAPI:  # fmt: skip
     """The application; without a webhook secret the webhooks are not mounted (everything else
-    works)."""
+    works). The portal sends its sign-in codes through ``portal_sms`` (the SMS channel of the
+    provider profiles when None)."""
     api = FastAPI(title="arrears", version="1", description=DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)  # fmt: skip
     install_problems(api)
@@ -30,7 +34,7 @@ def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = 
     if secret:
         add_webhooks(api, app, secret, sms_receipt)
     mount_console(api, app)
-    mount_portal(api, app)
+    mount_portal(api, app, portal_sms)
     return api
 
 

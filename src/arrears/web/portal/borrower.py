@@ -158,8 +158,9 @@ def _prefs(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
         except ServiceError as exc:
             return p.render(request, "prefs.html", status=422, session=who, problem=str(exc),
                             prefs=portal.preferences(app, who.borrower_id))  # fmt: skip
-        return p.speak(p.render(request, "prefs.html", session=who, prefs=saved, saved=True),
-                       saved.language)  # fmt: skip
+        page = p.render(request, "prefs.html", session=who, prefs=saved, saved=True,
+                        lang=saved.language)  # fmt: skip
+        return p.speak(page, saved.language)
 
 
 def _complaint_page(app: App, p: Portal, request: Request, who: Session, status: int = 200,

@@ -47,8 +47,9 @@ class Portal:
         self.templates.env.globals["money"] = money
 
     def render(self, request: Request, template: str, status: int = 200,
-               session: Session | None = None, **ctx: Any) -> HTMLResponse:  # fmt: skip
-        lang = lang_of(request)
+               session: Session | None = None, lang: str | None = None,
+               **ctx: Any) -> HTMLResponse:  # fmt: skip
+        lang = lang or lang_of(request)
         words = WORDS[lang]
         token = request.cookies.get(TOKEN) or secrets.token_urlsafe(24)
 
