@@ -1,12 +1,20 @@
-"""The portal's "Is this contact real?" page in Debian's Chromium at phone size: a real code
+"""The borrower portal in Debian's Chromium at phone size. "Is this contact real?": a real code
 shows who, when, how and what; a made-up one says the contact was not ours and takes a scam
-report; guessing is throttled."""
+report; guessing is throttled. Signed in with the code the SMS carried (read from the outbox):
+the statement's penalty, line by line, is the ledger's, and the PDF says the same; a promise
+made here is on the console's timeline; paying in the sandbox posts the payment and cancels
+the pending reminders; a complaint with a photo puts the account on hold."""
 
 from __future__ import annotations
 
+import json
+import re
 import shutil
+import subprocess
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, Page, expect, sync_playwright
@@ -14,13 +22,17 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.channels import codes
+from arrears.service.cycle import run_cycle
+from arrears.service.statements import statement_for_loan
+from arrears.service.users import add_user
 from arrears.service.verify import Contact, record_contact
 from arrears.store import tables as t
 from arrears.store.db import upgrade
 from arrears.store.ingest.loader import ingest
+from arrears.strategy.model import load
 from arrears.web.app import create_app
 from tests.conftest import make_app
-from tests.support.files import readme_loan_files
+from tests.support.files import readme_loan_files, two_borrower_files
 from tests.support.servers import serve_asgi
 
 NOW = datetime(2026, 2, 19, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
@@ -133,3 +145,182 @@ def test_limiter_window() -> None:
     assert wait == timedelta(minutes=10) and lim.allow("b") is None
     now[0] = NOW + timedelta(minutes=10)
     assert lim.allow("a") is None
+
+
+# ------------------------------------------------------------------------------------------
+# the signed-in portal, at phone size: two borrowers, today's plan made, a collector to look
+
+PASSWORD = "correct-horse-9"
+
+
+@dataclass
+class World:
+    url: str
+    app: App
+    outbox: Path
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    folder = tmp_path_factory.mktemp("world")
+    app = make_app(f"sqlite:///{folder / 'store.db'}")
+    app.clock = lambda: NOW
+    app.settings = app.settings.model_copy(update={"outbox_dir": folder / "outbox"})
+    upgrade(app.engine)
+    ingest(app.engine, app.cipher, [two_borrower_files(folder / "in")], clock=lambda: NOW)
+    run_cycle(app, NOW.date(), strategy=load("default"))  # an agent call planned for each loan
+    add_user(app, username="chen", password=PASSWORD, role="collector", collector_id="C0007")
+    with serve_asgi(create_app(app)) as url:
+        yield World(url, app, folder / "outbox")
+
+
+def _last_code(outbox: Path, phone: str) -> str:
+    files = sorted(outbox.glob("sms/*/*.json"), key=lambda f: f.stat().st_mtime_ns)
+    sent = [json.loads(f.read_text(encoding="utf-8")) for f in files]
+    mine = [m for m in sent if m["destination"] == phone
+            and m["metadata"].get("purpose") == "portal_code"]  # fmt: skip
+    assert mine, "the SMS code is in the outbox"
+    found = re.search(r"\b(\d{6})\b", mine[-1]["body"])
+    assert found is not None
+    return found.group(1)
+
+
+def _borrower(browser: Browser, world: World, ref: str, phone: str) -> Page:
+    """A phone signed in as the borrower of ``ref``, with the code the SMS carried."""
+    page = _phone(browser)
+    page.goto(f"{world.url}/portal")
+    expect(page.locator("h1")).to_contain_text("登录")
+    page.fill("#ref", ref)
+    page.click("#ask button")
+    expect(page.locator("#sent")).to_contain_text("验证码已发送")
+    page.fill("#code", _last_code(world.outbox, phone))
+    page.click("#signin button")
+    page.wait_for_url(f"{world.url}/portal/home")
+    return page
+
+
+def _fits(page: Page) -> None:
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390, page.url
+
+
+def _money(fen: int) -> str:
+    return f"{fen // 100:,}.{fen % 100:02d}"
+
+
+def test_sign_in_with_the_sms_code_and_check_the_penalty_against_the_ledger(
+    world: World, browser: Browser
+) -> None:
+    page = _borrower(browser, world, "110101199003077777", "13812345678")
+    expect(page.locator("#loan-L1")).to_be_visible()
+    assert page.locator("#loan-L2").count() == 0  # the other borrower's loan is not here
+    _fits(page)
+    page.click("#loan-L1 a[href$='/portal/loan/L1']")
+    st = statement_for_loan(world.app, "L1", NOW.date())
+    expect(page.locator("#total")).to_contain_text(_money(st["total_due"]))
+    expect(page.locator("#penalty")).to_have_text(_money(st["overdue"]["penalty"]))
+    expect(page.locator("#dpd")).to_have_text(str(st["dpd"]))
+    expect(page.locator("#rate")).to_have_text(st["daily_penalty_rate"])
+    lines = [ln for i in st["instalments"] for ln in i["penalty_lines"]]
+    assert lines, "the README loan is 35 days late: it has penalty lines"
+    shown = page.locator("#lines tr.line")
+    expect(shown).to_have_count(len(lines))
+    for k, ln in enumerate(lines):
+        expect(shown.nth(k).locator(".days")).to_have_text(str(ln["days"]))
+        expect(shown.nth(k).locator(".amount")).to_contain_text(_money(ln["amount"]))
+    assert sum(ln["amount"] for ln in lines) == st["penalty_accrued"]
+    _fits(page)
+    with page.expect_download() as info:
+        page.click("#pdf")
+    pdf = Path(info.value.path())
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
+                          check=True).stdout  # fmt: skip
+    assert "罚息明细" in text and _money(st["overdue"]["penalty"]) in text
+    page.close()
+
+
+def test_a_promise_made_in_the_portal_is_on_the_consoles_timeline(
+    world: World, browser: Browser
+) -> None:
+    page = _borrower(browser, world, "L1", "13812345678")
+    page.goto(f"{world.url}/portal/loan/L1/arrange")
+    due = statement_for_loan(world.app, "L1", NOW.date())["total_due"]
+    page.fill("#promise #amount", f"{due // 100}.{due % 100:02d}")
+    page.fill("#promise #due_on", "2026-02-25")
+    page.click("#promise button")
+    expect(page.locator("#effect")).to_contain_text("2026-02-25")
+    _fits(page)
+    page.click("#confirm button")
+    expect(page.locator("#done")).to_contain_text("承诺已记录")
+    page.close()
+    desk = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    desk.goto(f"{world.url}/login")
+    desk.fill("#username", "chen")
+    desk.fill("#password", PASSWORD)
+    desk.click("button[type=submit]")
+    desk.wait_for_load_state()
+    desk.goto(f"{world.url}/accounts/L1")
+    row = desk.locator("#timeline tr", has_text="promise")
+    expect(row).to_contain_text("pending")
+    expect(row).to_contain_text(_money(due))
+    expect(row).to_contain_text("2026-02-25")
+    desk.close()
+
+
+def test_paying_in_the_sandbox_posts_the_payment_and_cancels_the_reminders(
+    world: World, browser: Browser
+) -> None:
+    def l2_actions() -> list[str]:
+        with world.app.engine.connect() as conn:
+            q = select(t.plan_action.c.status).where(t.plan_action.c.loan_id == "L2")
+            return [r.status for r in conn.execute(q)]
+
+    assert l2_actions() == ["planned"]
+    due = statement_for_loan(world.app, "L2", NOW.date())["total_due"]
+    page = _borrower(browser, world, "L2", "13900001111")
+    page.click("#loan-L2 a[href$='/pay']")
+    expect(page.locator("#amount")).to_have_value(f"{due // 100}.{due % 100:02d}")
+    _fits(page)
+    page.click("#pay button")
+    expect(page.locator("h1")).to_contain_text("Sandbox bank")
+    page.click("#sandbox-pay")
+    expect(page.locator("#result")).to_contain_text("还款成功")
+    _fits(page)
+    assert l2_actions() == ["cancelled"]
+    assert statement_for_loan(world.app, "L2", NOW.date())["total_due"] == 0
+    with world.app.engine.connect() as conn:
+        paid = conn.execute(select(t.payment).where(t.payment.c.loan_id == "L2")).one()
+    assert (paid.amount, paid.source) == (due, "portal")
+    page.close()
+
+
+def test_a_complaint_with_a_photo_puts_the_account_on_hold(
+    world: World, browser: Browser, tmp_path: Path
+) -> None:
+    from PIL import Image
+
+    photo = tmp_path / "screenshot.png"
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(photo)
+    page = _borrower(browser, world, "L1", "13812345678")
+    page.click("text=我的投诉")
+    page.select_option("#category", "threats")
+    page.fill("#description", "催收员说要到我单位去闹")
+    page.set_input_files("#files", str(photo))
+    _fits(page)
+    page.click("#complain button[type=submit]")
+    expect(page.locator("#filed")).to_contain_text("投诉已受理")
+    mine = page.locator("#mine .complaint").first
+    expect(mine).to_contain_text("处理中")
+    expect(mine).to_contain_text("screenshot.png")
+    page.close()
+    with world.app.engine.connect() as conn:
+        hold = conn.execute(select(t.hold).where(t.hold.c.kind == "complaint")).one()
+    assert hold.loan_id == "L1" and hold.ends_at is None
+    desk = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    desk.goto(f"{world.url}/login")
+    desk.fill("#username", "chen")
+    desk.fill("#password", PASSWORD)
+    desk.click("button[type=submit]")
+    desk.wait_for_load_state()
+    desk.goto(f"{world.url}/accounts/L1")
+    expect(desk.locator("#compliance")).to_contain_text("on hold (complaint)")
+    desk.close()
