@@ -1,9 +1,12 @@
-"""Serve the console on a free loopback port and photograph each main page (see
-scripts/screenshots)."""
+"""Serve the console and the portal on a free loopback port and photograph each main page (see
+scripts/screenshots): the console as each demo user sees it at desktop and phone size, the
+borrower portal at phone size (signed in with the code the SMS carried, from the outbox)."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -11,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from playwright.sync_api import sync_playwright
+from playwright.sync_api import Browser, Page, sync_playwright
 
 PASSWORD = os.environ.get("ARREARS_NEW_PASSWORD", "demo-password")
 OUT = Path("var/screenshots")
@@ -28,6 +31,82 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def _borrower() -> tuple[str, str]:
+    """A demo loan with something due whose borrower has a mobile, and a real code to check."""
+    from sqlalchemy import text
+
+    from arrears.bootstrap import bootstrap
+    from arrears.service.statements import statement_for_loan
+
+    app = bootstrap()
+    with app.engine.connect() as conn:
+        loans = [r[0] for r in conn.execute(text(
+            "SELECT DISTINCT pa.loan_id FROM plan_action pa JOIN contact_point c "
+            "ON c.borrower_id = pa.borrower_id AND c.kind = 'phone' AND c.owner_role = 'borrower' "
+            "WHERE pa.stage = 'early' ORDER BY pa.loan_id LIMIT 50"))]  # fmt: skip
+        body = conn.execute(text(
+            "SELECT body FROM outbox_message WHERE channel = 'sms' AND status = 'sent' "
+            "ORDER BY action_id LIMIT 1")).scalar()  # fmt: skip
+    code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", body or "")
+    today = app.today()
+    loan = next(x for x in loans if statement_for_loan(app, x, today)["total_due"] > 0)
+    return str(loan), code.group() if code else "K7Q2-M9XD"
+
+
+def _sms_code(outbox: Path, since: float) -> str:
+    for _ in range(50):
+        fresh = [f for f in outbox.glob("sms/*/pc-*.json") if f.stat().st_mtime >= since]
+        if fresh:
+            body = json.loads(max(fresh, key=lambda f: f.stat().st_mtime).read_text())["body"]
+            found = re.search(r"\b(\d{6})\b", body)
+            if found:
+                return found.group(1)
+        time.sleep(0.1)
+    raise SystemExit("screenshots: the portal's SMS code did not reach the outbox")
+
+
+def _shoot(page: Page, name: str) -> None:
+    shot = OUT / f"portal-{name}-phone.png"
+    page.screenshot(path=str(shot), full_page=True)
+    sys.stdout.write(f"{shot}\n")
+
+
+def portal(browser: Browser, base: str) -> None:
+    """Every portal page at phone size, in zh-CN (and the statement in en too)."""
+    loan, code = _borrower()
+    page = browser.new_page(viewport={"width": 390, "height": 844}, is_mobile=True,
+                            has_touch=True, locale="zh-CN")  # fmt: skip
+    page.goto(f"{base}/verify")
+    page.fill("#code", code)
+    page.click("#check button")
+    _shoot(page, "verify")
+    page.goto(f"{base}/portal")
+    _shoot(page, "signin")
+    since = time.time() - 1
+    page.fill("#ref", loan)
+    page.click("#ask button")
+    page.fill("#code", _sms_code(Path(os.environ.get("ARREARS_OUTBOX_DIR", "var/outbox")), since))
+    page.click("#signin button")
+    page.wait_for_url(f"{base}/portal/home")
+    _shoot(page, "home")
+    for name, path in (("loan", f"/portal/loan/{loan}"), ("pay", f"/portal/loan/{loan}/pay"),
+                       ("arrange", f"/portal/loan/{loan}/arrange"), ("prefs", "/portal/prefs"),
+                       ("complaints", "/portal/complaints")):  # fmt: skip
+        page.goto(base + path)
+        _shoot(page, name)
+    page.goto(f"{base}/portal/loan/{loan}/arrange")
+    if page.locator("#plan button").count():
+        page.click("#plan button")
+        _shoot(page, "arrange-effect")
+    page.goto(f"{base}/portal/loan/{loan}?lang=en")
+    _shoot(page, "loan-en")
+    page.goto(f"{base}/portal/loan/{loan}/pay?lang=zh-CN")
+    page.click("#pay button")
+    page.wait_for_load_state()
+    _shoot(page, "sandbox")  # the sandbox bank; nothing is paid
+    page.close()
 
 
 def main() -> int:
@@ -65,6 +144,7 @@ def main() -> int:
                         page.screenshot(path=str(shot), full_page=True)
                         sys.stdout.write(f"{shot}\n")
                     page.close()
+            portal(browser, base)
             browser.close()
     finally:
         server.terminate()

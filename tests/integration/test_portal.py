@@ -303,7 +303,7 @@ def test_preferences_are_honoured_by_the_dispatcher_and_the_next_cycle(tmp_path:
     with app.engine.connect() as conn:
         b1 = conn.execute(select(t.borrower).where(t.borrower.c.borrower_id == "B1")).one()
     assert (b1.consents, b1.contact_window, b1.locale) == (
-        "push,letter,agent_call,visit",
+        "push,agent_call",  # letters and visits stay as the lender had them: not agreed
         "08:30-12:00",
         "en",
     )

@@ -61,6 +61,7 @@ WORDS = {
         "rate": "日罚息率",
         "per_day": "每日",
         "cut": "受上限限制",
+        "waived": "已减免",
         "what": "内容",
         "collector": "工号",
     },
@@ -102,6 +103,7 @@ WORDS = {
         "rate": "Daily rate",
         "per_day": "Per day",
         "cut": "cut by the cap",
+        "waived": "Waived",
         "what": "What was sent",
         "collector": "Collector id",
     },
@@ -218,7 +220,15 @@ def _penalty_lines(st: dict[str, Any], w: dict[str, str], currency: str) -> str:
     ]  # fmt: skip
     head = [(w["seq"], True), (w["period"], False), (w["days"], True), (w["base"], True),
             (w["rate"], True), (w["per_day"], True), (w["penalty"], True)]  # fmt: skip
-    return f"<h2>{w['penalty_lines']}</h2>{_table(head, rows, w['none'])}"
+    waived = int((st.get("waived") or {}).get("penalty") or 0)
+    paid = sum(int(i.get("penalty_paid") or 0) for i in st.get("instalments", []))
+    sums = _table([(w["part"], False), (w["amount"], True)], [
+        [w["penalty"], money(st.get("penalty_accrued"), currency)],
+        [w["paid"], money(-paid, currency)],
+        [w["waived"], money(-waived, currency)],
+        [w["unpaid"], money(st.get("penalty_unpaid"), currency)],
+    ], w["none"])  # fmt: skip
+    return f"<h2>{w['penalty_lines']}</h2>{_table(head, rows, w['none'])}{sums}"
 
 
 def borrower_statement_html(

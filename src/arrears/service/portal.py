@@ -289,7 +289,10 @@ def set_preferences(app: App, borrower_id: str, *, channels: list[str], window_s
         raise ServiceError(f"channels: unknown channel {unknown[0]!r}")
     if language not in LANGUAGES:
         raise ServiceError(f"language: expected one of {', '.join(LANGUAGES)}, got {language!r}")
-    kept = [c for c in CHANNELS if c in channels or c not in before.refusable]
+    # the channels the rulebook lets the borrower refuse are as chosen; the others stay as the
+    # lender's records have them
+    kept = [c for c in CHANNELS
+            if (c in channels if c in before.refusable else c in before.channels)]  # fmt: skip
     window = _check_window(window_start.strip(), window_end.strip(), before.hours)
     now = app.clock()
     with app.engine.begin() as conn:
