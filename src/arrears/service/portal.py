@@ -154,9 +154,12 @@ def sign_in(app: App, ref: str, code: str) -> tuple[str, Session] | None:
         if live is None:
             return None
         right = hmac.compare_digest(live.code_hash, _digest(app, "portal_code", code))
-        conn.execute(update(pc).where(pc.c.code_id == live.code_id).values(
-            tries=pc.c.tries + 1, used_at=now if right else None))  # fmt: skip
-        if not right:
+        # the count goes up only while guesses are left and the code is unused: two tries at
+        # once cannot both take the last guess, nor both use the code
+        counted = conn.execute(update(pc).where(
+            pc.c.code_id == live.code_id, pc.c.tries < CODE_TRIES, pc.c.used_at.is_(None),
+        ).values(tries=pc.c.tries + 1, used_at=now if right else None))  # fmt: skip
+        if counted.rowcount != 1 or not right:
             return None
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
         ps = t.portal_session
