@@ -415,3 +415,23 @@ def test_the_sandbox_is_not_served_in_production(tmp_path: Path) -> None:
         assert c.get("/sandbox/checkout").status_code == 404
         r = c.post("/portal/pay/notify", content=b"{}")
         assert r.status_code == 404  # no provider set up: nothing to notify
+
+
+def test_the_preferred_channel_carries_the_first_reminder(tmp_path: Path) -> None:
+    clock = Clock(datetime(2026, 1, 15, 1, 0, tzinfo=UTC))  # the first due date: not late yet
+    app = _store(tmp_path, clock)
+    with serve_asgi(create_app(app)) as url, httpx.Client(base_url=url) as c:
+        p = Portal(url, app, clock, tmp_path / "outbox")
+        csrf = sign_in(p, c)
+        form = {"csrf": csrf, "channels": ["sms", "push"], "language": "zh-CN"}
+        refused = c.post("/portal/prefs", data={**form, "preferred": "email"})
+        assert refused.status_code == 422 and "preferred" in refused.text  # not agreed to
+        ok = c.post("/portal/prefs", data={**form, "preferred": "push"})
+        assert ok.status_code == 200 and 'value="push" selected' in ok.text
+    clock.at = datetime(2026, 1, 16, 1, 0, tzinfo=UTC)
+    run_cycle(app, date(2026, 1, 16), strategy=load("default"))
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(t.plan_action.c.loan_id, t.plan_action.c.channel,
+                                   t.plan_action.c.template)).all()  # fmt: skip
+    assert sorted(tuple(r) for r in rows) == [("L1", "push", "early_push"),
+                                              ("L2", "sms", "early_sms")]  # fmt: skip

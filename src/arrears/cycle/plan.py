@@ -82,6 +82,11 @@ def with_borrowers(base: ir.Table, borrowers: ir.Table, windows: ir.Table) -> ir
         consents=borrowers.consents,
         b_tz=borrowers.timezone,
         b_window=borrowers.contact_window.fill_null(""),
+        preferred_channel=(
+            borrowers.preferred_channel
+            if "preferred_channel" in borrowers.columns
+            else ibis.literal(None, "string")
+        ).fill_null(""),
     )
     t = base.left_join(bw, base.borrower_id == bw.b_id)
     t = t.select([c for c in t.columns if c != "b_id"])

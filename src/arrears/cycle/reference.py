@@ -146,6 +146,7 @@ class Account:
             "consent_call": _agreed("agent_call", self.borrower, self.points),
             "consent_letter": _agreed("letter", self.borrower, self.points),
             "locale": self.borrower["locale"],
+            "preferred_channel": self.borrower.get("preferred_channel") or "",
             "product": row["product"],
             "portfolio": row["portfolio_id"],
         }

@@ -58,7 +58,14 @@ SCHEMAS: dict[str, pa.Schema] = {
     ),
     "payments": pa.schema([("loan_idx", I64), ("paid_on", D), ("amount", I64)]),
     "borrowers": pa.schema(
-        [("borrower_id", S), ("locale", S), ("timezone", S), ("consents", S), ("contact_window", S)]
+        [
+            ("borrower_id", S),
+            ("locale", S),
+            ("timezone", S),
+            ("consents", S),
+            ("contact_window", S),
+            ("preferred_channel", S),
+        ]  # fmt: skip
     ),
     "points": pa.schema([("borrower_id", S), ("kind", S), ("opt_outs", S)]),
     "contacts": pa.schema(
@@ -133,6 +140,10 @@ class Snapshot:
             pq.write_table(table, folder / f"{name}.parquet")
 
 
+#: columns a lake's file may lack (added later; read as nulls)
+OPTIONAL: dict[str, frozenset[str]] = {"borrowers": frozenset({"preferred_channel"})}
+
+
 class SnapshotError(ValueError):
     """Input the cycle cannot read: names the file or table and the column."""
 
@@ -145,7 +156,11 @@ def conform(name: str, table: pa.Table, where: str, *, dictionaries: bool = Fals
     fields = []
     for f in schema:
         if f.name not in table.column_names:
-            raise SnapshotError(f"{where}: column {f.name!r} is missing")
+            if f.name not in OPTIONAL.get(name, ()):
+                raise SnapshotError(f"{where}: column {f.name!r} is missing")
+            cols.append(pa.nulls(table.num_rows, f.type))
+            fields.append(f)
+            continue
         col = table[f.name]
         if dictionaries and pa.types.is_dictionary(col.type) and col.type.value_type == f.type:
             cols.append(col)
@@ -202,6 +217,8 @@ def _check_file(name: str, path: Path) -> None:
         raise SnapshotError(f"{path}: not a readable Parquet file: {exc}") from exc
     for f in SCHEMAS[name]:
         if f.name not in schema.names:
+            if f.name in OPTIONAL.get(name, ()):
+                continue
             raise SnapshotError(f"{path}: column {f.name!r} is missing")
         have = schema.field(f.name).type
         if have != f.type and not _castable(have, f.type):
@@ -354,8 +371,8 @@ def _queries(as_of: date, loans: Sequence[str] | None = None) -> dict[str, str]:
         + (f" WHERE 1 = 1{by_loan}" if by_loan else ""),
         "payments": "SELECT loan_id, paid_on, amount FROM payment "
         f"WHERE status = 'posted'{by_loan}",
-        "borrowers": "SELECT borrower_id, locale, timezone, consents, contact_window FROM borrower"
-        + (f" WHERE 1 = 1{by_borrower}" if by_borrower else ""),
+        "borrowers": "SELECT borrower_id, locale, timezone, consents, contact_window, "
+        "preferred_channel FROM borrower" + (f" WHERE 1 = 1{by_borrower}" if by_borrower else ""),
         "points": "SELECT borrower_id, kind, opt_outs FROM contact_point "
         f"WHERE owner_role = 'borrower' AND is_valid{by_borrower}",
         "contacts": "SELECT borrower_id, loan_id, channel, at, direction, role, result "
@@ -373,7 +390,7 @@ def _queries(as_of: date, loans: Sequence[str] | None = None) -> dict[str, str]:
 
 NULLABLE: dict[str, frozenset[str]] = {
     "loans": frozenset({"term_months", "first_due_date", "score", *POLICY_FIELDS}),
-    "borrowers": frozenset({"consents", "contact_window"}),
+    "borrowers": frozenset({"consents", "contact_window", "preferred_channel"}),
     "points": frozenset({"opt_outs"}),
     "contacts": frozenset({"loan_id", "result"}),
     "promises": frozenset({"settled_on"}),

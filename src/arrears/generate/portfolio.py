@@ -160,6 +160,7 @@ def _borrower(rng: random.Random, p: people.Pools, n: int, as_of: date, rows: Ro
             "timezone": tz,
             "consents": consents,
             "contact_window": "09:00-20:00" if rng.random() < 0.05 else None,
+            "preferred_channel": None,  # chosen by the borrower in the portal
         }
     )
     points: list[tuple[str, str, str | None, str | None, str, bool, bool]] = [

@@ -53,6 +53,7 @@ SCHEMAS: dict[str, list[tuple[str, pa.DataType]]] = {
         ("timezone", _S),
         ("consents", _S),
         ("contact_window", _S),
+        ("preferred_channel", _S),
     ],
     "contact_points": [
         ("contact_id", _S),

@@ -128,6 +128,7 @@ def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> dict[str, Any]:
         "timezone": b["timezone"],
         "consents": b["consents"],
         "contact_window": b["contact_window"],
+        "preferred_channel": b["preferred_channel"],
         "points": points,
         "masked": not unmasked,
     }

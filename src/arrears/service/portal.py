@@ -41,6 +41,8 @@ SESSION_MINUTES = 30
 #: the channels a borrower may choose among (the rulebook says which may be refused)
 CHANNELS = ("sms", "push", "email", "letter", "robocall", "agent_call", "visit")
 LANGUAGES = ("zh-CN", "en")
+#: the channels a borrower may prefer (the strategy sends the first reminder by it)
+PREFERABLE = ("sms", "push", "email")
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
 
@@ -245,6 +247,7 @@ class Preferences:
     window: tuple[str, str] | None  # "HH:MM" local, within the rulebook's hours
     hours: tuple[str, str]  # the rulebook's calling hours
     language: str
+    preferred: str  # sms, push, email or "" (none)
 
 
 def _book(app: App, conn: Any, borrower_id: str) -> Any:
@@ -266,7 +269,8 @@ def preferences(app: App, borrower_id: str) -> Preferences:
         window = (start, end)
     hours = (f"{book.hours.start:%H:%M}", f"{book.hours.end:%H:%M}")
     return Preferences(agreed, tuple(book.consent.borrower_may_refuse), window, hours,
-                       "en" if b.locale.startswith("en") else "zh-CN")  # fmt: skip
+                       "en" if b.locale.startswith("en") else "zh-CN",
+                       b.preferred_channel or "")  # fmt: skip
 
 
 def _check_window(start: str, end: str, hours: tuple[str, str]) -> str | None:
@@ -282,7 +286,8 @@ def _check_window(start: str, end: str, hours: tuple[str, str]) -> str | None:
 
 
 def set_preferences(app: App, borrower_id: str, *, channels: list[str], window_start: str,
-                    window_end: str, language: str) -> Preferences:  # fmt: skip
+                    window_end: str, language: str,
+                    preferred: str = "") -> Preferences:  # fmt: skip
     """Record the borrower's choices; the pending actions they forbid are cancelled at once,
     and the next cycle plans with them."""
     require_current(app)
@@ -297,13 +302,18 @@ def set_preferences(app: App, borrower_id: str, *, channels: list[str], window_s
     kept = [c for c in CHANNELS
             if (c in channels if c in before.refusable else c in before.channels)]  # fmt: skip
     window = _check_window(window_start.strip(), window_end.strip(), before.hours)
+    if preferred and (preferred not in PREFERABLE or preferred not in kept):
+        raise ServiceError(f"preferred: {preferred!r} is not one of the message channels you "
+                           "agree to (SMS, push, email)")  # fmt: skip
     now = app.clock()
     with app.engine.begin() as conn:
         conn.execute(update(t.borrower).where(t.borrower.c.borrower_id == borrower_id).values(
-            consents=",".join(kept), contact_window=window, locale=language))  # fmt: skip
+            consents=",".join(kept), contact_window=window, locale=language,
+            preferred_channel=preferred or None))  # fmt: skip
         audit.append(conn, [audit.Entry(kind="preferences", subject=borrower_id, rulebook="",
                                         at=now, payload={"channels": kept, "window": window,
                                                          "language": language,
+                                                         "preferred": preferred,
                                                          "source": "portal"})])  # fmt: skip
     second_look(app, borrower_id=borrower_id, note="after the borrower's preferences")
     return preferences(app, borrower_id)

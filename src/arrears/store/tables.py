@@ -96,6 +96,9 @@ borrower = Table(
     Column("consents", Text),
     # a contact window the borrower agreed to, "HH:MM-HH:MM" local time; NULL = rulebook hours
     Column("contact_window", String(16)),
+    # the message channel the borrower prefers (sms, push or email; the portal's preferences);
+    # strategies read it as the attribute preferred_channel. NULL = none
+    Column("preferred_channel", String(16)),
 )
 
 contact_point = Table(

@@ -30,6 +30,10 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "consent_call": ("bool", "calls (agent or automated) may be used"),
     "consent_letter": ("bool", "letters may be sent"),
     "locale": ("str", "the borrower's language: zh-CN or en"),
+    "preferred_channel": (
+        "str",
+        "the message channel the borrower prefers: sms, push, email or ''",
+    ),
     "product": ("str", "the portfolio's product, e.g. cash_loan or instalment"),
     "portfolio": ("str", "the portfolio id"),
 }

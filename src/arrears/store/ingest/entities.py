@@ -135,6 +135,7 @@ BORROWERS = Entity(
         Col("timezone", f.timezone, default="Asia/Shanghai"),
         Col("consents", f.channels),
         Col("contact_window", f.window),
+        Col("preferred_channel", f.preferred),
     ),
     store=_borrower_store,
 )

@@ -140,6 +140,13 @@ def channels(value: Any) -> str:
     return ",".join(dict.fromkeys(out))
 
 
+def preferred(value: Any) -> str:
+    s = str(value).strip()
+    if s not in ("sms", "push", "email"):
+        raise Invalid(f"expected a message channel (sms, push or email), got {value!r}")
+    return s
+
+
 def window(value: Any) -> str:
     s = str(value).strip()
     m = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)", s)

@@ -150,11 +150,12 @@ def _prefs(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
                    window_start: Annotated[str, Form(max_length=5)] = "",
                    window_end: Annotated[str, Form(max_length=5)] = "",
                    language: Annotated[str, Form(max_length=5)] = "zh-CN",
+                   preferred: Annotated[str, Form(max_length=16)] = "",
                    ) -> Response:  # fmt: skip
         try:
             saved = portal.set_preferences(app, who.borrower_id, channels=channels or [],
                                            window_start=window_start, window_end=window_end,
-                                           language=language)  # fmt: skip
+                                           language=language, preferred=preferred)  # fmt: skip
         except ServiceError as exc:
             return p.render(request, "prefs.html", status=422, session=who, problem=str(exc),
                             prefs=portal.preferences(app, who.borrower_id))  # fmt: skip

@@ -1,5 +1,5 @@
 """The borrower portal: one-time sign-in codes, borrower sessions, payment orders started in
-the portal, and the evidence files attached to complaints.
+the portal, the evidence files attached to complaints, and the borrower's preferred channel.
 
 Revision ID: 0012
 Revises: 0011
@@ -18,6 +18,8 @@ WHEN = sa.DateTime(timezone=True)
 
 
 def upgrade() -> None:
+    with op.batch_alter_table("borrower") as batch:
+        batch.add_column(sa.Column("preferred_channel", sa.String(16)))
     op.create_table(
         "portal_code",
         sa.Column("code_id", sa.String(32), nullable=False),
@@ -81,3 +83,5 @@ def upgrade() -> None:
 def downgrade() -> None:
     for name in ("complaint_evidence", "payment_order", "portal_session", "portal_code"):
         op.drop_table(name)
+    with op.batch_alter_table("borrower") as batch:
+        batch.drop_column("preferred_channel")
