@@ -170,6 +170,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
     ingest(app.engine, app.cipher, [two_borrower_files(folder / "in")], clock=lambda: NOW)
     run_cycle(app, NOW.date(), strategy=load("default"))  # an agent call planned for each loan
     add_user(app, username="chen", password=PASSWORD, role="collector", collector_id="C0007")
+    add_user(app, username="zhao", password=PASSWORD, role="compliance")
     with serve_asgi(create_app(app)) as url:
         yield World(url, app, folder / "outbox")
 
@@ -252,12 +253,7 @@ def test_a_promise_made_in_the_portal_is_on_the_consoles_timeline(
     page.click("#confirm button")
     expect(page.locator("#done")).to_contain_text("承诺已记录")
     page.close()
-    desk = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    desk.goto(f"{world.url}/login")
-    desk.fill("#username", "chen")
-    desk.fill("#password", PASSWORD)
-    desk.click("button[type=submit]")
-    desk.wait_for_load_state()
+    desk = _desk(browser, world, "chen")
     desk.goto(f"{world.url}/accounts/L1")
     row = desk.locator("#timeline tr", has_text="promise")
     expect(row).to_contain_text("pending")
@@ -315,12 +311,23 @@ def test_a_complaint_with_a_photo_puts_the_account_on_hold(
     with world.app.engine.connect() as conn:
         hold = conn.execute(select(t.hold).where(t.hold.c.kind == "complaint")).one()
     assert hold.loan_id == "L1" and hold.ends_at is None
-    desk = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    desk.goto(f"{world.url}/login")
-    desk.fill("#username", "chen")
-    desk.fill("#password", PASSWORD)
-    desk.click("button[type=submit]")
-    desk.wait_for_load_state()
+    desk = _desk(browser, world, "chen")
     desk.goto(f"{world.url}/accounts/L1")
     expect(desk.locator("#compliance")).to_contain_text("on hold (complaint)")
     desk.close()
+    officer = _desk(browser, world, "zhao")  # compliance opens the photo the borrower sent
+    officer.goto(f"{world.url}/compliance/complaints")
+    with officer.expect_download() as info:
+        officer.click("#complaints a.file")
+    assert Path(info.value.path()).read_bytes() == photo.read_bytes()
+    officer.close()
+
+
+def _desk(browser: Browser, world: World, user: str) -> Page:
+    desk = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+    desk.goto(f"{world.url}/login")
+    desk.fill("#username", user)
+    desk.fill("#password", PASSWORD)
+    desk.click("button[type=submit]")
+    desk.wait_for_load_state()
+    return desk

@@ -10,12 +10,14 @@ import json
 from datetime import date, timedelta
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from sqlalchemy import func, or_, select
 
 from arrears.bootstrap import App
+from arrears.service import evidence as complaint_files
 from arrears.service.errors import ServiceError
+from arrears.service.users import log_access
 from arrears.store import tables as t
 from arrears.store.db import as_utc
 from arrears.web.console import charts
@@ -92,7 +94,20 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
         now = app.clock()
         for x in rows:
             x["late"] = x["status"] != "resolved" and as_utc(x["sla_due_at"]) < now
+            x["files"] = complaint_files.evidence_of(app, x["complaint_id"])
         return render(request, "complaints.html", v, rows=rows, showing=status, now=now)
+
+    @r.get("/compliance/complaint-files/{evidence_id}")
+    def complaint_file(v: officers, evidence_id: str) -> Response:
+        """A file a borrower attached to a complaint (the view is logged)."""
+        found = complaint_files.evidence_file(app, evidence_id)
+        if found is None:
+            raise HTTPException(404, "no such file")
+        facts, data = found
+        log_access(app, v.user, facts["borrower_id"], f"complaint file {evidence_id}", True)
+        return Response(data, media_type=facts["content_type"], headers={
+            "Content-Disposition": f'attachment; filename="{facts["evidence_id"]}"',
+            "X-Content-Type-Options": "nosniff"})  # fmt: skip
 
     @r.post("/compliance/complaints/{complaint_id}/resolve")
     def resolve(
