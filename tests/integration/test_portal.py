@@ -435,3 +435,17 @@ def test_the_preferred_channel_carries_the_first_reminder(tmp_path: Path) -> Non
                                    t.plan_action.c.template)).all()  # fmt: skip
     assert sorted(tuple(r) for r in rows) == [("L1", "push", "early_push"),
                                               ("L2", "sms", "early_sms")]  # fmt: skip
+
+
+def test_preferences_survive_the_lenders_next_borrowers_file(tmp_path: Path) -> None:
+    from arrears.service.portal import preferences, set_preferences
+
+    clock = Clock(NOW)
+    app = _store(tmp_path, clock)
+    set_preferences(app, "B1", channels=["sms", "push"], window_start="09:00",
+                    window_end="12:00", language="zh-CN", preferred="push")  # fmt: skip
+    ingest(app.engine, app.cipher, [two_borrower_files(tmp_path / "again")], clock=clock)
+    kept = preferences(app, "B1")
+    # the file has no window and no preferred channel: the borrower's stay; it has consents
+    assert (kept.window, kept.preferred) == (("09:00", "12:00"), "push")
+    assert kept.channels == ("sms", "push", "agent_call")  # as the lender's file says again

@@ -181,7 +181,11 @@ class _Batch:
         self._explain(src, entity, first_row, table, np.flatnonzero(bad.to_numpy(False)))
         rows = pa.table(typed).filter(good)
         rows = self._check_rows(src, entity, first_row, rows, np.flatnonzero(good.to_numpy(False)))
-        self._write(entity, rows)
+        # an optional column the file does not have keeps what the store holds (a borrower's
+        # preferences set in the portal survive the lender's next borrowers file)
+        absent = {c.name for c in entity.columns if c.name not in table.column_names
+                  and c.default is None and not c.required}  # fmt: skip
+        self._write(entity, rows, absent)
         self.counts[entity.name] = self.counts.get(entity.name, 0) + rows.num_rows
 
     def _explain(
@@ -255,7 +259,9 @@ class _Batch:
                     )
         return rows if keep.all() else rows.filter(pa.array(keep))
 
-    def _write(self, entity: Entity, rows: pa.Table) -> None:
+    def _write(
+        self, entity: Entity, rows: pa.Table, absent: set[str] | frozenset[str] = frozenset()
+    ) -> None:
         if rows.num_rows == 0:
             return
         if entity.store is not NO_STORE:
@@ -263,7 +269,8 @@ class _Batch:
             rows = pa.Table.from_pylist(stored)
         # the file's columns only: what other parts of arrears add to a row (the dispatcher's
         # record of a contact) is kept when a file brings the row again
-        names = [c.name for c in entity.table.columns if c.name in rows.column_names]
+        names = [c.name for c in entity.table.columns
+                 if c.name in rows.column_names and c.name not in absent]  # fmt: skip
         cols = [self._db_values(rows[name]) for name in names]
         self.conn.exec_driver_sql(
             upsert_sql(self.conn, entity.table, entity.keys, names), list(zip(*cols, strict=True))
