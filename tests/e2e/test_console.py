@@ -6,13 +6,12 @@ dashboard draws its charts; and sign-in locks after repeated failures."""
 
 from __future__ import annotations
 
-import shutil
 from collections.abc import Iterator
 from datetime import date
 from typing import Any
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from arrears.bootstrap import App
@@ -27,11 +26,10 @@ from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
 from arrears.web.app import create_app
 from tests.conftest import FIXED_NOW, make_app
+from tests.support.browser import PASSWORD, chromium, signed_in
 from tests.support.servers import serve_asgi
 
 DAY = date(2026, 11, 23)
-PASSWORD = "correct-horse-9"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -54,20 +52,8 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, App
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as b:
         yield b
-        b.close()
-
-
-def _signed_in(browser: Browser, url: str, user: str) -> Page:
-    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    page.goto(f"{url}/login")
-    page.fill("#username", user)
-    page.fill("#password", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-    return page
 
 
 def _rows(page: Page) -> list[str]:
@@ -78,7 +64,7 @@ def test_a_collector_works_the_first_account_and_it_leaves_the_queue(
     console: tuple[str, App], browser: Browser
 ) -> None:
     url, app = console
-    page = _signed_in(browser, url, "chen")
+    page = signed_in(browser, url, "chen")
     assert page.url.endswith("/queue")
     before = _rows(page)
     assert before, "the early_callback queue has work"
@@ -111,7 +97,7 @@ def test_no_answer_with_a_call_back_puts_the_account_first_in_the_call_back_queu
     console: tuple[str, App], browser: Browser
 ) -> None:
     url, _ = console
-    page = _signed_in(browser, url, "chen")
+    page = signed_in(browser, url, "chen")
     loan = _rows(page)[-1]
     page.goto(f"{url}/accounts/{loan}")
     page.select_option("#result", "no_answer")
@@ -126,7 +112,7 @@ def test_no_answer_with_a_call_back_puts_the_account_first_in_the_call_back_queu
 
 def test_a_threatening_note_is_refused(console: tuple[str, App], browser: Browser) -> None:
     url, app = console
-    page = _signed_in(browser, url, "chen")
+    page = signed_in(browser, url, "chen")
     loan = _rows(page)[0]
     page.goto(f"{url}/accounts/{loan}")
     page.fill("#note", "告诉他再不还钱就弄死你")
@@ -157,7 +143,7 @@ def test_a_waiver_above_a_collectors_limit_waits_for_a_supervisor(
     url, app = console
     loan = _late_with_penalty(app)
     penalty = statement_for_loan(app, loan, DAY)["overdue"]["penalty"]
-    page = _signed_in(browser, url, "chen")
+    page = signed_in(browser, url, "chen")
     page.goto(f"{url}/accounts/{loan}")
     page.select_option("#kind", "waiver")
     page.fill("#penalty", str(penalty))
@@ -166,7 +152,7 @@ def test_a_waiver_above_a_collectors_limit_waits_for_a_supervisor(
     expect(page.locator(".flash")).to_contain_text("pending_approval")
     assert statement_for_loan(app, loan, DAY)["overdue"]["penalty"] == penalty
     page.close()
-    boss = _signed_in(browser, url, "wang")
+    boss = signed_in(browser, url, "wang")
     boss.goto(f"{url}/approvals")
     row = boss.locator("#approvals tr", has_text=loan)
     expect(row).to_contain_text("chen (collector)")
@@ -185,7 +171,7 @@ def test_an_agency_user_sees_only_its_own_placements(
         placed: dict[str, Any] = dict(conn.execute(
             select(t.placement.c.agency, t.placement.c.loan_id)).all())  # fmt: skip
     assert {"tier1", "tier2"} <= set(placed), "both agencies got placements"
-    page = _signed_in(browser, url, "li")
+    page = signed_in(browser, url, "li")
     assert page.url.endswith("/agency")
     expect(page.locator("#placed")).to_contain_text(placed["tier1"])
     assert page.goto(f"{url}/accounts/{placed['tier1']}").status == 200
@@ -198,7 +184,7 @@ def test_an_agency_user_sees_only_its_own_placements(
 
 def test_the_dashboard_draws_its_charts(console: tuple[str, App], browser: Browser) -> None:
     url, _ = console
-    page = _signed_in(browser, url, "wang")
+    page = signed_in(browser, url, "wang")
     page.goto(f"{url}/dashboard?since=2026-11-01&until=2026-11-23")
     assert page.locator("svg.chart").count() >= 5
     assert page.locator("svg.chart rect.bar").count() >= 3
@@ -210,7 +196,7 @@ def test_a_compliance_officer_searches_verifies_and_exports(
     console: tuple[str, App], browser: Browser
 ) -> None:
     url, app = console
-    page = _signed_in(browser, url, "qian")
+    page = signed_in(browser, url, "qian")
     page.goto(f"{url}/compliance/audit?verify=1")
     expect(page.locator("#chain")).to_contain_text("chain intact")
     with app.engine.connect() as conn:
@@ -252,7 +238,7 @@ def test_a_strategy_manager_uploads_diffs_and_activates(
     from arrears.service.cycle import strategy_from
 
     url, app = console
-    page = _signed_in(browser, url, "sun")
+    page = signed_in(browser, url, "sun")
     assert page.url.endswith("/strategy")
     page.fill("#text", "strategy: broken\nversion: 1\nstages: nope\n")
     page.click("#upload button[type=submit]")
@@ -276,7 +262,7 @@ def test_a_supervisor_sees_queues_and_assigns_them(
     console: tuple[str, App], browser: Browser
 ) -> None:
     url, _ = console
-    page = _signed_in(browser, url, "wang")
+    page = signed_in(browser, url, "wang")
     page.goto(f"{url}/supervise")
     expect(page.locator("#queues")).to_contain_text("early_callback")
     row = page.locator("#team tr", has_text="chen")
@@ -284,7 +270,7 @@ def test_a_supervisor_sees_queues_and_assigns_them(
     row.locator("button").click()
     expect(page.locator("#team tr", has_text="chen")).to_contain_text("mid_calls")
     page.close()
-    collector = _signed_in(browser, url, "chen")
+    collector = signed_in(browser, url, "chen")
     assert collector.locator("#q").input_value() == "mid_calls"
     collector.close()
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -17,7 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
+from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import select
 
 from arrears.bootstrap import App
@@ -32,11 +31,11 @@ from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
 from arrears.web.app import create_app
 from tests.conftest import make_app
+from tests.support.browser import PASSWORD, chromium, signed_in
 from tests.support.files import readme_loan_files, two_borrower_files
 from tests.support.servers import serve_asgi
 
 NOW = datetime(2026, 2, 19, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 
 
 @pytest.fixture(scope="module")
@@ -58,10 +57,8 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, App,
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+    with chromium() as b:
         yield b
-        b.close()
 
 
 def _phone(browser: Browser) -> Page:
@@ -83,7 +80,7 @@ def test_a_real_code_shows_who_when_how_and_what(
     expect(verdict).to_contain_text("SYS-001")
     expect(verdict).to_contain_text("2026-02-19 10:00")
     expect(verdict).to_contain_text("应还2,227.27元")
-    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # fits the phone
+    _fits(page)
     page.close()
 
 
@@ -149,8 +146,6 @@ def test_limiter_window() -> None:
 
 # ------------------------------------------------------------------------------------------
 # the signed-in portal, at phone size: two borrowers, today's plan made, a collector to look
-
-PASSWORD = "correct-horse-9"
 
 
 @dataclass
@@ -253,7 +248,7 @@ def test_a_promise_made_in_the_portal_is_on_the_consoles_timeline(
     page.click("#confirm button")
     expect(page.locator("#done")).to_contain_text("承诺已记录")
     page.close()
-    desk = _desk(browser, world, "chen")
+    desk = signed_in(browser, world.url, "chen")
     desk.goto(f"{world.url}/accounts/L1")
     row = desk.locator("#timeline tr", has_text="promise")
     expect(row).to_contain_text("pending")
@@ -311,23 +306,13 @@ def test_a_complaint_with_a_photo_puts_the_account_on_hold(
     with world.app.engine.connect() as conn:
         hold = conn.execute(select(t.hold).where(t.hold.c.kind == "complaint")).one()
     assert hold.loan_id == "L1" and hold.ends_at is None
-    desk = _desk(browser, world, "chen")
+    desk = signed_in(browser, world.url, "chen")
     desk.goto(f"{world.url}/accounts/L1")
     expect(desk.locator("#compliance")).to_contain_text("on hold (complaint)")
     desk.close()
-    officer = _desk(browser, world, "zhao")  # compliance opens the photo the borrower sent
+    officer = signed_in(browser, world.url, "zhao")  # compliance opens the photo the borrower sent
     officer.goto(f"{world.url}/compliance/complaints")
     with officer.expect_download() as info:
         officer.click("#complaints a.file")
     assert Path(info.value.path()).read_bytes() == photo.read_bytes()
     officer.close()
-
-
-def _desk(browser: Browser, world: World, user: str) -> Page:
-    desk = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
-    desk.goto(f"{world.url}/login")
-    desk.fill("#username", user)
-    desk.fill("#password", PASSWORD)
-    desk.click("button[type=submit]")
-    desk.wait_for_load_state()
-    return desk

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -18,7 +17,8 @@ from arrears.bootstrap import App
 from arrears.service.errors import ServiceError
 from arrears.service.payments import post_payment
 from arrears.service.policy import load_policy
-from arrears.service.statements import statement_for_loan
+from arrears.service.restructure import payoff
+from arrears.service.statements import statement_state
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -37,32 +37,34 @@ class Order:
     payment_id: str | None
 
 
-def payoff(st: dict[str, Any]) -> int:
-    """Everything due today plus the principal not yet due (a statement's dict)."""
-    today = date.fromisoformat(st["as_of"])
-    later = sum(i["principal"] - i["paid_principal"] - i["moved_principal"]
-                for i in st["instalments"]
-                if date.fromisoformat(i["due_date"]) > today)  # fmt: skip
-    return int(st["total_due"]) + int(later)
+@dataclass(frozen=True)
+class Bounds:
+    """What the portal takes for a loan today (minor units)."""
+
+    least: int
+    due: int  # what is due now (the amount offered first)
+    most: int  # paying the loan off
 
 
-def amount_bounds(app: App, loan_id: str) -> tuple[int, int]:
-    """The least and the most the portal takes for ``loan_id`` today (minor units)."""
+def amount_bounds(app: App, loan_id: str) -> Bounds:
+    """The least and the most the portal takes for ``loan_id`` today, and what is due."""
     with app.engine.connect() as conn:
         pf = conn.execute(select(t.loan.c.portfolio_id).where(t.loan.c.loan_id == loan_id))
         portfolio = pf.scalar()
     rules = load_policy(app.settings.collections_policy_file).for_portfolio(str(portfolio))
-    most = payoff(statement_for_loan(app, loan_id, app.today()))
-    return min(rules.portal.min_payment, most), most
+    today = app.today()
+    st = statement_state(app, loan_id, today)
+    most = payoff(st, today)
+    return Bounds(min(rules.portal.min_payment, most), st.total_due or most, most)
 
 
 def start_order(app: App, loan_id: str, amount: int, provider: str) -> Order:
     require_current(app)
-    least, most = amount_bounds(app, loan_id)
-    if most <= 0:
+    b = amount_bounds(app, loan_id)
+    if b.most <= 0:
         raise ServiceError(f"amount: nothing is owed on {loan_id}")
-    if not least <= amount <= most:
-        raise ServiceError(f"amount: between {least} and {most} minor units, got {amount}")
+    if not b.least <= amount <= b.most:
+        raise ServiceError(f"amount: between {b.least} and {b.most} minor units, got {amount}")
     order_id = f"po-{uuid.uuid4().hex[:20]}"
     with app.engine.begin() as conn:
         currency = conn.execute(select(t.loan.c.currency).where(t.loan.c.loan_id == loan_id))

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arrears.domain.codec import FieldError, loan_from_dict, statement_to_dict
-from arrears.domain.delinquency import statement
+from arrears.domain.delinquency import Statement, statement
 from arrears.service.errors import ServiceError
 from arrears.service.tables import Bands, bands_for
 
@@ -32,8 +32,8 @@ def statement_from_file(path: Path, as_of: date, bands: Bands | None = None) -> 
     return statement_to_dict(statement(loan, as_of, buckets=bands.buckets, stages=bands.stages))
 
 
-def statement_for_loan(app: App, loan_id: str, as_of: date) -> dict[str, Any]:
-    """Compute the statement of a loan in the store."""
+def statement_state(app: App, loan_id: str, as_of: date) -> Statement:
+    """The statement of a loan in the store, as the domain computes it."""
     from arrears.service.store import require_current
     from arrears.store.repository import LoanRepository, NotFound
 
@@ -46,4 +46,9 @@ def statement_for_loan(app: App, loan_id: str, as_of: date) -> dict[str, Any]:
         except FieldError as exc:
             raise ServiceError(f"loan {loan_id} in the store: {exc}") from exc
     bands = bands_for(app.settings)
-    return statement_to_dict(statement(loan, as_of, buckets=bands.buckets, stages=bands.stages))
+    return statement(loan, as_of, buckets=bands.buckets, stages=bands.stages)
+
+
+def statement_for_loan(app: App, loan_id: str, as_of: date) -> dict[str, Any]:
+    """Compute the statement of a loan in the store."""
+    return statement_to_dict(statement_state(app, loan_id, as_of))

@@ -31,6 +31,7 @@ from arrears.web.portal.common import (
     Portal,
     SignInFirst,
     borrower,
+    client_of,
     fresh,
     mine,
     to_sign_in,
@@ -41,10 +42,6 @@ WINDOW = timedelta(minutes=10)
 CODE_SENDS, GUESSES = 5, 10
 #: the most an upload may be (every file at its largest, and the form's words)
 MAX_UPLOAD = evidence.MAX_FILES * evidence.MAX_BYTES + 64 * 1024
-
-
-def _client(request: Request) -> str:
-    return request.client.host if request.client else "?"
 
 
 def mount_borrower(api: FastAPI, app: App, p: Portal, sms: Channel) -> None:
@@ -81,7 +78,7 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
              csrf: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:  # fmt: skip
         if not fresh(request, csrf):
             return p.render(request, "signin.html", status=403, ref=ref)
-        if sends.allow(_client(request)) is not None:
+        if sends.allow(client_of(request)) is not None:
             return p.render(request, "signin.html", status=429, ref=ref, problem="too_many")
         portal.send_code(app, ref, sms)
         return p.render(request, "signin.html", ref=ref, sent=True)
@@ -92,7 +89,7 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
               csrf: Annotated[str, Form(max_length=100)] = "") -> Response:  # fmt: skip
         if not fresh(request, csrf):
             return p.render(request, "signin.html", status=403, ref=ref, sent=True)
-        if guesses.allow(_client(request)) is not None:
+        if guesses.allow(client_of(request)) is not None:
             return p.render(request, "signin.html", status=429, ref=ref, sent=True,
                             problem="too_many")  # fmt: skip
         found = portal.sign_in(app, ref, code)

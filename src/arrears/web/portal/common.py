@@ -27,6 +27,11 @@ LANG = "arrears_portal_lang"
 TOKEN = "arrears_verify"  # the double-submit token of the forms before sign-in
 
 
+def client_of(request: Request) -> str:
+    """The client's address: what the per-address limits count by."""
+    return request.client.host if request.client else "?"
+
+
 def lang_of(request: Request) -> str:
     for chosen in (request.query_params.get("lang"), request.cookies.get(LANG)):
         if chosen in WORDS:

@@ -28,7 +28,6 @@ from arrears.bootstrap import App
 from arrears.service import checkout, portal, selfserve
 from arrears.service.errors import ServiceError
 from arrears.service.portal import Session
-from arrears.service.statements import statement_for_loan
 from arrears.settings import Env
 from arrears.web.api.deps import problem
 from arrears.web.api.webhooks import parse_body, signature, signed_body
@@ -81,10 +80,9 @@ def mount_money(api: FastAPI, app: App, p: Portal) -> None:
 def _pay(r: APIRouter, app: App, p: Portal, Who: Any, provider: HostedCheckout | None) -> None:
     def pay_page(request: Request, who: Session, loan_id: str, status: int = 200,
                  **ctx: Any) -> HTMLResponse:  # fmt: skip
-        least, most = checkout.amount_bounds(app, loan_id)
-        due = statement_for_loan(app, loan_id, app.today())["total_due"]
+        b = checkout.amount_bounds(app, loan_id)
         return p.render(request, "pay.html", status=status, session=who, loan_id=loan_id,
-                        least=least, most=most, due=due or most, provider=provider,
+                        least=b.least, most=b.most, due=b.due, provider=provider,
                         **ctx)  # fmt: skip
 
     @r.get("/portal/loan/{loan_id}/pay")

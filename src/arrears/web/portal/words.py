@@ -45,7 +45,7 @@ PAGES = {
         "fee": "费用", "penalty": "罚息", "overdue": "逾期部分", "due_today": "今日到期",
         "penalty_how": "罚息如何计算", "rate": "日罚息率", "cap": "费用上限",
         "cap_reached": "已达上限，不再计收", "days": "天", "base": "计息基数",
-        "per_day": "每日", "cut_by_cap": "受上限限制", "penalty_accrued": "罚息合计",
+        "cut_by_cap": "受上限限制", "penalty_accrued": "罚息合计",
         "penalty_paid": "已还罚息", "waived": "已减免", "penalty_unpaid": "未还罚息",
         "formula": "每日罚息 = 逾期未还本金（及利息）× 日罚息率，按天累计，合计不超过费用上限",
         "instalments": "还款计划", "due_date": "到期日", "unpaid": "未还",
@@ -63,8 +63,7 @@ PAGES = {
         "hardship_what": "请说明您的困难（失业、疾病等）",
         "hardship_note": "提交后暂停催收及罚息（最长{days}天），由专人审核后联系您。",
         "preview": "查看影响", "confirm": "确认提交", "effect": "提交后的影响",
-        "limits": "可选范围", "up_to": "最多", "parts": "期", "within_days": "天内",
-        "min_amount": "最低", "promise_ok": "承诺已记录。",
+        "limits": "可选范围", "parts": "期", "promise_ok": "承诺已记录。",
         "auto_upto": "{n}以内即时生效，超过需人工审核",
         "arranged": "已生效，已记入账户。", "pending": "已提交，超出自动审批范围，等待审核。",
         "hardship_ok": "困难申请已提交：暂停催收，专人审核后联系您。",
@@ -83,7 +82,6 @@ PAGES = {
         "submit": "提交", "filed": "投诉已受理，编号：", "sla": "答复期限",
         "finding": "调查结论", "resolution": "处理结果", "st_open": "处理中",
         "st_escalated": "已升级处理", "st_resolved": "已办结", "files": "附件",
-        "error": "请检查", "not_found": "未找到",
     },
     "en": {
         "portal": "My loans", "sign_in": "Sign in", "ref": "Loan reference or national ID",
@@ -102,7 +100,7 @@ PAGES = {
         "due_today": "Due today", "penalty_how": "How the penalty is worked out",
         "rate": "Daily penalty rate", "cap": "Charges cap",
         "cap_reached": "cap reached: no more is charged", "days": "days", "base": "base",
-        "per_day": "per day", "cut_by_cap": "cut by the cap",
+        "cut_by_cap": "cut by the cap",
         "penalty_accrued": "Penalty charged", "penalty_paid": "Penalty paid",
         "waived": "Waived", "penalty_unpaid": "Penalty unpaid",
         "formula": "Penalty per day = overdue principal (and interest) × the daily rate, "
@@ -125,8 +123,8 @@ PAGES = {
         "hardship_note": "Collection and penalty pause (up to {days} days) while a person "
                          "reviews it and contacts you.",
         "preview": "See the effect", "confirm": "Confirm", "effect": "What it changes",
-        "limits": "What you may choose", "up_to": "up to", "parts": "parts",
-        "within_days": "days", "min_amount": "at least", "promise_ok": "Your promise is recorded.",
+        "limits": "What you may choose", "parts": "parts",
+        "promise_ok": "Your promise is recorded.",
         "auto_upto": "up to {n} agreed at once, more reviewed by a person",
         "arranged": "Agreed and recorded on your account.",
         "pending": "Sent: it is above what we can agree automatically, so a person will "
@@ -151,7 +149,6 @@ PAGES = {
         "submit": "Submit", "filed": "Complaint received, reference", "sla": "Answer due by",
         "finding": "Finding", "resolution": "Outcome", "st_open": "Open",
         "st_escalated": "Escalated", "st_resolved": "Resolved", "files": "Files",
-        "error": "Please check", "not_found": "Not found",
     },
 }  # fmt: skip
 
