@@ -7,6 +7,15 @@ and the console's account page, which also logs the view of personal data), and 
 call's outcome (``POST /api/v1/actions/{id}/outcome``, the note checked by the lexicon). The
 server is ``arrears serve --workers 2`` in its own processes. Reported: requests per second and
 p50/p99 latency of each endpoint. Goal: p99 <= 150 ms.
+
+    scripts/bench api
+    BENCH_API_LOANS=2000 BENCH_API_COLLECTORS=4 BENCH_API_ROUNDS=2 BENCH_API_THINK=0.05 \
+        scripts/bench api                                  # a tiny run
+
+The benchmark fails (exit status 1, nothing written) if the server does not start or dies, a
+collector cannot sign in or its client fails, an endpoint answers with a server error, a
+redirect to sign in, 401 or 403, or an endpoint gets no good answer at all; other refusals
+(429, say) are counted. BENCH_BREAK=serve makes the server's command fail (bench/common.py).
 """
 
 from __future__ import annotations
@@ -14,12 +23,16 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import random
+import re
+import shutil
 import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+import traceback
+from collections import Counter
 from datetime import UTC, datetime
 from datetime import time as dtime
 from pathlib import Path
@@ -31,7 +44,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import machine, prepend  # noqa: E402
+from bench.common import StepFailed, as_run, guard, machine, prepend, tail  # noqa: E402
 
 LOANS = int(os.environ.get("BENCH_API_LOANS", "1000000"))
 COLLECTORS = int(os.environ.get("BENCH_API_COLLECTORS", "50"))
@@ -39,9 +52,12 @@ ROUNDS = int(os.environ.get("BENCH_API_ROUNDS", "30"))  # accounts each collecto
 LIMIT_SECONDS = 600
 WORKERS = os.environ.get("BENCH_API_WORKERS", "2")
 THINK = float(os.environ.get("BENCH_API_THINK", "1.0"))  # seconds a collector spends per step
-CLIENTS = 5  # client processes the collectors are spread over
+CLIENTS = min(5, COLLECTORS)  # client processes the collectors are spread over
 PASSWORD = "bench-password-1"
 QUEUES = ("early_callback", "mid_calls", "late_calls", "legal_desk")
+ENDPOINTS = ("queue", "account (API)", "account (page)", "wrap-up")
+#: answers that say the benchmark itself is broken, not the server busy: never a figure
+BROKEN = re.compile(r"5\d\d|30[1-8]|401|403")
 
 
 def _store(url: str, work: Path) -> tuple[str, float]:
@@ -79,13 +95,41 @@ class Timings:
     def __init__(self) -> None:
         self.by: dict[str, list[float]] = {}
         self.errors: dict[str, int] = {}
+        self.statuses: Counter[tuple[str, int]] = Counter()
+        self.failures: list[str] = []  # collectors that could not work (their traceback)
         self.lock = threading.Lock()
 
-    def add(self, name: str, seconds: float, ok: bool) -> None:
+    def add(self, name: str, seconds: float, status: int, ok: bool) -> None:
         with self.lock:
             self.by.setdefault(name, []).append(seconds)
+            self.statuses[(name, status)] += 1
             if not ok:
                 self.errors[name] = self.errors.get(name, 0) + 1
+
+    def __getstate__(self) -> dict[str, Any]:  # sent from a client process: no lock
+        return {k: v for k, v in self.__dict__.items() if k != "lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, lock=threading.Lock())
+
+    def merge(self, other: Timings) -> None:
+        for name, xs in other.by.items():
+            self.by.setdefault(name, []).extend(xs)
+        for name, n in other.errors.items():
+            self.errors[name] = self.errors.get(name, 0) + n
+        self.statuses.update(other.statuses)
+        self.failures += other.failures
+
+    def problems(self) -> list[str]:
+        """Why this phase's figures cannot stand, if they cannot."""
+        out = [f"{len(self.failures)} collector(s) failed"] if self.failures else []
+        bad = {k: n for k, n in self.statuses.items() if BROKEN.fullmatch(str(k[1]))}
+        if bad:
+            out.append("answers " + ", ".join(f"{e} {c} x{n}" for (e, c), n in sorted(bad.items())))
+        good = {e for e, xs in self.by.items() if len(xs) > self.errors.get(e, 0)}
+        if missing := [e for e in ENDPOINTS if e not in good]:
+            out.append(f"no good answer from {', '.join(missing)}")
+        return out
 
 
 def _timed(
@@ -94,24 +138,50 @@ def _timed(
 ) -> httpx.Response:  # fmt: skip
     start = time.perf_counter()
     r = client.request(method, path, **kw)
-    t.add(name, time.perf_counter() - start, r.status_code in ok_codes)
+    t.add(name, time.perf_counter() - start, r.status_code, r.status_code in ok_codes)
     return r
+
+
+def _ok(r: httpx.Response, what: str, codes: tuple[int, ...] = (200,)) -> httpx.Response:
+    if r.status_code not in codes:
+        raise RuntimeError(f"{what}: HTTP {r.status_code} {r.text[:200]!r}")
+    return r
+
+
+def _sign_in(web: httpx.Client, username: str) -> None:
+    """The console's sign-in as a browser does it: the form (its double-submit token), then
+    the post; a session cookie must come back."""
+    form = _ok(web.get("/login"), "GET /login").text
+    found = re.search(r'name="csrf" value="([^"]*)"', form)
+    data = {"username": username, "password": PASSWORD, "csrf": found.group(1) if found else ""}
+    _ok(web.post("/login", data=data), f"sign-in of {username}", (302, 303))
+    if not web.cookies.get("arrears_session"):
+        raise RuntimeError(f"sign-in of {username}: no session cookie")
 
 
 def _collector(
     k: int, base: str, token: str, t: Timings, stop: float, think: float
 ) -> None:  # fmt: skip
+    """One collector's loop; anything that stops it is kept as a failure of the phase."""
+    try:
+        _work(k, base, token, t, stop, think)
+    except Exception:
+        with t.lock:
+            t.failures.append(f"collector c{k:03d}: {traceback.format_exc()}")
+
+
+def _work(k: int, base: str, token: str, t: Timings, stop: float, think: float) -> None:
     rng = random.Random(k)
     queue = QUEUES[k % len(QUEUES)]
     api = httpx.Client(base_url=base, headers={"Authorization": f"Bearer {token}"}, timeout=30)
     web = httpx.Client(base_url=base, timeout=30)
     try:
-        web.post("/login", data={"username": f"c{k:03d}", "password": PASSWORD})
+        _sign_in(web, f"c{k:03d}")
         # warm, not timed: each server process compiles its queries and pages once
-        warm = api.get(f"/api/v1/queues/{queue}/items", params={"per_page": 1}).json()
-        for x in warm.get("items", [])[:1]:
-            api.get(f"/api/v1/loans/{x['loan_id']}/statement")
-            web.get(f"/accounts/{x['loan_id']}")
+        warm = _ok(api.get(f"/api/v1/queues/{queue}/items", params={"per_page": 1}), "queue")
+        for x in warm.json().get("items", [])[:1]:
+            _ok(api.get(f"/api/v1/loans/{x['loan_id']}/statement"), "statement")
+            _ok(web.get(f"/accounts/{x['loan_id']}"), "account page")
         for _ in range(ROUNDS):
             if time.monotonic() > stop:
                 return
@@ -136,8 +206,7 @@ def _collector(
         web.close()
 
 
-def _group(args: tuple[list[int], str, str, float]) -> tuple[dict[str, list[float]],
-                                                             dict[str, int]]:  # fmt: skip
+def _group(args: tuple[list[int], str, str, float]) -> Timings:
     """One client process: its collectors as threads; their timings."""
     ids, base, token, think = args
     t = Timings()
@@ -148,7 +217,7 @@ def _group(args: tuple[list[int], str, str, float]) -> tuple[dict[str, list[floa
         th.start()
     for th in threads:
         th.join()
-    return t.by, t.errors
+    return t
 
 
 def _phase(base: str, token: str, think: float) -> Timings:
@@ -156,13 +225,13 @@ def _phase(base: str, token: str, think: float) -> Timings:
     busy threads would measure its own GIL, not the server)."""
     groups = [list(range(g, COLLECTORS, CLIENTS)) for g in range(CLIENTS)]
     with mp.get_context("fork").Pool(CLIENTS) as pool:
-        parts = pool.map(_group, [(g, base, token, think) for g in groups if g])
+        # a client process that dies loses its part: wait no longer than the collectors may take
+        parts = pool.map_async(_group, [(g, base, token, think) for g in groups if g]).get(
+            timeout=LIMIT_SECONDS + 120
+        )
     t = Timings()
-    for by, errors in parts:
-        for name, xs in by.items():
-            t.by.setdefault(name, []).extend(xs)
-        for name, n in errors.items():
-            t.errors[name] = t.errors.get(name, 0) + n
+    for part in parts:
+        t.merge(part)
     return t
 
 
@@ -171,49 +240,81 @@ def _pct(xs: list[float], q: float) -> float:
     return s[min(len(s) - 1, int(q * len(s)))] * 1000
 
 
+def _serve(url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``arrears serve`` in its own processes, up and answering; else the benchmark fails with
+    the server's stderr."""
+    from tests.support.servers import free_port
+
+    port = free_port()
+    env = {**os.environ, "ARREARS_DATABASE_URL": url, "ARREARS_ENV": "development"}
+    cmd, shown = as_run(
+        "serve",
+        [str(ROOT / ".venv/bin/arrears"), "serve", "--port", str(port), "--workers", WORKERS],
+    )
+    with log.open("wb") as err:
+        server = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=err)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 120
+    while server.poll() is None and time.monotonic() < deadline:
+        try:
+            if httpx.get(f"{base}/login", timeout=1).status_code == 200:
+                return server, base
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    why = "not answering after 120 s" if server.poll() is None else f"exit status {server.poll()}"
+    server.kill()
+    server.wait()
+    raise StepFailed("serve", shown, why, tail(log.read_text(errors="replace")))
+
+
 def main() -> None:
     from tests.conftest import _pg_database
     from tests.support.pg import PgServer
-    from tests.support.servers import free_port
 
-    work = Path(tempfile.mkdtemp(prefix="bench-api-"))
+    if LOANS < 1 or COLLECTORS < 1:
+        raise SystemExit("BENCH_API_LOANS and BENCH_API_COLLECTORS must be at least 1")
     pg = PgServer()
     admin = pg.start()
+    work = Path(tempfile.mkdtemp(prefix="bench-api-"))
     server = None
     try:
         url = _pg_database(admin)
         token, setup = _store(url, work)
-        port = free_port()
-        env = {**os.environ, "ARREARS_DATABASE_URL": url, "ARREARS_ENV": "development"}
-        server = subprocess.Popen(
-            [str(ROOT / ".venv/bin/arrears"), "serve", "--port", str(port), "--workers", WORKERS],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        base = f"http://127.0.0.1:{port}"
-        for _ in range(200):
-            try:
-                if httpx.get(f"{base}/login", timeout=1).status_code == 200:
-                    break
-            except httpx.HTTPError:
-                time.sleep(0.2)
+        server, base = _serve(url, work / "serve.log")
         phases = []
         for label, think in (("paced", THINK), ("flat out", 0.0)):
             t0 = time.perf_counter()
             t = _phase(base, token, think)
+            if problems := t.problems():
+                raise StepFailed(f"{label} run", f"{COLLECTORS} collectors against {base}",
+                                 "; ".join(problems), tail("\n".join(t.failures[:3])))  # fmt: skip
             phases.append((label, think, t, time.perf_counter() - t0))
+        if server.poll() is not None:
+            raise StepFailed("serve", "arrears serve", f"exit status {server.poll()} during the "
+                             "runs", tail((work / "serve.log").read_text(errors="replace")))  # fmt: skip
     finally:
-        if server is not None:
+        if server is not None and server.poll() is None:
             server.terminate()
             server.wait(timeout=20)
         pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
     _write(phases, setup)
+
+
+def _knobs() -> str:
+    """The knobs set away from their defaults, as the section's command shows them."""
+    names = ("BENCH_API_LOANS", "BENCH_API_COLLECTORS", "BENCH_API_ROUNDS", "BENCH_API_WORKERS",
+             "BENCH_API_THINK")  # fmt: skip
+    given = [f"{n}={os.environ[n]}" for n in names if os.environ.get(n)]
+    return f" ({', '.join(given)})" if given else ""
 
 
 def _write(phases: list[tuple[str, float, Timings, float]], setup: float) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"## {when}: the API and the console, {COLLECTORS} collectors", "",
-        f"Machine: {machine()}. Command: `scripts/bench api`. Store: PostgreSQL 15 on loopback, "
+        f"Machine: {machine()}. Command: `scripts/bench api`{_knobs()}. Store: PostgreSQL 15 on loopback, "
         f"{LOANS:,} generated loans ingested and run through today's cycle ({setup:.0f} s). "
         f"Server: `arrears serve --workers {WORKERS}`. {COLLECTORS} collectors at once ({CLIENTS} "
         f"client processes of threads, loopback, the same 2 cores as the server and the store), each up to {ROUNDS} accounts: its queue, the account (API "
@@ -239,9 +340,10 @@ def _write(phases: list[tuple[str, float, Timings, float]], setup: float) -> Non
                         f"worst p99 {worst:.1f} ms: {'met' if worst <= 150 else 'not met'}")  # fmt: skip
     lines += ["", "Goal: p99 <= 150 ms on every endpoint. " + "; ".join(verdicts) + ".",
               "`refused` counts answers other than 200/201 (for the wrap-up, other than 201 "
-              "or the 422 of an item another collector worked first).", "", ""]  # fmt: skip
+              "or the 422 of an item another collector worked first); a server error, a "
+              "redirect to sign in, 401 or 403 fails the run instead.", "", ""]  # fmt: skip
     prepend(lines)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guard(main))

@@ -9,6 +9,13 @@ job per message: lease, second look (a fresh read of the account and the complia
 render with a new code, write the attempt, code and message, send, record, audit. The gateway
 and the SMTP server each run in a process of their own; every dispatcher waits, imported and
 connected, for a common start signal, and the clock runs from it to the last one's end.
+
+    scripts/bench dispatch                              # 40,000 loans
+    BENCH_DISPATCH_LOANS=300 scripts/bench dispatch     # a tiny run
+
+A dispatcher or a provider that fails, a run that sends nothing, or a message the providers saw
+that was never planned stops the benchmark (exit status 1, nothing written); BENCH_BREAK=sms-1
+(or sms-2, email-1, email-2) makes that run's dispatchers fail on purpose (bench/common.py).
 """
 
 from __future__ import annotations
@@ -16,9 +23,12 @@ from __future__ import annotations
 import json
 import multiprocessing as mp
 import os
+import queue
+import shutil
 import sys
 import tempfile
 import time
+import traceback
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
@@ -26,11 +36,13 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.common import machine, prepend  # noqa: E402
+from bench.common import StepFailed, broken, guard, machine, prepend  # noqa: E402
 
 DAY = date(2026, 11, 23)
 NOW = datetime(2026, 11, 23, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai: every window is open
 LOANS = int(os.environ.get("BENCH_DISPATCH_LOANS", "40000"))
+#: seconds a dispatcher may take to start (import, connect), and a run to finish
+START_SECONDS, RUN_SECONDS = 300, 1800
 
 
 # ------------------------------------------------------------------------------------------
@@ -52,12 +64,11 @@ def _gateway(pipe: Any) -> None:
     gw.stop()
 
 
-def _smtp(pipe: Any) -> None:
+def _smtp(pipe: Any, folder: Path) -> None:
     import email
 
     from tests.support.servers import SmtpServer
 
-    folder = Path(tempfile.mkdtemp(prefix="bench-smtp-"))
     server = SmtpServer(folder, "starttls").start()
     pipe.send((server.port, str(server.cert)))
     pipe.recv()
@@ -68,11 +79,24 @@ def _smtp(pipe: Any) -> None:
     server.stop()
 
 
-def _provider(target: Any) -> tuple[Any, Any, Any]:
+def _provider(target: Any, *args: Any) -> tuple[Any, Any, Any]:
     parent, child = mp.Pipe()
-    p = mp.get_context("fork").Process(target=target, args=(child,), daemon=True)
+    p = mp.get_context("fork").Process(target=target, args=(child, *args), daemon=True)
     p.start()
-    return p, parent, parent.recv()
+    child.close()  # only the provider holds its end: its death ends the wait below
+    return p, parent, _answer(p, parent, target.__name__.strip("_"), "start")
+
+
+def _answer(p: Any, pipe: Any, name: str, what: str, timeout: float = 120) -> Any:
+    """A provider's answer; it failing or never answering fails the benchmark."""
+    try:
+        if pipe.poll(timeout):
+            return pipe.recv()
+    except EOFError:
+        pass
+    p.join(1)
+    raise StepFailed(f"{name} provider", f"bench/dispatch.py {name} process ({what})",
+                     f"no answer (exit code {p.exitcode}); its traceback is above")  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
@@ -162,7 +186,18 @@ def _plan(url: str, accounts: list[tuple[str, str]], step: str, channel: str, te
 
 
 def _dispatcher(url: str, providers: str, outbox: str, worker: str, channel: str, go: Any,
-                result: Any) -> None:  # fmt: skip
+                result: Any, label: str) -> None:  # fmt: skip
+    """One dispatcher process: "ready", then its "report" on ``result``; or its traceback as an
+    "error" (and exit status 1)."""
+    try:
+        _dispatch(url, providers, outbox, worker, channel, go, result, label)
+    except BaseException:
+        result.put({"kind": "error", "worker": worker, "error": traceback.format_exc()})
+        raise
+
+
+def _dispatch(url: str, providers: str, outbox: str, worker: str, channel: str, go: Any,
+              result: Any, label: str) -> None:  # fmt: skip
     from arrears.bootstrap import bootstrap
     from arrears.channels.profiles import build, read
     from arrears.service.dispatch import Options, dispatch
@@ -175,50 +210,94 @@ def _dispatcher(url: str, providers: str, outbox: str, worker: str, channel: str
     app = bootstrap(settings, clock=lambda: datetime.now(UTC) + shift)
     chans = build(read(Path(providers)), Path(outbox))
     ensure_loaded(app)
+    if broken(label):
+        raise RuntimeError(f"{label}: broken on purpose (BENCH_BREAK)")
+    result.put({"kind": "ready", "worker": worker})
     go.wait()
     started = time.perf_counter()
     report = dispatch(app, chans, Options(worker=worker, channels=(channel,), batch=200,
                                           senders=8))  # fmt: skip
-    result.put({"worker": worker, "seconds": time.perf_counter() - started,
+    result.put({"kind": "report", "worker": worker, "seconds": time.perf_counter() - started,
                 "sent": report.sent, "cancelled": report.cancelled, "parked": report.parked,
                 "fenced": report.fenced, "rules": dict(report.by_rule)})  # fmt: skip
     for c in {id(x): x for x in chans.values()}.values():
         c.close()
 
 
+def _gather(q: Any, procs: list[Any], label: str, kind: str, timeout: float) -> list[Any]:
+    """A ``kind`` item ("ready", "report") from each of ``procs`` on ``q``; a dispatcher that
+    failed, died or took too long fails the benchmark, its traceback in the message."""
+    got: list[Any] = []
+    deadline = time.monotonic() + timeout
+    command = f"dispatch(channels=({label.split('-')[0]},)) in {len(procs)} spawned process(es)"
+    while len(got) < len(procs):
+        try:
+            item = q.get(timeout=1)
+        except queue.Empty:
+            codes = [p.exitcode for p in procs]
+            if any(c not in (None, 0) for c in codes) or all(c is not None for c in codes):
+                raise StepFailed(label, command, f"a dispatcher exited before its {kind} "
+                                 f"(exit codes {codes})") from None  # fmt: skip
+            if time.monotonic() > deadline:
+                raise StepFailed(label, command, f"no {kind} in {timeout:.0f} s") from None
+            continue
+        if item["kind"] == "error":
+            raise StepFailed(label, command, f"dispatcher {item['worker']} failed", item["error"])
+        got.append(item)
+    return got
+
+
 def _measure(url: str, providers: str, outbox: str, channel: str, processes: int,
-             label: str) -> dict[str, Any]:  # fmt: skip
+             label: str, planned: int) -> dict[str, Any]:  # fmt: skip
     ctx = mp.get_context("spawn")
     go, result = ctx.Event(), ctx.Queue()
     procs = [
         ctx.Process(target=_dispatcher,
-                    args=(url, providers, outbox, f"{label}-{k}", channel, go, result))
+                    args=(url, providers, outbox, f"{label}-{k}", channel, go, result, label))
         for k in range(processes)
     ]  # fmt: skip
     for p in procs:
         p.start()
-    time.sleep(8)  # imported and connected (spawned interpreters), waiting for the signal
-    t0 = time.perf_counter()
-    go.set()
-    reports = [result.get(timeout=1800) for _ in procs]
-    wall = time.perf_counter() - t0
-    for p in procs:
-        p.join()
+    try:
+        # every one imported and connected (spawned interpreters), waiting for the signal
+        _gather(result, procs, label, "ready", START_SECONDS)
+        t0 = time.perf_counter()
+        go.set()
+        reports = _gather(result, procs, label, "report", RUN_SECONDS)
+        wall = time.perf_counter() - t0
+        for p in procs:
+            p.join(60)
+    finally:
+        for p in procs:
+            if p.is_alive():
+                p.kill()
+    codes = [p.exitcode for p in procs]
     sent = sum(r["sent"] for r in reports)
+    command = f"dispatch(channels=({channel},)) in {processes} spawned process(es)"
+    if any(c != 0 for c in codes):
+        raise StepFailed(label, command, f"dispatchers' exit codes {codes}")
+    if sent == 0:
+        raise StepFailed(label, command, f"sent nothing of {planned:,} planned: {reports}")
     return {"label": label, "channel": channel, "processes": processes, "sent": sent,
-            "seconds": wall, "rate": sent / wall if wall else 0.0, "reports": reports}  # fmt: skip
+            "seconds": wall, "rate": sent / wall, "reports": reports}  # fmt: skip
 
 
 def main() -> None:
     from tests.conftest import _pg_database
     from tests.support.pg import PgServer
 
-    work = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
+    if LOANS < 1:
+        raise SystemExit(f"BENCH_DISPATCH_LOANS must be at least 1, got {LOANS}")
     pg = PgServer()
     admin = pg.start()
-    gw_proc, gw_pipe, gw_url = _provider(_gateway)
-    smtp_proc, smtp_pipe, (smtp_port, cert) = _provider(_smtp)
+    work = Path(tempfile.mkdtemp(prefix="bench-dispatch-"))
+    providers_procs: list[Any] = []
     try:
+        gw_proc, gw_pipe, gw_url = _provider(_gateway)
+        providers_procs.append(gw_proc)
+        (work / "smtp").mkdir()
+        smtp_proc, smtp_pipe, (smtp_port, cert) = _provider(_smtp, work / "smtp")
+        providers_procs.append(smtp_proc)
         url = _pg_database(admin)
         t0 = time.perf_counter()
         accounts = _store(url, work)
@@ -238,21 +317,26 @@ def main() -> None:
             template = "early_sms" if channel == "sms" else "reminder_email"
             planned[label] = _plan(url, accounts[kind], f"bench.{label}", channel, template,
                                    n_sms if channel == "sms" else n_mail)  # fmt: skip
-            runs.append(_measure(url, str(providers), str(work / "outbox"), channel, procs, label))
+            runs.append(_measure(url, str(providers), str(work / "outbox"), channel, procs, label,
+                                 len(planned[label])))  # fmt: skip
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "reports"}), flush=True)
         gw_pipe.send("stop")
-        gw = gw_pipe.recv()
+        gw = _answer(gw_proc, gw_pipe, "gateway", "stop")
         smtp_pipe.send("stop")
-        mail = smtp_pipe.recv()
+        mail = _answer(smtp_proc, smtp_pipe, "smtp", "stop")
     finally:
-        for p in (gw_proc, smtp_proc):
+        for p in providers_procs:
             p.kill()
         pg.stop()
+        shutil.rmtree(work, ignore_errors=True)
     sms_keys = set(planned["sms-1"]) | set(planned["sms-2"])
     mail_keys = set(planned["email-1"]) | set(planned["email-2"])
     sms_dups = gw["requests"] - gw["accepted"]
     mail_dups = mail["messages"] - len(set(mail["keys"]))
-    assert set(gw["keys"]) <= sms_keys and set(mail["keys"]) <= mail_keys
+    strays = (set(gw["keys"]) - sms_keys) | (set(mail["keys"]) - mail_keys)
+    if strays:
+        raise StepFailed("providers", "the gateway's and the SMTP server's idempotency keys",
+                         f"{len(strays)} messages never planned, e.g. {sorted(strays)[:3]}")  # fmt: skip
     _write(runs, setup, sms_dups, mail_dups, gw, mail)
 
 
@@ -261,7 +345,8 @@ def _write(runs: list[dict[str, Any]], setup: float, sms_dups: int, mail_dups: i
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
         f"## {when}: the dispatcher", "",
-        f"Machine: {machine()}. Command: `scripts/bench dispatch`. Store: PostgreSQL 15 on "
+        f"Machine: {machine()}. Command: `scripts/bench dispatch`"
+        f"{f' (BENCH_DISPATCH_LOANS={LOANS})' if LOANS != 40_000 else ''}. Store: PostgreSQL 15 on "
         f"loopback, {LOANS:,} generated loans ingested and run through the day's cycle "
         f"({setup:.0f} s), then one action per account in collection for each run. Providers: "
         "the stand-in SMS gateway (HTTP/1.1, its own process) and aiosmtpd with STARTTLS (its "
@@ -298,4 +383,4 @@ def _write(runs: list[dict[str, Any]], setup: float, sms_dups: int, mail_dups: i
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(guard(main))

@@ -16,7 +16,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from arrears.cycle.snapshot import SCHEMAS
+from arrears.cycle.snapshot import OPTIONAL, SCHEMAS
 
 EPOCH = date(1970, 1, 1)
 CHUNK = 500_000
@@ -27,6 +27,7 @@ PRODUCTS = {"cash": "cash_loan", "instalment": "instalment"}
 CHANNELS = np.array(["sms", "push", "robocall", "call", "call", "email"])
 RESULTS = np.array(["connected", "conversation", "no_answer", "busy", "voicemail", "no_answer"])
 STAGES = np.array(["pre_due", "early", "mid", "late", "legal"])
+PREFERRED = np.array(["sms", "sms", "push", "email"])
 
 
 def _ids(prefix: str, start: int, n: int) -> pa.Array:
@@ -132,7 +133,7 @@ def chunk(rng: np.random.Generator, start: int, n: int, as_of: date) -> dict[str
     )
     overdue = missed > 0
     dpd = np.where(overdue, today - due[np.arange(n), np.minimum(n_paid, TERMS - 1)], 0)
-    return {
+    tables = {
         "loans": loans,
         "instalments": instalments,
         "payments": payments,
@@ -144,6 +145,15 @@ def chunk(rng: np.random.Generator, start: int, n: int, as_of: date) -> dict[str
         "arrangements": _arrangements(rng, loan_id, overdue),
         "stages": _stages(rng, loan_id, dpd, overdue, as_of),
     }
+    # drawn last, so every other column is what it was before the portal added it
+    tables["borrowers"] = borrowers.append_column("preferred_channel", _preferred(rng, n))
+    return tables
+
+
+def _preferred(rng: np.random.Generator, n: int) -> pa.Array:
+    """The channel a borrower chose in the portal (one in 20 did; all three are consented)."""
+    pick = PREFERRED[rng.integers(0, len(PREFERRED), n)]
+    return pa.array(np.where(rng.random(n) < 0.05, pick, None))
 
 
 def _contacts(
@@ -234,6 +244,21 @@ def _stages(
     )
 
 
+def _conform(name: str, table: pa.Table) -> pa.Table:
+    """``table`` in the snapshot's schema: a column the cycle may go without (snapshot.OPTIONAL)
+    and this generator does not make yet is written as nulls; a required one is an error."""
+    schema = SCHEMAS[name]
+    missing = [f.name for f in schema if f.name not in table.column_names]
+    if required := [c for c in missing if c not in OPTIONAL.get(name, ())]:
+        raise SystemExit(
+            f"bench/lake.py makes no column {', '.join(required)} of {name}.parquet, which the "
+            "cycle reads (arrears.cycle.snapshot.SCHEMAS): teach chunk() to make it"
+        )
+    for c in missing:
+        table = table.append_column(c, pa.nulls(table.num_rows, schema.field(c).type))
+    return table.select(schema.names).cast(schema)
+
+
 def make_lake(out: Path, loans: int, as_of: date, seed: int = 1) -> dict[str, int]:
     """Write ``loans`` loans to ``out/<table>.parquet``; returns rows per table."""
     out.mkdir(parents=True, exist_ok=True)
@@ -244,7 +269,7 @@ def make_lake(out: Path, loans: int, as_of: date, seed: int = 1) -> dict[str, in
         for start in range(0, loans, CHUNK):
             tables = chunk(rng, start, min(CHUNK, loans - start), as_of)
             for name, table in tables.items():
-                table = table.select(SCHEMAS[name].names).cast(SCHEMAS[name])
+                table = _conform(name, table)
                 if name not in writers:
                     writers[name] = pq.ParquetWriter(out / f"{name}.parquet", SCHEMAS[name])
                 writers[name].write_table(table)
@@ -262,6 +287,8 @@ def main() -> None:
     p.add_argument("--as-of", type=date.fromisoformat, default=date(2026, 11, 23))
     p.add_argument("--seed", type=int, default=1)
     a = p.parse_args()
+    if a.loans < 1:
+        p.error(f"LOANS must be at least 1, got {a.loans}")
     print(make_lake(a.out, a.loans, a.as_of, a.seed))
 
 

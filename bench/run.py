@@ -2,10 +2,13 @@
 
 Each step runs the real ``arrears`` command in a child process; wall time comes from the clock
 and peak memory from the child's resource usage (os.wait4). Results go to bench/RESULTS.md, the
-newest run first, with the machine and the date.
+newest run first, with the machine and the date. A step that fails, or an ingest that leaves the
+store without the rows it was given, stops the benchmark (exit status 1, nothing written).
 
     scripts/bench                      # 1,000,000 loans (about half an hour on 2 cores)
     BENCH_LOANS=100000 scripts/bench   # a quick run
+
+Knobs of bench/common.py: BENCH_RESULTS, BENCH_OUT, BENCH_BREAK (e.g. "ingest instalments").
 """
 
 from __future__ import annotations
@@ -13,18 +16,28 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import subprocess
+import sqlite3
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from common import machine, prepend
+from common import OUT_ROOT, StepFailed, guard, machine, prepend, run_step
 
 ROOT = Path(__file__).resolve().parents[1]
-OUT = ROOT / "bench" / "out"
+OUT = OUT_ROOT / "store"
 AS_OF = "2026-11-23"
+#: the ingest's batches, each timed on its own: file -> batch (any other file: "history")
+BATCHES = {
+    "portfolios.csv": "accounts",
+    "borrowers.csv": "accounts",
+    "contact_points.csv": "accounts",
+    "loans.csv": "accounts",
+    "instalments.csv": "instalments",
+    "payments.csv": "payments",
+}
+#: files whose rows are checked against the store after their batch: file -> table
+CHECKED = {"loans.csv": "loan", "instalments.csv": "instalment", "payments.csv": "payment"}
 
 
 @dataclass
@@ -41,15 +54,8 @@ class Step:
 
 
 def run(name: str, args: list[str], env: dict[str, str]) -> Step:
-    cmd = [str(ROOT / ".venv" / "bin" / "arrears"), *args]
-    print(f"$ arrears {' '.join(args)}", flush=True)
-    start = time.perf_counter()
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL)
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
-        raise SystemExit(f"{name} failed")
-    return Step(name, seconds, usage.ru_maxrss / 1024)
+    seconds, peak = run_step(name, [str(ROOT / ".venv" / "bin" / "arrears"), *args], env)
+    return Step(name, seconds, peak)
 
 
 def count_lines(path: Path) -> int:
@@ -57,16 +63,50 @@ def count_lines(path: Path) -> int:
         return sum(1 for _ in fh) - 1
 
 
+def split(data: Path) -> dict[str, Path]:
+    """The generated files as batches of links, in the order they are ingested."""
+    files = sorted(p.name for p in data.iterdir())
+    parts: dict[str, Path] = {}
+    for batch in ("accounts", "instalments", "payments", "history"):
+        names = [f for f in files if BATCHES.get(f, "history") == batch]
+        if not names:
+            if batch == "history":
+                continue
+            raise StepFailed("generate", f"arrears generate --out {data}", f"no {batch} files")
+        parts[batch] = OUT / batch
+        parts[batch].mkdir(parents=True)
+        for name in names:
+            (parts[batch] / name).symlink_to(data / name)
+    return parts
+
+
+def check_rows(step: str, folder: Path, db: Path) -> None:
+    """The store holds every row the batch's checked files have (an ingest is all or nothing:
+    exit 0 with rows missing would make its rate a lie)."""
+    con = sqlite3.connect(db)
+    try:
+        for p in sorted(folder.iterdir()):
+            if p.name in CHECKED:
+                have = con.execute(f"SELECT COUNT(*) FROM {CHECKED[p.name]}").fetchone()[0]
+                if have != (want := count_lines(p)):
+                    raise StepFailed(
+                        step, f"arrears ingest {folder}", f"{p.name}: {want:,} rows, store {have:,}"
+                    )
+    finally:
+        con.close()
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--loans", type=int, default=int(os.environ.get("BENCH_LOANS", 1_000_000)))
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
     opts = parser.parse_args()
+    if opts.loans < 1:
+        parser.error(f"--loans (BENCH_LOANS) must be at least 1, got {opts.loans}")
     shutil.rmtree(OUT, ignore_errors=True)
     data = OUT / "data"
-    parts = {k: OUT / k for k in ("accounts", "instalments", "payments")}
     db = OUT / "arrears.db"
-    env = {**os.environ, "ARREARS_DATABASE_URL": f"sqlite:///{db}"}
+    env = {**os.environ, "ARREARS_DATABASE_URL": f"sqlite:///{db}", "ARREARS_PROGRESS": ""}
     steps: list[Step] = []
 
     gen = run(
@@ -89,27 +129,24 @@ def main() -> None:
     gen.rows, gen.what = opts.loans, "loans"
     steps.append(gen)
 
-    # ingest in three batches so the instalment rate is measured on its own
-    for folder in parts.values():
-        folder.mkdir(parents=True)
-    for name in ("portfolios", "borrowers", "contact_points", "loans"):
-        (parts["accounts"] / f"{name}.csv").symlink_to(data / f"{name}.csv")
-    (parts["instalments"] / "instalments.csv").symlink_to(data / "instalments.csv")
-    (parts["payments"] / "payments.csv").symlink_to(data / "payments.csv")
+    # ingest in batches so the instalment rate is measured on its own
+    parts = split(data)
     run("init", ["init"], env)
-    total_rows = 0
+    ingested: list[Step] = []
     for key, folder in parts.items():
         step = run(f"ingest {key}", ["ingest", str(folder)], env)
+        check_rows(step.name, folder, db)
         step.rows = sum(count_lines(p) for p in folder.iterdir())
-        total_rows += step.rows
-        steps.append(step)
-    ingest_all = Step(
-        "ingest (all files)",
-        sum(s.seconds for s in steps[1:]),
-        max(s.peak_mib for s in steps[1:]),
-        total_rows,
+        ingested.append(step)
+    steps += ingested
+    steps.append(
+        Step(
+            "ingest (all files)",
+            sum(s.seconds for s in ingested),
+            max(s.peak_mib for s in ingested),
+            sum(s.rows for s in ingested),
+        )
     )
-    steps.append(ingest_all)
 
     port = run("portfolio", ["portfolio", "--as-of", AS_OF, "--workers", str(opts.workers)], env)
     port.rows, port.what = opts.loans, "loans"
@@ -149,4 +186,4 @@ def write_results(loans: int, steps: list[Step], db: Path) -> None:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(guard(main))

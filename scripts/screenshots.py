@@ -49,6 +49,7 @@ def _borrower() -> tuple[str, str]:
         body = conn.execute(text(
             "SELECT body FROM outbox_message WHERE channel = 'sms' AND status = 'sent' "
             "ORDER BY action_id LIMIT 1")).scalar()  # fmt: skip
+    body = app.cipher.open_text("outbox_message.body", body)  # the words are sealed at rest
     code = re.search(r"[0-9A-Z]{4}-[0-9A-Z]{4}", body or "")
     today = app.today()
     loan = next(x for x in loans if statement_for_loan(app, x, today)["total_due"] > 0)
@@ -112,7 +113,9 @@ def portal(browser: Browser, base: str) -> None:
 def main() -> int:
     OUT.mkdir(parents=True, exist_ok=True)
     port = free_port()
-    server = subprocess.Popen([".venv/bin/arrears", "serve", "--port", str(port)],
+    env = {**os.environ, "ARREARS_PUBLIC_URL": f"http://127.0.0.1:{port}",
+           "ARREARS_OUTBOX_FILES": "1"}  # the sign-in code is read from the outbox  # fmt: skip
+    server = subprocess.Popen([".venv/bin/arrears", "serve", "--port", str(port)], env=env,
                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
     base = f"http://127.0.0.1:{port}"
     try:

@@ -37,7 +37,7 @@ def bootstrap(settings: Settings | None = None, clock: Clock = system_clock) -> 
     return App(
         settings=settings,
         engine=make_engine(settings.database_url),
-        cipher=Cipher(settings.data_key_bytes),
+        cipher=Cipher(settings.data_key_bytes, settings.old_data_keys_bytes),
         clock=clock,
     )
 

@@ -119,7 +119,7 @@ def payment_import(
         cancelled = kept = 0
         for r in good:
             p = post_payment(a, r.loan_id, r.amount, r.paid_on, payment_id=r.payment_id,
-                             source="file")  # fmt: skip
+                             source="file", overpayment=True)  # fmt: skip  # rows checked above
             cancelled += len(p.cancelled)
             kept += p.promises_kept
     out.print(f"{len(good)} payments posted; {cancelled} pending action(s) cancelled, "
@@ -201,14 +201,15 @@ def waiver_approve(
 def waiver_reject(
     arrangement_id: Annotated[str, typer.Argument(help="the waiting proposal")],
     by: Annotated[str, typer.Option("--by", help="who rejects it")],
+    role: Annotated[str, typer.Option(help="their role (an approving one)")],
     reason: Annotated[str, typer.Option(help="why")],
 ) -> None:
-    """Reject a waiting waiver."""
+    """Reject a waiting waiver (a second person in an approving role, as for approval)."""
     from arrears.service.arrangements import reject
 
     a = _app()
     with _errors():
-        reject(a, arrangement_id, by=by, reason=reason)
+        reject(a, arrangement_id, by=by, role=role, reason=reason)
     out.print(f"{arrangement_id}: rejected")
 
 
@@ -272,10 +273,11 @@ def arrangement_approve(
 def arrangement_reject(
     arrangement_id: Annotated[str, typer.Argument(help="the waiting proposal")],
     by: Annotated[str, typer.Option("--by", help="who rejects it")],
+    role: Annotated[str, typer.Option(help="their role (an approving one)")],
     reason: Annotated[str, typer.Option(help="why")],
 ) -> None:
-    """Reject a waiting arrangement."""
-    waiver_reject(arrangement_id, by, reason)
+    """Reject a waiting arrangement (a second person in an approving role)."""
+    waiver_reject(arrangement_id, by, role, reason)
 
 
 @arrangement_app.command("list")

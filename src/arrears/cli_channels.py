@@ -277,7 +277,7 @@ def _adapters(settings: Any) -> Any:
     from arrears.service.errors import ServiceError
 
     try:
-        return build(read(settings.providers_file), settings.outbox_dir)
+        return build(read(settings.providers_file), settings.outbox_dir, settings.outbox_files)
     except ProfileError as exc:
         raise ServiceError(str(exc)) from exc
 
@@ -292,6 +292,9 @@ def payment_post(
     amount: Annotated[int, typer.Option(help="amount in minor units (fen)")],
     paid_on: Annotated[str | None, typer.Option("--paid-on", help="YYYY-MM-DD; today")] = None,
     payment_id: Annotated[str | None, typer.Option("--payment-id", help="your reference")] = None,
+    overpayment: Annotated[
+        bool, typer.Option("--overpayment", help="post more than the payoff (kept as a credit)")
+    ] = False,
 ) -> None:
     """Post a payment; the loan's pending reminders it makes pointless are cancelled at once."""
     from arrears.service.payments import post_payment
@@ -299,7 +302,7 @@ def payment_post(
     a = _app()
     with _errors():
         p = post_payment(a, loan_id, amount, _as_of(paid_on, a) if paid_on else None,
-                         payment_id=payment_id)  # fmt: skip
+                         payment_id=payment_id, overpayment=overpayment)  # fmt: skip
     out.print(f"posted {p.payment_id}: {p.amount:,} fen to {p.loan_id} on {p.paid_on}")
     out.print(
         f"{p.pending} pending action(s); {len(p.cancelled)} cancelled, {p.moved} moved, "
@@ -452,4 +455,5 @@ def serve(
 
         serve_workers(host, port, workers)
         return
-    uvicorn.run(api, host=host, port=port, log_level="warning")
+    # proxy headers are judged by the app against ARREARS_TRUSTED_PROXIES, never by uvicorn
+    uvicorn.run(api, host=host, port=port, log_level="warning", proxy_headers=False)

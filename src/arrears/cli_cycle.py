@@ -58,7 +58,7 @@ def cycle(
     if (source is None) != (out_dir is None):
         _fail("--source and --out go together (the data-lake mode)")
     with _errors(), _progress() as bar:
-        chosen = strategy_from(a, strategy)
+        chosen = strategy_from(a, strategy, store=source is None)
         task = bar.add_task("cycle", total=None)
         if source is not None and out_dir is not None:
             results = [
@@ -159,6 +159,8 @@ def _show(r: DayResult, strategy: str, dry_run: bool) -> None:
         for k, n in sorted(moves.items(), key=lambda kv: -kv[1]):
             changes.add_row(k, f"{n:,}")
         out.print(changes)
+    if r.quarantined.num_rows:
+        out.print(quarantine_table(r.quarantined.to_pylist(), r.quarantined.num_rows))
     tail = (
         f"; {'would replace' if dry_run else 'replaced'} {r.replaced:,} unsent actions; "
         f"kept {r.kept:,} already sent"
@@ -175,6 +177,20 @@ def _show(r: DayResult, strategy: str, dry_run: bool) -> None:
         f"{r.accounts:,} accounts; {r.plan.num_rows:,} actions {verb} for "
         f"{r.business_date}; {r.stage_changes:,} stage changes{tail}.{change} {run}."
     )
+
+
+def quarantine_table(rows: list[dict[str, Any]], total: int, shown: int = 20) -> Table:
+    """The accounts a run could not compute, with the reason (the first ``shown``)."""
+    more = f" (the first {shown} shown)" if total > shown else ""
+    table = Table(
+        title=f"[red]{total:,} accounts quarantined: not computed, no action, stage kept[/]{more}",
+        title_justify="left",
+    )
+    table.add_column("loan")
+    table.add_column("reason")
+    for row in rows[:shown]:
+        table.add_row(row["loan_id"], row["reason"])
+    return table
 
 
 @plan_app.command("diff")
@@ -252,15 +268,25 @@ def runs(
             return
         rows = run_history(a)
     table = Table(title="cycle runs", title_justify="left")
-    for col in ("run", "business date", "engine", "strategy", "accounts", "actions", "hash"):
+    for col in ("run", "business date", "engine", "strategy", "accounts", "actions",
+                "quarantined", "hash"):  # fmt: skip
         table.add_column(col)
+    sick: list[tuple[int, dict[str, Any]]] = []
     for r in rows:
         counts = json.loads(r["counts"])
+        n = int(counts.get("quarantined", 0))
         table.add_row(
             str(r["run_id"]), str(r["business_date"]), r["engine"], r["strategy"],
-            f"{counts['accounts']:,}", f"{counts['actions']:,}", r["hash"][:12],
+            f"{counts['accounts']:,}", f"{counts['actions']:,}",
+            f"[red]{n:,}[/]" if n else "0", r["hash"][:12],
         )  # fmt: skip
+        if n:
+            sick.append((r["run_id"], counts))
     out.print(table)
+    if sick:  # the latest run that quarantined accounts, named
+        run_id, counts = sick[0]
+        out.print(f"run #{run_id}:")
+        out.print(quarantine_table(counts["quarantined_accounts"], counts["quarantined"]))
 
 
 @app.command()

@@ -65,3 +65,43 @@ def token_revoke(token_id: Annotated[str, typer.Argument(help="the id in arr_<id
     with _errors():
         revoke_token(a, token_id)
     out.print(f"{token_id}: revoked")
+
+
+keys_app = typer.Typer(help="The data key: seal everything again under a new one (rotation).")
+app.add_typer(keys_app, name="keys")
+
+
+@keys_app.command("rotate")
+def keys_rotate(
+    batch: Annotated[int, typer.Option(help="rows a transaction")] = 1000,
+) -> None:
+    """Seal every stored personal field again under ARREARS_DATA_KEY (the old key in
+    ARREARS_OLD_DATA_KEYS opens what was sealed before). Resumable: each batch commits, and a
+    new run picks up what is left."""
+    from arrears.cli import _progress
+    from arrears.service.keys import rotate, status
+
+    a = _app()
+    with _errors():
+        left = status(a)
+        with _progress() as bar:
+            tasks = {name: bar.add_task(name, total=total) for name, (total, _) in left.items()}
+            done = rotate(a, batch, lambda name, n: bar.advance(tasks[name], n))
+        after = status(a)
+    for name, n in done.items():
+        out.print(f"{name}: {n:,} rows sealed again; {after[name][1]:,} left")
+    if any(stale for _, stale in after.values()):
+        raise typer.Exit(1)
+    out.print("every row is under the current key: the old key may be removed")
+
+
+@keys_app.command("status")
+def keys_status() -> None:
+    """How many rows of each table are still sealed under an old key (or not sealed)."""
+    from arrears.service.keys import status
+
+    a = _app()
+    with _errors():
+        left = status(a)
+    for name, (total, stale) in left.items():
+        out.print(f"{name}: {total:,} rows, {stale:,} not under the current key")

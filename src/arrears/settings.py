@@ -35,6 +35,8 @@ class Settings(BaseSettings):
     database_url: str = "sqlite:///var/arrears.db"
     #: base64 of 32 random bytes; encrypts personal data and keys the lookup hashes.
     data_key: str = DEV_DATA_KEY
+    #: keys still needed to open what was sealed before a rotation (comma-separated base64)
+    old_data_keys: str = ""
     #: rows per chunk when streaming ingestion files.
     ingest_chunk_rows: int = 50_000
     #: the timezone whose calendar sets the business date when none is given.
@@ -50,6 +52,10 @@ class Settings(BaseSettings):
     org_address: str = "上海市浦东新区示例路1号 / 1 Example Road, Pudong, Shanghai"
     #: where a borrower checks a verification code (the portal's page)
     verify_url: str = "http://127.0.0.1:8000/verify"
+    #: the address borrowers and providers reach arrears at (the payment provider's return
+    #: and notify URLs are built on it, never on a request's Host header); empty: the origin
+    #: of ARREARS_VERIFY_URL
+    public_url: str = ""
     pay_how_zh: str = "在App内“我的借款”页面还款，或转账至借款合同所列还款账户"
     pay_how_en: str = "in the app under My loans, or by transfer to the account in your agreement"
     #: the collector id automated contacts (messages, letters, robocalls) carry
@@ -60,8 +66,11 @@ class Settings(BaseSettings):
     templates_dir: Path | None = None
     #: which adapter each channel uses (docs/CHANNELS.md); every channel on the outbox if unset
     providers_file: Path | None = None
-    #: where the local outbox profile writes messages
+    #: where the local outbox profile writes messages, when it writes files
     outbox_dir: Path = Path("var/outbox")
+    #: whether the outbox profile writes each message as files (names and numbers in clear:
+    #: the demo turns it on); a providers file may say so per channel (files: true)
+    outbox_files: bool = False
     #: which agencies take each placement pool, and their shares (docs/CHANNELS.md); each pool
     #: is one agency of the same name if unset
     agencies_file: Path | None = None
@@ -84,6 +93,23 @@ class Settings(BaseSettings):
     #: the secret the provider signs its callbacks and we sign our redirects with; in
     #: development and test one is derived from the data key when unset
     pay_secret: str = ""
+    #: addresses or networks (comma-separated, e.g. "10.0.0.5,10.1.0.0/16") of the reverse
+    #: proxies whose X-Forwarded-For is believed; from anyone else the header is ignored
+    trusted_proxies: str = ""
+
+    @field_validator("old_data_keys")
+    @classmethod
+    def _old_keys_are_32_bytes(cls, value: str) -> str:
+        for k in (x.strip() for x in value.split(",") if x.strip()):
+            try:
+                raw = base64.b64decode(k, validate=True)
+            except (binascii.Error, ValueError) as exc:
+                raise ValueError(
+                    "ARREARS_OLD_DATA_KEYS must be base64 keys, comma-separated"
+                ) from exc
+            if len(raw) != 32:
+                raise ValueError("each of ARREARS_OLD_DATA_KEYS must decode to 32 bytes")
+        return value
 
     @field_validator("data_key")
     @classmethod
@@ -116,6 +142,20 @@ class Settings(BaseSettings):
     @property
     def data_key_bytes(self) -> bytes:
         return base64.b64decode(self.data_key)
+
+    @property
+    def public_base(self) -> str:
+        """The public origin, without a trailing slash."""
+        if self.public_url:
+            return self.public_url.rstrip("/")
+        from urllib.parse import urlsplit
+
+        parts = urlsplit(self.verify_url)
+        return f"{parts.scheme}://{parts.netloc}"
+
+    @property
+    def old_data_keys_bytes(self) -> list[bytes]:
+        return [base64.b64decode(k) for k in self.old_data_keys.split(",") if k.strip()]
 
     def sqlite_path(self) -> Path | None:
         """The SQLite file behind ``database_url``, if it is one."""

@@ -282,3 +282,58 @@ def test_templates_load_render_and_a_code_that_is_not_ours(tmp_path: Path) -> No
     assert proc.returncode == 4 and "did not come from this lender" in " ".join(proc.stdout.split())
     answer = json.loads(run("verify", "not-a-real-code", "--json", env=env, ok=False).stdout)
     assert answer == {"genuine": False, "reason": "malformed", "details": None}
+
+
+def _drop_rows(path: Path, loan_id: str) -> None:
+    lines = path.read_text().splitlines(keepends=True)
+    path.write_text("".join(x for x in lines if not x.startswith(loan_id + ",")))
+
+
+def test_one_account_never_stops_the_book(tmp_path: Path) -> None:
+    """The last loan by id has no instalment rows (built from its terms), and another is an
+    explicit schedule with none (cannot be computed): the book is planned, the second
+    quarantined and named in the run's record and in ``arrears runs``."""
+    import csv
+
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    run("init", env=env)
+    gen = tmp_path / "gen"
+    run("generate", "--loans", "120", "--seed", "4", "--out", str(gen), "--as-of", "2026-11-23",
+        env=env)  # fmt: skip
+    with (gen / "loans.csv").open(newline="") as f:
+        rows = list(csv.DictReader(f))
+    last, broken = rows[-1]["loan_id"], rows[-2]["loan_id"]
+    rows[-2]["method"] = "explicit"
+    with (gen / "loans.csv").open("w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=list(rows[0]))
+        w.writeheader()
+        w.writerows(rows)
+    _drop_rows(gen / "instalments.csv", last)
+    _drop_rows(gen / "instalments.csv", broken)
+    run("ingest", str(gen), env=env)
+    [day] = json.loads(run("cycle", "--as-of", "2026-11-23", "--json", env=env).stdout)
+    counts = day["counts"]
+    assert counts["quarantined"] == 1
+    [q] = counts["quarantined_accounts"]
+    assert q["loan_id"] == broken and "explicit schedule has no instalments" in q["reason"]
+    assert day["accounts"] == 119 and counts["actions"] > 0
+    listed = run("runs", env=env).stdout
+    assert "quarantined" in listed and broken in listed
+    st = json.loads(run("statement", "--loan-id", last, "--as-of", "2026-11-23", env=env).stdout)
+    assert len(st["instalments"]) > 0  # the schedule built from its terms
+
+
+def test_the_data_lake_mode_needs_no_store(tmp_path: Path) -> None:
+    """``cycle --source --out`` with no store initialised (the default URL points nowhere)."""
+    from datetime import date
+
+    from tests.unit.cycle.random_portfolio import snapshot
+
+    lake = tmp_path / "lake"
+    snapshot(3, 60, date(2026, 11, 23)).write_parquet(lake)
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'never' / 'store.db'}"}
+    out = tmp_path / "out"
+    proc = run("cycle", "--as-of", "2026-11-23", "--source", str(lake), "--out", str(out), env=env)
+    assert "Traceback" not in proc.stderr
+    assert (out / "plan.parquet").exists() and (out / "quarantined.parquet").exists()
+    assert not (tmp_path / "never" / "store.db").exists()  # nothing was opened

@@ -62,6 +62,15 @@ def test_placements_go_to_agencies_with_the_minimum_and_once(planned: App, tmp_p
                                            loan_id=held["loan_id"], kind="dispute",
                                            starts_at=FIXED_NOW - timedelta(hours=1)))  # fmt: skip
         ids = conn.execute(select(t.borrower.c.national_id_enc)).scalars().all()
+        # a borrower whose name is a spreadsheet formula (it would run in the agency's sheet)
+        hostile = todo[1]["borrower_id"]
+        conn.execute(
+            t.borrower.update()
+            .where(t.borrower.c.borrower_id == hostile)
+            .values(
+                name_enc=planned.cipher.encrypt("borrower.name", '=HYPERLINK("http://x.test","?")')
+            )
+        )
     national_ids = {planned.cipher.decrypt("borrower.national_id", x) for x in ids if x}
     run = place(planned, DAY, tmp_path / "out")
     assert run.placed == len(todo) - 1 and run.stopped.cancelled == 1
@@ -76,6 +85,9 @@ def test_placements_go_to_agencies_with_the_minimum_and_once(planned: App, tmp_p
         assert not any(n and n in text for n in national_ids)  # no national ids go out
     assert len(rows) == run.placed
     assert held["loan_id"] not in {r["loan_ref"] for r in rows}
+    [named] = [r for r in rows if r["loan_ref"] == todo[1]["loan_id"]]
+    assert named["borrower_name"] == """'=HYPERLINK("http://x.test","?")"""  # neutralised
+    assert not any(v.startswith(("=", "+", "@")) for r in rows for v in r.values())
     for r in rows:
         assert int(r["total_due"]) > 0 and r["phone"] and r["recall_by"] == "2027-02-21"
     with planned.engine.connect() as conn:
@@ -132,7 +144,7 @@ def test_the_legal_package_holds_the_statement_payments_and_evidenced_contacts(
                           capture_output=True, text=True).stdout  # fmt: skip
     assert loan_id in text and "诉讼材料包" in text and "联系记录" in text
     flat = text.replace(" ", "").replace("\n", "")
-    assert evidence_hash(contacts[0]) in flat  # every contact's hash is printed
+    assert evidence_hash(planned, contacts[0]) in flat  # every contact's hash is printed
     referred = refer(planned, DAY, tmp_path / "legal")
     todo = _actions(planned, "legal_referral")
     assert len(referred) == sum(1 for a in todo if a["status"] == "referred")

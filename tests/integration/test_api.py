@@ -8,15 +8,18 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
+from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.service.statements import statement_for_loan
 from arrears.service.users import create_token, revoke_token
+from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.web.app import create_app
 from tests.support.files import readme_loan_files
@@ -146,3 +149,56 @@ def test_no_server_error_on_any_documented_request(served: tuple[str, App, str, 
             )
 
         one()
+
+
+def test_money_dates_and_ids_are_strictly_typed(served: tuple[str, App, str, str]) -> None:
+    """No coercion: true, "100", 100.0 and a Unix time are not amounts or dates; a payment above
+    the payoff is refused unless the caller says it is an overpayment."""
+    url, app, _, writer = served
+    with httpx.Client(base_url=url, headers=_h(writer)) as c:
+        for field, value in (("amount", True), ("amount", "100"), ("amount", 100.0),
+                             ("amount", 1e400), ("loan_id", 1), ("paid_on", 1771466400),
+                             ("paid_on", "19/02/2026")):  # fmt: skip
+            body: dict[str, Any] = {"loan_id": "L1", "amount": 100, field: value}
+            r = c.post("/api/v1/payments", json=body) if value != 1e400 else c.post(
+                "/api/v1/payments", content=b'{"loan_id": "L1", "amount": 1e400}',
+                headers={"Content-Type": "application/json"})  # fmt: skip
+            assert r.status_code == 422, (field, value, r.text)
+            assert r.headers["content-type"] == "application/problem+json"
+        huge = c.post("/api/v1/payments", json={"loan_id": "L1", "amount": 10**13})
+        assert huge.status_code == 422 and huge.json()["field"] == "amount"
+        assert "payoff" in huge.json()["detail"]
+        payoff = c.get("/api/v1/loans/L1/statement").json()["outstanding_principal"]
+        body = {"loan_id": "L1", "amount": 2 * payoff, "overpayment": True, "payment_id": "P-OVER"}
+        over = c.post("/api/v1/payments", json=body)
+        assert over.status_code == 201
+        assert c.get("/api/v1/loans/L1/statement").json()["credit_balance"] > 0
+    with app.engine.connect() as conn:
+        assert conn.execute(select(t.payment.c.payment_id)).scalars().all() == ["P-OVER"]
+
+
+def test_outcomes_are_recorded_with_ids_from_a_real_plan(
+    served: tuple[str, App, str, str],
+) -> None:
+    """The plan's own action ids (business date, loan and step, joined by "~") are valid ids
+    for every endpoint that takes one, in the URL as they are."""
+    from arrears import ids
+    from arrears.service.cycle import run_cycle
+    from arrears.strategy.model import load
+
+    url, app, _, writer = served
+    run_cycle(app, DAY, strategy=load("default"))
+    with httpx.Client(base_url=url, headers=_h(writer)) as c:
+        plan = c.get("/api/v1/plan", params={"day": DAY.isoformat(), "per_page": 100}).json()
+        actions = [a["action_id"] for a in plan["items"]]
+        calls = [a["action_id"] for a in plan["items"] if a["channel"] == "agent_call"]
+        assert actions and calls and all(ids.valid(a) and "|" not in a for a in actions)
+        r = c.post(f"/api/v1/actions/{calls[0]}/outcome",
+                   json={"collector_id": "C0007", "result": "no_answer"})  # fmt: skip
+        assert r.status_code == 201, r.text
+        again = c.post(f"/api/v1/actions/{calls[0]}/outcome",
+                       json={"collector_id": "C0007", "result": "no_answer"})  # fmt: skip
+        assert again.status_code == 422  # worked once
+        wrong = c.post("/api/v1/actions/2026-02-19|L1|x/outcome",
+                       json={"collector_id": "C0007", "result": "no_answer"})  # fmt: skip
+        assert wrong.status_code == 422 and wrong.json()["field"] == "action_id"

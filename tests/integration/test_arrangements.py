@@ -91,10 +91,18 @@ def test_waivers_within_limits_at_once_above_them_only_with_a_second_person(loan
 
 def test_a_rejected_proposal_changes_nothing(loan: App) -> None:
     p = propose_waiver(loan, "L1", {"penalty": 2695}, by="C1", role="collector", reason="x")
-    reject(loan, p.arrangement_id, by="S1", reason="no hardship shown")
+    with pytest.raises(ServiceError, match="C1 proposed it"):  # four eyes, as for approval
+        reject(loan, p.arrangement_id, by="C1", role="supervisor", reason="mine")
+    with pytest.raises(ServiceError, match="a collector cannot reject"):
+        reject(loan, p.arrangement_id, by="C2", role="collector", reason="not mine")
+    reject(loan, p.arrangement_id, by="S1", role="supervisor", reason="no hardship shown")
     assert _total(loan) == 222727
     with pytest.raises(ServiceError, match="not waiting"):
-        reject(loan, p.arrangement_id, by="S1", reason="again")
+        reject(loan, p.arrangement_id, by="S1", role="supervisor", reason="again")
+    with loan.engine.connect() as conn:  # the decision is in the evidence log
+        rejected = t.audit_log.c.kind == "arrangement_rejected"
+        [entry] = conn.execute(select(t.audit_log.c.payload).where(rejected)).all()
+    assert "no hardship shown" in str(entry[0]) and "S1" in str(entry[0])
     with pytest.raises(ServiceError, match="role: expected one of"):
         propose_waiver(loan, "L1", {"penalty": 1}, by="X", role="intern", reason="x")
 
@@ -161,7 +169,7 @@ def test_a_settlement_agreed_by_a_supervisor_closes_the_loan_when_paid(loan: App
     waiting = propose(loan, "L1", "settlement", ask, by="C1", role="collector", reason="x")
     assert waiting.status == "pending_approval"
     assert waiting.effect["cost_to_lender"] == 1237315 - 1000000
-    reject(loan, waiting.arrangement_id, by="S1", reason="try the supervisor")
+    reject(loan, waiting.arrangement_id, by="S1", role="supervisor", reason="try the supervisor")
     p = propose(loan, "L1", "settlement", ask, by="S1", role="supervisor", reason="lump sum")
     assert p.status == "active"
     post_payment(loan, "L1", 600000, DAY, payment_id="P1")

@@ -199,5 +199,13 @@ def test_an_account_whose_borrower_is_missing_is_named(portfolio: App, tmp_path:
     people = pq.read_table(lake / "borrowers.parquet")
     kept = people.filter(pa.compute.not_equal(people["borrower_id"], borrower))
     pq.write_table(kept, lake / "borrowers.parquet")
-    with pytest.raises(ServiceError, match="its borrower is not in the borrowers table"):
-        run_lake(lake, tmp_path / "out2", DAY, strategy=load("default"))
+    # the account is quarantined and named with the reason; the rest of the book is planned
+    day = run_lake(lake, tmp_path / "out2", DAY, strategy=load("default"))
+    named = pq.read_table(tmp_path / "out2" / "quarantined.parquet").to_pylist()
+    theirs = set(
+        plan.filter(pa.compute.equal(plan["borrower_id"], borrower))["loan_id"].to_pylist()
+    )
+    assert {q["loan_id"] for q in named} == theirs
+    assert all(f"borrower {borrower} is not in the borrowers table" in q["reason"] for q in named)
+    assert day.counts["quarantined"] == len(theirs)
+    assert day.plan.num_rows > 0 and borrower not in day.plan["borrower_id"].to_pylist()

@@ -74,7 +74,7 @@ def _dispatcher(parent: Any, url: str, providers: Path, outbox: Path, worker: st
     settings = Settings(env=Env.TEST, database_url=url, providers_file=providers,
                         outbox_dir=outbox)  # fmt: skip
     app = bootstrap(settings, clock=_now)
-    chans = build(read(providers), outbox)
+    chans = build(read(providers), outbox, files=True)
     dispatch(app, chans, Options(worker=worker, batch=2, senders=2, lease_seconds=LEASE,
                                  backoff_seconds=1))  # fmt: skip
     os._exit(0)
@@ -156,6 +156,7 @@ def test_sigkill_at_random_moments_leaves_every_message_sent_once(
         "ARREARS_DATABASE_URL": url,
         "ARREARS_PROVIDERS_FILE": str(providers),
         "ARREARS_OUTBOX_DIR": str(tmp_path / "outbox"),
+        "ARREARS_OUTBOX_FILES": "1",
         "ARREARS_ENV": "test",
     }
     log = tmp_path / "dispatch.log"

@@ -9,11 +9,13 @@ from __future__ import annotations
 import base64
 import json
 import re
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 import pytest
@@ -52,7 +54,9 @@ class Portal:
 def _store(folder: Path, clock: Clock, url: str | None = None) -> App:
     app = make_app(url or f"sqlite:///{folder / 'store.db'}")
     app.clock = clock
-    app.settings = app.settings.model_copy(update={"outbox_dir": folder / "outbox"})
+    app.settings = app.settings.model_copy(
+        update={"outbox_dir": folder / "outbox", "outbox_files": True}
+    )
     upgrade(app.engine)
     ingest(app.engine, app.cipher, [two_borrower_files(folder / "in")], clock=clock)
     return app
@@ -64,6 +68,7 @@ def portal(tmp_path: Path, store_url: str) -> Iterator[Portal]:
     clock = Clock(NOW)
     app = _store(tmp_path, clock, store_url)
     with serve_asgi(create_app(app)) as url:
+        app.settings = app.settings.model_copy(update={"public_url": url})
         yield Portal(url, app, clock, tmp_path / "outbox")
 
 
@@ -72,20 +77,34 @@ def _token(c: httpx.Client) -> str:
     return str(c.cookies.get("arrears_verify"))
 
 
-def _codes(outbox: Path, phone: str) -> list[str]:
-    found = []
-    for f in sorted(outbox.glob("sms/*/*.json"), key=lambda p: p.stat().st_mtime_ns):
-        m = json.loads(f.read_text(encoding="utf-8"))
-        if m["destination"] == phone and m["metadata"].get("purpose") == "portal_code":
-            found.append(re.search(r"\b(\d{6})\b", m["body"]).group(1))  # type: ignore[union-attr]
-    return found
+def _codes(outbox: Path, phone: str, expect: int = 0) -> list[str]:
+    """The codes sent to ``phone``, oldest first, once there are at least ``expect`` (the portal
+    answers before it sends: the code lands a moment after the page)."""
+    deadline = time.monotonic() + 10
+    while True:
+        found = []
+        for f in sorted(outbox.glob("sms/*/*.json"), key=lambda p: p.stat().st_mtime_ns):
+            m = json.loads(f.read_text(encoding="utf-8"))
+            if m["destination"] == phone and m["metadata"].get("purpose") == "portal_code":
+                found.append(re.search(r"\b(\d{6})\b", m["body"]).group(1))  # type: ignore[union-attr]
+        if len(found) >= expect or time.monotonic() > deadline:
+            return found
+        time.sleep(0.02)
+
+
+def _settled(outbox: Path, phone: str, expect: int) -> list[str]:
+    """The codes once ``expect`` have landed and no more come in the next moment."""
+    _codes(outbox, phone, expect)
+    time.sleep(0.5)
+    return _codes(outbox, phone)
 
 
 def sign_in(p: Portal, c: httpx.Client, ref: str = "L1", phone: str = PHONES["L1"]) -> str:
     """Sign in as the borrower of ``ref`` with the code from the outbox; the session's CSRF."""
     token = _token(c)
+    before = len(_codes(p.outbox, phone))
     assert c.post("/portal/code", data={"ref": ref, "csrf": token}).status_code == 200
-    code = _codes(p.outbox, phone)[-1]
+    code = _codes(p.outbox, phone, before + 1)[-1]
     r = c.post("/portal/signin", data={"ref": ref, "code": code, "csrf": token})
     assert r.status_code == 303 and r.headers["location"] == "/portal/home"
     home = c.get("/portal/home")
@@ -94,7 +113,7 @@ def sign_in(p: Portal, c: httpx.Client, ref: str = "L1", phone: str = PHONES["L1
 
 def test_sign_in_by_national_id_or_loan_reference(portal: Portal) -> None:
     with httpx.Client(base_url=portal.url) as c:
-        sign_in(portal, c, ref="110101199003077777")
+        sign_in(portal, c, ref="110101199003077774")
         home = c.get("/portal/home")
         assert home.status_code == 200 and "L1" in home.text and "L2" not in home.text
     with httpx.Client(base_url=portal.url) as c:
@@ -114,6 +133,7 @@ def test_unknown_references_get_the_same_answer_and_no_sms(portal: Portal) -> No
     said = [re.search(r'<p class="muted" id="sent">(.*?)</p>', r.text) for r in (known, unknown)]
     assert known.status_code == unknown.status_code == 200
     assert said[0] and said[1] and said[0].group(1) == said[1].group(1)
+    assert len(_settled(portal.outbox, PHONES["L1"], 1)) == 1
     assert len(list(portal.outbox.glob("sms/*/*.json"))) == 1  # only the real borrower's
 
 
@@ -121,26 +141,26 @@ def test_codes_expire_are_used_once_and_are_limited_per_borrower(portal: Portal)
     with httpx.Client(base_url=portal.url) as c:
         token = _token(c)
         c.post("/portal/code", data={"ref": "L1", "csrf": token})
-        code = _codes(portal.outbox, PHONES["L1"])[-1]
+        code = _codes(portal.outbox, PHONES["L1"], 1)[-1]
         portal.clock.at = NOW + timedelta(minutes=6)
         late = c.post("/portal/signin", data={"ref": "L1", "code": code, "csrf": token})
         assert late.status_code == 401
         c.post("/portal/code", data={"ref": "L1", "csrf": token})
-        code = _codes(portal.outbox, PHONES["L1"])[-1]
+        code = _codes(portal.outbox, PHONES["L1"], 2)[-1]
         ok = c.post("/portal/signin", data={"ref": "L1", "code": code, "csrf": token})
         assert ok.status_code == 303
         again = c.post("/portal/signin", data={"ref": "L1", "code": code, "csrf": token})
         assert again.status_code == 401
         for _ in range(3):
             c.post("/portal/code", data={"ref": "L1", "csrf": token})
-    assert len(_codes(portal.outbox, PHONES["L1"])) == 3  # at most 3 codes an hour
+    assert len(_settled(portal.outbox, PHONES["L1"], 3)) == 3  # at most 3 codes an hour
 
 
 def test_guessing_codes_is_throttled(portal: Portal) -> None:
     with httpx.Client(base_url=portal.url) as c:
         token = _token(c)
         c.post("/portal/code", data={"ref": "L1", "csrf": token})
-        code = _codes(portal.outbox, PHONES["L1"])[-1]
+        code = _codes(portal.outbox, PHONES["L1"], 1)[-1]
         wrong = f"{(int(code) + 1) % 10**6:06d}"
         answers = [c.post("/portal/signin", data={"ref": "L1", "code": wrong, "csrf": token})
                    .status_code for _ in range(5)]  # fmt: skip
@@ -153,7 +173,7 @@ def test_guessing_codes_is_throttled(portal: Portal) -> None:
         assert more[:4] == [401] * 4 and more[4] == 429  # 10 guesses an address a window
         portal.clock.at = NOW + timedelta(minutes=11)
         c.post("/portal/code", data={"ref": "L1", "csrf": token})
-        code = _codes(portal.outbox, PHONES["L1"])[-1]
+        code = _codes(portal.outbox, PHONES["L1"], 2)[-1]
         back = c.post("/portal/signin", data={"ref": "L1", "code": code, "csrf": token})
         assert back.status_code == 303  # the window passed
 
@@ -167,6 +187,9 @@ def test_codes_go_out_through_an_http_sms_gateway(tmp_path: Path) -> None:
         with serve_asgi(create_app(app, portal_sms=sms)) as url, httpx.Client(base_url=url) as c:
             token = _token(c)
             c.post("/portal/code", data={"ref": "L2", "csrf": token})
+            deadline = time.monotonic() + 10
+            while not gateway.requests and time.monotonic() < deadline:
+                time.sleep(0.02)
             [req] = gateway.requests
             assert req["body"]["to"] == PHONES["L2"]
             code = re.search(r"\b(\d{6})\b", req["body"]["text"]).group(1)  # type: ignore[union-attr]
@@ -255,6 +278,13 @@ def test_payment_callbacks_are_signed_and_post_once(portal: Portal) -> None:
         csrf = sign_in(portal, c)
         too_much = c.post("/portal/loan/L1/pay", data={"csrf": csrf, "amount": "999999"})
         assert too_much.status_code == 422 and "amount" in too_much.text
+        # the provider is told to notify where the configuration says, whatever the Host
+        forged = c.post("/portal/loan/L1/pay", data={"csrf": csrf, "amount": "1.00"},
+                        headers={"Host": "evil.example"})  # fmt: skip
+        assert forged.status_code == 303
+        said = dict(parse_qsl(urlsplit(forged.headers["location"]).query))
+        assert said["notify"] == f"{portal.url}/portal/pay/notify"
+        assert said["return"].startswith(f"{portal.url}/portal/pay/return")
         order = _order(c, "L1", csrf, f"{due // 100}.{due % 100:02d}")
         paid = {"order_id": order, "status": "paid", "amount": due, "provider_ref": "bank-1"}
         forged = _notify(c, "not-the-secret", paid, NOW)
@@ -263,6 +293,9 @@ def test_payment_callbacks_are_signed_and_post_once(portal: Portal) -> None:
         assert stale.status_code == 401
         wrong = _notify(c, secret, {**paid, "amount": due - 1}, NOW)
         assert wrong.status_code == 422 and wrong.json()["field"] == "amount"
+        for odd in (due + 0.9, str(due), True, 1e400):  # amounts are JSON integers (fen)
+            r = _notify(c, secret, {**paid, "amount": odd}, NOW)
+            assert r.status_code == 422 and r.json()["field"] in ("amount", "body"), odd
 
         def tell(_: int) -> httpx.Response:
             with httpx.Client(base_url=portal.url) as own:

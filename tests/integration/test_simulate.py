@@ -23,7 +23,7 @@ def test_three_simulated_days_leave_a_history(tmp_path: Path) -> None:
     from arrears.bootstrap import bootstrap
 
     settings = Settings(env=Env.TEST, database_url=f"sqlite:///{tmp_path / 's.db'}",
-                        outbox_dir=tmp_path / "outbox")  # fmt: skip
+                        outbox_dir=tmp_path / "outbox", outbox_files=True)  # fmt: skip
     app = bootstrap(settings, clock=lambda: FIXED_NOW)
     upgrade(app.engine)
     start = DAY - timedelta(days=3)

@@ -37,10 +37,10 @@ def test_spark_and_duckdb_plans_are_identical(spark: Spark, seed: int, name: str
     strategy = load(name)
     duck = DuckDB()
     try:
-        want, _ = make_plan(snap, strategy, duck, buckets=DEFAULT_BUCKETS)
+        want = make_plan(snap, strategy, duck, buckets=DEFAULT_BUCKETS).plan
     finally:
         duck.close()
-    got, _ = make_plan(snap, strategy, spark, buckets=DEFAULT_BUCKETS)
+    got = make_plan(snap, strategy, spark, buckets=DEFAULT_BUCKETS).plan
     assert got.schema.names == want.schema.names
     g, w = got.to_pylist(), want.to_pylist()
     assert len(w) > 50 and len({r["status"] for r in w}) >= 3

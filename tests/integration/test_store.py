@@ -138,7 +138,7 @@ def test_personal_data_is_encrypted_at_rest_and_found_by_keyed_hash(
     assert app.cipher.decrypt("borrower.name", row["name_enc"]) == "张三"
     assert app.cipher.decrypt("contact_point.value", point["value_enc"]) == "13812345678"
     assert [h[0] for h in hits] == ["B1-C1"]
-    assert row["national_id_hash"] == app.cipher.lookup_hash("national_id", "110101199003077777")
+    assert row["national_id_hash"] == app.cipher.lookup_hash("national_id", "110101199003077774")
 
 
 def test_portfolio_snapshot_agrees_with_statements_and_reruns_replace(

@@ -132,7 +132,7 @@ def test_dialer_keypad_outcomes_act_at_once(sent: tuple[App, Gateway], api: str)
     assert (hold.kind, hold.loan_id, hold.ends_at) == ("dispute", dispute.loan_id, None)
     r = _post(url, {"reference": back.action_id, "status": "answered", "digits": "2"})
     queue = items(app, "call_back", DAY)
-    assert queue and queue[0].action_id == r.json()["effect"] == f"{back.action_id}|call_back"
+    assert queue and queue[0].action_id == r.json()["effect"] == f"{back.action_id}~call_back"
     r = _post(url, {"reference": busy.action_id, "status": "busy"})
     assert r.status_code == 200 and _result(app, busy.action_id) == "busy"
     bad = _post(url, {"reference": busy.action_id, "status": "no_answer", "digits": "1"})
@@ -185,3 +185,68 @@ def test_receipts_in_the_gateways_own_field_names(sent: tuple[App, Gateway]) -> 
         missing = _post(hook, {"id": sms.provider_ref, "status": "DELIVRD"})
     assert missing.status_code == 422 and missing.json()["field"] == "msgId"
     assert _result(app, sms.action_id) == "undelivered"
+
+
+def _count(app: App, table: Any, **where: Any) -> int:
+    from sqlalchemy import func
+
+    with app.engine.connect() as conn:
+        cond = [getattr(table.c, k) == v for k, v in where.items()]
+        return int(conn.execute(select(func.count()).select_from(table).where(*cond)).scalar())
+
+
+def test_a_callback_told_again_acts_once(sent: tuple[App, Gateway], api: str) -> None:
+    """The same signed dialer callback replayed inside the time window, in turn and several at
+    once, makes one promise and one hold; the repeats are acknowledged with the first answer."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    app, _ = sent
+    promise, dispute = _sent(app, "robocall")[:2]
+    url = f"{api}/api/v1/webhooks/dialer"
+    event = {"reference": promise.action_id, "status": "answered", "digits": "1",
+             "call_id": "c-1"}  # fmt: skip
+    first = _post(url, event)
+    again = [_post(url, event) for _ in range(2)]
+    assert first.status_code == 200 and all(r.json() == first.json() for r in again)
+    hold = {"reference": dispute.action_id, "status": "answered", "digits": "3", "call_id": "c-2"}
+    with ThreadPoolExecutor(4) as pool:
+        told = list(pool.map(lambda _: _post(url, hold), range(4)))
+    assert {r.status_code for r in told} == {200}
+    assert len({r.json()["effect"] for r in told}) == 1
+    assert _count(app, t.promise, loan_id=promise.loan_id, status="pending") == 1
+    assert _count(app, t.hold, loan_id=dispute.loan_id, kind="dispute") == 1
+    sms = _sent(app, "sms")[1]
+    receipts = [_post(f"{api}/api/v1/webhooks/sms", {"id": sms.provider_ref, "status": "DELIVRD"})
+                for _ in range(3)]  # fmt: skip
+    assert [r.json() for r in receipts] == [{"delivery": "delivered"}] * 3
+    assert _count(app, t.provider_event, provider="dialer") == 2
+    assert _count(app, t.provider_event, provider="sms") == 1
+
+
+def test_hostile_headers_and_bodies_get_a_problem_never_a_500(
+    sent: tuple[App, Gateway], api: str
+) -> None:
+    url = f"{api}/api/v1/webhooks/dialer"
+    body = b'{"reference": "x", "status": "busy"}'
+    for stamp in ("9" * 5000, "١٢٣٤٥٦٧٨٩٠", "²³", "-1", "1 2", "1e9"):
+        headers = {"Content-Type": "application/json", "X-Arrears-Timestamp": stamp.encode(),
+                   "X-Arrears-Signature": signature(SECRET, stamp, body)}  # fmt: skip
+        r = httpx.post(url, content=body, headers=headers, timeout=10)  # type: ignore[arg-type]
+        assert r.status_code == 401, stamp[:10]
+        assert r.json()["field"] == "X-Arrears-Timestamp"
+    stamp = str(int(FIXED_NOW.timestamp()))
+    deep = b"[" * 50_000 + b"]" * 50_000
+    huge = b'{"reference": "x", "status": "answered", "digits": 1e400}'
+    long_number = b'{"reference": "x", "status": "answered", "digits": ' + b"1" * 5000 + b"}"
+    for raw in (deep, huge, long_number, b"\xff\xfe{}", b'{"a": NaN}'):
+        headers = {"Content-Type": "application/json", "X-Arrears-Timestamp": stamp,
+                   "X-Arrears-Signature": signature(SECRET, stamp, raw)}  # fmt: skip
+        r = httpx.post(url, content=raw, headers=headers, timeout=30)
+        assert r.status_code == 422, (raw[:20], r.status_code)
+        assert r.headers["content-type"].startswith("application/problem+json")
+        assert r.json()["field"] == "body"
+    too_big = b"{" + b" " * (2 * 1024 * 1024) + b"}"
+    signed = {"X-Arrears-Timestamp": stamp,
+              "X-Arrears-Signature": signature(SECRET, stamp, too_big)}  # fmt: skip
+    r = httpx.post(url, content=too_big, headers=signed, timeout=30)
+    assert r.status_code == 413

@@ -45,7 +45,9 @@ def test_a_collector_works_the_queue_in_priority_order(planned: App) -> None:
             select(t.contact_attempt).where(t.contact_attempt.c.attempt_id == attempt)
         ).one()
     assert (row.channel, row.result, row.collector_id) == ("call", "conversation", "C0007")
-    assert row.action_id == first.action_id and row.content == "客户承诺本周五还款"
+    assert row.action_id == first.action_id and row.content.startswith("enc1:")  # sealed
+    assert planned.cipher.open_text("contact_attempt.content", row.content) == "客户承诺本周五还款"
+    assert "客户" not in row.content
     with pytest.raises(ServiceError, match="already done"):
         record_outcome(planned, first.action_id, collector_id="C0008", result="no_answer")
     run_cycle(planned, DAY, strategy=load("default"))  # a re-run of the day keeps the worked item

@@ -23,7 +23,7 @@ PORTFOLIO = {
 BORROWER = {
     "borrower_id": "B1",
     "name": "张三",
-    "national_id": "110101199003077777",
+    "national_id": "110101199003077774",
     "locale": "zh-CN",
     "timezone": "Asia/Shanghai",
     "consents": "sms,push,agent_call",
@@ -75,7 +75,7 @@ def readme_loan_files(folder: Path, payments: list[dict[str, Any]] | None = None
 def two_borrower_files(folder: Path) -> Path:
     """The README loan (B1, L1) and a second borrower's loan like it (B2, L2)."""
     readme_loan_files(folder)
-    b2 = {**BORROWER, "borrower_id": "B2", "name": "李四", "national_id": "110101198807070011"}
+    b2 = {**BORROWER, "borrower_id": "B2", "name": "李四", "national_id": "110101198807070012"}
     c2 = {**CONTACT, "contact_id": "B2-C1", "borrower_id": "B2", "value": "13900001111"}
     l2 = {**LOAN, "loan_id": "L2", "borrower_id": "B2", "principal": "600000"}
     write_csv(folder / "borrowers.csv", [BORROWER, b2])

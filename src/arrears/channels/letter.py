@@ -8,12 +8,13 @@ families only, and WeasyPrint is given no URL fetcher for anything outside the d
 
 from __future__ import annotations
 
-import csv
 import html
 import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from arrears import exports
 
 STYLE = """
 @page { size: A4; margin: 22mm 20mm 24mm 20mm;
@@ -92,7 +93,7 @@ def write_batch(letters: list[Letter], folder: Path, name: str) -> Batch:
     else:
         pdf_path.write_bytes(b"")
     buf = io.StringIO()
-    w = csv.writer(buf)
+    w = exports.writer(buf)  # names and addresses: never a formula in the vendor's sheet
     w.writerow(["sequence", "key", "recipient", "address", "first_page", "pages"])
     w.writerows(rows)
     csv_path.write_text(buf.getvalue(), encoding="utf-8")

@@ -30,17 +30,25 @@ def file_stem(key: str) -> str:
 
 
 class Outbox:
-    def __init__(self, folder: Path, name: str = "outbox") -> None:
+    """``folder`` None: nothing is written to disk (the message is only in the store's
+    ``outbox_message`` table, its words sealed); files are written only where the provider
+    profile says ``files: true`` (or ``ARREARS_OUTBOX_FILES``), as the demo does: they hold
+    names and numbers in clear."""
+
+    def __init__(self, folder: Path | None, name: str = "outbox") -> None:
         self.folder = folder
         self.name = name
 
     def path_for(self, message: Message) -> Path:
         day = message.metadata.get("day") or datetime.now(UTC).date().isoformat()
-        return self.folder / message.channel / day / f"{file_stem(message.idempotency_key)}.json"
+        stem = f"{file_stem(message.idempotency_key)}.json"
+        return (self.folder or Path(".")) / message.channel / day / stem
 
     def send(self, message: Message) -> Receipt:
         target = self.path_for(message)
         ref = f"{message.channel}/{target.parent.name}/{target.stem}"
+        if self.folder is None:  # no files: the store keeps the message
+            return Receipt(self.name, ref, "sent")
         if target.exists():  # handed over before: the outbox already holds it
             return Receipt(self.name, ref, "sent")
         target.parent.mkdir(parents=True, exist_ok=True)

@@ -56,6 +56,9 @@ class _Strict(BaseModel):
 
 class OutboxProfile(_Strict):
     kind: Literal["outbox"]
+    #: write each message as files under ARREARS_OUTBOX_DIR (names and numbers in clear: the
+    #: demo's choice); None: as ARREARS_OUTBOX_FILES says (off by default)
+    files: bool | None = None
 
 
 class HttpSmsProfile(_Strict):
@@ -147,14 +150,15 @@ def _secret(name: str | None, where: str) -> str | None:
     return value
 
 
-def build(profiles: Profiles, outbox_dir: Path) -> dict[str, Channel]:
-    """An adapter for each provider channel."""
-    box = Outbox(outbox_dir)
+def build(profiles: Profiles, outbox_dir: Path, files: bool = False) -> dict[str, Channel]:
+    """An adapter for each provider channel; an outbox channel writes files only when its
+    profile (or, when it does not say, ``files``) asks for them."""
+    boxes = {True: Outbox(outbox_dir), False: Outbox(None)}
     out: dict[str, Channel] = {}
     for channel in PROVIDER_CHANNELS:
         p = getattr(profiles, channel)
         if isinstance(p, OutboxProfile):
-            out[channel] = box
+            out[channel] = boxes[files if p.files is None else p.files]
         elif isinstance(p, HttpSmsProfile):
             out[channel] = HttpSms(
                 HttpSmsConfig(

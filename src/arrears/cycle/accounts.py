@@ -103,7 +103,8 @@ TIME_COLUMNS = ("win_start", "win_end", *(_col(o) for o in DAY_OFFSETS))
 def windows(pairs: pa.Table, rulebooks: list[str], as_of: date) -> pa.Table:
     """Send windows and local day boundaries in UTC for each (timezone, agreed window) of
     ``pairs`` (the window '' when none is agreed) under each rulebook: worked out once per
-    distinct key with zoneinfo; the engine joins them to the accounts."""
+    distinct key with zoneinfo; the engine joins them to the accounts. A timezone that is not a
+    known zone gets no row: its accounts have no window and are quarantined."""
     rows: dict[str, list[Any]] = {n: [] for n in ("timezone", "window_key", "rulebook")}
     rows |= {n: [] for n in TIME_COLUMNS}
     for tz_name, window in zip(
@@ -111,8 +112,8 @@ def windows(pairs: pa.Table, rulebooks: list[str], as_of: date) -> pa.Table:
     ):
         try:
             tz = ZoneInfo(tz_name)
-        except (ValueError, KeyError) as exc:
-            raise ValueError(f"borrower timezone {tz_name!r} is not a known zone") from exc
+        except (ValueError, KeyError, TypeError):
+            continue  # no window: the borrower's accounts are quarantined (run.make_plan)
         for book_id in rulebooks:
             book = load_rulebook(book_id)
             ws, we = send_window(as_of, tz, parse_window(window), book)
@@ -173,6 +174,9 @@ class Accounts(NamedTuple):
     #: the loans in a collection stage: their loan, delinquency, stage and experiment columns
     #: (the engine adds the borrower's, the send windows and the history's)
     active: pa.Table
+    #: the loans that could not be computed (loan_id, reason): in neither table above, so they
+    #: get no action and keep their stored stage until they can be
+    quarantined: pa.Table
 
 
 def build(
@@ -187,14 +191,18 @@ def build(
         snap.loans, snap.ledger, snap.as_of, buckets=buckets, stages=DEFAULT_STAGES,
         events=snap.events,
     )  # fmt: skip
+    sick = pc.is_valid(d["quarantine"])
+    quarantined = pa.table({"loan_id": d["loan_id"], "reason": d["quarantine"]}).filter(sick)
+    loans_in = snap.loans
+    if quarantined.num_rows:
+        well = pc.invert(sick)
+        d, loans_in = d.filter(well), loans_in.filter(well)
     stage = strategy_stage(d["dpd"], strategy)
-    prior_idx = pc.index_in(
-        snap.loans["loan_id"], value_set=snap.stages["loan_id"].combine_chunks()
-    )
+    prior_idx = pc.index_in(loans_in["loan_id"], value_set=snap.stages["loan_id"].combine_chunks())
     prior = snap.stages.take(prior_idx)
     book = pa.table(
         {
-            "loan_id": snap.loans["loan_id"],
+            "loan_id": loans_in["loan_id"],
             "dpd": d["dpd"],
             "stage": stage,
             "prior_stage": prior["stage"],
@@ -203,7 +211,7 @@ def build(
     )
     keep = pc.is_valid(stage)
     loan_cols = ["loan_id", "borrower_id", "portfolio_id", "product", "rulebook", "score"]
-    loans = decoded(snap.loans.select(loan_cols).filter(keep))
+    loans = decoded(loans_in.select(loan_cols).filter(keep))
     d = d.select([*AMOUNTS, "paid_today"]).filter(keep)
     stage, prior = stage.filter(keep), prior.filter(keep)
     same = pc.fill_null(pc.equal(prior["stage"], stage), False)
@@ -229,4 +237,4 @@ def build(
     }
     for e in strategy.experiments:
         cols[f"xb_{e.name}"] = buckets_of(e.salt, loans["loan_id"])
-    return Accounts(book, pa.table(cols))
+    return Accounts(book, pa.table(cols), quarantined)

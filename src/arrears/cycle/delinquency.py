@@ -73,14 +73,21 @@ class _Policies:
         self.pi_base = np.zeros(n, np.bool_)
         self.order = np.zeros(n, np.int64)
         self.cap_ratio: list[Fraction | None] = []
+        #: policies that cannot be read, with the reason: their loans are quarantined
+        self.bad: dict[int, str] = {}
         for k, text in enumerate(encoded.dictionary.to_pylist()):
             values = [None if v == "\x00" else v for v in text.split("|")]
-            annual = Decimal(str(values[0]))
-            policy = policy_from_dict(
-                {f: v for f, v in zip(POLICY_FIELDS, values[1:], strict=True) if v is not None},
-                prefix="portfolio policy ",
-            )
-            rate = policy.daily_penalty_rate(annual)
+            try:
+                annual = Decimal(str(values[0]))
+                policy = policy_from_dict(
+                    {f: v for f, v in zip(POLICY_FIELDS, values[1:], strict=True) if v is not None},
+                    prefix="portfolio policy ",
+                )
+                rate = policy.daily_penalty_rate(annual)
+            except Exception as exc:  # the loans on it are quarantined, not the book stopped
+                self.bad[k] = reason(exc)
+                self.cap_ratio.append(None)
+                continue
             self.rate_num[k], self.rate_den[k] = rate.numerator, rate.denominator
             self.grace[k] = policy.grace_days
             self.pi_base[k] = policy.base is PenaltyBase.PRINCIPAL_INTEREST
@@ -135,10 +142,17 @@ def compute(
     principal = _i64(loans["principal"])
     cap, risky = _caps(principal, pol)
     rate_num, rate_den = pol.rate_num[pol.index], pol.rate_den[pol.index]
-    owed = np.add.reduceat(i_p + i_i + i_f, inst_off[:-1]) if i_p.size else np.zeros(n, np.int64)
     counts = np.diff(inst_off)
+    # per-loan sums; a trailing 0 keeps every offset in range when the last loans have no
+    # instalments (reduceat refuses an offset equal to the length), and empty runs count 0
+    owed = np.add.reduceat(np.append(i_p + i_i + i_f, 0), inst_off[:-1]) if n else np.zeros(0)
     owed = np.where(counts > 0, owed, 0)
     skip = risky | (counts == 0) | (owed.astype(np.float64) * rate_num * 2 + rate_den >= SAFE)
+    #: rows that cannot be computed (quarantined), with the reason
+    why: dict[int, str] = {int(i): pol.bad[int(k)] for i, k in enumerate(pol.index)
+                           if int(k) in pol.bad} if pol.bad else {}  # fmt: skip
+    if why:
+        skip[list(why)] = True
     if events:
         with_events = pc.is_in(loans["loan_id"], value_set=pa.array(sorted(events), pa.string()))
         skip = skip | with_events.to_numpy(zero_copy_only=False)
@@ -165,11 +179,24 @@ def compute(
         threads=threads,
     )
     for i in np.flatnonzero(skip):
-        out[i] = _scalar_row(loans, instalments, payments, int(i), inst_off, as_of, keep,
-                             events)  # fmt: skip
+        if int(i) in why:
+            continue
+        try:
+            out[i] = _scalar_row(loans, instalments, payments, int(i), inst_off, as_of, keep,
+                                 events)  # fmt: skip
+        except Exception as exc:  # one account never stops the book: it is quarantined
+            why[int(i)] = reason(exc)
     paid_today = np.zeros(n, np.bool_)
     paid_today[p_idx[p_paid[keep] == day_number(as_of)]] = True
-    return _table(loans, out, buckets, stages).append_column("paid_today", pa.array(paid_today))
+    table = _table(loans, out, buckets, stages).append_column("paid_today", pa.array(paid_today))
+    quarantine = [why.get(i) for i in range(n)] if why else pa.nulls(n, pa.string())
+    return table.append_column("quarantine", pa.array(quarantine, pa.string()))
+
+
+def reason(exc: BaseException) -> str:
+    """Why an account could not be computed, in one line (the exception's kind and message)."""
+    text = " ".join(str(exc).split()) or "no detail"
+    return f"{type(exc).__name__}: {text}"[:500]
 
 
 #: reads the instalments and payments of loans lo..hi-1 (loan_idx counted from lo)

@@ -24,6 +24,7 @@ from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.compliance.rules.frequency import NOT_CONNECTED as COMPLIANCE_NOT_CONNECTED
 from arrears.cycle.accounts import _col
+from arrears.ids import SEP
 from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
 from arrears.strategy.vector import compile_expr
 
@@ -75,7 +76,7 @@ def with_borrowers(base: ir.Table, borrowers: ir.Table, windows: ir.Table) -> ir
     """The accounts with their borrower's locale and consents and, from ``windows``
     (:func:`arrears.cycle.accounts.windows`), the send window and day boundaries of the
     borrower's timezone and agreed window under the account's rulebook. An account whose
-    borrower is missing keeps null windows (:func:`arrears.cycle.run.make_plan` refuses it)."""
+    borrower is missing keeps null windows (:func:`arrears.cycle.run.make_plan` quarantines it)."""
     bw = borrowers.select(
         b_id=borrowers.borrower_id,
         locale=borrowers.locale,
@@ -455,7 +456,7 @@ def build_plan(
     )
     day = as_of.isoformat()
     return a.select(
-        action_id=ibis.literal(f"{day}|") + a.loan_id + ibis.literal("|") + a.step_id,
+        action_id=ibis.literal(f"{day}{SEP}") + a.loan_id + ibis.literal(SEP) + a.step_id,
         business_date=ibis.literal(as_of),
         loan_id=a.loan_id,
         borrower_id=a.borrower_id,

@@ -29,6 +29,7 @@ from arrears.cycle.delinquency import loan_from_rows
 from arrears.cycle.plan import CONTACT, MEDIUM, PERSON_HOLDS, POINT_KIND
 from arrears.cycle.snapshot import Snapshot
 from arrears.domain.delinquency import BandTable, Statement, statement
+from arrears.ids import action_id
 from arrears.strategy.expr import evaluate, truthy
 from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
 
@@ -240,20 +241,37 @@ def _steps(acct: Account, segment: str, strategy: Strategy) -> list[Step]:
     return out
 
 
-def reference_plan(snap: Snapshot, strategy: Strategy, *, buckets: BandTable) -> pa.Table:
-    """The day's plan, computed one account at a time (the oracle)."""
+def reference_plan(
+    snap: Snapshot,
+    strategy: Strategy,
+    *,
+    buckets: BandTable,
+    quarantined: dict[str, str] | None = None,
+) -> pa.Table:
+    """The day's plan, computed one account at a time (the oracle). An account whose ledger
+    does not replay, or that is in a collection stage without a borrower or a known timezone,
+    gets no action; it is added to ``quarantined`` (loan id -> reason) when given."""
     h = History(snap)
     books: dict[str, Rulebook] = {}
     actions: list[dict[str, Any]] = []
+    sick = quarantined if quarantined is not None else {}
     for idx, row in enumerate(snap.loans.to_pylist()):
         row["_idx"] = idx
-        loan = loan_from_rows(row, h.inst.get(idx, []), h.pays.get(idx, []),
-                              snap.events.get(row["loan_id"], ()))  # fmt: skip
-        s = statement(loan, snap.as_of, buckets=buckets, explain=False)
+        try:
+            loan = loan_from_rows(row, h.inst.get(idx, []), h.pays.get(idx, []),
+                                  snap.events.get(row["loan_id"], ()))  # fmt: skip
+            s = statement(loan, snap.as_of, buckets=buckets, explain=False)
+        except Exception as exc:  # quarantined, as the cycle does
+            sick[row["loan_id"]] = f"{type(exc).__name__}: {exc}"
+            continue
+        if strategy.stage_of(s.dpd) is None:
+            continue
+        borrower = h.borrowers.get(row["borrower_id"])
+        if borrower is None or not _known_zone(borrower["timezone"]):
+            sick[row["loan_id"]] = "no send window"
+            continue
         book = books.setdefault(row["rulebook"], load_rulebook(row["rulebook"]))
         acct = Account(row, s, h, snap, strategy, book)
-        if acct.stage is None:
-            continue
         segment = _segment(acct.env, strategy)
         for step in _steps(acct, segment, strategy):
             actions.append(_action(acct, step, segment, strategy, snap.as_of))
@@ -262,6 +280,14 @@ def reference_plan(snap: Snapshot, strategy: Strategy, *, buckets: BandTable) ->
         del a["_lane"]
     actions.sort(key=lambda a: (a["loan_id"], a["step_order"]))
     return pa.Table.from_pylist(actions)
+
+
+def _known_zone(name: str | None) -> bool:
+    try:
+        ZoneInfo(str(name))
+    except (ValueError, KeyError):
+        return False
+    return name is not None
 
 
 def _action(
@@ -279,7 +305,7 @@ def _action(
     ws, we, blocked = acct.blocked_by(step)
     loan_id = acct.row["loan_id"]
     return {
-        "action_id": f"{as_of.isoformat()}|{loan_id}|{step.id}",
+        "action_id": action_id(as_of, loan_id, step.id),
         "business_date": as_of,
         "loan_id": loan_id,
         "borrower_id": acct.row["borrower_id"],

@@ -4,13 +4,15 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any, NamedTuple
 
 import pyarrow as pa
+import pyarrow.compute as pc
 
 from arrears.compliance.rulebook import Rulebook
 from arrears.cycle import accounts, plan
 from arrears.cycle.engines import Engine
-from arrears.cycle.snapshot import SCHEMAS, Snapshot, SnapshotError
+from arrears.cycle.snapshot import SCHEMAS, Snapshot
 from arrears.domain.delinquency import BandTable
 from arrears.strategy.model import Strategy
 
@@ -23,13 +25,28 @@ class _Queries:
     plan: str
     plan_schema: pa.Schema
     books: dict[str, Rulebook]
+    #: the borrowers and the send windows, as the engine has them (to find accounts without)
+    borrowers: Any
+    windows: Any
+
+
+class DayPlan(NamedTuple):
+    #: the day's actions, in the accounts' order
+    plan: pa.Table
+    #: every loan computed: its stage before and after (what the stage changes need)
+    book: pa.Table
+    #: the loans that could not be computed or placed (loan_id, reason): no action, no stage
+    #: change; the run's record names them
+    quarantined: pa.Table
 
 
 def make_plan(
     snap: Snapshot, strategy: Strategy, engine: Engine, *, buckets: BandTable, release: bool = False
-) -> tuple[pa.Table, pa.Table]:
-    """(the day's plan, every loan's stage before and after) for ``snap`` under ``strategy``
-    (only accounts in a collection stage can have actions: the engine sees those alone). With
+) -> DayPlan:
+    """The day's plan for ``snap`` under ``strategy`` (only accounts in a collection stage can
+    have actions: the engine sees those alone). One account that cannot be computed (its
+    ledger does not replay, its policy does not read, its borrower or timezone is unknown) is
+    quarantined with the reason and the rest of the book is planned. With
     ``release``, the loans, schedules, payments and stages are dropped from ``snap`` once the
     accounts are known (nothing after needs them), to keep the peak memory down.
 
@@ -40,21 +57,36 @@ def make_plan(
     with ThreadPoolExecutor(1) as pool:
         prepared = pool.submit(_prepare, snap, strategy, engine, rulebook_ids)
         try:
-            book, base_in = accounts.build(snap, strategy, buckets=buckets)
+            book, base_in, sick = accounts.build(snap, strategy, buckets=buckets)
         finally:
             queries = prepared.result()
     if release:
         for name in ("loans", "instalments", "payments", "stages"):
             setattr(snap, name, SCHEMAS[name].empty_table())
-    engine.table("accounts", base_in.cast(accounts.schema(strategy)))
+    acct = engine.table("accounts", base_in.cast(accounts.schema(strategy)))
+    placed = plan.with_borrowers(acct.select("loan_id", "borrower_id", "rulebook"),
+                                 queries.borrowers, queries.windows)  # fmt: skip
+    orphans = engine.to_arrow(
+        placed.filter(placed.win_start.isnull()).select("loan_id", "borrower_id")
+    )
+    if orphans.num_rows:  # no send window: the borrower is missing, or its timezone unknown
+        why = [
+            f"no send window: borrower {b} is not in the borrowers table or its timezone is "
+            "not a known zone"
+            for b in orphans["borrower_id"].to_pylist()
+        ]
+        lost = pa.table({"loan_id": orphans["loan_id"], "reason": pa.array(why, pa.string())})
+        sick = pa.concat_tables([sick, lost])
+        ids = orphans["loan_id"].combine_chunks()
+        book = book.filter(pc.invert(pc.is_in(book["loan_id"], value_set=ids)))
+        base_in = base_in.filter(pc.invert(pc.is_in(base_in["loan_id"], value_set=ids)))
+        engine.table("accounts", base_in.cast(accounts.schema(strategy)))
     # computed once: every step of the strategy reads the same accounts
-    accts = engine.materialize_sql("collection_accounts", queries.accounts)
-    orphan = engine.to_arrow(accts.filter(accts.win_start.isnull()).select("loan_id").limit(1))
-    if orphan.num_rows:
-        loan = orphan["loan_id"][0].as_py()
-        raise SnapshotError(f"loan {loan}: its borrower is not in the borrowers table")
+    engine.materialize_sql("collection_accounts", queries.accounts)
     planned = engine.sql_to_arrow(queries.plan, queries.plan_schema)
-    return planned.drop_columns(["account_seq"]), book
+    if sick.num_rows:
+        sick = sick.sort_by("loan_id")
+    return DayPlan(planned.drop_columns(["account_seq"]), book, sick)
 
 
 def _prepare(
@@ -95,4 +127,6 @@ def _prepare(
         engine.compile(plan_expr),
         plan_expr.schema().to_pyarrow(),
         books,
+        t["borrowers"],
+        wins,
     )

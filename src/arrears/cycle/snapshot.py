@@ -9,6 +9,7 @@ delinquency replay reads.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -452,34 +453,39 @@ def _restore(table: pa.Table, name: str) -> pa.Table:
     return pa.table(cols)
 
 
-def _adbc(engine: Engine) -> Any:
-    url = engine.url
-    if url.get_backend_name() == "sqlite":
-        import adbc_driver_sqlite.dbapi as sqlite_adbc
-
-        return sqlite_adbc.connect(url.database or ":memory:")
+def _read(engine: Engine, sql: str) -> pa.Table:
+    """One query through ADBC's PostgreSQL driver (a client library: no shared files)."""
     import adbc_driver_postgresql.dbapi as pg_adbc
 
-    return pg_adbc.connect(url.set(drivername="postgresql").render_as_string(hide_password=False))
-
-
-def _read(engine: Engine, sql: str) -> pa.Table:
-    with _adbc(engine) as conn, conn.cursor() as cur:
-        if engine.url.get_backend_name() == "sqlite":  # wait out a writer's brief lock
-            cur.execute("PRAGMA busy_timeout = 30000")
-            cur.fetchall()
-            # batches of 64k rows, not the driver's 1k: a few hundred chunks, not thousands
-            cur.adbc_statement.set_options(**{"adbc.sqlite.query.batch_rows": "65536"})
+    url = engine.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    with pg_adbc.connect(url) as conn, conn.cursor() as cur:
         cur.execute(sql)
         return cur.fetch_arrow_table()
 
 
-def _checkpoint(engine: Engine) -> None:
-    """Move the SQLite write-ahead log into the database file before ADBC reads it: ADBC links
-    its own copy of SQLite, which in the same process as Python's does not see (and may upset)
-    what the other's connections left in the log."""
-    with engine.connect() as conn:
-        conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)").all()
+def _read_sqlite(engine: Engine, queries: dict[str, str], threads: int) -> dict[str, pa.Table]:
+    """Every query at once, through ADBC's SQLite in a child process (never in this one:
+    :mod:`arrears.cycle.sqlite_reader` says why); the tables come back as memory-mapped Arrow
+    IPC files."""
+    import subprocess
+    import sys
+    import tempfile
+
+    with tempfile.TemporaryDirectory(prefix="arrears-snapshot-") as folder:
+        spec = {"database": engine.url.database, "queries": queries, "threads": threads,
+                "out": folder}  # fmt: skip
+        proc = subprocess.run(
+            [sys.executable, "-m", "arrears.cycle.sqlite_reader"],
+            input=json.dumps(spec), capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if proc.returncode != 0:
+            tail = " ".join(proc.stderr.strip().splitlines()[-1:])
+            raise SnapshotError(f"reading the store {engine.url.database}: {tail}")
+        out = {}
+        for name in queries:
+            with pa.memory_map(str(Path(folder) / f"{name}.arrow")) as source:
+                out[name] = pa.ipc.open_file(source).read_all()
+        return out
 
 
 def _read_small(conn: Any, sql: str, schema: pa.Schema) -> pa.Table:
@@ -517,16 +523,11 @@ def from_store(
                                   else queries[name], SCHEMAS[name])
                 for name in order
             }  # fmt: skip
+    elif sqlite:
+        raw = _read_sqlite(engine, {n: _sqlite_safe(queries[n], n) for n in order}, threads)
     else:
-        if sqlite:
-            _checkpoint(engine)
         with ThreadPoolExecutor(max(1, threads)) as pool:
-            futures = {
-                name: pool.submit(
-                    _read, engine, _sqlite_safe(queries[name], name) if sqlite else queries[name]
-                )
-                for name in order
-            }
+            futures = {name: pool.submit(_read, engine, queries[name]) for name in order}
             raw = {name: f.result() for name, f in futures.items()}
     from arrears.store.repository import events_of  # the store's layer, read like the rest
 

@@ -51,7 +51,8 @@ def simulate(
     zone = ZoneInfo(app.settings.business_timezone)
     real = app.clock
     out = Simulated()
-    adapters = build(read(app.settings.providers_file), app.settings.outbox_dir)
+    s = app.settings
+    adapters = build(read(s.providers_file), s.outbox_dir, s.outbox_files)
     try:
         if days:  # the book as the period starts, for roll and cure rates
             from arrears.service.portfolio import portfolio_report

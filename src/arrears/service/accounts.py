@@ -26,6 +26,7 @@ from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.errors import ServiceError
 from arrears.service.statements import statement_for_loan
 from arrears.service.users import Staff, log_access
+from arrears.service.verify import CONTENT
 from arrears.store import tables as t
 from arrears.store.db import as_utc
 
@@ -94,7 +95,7 @@ def account(app: App, user: Staff, loan_id: str) -> Account:
         stage = conn.execute(select(t.account_stage.c.stage)
                              .where(t.account_stage.c.loan_id == loan_id)).scalar()  # fmt: skip
         holds = _holds(app, conn, bid, loan_id)
-        out = Account(loan_id, who, loans, st, _timeline(conn, bid, loan_id), holds=holds,
+        out = Account(loan_id, who, loans, st, _timeline(app, conn, bid, loan_id), holds=holds,
                       stage=stage)  # fmt: skip
         out.arrangements = [dict(r) for r in conn.execute(
             select(t.arrangement).where(t.arrangement.c.loan_id == loan_id)
@@ -134,7 +135,7 @@ def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> dict[str, Any]:
     }
 
 
-def _timeline(conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
+def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
     """Contacts, payments, promises, holds, complaints and arrangements, newest first (an
     ended hold's end too; a hold set to expire shows its end before it comes)."""
     events: list[dict[str, Any]] = []
@@ -148,7 +149,7 @@ def _timeline(conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
                 "channel": c["channel"],
                 "what": c["template"] or c["result"] or "",
                 "who": c["collector_id"],
-                "detail": (c["content"] or "")[:200],
+                "detail": (app.cipher.open_text(CONTENT, c["content"]) or "")[:200],
                 "direction": c["direction"],
             }
         )

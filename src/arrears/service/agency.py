@@ -32,6 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import and_, insert, select, update
 
+from arrears import exports
 from arrears.bootstrap import App
 from arrears.channels import documents
 from arrears.service.dispatch import Report, apply_verdicts, judge_actions
@@ -39,6 +40,7 @@ from arrears.service.errors import ServiceError
 from arrears.service.statements import statement_for_loan
 from arrears.service.store import require_current
 from arrears.service.templates import loan_facts
+from arrears.service.verify import CONTENT
 from arrears.store import audit
 from arrears.store import tables as t
 from arrears.store.db import as_utc
@@ -99,7 +101,7 @@ class PlacementRun:
 def _write_csv(path: Path, header: tuple[str, ...], rows: list[dict[str, Any]]) -> None:
     """Written whole or not at all (a temporary file renamed over)."""
     buf = io.StringIO()
-    w = csv.DictWriter(buf, fieldnames=list(header))
+    w = exports.dict_writer(buf, header)  # never a formula in the agency's spreadsheet
     w.writeheader()
     w.writerows(rows)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -272,12 +274,14 @@ def recall(
 # legal referral
 
 
-def evidence_hash(row: Any) -> str:
-    """The SHA-256 of a contact attempt's recorded fields, in a canonical form."""
+def evidence_hash(app: App, row: Any) -> str:
+    """The SHA-256 of a contact attempt's recorded fields, in a canonical form (the words as
+    said, opened: sealing them again under a new key does not change the hash)."""
     fields = ("attempt_id", "borrower_id", "loan_id", "channel", "at", "direction", "role",
               "result", "template", "template_version", "collector_id", "subject", "content",
               "provider", "provider_ref")  # fmt: skip
     values = {f: getattr(row, f) for f in fields}
+    values["content"] = app.cipher.open_text(CONTENT, values["content"])
     values["at"] = as_utc(values["at"]).isoformat()
     return hashlib.sha256(audit.canonical(values).encode("utf-8")).hexdigest()
 
@@ -304,7 +308,7 @@ def legal_package(app: App, loan_id: str, as_of: date) -> tuple[bytes, dict[str,
                 "channel": r.channel,
                 "role": r.role,
                 "result": r.result,
-                "hash": evidence_hash(r),
+                "hash": evidence_hash(app, r),
             }  # fmt: skip
             for r in conn.execute(
                 select(ca)

@@ -324,9 +324,22 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
     return Proposal(arrangement_id, "active", eff)
 
 
-def reject(app: App, arrangement_id: str, *, by: str, reason: str) -> None:
+def reject(app: App, arrangement_id: str, *, by: str, role: str, reason: str) -> None:
+    """The second person's refusal, under the same four-eyes rule as an approval (never the
+    proposer, always an approving role), recorded in the evidence log."""
     require_current(app)
     ar = t.arrangement
+    with app.engine.connect() as conn:
+        row = conn.execute(select(ar).where(ar.c.arrangement_id == arrangement_id)).first()
+    if row is None:
+        raise ServiceError(f"arrangement_id: {arrangement_id} is not in the store")
+    if row.status != "pending_approval":
+        raise ServiceError(f"arrangement_id: {arrangement_id} is {row.status}, not waiting")
+    if by == row.proposed_by:
+        raise ServiceError(f"by: {by} proposed it; a second person must decide (maker-checker)")
+    rules = _rules(app, row.loan_id)
+    if role not in rules.approvers:
+        raise ServiceError(f"role: a {role} cannot reject; approvers: {', '.join(rules.approvers)}")
     now = app.clock()
     with app.engine.begin() as conn:
         done = conn.execute(
@@ -335,7 +348,12 @@ def reject(app: App, arrangement_id: str, *, by: str, reason: str) -> None:
             .values(status="rejected", approved_by=by, approved_at=now, reason=reason)
         ).rowcount  # fmt: skip
         if done != 1:
-            raise ServiceError(f"arrangement_id: {arrangement_id} is not waiting for approval")
+            raise ServiceError(f"arrangement_id: {arrangement_id} was decided meanwhile")
+        audit.append(conn, [audit.Entry(kind="arrangement_rejected", subject=row.loan_id,
+                                        rulebook="", at=now,
+                                        payload={"arrangement_id": arrangement_id, "by": by,
+                                                 "role": role, "kind": row.kind,
+                                                 "reason": reason})])  # fmt: skip
 
 
 def review(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:

@@ -27,7 +27,7 @@ from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from arrears.bootstrap import App
 from arrears.cycle import engines, kernel, snapshot
-from arrears.cycle.run import make_plan
+from arrears.cycle.run import DayPlan, make_plan
 from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
 from arrears.service.tables import bands_for
@@ -54,6 +54,8 @@ CHANGES = pa.schema(
         ("stays", pa.bool_()),
     ]
 )
+#: the accounts a run could not compute, and why
+QUARANTINE = pa.schema([("loan_id", pa.string()), ("reason", pa.string())])
 
 
 @dataclass
@@ -67,15 +69,18 @@ class DayResult:
     counts: dict[str, Any]
     plan: pa.Table = field(repr=False)
     changes: pa.Table = field(repr=False, default_factory=CHANGES.empty_table)
+    #: the accounts that could not be computed (loan_id, reason): no action, stage kept
+    quarantined: pa.Table = field(repr=False, default_factory=QUARANTINE.empty_table)
 
 
-def strategy_from(app: App, name: str | Strategy | None) -> Strategy:
+def strategy_from(app: App, name: str | Strategy | None, *, store: bool = True) -> Strategy:
     """The strategy named (a shipped name or a file), else the version activated in the
-    console, else the settings' (``ARREARS_STRATEGY``, ``default``)."""
+    console, else the settings' (``ARREARS_STRATEGY``, ``default``). ``store=False`` (the
+    data-lake mode, which has no store by design) never looks for an activated version."""
     if isinstance(name, Strategy):
         return name
     try:
-        if name is None and "strategy" not in app.settings.model_fields_set:
+        if store and name is None and "strategy" not in app.settings.model_fields_set:
             from arrears.service.strategies import active
 
             chosen = active(app)
@@ -164,10 +169,10 @@ def run_cycle(
                     if progress:
                         progress(f"{day}: plan ({snap.loans.num_rows:,} loans on {name})")
                     eng = eng or starting.result()
-                    plan, base = make_plan(snap, strategy, eng, buckets=bands.buckets, release=True)
+                    day_plan = make_plan(snap, strategy, eng, buckets=bands.buckets, release=True)
                     if progress:
                         progress(f"{day}: write")
-                    results.append(_write(app, conn, day, plan, base, strategy, name, dry_run))
+                    results.append(_write(app, conn, day, day_plan, strategy, name, dry_run))
                 except BaseException:
                     tx.rollback()
                     raise
@@ -208,7 +213,7 @@ def run_lake(
         raise ServiceError(str(exc)) from exc
     eng = engines.connect(engine)
     try:
-        plan, base = make_plan(
+        plan, base, sick = make_plan(
             snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS, release=True
         )
     except snapshot.SnapshotError as exc:  # the instalments and payments are read as it goes
@@ -225,11 +230,14 @@ def run_lake(
             pool.submit(
                 pq.write_table, changes.drop_columns(["stays"]), out / "stage_changes.parquet"
             ),
+            pool.submit(pq.write_table, sick.cast(QUARANTINE), out / "quarantined.parquet"),
         ]
         for f in done:
             f.result()
-    counts = _counts(plan, changes, base.num_rows)
-    return DayResult(as_of, None, base.num_rows, changes.num_rows, 0, 0, counts, plan, changes)
+    counts = _counts(plan, changes, base.num_rows, sick)
+    return DayResult(
+        as_of, None, base.num_rows, changes.num_rows, 0, 0, counts, plan, changes, sick
+    )
 
 
 def _snapshot(app: App, conn: Connection, day: date) -> snapshot.Snapshot:
@@ -316,8 +324,15 @@ def _tally(column: pa.ChunkedArray | pa.Array) -> dict[str, int]:
     return dict(sorted((v, n) for v, n in pairs if v is not None))
 
 
-def _counts(plan: pa.Table, changes: pa.Table, accounts: int) -> dict[str, Any]:
+#: how many quarantined accounts a run's record names one by one (the count is always whole)
+NAMED_QUARANTINE = 1000
+
+
+def _counts(
+    plan: pa.Table, changes: pa.Table, accounts: int, sick: pa.Table | None = None
+) -> dict[str, Any]:
     by = {c: _tally(plan[c]) for c in ("stage", "channel", "status", "rule")}
+    named = [] if sick is None else sick.slice(0, NAMED_QUARANTINE).to_pylist()
     key = pc.binary_join_element_wise(plan["stage"], plan["channel"], plan["status"], "|")
     moves = pc.binary_join_element_wise(
         pc.fill_null(changes["from_stage"], "None"), changes["to_stage"], ">"
@@ -328,6 +343,8 @@ def _counts(plan: pa.Table, changes: pa.Table, accounts: int) -> dict[str, Any]:
         "stage_changes": _tally(moves),
         **by,
         "stage_channel_status": _tally(key),
+        "quarantined": 0 if sick is None else sick.num_rows,
+        "quarantined_accounts": [{"loan_id": r["loan_id"], "reason": r["reason"]} for r in named],
     }
 
 
@@ -335,12 +352,12 @@ def _write(
     app: App,
     conn: Connection,
     day: date,
-    plan: pa.Table,
-    base: pa.Table,
+    day_plan: DayPlan,
     strategy: Strategy,
     engine: str,
     dry_run: bool,
 ) -> DayResult:
+    plan, base, sick = day_plan
     started = app.clock()
     pa_ = t.plan_action
     existing = conn.execute(
@@ -352,12 +369,13 @@ def _write(
     if sent:
         plan = plan.filter(pc.invert(pc.is_in(plan["action_id"], pa.array(sorted(sent)))))
     changes = _stage_changes(base, day)
-    counts = _counts(plan, changes, base.num_rows)
+    counts = _counts(plan, changes, base.num_rows, sick)
     counts |= {"replaced": replaced, "kept": len(sent)}
     counts["vs_stored"] = _versus(plan, before)
     result = DayResult(
-        day, None, base.num_rows, changes.num_rows, replaced, len(sent), counts, plan, changes
-    )
+        day, None, base.num_rows, changes.num_rows, replaced, len(sent), counts, plan, changes,
+        sick,
+    )  # fmt: skip
     if dry_run:
         return result
     conn.execute(delete(pa_).where(and_(pa_.c.business_date == day, pa_.c.status.in_(UNSENT))))
@@ -514,6 +532,22 @@ def run_history(app: App, limit: int = 50) -> list[dict[str, Any]]:
     with app.engine.connect() as conn:
         rows = conn.execute(select(cr).order_by(cr.c.run_id.desc()).limit(limit)).mappings().all()
     return [dict(r) for r in rows]
+
+
+def last_run(app: App) -> dict[str, Any] | None:
+    """The latest run: its id, business date, counts and the accounts it quarantined."""
+    rows = run_history(app, limit=1)
+    if not rows:
+        return None
+    counts = json.loads(rows[0]["counts"])
+    return {
+        "run_id": rows[0]["run_id"],
+        "business_date": rows[0]["business_date"],
+        "accounts": counts.get("accounts", 0),
+        "actions": counts.get("actions", 0),
+        "quarantined": counts.get("quarantined", 0),
+        "quarantined_accounts": counts.get("quarantined_accounts", []),
+    }
 
 
 def stored_plan(app: App, day: date) -> pa.Table:

@@ -76,6 +76,9 @@ SENDING, SENT, PARKED, CANCELLED = "sending", "sent", "parked", "cancelled"
 #: templates whose message carries the statement as a PDF
 ATTACH_STATEMENT = frozenset({"statement_email"})
 
+#: the associated data a message's texts are sealed under (names sit in them)
+BODY, HTML = "outbox_message.body", "outbox_message.html"
+
 
 @dataclass(frozen=True)
 class Options:
@@ -493,8 +496,8 @@ def _prepare(
                     "locale": tpl.locale,
                     "destination_enc": app.cipher.encrypt("outbox.destination", to),
                     "subject": rendered.subject,
-                    "body": content,
-                    "html": html,
+                    "body": app.cipher.seal_text(BODY, content),  # sealed at rest
+                    "html": app.cipher.seal_text(HTML, html),
                     "attach": attach,
                     "created_at": now,
                     "status": "pending",
@@ -580,7 +583,14 @@ def _stored(app: App, rows: Sequence[Any], now: datetime, worker: str,
                 business_date=a.business_date,
                 channel=a.channel,
                 message=_message(
-                    a.action_id, a.channel, to, m.subject, m.body, m.html, m.locale, a.business_date
+                    a.action_id,
+                    a.channel,
+                    to,
+                    m.subject,
+                    app.cipher.open_text(BODY, m.body) or "",
+                    app.cipher.open_text(HTML, m.html),
+                    m.locale,
+                    a.business_date,
                 ),  # fmt: skip
                 attach=m.attach,
                 tries=int(a.tries or 0),
@@ -823,7 +833,9 @@ def outbox_rows(app: App, day: date | None = None, limit: int = 20) -> list[dict
         q = q.where(ob.c.business_date == day)
     with app.engine.connect() as conn:
         rows = conn.execute(q).mappings().all()
-    return [{k: v for k, v in r.items() if k != "destination_enc"} for r in rows]
+    return [{**{k: v for k, v in r.items() if k != "destination_enc"},
+             "body": app.cipher.open_text(BODY, r["body"]),
+             "html": app.cipher.open_text(HTML, r["html"])} for r in rows]  # fmt: skip
 
 
 def letter_batch(app: App, day: date, folder: Path) -> Any:
@@ -855,7 +867,9 @@ def letter_batch(app: App, day: date, folder: Path) -> Any:
                 recipient=app.cipher.decrypt("borrower.name", f.name_enc) or "",
                 address=app.cipher.decrypt("outbox.destination", r.destination_enc) or "",
                 sender=f"{f.creditor} · {s.org_address}",
-                body_html=r.html or r.body,
+                body_html=app.cipher.open_text(HTML, r.html)
+                or app.cipher.open_text(BODY, r.body)
+                or "",
                 locale=r.locale,
             )
         )

@@ -39,6 +39,22 @@ class Posted:
     promises_kept: int = 0  # promise parts this payment paid up
 
 
+def _within_payoff(app: App, loan_id: str, amount: int, paid_on: date) -> None:
+    from arrears.service.restructure import payoff
+    from arrears.service.statements import statement_state
+
+    try:
+        st = statement_state(app, loan_id, paid_on)
+    except ServiceError as exc:
+        raise ServiceError(f"payment loan_id: {loan_id} is not in the store") from exc
+    most = payoff(st, paid_on)
+    if amount > most:
+        raise ServiceError(
+            f"payment amount: {amount} is more than the payoff of {loan_id} on {paid_on} "
+            f"({most}); say it is an overpayment to post it as a credit"
+        )
+
+
 def post_payment(
     app: App,
     loan_id: str,
@@ -47,8 +63,11 @@ def post_payment(
     *,
     payment_id: str | None = None,
     source: str = "manual",
+    overpayment: bool = False,
 ) -> Posted:
-    """Post ``amount`` (minor units) to ``loan_id`` and cancel what it makes pointless."""
+    """Post ``amount`` (minor units) to ``loan_id`` and cancel what it makes pointless. An
+    amount above the payoff on ``paid_on`` (everything due plus the principal not yet due) is
+    refused unless the caller says it is an ``overpayment`` (kept as a credit)."""
     require_current(app)
     if amount <= 0:
         raise ServiceError(
@@ -58,6 +77,8 @@ def post_payment(
     paid_on = paid_on or today
     if paid_on > today:
         raise ServiceError(f"payment paid_on: {paid_on} is in the future (today is {today})")
+    if not overpayment:
+        _within_payoff(app, loan_id, amount, paid_on)
     payment_id = payment_id or f"pay-{uuid.uuid4().hex[:16]}"
     started = time.perf_counter()
     with app.engine.begin() as conn:
@@ -186,6 +207,27 @@ def _check_row(
     return (None if problems else Row(pid, loan, paid_on, amount)), problems
 
 
+def _over_payoff(app: App, file: Path, rows: list[tuple[int, Row]]) -> list[str]:
+    """Rows whose loan's payments in the file come to more than its payoff (a file has no
+    overpayments: post those one by one, saying so)."""
+    from arrears.service.restructure import payoff
+    from arrears.service.statements import statement_state
+
+    total: dict[str, int] = {}
+    last: dict[str, tuple[int, date]] = {}
+    for n, x in rows:
+        total[x.loan_id] = total.get(x.loan_id, 0) + x.amount
+        last[x.loan_id] = (n, max(x.paid_on or app.today(), last.get(x.loan_id, (0, date.min))[1]))
+    out = []
+    for loan, amount in sorted(total.items()):
+        n, day = last[loan]
+        most = payoff(statement_state(app, loan, day), day)
+        if amount > most:
+            out.append(f"{file}: row {n}, amount: the file pays {loan} {amount}, more than its "
+                       f"payoff {most}")  # fmt: skip
+    return out
+
+
 def check_rows(app: App, file: Path, rows: list[dict[str, str]]) -> list[Row]:
     """The rows of a payments file, each checked; every problem is reported (file, row, field)
     and none is posted when there is one. Row 2 is the first after the header."""
@@ -211,6 +253,7 @@ def check_rows(app: App, file: Path, rows: list[dict[str, str]]) -> list[Row]:
             problems.append(f"{file}: row {n}, loan_id: {x.loan_id} is not in the store")
         if x.payment_id in taken:
             problems.append(f"{file}: row {n}, payment_id: {x.payment_id} was posted already")
+    problems += _over_payoff(app, file, [(n, x) for n, x in good if x.loan_id in known])
     if problems:
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
         raise ServiceError("; ".join(problems[:20]) + more + "; nothing was posted")

@@ -45,8 +45,8 @@ def diff_plans(
     bands = bands_for(app.settings)
     eng = engines.connect(name)
     try:
-        a, _ = make_plan(snap, old, eng, buckets=bands.buckets)
-        b, _ = make_plan(snap, new, eng, buckets=bands.buckets)
+        a = make_plan(snap, old, eng, buckets=bands.buckets).plan
+        b = make_plan(snap, new, eng, buckets=bands.buckets).plan
     finally:
         eng.close()
 

@@ -29,6 +29,7 @@ from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.dispatch import second_look
 from arrears.service.errors import ServiceError
 from arrears.service.store import require_current
+from arrears.service.verify import CONTENT
 from arrears.store import audit
 from arrears.store import tables as t
 from arrears.store.crypto import mask_phone
@@ -61,7 +62,7 @@ def find_borrower(app: App, ref: str) -> str | None:
         owner = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == ref)).scalar()
         if owner is None:
             owner = conn.execute(select(t.borrower.c.borrower_id).where(
-                t.borrower.c.national_id_hash == app.cipher.lookup_hash("national_id", ref)
+                t.borrower.c.national_id_hash.in_(app.cipher.lookup_hashes("national_id", ref))
             )).scalar()  # fmt: skip
     return None if owner is None else str(owner)
 
@@ -233,7 +234,9 @@ def history(app: App, borrower_id: str, loan_id: str) -> dict[str, list[dict[str
             .order_by(ca.c.at.desc()).limit(200)
         ).mappings().all()  # fmt: skip
     return {"payments": [dict(r) for r in pays],
-            "contacts": [{**r, "at": as_utc(r["at"])} for r in contacts]}  # fmt: skip
+            "contacts": [{**r, "at": as_utc(r["at"]),
+                          "content": app.cipher.open_text(CONTENT, r["content"])}
+                         for r in contacts]}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------------
@@ -370,4 +373,5 @@ def recent_contacts(app: App, borrower_id: str, days: int = 60) -> list[dict[str
                                    ca.c.role, ca.c.content)
                             .where(ca.c.borrower_id == borrower_id, ca.c.at >= since)
                             .order_by(ca.c.at.desc()).limit(50)).mappings().all()  # fmt: skip
-    return [{**r, "when": local_time(app, r["at"])} for r in rows]
+    return [{**r, "when": local_time(app, r["at"]),
+             "content": app.cipher.open_text(CONTENT, r["content"])} for r in rows]  # fmt: skip

@@ -2,8 +2,9 @@
 
 * Passwords are hashed with Argon2id (``argon2-cffi``'s defaults, rehashed when they change);
   a wrong password and an unknown user answer the same, in about the same time.
-* After :data:`LOCK_AFTER` failures in a row the account is locked for :data:`LOCK_MINUTES`
-  (a success resets the count).
+* After :data:`LOCK_AFTER` failures in a row a name is locked for :data:`LOCK_MINUTES` (a
+  success resets the count); attempts are counted atomically in the store, per name whether
+  the user exists or not, and every refusal answers the same (:func:`authenticate`).
 * A session is a random token in a cookie; the store keeps only its SHA-256, with a CSRF token
   and an expiry (:data:`SESSION_HOURS`).
 * An API token (``arr_<id>_<secret>``) is shown once; the store keeps its SHA-256 and scopes
@@ -107,37 +108,43 @@ def add_user(
     return user_id
 
 
+#: the one answer to every refused sign-in: a wrong password, an unknown name and a locked
+#: account look alike (the console translates it)
+REFUSED = (f"wrong username or password, or too many failed sign-ins (after {LOCK_AFTER} in a "
+           f"row, sign-in is locked for {LOCK_MINUTES} minutes)")  # fmt: skip
+
+
 def authenticate(app: App, username: str, password: str) -> Staff:
-    """The user whose password this is; :class:`AuthError` otherwise (the same message for an
-    unknown user and a wrong password), or while the account is locked."""
+    """The user whose password this is; :class:`AuthError` otherwise.
+
+    Every refusal is the same error after the same work (an Argon2 verification, against a
+    dummy hash when there is no user or the name is locked out), so neither the answer nor its
+    time tells a wrong password from an unknown name or a locked account. Attempts are counted
+    per name, known or not, in the store and before the password is checked
+    (:func:`arrears.service.throttle.reserve`): concurrent guesses count one by one, and after
+    :data:`LOCK_AFTER` in a row the name is locked for :data:`LOCK_MINUTES`."""
+    from arrears.service.throttle import clear, reserve
+
     u = t.staff_user
-    now = app.clock()
+    bucket = "staff:" + username.casefold()
+    allowed = reserve(app, bucket, LOCK_AFTER, timedelta(minutes=LOCK_MINUTES))
     with app.engine.connect() as conn:
         row = conn.execute(select(u).where(u.c.username == username, u.c.active)).first()
-    if row is None:
+    if row is None or not allowed:
         try:
             _hasher.verify(_DUMMY, password)
         except VerificationError:
             pass
-        raise AuthError("wrong username or password")
-    if row.locked_until is not None and as_utc(row.locked_until) > now:
-        raise AuthError(f"locked after {LOCK_AFTER} failed sign-ins; try again later")
+        raise AuthError(REFUSED)
     try:
         _hasher.verify(row.password_hash, password)
     except (VerificationError, InvalidHashError):
-        failed = row.failed_logins + 1
-        lock = now + timedelta(minutes=LOCK_MINUTES) if failed >= LOCK_AFTER else None
-        with app.engine.begin() as conn:
-            conn.execute(
-                update(u).where(u.c.user_id == row.user_id)
-                .values(failed_logins=0 if lock else failed, locked_until=lock)
-            )  # fmt: skip
-        raise AuthError("wrong username or password") from None
-    values: dict[str, object] = {"failed_logins": 0, "locked_until": None}
+        raise AuthError(REFUSED) from None
+    clear(app, bucket)
     if _hasher.check_needs_rehash(row.password_hash):
-        values["password_hash"] = _hasher.hash(password)
-    with app.engine.begin() as conn:
-        conn.execute(update(u).where(u.c.user_id == row.user_id).values(**values))
+        with app.engine.begin() as conn:
+            conn.execute(update(u).where(u.c.user_id == row.user_id)
+                         .values(password_hash=_hasher.hash(password)))  # fmt: skip
     return _staff(row)
 
 

@@ -42,6 +42,10 @@ class Contact:
     result: str | None = None
 
 
+#: the associated data a contact's words are sealed under
+CONTENT = "contact_attempt.content"
+
+
 def contact_rows(
     app: App, c: Contact, code: str | None, attempt_id: str
 ) -> tuple[dict[str, Any], dict[str, Any] | None]:
@@ -61,7 +65,7 @@ def contact_rows(
         "template_version": c.template_version,
         "collector_id": c.collector_id,
         "subject": c.subject,
-        "content": c.content,
+        "content": app.cipher.seal_text(CONTENT, c.content),  # sealed at rest
         "provider": c.provider,
         "provider_ref": c.provider_ref,
     }
@@ -128,7 +132,7 @@ def verify(app: App, typed: str) -> Verdict:
                 .outerjoin(t.loan, t.loan.c.loan_id == ca.c.loan_id)
                 .outerjoin(t.portfolio, t.portfolio.c.portfolio_id == t.loan.c.portfolio_id)
             )
-            .where(vc.c.code_hash == _hash(app, code))
+            .where(vc.c.code_hash.in_(app.cipher.lookup_hashes("verification", code)))
         ).first()
     if row is None:
         return Verdict(False, "unknown")
@@ -143,6 +147,6 @@ def verify(app: App, typed: str) -> Verdict:
             "channel": row.channel,
             "at": as_utc(row.at).isoformat(),
             "subject": row.subject,
-            "content": row.content,
+            "content": app.cipher.open_text(CONTENT, row.content),
         },
     )

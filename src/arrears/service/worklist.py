@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, insert, select, update
 
+from arrears import ids
 from arrears.bootstrap import App
 from arrears.compliance.lint import load as lexicon
 from arrears.compliance.model import RESULTS
@@ -137,7 +138,7 @@ def add_call_back(conn: Connection, action: Any, now: datetime) -> str:
     """An agent call for ``action``'s account in today's call-back worklist, first in line
     (once); returns its action id."""
     pa_ = t.plan_action
-    item = f"{action.action_id}|call_back"
+    item = ids.call_back(action.action_id)
     exists = conn.execute(select(pa_.c.action_id).where(pa_.c.action_id == item)).first()
     if exists is None:
         values = {c.name: getattr(action, c.name) for c in pa_.c}

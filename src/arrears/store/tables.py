@@ -90,6 +90,8 @@ borrower = Table(
     Column("name_enc", LargeBinary),
     Column("national_id_enc", LargeBinary),
     Column("national_id_hash", String(64), index=True),
+    # the kind of identity document national_id is (arrears.domain.identity); NULL: cn_resident
+    Column("id_type", String(16)),
     Column("locale", String(16), nullable=False),
     Column("timezone", String(64), nullable=False),
     # channels the borrower agreed to, comma-separated (sms,push,email,...); NULL = rulebook default
@@ -643,4 +645,28 @@ complaint_evidence = Table(
     Column("sha256", String(64), nullable=False),
     Column("data_enc", LargeBinary, nullable=False),
     Column("uploaded_at", UtcDateTime(), nullable=False),
+)
+
+# Attempt counters shared by every server process (staff sign-in lock-out, per-address limits),
+# counted atomically in the store; instants as Unix seconds so one upsert reads the same on
+# SQLite and PostgreSQL.
+throttle = Table(
+    "throttle",
+    metadata,
+    Column("bucket", String(200), primary_key=True),  # "<what>:<who>", e.g. staff:alice
+    Column("hits", Integer, nullable=False),
+    Column("window_start", BigInteger, nullable=False),
+    Column("locked_until", BigInteger, nullable=False, server_default="0"),
+    Column("updated_at", BigInteger, nullable=False, index=True),
+)
+
+# Each provider event's effect applied once: a webhook told again is acknowledged and changes
+# nothing (the dialer's call id + event, an SMS's message id + status, a payment order id).
+provider_event = Table(
+    "provider_event",
+    metadata,
+    Column("provider", String(32), primary_key=True),
+    Column("event_key", String(200), primary_key=True),
+    Column("received_at", UtcDateTime(), nullable=False),
+    Column("outcome", Text, nullable=False),  # what the first telling did (canonical JSON)
 )

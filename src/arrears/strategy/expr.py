@@ -24,6 +24,14 @@ _TOKEN = re.compile(
     r"|(?P<op><=|>=|==|!=|[-+*/<>()\[\],])|(?P<name>[A-Za-z_][A-Za-z0-9_]*))"
 )
 KEYWORDS = {"and", "or", "not", "in", "true", "false", "null"}
+#: limits that keep a condition a condition: its length, how deep brackets and operators may
+#: nest, and how many digits a number may have (past these it is refused, never evaluated)
+MAX_SOURCE = 4000
+MAX_DEPTH = 48
+MAX_TREE = 200  # operators chained (a and b and c ...) count one level each
+MAX_DIGITS = 30
+_ESCAPES = {"\\": "\\", '"': '"', "'": "'", "n": "\n", "t": "\t", "r": "\r", "/": "/"}
+_ESCAPE = re.compile(r"\\(u[0-9A-Fa-f]{4}|.)", re.DOTALL)
 
 
 class ExprError(ValueError):
@@ -182,9 +190,11 @@ class _Parser:
         t = self.tok
         self.k += 1
         if t.kind == "num":
+            if len(t.text.replace(".", "")) > MAX_DIGITS:
+                raise ExprError(f"a number of more than {MAX_DIGITS} digits", t.pos)
             return Lit(float(t.text) if "." in t.text else int(t.text))
         if t.kind == "str":
-            return Lit(bytes(t.text[1:-1], "utf-8").decode("unicode_escape"))
+            return Lit(_unescape(t.text[1:-1], t.pos))
         if t.kind == "kw" and t.text in ("true", "false", "null"):
             return Lit({"true": True, "false": False, "null": None}[t.text])
         if t.kind == "name":
@@ -199,6 +209,34 @@ class _Parser:
         if t.text == "[":
             return self.list_(t)
         raise ExprError(f"unexpected {t.text or 'end of expression'!r}", t.pos)
+
+
+def _unescape(body: str, pos: int) -> str:
+    """A string literal's text with its escapes (backslash, quotes, n, t, r, / and uXXXX)
+    resolved; any other escape is refused."""
+
+    def one(m: re.Match[str]) -> str:
+        code = m.group(1)
+        if code.startswith("u") and len(code) == 5:
+            return chr(int(code[1:], 16))
+        if code in _ESCAPES:
+            return _ESCAPES[code]
+        raise ExprError(f"unknown escape \\{code} in a string", pos + 1 + m.start())
+
+    return _ESCAPE.sub(one, body)
+
+
+def depth(node: Node) -> int:
+    """How deeply ``node`` nests (its longest path from the root), counted without recursion."""
+    deepest, stack = 0, [(node, 1)]
+    while stack:
+        n, d = stack.pop()
+        deepest = max(deepest, d)
+        if isinstance(n, Unary):
+            stack.append((n.arg, d + 1))
+        elif isinstance(n, Binary):
+            stack.extend(((n.left, d + 1), (n.right, d + 1)))
+    return deepest
 
 
 def _list_items(p: _Parser, opening: _Tok) -> ListLit:
@@ -219,7 +257,21 @@ def parse(source: str, names: Mapping[str, str]) -> Node:
     and for the engines)."""
     if not isinstance(source, str) or not source.strip():
         raise ExprError("empty expression", 0)
-    return _Parser(source, names).parse()
+    if len(source) > MAX_SOURCE:
+        raise ExprError(f"longer than {MAX_SOURCE} characters", MAX_SOURCE)
+    opened = 0
+    for k, ch in enumerate(source):  # brackets counted before the recursive parser sees them
+        opened += ch in "(["
+        opened -= ch in ")]"
+        if opened > MAX_DEPTH:
+            raise ExprError(f"brackets nested deeper than {MAX_DEPTH}", k)
+    try:
+        node = _Parser(source, names).parse()
+    except RecursionError:
+        raise ExprError(f"nested deeper than {MAX_DEPTH}", 0) from None
+    if depth(node) > MAX_TREE:
+        raise ExprError(f"more than {MAX_TREE} operators deep", 0)
+    return node
 
 
 def _num(value: Any) -> Any:

@@ -8,6 +8,7 @@ once: each condition parsed into an expression tree that both engines evaluate.
 from __future__ import annotations
 
 import hashlib
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -17,8 +18,12 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from arrears.parsing import ParseLimit, parse_yaml
 from arrears.strategy.attributes import NAMES
 from arrears.strategy.expr import ExprError, Lit, Node, parse
+
+#: the largest strategy file read (the shipped default is ~10 kB)
+MAX_STRATEGY_BYTES = 256 * 1024
 
 CHANNELS = (
     "sms",
@@ -72,7 +77,7 @@ class SegmentSpec(_Spec):
 
 
 class StepSpec(_Spec):
-    id: Annotated[str, Field(pattern=r"^[A-Za-z0-9_.\-]+$")] | None = None
+    id: Annotated[str, Field(max_length=64, pattern=r"^[A-Za-z0-9_.\-]+$")] | None = None
     on_day: int | list[int] | None = None
     every: Annotated[int, Field(ge=1)] | None = None
     from_day: int | None = None
@@ -317,8 +322,12 @@ def load(source: str | Path) -> Strategy:
 
 def loads(text: str, file: str = "<strategy>") -> Strategy:
     try:
-        node = yaml.compose(text)
-        data = yaml.safe_load(text)
+        node, data = parse_yaml(text, file, max_bytes=MAX_STRATEGY_BYTES)
+    except ParseLimit as exc:
+        found = re.match(rf"{re.escape(file)}:(\d+):", str(exc))
+        said = str(exc).removeprefix(file + ":").split(": ", 1)[-1].strip()
+        line = int(found.group(1)) if found else None
+        raise StrategyError([Problem(file, line, "(limits)", said)]) from None
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = None if mark is None else mark.line + 1

@@ -22,13 +22,19 @@ arrears' HTTP API. Integrations authenticate with a bearer token (`arrears token
 """
 
 
+#: the most a request body may be, counted as it streams (chunked bodies included); routes
+#: that take files or batches say more (POST /api/v1/ingest, the portal's complaint form)
+MAX_BODY = 1024 * 1024
+
+
 def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = None,
                portal_sms: Channel | None = None) -> FastAPI:  # fmt: skip
     """The application; without a webhook secret the webhooks are not mounted (everything else
     works). The portal sends its sign-in codes through ``portal_sms`` (the SMS channel of the
     provider profiles when None)."""
     api = FastAPI(title="arrears", version="1", description=DESCRIPTION,
-                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None)  # fmt: skip
+                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
+                  max_body_size=MAX_BODY)  # fmt: skip
     install_problems(api)
     api.include_router(router(app), prefix="/api/v1")
     if secret:

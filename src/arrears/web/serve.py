@@ -27,7 +27,9 @@ def listener(host: str, port: int) -> socket.socket:
 def _worker(sock: socket.socket) -> None:
     import uvicorn
 
-    config = uvicorn.Config("arrears.web.app:from_env", factory=True, log_level="warning")
+    config = uvicorn.Config(
+        "arrears.web.app:from_env", factory=True, log_level="warning", proxy_headers=False
+    )  # X-Forwarded-For: web/portal/limits.py
     uvicorn.Server(config).run(sockets=[sock])
 
 

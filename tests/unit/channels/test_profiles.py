@@ -18,6 +18,18 @@ def test_no_file_puts_every_channel_on_the_outbox(tmp_path: Path) -> None:
     channels = build(read(None), tmp_path)
     assert set(channels) == {"sms", "email", "push", "letter", "robocall"}
     assert all(isinstance(c, Outbox) for c in channels.values())
+    # no files unless asked: the messages (names, numbers) stay sealed in the store
+    assert all(c.folder is None for c in channels.values())  # type: ignore[attr-defined]
+    with_files = build(read(None), tmp_path, files=True)
+    assert all(c.folder == tmp_path for c in with_files.values())  # type: ignore[attr-defined]
+
+
+def test_the_profile_says_which_outbox_writes_files(tmp_path: Path) -> None:
+    f = tmp_path / "providers.yaml"
+    f.write_text("sms:\n  kind: outbox\n  files: true\n", encoding="utf-8")
+    channels = build(read(f), tmp_path)
+    assert channels["sms"].folder == tmp_path  # type: ignore[attr-defined]
+    assert channels["email"].folder is None  # type: ignore[attr-defined]
 
 
 def test_a_file_chooses_the_real_adapters(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -34,7 +34,7 @@ def test_vectorised_plan_equals_the_scalar_reference(seed: int, name: str | Path
     strategy = load(name)
     engine = DuckDB()
     try:
-        got, _ = make_plan(snap, strategy, engine, buckets=DEFAULT_BUCKETS)
+        got = make_plan(snap, strategy, engine, buckets=DEFAULT_BUCKETS).plan
     finally:
         engine.close()
     want = reference_plan(snap, strategy, buckets=DEFAULT_BUCKETS)

@@ -106,3 +106,55 @@ def test_a_yaml_syntax_error_names_its_line() -> None:
 def test_a_missing_file_is_a_clear_error(tmp_path: object) -> None:
     with pytest.raises(StrategyError, match="no_such.yaml"):
         load("no_such.yaml")
+
+
+BOMB = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (BOMB, "more than"),  # a few lines, billions of values once expanded
+        ("a: " + "[" * 5000 + "]" * 5000, "nesting deeper than"),
+        ("x: 1\n" * 10 + "y: " + "{a: " * 300 + "1" + "}" * 300, "nesting deeper than"),
+        ("strategy: " + "9" * 5000, "(limits)"),
+        ("# " + "x" * (300 * 1024), "larger than"),
+    ],
+)
+def test_hostile_yaml_is_refused_naming_the_limit(text: str, expected: str) -> None:
+    problems = _problems(text)
+    assert problems[0].startswith("s.yaml") and expected in problems[0], problems
+
+
+@pytest.mark.parametrize(
+    ("condition", "expected"),
+    [
+        ("(" * 3000 + "dpd" + ")" * 3000, "longer than"),
+        ("(" * 100 + "dpd > 1" + ")" * 100, "brackets nested deeper"),
+        (" and ".join(["dpd > 1"] * 300), "operators deep"),
+        ("dpd > " + "9" * 3000, "more than 30 digits"),
+        ('product == "\\x41"', "unknown escape"),
+        ('product == "\\u12"', "unknown escape"),
+        ("not " * 400 + "promise_active", "deep"),
+    ],
+)
+def test_hostile_conditions_are_refused_with_line_and_field(condition: str, expected: str) -> None:
+    text = GOOD.replace('"score < 0.3"', "'" + condition.replace("'", "''") + "'")
+    problems = _problems(text)
+    assert any(p.startswith("s.yaml:8: segments[0].when:") and expected in p for p in problems), (
+        problems
+    )
+
+
+def test_string_escapes_and_non_ascii_text_in_conditions() -> None:
+    s = loads(GOOD.replace('"score < 0.3"', "'product == \"分期\\n\\u0041\"'"), "s.yaml")
+    assert s.segments[0][1].right.value == "分期\nA"  # type: ignore[union-attr]

@@ -45,10 +45,16 @@ def identifier(col: pa.Array) -> Checked:
     return text, _refused(pc.is_valid(text), pc.match_substring_regex(text, _ID))
 
 
+_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]"
+
+
 def text(max_len: int) -> ColumnCheck:
     def check(col: pa.Array) -> Checked:
         out = _as_text(col)
-        return out, _refused(pc.is_valid(out), pc.less_equal(pc.utf8_length(out), max_len))
+        raw = col if pa.types.is_string(col.type) else pc.cast(col, pa.string())
+        fits = pc.less_equal(pc.utf8_length(out), max_len)
+        clean = pc.invert(pc.fill_null(pc.match_substring_regex(raw, _CONTROL), False))
+        return out, _refused(pc.is_valid(out), pc.and_(fits, clean))
 
     return check
 
@@ -73,11 +79,16 @@ def integer(minimum: int | None) -> ColumnCheck:
     return check
 
 
+def _in_range(days: pa.Array) -> pa.Array:
+    first, last = (pa.scalar(d, pa.date32()) for d in (f.FIRST_DAY, f.LAST_DAY))
+    return pc.and_(pc.greater_equal(days, first), pc.less_equal(days, last))
+
+
 def iso_date(col: pa.Array) -> Checked:
-    if pa.types.is_date32(col.type):
-        return col, _false(len(col))
-    if pa.types.is_timestamp(col.type) or pa.types.is_date64(col.type):
-        return pc.cast(col, pa.date32()), _false(len(col))
+    if pa.types.is_date32(col.type) or pa.types.is_timestamp(col.type) or \
+            pa.types.is_date64(col.type):  # fmt: skip
+        days = col if pa.types.is_date32(col.type) else pc.cast(col, pa.date32())
+        return days, _refused(pc.is_valid(days), _in_range(days))
     txt = _as_text(col)
     shaped = pc.fill_null(pc.match_substring_regex(txt, _DATE), False)
     stamp = pc.strptime(
@@ -88,7 +99,8 @@ def iso_date(col: pa.Array) -> Checked:
     )
     # strptime rolls 2026-02-30 over into March; a round trip catches it
     same = pc.equal(pc.strftime(stamp, format="%Y-%m-%d"), txt)
-    return pc.cast(stamp, pa.date32()), _refused(pc.is_valid(txt), same)
+    days = pc.cast(stamp, pa.date32())
+    return days, _refused(pc.is_valid(txt), pc.and_(same, _in_range(days)))
 
 
 def by_unique(parse: f.Parser) -> ColumnCheck:
@@ -115,3 +127,28 @@ def by_unique(parse: f.Parser) -> ColumnCheck:
         return values, _refused(pc.is_valid(col), good)
 
     return check
+
+
+def resident_id_ok(col: pa.Array | pa.ChunkedArray) -> pa.Array:
+    """Whether each value is an 18-character resident id with the right check character and a
+    real birth date (vectorised; :func:`arrears.domain.identity.problem` says why not)."""
+    from arrears.domain.identity import CHECK, WEIGHTS
+
+    arr = col.combine_chunks() if isinstance(col, pa.ChunkedArray) else col
+    text = pc.utf8_upper(_as_text(arr))
+    shaped = pc.fill_null(pc.match_substring_regex(text, r"^[0-9]{17}[0-9X]$"), False)
+    ok = np.zeros(len(text), dtype=bool)
+    idx = np.flatnonzero(shaped.to_numpy(zero_copy_only=False))
+    if idx.size:
+        ids = text.take(pa.array(idx))
+        chars = np.array(ids.to_pylist(), dtype="S18").view(np.uint8).reshape(-1, 18)
+        total = ((chars[:, :17].astype(np.int64) - 48) * np.array(WEIGHTS)).sum(axis=1)
+        want = np.frombuffer(CHECK.encode(), np.uint8)[total % 11]
+        birth = pc.utf8_slice_codeunits(ids, 6, 14)
+        born = pc.strptime(birth, format="%Y%m%d", unit="s", error_is_null=True)
+        real = pc.equal(pc.strftime(born, format="%Y%m%d"), birth)  # not rolled over
+        year = pc.cast(pc.utf8_slice_codeunits(birth, 0, 4), pa.int64())
+        plausible = pc.and_(pc.greater_equal(year, 1900), pc.less_equal(year, 2099))
+        dated = pc.fill_null(pc.and_(real, plausible), False).to_numpy(zero_copy_only=False)
+        ok[idx] = (chars[:, 17] == want) & dated
+    return pa.array(ok)

@@ -26,11 +26,24 @@ def blank(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip() == "")
 
 
+#: control characters no text field may hold (NUL and the like; tab and line breaks are fine)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+#: the dates a file may give (a year 9999 or 0001 is a typing or export error)
+FIRST_DAY, LAST_DAY = date(1900, 1, 1), date(2199, 12, 31)
+#: the languages arrears speaks to borrowers (its templates and pages)
+LOCALES = ("zh-CN", "en")
+
+
 def text(max_len: int) -> Parser:
     def parse(value: Any) -> str:
-        out = str(value).strip()
+        raw = str(value)
+        out = raw.strip()
         if len(out) > max_len:
             raise Invalid(f"longer than {max_len} characters")
+        bad = CONTROL.search(raw)  # looked for before trimming: Python trims some of them
+        if bad:
+            raise Invalid(f"holds a control character (U+{ord(bad.group()):04X}) at position "
+                          f"{bad.start() + 1}")  # fmt: skip
         return out
 
     return parse
@@ -82,15 +95,21 @@ def score(value: Any) -> str:
 
 
 def iso_date(value: Any) -> date:
+    if isinstance(value, datetime):
+        value = value.date()
     if isinstance(value, date):
-        return value
-    s = str(value).strip()
-    try:
-        if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", s):
-            raise ValueError(s)
-        return date.fromisoformat(s)
-    except ValueError as exc:
-        raise Invalid(f"expected a date YYYY-MM-DD, got {value!r}") from exc
+        d = value
+    else:
+        s = str(value).strip()
+        try:
+            if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", s):
+                raise ValueError(s)
+            d = date.fromisoformat(s)
+        except ValueError as exc:
+            raise Invalid(f"expected a date YYYY-MM-DD, got {value!r}") from exc
+    if not FIRST_DAY <= d <= LAST_DAY:
+        raise Invalid(f"{d.isoformat()} is outside {FIRST_DAY.year}-{LAST_DAY.year}")
+    return d
 
 
 def instant(value: Any) -> datetime:
@@ -169,8 +188,9 @@ def timezone(value: Any) -> str:
 
 def locale(value: Any) -> str:
     s = str(value).strip()
-    if not re.fullmatch(r"[a-z]{2,3}(-[A-Z][a-z]{3})?(-[A-Z]{2})?", s):
-        raise Invalid(f"expected a locale tag such as zh-CN or en, got {value!r}")
+    if s not in LOCALES:
+        raise Invalid(f"expected one of the languages arrears speaks ({', '.join(LOCALES)}), "
+                      f"got {value!r}")  # fmt: skip
     return s
 
 

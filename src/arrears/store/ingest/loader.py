@@ -10,12 +10,11 @@ all or nothing.
 
 from __future__ import annotations
 
-import csv
 import json
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -24,9 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Connection, Engine, select
 
+from arrears import exports
 from arrears.store import tables as t
 from arrears.store.crypto import Cipher
 from arrears.store.db import driver_values, upsert_sql
+from arrears.store.ingest.dupes import KeyLedger
 from arrears.store.ingest.entities import BY_NAME, ENTITIES, NO_CHECK, NO_STORE, Entity, parse_row
 from arrears.store.ingest.readers import FileError, Source, fmt_of, header, read_chunks
 
@@ -108,7 +109,7 @@ class _Errors:
     def __init__(self, out: TextIO | None) -> None:
         self.total = 0
         self.shown: list[RowError] = []
-        self._writer = csv.writer(out) if out else None
+        self._writer = exports.writer(out) if out else None  # the file's values, made safe
         if self._writer:
             self._writer.writerow(["file", "row", "column", "reason", "value"])
 
@@ -132,12 +133,31 @@ def _maybe_open(path: Path | None) -> Iterator[TextIO | None]:
 
 
 class _Batch:
-    def __init__(self, conn: Connection, cipher: Cipher, errors: _Errors) -> None:
+    def __init__(self, conn: Connection, cipher: Cipher, errors: _Errors, today: date) -> None:
+        self.today = today
         self.conn = conn
         self.cipher = cipher
         self.errors = errors
         self.counts: dict[str, int] = {}
         self.sqlite = conn.dialect.name == "sqlite"
+        self.keys = KeyLedger()
+        self.files: list[str] = []  # by index: the files the key ledger names
+
+    def file_index(self, src: Source) -> int:
+        if src.path.name not in self.files:
+            self.files.append(src.path.name)
+        return self.files.index(src.path.name)
+
+    def refuse_repeats(self, entity: Entity) -> None:
+        """A key given twice in the batch refuses it, naming both rows."""
+        for r in self.keys.repeats(entity.name):
+            (f0, r0), (f1, r1) = r.first, r.again
+            keys = ", ".join(entity.keys)
+            self.errors.add(RowError(
+                self.files[f1], r1, entity.keys[0],
+                f"{keys} {r.key!r} again: the same as {self.files[f0]} row {r0}; a batch may "
+                "give each key once", r.key,
+            ))  # fmt: skip
 
     def check_header(self, src: Source, entity: Entity) -> bool:
         names = header(src)
@@ -180,7 +200,10 @@ class _Batch:
         good = pc.invert(bad)
         self._explain(src, entity, first_row, table, np.flatnonzero(bad.to_numpy(False)))
         rows = pa.table(typed).filter(good)
-        rows = self._check_rows(src, entity, first_row, rows, np.flatnonzero(good.to_numpy(False)))
+        where = np.flatnonzero(good.to_numpy(False))
+        rows, kept = self._check_rows(src, entity, first_row, rows, where)
+        self.keys.add(entity.name, [rows[k] for k in entity.keys], self.file_index(src),
+                      first_row + where[kept])  # fmt: skip
         # an optional column the file does not have keeps what the store holds (a borrower's
         # preferences set in the portal survive the lender's next borrowers file)
         absent = {c.name for c in entity.columns if c.name not in table.column_names
@@ -214,8 +237,9 @@ class _Batch:
 
     def _check_rows(
         self, src: Source, entity: Entity, first_row: int, rows: pa.Table, where: Any
-    ) -> pa.Table:
-        """Cross-field rules and references on the rows that passed the column checks."""
+    ) -> tuple[pa.Table, np.ndarray]:
+        """Cross-field rules and references on the rows that passed the column checks: the rows
+        kept, and which of ``rows`` they are."""
         keep = np.ones(rows.num_rows, dtype=bool)
         if entity.check is not NO_CHECK:
             candidates = np.arange(rows.num_rows)
@@ -257,7 +281,38 @@ class _Batch:
                             str(value),
                         )
                     )
-        return rows if keep.all() else rows.filter(pa.array(keep))
+        if entity.name == "payments":
+            self._payment_dates(src, first_row, rows, where, keep)
+        kept = np.flatnonzero(keep)
+        return (rows if keep.all() else rows.filter(pa.array(keep))), kept
+
+    def _payment_dates(
+        self, src: Source, first_row: int, rows: pa.Table, where: Any, keep: np.ndarray
+    ) -> None:
+        """A payment is dated on or after its loan's origination, and not after tomorrow (the
+        loans of this batch are already written in its transaction)."""
+        loans = {v for v in pc.unique(rows["loan_id"]).to_pylist() if v is not None}
+        born: dict[str, date] = {}
+        items = sorted(loans)
+        for k in range(0, len(items), 500):
+            born.update(self.conn.execute(
+                select(t.loan.c.loan_id, t.loan.c.originated_on)
+                .where(t.loan.c.loan_id.in_(items[k : k + 500]))).all())  # fmt: skip
+        latest = self.today + timedelta(days=1)
+        pairs = zip(rows["loan_id"].to_pylist(), rows["paid_on"].to_pylist(), strict=True)
+        for k, (loan, paid) in enumerate(pairs):
+            if not keep[k] or paid is None:
+                continue
+            start = born.get(loan)
+            reason = None
+            if start is not None and paid < start:
+                reason = f"is before the loan's origination on {start.isoformat()}"
+            elif paid > latest:
+                reason = f"is in the future (after {latest.isoformat()})"
+            if reason:
+                keep[k] = False
+                self.errors.add(RowError(src.path.name, first_row + int(where[k]), "paid_on",
+                                         reason, paid.isoformat()))  # fmt: skip
 
     def _write(
         self, entity: Entity, rows: pa.Table, absent: set[str] | frozenset[str] = frozenset()
@@ -306,15 +361,19 @@ def ingest(
     started = clock()
     with _maybe_open(errors_csv) as out, engine.connect() as conn:
         errors = _Errors(out)
-        batch = _Batch(conn, cipher, errors)
+        batch = _Batch(conn, cipher, errors, started.date())
         with conn.begin() as trans:
-            for src in sources:
-                entity = BY_NAME[src.entity]
-                if not batch.check_header(src, entity):
-                    continue
-                step = (lambda n, s=src: progress(s, n)) if progress else None
-                for first_row, table in read_chunks(src, chunk_rows, step):
-                    batch.load_chunk(src, entity, first_row, table)
+            try:
+                for k, src in enumerate(sources):
+                    entity = BY_NAME[src.entity]
+                    if batch.check_header(src, entity):
+                        step = (lambda n, s=src: progress(s, n)) if progress else None
+                        for first_row, table in read_chunks(src, chunk_rows, step):
+                            batch.load_chunk(src, entity, first_row, table)
+                    if k + 1 == len(sources) or sources[k + 1].entity != src.entity:
+                        batch.refuse_repeats(entity)  # the entity's files are all read
+            finally:
+                batch.keys.close()
             if errors.total:
                 trans.rollback()
                 raise IngestRejected(errors.shown, errors.total)

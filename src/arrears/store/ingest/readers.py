@@ -10,7 +10,6 @@ from __future__ import annotations
 import csv
 import gzip
 import io
-import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,6 +18,8 @@ from typing import IO, Any
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
+
+from arrears.parsing import ParseLimit, load_json
 
 Chunk = tuple[int, pa.Table]  # (number of its first row, the rows)
 Progress = Callable[[int], None]
@@ -47,8 +48,32 @@ class Source:
     def size(self) -> int:
         """What progress counts: bytes for text files, rows for Parquet."""
         if self.fmt == "parquet":
-            return int(pq.ParquetFile(self.path).metadata.num_rows)
+            return int(_parquet_file(self.path).metadata.num_rows)
         return self.path.stat().st_size
+
+
+def _parquet_file(path: Path) -> pq.ParquetFile:
+    try:
+        return pq.ParquetFile(path)
+    except (pa.ArrowInvalid, OSError) as exc:
+        raise FileError(path, f"not a Parquet file ({exc}); give Parquet, or name the file "
+                        ".csv or .jsonl for what it is") from None  # fmt: skip
+
+
+def not_utf8(path: Path) -> FileError:
+    """The error for a text file that is not UTF-8, naming its first bad line as a row."""
+    with _open_bytes(path) as fh:
+        for number, line in enumerate(fh):
+            try:
+                line.decode("utf-8")
+            except UnicodeDecodeError as exc:
+                row = number if path.name.lower().split(".")[-1] != "jsonl" else number + 1
+                bad = line[exc.start : exc.start + 2]
+                return FileError(
+                    path, f"not UTF-8 (byte {exc.start + 1} of the line is {bad!r}); save it "
+                    "as UTF-8, e.g. iconv -f GBK -t UTF-8", row=row or None,
+                )  # fmt: skip
+    return FileError(path, "not UTF-8; save it as UTF-8, e.g. iconv -f GBK -t UTF-8")
 
 
 def _open_bytes(path: Path) -> IO[bytes]:
@@ -74,10 +99,15 @@ def fmt_of(path: Path) -> str | None:
 
 def header(src: Source) -> list[str]:
     if src.fmt == "parquet":
-        return list(pq.ParquetFile(src.path).schema_arrow.names)
+        return list(_parquet_file(src.path).schema_arrow.names)
     if src.fmt == "csv":
-        with _open_text(src.path) as fh:
-            first = next(csv.reader(fh), [])
+        try:
+            with _open_text(src.path) as fh:
+                first = next(csv.reader(fh), [])
+        except UnicodeDecodeError:
+            raise not_utf8(src.path) from None
+        except (csv.Error, OSError, EOFError) as exc:
+            raise FileError(src.path, f"not a readable CSV header: {exc}") from None
         return [c.strip() for c in first]
     return []  # JSON lines carry their keys row by row
 
@@ -121,7 +151,22 @@ def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
         null_values=[""],
     )
     read = pacsv.ReadOptions(block_size=1 << 22, encoding="utf8")
-    parse = pacsv.ParseOptions(newlines_in_values=False)
+    broken: list[FileError] = []
+
+    def malformed(row: Any) -> str:
+        """A row with too few or too many cells (an unbalanced quote swallows the rest of its
+        line): the first one stops the file, named by its row."""
+        if not broken:
+            line = _row_of(src.path, row.text) if row.number is None else row.number - 1
+            said = "an unbalanced quote or missing cells" if row.actual_columns < \
+                row.expected_columns else "extra cells"  # fmt: skip
+            broken.append(FileError(
+                src.path, f"{row.actual_columns} cells where the header has "
+                f"{row.expected_columns} ({said}): {row.text[:80]!r}", row=line,
+            ))  # fmt: skip
+        return "skip"
+
+    parse = pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=malformed)
     stream = _Counting(_open_bytes(src.path), progress)
     n = 0
     try:
@@ -129,27 +174,45 @@ def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
             stream, read_options=read, parse_options=parse, convert_options=convert
         )
         for batch in reader:
+            if broken:
+                raise broken[0]
             for start in range(0, batch.num_rows, rows):
                 part = pa.Table.from_batches([batch.slice(start, rows)])
                 yield n + 1, part
                 n += part.num_rows
+        if broken:
+            raise broken[0]
     except pa.ArrowInvalid as exc:
-        raise FileError(src.path, f"not a readable CSV file near row {n + 1}: {exc}") from exc
+        if "UTF8" in str(exc) or "utf8" in str(exc).lower():
+            raise not_utf8(src.path) from None
+        raise FileError(src.path, f"not a readable CSV file after row {n}: {exc}") from exc
+    except (OSError, EOFError) as exc:  # a truncated .gz, a file gone
+        raise FileError(src.path, f"cannot be read after row {n}: {exc}") from None
     finally:
         stream.close()
 
 
+def _row_of(path: Path, text: str) -> int | None:
+    """The data row (the header is row 0) whose line is ``text``: the malformed row pyarrow
+    found, when it cannot say where (read again only on this error path)."""
+    with _open_bytes(path) as fh:
+        for number, line in enumerate(fh):
+            if line.rstrip(b"\r\n").decode("utf-8", "replace") == text:
+                return number or None
+    return None
+
+
 def _parquet(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
     n = 0
+    pf = _parquet_file(src.path)
     try:
-        pf = pq.ParquetFile(src.path)
         for batch in pf.iter_batches(batch_size=rows):
             yield n + 1, pa.Table.from_batches([batch])
             n += batch.num_rows
             if progress:
                 progress(batch.num_rows)
-    except pa.ArrowInvalid as exc:
-        raise FileError(src.path, f"not a readable Parquet file: {exc}") from exc
+    except (pa.ArrowInvalid, pa.ArrowNotImplementedError, OSError) as exc:
+        raise FileError(src.path, f"not a readable Parquet file after row {n}: {exc}") from exc
 
 
 def _jsonl_value(value: Any) -> str | None:
@@ -182,9 +245,11 @@ def _jsonl(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]
                 continue
             n += 1
             try:
-                obj = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise FileError(src.path, f"not valid JSON: {exc.msg}", row=n) from exc
+                obj = load_json(line, "line", max_bytes=1024 * 1024, max_depth=4)
+            except ParseLimit as exc:
+                if "not UTF-8" in str(exc):
+                    raise not_utf8(src.path) from None
+                raise FileError(src.path, str(exc).removeprefix("line: "), row=n) from None
             if not isinstance(obj, dict):
                 raise FileError(src.path, "each line must be a JSON object", row=n)
             objs.append(obj)

@@ -4,6 +4,7 @@ problem+json errors that name the field at fault."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable, Sequence
 from datetime import date
 from typing import Annotated, Any, TypeVar
@@ -11,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import AfterValidator, BaseModel, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears.bootstrap import App
@@ -28,8 +29,17 @@ def _in_range(d: date) -> date:
     return d
 
 
+def _iso_day(value: object) -> object:
+    """A date is written YYYY-MM-DD: never a number (a Unix time), never another shape."""
+    if isinstance(value, date):
+        return value
+    if not isinstance(value, str) or not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", value):
+        raise ValueError("a date is written YYYY-MM-DD")
+    return value
+
+
 #: a business date within reason (a replay from year 1 or to year 9999 is refused, not tried)
-Day = Annotated[date, AfterValidator(_in_range)]
+Day = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_in_range)]
 
 
 def problem(status: int, title: str, detail: str, field: str | None = None) -> JSONResponse:

@@ -10,9 +10,10 @@ from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool
 from sqlalchemy import func, select
 
+from arrears import ids
 from arrears.bootstrap import App
 from arrears.store import tables as t
 from arrears.web.api.deps import (
@@ -26,8 +27,13 @@ from arrears.web.api.deps import (
     service_call,
 )
 
-Id = Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:\-]+$")]
-Fen = Annotated[int, Field(gt=0, le=10**13)]
+#: strict: an id is a string and an amount an integer number of minor units, as JSON gives
+#: them (never true, "100" or 100.0 coerced)
+Id = Annotated[str, Strict(), Field(min_length=1, max_length=64, pattern=ids.LENDER_PATTERN)]
+#: an id arrears composed (a plan action: business date ~ loan ~ step), arrears.ids
+ActionId = Annotated[str, Strict(), Field(min_length=1, max_length=160, pattern=ids.PATTERN)]
+Fen = Annotated[int, Strict(), Field(gt=0, le=10**13)]
+Minor = Annotated[int, Strict(), Field(ge=0, le=10**13)]
 
 
 class _In(BaseModel):
@@ -39,6 +45,8 @@ class PaymentCreate(_In):
     amount: Fen
     paid_on: Day | None = None
     payment_id: Id | None = None
+    #: post an amount above what closes the loan (the excess is kept as a credit)
+    overpayment: StrictBool = False
 
 
 class ReversalCreate(_In):
@@ -59,16 +67,16 @@ class PromiseCreate(_In):
 class ArrangementAsk(_In):
     kind: Literal["waiver", "extension", "plan", "settlement"]
     # waiver
-    penalty: Annotated[int, Field(ge=0, le=10**13)] = 0
-    fee: Annotated[int, Field(ge=0, le=10**13)] = 0
-    interest: Annotated[int, Field(ge=0, le=10**13)] = 0
+    penalty: Minor = 0
+    fee: Minor = 0
+    interest: Minor = 0
     # extension
     until: Day | None = None
-    days: Annotated[int, Field(ge=1, le=366)] | None = None
+    days: Annotated[int, Strict(), Field(ge=1, le=366)] | None = None
     # plan
-    parts: Annotated[int, Field(ge=1, le=60)] | None = None
+    parts: Annotated[int, Strict(), Field(ge=1, le=60)] | None = None
     first: Day | None = None
-    whole_balance: bool = False
+    whole_balance: StrictBool = False
     # settlement
     amount: Fen | None = None
     pay_by: Day | None = None
@@ -101,6 +109,8 @@ class OutcomeCreate(_In):
 
 Row = dict[str, str | int | float | bool | None]
 MAX_ROWS = 20_000
+#: the most an ingest batch's body may be (counted as it streams)
+MAX_INGEST_BODY = 64 * 1024 * 1024
 
 
 class IngestBatch(_In):
@@ -112,6 +122,43 @@ class IngestBatch(_In):
     loans: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
     instalments: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
     payments: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
+
+
+#: JSON pointers into the responses that carry ids (for the links below)
+FIRST = "$response.body#/items/0/"
+LOAN = "$response.body#/loan_id"
+
+
+def _link(
+    operation_id: str, description: str, body: Any = None, **parameters: str
+) -> dict[str, Any]:
+    """An OpenAPI link (https://spec.openapis.org/oas/v3.1.0#link-object): where an id in a
+    response leads (``parameters`` and ``body`` are runtime expressions or constants)."""
+    link: dict[str, Any] = {"operationId": operation_id, "description": description}
+    if parameters:
+        link["parameters"] = parameters
+    if body is not None:
+        link["requestBody"] = body
+    return link
+
+
+def _links(status: int, **links: dict[str, Any]) -> dict[int | str, dict[str, Any]]:
+    """The ``responses`` entry adding ``links`` to the operation's own ``status`` response."""
+    return {status: {"links": links}}
+
+
+def _loan_links(loan: str) -> dict[str, dict[str, Any]]:
+    """What a loan id leads to: its statement, promises and arrangements."""
+    return {
+        "statement": _link("get_statement", "The loan's statement", loan_id=loan),
+        "promises": _link("list_promises", "The loan's promises to pay", loan_id=loan),
+        "make_promise": _link("make_promise", "A promise to pay on the loan", loan_id=loan),
+        "arrangements": _link("list_arrangements", "The loan's arrangements", loan_id=loan),
+        "preview_arrangement": _link("preview_arrangement", "An arrangement's effect",
+                                     loan_id=loan),
+        "propose_arrangement": _link("propose_arrangement", "Propose an arrangement",
+                                     loan_id=loan),
+    }  # fmt: skip
 
 
 def router(app: App) -> APIRouter:
@@ -137,7 +184,11 @@ def _rows(app: App, q: Any, p: Any) -> list[dict[str, Any]]:
 
 
 def _ingest(r: APIRouter, app: App, write: Any) -> None:
-    @r.post("/ingest", tags=["accounts"], status_code=201,
+    loaded = _link("get_statement", "A loan the batch loaded",
+                   loan_id="$request.body#/loans/0/loan_id")  # fmt: skip
+
+    @r.post("/ingest", tags=["accounts"], status_code=201, max_body_size=MAX_INGEST_BODY,
+            operation_id="ingest", responses=_links(201, statement=loaded),
             summary="Load portfolios, borrowers, contact points, loans, instalments and "
                     "payments (upserted by the lender's ids; all or nothing)")  # fmt: skip
     def ingest(_: write, body: IngestBatch) -> Any:
@@ -176,7 +227,15 @@ def _ingest(r: APIRouter, app: App, write: Any) -> None:
 
 
 def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
-    @r.get("/loans", tags=["accounts"], summary="Loans, with their collection stage")
+    first = FIRST + "loan_id"
+    pay_first = _link("post_payment", "A payment on the loan", {"loan_id": first})
+    complain_first = _link("file_complaint", "A complaint by the loan's borrower",
+                           {"borrower_id": FIRST + "borrower_id", "loan_id": first})  # fmt: skip
+
+    @r.get("/loans", tags=["accounts"], summary="Loans, with their collection stage",
+           operation_id="list_loans",
+           responses=_links(200, **_loan_links(first), pay=pay_first,
+                            complaint=complain_first))  # fmt: skip
     def loans(
         _: read, p: PageDep,
         stage: Annotated[str | None, Query(max_length=24)] = None,
@@ -192,14 +251,32 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
             q = q.where(ln.c.portfolio_id == portfolio_id)
         return page_of(_rows(app, q, p), _count(app, q), p)
 
-    @r.get("/loans/{loan_id}/statement", tags=["accounts"],
+    pay_due = _link("post_payment", "Pay what is due",
+                    {"loan_id": LOAN, "amount": "$response.body#/total_due"})  # fmt: skip
+    promise_due = _link("make_promise", "Promise what is due, on the statement's date",
+                        {"parts": [{"due_on": "$response.body#/as_of",
+                                    "amount": "$response.body#/total_due"}]},
+                        loan_id=LOAN)  # fmt: skip
+    preview_on = _link("preview_arrangement", "An arrangement's effect", loan_id=LOAN)
+
+    @r.get("/loans/{loan_id}/statement", tags=["accounts"], operation_id="get_statement",
+           responses=_links(200, pay=pay_due, make_promise=promise_due,
+                            preview_arrangement=preview_on),
            summary="What the loan owes on a date and how every amount was computed")  # fmt: skip
     def statement(_: read, loan_id: Id, as_of: Day | None = None) -> dict[str, Any]:
         from arrears.service.statements import statement_for_loan
 
         return service_call(lambda: statement_for_loan(app, loan_id, as_of or app.today()))
 
-    @r.post("/payments", tags=["payments"], status_code=201,
+    paid = {
+        "reversal": _link("reverse_payment", "Reverse the payment (it bounced)",
+                          payment_id="$response.body#/payment_id"),
+        "statement": _link("get_statement", "The loan's statement after it", loan_id=LOAN),
+        "promises": _link("list_promises", "The loan's promises (kept or not)", loan_id=LOAN),
+    }  # fmt: skip
+
+    @r.post("/payments", tags=["payments"], status_code=201, operation_id="post_payment",
+            responses=_links(201, **paid),
             summary="Post a payment: allocated, and what it makes pointless cancelled")  # fmt: skip
     def pay(_: write, body: PaymentCreate) -> dict[str, Any]:
         from arrears.service.payments import post_payment
@@ -212,13 +289,17 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
                 body.paid_on,
                 payment_id=body.payment_id,
                 source="api",
+                overpayment=body.overpayment,
             )
         )
         return {"payment_id": done.payment_id, "loan_id": done.loan_id, "amount": done.amount,
                 "paid_on": done.paid_on, "cancelled": done.cancelled,
                 "promises_kept": done.promises_kept}  # fmt: skip
 
+    reversed_ = _link("get_statement", "The loan's statement after it", loan_id=LOAN)
+
     @r.post("/payments/{payment_id}/reversal", tags=["payments"], status_code=201,
+            operation_id="reverse_payment", responses=_links(201, statement=reversed_),
             summary="Reverse a bounced payment and restore what it changed")  # fmt: skip
     def reverse(_: write, payment_id: Id, body: ReversalCreate) -> dict[str, Any]:
         from arrears.service.payments import reverse_payment
@@ -228,7 +309,22 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
 
 
 def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
+    promised = {
+        "promises": _link("list_promises", "The loan's promises", loan_id=LOAN),
+        "statement": _link("get_statement", "The loan's statement", loan_id=LOAN),
+    }
+    on_path = "$request.path.loan_id"
+    previewed = _link("propose_arrangement", "Propose the arrangement previewed",
+                      "$request.body", loan_id=on_path)  # fmt: skip
+    proposed = {
+        "arrangements": _link("list_arrangements", "The loan's arrangements", loan_id=on_path),
+        "statement": _link("get_statement", "The loan's statement", loan_id=on_path),
+    }
+    complained = _link("file_complaint", "Another complaint by the borrower",
+                       {"borrower_id": FIRST + "borrower_id"})  # fmt: skip
+
     @r.post("/loans/{loan_id}/promises", tags=["cases"], status_code=201,
+            operation_id="make_promise", responses=_links(201, **promised),
             summary="A promise to pay, in one or several parts")  # fmt: skip
     def promise(caller: write, loan_id: Id, body: PromiseCreate) -> dict[str, Any]:
         from arrears.service.promises import Part, make_promise
@@ -238,13 +334,15 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
                                                 made_by=body.made_by or caller.name))  # fmt: skip
         return {"loan_id": loan_id, "parts": ids}
 
-    @r.get("/loans/{loan_id}/promises", tags=["cases"], summary="A loan's promises to pay")
+    @r.get("/loans/{loan_id}/promises", tags=["cases"], summary="A loan's promises to pay",
+           operation_id="list_promises")  # fmt: skip
     def promises(_: read, loan_id: Id, p: PageDep) -> Page:
         pr = t.promise
         q = select(pr).where(pr.c.loan_id == loan_id).order_by(pr.c.made_at, pr.c.seq)
         return page_of(_rows(app, q, p), _count(app, q), p)
 
     @r.post("/loans/{loan_id}/arrangements/preview", tags=["cases"],
+            operation_id="preview_arrangement", responses=_links(200, propose=previewed),
             summary="The effect of an arrangement, before anyone accepts it")  # fmt: skip
     def preview(_: read, loan_id: Id, body: ArrangementAsk) -> dict[str, Any]:
         from arrears.service.arrangements import preview as effect
@@ -252,6 +350,7 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         return service_call(lambda: effect(app, loan_id, body.kind, body.ask()))
 
     @r.post("/loans/{loan_id}/arrangements", tags=["cases"], status_code=201,
+            operation_id="propose_arrangement", responses=_links(201, **proposed),
             summary="Propose an arrangement (agreed at once within the API's limits, else it "
                     "waits for a supervisor)")  # fmt: skip
     def propose(caller: write, loan_id: Id, body: ArrangementCreate) -> dict[str, Any]:
@@ -263,13 +362,14 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         return {"arrangement_id": done.arrangement_id, "status": done.status,
                 "effect": done.effect}  # fmt: skip
 
-    @r.get("/loans/{loan_id}/arrangements", tags=["cases"], summary="A loan's arrangements")
+    @r.get("/loans/{loan_id}/arrangements", tags=["cases"], summary="A loan's arrangements",
+           operation_id="list_arrangements")  # fmt: skip
     def arrangements(_: read, loan_id: Id, p: PageDep) -> Page:
         ar = t.arrangement
         q = select(ar).where(ar.c.loan_id == loan_id).order_by(ar.c.proposed_at)
         return page_of(_rows(app, q, p), _count(app, q), p)
 
-    @r.post("/complaints", tags=["cases"], status_code=201,
+    @r.post("/complaints", tags=["cases"], status_code=201, operation_id="file_complaint",
             summary="A complaint taken by an integration (source api)")  # fmt: skip
     def complain(_: write, body: ComplaintCreate) -> dict[str, Any]:
         from arrears.service.complaints import file_complaint
@@ -280,7 +380,9 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         ))  # fmt: skip
         return {"complaint_id": cid}
 
-    @r.get("/complaints", tags=["cases"], summary="Complaints, newest first")
+    @r.get("/complaints", tags=["cases"], summary="Complaints, newest first",
+           operation_id="list_complaints",
+           responses=_links(200, complaint=complained))  # fmt: skip
     def complaints(
         _: read, p: PageDep,
         status: Literal["open", "escalated", "resolved"] | None = None,
@@ -295,7 +397,7 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
 
 
 def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
-    @r.post("/compliance/check", tags=["compliance"],
+    @r.post("/compliance/check", tags=["compliance"], operation_id="check_compliance",
             summary="Would this contact attempt be allowed? (the gate's decision)")  # fmt: skip
     def check(
         _: read, body: dict[str, Any],
@@ -317,7 +419,15 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
 
         return service_call(run)
 
-    @r.get("/queues/{queue}/items", tags=["work"],
+    listed = {
+        "outcome": _link("record_outcome", "Record the item's outcome",
+                         action_id=FIRST + "action_id"),
+        "statement": _link("get_statement", "The item's loan's statement",
+                           loan_id=FIRST + "loan_id"),
+    }  # fmt: skip
+
+    @r.get("/queues/{queue}/items", tags=["work"], operation_id="list_queue_items",
+           responses=_links(200, **listed),
            summary="A queue's planned items for a day, highest priority first")  # fmt: skip
     def queue_items(_: read, queue: Id, p: PageDep, day: Day | None = None) -> Page:
         from arrears.service.worklist import items
@@ -333,9 +443,10 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         "/actions/{action_id}/outcome",
         tags=["work"],
         status_code=201,
+        operation_id="record_outcome",
         summary="The outcome of a worked call or visit (the note is checked by the lexicon)",
     )
-    def outcome(_: write, action_id: Id, body: OutcomeCreate) -> dict[str, Any]:
+    def outcome(_: write, action_id: ActionId, body: OutcomeCreate) -> dict[str, Any]:
         from arrears.service.worklist import record_outcome
 
         attempt = service_call(
@@ -347,7 +458,18 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
 
 
 def _cycle(r: APIRouter, app: App, read: Any) -> None:
-    @r.get("/plan", tags=["cycle"], summary="The day's planned actions")
+    planned = {
+        "outcome": _link("record_outcome", "Record a worked action's outcome",
+                         action_id=FIRST + "action_id"),
+        "queue": _link("list_queue_items", "The action's queue that day",
+                       queue=FIRST + "queue", day="$request.query.day"),
+        "statement": _link("get_statement", "The action's loan's statement",
+                           loan_id=FIRST + "loan_id"),
+    }  # fmt: skip
+    ran = _link("get_plan", "The plan the run made", day=FIRST + "business_date")
+
+    @r.get("/plan", tags=["cycle"], summary="The day's planned actions", operation_id="get_plan",
+           responses=_links(200, **planned))  # fmt: skip
     def plan(
         _: read, p: PageDep, day: Day | None = None,
         status: Annotated[str | None, Query(max_length=16)] = None,
@@ -363,13 +485,15 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
             q = q.where(pa_.c.channel == channel)
         return page_of(_rows(app, q.order_by(pa_.c.action_id), p), _count(app, q), p)
 
-    @r.get("/runs", tags=["cycle"], summary="The cycle's run history, newest first")
+    @r.get("/runs", tags=["cycle"], summary="The cycle's run history, newest first",
+           operation_id="list_runs", responses=_links(200, plan=ran))  # fmt: skip
     def runs(_: read, p: PageDep) -> Page:
         cr = t.cycle_run
         q = select(cr).order_by(cr.c.run_id.desc())
         return page_of(_rows(app, q, p), _count(app, q), p)
 
-    @r.get("/kpis", tags=["cycle"], summary="The portfolio's measures over a period")
+    @r.get("/kpis", tags=["cycle"], summary="The portfolio's measures over a period",
+           operation_id="get_kpis")  # fmt: skip
     def kpis(_: read, since: Day | None = None, until: Day | None = None) -> dict[str, Any]:
         from arrears.service.kpis import measures
 

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import json
-from collections.abc import Callable
+import re
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -22,11 +22,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
+from arrears.parsing import ParseLimit, load_json
 from arrears.service import callbacks
 from arrears.service.errors import ServiceError
 from arrears.web.api.deps import problem
 
 TOLERANCE_SECONDS = 300
+#: how deeply a webhook's JSON may nest (a provider's callback is a flat object)
+MAX_DEPTH = 16
 
 
 def signature(secret: str, timestamp: str, body: bytes) -> str:
@@ -48,34 +51,37 @@ class EmailEvent(BaseModel):
     detail: str | None = None
 
 
-async def signed_body(app: App, secret: str, request: Request) -> bytes | JSONResponse:
-    """The raw body of a correctly signed, fresh request; or the problem with it."""
-    stamp = request.headers.get("X-Arrears-Timestamp", "")
-    given = request.headers.get("X-Arrears-Signature", "")
-    body = await request.body()
-    if not stamp.isdigit():
+_STAMP = re.compile(r"[0-9]{1,12}")
+
+
+def signed(app: App, secret: str, headers: Mapping[str, str], body: bytes) -> bytes | JSONResponse:
+    """``body`` if its request is correctly signed and fresh; or the problem with it."""
+    stamp = headers.get("X-Arrears-Timestamp", "")
+    given = headers.get("X-Arrears-Signature", "")
+    if not _STAMP.fullmatch(stamp):  # ASCII digits only, a sane length: never int("١"*9999)
         return problem(401, "unsigned", "X-Arrears-Timestamp: missing or not a number",
                        "X-Arrears-Timestamp")  # fmt: skip
     if abs(app.clock().timestamp() - int(stamp)) > TOLERANCE_SECONDS:
         return problem(401, "stale", "X-Arrears-Timestamp: more than 5 minutes away",
                        "X-Arrears-Timestamp")  # fmt: skip
-    if not hmac.compare_digest(given, signature(secret, stamp, body)):
+    if not hmac.compare_digest(given.encode(), signature(secret, stamp, body).encode()):
         return problem(401, "bad signature", "X-Arrears-Signature: does not match",
                        "X-Arrears-Signature")  # fmt: skip
     return body
 
 
 def parse_body(body: bytes, model: type[BaseModel] | None) -> Any:
-    """The body as ``model`` (a JSON object when None), or the problem with it."""
+    """The body as ``model`` (a JSON object when None), or the problem with it. Read within
+    :mod:`arrears.parsing`'s limits (depth, size, no NaN or infinities)."""
     try:
-        data = json.loads(body or b"{}")
+        data = load_json(body or b"{}", "body", max_depth=MAX_DEPTH)
         if model is None:
             if not isinstance(data, dict):
                 return problem(422, "invalid", "body: expected an object", "body")
             return data
-        return model.model_validate(data)
-    except json.JSONDecodeError as exc:
-        return problem(422, "not JSON", f"body: {exc}", "body")
+        return model.model_validate(data, strict=True)
+    except ParseLimit as exc:
+        return problem(422, "not JSON", str(exc), "body")
     except ValidationError as exc:
         e = exc.errors()[0]
         where = ".".join(str(p) for p in e["loc"]) or "body"
@@ -113,14 +119,19 @@ HOOKS: dict[str, tuple[str, type[BaseModel] | None, Callable[[App, Any], dict[st
 
 def _hook(app: App, secret: str, model: type[BaseModel] | None,
           act: Callable[[App, Any], dict[str, Any]]) -> Callable[[Request], Any]:  # fmt: skip
-    async def hook(request: Request) -> Any:
-        body = await signed_body(app, secret, request)
-        if isinstance(body, JSONResponse):
-            return body
-        parsed = parse_body(body, model)
+    def work(headers: Mapping[str, str], body: bytes) -> JSONResponse:
+        checked = signed(app, secret, headers, body)
+        if isinstance(checked, JSONResponse):
+            return checked
+        parsed = parse_body(checked, model)
         if isinstance(parsed, JSONResponse):
             return parsed
-        return await run_in_threadpool(_run, lambda: act(app, parsed))
+        return _run(lambda: act(app, parsed))
+
+    async def hook(request: Request) -> Any:
+        body = await request.body()  # bounded as it streams (the app's max_body_size)
+        # checking, parsing and acting run in the threadpool, never on the event loop
+        return await run_in_threadpool(work, request.headers, body)
 
     return hook
 

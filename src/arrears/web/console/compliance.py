@@ -174,6 +174,7 @@ def evidence(app: App, loan_id: str) -> dict[str, Any]:
     complaints and arrangements."""
     from arrears.service.agency import evidence_hash
     from arrears.service.statements import statement_for_loan
+    from arrears.service.verify import CONTENT
 
     st = statement_for_loan(app, loan_id, app.today())
     ca, a = t.contact_attempt, t.audit_log
@@ -181,7 +182,8 @@ def evidence(app: App, loan_id: str) -> dict[str, Any]:
         bid = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)).scalar()
         contacts = [
             {**{k: v for k, v in dict(r._mapping).items() if k != "destination_hash"},
-             "evidence_hash": evidence_hash(r)}
+             "content": app.cipher.open_text(CONTENT, r.content),
+             "evidence_hash": evidence_hash(app, r)}
             for r in conn.execute(select(ca).where(
                 ca.c.borrower_id == bid, or_(ca.c.loan_id == loan_id, ca.c.loan_id.is_(None))
             ).order_by(ca.c.at))

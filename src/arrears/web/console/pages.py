@@ -6,8 +6,10 @@ No ``from __future__ import annotations`` here: FastAPI reads the dependencies' 
 (local to :func:`mount_console`) at run time.
 """
 
+import hmac
 import json
 import secrets
+from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +20,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
 from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.compliance.lint import load as lexicon
@@ -115,24 +118,32 @@ def mount_console(api: FastAPI, app: App) -> None:
 
 
 def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
-    @r.get("/login")
-    def login_page(request: Request) -> HTMLResponse:
+    def login_form(request: Request, status: int = 200, error: str | None = None) -> Response:
+        """The sign-in page with a fresh double-submit token (cookie and hidden field)."""
         token = secrets.token_urlsafe(24)
-        page = render(request, "login.html", None, login_csrf=token)
+        page = render(request, "login.html", None, status=status, login_csrf=token, error=error)
         page.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict",
                         secure=secure_cookies(app))  # fmt: skip
         return page
+
+    @r.get("/login")
+    def login_page(request: Request) -> Response:
+        return login_form(request)
 
     @r.post("/login")
     def login(
         request: Request, username: Annotated[str, Form(max_length=64)],
         password: Annotated[str, Form(max_length=200)],
+        csrf: Annotated[str, Form(max_length=64)] = "",
     ) -> Response:  # fmt: skip
+        words = tr(lang_of(request))
+        expected = request.cookies.get(LOGIN_CSRF, "")
+        if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+            return login_form(request, 403, words("login_expired"))
         try:
             user = authenticate(app, username, password)
-        except AuthError as exc:
-            text = tr(lang_of(request))("wrong_login") if "wrong" in str(exc) else str(exc)
-            return render(request, "login.html", None, status=401, error=text)
+        except AuthError:
+            return login_form(request, 401, words("wrong_login"))
         token, _ = open_session(app, user.user_id)
         out = RedirectResponse("/", status_code=303)
         out.set_cookie(COOKIE, token, httponly=True, samesite="strict",
@@ -173,7 +184,6 @@ def _queues(v: Visitor) -> tuple[str, ...]:
 
 
 def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
-    from arrears.service.accounts import can_see
     from arrears.service.worklist import items
 
     @r.get("/queue")
@@ -194,28 +204,48 @@ def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
     @r.post("/accounts/{loan_id}/wrapup")
     async def wrapup(request: Request, v: workers, loan_id: str) -> Response:
         form = await request.form()
-        if not can_see(app, v.user, loan_id):
-            return show(request, v, loan_id)
-        problem = _wrap_up(app, v, loan_id, form)
-        if problem:
-            return show(request, v, loan_id, flash=problem, flash_error=True)
-        return RedirectResponse("/queue?flash=saved", status_code=303)
+        # the store and the gate: in the threadpool, off the event loop
+        return await run_in_threadpool(_save_wrap_up, app, show, request, v, loan_id, form)
 
     @r.post("/accounts/{loan_id}/arrangements")
     async def arrange(request: Request, v: workers, loan_id: str) -> Response:
-        from arrears.service.arrangements import propose
-
         form = await request.form()
-        kind = str(form.get("kind", ""))
-        if not can_see(app, v.user, loan_id):
-            return show(request, v, loan_id)
-        try:
-            p = propose(app, loan_id, kind, _ask(kind, form), by=v.user.username,
-                        role=v.user.role, reason=str(form.get("reason", "")))  # fmt: skip
-        except (ServiceError, ValueError) as exc:
-            return show(request, v, loan_id, flash=str(exc), flash_error=True)
-        waiting = " — " + tr(v.lang)("waiting") if p.status == "pending_approval" else ""
-        return show(request, v, loan_id, flash=f"{kind} {p.arrangement_id}: {p.status}{waiting}")
+        # the store: in the threadpool, off the event loop
+        return await run_in_threadpool(_propose, app, show, request, v, loan_id, form)
+
+
+def _save_wrap_up(app: App, show: Callable[..., Response], request: Request, v: Visitor,
+                  loan_id: str, form: Any) -> Response:  # fmt: skip
+    from arrears.service.accounts import can_see
+
+    if not can_see(app, v.user, loan_id):
+        return show(request, v, loan_id)
+    problem = _wrap_up(app, v, loan_id, form)
+    if problem:
+        return show(request, v, loan_id, flash=problem, flash_error=True)
+    return RedirectResponse("/queue?flash=saved", status_code=303)
+
+
+def _propose(app: App, show: Callable[..., Response], request: Request, v: Visitor, loan_id: str,
+             form: Any) -> Response:  # fmt: skip
+    from arrears.service.accounts import can_see
+    from arrears.service.arrangements import propose
+
+    kind = str(form.get("kind", ""))
+    if not can_see(app, v.user, loan_id):
+        return show(request, v, loan_id)
+    try:
+        p = propose(app, loan_id, kind, _ask(kind, form), by=v.user.username,
+                    role=v.user.role, reason=str(form.get("reason", "")))  # fmt: skip
+    except (ServiceError, ValueError) as exc:
+        return show(request, v, loan_id, flash=str(exc), flash_error=True)
+    waiting = " — " + tr(v.lang)("waiting") if p.status == "pending_approval" else ""
+    return show(
+        request,
+        v,
+        loan_id,
+        flash=f"{kind} {p.arrangement_id}: {p.status}{waiting}",
+    )
 
 
 def _account_page(
@@ -324,7 +354,8 @@ def _oversight_pages(
         v: approvers, arrangement_id: str, reason: Annotated[str, Form(max_length=500)] = "",
     ) -> Response:  # fmt: skip
         try:
-            reject(app, arrangement_id, by=v.user.username, reason=reason or "rejected")
+            reject(app, arrangement_id, by=v.user.username, role=v.user.role,
+                   reason=reason or "rejected")  # fmt: skip
         except ServiceError as exc:
             return RedirectResponse(f"/approvals?flash={exc}", status_code=303)
         return RedirectResponse("/approvals?flash=saved", status_code=303)
@@ -347,7 +378,9 @@ def _oversight_pages(
                                        for c in k["complaints_per_10k"] if c["complaints"]},
                                       "complaints per 10,000 contacts"),
         }  # fmt: skip
-        return render(request, "dashboard.html", v, k=k, charts=graphs)
+        from arrears.service.cycle import last_run
+
+        return render(request, "dashboard.html", v, k=k, charts=graphs, run=last_run(app))
 
     @r.get("/agency")
     def placed(request: Request, v: agency) -> HTMLResponse:

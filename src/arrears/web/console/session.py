@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse
+from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.service.users import Staff, session_user
@@ -19,6 +20,7 @@ from arrears.settings import Env
 Render = Callable[..., HTMLResponse]
 
 COOKIE = "arrears_session"
+SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 LANG_COOKIE = "arrears_lang"
 
 
@@ -55,13 +57,14 @@ def visitor(
 
     async def check(request: Request) -> Visitor:
         token = request.cookies.get(COOKIE)
-        found = session_user(app, token) if token else None
+        # the store is read in the threadpool, never on the event loop
+        found = await run_in_threadpool(session_user, app, token) if token else None
         if found is None:
             raise SignIn()
         user, csrf = found
         if roles is not None and user.role not in roles and user.role != "admin":
             raise HTTPException(403, f"a {user.role} cannot open this page")
-        if request.method == "POST":
+        if request.method not in SAFE_METHODS:  # every unsafe method, whatever its body
             form = await request.form()
             given = str(form.get("csrf") or request.headers.get("X-CSRF-Token") or "")
             if not hmac.compare_digest(given, csrf):

@@ -6,11 +6,13 @@ No ``from __future__ import annotations`` here: FastAPI reads the dependencies' 
 run time.
 """
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request, UploadFile
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.service.errors import ServiceError
@@ -35,12 +37,8 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
     @r.post("/strategy/upload")
     async def upload(request: Request, v: managers) -> Response:
         text = await _uploaded(request)
-        if not text.strip() or len(text) > MAX_UPLOAD:
-            return page(request, v, status=422, problems=["give the strategy's YAML (≤ 200 kB)"])
-        done = strategies.upload(app, text, by=v.user.username)
-        if done.problems:
-            return page(request, v, status=422, problems=done.problems, text=text)
-        return RedirectResponse(f"/strategy?flash=saved&uploaded={done.version_id}", 303)
+        # parsing, checking and the store: in the threadpool, off the event loop
+        return await run_in_threadpool(_keep, app, page, request, v, text)
 
     @r.get("/strategy/{version_id}/diff")
     def diff(request: Request, v: managers, version_id: int) -> HTMLResponse:
@@ -59,6 +57,23 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
         except ServiceError as exc:
             return RedirectResponse(f"/strategy?flash={exc}", status_code=303)
         return RedirectResponse("/strategy?flash=saved", status_code=303)
+
+
+def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, text: str) -> Response:
+    """Check an uploaded strategy and keep it as a new version; the page says how it went."""
+    from arrears.service import strategies
+
+    if not text.strip() or len(text) > MAX_UPLOAD:
+        return page(
+            request,
+            v,
+            status=422,
+            problems=["give the strategy's YAML (≤ 200 kB)"],
+        )
+    done = strategies.upload(app, text, by=v.user.username)
+    if done.problems:
+        return page(request, v, status=422, problems=done.problems, text=text)
+    return RedirectResponse(f"/strategy?flash=saved&uploaded={done.version_id}", 303)
 
 
 async def _uploaded(request: Request) -> str:

@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.background import BackgroundTask
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -31,7 +32,6 @@ from arrears.web.portal.common import (
     Portal,
     SignInFirst,
     borrower,
-    client_of,
     fresh,
     mine,
     to_sign_in,
@@ -63,8 +63,8 @@ def _welcome(app: App, p: Portal, request: Request, found: tuple[str, Session]) 
 
 
 def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
-    sends = Limiter(CODE_SENDS, WINDOW, app.clock)
-    guesses = Limiter(GUESSES, WINDOW, app.clock)
+    sends = Limiter(app, "portal_code", CODE_SENDS, WINDOW)
+    guesses = Limiter(app, "portal_signin", GUESSES, WINDOW)
 
     @r.get("/portal")
     def start(request: Request) -> Response:
@@ -78,10 +78,13 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
              csrf: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:  # fmt: skip
         if not fresh(request, csrf):
             return p.render(request, "signin.html", status=403, ref=ref)
-        if sends.allow(client_of(request)) is not None:
+        if sends.allow(request) is not None:
             return p.render(request, "signin.html", status=429, ref=ref, problem="too_many")
-        portal.send_code(app, ref, sms)
-        return p.render(request, "signin.html", ref=ref, sent=True)
+        # answered before the work: a known reference (a code stored, logged and sent) and an
+        # unknown one (nothing) take the same time to answer
+        page = p.render(request, "signin.html", ref=ref, sent=True)
+        page.background = BackgroundTask(portal.send_code, app, ref, sms)
+        return page
 
     @r.post("/portal/signin")
     def enter(request: Request, ref: Annotated[str, Form(max_length=64)],
@@ -89,7 +92,7 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
               csrf: Annotated[str, Form(max_length=100)] = "") -> Response:  # fmt: skip
         if not fresh(request, csrf):
             return p.render(request, "signin.html", status=403, ref=ref, sent=True)
-        if guesses.allow(client_of(request)) is not None:
+        if guesses.allow(request) is not None:
             return p.render(request, "signin.html", status=429, ref=ref, sent=True,
                             problem="too_many")  # fmt: skip
         found = portal.sign_in(app, ref, code)
@@ -195,7 +198,7 @@ def _complaints(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
     def complaints(request: Request, who: Who) -> HTMLResponse:
         return _complaint_page(app, p, request, who)
 
-    @r.post("/portal/complaints")
+    @r.post("/portal/complaints", max_body_size=MAX_UPLOAD)
     async def complain(request: Request, who: Who) -> HTMLResponse:
         if int(request.headers.get("Content-Length") or 0) > MAX_UPLOAD:
             return await run_in_threadpool(_complaint_page, app, p, request, who, 413,

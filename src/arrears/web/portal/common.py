@@ -24,12 +24,9 @@ from arrears.web.portal.words import WORDS
 HERE = Path(__file__).parent
 COOKIE = "arrears_portal"
 LANG = "arrears_portal_lang"
-TOKEN = "arrears_verify"  # the double-submit token of the forms before sign-in
-
-
-def client_of(request: Request) -> str:
-    """The client's address: what the per-address limits count by."""
-    return request.client.host if request.client else "?"
+TOKEN = "arrears_verify"
+#: the most files and fields a portal form may carry (the complaint form's evidence and words)
+FORM_FILES, FORM_FIELDS = 6, 60  # the double-submit token of the forms before sign-in
 
 
 def lang_of(request: Request) -> str:
@@ -88,19 +85,32 @@ def fresh(request: Request, given: str) -> bool:
     return bool(cookie) and hmac.compare_digest(cookie, given)
 
 
+async def csrf_ok(request: Request, expected: str) -> bool:
+    """Whether the request carries ``expected`` as its CSRF token. A multipart form is read
+    with the upload's limits here (and kept on the request for its page)."""
+    given = request.headers.get("X-CSRF-Token")
+    if given is None:
+        kind = request.headers.get("Content-Type", "")
+        if kind.startswith(("multipart/form-data", "application/x-www-form-urlencoded")):
+            form = await request.form(max_files=FORM_FILES, max_fields=FORM_FIELDS)
+            given = str(form.get("csrf") or "")
+            if not (given and hmac.compare_digest(given.encode(), expected.encode())):
+                await form.close()  # refused: its uploads' spools go now
+                return False
+    return bool(given) and hmac.compare_digest((given or "").encode(), expected.encode())
+
+
 def borrower(app: App) -> Callable[[Request], Awaitable[Session]]:
-    """A dependency: the signed-in borrower. A POST must carry the session's CSRF token (a
-    multipart form's is checked by its page, which reads the form itself)."""
+    """A dependency: the signed-in borrower. Every unsafe request must carry the session's CSRF
+    token, in the form (urlencoded or multipart) or the ``X-CSRF-Token`` header."""
 
     async def check(request: Request) -> Session:
         token = request.cookies.get(COOKIE)
         found = await run_in_threadpool(session_of, app, token) if token else None
         if found is None:
             raise SignInFirst()
-        kind = request.headers.get("Content-Type", "")
-        if request.method == "POST" and not kind.startswith("multipart/"):
-            form = await request.form()
-            if not hmac.compare_digest(str(form.get("csrf") or ""), found.csrf):
+        if request.method not in ("GET", "HEAD", "OPTIONS"):  # whatever the content type
+            if not await csrf_ok(request, found.csrf):
                 raise HTTPException(403, "the form is out of date (CSRF); reload the page")
         return found
 

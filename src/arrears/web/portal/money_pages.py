@@ -17,12 +17,14 @@ import hashlib
 import hmac
 import json
 import uuid
+from collections.abc import Mapping
 from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.service import checkout, portal, selfserve
@@ -30,7 +32,7 @@ from arrears.service.errors import ServiceError
 from arrears.service.portal import Session
 from arrears.settings import Env
 from arrears.web.api.deps import problem
-from arrears.web.api.webhooks import parse_body, signature, signed_body
+from arrears.web.api.webhooks import parse_body, signature, signed
 from arrears.web.portal.common import Portal, borrower, mine
 
 FIELDS = ("order", "amount", "currency", "return", "notify")
@@ -101,7 +103,7 @@ def _pay(r: APIRouter, app: App, p: Portal, Who: Any, provider: HostedCheckout |
                                          provider.name)  # fmt: skip
         except ServiceError as exc:
             return pay_page(request, who, loan_id, status=422, problem=str(exc), typed=amount)
-        base = str(request.base_url).rstrip("/")
+        base = app.settings.public_base  # configuration, never the request's Host header
         to = provider.redirect(order, f"{base}/portal/pay/return?order={order.order_id}",
                                f"{base}/portal/pay/notify")  # fmt: skip
         return RedirectResponse(to, status_code=303)
@@ -115,27 +117,50 @@ def _pay(r: APIRouter, app: App, p: Portal, Who: Any, provider: HostedCheckout |
 
 
 def _notify(r: APIRouter, app: App, provider: HostedCheckout | None) -> None:
+    def settle(headers: Mapping[str, str], body: bytes) -> Response:
+        assert provider is not None
+        checked = signed(app, provider.secret, headers, body)
+        if isinstance(checked, Response):
+            return checked
+        data = parse_body(checked, None)
+        if isinstance(data, Response):
+            return data
+        bad = _notify_fields(data)
+        if bad:
+            return problem(422, "invalid", bad, bad.split(":", 1)[0])
+        try:
+            done = checkout.complete_order(
+                app,
+                data["order_id"],
+                status=data["status"],
+                amount=data["amount"],
+                provider_ref=str(data.get("provider_ref") or ""),
+            )
+        except ServiceError as exc:
+            return problem(422, "invalid", str(exc), str(exc).split(":", 1)[0])
+        return JSONResponse({"order_id": done.order_id, "status": done.status})
+
     @r.post("/portal/pay/notify")
     async def notify(request: Request) -> Response:
         if provider is None:
             return problem(404, "not found", "payments are not set up", None)
-        body = await signed_body(app, provider.secret, request)
-        if isinstance(body, Response):
-            return body
-        data = parse_body(body, None)
-        if isinstance(data, Response):
-            return data
-        try:
-            done = checkout.complete_order(
-                app,
-                str(data.get("order_id", "")),
-                status=str(data.get("status", "")),
-                amount=int(data.get("amount", -1)),
-                provider_ref=str(data.get("provider_ref", "")),
-            )
-        except (ServiceError, ValueError, TypeError) as exc:
-            return problem(422, "invalid", str(exc), str(exc).split(":", 1)[0])
-        return JSONResponse({"order_id": done.order_id, "status": done.status})
+        body = await request.body()
+        return await run_in_threadpool(settle, request.headers, body)
+
+
+def _notify_fields(data: dict[str, Any]) -> str | None:
+    """What is wrong with a payment callback's fields, strictly typed: the order id and status
+    are strings, the amount an integer number of minor units (never 300.9, "300" or true)."""
+    for name in ("order_id", "status"):
+        if not isinstance(data.get(name), str) or not data[name]:
+            return f"{name}: a non-empty string is required"
+    amount = data.get("amount")
+    if type(amount) is not int:
+        return "amount: an integer number of minor units (fen) is required"
+    ref = data.get("provider_ref")
+    if ref is not None and not isinstance(ref, str):
+        return "provider_ref: a string is required"
+    return None
 
 
 def _arrange(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
@@ -153,11 +178,11 @@ def _arrange(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
     async def ask(request: Request, loan_id: str, who: Who) -> HTMLResponse:
         from starlette.concurrency import run_in_threadpool
 
-        mine(app, who, loan_id)
         form = {k: str(v)[:2000] for k, v in (await request.form()).items()}
         kind, step = form.get("kind", ""), form.get("step", "preview")
 
         def work() -> HTMLResponse:
+            mine(app, who, loan_id)
             try:
                 terms = selfserve.ask_of(kind, form)
                 if step != "confirm":

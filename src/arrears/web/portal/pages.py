@@ -19,7 +19,7 @@ from fastapi.responses import HTMLResponse
 
 from arrears.bootstrap import App
 from arrears.channels.base import Channel
-from arrears.web.portal.common import Portal, client_of, fresh
+from arrears.web.portal.common import Portal, fresh
 from arrears.web.portal.limits import Limiter
 
 ATTEMPTS, WINDOW = 10, timedelta(minutes=10)
@@ -40,7 +40,7 @@ def mount_portal(api: FastAPI, app: App, sms: Channel | None = None) -> None:
     from arrears.web.portal.money_pages import mount_money
 
     p = Portal(app)
-    limiter = Limiter(ATTEMPTS, WINDOW, app.clock)
+    limiter = Limiter(app, "verify", ATTEMPTS, WINDOW)
     zone = ZoneInfo(app.settings.business_timezone)
     r = APIRouter(include_in_schema=False)
 
@@ -57,7 +57,7 @@ def mount_portal(api: FastAPI, app: App, sms: Channel | None = None) -> None:
 
         if not fresh(request, csrf):
             return p.render(request, "verify.html", status=403, typed=code)
-        wait = limiter.allow(client_of(request))
+        wait = limiter.allow(request)
         if wait is not None:
             minutes = f"{max(1, round(wait.total_seconds() / 60))} min"
             return p.render(request, "verify.html", status=429, typed=code, limited=minutes)
@@ -74,7 +74,7 @@ def mount_portal(api: FastAPI, app: App, sms: Channel | None = None) -> None:
 
         if not fresh(request, csrf):
             return p.render(request, "verify.html", status=403)
-        if limiter.allow(client_of(request)) is not None:
+        if limiter.allow(request) is not None:
             return p.render(request, "verify.html", status=429, limited="10 min")
         entry = audit.Entry(kind="scam_report", subject="portal", rulebook="", at=app.clock(),
                             payload={"code": code[:40], "what": what[:2000]})  # fmt: skip
@@ -90,4 +90,5 @@ def mount_portal(api: FastAPI, app: App, sms: Channel | None = None) -> None:
 def _sms(app: App) -> Channel:
     from arrears.channels.profiles import build, read
 
-    return build(read(app.settings.providers_file), app.settings.outbox_dir)["sms"]
+    s = app.settings
+    return build(read(s.providers_file), s.outbox_dir, s.outbox_files)["sms"]
