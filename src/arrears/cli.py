@@ -275,15 +275,16 @@ def check(
     from arrears.compliance.gate import check as decide
     from arrears.compliance.rulebook import RulebookError, load
     from arrears.domain.codec import FieldError
+    from arrears.parsing import ParseLimit, load_json
 
     where = str(request) if request else "stdin"
     try:
         text = request.read_text(encoding="utf-8") if request else sys.stdin.read()
-        data = json.loads(text)
+        data = load_json(text, where)
     except OSError as exc:
         _fail(f"{where}: {exc.strerror}")
-    except json.JSONDecodeError as exc:
-        _fail(f"{where}: not valid JSON (line {exc.lineno}: {exc.msg})")
+    except ParseLimit as exc:
+        _fail(str(exc))
     try:
         book = load(rulebook)
         req = request_from_dict(data)

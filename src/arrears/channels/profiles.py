@@ -45,6 +45,7 @@ from arrears.channels.outbox import Outbox
 from arrears.channels.push_http import HttpPush, HttpPushConfig
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.channels.voice import DialerConfig, HttpDialer
+from arrears.parsing import load_yaml
 
 #: the channels that send through a provider (agent calls and visits go to worklists)
 PROVIDER_CHANNELS = ("sms", "email", "push", "letter", "robocall")
@@ -127,8 +128,8 @@ def read(path: Path | None) -> Profiles:
     if path is None:
         return Profiles()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except (OSError, yaml.YAMLError) as exc:
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    except (OSError, yaml.YAMLError, ValueError) as exc:  # ValueError: ParseLimit
         raise ProfileError(f"{path}: {exc}") from exc
     try:
         return Profiles.model_validate(data)

@@ -38,6 +38,7 @@ from arrears.compliance.lint import load as lexicon
 from arrears.compliance.model import Attempt, Request
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rules import content, disclosure
+from arrears.parsing import ParseLimit, parse_yaml
 
 HERE = Path(__file__).parent / "templates"
 LOCALES = ("zh-CN", "en")
@@ -174,7 +175,9 @@ def render(t: Template, context: dict[str, Any]) -> Rendered:
 def parse(text: str, source: str, locale: str) -> list[Template]:
     """The templates of one locale file; structural problems raise :class:`TemplateError`."""
     try:
-        root = yaml.compose(text)
+        root = parse_yaml(text, source)[0]
+    except ParseLimit as exc:
+        raise TemplateError([Problem(source, "-", "file", str(exc))]) from exc
     except yaml.YAMLError as exc:
         raise TemplateError([Problem(source, "-", "file", f"not valid YAML: {exc}")]) from exc
     if root is None:

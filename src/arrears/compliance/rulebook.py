@@ -11,6 +11,8 @@ from typing import Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from arrears.parsing import ParseLimit, load_yaml
+
 HERE = Path(__file__).parent / "rulebooks"
 FAMILIES = ("hours", "frequency", "third_party", "holds", "consent", "content", "disclosure")
 HOLD_KINDS = (
@@ -121,8 +123,8 @@ class RulebookError(ValueError):
 
 def load_file(path: Path) -> Rulebook:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as exc:
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path))
+    except (OSError, yaml.YAMLError, ParseLimit) as exc:
         raise RulebookError(f"{path}: {exc}") from exc
     try:
         return Rulebook.model_validate(data)

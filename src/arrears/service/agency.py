@@ -35,6 +35,7 @@ from sqlalchemy import and_, insert, select, update
 from arrears import exports
 from arrears.bootstrap import App
 from arrears.channels import documents
+from arrears.parsing import ParseLimit, load_yaml
 from arrears.service.dispatch import Report, apply_verdicts, judge_actions
 from arrears.service.errors import ServiceError
 from arrears.service.statements import statement_for_loan
@@ -81,9 +82,9 @@ def load_agencies(path: Path | None) -> Agencies:
     if path is None:
         return Agencies()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
         return Agencies.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, ParseLimit) as exc:
         raise ServiceError(f"{path}: {exc}") from exc
     except ValidationError as exc:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())

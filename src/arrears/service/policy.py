@@ -29,6 +29,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from arrears.parsing import ParseLimit, load_yaml
 from arrears.service.errors import ServiceError
 
 
@@ -192,9 +193,9 @@ def load_policy(path: Path | None) -> PolicyFile:
 @lru_cache(maxsize=8)
 def _load(path: Path, _mtime: int) -> PolicyFile:
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
         return PolicyFile.model_validate(data)
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, yaml.YAMLError, ParseLimit) as exc:
         raise ServiceError(f"{path}: {exc}") from exc
     except ValidationError as exc:
         raise ServiceError(f"{path}: {_where(exc)}") from exc

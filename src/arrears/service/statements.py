@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from arrears.domain.codec import FieldError, loan_from_dict, statement_to_dict
 from arrears.domain.delinquency import Statement, statement
+from arrears.parsing import ParseLimit, load_json
 from arrears.service.errors import ServiceError
 from arrears.service.tables import Bands, bands_for
 
@@ -19,11 +19,11 @@ if TYPE_CHECKING:
 def statement_from_file(path: Path, as_of: date, bands: Bands | None = None) -> dict[str, Any]:
     """Compute the statement of the loan described in a LOAN.json file."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = load_json(path.read_bytes(), str(path))
     except FileNotFoundError as exc:
         raise ServiceError(f"{path}: no such file") from exc
-    except json.JSONDecodeError as exc:
-        raise ServiceError(f"{path}: not valid JSON (line {exc.lineno}: {exc.msg})") from exc
+    except ParseLimit as exc:
+        raise ServiceError(str(exc)) from exc
     try:
         loan = loan_from_dict(data)
     except FieldError as exc:

@@ -14,6 +14,7 @@ from arrears.domain.delinquency import (
     BandTable,
     band_table,
 )
+from arrears.parsing import ParseLimit, load_yaml
 from arrears.service.errors import ServiceError
 from arrears.settings import Settings
 
@@ -29,7 +30,9 @@ def load_bands(path: Path | None) -> Bands:
     if path is None:
         return Bands()
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
+    except ParseLimit as exc:
+        raise ServiceError(str(exc)) from exc
     except OSError as exc:
         raise ServiceError(f"{path}: cannot read the delinquency tables ({exc.strerror})") from exc
     except yaml.YAMLError as exc:

@@ -251,8 +251,9 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
             q = q.where(ln.c.portfolio_id == portfolio_id)
         return page_of(_rows(app, q, p), _count(app, q), p)
 
-    pay_due = _link("post_payment", "Pay what is due",
-                    {"loan_id": LOAN, "amount": "$response.body#/total_due"})  # fmt: skip
+    pay_due = _link("post_payment", "Pay what is due, on the statement's date",
+                    {"loan_id": LOAN, "amount": "$response.body#/total_due",
+                     "paid_on": "$response.body#/as_of"})  # fmt: skip
     promise_due = _link("make_promise", "Promise what is due, on the statement's date",
                         {"parts": [{"due_on": "$response.body#/as_of",
                                     "amount": "$response.body#/total_due"}]},
@@ -320,8 +321,6 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         "arrangements": _link("list_arrangements", "The loan's arrangements", loan_id=on_path),
         "statement": _link("get_statement", "The loan's statement", loan_id=on_path),
     }
-    complained = _link("file_complaint", "Another complaint by the borrower",
-                       {"borrower_id": FIRST + "borrower_id"})  # fmt: skip
 
     @r.post("/loans/{loan_id}/promises", tags=["cases"], status_code=201,
             operation_id="make_promise", responses=_links(201, **promised),
@@ -379,6 +378,9 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
             description=body.description, source="api", attempt_ids=body.attempt_ids,
         ))  # fmt: skip
         return {"complaint_id": cid}
+
+    complained = _link("file_complaint", "Another complaint by the borrower",
+                       {"borrower_id": FIRST + "borrower_id"})  # fmt: skip
 
     @r.get("/complaints", tags=["cases"], summary="Complaints, newest first",
            operation_id="list_complaints",
