@@ -116,3 +116,23 @@ def test_a_chunked_body_is_cut_off_as_it_streams(console: tuple[str, App]) -> No
             sent += len(chunk)
     assert answer.startswith(b"HTTP/1.1 413"), answer[:60]
     assert sent < 8 * MAX_BODY  # answered near the limit, far from 300 MB
+
+
+@pytest.mark.parametrize(
+    ("path", "kind", "body"),
+    [
+        ("/login?next=a%00b", "application/x-www-form-urlencoded", b"username=x&password=y"),
+        ("/login", "application/x-www-form-urlencoded", b"username=a%00b&password=yyyyyyyyyy"),
+        ("/portal/code", "application/x-www-form-urlencoded", b"ref=L1%00&csrf=x"),
+        ("/api/v1/payments", "application/json", b'{"loan_id": "L1\\u0000", "amount": 1}'),
+        ("/verify", "application/x-www-form-urlencoded", b"code=AB%0012"),
+    ],
+)
+def test_a_nul_never_reaches_the_store(
+    console: tuple[str, App], path: str, kind: str, body: bytes
+) -> None:
+    """PostgreSQL cannot hold NUL in text: a query string or a form or JSON body carrying one
+    is refused with 422, whatever the page."""
+    url, _ = console
+    r = httpx.post(f"{url}{path}", content=body, headers={"Content-Type": kind}, timeout=30)
+    assert r.status_code == 422, (path, r.status_code, r.text[:200])

@@ -12,6 +12,7 @@ from arrears.web.api.deps import install_problems
 from arrears.web.api.routes import router
 from arrears.web.api.webhooks import add_webhooks
 from arrears.web.console.pages import mount_console
+from arrears.web.nul import NoNul
 from arrears.web.portal.pages import mount_portal
 
 DESCRIPTION = """\
@@ -36,6 +37,7 @@ def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = 
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
                   max_body_size=MAX_BODY)  # fmt: skip
     install_problems(api)
+    api.add_middleware(NoNul)  # no NUL reaches a handler (or PostgreSQL's text)
     api.include_router(router(app), prefix="/api/v1")
     if secret:
         add_webhooks(api, app, secret, sms_receipt)

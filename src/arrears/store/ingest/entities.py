@@ -135,8 +135,9 @@ def _borrower_check(row: Row) -> list[tuple[str, str]]:
 def _borrower_suspects(rows: pa.Table) -> pa.Array:
     """The rows whose identity document needs the row-by-row check: any kind but a resident
     id, and resident ids the vectorised checksum refuses (most rows skip the slow pass)."""
-    nid = rows["national_id"]
-    other = pc.not_equal(pc.fill_null(rows["id_type"], "cn_resident"), "cn_resident")
+    nid = pc.cast(rows["national_id"], pa.string())  # a column of nothing but nulls has no type
+    kind = pc.cast(rows["id_type"], pa.string())
+    other = pc.not_equal(pc.fill_null(kind, "cn_resident"), "cn_resident")
     return pc.and_(pc.is_valid(nid), pc.or_(other, pc.invert(c.resident_id_ok(nid))))
 
 

@@ -5,12 +5,13 @@ Lists are paginated (``page``, ``per_page``).
 No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations
 (local to :func:`router`) at run time."""
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, HTTPException, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool
+from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
 from sqlalchemy import func, select
 
 from arrears import ids
@@ -36,8 +37,29 @@ Fen = Annotated[int, Strict(), Field(gt=0, le=10**13)]
 Minor = Annotated[int, Strict(), Field(ge=0, le=10**13)]
 
 
+#: characters no text the API takes may hold (PostgreSQL cannot store NUL; none belongs in a
+#: name, a reason or a note)
+CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
 class _In(BaseModel):
     model_config = ConfigDict(extra="forbid")
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_control_characters(cls, value: Any) -> Any:
+        for text in value if isinstance(value, list) else [value]:
+            if isinstance(text, str) and CONTROL.search(text):
+                raise ValueError("holds a control character (NUL and the like)")
+        return value
+
+
+def _plain_query(request: Request) -> None:
+    """Every query parameter is text without control characters (422 naming it)."""
+    for name, value in request.query_params.multi_items():
+        if CONTROL.search(value) or CONTROL.search(name):
+            raise HTTPException(422, f"{name}: holds a control character",
+                                headers={"X-Field": name})  # fmt: skip
 
 
 class PaymentCreate(_In):
@@ -162,7 +184,7 @@ def _loan_links(loan: str) -> dict[str, dict[str, Any]]:
 
 
 def router(app: App) -> APIRouter:
-    r = APIRouter(responses=PROBLEMS)
+    r = APIRouter(responses=PROBLEMS, dependencies=[Depends(_plain_query)])
     read = Annotated[Caller, Depends(auth(app, "read"))]
     write = Annotated[Caller, Depends(auth(app, "write"))]
     _ingest(r, app, write)
