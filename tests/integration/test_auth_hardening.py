@@ -206,3 +206,26 @@ def test_a_window_of_attempts_per_key(store_url: str) -> None:
     assert hit(app, "t:a", 2, window) == timedelta(minutes=6)
     clock.at = FIXED_NOW + timedelta(minutes=10)
     assert hit(app, "t:a", 2, window) is None  # a new window
+
+
+def test_an_agency_user_never_sees_the_in_house_queues(tmp_path: Path) -> None:
+    from datetime import date
+
+    from arrears.generate.portfolio import Options, generate
+    from arrears.service.cycle import run_cycle
+    from arrears.store.ingest.loader import ingest
+    from arrears.strategy.model import load
+    from tests.conftest import FIXED_NOW
+
+    app = _app(f"sqlite:///{tmp_path / 'store.db'}", user=False)
+    generate(tmp_path / "gen", Options(loans=300, seed=4, as_of=date(2026, 11, 23)))
+    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
+    run_cycle(app, date(2026, 11, 23), strategy=load("default"))
+    add_user(app, username="ag", password=PASSWORD, role="agency", agency="tier1")
+    with serve_asgi(create_app(app)) as url, httpx.Client(base_url=url) as c:
+        token = _login_form(c)
+        c.post("/login", data={"username": "ag", "password": PASSWORD, "csrf": token})
+        for path in ("/queue", "/queue?queue=late_calls", "/queue?queue=early_callback"):
+            r = c.get(path)
+            assert r.status_code == 303 and r.headers["location"] == "/agency", path
+        assert "LN0000" not in c.get("/agency").text  # nothing is placed with tier1 yet

@@ -136,3 +136,20 @@ def test_a_nul_never_reaches_the_store(
     url, _ = console
     r = httpx.post(f"{url}{path}", content=body, headers={"Content-Type": kind}, timeout=30)
     assert r.status_code == 422, (path, r.status_code, r.text[:200])
+
+
+def test_multipart_fields_hold_no_nul_and_every_answer_says_nosniff(
+    console: tuple[str, App],
+) -> None:
+    url, _ = console
+    c, csrf = _signed_in(url)
+    r = c.post("/strategy/upload", data={"csrf": csrf, "text": "strategy: a\x00b"},
+               files={"file": ("s.yaml", b"", "application/x-yaml")})  # fmt: skip
+    assert r.status_code == 422 and "text" in r.text
+    for path in ("/login", "/static/console.css", "/strategy", "/api/v1/loans"):
+        assert c.get(path).headers.get("X-Content-Type-Options") == "nosniff", path
+    big = c.post("/api/v1/payments", content=b"{" + b" " * (2 * MAX_BODY) + b"}",
+                 headers={"Content-Type": "application/json"})  # fmt: skip
+    assert big.status_code == 413
+    assert big.headers["content-type"] == "application/problem+json"
+    c.close()

@@ -212,5 +212,6 @@ def _act(app: App, conn: Any, row: Any, choice: str) -> str:
         )
         return hold_id
     # call_back: an agent call in today's call-back worklist, first in line
-    assert action is not None
+    if action is None:  # the call's plan action is gone (a re-planned day): nothing to call back
+        raise UnknownReference(f"reference: no planned action {row.action_id!r} to call back")
     return add_call_back(conn, action, now)

@@ -4,6 +4,8 @@ portal (``/portal``, ``/verify``)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from fastapi import FastAPI
 
 from arrears.bootstrap import App
@@ -12,7 +14,7 @@ from arrears.web.api.deps import install_problems
 from arrears.web.api.routes import router
 from arrears.web.api.webhooks import add_webhooks
 from arrears.web.console.pages import mount_console
-from arrears.web.nul import NoNul
+from arrears.web.nul import Hardened, NoNul
 from arrears.web.portal.pages import mount_portal
 
 DESCRIPTION = """\
@@ -28,12 +30,21 @@ arrears' HTTP API. Integrations authenticate with a bearer token (`arrears token
 MAX_BODY = 1024 * 1024
 
 
+class _Api(FastAPI):
+    """FastAPI with :class:`arrears.web.nul.Hardened` outside everything (the body limit's own
+    413 and the server-error page included): nosniff on every answer, problem+json on the
+    API's."""
+
+    def build_middleware_stack(self) -> Any:
+        return Hardened(super().build_middleware_stack())
+
+
 def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = None,
                portal_sms: Channel | None = None) -> FastAPI:  # fmt: skip
     """The application; without a webhook secret the webhooks are not mounted (everything else
     works). The portal sends its sign-in codes through ``portal_sms`` (the SMS channel of the
     provider profiles when None)."""
-    api = FastAPI(title="arrears", version="1", description=DESCRIPTION,
+    api = _Api(title="arrears", version="1", description=DESCRIPTION,
                   openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
                   max_body_size=MAX_BODY)  # fmt: skip
     install_problems(api)

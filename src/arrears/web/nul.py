@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from starlette.exceptions import HTTPException
+from fastapi import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 _QUERY = re.compile(rb"%00|\x00", re.IGNORECASE)
@@ -55,13 +55,60 @@ class NoNul:
         await self.app(scope, checked, send)
 
 
-async def _refuse(send: Send, detail: str) -> None:
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+
+
+def refuse_control_fields(form: Any) -> None:
+    """A form's text fields hold no control characters (multipart forms are not inspected as
+    they stream: their files may; their words may not): 422 naming the field."""
+    for name, value in form.multi_items():
+        if isinstance(value, str) and _CONTROL.search(value):
+            raise HTTPException(422, f"{name}: holds a control character",
+                                headers={"X-Field": str(name)})  # fmt: skip
+
+
+async def _refuse(send: Send, detail: str, status: int = 422, field: str = "query") -> None:
     import json
 
-    body: dict[str, Any] = {"type": "about:blank", "title": "invalid", "status": 422,
-                            "detail": detail, "field": "query"}  # fmt: skip
+    body: dict[str, Any] = {"type": "about:blank", "title": "invalid", "status": status,
+                            "detail": detail, "field": field}  # fmt: skip
     raw = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": 422,
+    await send({"type": "http.response.start", "status": status,
                 "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(raw)).encode())]})  # fmt: skip
+                            (b"content-length", str(len(raw)).encode()),
+                            (b"x-content-type-options", b"nosniff")]})  # fmt: skip
     await send({"type": "http.response.body", "body": raw})
+
+
+class Hardened:
+    """Every response says ``X-Content-Type-Options: nosniff`` (a download is never run as a
+    page), and a body refused for its size (413) on the API is problem+json like every other
+    API error."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        api = str(scope.get("path", "")).startswith("/api/")
+        swallow = False
+
+        async def sending(message: Message) -> None:
+            nonlocal swallow
+            if message["type"] == "http.response.start":
+                headers = [(k, v) for k, v in message.get("headers", [])
+                           if k.lower() != b"x-content-type-options"]  # fmt: skip
+                headers.append((b"x-content-type-options", b"nosniff"))
+                kind = dict(headers).get(b"content-type", b"")
+                if api and message["status"] == 413 and not kind.startswith(b"application/"):
+                    swallow = True
+                    await _refuse(send, "body: larger than this endpoint takes", 413, "body")
+                    return
+                message = {**message, "headers": headers}
+            elif swallow:
+                return
+            await send(message)
+
+        await self.app(scope, receive, sending)

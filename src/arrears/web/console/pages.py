@@ -180,6 +180,8 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
 
 
 def _queues(v: Visitor) -> tuple[str, ...]:
+    if v.user.role == "agency":  # an agency works what is placed with it (/agency), never ours
+        return ()
     return v.user.queues or DEFAULT_QUEUES.get(v.user.role, DEFAULT_QUEUES["collector"])
 
 
@@ -187,8 +189,10 @@ def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
     from arrears.service.worklist import items
 
     @r.get("/queue")
-    def queue(request: Request, v: workers, queue: str | None = None) -> HTMLResponse:
+    def queue(request: Request, v: workers, queue: str | None = None) -> Response:
         mine = _queues(v)
+        if not mine:  # no in-house queue: an agency's accounts are on its own page
+            return RedirectResponse("/agency", status_code=303)
         chosen = queue if queue in mine else mine[0]
         rows = items(app, chosen, app.today(), limit=100)
         return render(request, "queue.html", v, queues=mine, queue=chosen, items=rows,
@@ -320,7 +324,7 @@ def _my_action(app: App, v: Visitor, loan_id: str) -> str | None:
         pa_.c.status == "planned", pa_.c.channel.in_(("agent_call", "visit")),
     )  # fmt: skip
     if v.user.role != "admin":
-        q = q.where(pa_.c.queue.in_(_queues(v)))
+        q = q.where(pa_.c.queue.in_(_queues(v) or ("",)))
     with app.engine.connect() as conn:
         return conn.execute(q.order_by(pa_.c.priority.desc()).limit(1)).scalar()
 

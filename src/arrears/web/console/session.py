@@ -15,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from arrears.bootstrap import App
 from arrears.service.users import Staff, session_user
 from arrears.settings import Env
+from arrears.web.nul import refuse_control_fields
 
 #: renders a page: (request, template, visitor, status=..., **context)
 Render = Callable[..., HTMLResponse]
@@ -69,6 +70,11 @@ def visitor(
             given = str(form.get("csrf") or request.headers.get("X-CSRF-Token") or "")
             if not hmac.compare_digest(given, csrf):
                 raise HTTPException(403, "the form is out of date (CSRF); reload the page")
+            try:
+                refuse_control_fields(form)
+            except HTTPException:
+                await form.close()  # its uploads' spools go now
+                raise
         return Visitor(user, csrf, lang_of(request))
 
     return check

@@ -19,6 +19,7 @@ from arrears.bootstrap import App
 from arrears.service.portal import Session, session_of
 from arrears.web.console.pages import money
 from arrears.web.console.session import secure_cookies
+from arrears.web.nul import refuse_control_fields
 from arrears.web.portal.words import WORDS
 
 HERE = Path(__file__).parent
@@ -97,6 +98,11 @@ async def csrf_ok(request: Request, expected: str) -> bool:
             if not (given and hmac.compare_digest(given.encode(), expected.encode())):
                 await form.close()  # refused: its uploads' spools go now
                 return False
+            try:
+                refuse_control_fields(form)
+            except HTTPException:
+                await form.close()
+                raise
     return bool(given) and hmac.compare_digest((given or "").encode(), expected.encode())
 
 
