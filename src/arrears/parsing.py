@@ -31,6 +31,7 @@ MAX_ALIASES = 100
 MAX_NODES = 200_000
 #: the longest number a document may carry (a 19-digit amount is already 10^17 yuan)
 MAX_NUMBER_DIGITS = 40
+MAX_INT_BITS = 133  # 10^40 < 2^133
 
 _STRINGS = re.compile(rb'"(?:[^"\\]|\\.)*"', re.DOTALL)
 _LONG_NUMBER = re.compile(rb"[0-9]{%d,}" % (MAX_NUMBER_DIGITS + 1))
@@ -74,7 +75,9 @@ def load_json(
     if _LONG_NUMBER.search(_STRINGS.sub(b'""', raw)):
         raise ParseLimit(f"{where}: a number longer than {MAX_NUMBER_DIGITS} digits")
     try:
-        return json.loads(raw, parse_float=_finite, parse_constant=_constant)
+        data = json.loads(raw, parse_float=_finite, parse_constant=_constant)
+        _whole_text(data)
+        return data
     except ParseLimit as exc:
         raise ParseLimit(f"{where}: {exc}") from None
     except UnicodeDecodeError as exc:
@@ -84,6 +87,26 @@ def load_json(
                          f"{exc.colno}") from None  # fmt: skip
     except (ValueError, RecursionError) as exc:
         raise ParseLimit(f"{where}: not JSON: {exc}") from None
+
+
+def _whole_text(data: Any) -> None:
+    """Every string is text that UTF-8 can hold (JSON's ``\\ud800`` escape makes a lone
+    surrogate, which no store, file or page can)."""
+    stack = [data]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            try:
+                item.encode("utf-8")
+            except UnicodeEncodeError:
+                raise ParseLimit("a string holds a lone surrogate (\\ud800-\\udfff)") from None
+        elif isinstance(item, dict):
+            stack.extend(item.keys())
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+        elif isinstance(item, int) and item.bit_length() > MAX_INT_BITS:
+            raise ParseLimit(f"a number longer than {MAX_NUMBER_DIGITS} digits")
 
 
 class _Loader(yaml.SafeLoader):
@@ -114,25 +137,40 @@ class _Loader(yaml.SafeLoader):
             self._depth -= 1
 
 
-def _expanded(node: yaml.Node, memo: dict[int, int], cap: int) -> int:
-    """Nodes in ``node`` with every alias expanded (each shared node counted once per use)."""
+def _expanded(node: yaml.Node, memo: dict[int, tuple[int, int]], cap: int,
+              level: int = 0) -> tuple[int, int]:  # fmt: skip
+    """(nodes, depth) of ``node`` with every alias expanded (each shared node counted once per
+    use, and as deep as where it is used)."""
     key = id(node)
     if key in memo:
         return memo[key]
-    memo[key] = cap + 1  # a node inside itself (a recursive alias) is over any limit
-    total = 1
+    if level > MAX_DEPTH * 4:  # deeper than any limit: stop before Python's stack does
+        return cap + 1, level
+    memo[key] = (cap + 1, cap + 1)  # a node inside itself (a recursive alias) is over any limit
+    total, deepest = 1, 0
+    children: list[yaml.Node] = []
     if isinstance(node, yaml.SequenceNode):
-        for child in node.value:
-            total += _expanded(child, memo, cap)
-            if total > cap:
-                break
+        children = list(node.value)
     elif isinstance(node, yaml.MappingNode):
-        for k, v in node.value:
-            total += _expanded(k, memo, cap) + _expanded(v, memo, cap)
-            if total > cap:
-                break
-    memo[key] = total
-    return total
+        children = [x for pair in node.value for x in pair]
+    for child in children:
+        size, depth = _expanded(child, memo, cap, level + 1)
+        total += size
+        deepest = max(deepest, depth)
+        if total > cap:
+            break
+    memo[key] = (total, deepest + 1)
+    return memo[key]
+
+
+def _within(node: yaml.Node, where: str, max_nodes: int, max_depth: int) -> None:
+    size, depth = _expanded(node, {}, max_nodes)
+    if size > max_nodes:
+        raise ParseLimit(f"{where}: more than {max_nodes:,} values once its aliases are "
+                         "expanded")  # fmt: skip
+    if depth > max_depth:
+        raise ParseLimit(f"{where}: nesting deeper than {max_depth} levels once its aliases "
+                         "are expanded")  # fmt: skip
 
 
 def load_yaml(
@@ -175,15 +213,16 @@ def parse_yaml(
         node = loader.get_single_node()
         if node is None:
             return None, None
-        if _expanded(node, {}, max_nodes) > max_nodes:
-            raise ParseLimit(f"{where}: more than {max_nodes:,} values once its aliases are "
-                             "expanded")  # fmt: skip
-        return node, loader.construct_document(node)
+        _within(node, where, max_nodes, max_depth)
+        data = loader.construct_document(node)
+        _whole_text(data)
+        return node, data
     except RecursionError:
         raise ParseLimit(f"{where}: nesting too deep") from None
     except ParseLimit:
         raise
-    except ValueError as exc:  # a value PyYAML cannot build (an integer of 5,000 digits ...)
-        raise ParseLimit(f"{where}: {exc}") from None
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as exc:
+        # a value PyYAML cannot build (an integer of 5,000 digits, !!bool maybe, !!int '_' ...)
+        raise ParseLimit(f"{where}: a value that cannot be read ({type(exc).__name__})") from None
     finally:
         loader.dispose()

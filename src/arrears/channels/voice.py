@@ -75,9 +75,11 @@ def outcome(event: dict[str, Any]) -> CallOutcome:
     if not isinstance(ref, str) or not ref:
         raise ValueError("reference: missing (the plan action's id)")
     status = event.get("status")
-    if status not in STATUS_RESULT:
+    if not isinstance(status, str) or status not in STATUS_RESULT:
         raise ValueError(f"status: expected one of {', '.join(STATUS_RESULT)}, got {status!r}")
     digits = event.get("digits")
+    if digits is not None and (isinstance(digits, bool) or not isinstance(digits, str | int)):
+        raise ValueError(f"digits: expected 1, 2 or 3, got {digits!r}")
     choice = None
     if digits not in (None, ""):
         if status != "answered":
@@ -86,6 +88,8 @@ def outcome(event: dict[str, Any]) -> CallOutcome:
             raise ValueError(f"digits: expected 1, 2 or 3, got {digits!r}")
         choice = KEYPAD[str(digits)]
     call_id = event.get("call_id")
+    if call_id is not None and not isinstance(call_id, str | int):
+        raise ValueError(f"call_id: expected a string, got {call_id!r}")
     return CallOutcome(ref, STATUS_RESULT[status], choice, str(call_id) if call_id else None)
 
 

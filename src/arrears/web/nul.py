@@ -92,7 +92,8 @@ class Hardened:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        api = str(scope.get("path", "")).startswith("/api/")
+        path = str(scope.get("path", ""))
+        api = path.startswith("/api/") or path == "/portal/pay/notify"  # what providers call
         swallow = False
 
         async def sending(message: Message) -> None:

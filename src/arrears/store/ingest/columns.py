@@ -35,9 +35,13 @@ def _refused(valid_input: pa.Array, ok: pa.Array) -> pa.Array:
 
 
 def _as_text(col: pa.Array) -> pa.Array:
+    """The column as trimmed text; a value that is only whitespace is missing (as the scalar
+    parsers' :func:`arrears.store.ingest.fields.blank` says)."""
     if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
         col = pc.cast(col, pa.string())
-    return pc.utf8_trim_whitespace(col)
+    trimmed = pc.replace_substring_regex(col, pattern=r"^[ \t\r\n]+|[ \t\r\n]+$",
+                                         replacement="")  # fmt: skip
+    return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
 def identifier(col: pa.Array) -> Checked:

@@ -22,8 +22,14 @@ class Invalid(ValueError):
     """A value a field refuses; the message is the reason a person reads."""
 
 
+#: what trimming takes off a value (the vectorised checks trim the same)
+WS = " \t\r\n"
+
+
 def blank(value: Any) -> bool:
-    return value is None or (isinstance(value, str) and value.strip() == "")
+    """Missing: None, or text of nothing but spaces, tabs and line breaks (a control character
+    is not blank: the text checks refuse it, by name)."""
+    return value is None or (isinstance(value, str) and value.strip(WS) == "")
 
 
 #: control characters no text field may hold (NUL and the like; tab and line breaks are fine)
@@ -37,7 +43,7 @@ LOCALES = ("zh-CN", "en")
 def text(max_len: int) -> Parser:
     def parse(value: Any) -> str:
         raw = str(value)
-        out = raw.strip()
+        out = raw.strip(WS)
         if len(out) > max_len:
             raise Invalid(f"longer than {max_len} characters")
         bad = CONTROL.search(raw)  # looked for before trimming: Python trims some of them
@@ -58,7 +64,7 @@ def integer(minimum: int | None = None) -> Parser:
         elif isinstance(value, float) and value.is_integer():
             n = int(value)
         else:
-            s = str(value).strip()
+            s = str(value).strip(WS)
             if not re.fullmatch(r"[+-]?[0-9]{1,18}", s):
                 raise Invalid(f"expected a whole number (minor units, <= 18 digits), got {value!r}")
             n = int(s)
@@ -73,7 +79,7 @@ def _decimal(value: Any, example: str) -> Decimal:
     if isinstance(value, float):
         value = repr(value)
     try:
-        d = Decimal(str(value).strip())
+        d = Decimal(str(value).strip(WS))
     except InvalidOperation as exc:
         raise Invalid(f"expected {example}, got {value!r}") from exc
     return d
@@ -100,7 +106,7 @@ def iso_date(value: Any) -> date:
     if isinstance(value, date):
         d = value
     else:
-        s = str(value).strip()
+        s = str(value).strip(WS)
         try:
             if not re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", s):
                 raise ValueError(s)
@@ -117,7 +123,7 @@ def instant(value: Any) -> datetime:
     if isinstance(value, datetime):
         at = value
     else:
-        text = str(value).strip()
+        text = str(value).strip(WS)
         try:
             at = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError as exc:
@@ -131,7 +137,7 @@ def instant(value: Any) -> datetime:
 
 def choice(*options: str) -> Parser:
     def parse(value: Any) -> str:
-        s = str(value).strip()
+        s = str(value).strip(WS)
         if s not in options:
             raise Invalid(f"expected one of {'|'.join(options)}, got {value!r}")
         return s
@@ -142,7 +148,7 @@ def choice(*options: str) -> Parser:
 def boolean(value: Any) -> bool:
     if isinstance(value, bool):
         return value
-    s = str(value).strip().lower()
+    s = str(value).strip(WS).lower()
     if s in ("true", "1", "yes", "y", "t"):
         return True
     if s in ("false", "0", "no", "n", "f"):
@@ -152,7 +158,7 @@ def boolean(value: Any) -> bool:
 
 def channels(value: Any) -> str:
     items = value if isinstance(value, list) else str(value).replace(";", ",").split(",")
-    out = [str(i).strip() for i in items if str(i).strip()]
+    out = [str(i).strip(WS) for i in items if str(i).strip(WS)]
     bad = [c for c in out if c not in CHANNELS]
     if bad:
         raise Invalid(f"unknown channel {bad[0]!r}; channels are {','.join(CHANNELS)}")
@@ -160,14 +166,14 @@ def channels(value: Any) -> str:
 
 
 def preferred(value: Any) -> str:
-    s = str(value).strip()
+    s = str(value).strip(WS)
     if s not in ("sms", "push", "email"):
         raise Invalid(f"expected a message channel (sms, push or email), got {value!r}")
     return s
 
 
 def window(value: Any) -> str:
-    s = str(value).strip()
+    s = str(value).strip(WS)
     m = re.fullmatch(r"([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-4]):([0-5]\d)", s)
     if not m:
         raise Invalid(f"expected a local time window HH:MM-HH:MM, got {value!r}")
@@ -180,14 +186,14 @@ def _zones() -> frozenset[str]:
 
 
 def timezone(value: Any) -> str:
-    s = str(value).strip()
+    s = str(value).strip(WS)
     if s not in _zones():
         raise Invalid(f"expected an IANA timezone such as Asia/Shanghai, got {value!r}")
     return s
 
 
 def locale(value: Any) -> str:
-    s = str(value).strip()
+    s = str(value).strip(WS)
     if s not in LOCALES:
         raise Invalid(f"expected one of the languages arrears speaks ({', '.join(LOCALES)}), "
                       f"got {value!r}")  # fmt: skip
@@ -195,14 +201,14 @@ def locale(value: Any) -> str:
 
 
 def currency(value: Any) -> str:
-    s = str(value).strip()
+    s = str(value).strip(WS)
     if not re.fullmatch(r"[A-Z]{3}", s):
         raise Invalid(f"expected an ISO 4217 currency code such as CNY, got {value!r}")
     return s
 
 
 def identifier(value: Any) -> str:
-    s = str(value).strip()
+    s = str(value).strip(WS)
     if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.:\-]{0,63}", s):
         raise Invalid(f"expected an id of letters, digits and _.:- (max 64), got {value!r}")
     return s

@@ -162,6 +162,9 @@ class _Batch:
     def check_header(self, src: Source, entity: Entity) -> bool:
         names = header(src)
         ok = True
+        for name in sorted({n for n in names if names.count(n) > 1}):
+            self.errors.add(RowError(src.path.name, None, name, "column given more than once"))
+            ok = False
         for name in names:
             if name not in entity.column_names:
                 self.errors.add(RowError(src.path.name, None, name, "unknown column"))
@@ -177,6 +180,7 @@ class _Batch:
 
     def load_chunk(self, src: Source, entity: Entity, first_row: int, table: pa.Table) -> None:
         """Check a chunk column by column; report refused rows; upsert the rest."""
+        table = _plain(src, first_row, table)
         n = table.num_rows
         typed: dict[str, pa.Array] = {}
         bad = pa.array(np.zeros(n, dtype=bool))
@@ -219,7 +223,7 @@ class _Batch:
             raw = {k: table[k][int(i)].as_py() for k in table.column_names}
             _, problems = parse_row(entity, raw)
             problems += [
-                (k, "unknown field")
+                (k or "(a key with no name)", "unknown field")
                 for k, v in raw.items()
                 if k not in entity.column_names and v is not None
             ]
@@ -333,6 +337,53 @@ class _Batch:
 
     def _db_values(self, col: pa.ChunkedArray) -> list[Any]:
         return driver_values(col, self.sqlite)
+
+
+#: the days a date or instant column may hold (1900-01-01 .. 2199-12-31, as the checks say)
+_FIRST_DAY, _LAST_DAY = -25567, 84005
+
+
+def _plain(src: Source, first_row: int, table: pa.Table) -> pa.Table:
+    """A chunk's columns as the checks take them: dictionaries decoded (what pandas writes for a
+    category), unsigned 64-bit numbers as text (an amount past 2^63 is refused by name, not by
+    an overflow); a nested, binary or out-of-range column refuses the file, named."""
+    cols = {}
+    for name in table.column_names:
+        col = table[name].combine_chunks()
+        kind = col.type
+        if pa.types.is_dictionary(kind):
+            col = col.dictionary_decode()
+            kind = col.type
+        if pa.types.is_nested(kind):
+            raise FileError(src.path, f"column {name!r} holds lists or records ({kind}); give one "
+                            "value a cell")  # fmt: skip
+        if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+            try:
+                col = col.cast(pa.string())
+            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                raise FileError(src.path, f"column {name!r} holds bytes that are not UTF-8 text"
+                                ) from None  # fmt: skip
+        elif pa.types.is_unsigned_integer(kind):
+            col = col.cast(pa.string())
+        elif pa.types.is_date(kind) or pa.types.is_timestamp(kind):
+            days = _days(col)
+            far = pc.or_(pc.less(days, _FIRST_DAY), pc.greater(days, _LAST_DAY))
+            if pc.any(pc.fill_null(far, False)).as_py():
+                k = int(np.flatnonzero(pc.fill_null(far, False).to_numpy(zero_copy_only=False))[0])
+                raise FileError(src.path, f"column {name!r}: a date outside 1900-2199",
+                                row=first_row + k)  # fmt: skip
+        cols[name] = col
+    return pa.table(cols) if cols else table
+
+
+def _days(col: pa.Array) -> pa.Array:
+    """A date or instant column as whole days since 1970 (no conversion that could overflow)."""
+    kind = col.type
+    if pa.types.is_date32(kind):
+        return col.cast(pa.int32()).cast(pa.int64())
+    per_day = 86_400_000 if pa.types.is_date64(kind) else 86_400 * {
+        "s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[kind.unit]  # fmt: skip
+    return pc.divide(col.cast(pa.int64()), per_day)
 
 
 def _fill(values: pa.Array, default: Any) -> pa.Array:

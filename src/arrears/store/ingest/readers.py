@@ -10,7 +10,10 @@ from __future__ import annotations
 import csv
 import gzip
 import io
+import sys
+import zlib
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
@@ -62,12 +65,23 @@ def _parquet_file(path: Path) -> pq.ParquetFile:
 
 def not_utf8(path: Path) -> FileError:
     """The error for a text file that is not UTF-8, naming its first bad line as a row."""
+    try:
+        return _first_bad_line(path)
+    except BROKEN as exc:
+        return FileError(path, f"cannot be read: {exc}")
+
+
+#: what a damaged file (a cut or corrupt .gz) raises as it is read
+BROKEN = (OSError, EOFError, zlib.error)
+
+
+def _first_bad_line(path: Path) -> FileError:
     with _open_bytes(path) as fh:
         for number, line in enumerate(fh):
             try:
                 line.decode("utf-8")
             except UnicodeDecodeError as exc:
-                row = number if path.name.lower().split(".")[-1] != "jsonl" else number + 1
+                row = number if fmt_of(path) == "csv" else number + 1  # CSV: a header first
                 bad = line[exc.start : exc.start + 2]
                 return FileError(
                     path, f"not UTF-8 (byte {exc.start + 1} of the line is {bad!r}); save it "
@@ -106,7 +120,7 @@ def header(src: Source) -> list[str]:
                 first = next(csv.reader(fh), [])
         except UnicodeDecodeError:
             raise not_utf8(src.path) from None
-        except (csv.Error, OSError, EOFError) as exc:
+        except (csv.Error, *BROKEN) as exc:
             raise FileError(src.path, f"not a readable CSV header: {exc}") from None
         return [c.strip() for c in first]
     return []  # JSON lines carry their keys row by row
@@ -143,6 +157,32 @@ def read_chunks(src: Source, rows: int, progress: Progress | None = None) -> Ite
         yield from _jsonl(src, rows, progress)
 
 
+def _row_handler(src: Source, broken: list[FileError]) -> Callable[[Any], str]:
+    """pyarrow's handler of a row with too few or too many cells (an unbalanced quote swallows
+    the rest of its line): the first one is kept, named by its row, to stop the file."""
+
+    def malformed(row: Any) -> str:
+        if broken:
+            return "skip"
+        try:
+            text = str(row.text)
+        except Exception:  # pyarrow could not decode the row's bytes: say so, no traceback
+            text = "(not UTF-8)"
+        try:
+            line = _row_of(src.path, text) if row.number is None else row.number - 1
+        except BROKEN:
+            line = None
+        said = "an unbalanced quote or missing cells" if row.actual_columns < \
+            row.expected_columns else "extra cells"  # fmt: skip
+        broken.append(FileError(
+            src.path, f"{row.actual_columns} cells where the header has "
+            f"{row.expected_columns} ({said}): {text[:80]!r}", row=line,
+        ))  # fmt: skip
+        return "skip"
+
+    return malformed
+
+
 def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
     names = header(src)
     convert = pacsv.ConvertOptions(
@@ -152,22 +192,15 @@ def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
     )
     read = pacsv.ReadOptions(block_size=1 << 22, encoding="utf8")
     broken: list[FileError] = []
-
-    def malformed(row: Any) -> str:
-        """A row with too few or too many cells (an unbalanced quote swallows the rest of its
-        line): the first one stops the file, named by its row."""
-        if not broken:
-            line = _row_of(src.path, row.text) if row.number is None else row.number - 1
-            said = "an unbalanced quote or missing cells" if row.actual_columns < \
-                row.expected_columns else "extra cells"  # fmt: skip
-            broken.append(FileError(
-                src.path, f"{row.actual_columns} cells where the header has "
-                f"{row.expected_columns} ({said}): {row.text[:80]!r}", row=line,
-            ))  # fmt: skip
-        return "skip"
-
+    malformed = _row_handler(src, broken)
     parse = pacsv.ParseOptions(newlines_in_values=False, invalid_row_handler=malformed)
     stream = _Counting(_open_bytes(src.path), progress)
+    with _quiet_handler(malformed, lambda: broken.append(not_utf8(src.path))):
+        yield from _csv_batches(src, stream, read, parse, convert, broken, rows)
+
+
+def _csv_batches(src: Source, stream: Any, read: Any, parse: Any, convert: Any,
+                 broken: list[FileError], rows: int) -> Iterator[Chunk]:  # fmt: skip
     n = 0
     try:
         reader = pacsv.open_csv(
@@ -186,10 +219,30 @@ def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
         if "UTF8" in str(exc) or "utf8" in str(exc).lower():
             raise not_utf8(src.path) from None
         raise FileError(src.path, f"not a readable CSV file after row {n}: {exc}") from exc
-    except (OSError, EOFError) as exc:  # a truncated .gz, a file gone
+    except BROKEN as exc:  # a truncated or corrupt .gz, a file gone
         raise FileError(src.path, f"cannot be read after row {n}: {exc}") from None
     finally:
         stream.close()
+
+
+@contextmanager
+def _quiet_handler(handler: Any, on_bad_bytes: Callable[[], None]) -> Iterator[None]:
+    """pyarrow decodes a malformed row's bytes before it calls ``handler``; bytes that are not
+    UTF-8 fail there, outside the handler, and Python would print the error as 'ignored'.
+    Such an error is taken as what it means (the file is not UTF-8) instead."""
+    before = sys.unraisablehook
+
+    def hook(u: Any) -> None:
+        if u.object is handler and isinstance(u.exc_value, UnicodeDecodeError):
+            on_bad_bytes()
+            return
+        before(u)
+
+    sys.unraisablehook = hook
+    try:
+        yield
+    finally:
+        sys.unraisablehook = before
 
 
 def _row_of(path: Path, text: str) -> int | None:
@@ -234,6 +287,13 @@ def _jsonl_table(objs: list[dict[str, Any]]) -> pa.Table:
 
 
 def _jsonl(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
+    try:
+        yield from _jsonl_lines(src, rows, progress)
+    except BROKEN as exc:  # a truncated or corrupt .gz
+        raise FileError(src.path, f"cannot be read: {exc}") from None
+
+
+def _jsonl_lines(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
     objs: list[dict[str, Any]] = []
     first = 1
     n = 0
@@ -252,6 +312,8 @@ def _jsonl(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]
                 raise FileError(src.path, str(exc).removeprefix("line: "), row=n) from None
             if not isinstance(obj, dict):
                 raise FileError(src.path, "each line must be a JSON object", row=n)
+            if not obj:
+                raise FileError(src.path, "an empty object: a row names its columns", row=n)
             objs.append(obj)
             if len(objs) >= rows:
                 yield first, _jsonl_table(objs)

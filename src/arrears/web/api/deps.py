@@ -78,7 +78,8 @@ def install_problems(api: FastAPI) -> None:
 
     async def http(request: Request, exc: Exception) -> Response:
         assert isinstance(exc, StarletteHTTPException)
-        if not request.url.path.startswith("/api/"):  # a console page: a page, not JSON
+        path = request.url.path
+        if not path.startswith("/api/") and path != "/portal/pay/notify":  # a page, not JSON
             text = html.escape(str(exc.detail))
             return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>{exc.status_code}"
                                 f"</title><p>{exc.status_code}: {text}</p><p><a href='/'>arrears"
