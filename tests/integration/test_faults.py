@@ -349,7 +349,8 @@ def test_postgres_restarted_under_the_server_and_the_dispatcher(
         at = (FIXED_NOW + timedelta(hours=1)).isoformat()
         dispatcher = subprocess.Popen(
             [sys.executable, "-m", "arrears", "dispatch", "--channel", "sms", "--follow",
-             "--at", at, "--batch", "5", "--backoff-seconds", "1", "--worker", "w1"],
+             "--at", at, "--batch", "5", "--backoff-seconds", "1", "--worker", "w1",
+             "--lease-seconds", "5"],
             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         )  # fmt: skip
         answered, at_restart = 0, 0

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Connection, and_, bindparam, func, insert, or_, select, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from arrears.bootstrap import App
 from arrears.channels import codes, documents, templating
@@ -75,6 +76,10 @@ POINT = {"sms": "phone", "robocall": "phone", "email": "email", "letter": "addre
 SENDING, SENT, PARKED, CANCELLED = "sending", "sent", "parked", "cancelled"
 #: templates whose message carries the statement as a PDF
 ATTACH_STATEMENT = frozenset({"statement_email"})
+
+#: errors that mean the database is gone for a moment, and how often in a row to wait it out
+DB_GONE = (OperationalError, InterfaceError)
+RECONNECT_TRIES = 30
 
 #: the associated data a message's texts are sealed under (names sit in them)
 BODY, HTML = "outbox_message.body", "outbox_message.html"
@@ -774,32 +779,56 @@ def dispatch(
             progress(report)
         return True
 
+    lost = 0  # database errors in a row
     # while one batch is with the providers, the next is claimed, judged and prepared
     with single_sqlite(app), ThreadPoolExecutor(max(1, opts.senders)) as pool:
         while opts.limit is None or report.handled < opts.limit:
-            now = app.clock()
-            rows = _claim(app, opts.worker, now, opts)
-            if not rows:
-                if finish():
-                    continue  # what it recorded may have made more ready (retries)
-                if not opts.follow:
-                    break
-                time.sleep(opts.poll_seconds)
-                continue
-            report.claimed += len(rows)
-            fresh = [a for a in rows if a.status == "planned"]
-            again = [a for a in rows if a.status == SENDING]
-            outgoing = _stored(app, again, now, opts.worker, report)
-            if fresh:
-                verdicts = judge_actions(app, fresh, now)
-                with app.engine.begin() as conn:
-                    apply_verdicts(app, conn, list(verdicts[0].values()), opts.worker, report)
-                outgoing += _prepare(app, fresh, verdicts[0], verdicts[1], now, opts.worker,
-                                     report, templates)  # fmt: skip
-            finish()
-            in_flight.extend(pool.submit(_send_one, app, channels, o) for o in outgoing)
+            try:
+                now = app.clock()
+                rows = _claim(app, opts.worker, now, opts)
+                if not rows:
+                    if finish():
+                        continue  # what it recorded may have made more ready (retries)
+                    if not opts.follow:
+                        break
+                    time.sleep(opts.poll_seconds)
+                    continue
+                report.claimed += len(rows)
+                outgoing = _ready(app, rows, now, opts, report, templates)
+                finish()
+                in_flight.extend(pool.submit(_send_one, app, channels, o) for o in outgoing)
+                lost = 0
+            except DB_GONE:
+                lost = _wait_for_database(app, lost + 1)
         finish()
     return report
+
+
+def _ready(app: App, rows: Sequence[Any], now: datetime, opts: Options, report: Report,
+           templates: Any) -> list[Outgoing]:  # fmt: skip
+    """The claimed actions' messages: those prepared before (sent again under their key) and
+    the fresh ones, judged again and prepared now."""
+    fresh = [a for a in rows if a.status == "planned"]
+    again = [a for a in rows if a.status == SENDING]
+    outgoing = _stored(app, again, now, opts.worker, report)
+    if fresh:
+        verdicts = judge_actions(app, fresh, now)
+        with app.engine.begin() as conn:
+            apply_verdicts(app, conn, list(verdicts[0].values()), opts.worker, report)
+        outgoing += _prepare(app, fresh, verdicts[0], verdicts[1], now, opts.worker,
+                             report, templates)  # fmt: skip
+    return outgoing
+
+
+def _wait_for_database(app: App, lost: int) -> int:
+    """The database went away (a restart, a failover): wait and reconnect. What was claimed
+    stays leased and is taken up again when the lease ends; a message handed over before is
+    sent again only under its own key. Gives up after :data:`RECONNECT_TRIES` in a row."""
+    if lost > RECONNECT_TRIES:
+        raise ServiceError(f"the database has been unreachable {lost - 1} times in a row")
+    app.engine.dispose()
+    time.sleep(min(2.0 * lost, 10.0))
+    return lost
 
 
 def judge_actions(
