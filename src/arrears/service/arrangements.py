@@ -284,10 +284,9 @@ def _again(app: App, row: Any) -> dict[str, Any]:
     return effect(loan, Draft(row.kind, terms, ev, Decimal(0)), today, bands, before)
 
 
-def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
-    """The second person's approval: never the proposer, always an approving role. The effect
-    is computed again now (the account may have changed since the proposal), and the
-    arrangement is agreed as of today."""
+def _waiting(app: App, arrangement_id: str, by: str, role: str, verb: str) -> Any:
+    """The proposal a second person may ``verb`` (approve or reject): waiting, not theirs
+    (maker-checker), and they in an approving role."""
     require_current(app)
     ar = t.arrangement
     with app.engine.connect() as conn:
@@ -297,12 +296,20 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
     if row.status != "pending_approval":
         raise ServiceError(f"arrangement_id: {arrangement_id} is {row.status}, not waiting")
     if by == row.proposed_by:
-        raise ServiceError(f"by: {by} proposed it; a second person must approve (maker-checker)")
+        must = "approve" if verb == "approve" else "decide"
+        raise ServiceError(f"by: {by} proposed it; a second person must {must} (maker-checker)")
     rules = _rules(app, row.loan_id)
     if role not in rules.approvers:
-        raise ServiceError(
-            f"role: a {role} cannot approve; approvers: {', '.join(rules.approvers)}"
-        )
+        raise ServiceError(f"role: a {role} cannot {verb}; approvers: {', '.join(rules.approvers)}")
+    return row
+
+
+def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
+    """The second person's approval: never the proposer, always an approving role. The effect
+    is computed again now (the account may have changed since the proposal), and the
+    arrangement is agreed as of today."""
+    ar = t.arrangement
+    row = _waiting(app, arrangement_id, by, role, "approve")
     eff = _again(app, row)
     now = app.clock()
     with app.engine.begin() as conn:
@@ -327,19 +334,8 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
 def reject(app: App, arrangement_id: str, *, by: str, role: str, reason: str) -> None:
     """The second person's refusal, under the same four-eyes rule as an approval (never the
     proposer, always an approving role), recorded in the evidence log."""
-    require_current(app)
     ar = t.arrangement
-    with app.engine.connect() as conn:
-        row = conn.execute(select(ar).where(ar.c.arrangement_id == arrangement_id)).first()
-    if row is None:
-        raise ServiceError(f"arrangement_id: {arrangement_id} is not in the store")
-    if row.status != "pending_approval":
-        raise ServiceError(f"arrangement_id: {arrangement_id} is {row.status}, not waiting")
-    if by == row.proposed_by:
-        raise ServiceError(f"by: {by} proposed it; a second person must decide (maker-checker)")
-    rules = _rules(app, row.loan_id)
-    if role not in rules.approvers:
-        raise ServiceError(f"role: a {role} cannot reject; approvers: {', '.join(rules.approvers)}")
+    row = _waiting(app, arrangement_id, by, role, "reject")
     now = app.clock()
     with app.engine.begin() as conn:
         done = conn.execute(
