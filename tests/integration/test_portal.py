@@ -22,8 +22,10 @@ import pytest
 from sqlalchemy import func, select
 
 from arrears.bootstrap import App
+from arrears.channels.base import Message, Receipt
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.service.cycle import run_cycle
+from arrears.service.portal import send_code
 from arrears.service.statements import statement_for_loan
 from arrears.settings import Env, Settings
 from arrears.store import tables as t
@@ -154,6 +156,39 @@ def test_codes_expire_are_used_once_and_are_limited_per_borrower(portal: Portal)
         for _ in range(3):
             c.post("/portal/code", data={"ref": "L1", "csrf": token})
     assert len(_settled(portal.outbox, PHONES["L1"], 3)) == 3  # at most 3 codes an hour
+
+
+class _Recorder:
+    """An SMS channel that keeps what it is given."""
+
+    name = "recorder"
+
+    def __init__(self) -> None:
+        self.sent: list[Message] = []
+
+    def send(self, message: Message) -> Receipt:
+        self.sent.append(message)
+        return Receipt(self.name, message.idempotency_key)
+
+    def close(self) -> None:
+        pass
+
+
+def test_codes_asked_for_at_once_stay_within_the_hours_limit(
+    tmp_path: Path, store_url: str
+) -> None:
+    """Twelve requests at once (the portal answers before the work) still send at most three
+    codes: the hour's count and the new code are one serialised unit."""
+    app = _store(tmp_path, Clock(NOW), store_url)
+    sms = _Recorder()
+    try:
+        with ThreadPoolExecutor(6) as pool:
+            list(pool.map(lambda _: send_code(app, "L1", sms), range(12)))
+        with app.engine.connect() as conn:
+            issued = conn.execute(select(func.count()).select_from(t.portal_code)).scalar()
+    finally:
+        app.engine.dispose()
+    assert len(sms.sent) == 3 and issued == 3
 
 
 def test_guessing_codes_is_throttled(portal: Portal) -> None:

@@ -16,6 +16,7 @@ from datetime import date
 from pathlib import Path
 
 from sqlalchemy import insert, select, update
+from sqlalchemy.exc import IntegrityError
 
 from arrears.bootstrap import App
 from arrears.service import promises
@@ -91,17 +92,20 @@ def post_payment(
             select(t.payment.c.payment_id).where(t.payment.c.payment_id == payment_id)
         ).first():
             raise ServiceError(f"payment payment_id: {payment_id} was posted already")
-        conn.execute(
-            insert(t.payment).values(
-                payment_id=payment_id,
-                loan_id=loan_id,
-                paid_on=paid_on,
-                amount=amount,
-                status="posted",
-                source=source,
-                posted_at=app.clock(),
-            )  # fmt: skip
-        )
+        try:
+            conn.execute(
+                insert(t.payment).values(
+                    payment_id=payment_id,
+                    loan_id=loan_id,
+                    paid_on=paid_on,
+                    amount=amount,
+                    status="posted",
+                    source=source,
+                    posted_at=app.clock(),
+                )  # fmt: skip
+            )
+        except IntegrityError as exc:  # the same id posted at the same moment by another caller
+            raise ServiceError(f"payment payment_id: {payment_id} was posted already") from exc
         kept = promises.on_payment(app, conn, loan_id, today)
     from arrears.service.arrangements import review  # a settlement reached, a plan completed
 

@@ -95,11 +95,6 @@ def send_code(app: App, ref: str, sms: Channel) -> None:
     now = app.clock()
     pc = t.portal_code
     with app.engine.connect() as conn:
-        recent = conn.execute(
-            select(func.count())
-            .select_from(pc)
-            .where(pc.c.borrower_id == borrower_id, pc.c.issued_at > now - timedelta(hours=1))
-        ).scalar()
         phone = _mobile(app, conn, borrower_id)
         who = conn.execute(
             select(t.borrower.c.locale, t.portfolio.c.creditor)
@@ -107,12 +102,27 @@ def send_code(app: App, ref: str, sms: Channel) -> None:
             .join(t.portfolio, t.portfolio.c.portfolio_id == t.loan.c.portfolio_id)
             .where(t.borrower.c.borrower_id == borrower_id).limit(1)
         ).first()  # fmt: skip
-    if (recent or 0) >= CODES_PER_HOUR or phone is None or who is None:
+    if phone is None or who is None:
         return
     code = f"{secrets.randbelow(10**6):06d}"
     code_id = f"pc-{uuid.uuid4().hex[:16]}"
     with app.engine.begin() as conn:
+        # the hour's count and the new code are one unit, serialised per borrower: requests
+        # at once (the answer goes before the work) cannot all see fewer than the limit.
+        # The first statement writes, so SQLite takes its write lock here; PostgreSQL locks
+        # the borrower's row.
         conn.execute(delete(pc).where(pc.c.expires_at < now - timedelta(days=1)))
+        if conn.dialect.name == "postgresql":
+            b = t.borrower
+            conn.execute(select(b.c.borrower_id).where(b.c.borrower_id == borrower_id)
+                         .with_for_update())  # fmt: skip
+        recent = conn.execute(
+            select(func.count())
+            .select_from(pc)
+            .where(pc.c.borrower_id == borrower_id, pc.c.issued_at > now - timedelta(hours=1))
+        ).scalar()
+        if (recent or 0) >= CODES_PER_HOUR:
+            return
         conn.execute(insert(pc).values(
             code_id=code_id, borrower_id=borrower_id, code_hash=_digest(app, "portal_code", code),
             issued_at=now, expires_at=now + timedelta(minutes=CODE_MINUTES), tries=0,
