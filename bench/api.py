@@ -64,8 +64,8 @@ def _store(url: str, work: Path) -> tuple[str, float]:
     """Generate, ingest and run today's cycle; add the collectors; return an API token."""
     from arrears.bootstrap import bootstrap
     from arrears.generate.portfolio import Options, generate
-    from arrears.service.cycle import run_cycle
-    from arrears.service.users import add_user, create_token
+    from arrears.service.daily.cycle import run_cycle
+    from arrears.service.staff.users import add_user, create_token
     from arrears.settings import Settings
     from arrears.store.db import upgrade
     from arrears.store.ingest.loader import ingest

@@ -110,7 +110,7 @@ def _store(url: str, work: Path) -> dict[str, list[tuple[str, str]]]:
 
     from arrears.bootstrap import bootstrap
     from arrears.generate.portfolio import Options, generate
-    from arrears.service.cycle import run_cycle
+    from arrears.service.daily.cycle import run_cycle
     from arrears.settings import Env, Settings
     from arrears.store import tables as t
     from arrears.store.db import upgrade
@@ -200,8 +200,9 @@ def _dispatch(url: str, providers: str, outbox: str, worker: str, channel: str, 
               result: Any, label: str) -> None:  # fmt: skip
     from arrears.bootstrap import bootstrap
     from arrears.channels.profiles import build, read
-    from arrears.service.dispatch import Options, dispatch
-    from arrears.service.templates import ensure_loaded
+    from arrears.service.outreach.dispatch import dispatch
+    from arrears.service.outreach.state import Options
+    from arrears.service.outreach.templates import ensure_loaded
     from arrears.settings import Env, Settings
 
     shift = NOW - datetime.now(UTC)

@@ -17,8 +17,8 @@ from datetime import UTC, datetime, timedelta
 
 from common import StepFailed, guard, machine, prepend, tail
 
+from arrears.compliance.facts import Attempt, Event, Person, Request
 from arrears.compliance.gate import check
-from arrears.compliance.model import Attempt, Event, Person, Request
 from arrears.compliance.rulebook import Rulebook, load
 
 N = int(os.environ.get("BENCH_GATE_DECISIONS", "20000"))

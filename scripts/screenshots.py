@@ -38,7 +38,7 @@ def _borrower() -> tuple[str, str]:
     from sqlalchemy import text
 
     from arrears.bootstrap import bootstrap
-    from arrears.service.statements import statement_for_loan
+    from arrears.service.books.statements import statement_for_loan
 
     app = bootstrap()
     with app.engine.connect() as conn:

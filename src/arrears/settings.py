@@ -78,7 +78,7 @@ class Settings(BaseSettings):
     placement_days: int = 90
     #: where placement and recall files, and legal packages, are written
     placements_dir: Path = Path("var/placements")
-    #: promise limits and other collections rules per portfolio (service/policy.py); defaults
+    #: promise limits and other collections rules per portfolio (service/cases/policy.py); defaults
     #: if unset
     collections_policy_file: Path | None = None
     #: the secret providers sign their webhooks with (HMAC-SHA256); the API refuses to start

@@ -16,10 +16,10 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.generate.portfolio import Options, generate
-from arrears.service.agency import place
-from arrears.service.cycle import run_cycle
-from arrears.service.statements import statement_for_loan
-from arrears.service.users import add_user
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.outreach.agency import place
+from arrears.service.staff.users import add_user
 from arrears.store import tables as t
 from arrears.store.db import upgrade
 from arrears.store.ingest.loader import ingest
@@ -235,7 +235,7 @@ def test_a_strategy_manager_uploads_diffs_and_activates(
 ) -> None:
     from importlib import resources
 
-    from arrears.service.cycle import strategy_from
+    from arrears.service.daily.cycle import strategy_from
 
     url, app = console
     page = signed_in(browser, url, "sun")

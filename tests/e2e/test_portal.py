@@ -23,10 +23,10 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.channels import codes
-from arrears.service.cycle import run_cycle
-from arrears.service.statements import statement_for_loan
-from arrears.service.users import add_user
-from arrears.service.verify import Contact, record_contact
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.outreach.verify import Contact, record_contact
+from arrears.service.staff.users import add_user
 from arrears.store import tables as t
 from arrears.store.db import upgrade
 from arrears.store.ingest.loader import ingest

@@ -37,9 +37,10 @@ from arrears.bootstrap import App
 from arrears.channels.outbox import Outbox
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service import checkout
-from arrears.service.cycle import run_cycle
-from arrears.service.dispatch import Options, dispatch
+from arrears.service.borrower import checkout
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.outreach.dispatch import dispatch
+from arrears.service.outreach.state import Options
 from arrears.store import tables as t
 from arrears.store.db import upgrade
 from arrears.store.ingest.loader import ingest

@@ -14,7 +14,9 @@ from sqlalchemy import func, insert, select
 
 from arrears.bootstrap import App
 from arrears.generate.portfolio import Options, generate
-from arrears.service.agency import (
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.errors import ServiceError
+from arrears.service.outreach.agency import (
     PLACEMENT_FIELDS,
     evidence_hash,
     legal_package,
@@ -22,8 +24,6 @@ from arrears.service.agency import (
     recall,
     refer,
 )
-from arrears.service.cycle import run_cycle
-from arrears.service.errors import ServiceError
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
@@ -99,7 +99,7 @@ def test_placements_go_to_agencies_with_the_minimum_and_once(planned: App, tmp_p
     assert after[held["action_id"]] == "cancelled"
     assert sum(1 for s in after.values() if s == "placed") == run.placed
     # the same agency for the same loan, always (a stable share of the pool)
-    from arrears.service.agency import load_agencies
+    from arrears.service.outreach.agency import load_agencies
 
     agencies = load_agencies(planned.settings.agencies_file)
     assert all(agencies.agency_for("tier1", "LN1") == agencies.agency_for("tier1", "LN1")

@@ -17,8 +17,8 @@ from hypothesis import HealthCheck, given, settings
 from sqlalchemy import select
 
 from arrears.bootstrap import App
-from arrears.service.statements import statement_for_loan
-from arrears.service.users import create_token, revoke_token
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.staff.users import create_token, revoke_token
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.web.app import create_app
@@ -183,7 +183,7 @@ def test_outcomes_are_recorded_with_ids_from_a_real_plan(
     """The plan's own action ids (business date, loan and step, joined by "~") are valid ids
     for every endpoint that takes one, in the URL as they are."""
     from arrears import ids
-    from arrears.service.cycle import run_cycle
+    from arrears.service.daily.cycle import run_cycle
     from arrears.strategy.model import load
 
     url, app, _, writer = served

@@ -29,9 +29,9 @@ from schemathesis.generation.stateful.state_machine import StepInput
 from schemathesis.specs.openapi.stateful import OpenAPIStateMachine, is_root_allowed, transition
 
 from arrears.bootstrap import App
-from arrears.compliance.model import RESULTS
-from arrears.service.cycle import run_cycle
-from arrears.service.users import create_token
+from arrears.compliance.facts import RESULTS
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.staff.users import create_token
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
 from arrears.web.app import create_app

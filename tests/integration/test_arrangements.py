@@ -13,19 +13,19 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.cycle import snapshot
-from arrears.cycle.delinquency import compute_parts
+from arrears.cycle.book_delinquency import compute_parts
 from arrears.domain.delinquency import DEFAULT_BUCKETS, DEFAULT_STAGES
-from arrears.service.arrangements import (
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.cases.arrangements import (
     approve,
     largest_allowed,
     propose,
     propose_waiver,
     reject,
 )
+from arrears.service.cases.hold_records import end_hold, start_hold
+from arrears.service.cases.payments import post_payment, reverse_payment
 from arrears.service.errors import ServiceError
-from arrears.service.holds import end_hold, start_hold
-from arrears.service.payments import post_payment, reverse_payment
-from arrears.service.statements import statement_for_loan
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from tests.support.files import readme_loan_files

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from sqlalchemy import delete, update
 
 from arrears.bootstrap import App
-from arrears.service.audit import purge_log, verify_log
+from arrears.service.staff.evidence_log import purge_log, verify_log
 from arrears.store import audit
 from arrears.store import tables as t
 

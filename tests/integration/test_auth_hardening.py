@@ -16,7 +16,7 @@ import pytest
 from sqlalchemy import select
 
 from arrears.bootstrap import App
-from arrears.service.users import LOCK_AFTER, REFUSED, AuthError, add_user, authenticate
+from arrears.service.staff.users import LOCK_AFTER, REFUSED, AuthError, add_user, authenticate
 from arrears.store import tables as t
 from arrears.store.db import upgrade
 from arrears.web.app import create_app
@@ -212,7 +212,7 @@ def test_an_agency_user_never_sees_the_in_house_queues(tmp_path: Path) -> None:
     from datetime import date
 
     from arrears.generate.portfolio import Options, generate
-    from arrears.service.cycle import run_cycle
+    from arrears.service.daily.cycle import run_cycle
     from arrears.store.ingest.loader import ingest
     from arrears.strategy.model import load
     from tests.conftest import FIXED_NOW

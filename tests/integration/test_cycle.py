@@ -13,17 +13,13 @@ import pytest
 from sqlalchemy import insert, select, text, update
 
 from arrears.bootstrap import App
-from arrears.cycle import delinquency, snapshot
+from arrears.cycle import book_delinquency as delinquency
+from arrears.cycle import snapshot
 from arrears.cycle.reference import reference_plan
 from arrears.domain.delinquency import DEFAULT_BUCKETS
 from arrears.generate.portfolio import Options, generate
-from arrears.service.cycle import (
-    mark,
-    run_cycle,
-    run_lake,
-    stored_plan,
-    verify_runs,
-)
+from arrears.service.daily.cycle import run_cycle, run_lake
+from arrears.service.daily.runs import mark, stored_plan, verify_runs
 from arrears.service.errors import ServiceError
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest

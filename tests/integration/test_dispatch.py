@@ -25,13 +25,14 @@ from arrears.channels.push_http import HttpPush, HttpPushConfig
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.callbacks import UnknownReference, sms_receipt
-from arrears.service.cycle import run_cycle
-from arrears.service.dispatch import Options, dispatch
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.cases.payments import post_payment
+from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
-from arrears.service.payments import post_payment
-from arrears.service.statements import statement_for_loan
-from arrears.service.verify import verify
+from arrears.service.outreach.callbacks import UnknownReference, sms_receipt
+from arrears.service.outreach.dispatch import dispatch
+from arrears.service.outreach.state import Options
+from arrears.service.outreach.verify import verify
 from arrears.store import audit
 from arrears.store import tables as t
 from arrears.store.db import as_utc as db_utc
@@ -316,7 +317,7 @@ def test_a_message_left_unconfirmed_after_its_window_is_parked_not_sent_late(
 
 
 def test_sqlite_runs_one_dispatcher(sqlite_url: str, tmp_path: Path) -> None:
-    from arrears.service.dispatch import single_sqlite
+    from arrears.service.outreach.lease import single_sqlite
     from arrears.store.db import upgrade
     from tests.conftest import make_app
 

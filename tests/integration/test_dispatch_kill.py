@@ -34,9 +34,10 @@ from arrears.bootstrap import bootstrap
 from arrears.channels.profiles import build, read
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.cycle import run_cycle
-from arrears.service.dispatch import Options, dispatch
-from arrears.service.verify import verify
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.outreach.dispatch import dispatch
+from arrears.service.outreach.state import Options
+from arrears.service.outreach.verify import verify
 from arrears.settings import Env, Settings
 from arrears.store import tables as t
 from arrears.store.db import upgrade

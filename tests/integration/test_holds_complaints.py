@@ -16,11 +16,12 @@ from arrears.bootstrap import App
 from arrears.channels.outbox import Outbox
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.complaints import escalate, file_complaint, rates, resolve
-from arrears.service.cycle import run_cycle
-from arrears.service.dispatch import Options, dispatch
+from arrears.service.cases.complaints import escalate, file_complaint, rates, resolve
+from arrears.service.cases.hold_records import end_hold, start_hold
+from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
-from arrears.service.holds import end_hold, start_hold
+from arrears.service.outreach.dispatch import dispatch
+from arrears.service.outreach.state import Options
 from arrears.store import tables as t
 from arrears.store.db import as_utc
 from arrears.store.ingest.loader import ingest

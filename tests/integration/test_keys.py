@@ -16,11 +16,12 @@ from arrears.bootstrap import App, bootstrap
 from arrears.channels.outbox import Outbox
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.cycle import run_cycle
-from arrears.service.dispatch import BODY, Options, dispatch
-from arrears.service.keys import rotate, status
-from arrears.service.portal import find_borrower
-from arrears.service.verify import CONTENT, verify
+from arrears.service.borrower.portal import find_borrower
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.outreach.dispatch import dispatch
+from arrears.service.outreach.state import BODY, Options
+from arrears.service.outreach.verify import CONTENT, verify
+from arrears.service.staff.keys import rotate, status
 from arrears.settings import Env, Settings
 from arrears.store import tables as t
 from arrears.store.crypto import Cipher

@@ -24,10 +24,10 @@ import pytest
 
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.arrangements import propose
-from arrears.service.cycle import run_cycle
-from arrears.service.statements import statement_for_loan
-from arrears.service.users import add_user, create_token
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.cases.arrangements import propose
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.staff.users import add_user, create_token
 from arrears.store.db import upgrade
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load

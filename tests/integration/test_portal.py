@@ -24,9 +24,9 @@ from sqlalchemy import func, select
 from arrears.bootstrap import App
 from arrears.channels.base import Message, Receipt
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
-from arrears.service.cycle import run_cycle
-from arrears.service.portal import send_code
-from arrears.service.statements import statement_for_loan
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.borrower.portal import send_code
+from arrears.service.daily.cycle import run_cycle
 from arrears.settings import Env, Settings
 from arrears.store import tables as t
 from arrears.store.db import upgrade
@@ -506,7 +506,7 @@ def test_the_preferred_channel_carries_the_first_reminder(tmp_path: Path) -> Non
 
 
 def test_preferences_survive_the_lenders_next_borrowers_file(tmp_path: Path) -> None:
-    from arrears.service.portal import preferences, set_preferences
+    from arrears.service.borrower.portal import preferences, set_preferences
 
     clock = Clock(NOW)
     app = _store(tmp_path, clock)

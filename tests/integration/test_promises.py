@@ -14,11 +14,11 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.generate.portfolio import Options, generate
-from arrears.service.cycle import run_cycle
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.cases.payments import post_payment, reverse_payment
+from arrears.service.cases.promises import Part, make_promise
+from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
-from arrears.service.payments import post_payment, reverse_payment
-from arrears.service.promises import Part, make_promise
-from arrears.service.statements import statement_for_loan
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
@@ -130,7 +130,7 @@ def test_a_bounced_payment_restores_what_it_changed(planned: App) -> None:
 
 
 def test_a_breached_plan_changes_the_next_plan(planned: App) -> None:
-    from arrears.service.arrangements import propose
+    from arrears.service.cases.arrangements import propose
 
     first = next(
         a for a in plan_rows(planned, stage="early")

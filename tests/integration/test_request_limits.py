@@ -17,7 +17,7 @@ import httpx
 import pytest
 
 from arrears.bootstrap import App
-from arrears.service.users import add_user
+from arrears.service.staff.users import add_user
 from arrears.store.db import upgrade
 from arrears.web.app import MAX_BODY, create_app
 from tests.conftest import make_app

@@ -16,8 +16,8 @@ from arrears.bootstrap import App
 from arrears.domain.codec import loan_from_dict, statement_to_dict
 from arrears.domain.delinquency import statement
 from arrears.generate.portfolio import Options, generate
-from arrears.service.portfolio import portfolio_report
-from arrears.service.statements import statement_for_loan
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.daily.snapshots import portfolio_report
 from arrears.store import tables as t
 from arrears.store.db import current_revision, head_revision
 from arrears.store.ingest.loader import IngestRejected, ingest

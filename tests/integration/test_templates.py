@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from arrears.bootstrap import App, bootstrap
 from arrears.channels import templating
 from arrears.channels.codes import new_code, shown
+from arrears.service.books.statements import statement_for_loan
 from arrears.service.errors import ServiceError
-from arrears.service.statements import statement_for_loan
-from arrears.service.templates import context_for, current, load_templates, preview
-from arrears.service.verify import Contact, record_contact, verify
+from arrears.service.outreach.templates import context_for, current, load_templates, preview
+from arrears.service.outreach.verify import Contact, record_contact, verify
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from tests.conftest import FIXED_NOW

@@ -20,10 +20,11 @@ from arrears.channels.outbox import Outbox
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.cycle import run_cycle
-from arrears.service.dispatch import Options, dispatch
-from arrears.service.statements import statement_for_loan
-from arrears.service.worklist import items
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.daily.cycle import run_cycle
+from arrears.service.outreach.dispatch import dispatch
+from arrears.service.outreach.state import Options
+from arrears.service.outreach.worklist import items
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load

@@ -11,9 +11,9 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.generate.portfolio import Options, generate
-from arrears.service.cycle import run_cycle
+from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
-from arrears.service.worklist import items, record_outcome
+from arrears.service.outreach.worklist import items, record_outcome
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load

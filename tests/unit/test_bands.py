@@ -11,8 +11,8 @@ from arrears.domain.delinquency import (
     band_table,
     statement,
 )
+from arrears.service.books.bands import load_bands
 from arrears.service.errors import ServiceError
-from arrears.service.tables import load_bands
 from tests.unit.loans import example
 
 CONFIG = Path(__file__).parents[2] / "config" / "delinquency.yaml"

@@ -34,8 +34,8 @@ from jinja2 import StrictUndefined, TemplateSyntaxError, meta
 from jinja2.exceptions import SecurityError, UndefinedError
 from jinja2.sandbox import SandboxedEnvironment
 
+from arrears.compliance.facts import Attempt, Request
 from arrears.compliance.lint import load as lexicon
-from arrears.compliance.model import Attempt, Request
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rules import content, disclosure
 from arrears.parsing import ParseLimit, parse_yaml

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from arrears.compliance.model import Decision, Request, Violation
+from arrears.compliance.facts import Decision, Request, Violation
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rules import RULES, Rule
 

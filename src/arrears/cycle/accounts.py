@@ -19,7 +19,8 @@ import pyarrow.compute as pc
 
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
-from arrears.cycle import delinquency, kernel
+from arrears.cycle import book_delinquency as delinquency
+from arrears.cycle import kernel
 from arrears.cycle.snapshot import TS, Snapshot, decoded
 from arrears.domain.delinquency import DEFAULT_STAGES, BandTable
 from arrears.strategy.model import Strategy

@@ -8,7 +8,7 @@ only those that count (not reversed, dated on or before the as-of date). Within 
 kernel orders instalments by (due date, seq) and payments by date itself.
 
 A daily penalty rate is an exact fraction ``rate_num / rate_den``; the caller makes sure that
-``2 × base × rate_num`` fits in 64 bits (see :func:`arrears.cycle.delinquency.prepare`) and
+``2 × base × rate_num`` fits in 64 bits (see :func:`arrears.cycle.book_delinquency.prepare`) and
 sends any loan where it might not to the scalar domain instead.
 """
 

@@ -17,9 +17,9 @@ from typing import Any
 import ibis
 import ibis.expr.types as ir
 
-from arrears.compliance.model import CALLS as COMPLIANCE_CALLS
-from arrears.compliance.model import CONNECTED as COMPLIANCE_CONNECTED
-from arrears.compliance.model import MEDIUM as COMPLIANCE_MEDIUM
+from arrears.compliance.facts import CALLS as COMPLIANCE_CALLS
+from arrears.compliance.facts import CONNECTED as COMPLIANCE_CONNECTED
+from arrears.compliance.facts import MEDIUM as COMPLIANCE_MEDIUM
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.compliance.rules.frequency import NOT_CONNECTED as COMPLIANCE_NOT_CONNECTED
@@ -28,7 +28,7 @@ from arrears.ids import SEP
 from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
 from arrears.strategy.vector import compile_expr
 
-#: the compliance channel (see arrears.compliance.model) of each strategy channel; agency and
+#: the compliance channel (see arrears.compliance.facts) of each strategy channel; agency and
 #: legal referral are not contacts, so only holds apply to them
 CONTACT = {
     "sms": "sms",

@@ -20,12 +20,12 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 
 from arrears.compliance import gate
-from arrears.compliance.model import Attempt, Event, Person, Request, Violation
+from arrears.compliance.facts import Attempt, Event, Person, Request, Violation
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.compliance.rules import holds as holds_rule
 from arrears.cycle.accounts import bucket, local_instant, parse_window, send_window
-from arrears.cycle.delinquency import loan_from_rows
+from arrears.cycle.book_delinquency import loan_from_rows
 from arrears.cycle.plan import CONTACT, MEDIUM, PERSON_HOLDS, POINT_KIND
 from arrears.cycle.snapshot import Snapshot
 from arrears.domain.delinquency import BandTable, Statement, statement

@@ -21,13 +21,14 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.channels.profiles import build, read
-from arrears.service.cycle import run_cycle, strategy_from
-from arrears.service.dispatch import Options, dispatch
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.cases.payments import post_payment
+from arrears.service.cases.promises import Part, make_promise
+from arrears.service.daily.cycle import run_cycle, strategy_from
 from arrears.service.errors import ServiceError
-from arrears.service.payments import post_payment
-from arrears.service.promises import Part, make_promise
-from arrears.service.statements import statement_for_loan
-from arrears.service.worklist import items, record_outcome
+from arrears.service.outreach.dispatch import dispatch
+from arrears.service.outreach.state import Options
+from arrears.service.outreach.worklist import items, record_outcome
 from arrears.store import tables as t
 
 CALL_QUEUES = ("early_callback", "mid_calls", "late_calls", "legal_desk")
@@ -55,7 +56,7 @@ def simulate(
     adapters = build(read(s.providers_file), s.outbox_dir, s.outbox_files)
     try:
         if days:  # the book as the period starts, for roll and cure rates
-            from arrears.service.portfolio import portfolio_report
+            from arrears.service.daily.snapshots import portfolio_report
 
             app.clock = lambda: datetime.combine(days[0], time(9), zone)
             portfolio_report(app, days[0])

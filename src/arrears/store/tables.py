@@ -513,7 +513,7 @@ complaint_attempt = Table(
     Column("attempt_id", String(64), ForeignKey("contact_attempt.attempt_id"), primary_key=True),
 )
 
-# Staff who sign in to the console (service/users.py): Argon2 hashes, lock-out after failures.
+# Staff who sign in to the console (service/staff/users.py): Argon2 hashes, lock-out after failures.
 staff_user = Table(
     "staff_user",
     metadata,

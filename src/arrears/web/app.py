@@ -13,9 +13,9 @@ from arrears.channels.base import Channel
 from arrears.web.api.deps import install_problems
 from arrears.web.api.routes import router
 from arrears.web.api.webhooks import add_webhooks
-from arrears.web.console.pages import mount_console
+from arrears.web.console.views import mount_console
 from arrears.web.nul import Hardened, NoNul
-from arrears.web.portal.pages import mount_portal
+from arrears.web.portal.public import mount_portal
 
 DESCRIPTION = """\
 arrears' HTTP API. Integrations authenticate with a bearer token (`arrears token create`):

@@ -10,7 +10,7 @@ import pytest
 
 from arrears.channels import templating
 from arrears.channels.templating import Template, TemplateError, lint, money, render
-from arrears.service.templates import rulebooks
+from arrears.service.outreach.templates import rulebooks
 from arrears.strategy.model import load
 
 BOOKS = rulebooks()

@@ -10,8 +10,8 @@ from zoneinfo import ZoneInfo
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from arrears.compliance.facts import Attempt, Event, Person, Request
 from arrears.compliance.gate import check
-from arrears.compliance.model import Attempt, Event, Person, Request
 from arrears.compliance.rulebook import load
 
 START = datetime(2026, 11, 1, tzinfo=UTC)

@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from arrears.compliance.codec import decision_to_dict, request_from_dict
 from arrears.compliance.gate import check
 from arrears.compliance.rulebook import load
+from arrears.compliance.wire import decision_to_dict, request_from_dict
 
 SH = {"timezones": ["Asia/Shanghai"]}
 NY = {"timezones": ["America/New_York"]}

@@ -8,7 +8,7 @@ from datetime import date, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from arrears.cycle.delinquency import compute, compute_parts
+from arrears.cycle.book_delinquency import compute, compute_parts
 from arrears.cycle.snapshot import SCHEMAS, Snapshot, conform
 from arrears.domain.delinquency import DEFAULT_BUCKETS, DEFAULT_STAGES, statement
 from arrears.domain.ledger import Loan

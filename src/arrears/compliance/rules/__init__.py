@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from arrears.compliance.model import Request, Violation
+from arrears.compliance.facts import Request, Violation
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rules import consent, content, disclosure, frequency, holds, hours, third
 

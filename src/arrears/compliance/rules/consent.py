@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from arrears.compliance.model import MEDIUM, Request, Violation
+from arrears.compliance.facts import MEDIUM, Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules.common import index
+from arrears.compliance.rules.helpers import index
 
 
 def check(req: Request, book: Rulebook) -> list[Violation]:

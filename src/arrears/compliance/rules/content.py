@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from arrears.compliance.facts import Request, Violation
 from arrears.compliance.lint import load as lexicon
-from arrears.compliance.model import Request, Violation
 from arrears.compliance.rulebook import Rulebook
 
 CATEGORY_ZH = {

@@ -4,8 +4,8 @@ home visit."""
 
 from __future__ import annotations
 
+from arrears.compliance.facts import Request, Violation
 from arrears.compliance.lint import normalise
-from arrears.compliance.model import Request, Violation
 from arrears.compliance.rulebook import MarkerRule, Rulebook
 
 

@@ -16,9 +16,9 @@ from datetime import date, datetime, timedelta
 from functools import partial
 from zoneinfo import ZoneInfo
 
-from arrears.compliance.model import CALLS, CONNECTED, Event, Request, Violation
+from arrears.compliance.facts import CALLS, CONNECTED, Event, Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules.common import (
+from arrears.compliance.rules.helpers import (
     about,
     day_zone,
     index,

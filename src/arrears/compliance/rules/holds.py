@@ -6,9 +6,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 
 from arrears.compliance.calendar import add_business_days
-from arrears.compliance.model import Event, Request, Violation
+from arrears.compliance.facts import Event, Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules.common import about, index
+from arrears.compliance.rules.helpers import about, index
 
 TEXT = {
     "cease_request": ("the person asked us to cease communication", "当事人已要求停止联系"),

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta
 
-from arrears.compliance.model import Request, Violation
+from arrears.compliance.facts import Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules.common import zones
+from arrears.compliance.rules.helpers import zones
 
 
 def _window(req: Request, book: Rulebook) -> tuple[time, time, bool]:

@@ -6,10 +6,10 @@ again after that person refused contact."""
 
 from __future__ import annotations
 
+from arrears.compliance.facts import CALLS, CONNECTED, FAILED, Request, Violation
 from arrears.compliance.lint import load as lexicon
-from arrears.compliance.model import CALLS, CONNECTED, FAILED, Request, Violation
 from arrears.compliance.rulebook import Rulebook
-from arrears.compliance.rules.common import index
+from arrears.compliance.rules.helpers import index
 
 THIRD = frozenset({"emergency_contact", "third_party"})
 

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from sqlalchemy import Table
 
-from arrears.compliance import model as compliance
+from arrears.compliance import facts as compliance
 from arrears.compliance.rulebook import HOLD_KINDS
 from arrears.domain import identity
 from arrears.store import tables as t

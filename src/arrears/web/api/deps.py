@@ -17,7 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears.bootstrap import App
 from arrears.service.errors import ServiceError
-from arrears.service.users import token_scopes
+from arrears.service.staff.users import token_scopes
 
 T = TypeVar("T")
 EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)

@@ -218,7 +218,7 @@ def _ingest(r: APIRouter, app: App, write: Any) -> None:
         import tempfile
         from pathlib import Path
 
-        from arrears.service.ingestion import ingest_files
+        from arrears.service.daily.ingestion import ingest_files
         from arrears.store.ingest.loader import IngestRejected
         from arrears.store.ingest.readers import FileError
 
@@ -287,7 +287,7 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
                             preview_arrangement=preview_on),
            summary="What the loan owes on a date and how every amount was computed")  # fmt: skip
     def statement(_: read, loan_id: Id, as_of: Day | None = None) -> dict[str, Any]:
-        from arrears.service.statements import statement_for_loan
+        from arrears.service.books.statements import statement_for_loan
 
         return service_call(lambda: statement_for_loan(app, loan_id, as_of or app.today()))
 
@@ -302,7 +302,7 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
             responses=_links(201, **paid),
             summary="Post a payment: allocated, and what it makes pointless cancelled")  # fmt: skip
     def pay(_: write, body: PaymentCreate) -> dict[str, Any]:
-        from arrears.service.payments import post_payment
+        from arrears.service.cases.payments import post_payment
 
         done = service_call(
             lambda: post_payment(
@@ -325,7 +325,7 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
             operation_id="reverse_payment", responses=_links(201, statement=reversed_),
             summary="Reverse a bounced payment and restore what it changed")  # fmt: skip
     def reverse(_: write, payment_id: Id, body: ReversalCreate) -> dict[str, Any]:
-        from arrears.service.payments import reverse_payment
+        from arrears.service.cases.payments import reverse_payment
 
         done = service_call(lambda: reverse_payment(app, payment_id, body.reason))
         return {"payment_id": done.payment_id, "loan_id": done.loan_id, "restored": done.restored}
@@ -348,7 +348,7 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
             operation_id="make_promise", responses=_links(201, **promised),
             summary="A promise to pay, in one or several parts")  # fmt: skip
     def promise(caller: write, loan_id: Id, body: PromiseCreate) -> dict[str, Any]:
-        from arrears.service.promises import Part, make_promise
+        from arrears.service.cases.promises import Part, make_promise
 
         parts = [Part(x.due_on, x.amount) for x in body.parts]
         ids = service_call(lambda: make_promise(app, loan_id, parts, source=body.source,
@@ -366,7 +366,7 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
             operation_id="preview_arrangement", responses=_links(200, propose=previewed),
             summary="The effect of an arrangement, before anyone accepts it")  # fmt: skip
     def preview(_: read, loan_id: Id, body: ArrangementAsk) -> dict[str, Any]:
-        from arrears.service.arrangements import preview as effect
+        from arrears.service.cases.arrangements import preview as effect
 
         return service_call(lambda: effect(app, loan_id, body.kind, body.ask()))
 
@@ -375,7 +375,7 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
             summary="Propose an arrangement (agreed at once within the API's limits, else it "
                     "waits for a supervisor)")  # fmt: skip
     def propose(caller: write, loan_id: Id, body: ArrangementCreate) -> dict[str, Any]:
-        from arrears.service.arrangements import propose as make
+        from arrears.service.cases.arrangements import propose as make
 
         done = service_call(lambda: make(app, loan_id, body.kind, body.ask(),
                                          by=f"api:{caller.name}", role="api",
@@ -393,7 +393,7 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
     @r.post("/complaints", tags=["cases"], status_code=201, operation_id="file_complaint",
             summary="A complaint taken by an integration (source api)")  # fmt: skip
     def complain(_: write, body: ComplaintCreate) -> dict[str, Any]:
-        from arrears.service.complaints import file_complaint
+        from arrears.service.cases.complaints import file_complaint
 
         cid = service_call(lambda: file_complaint(
             app, borrower_id=body.borrower_id, loan_id=body.loan_id, category=body.category,
@@ -428,9 +428,9 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         rulebook: Annotated[str, Query(pattern="^(cn|us-regf)$")] = "cn",
         locale: Annotated[str, Query(pattern="^(en|zh-CN)$")] = "en",
     ) -> dict[str, Any]:  # fmt: skip
-        from arrears.compliance.codec import decision_to_dict, request_from_dict
         from arrears.compliance.gate import check as decide
         from arrears.compliance.rulebook import load
+        from arrears.compliance.wire import decision_to_dict, request_from_dict
         from arrears.domain.codec import FieldError
         from arrears.service.errors import ServiceError
 
@@ -454,7 +454,7 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
            responses=_links(200, **listed),
            summary="A queue's planned items for a day, highest priority first")  # fmt: skip
     def queue_items(_: read, queue: Id, p: PageDep, day: Day | None = None) -> Page:
-        from arrears.service.worklist import items
+        from arrears.service.outreach.worklist import items
 
         when = day or app.today()
         rows = service_call(lambda: items(app, queue, when, limit=p.per_page, offset=p.offset))
@@ -471,7 +471,7 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         summary="The outcome of a worked call or visit (the note is checked by the lexicon)",
     )
     def outcome(_: write, action_id: ActionId, body: OutcomeCreate) -> dict[str, Any]:
-        from arrears.service.worklist import record_outcome
+        from arrears.service.outreach.worklist import record_outcome
 
         attempt = service_call(
             lambda: record_outcome(
@@ -519,7 +519,7 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
     @r.get("/kpis", tags=["cycle"], summary="The portfolio's measures over a period",
            operation_id="get_kpis")  # fmt: skip
     def kpis(_: read, since: Day | None = None, until: Day | None = None) -> dict[str, Any]:
-        from arrears.service.kpis import measures
+        from arrears.service.staff.kpis import measures
 
         end = until or app.today()
         return service_call(lambda: measures(app, since or date.fromordinal(end.toordinal() - 30),

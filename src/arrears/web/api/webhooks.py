@@ -23,8 +23,8 @@ from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.parsing import ParseLimit, load_json
-from arrears.service import callbacks
 from arrears.service.errors import ServiceError
+from arrears.service.outreach import callbacks
 from arrears.web.api.deps import problem
 
 TOLERANCE_SECONDS = 300

@@ -15,9 +15,9 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from sqlalchemy import func, or_, select
 
 from arrears.bootstrap import App
-from arrears.service import evidence as complaint_files
+from arrears.service.cases import evidence as complaint_files
 from arrears.service.errors import ServiceError
-from arrears.service.users import log_access
+from arrears.service.staff.users import log_access
 from arrears.store import tables as t
 from arrears.store.db import as_utc
 from arrears.web.console import charts
@@ -57,7 +57,7 @@ def _log_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
     @r.get("/compliance/audit")
     def audit_log(request: Request, v: officers, q: str = "", kind: str = "", page: int = 1,
                   verify: int = 0) -> HTMLResponse:  # fmt: skip
-        from arrears.service.audit import verify_log
+        from arrears.service.staff.evidence_log import verify_log
 
         page = max(1, min(page, 100_000))
         rows, total, kinds = _audit_rows(app, q, kind, page)
@@ -115,7 +115,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
         finding: Annotated[str, Form(max_length=16)],
         resolution: Annotated[str, Form(max_length=2000)],
     ) -> Response:  # fmt: skip
-        from arrears.service.complaints import resolve as do
+        from arrears.service.cases.complaints import resolve as do
 
         try:
             do(app, complaint_id, finding=finding, resolution=resolution, by=v.user.username)
@@ -125,7 +125,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
 
     @r.post("/compliance/complaints/escalate")
     def escalate(v: officers) -> Response:
-        from arrears.service.complaints import escalate as do
+        from arrears.service.cases.complaints import escalate as do
 
         done = do(app)
         return RedirectResponse(f"/compliance/complaints?flash={len(done)} escalated",
@@ -137,7 +137,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
 def _evidence_pages(r: APIRouter, app: App, officers: Any) -> None:
     @r.get("/compliance/evidence/{loan_id}.pdf")
     def evidence_pdf(v: officers, loan_id: str) -> Response:
-        from arrears.service.agency import legal_package
+        from arrears.service.outreach.agency import legal_package
 
         try:
             pdf, _ = legal_package(app, loan_id, app.today())
@@ -160,7 +160,7 @@ def _evidence_pages(r: APIRouter, app: App, officers: Any) -> None:
 
 
 def _logged(app: App, v: Any, loan_id: str, what: str) -> None:
-    from arrears.service.users import log_access
+    from arrears.service.staff.users import log_access
 
     with app.engine.connect() as conn:
         bid = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)).scalar()
@@ -172,9 +172,9 @@ def evidence(app: App, loan_id: str) -> dict[str, Any]:
     """One account's evidence as data: the statement, every contact with its evidence hash and
     what was said, the gate's and the cases' audit entries, payments, promises, holds,
     complaints and arrangements."""
-    from arrears.service.agency import evidence_hash
-    from arrears.service.statements import statement_for_loan
-    from arrears.service.verify import CONTENT
+    from arrears.service.books.statements import statement_for_loan
+    from arrears.service.outreach.agency import evidence_hash
+    from arrears.service.outreach.verify import CONTENT
 
     st = statement_for_loan(app, loan_id, app.today())
     ca, a = t.contact_attempt, t.audit_log

@@ -13,7 +13,7 @@ from fastapi.responses import HTMLResponse
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
-from arrears.service.users import Staff, session_user
+from arrears.service.staff.users import Staff, session_user
 from arrears.settings import Env
 from arrears.web.nul import refuse_control_fields
 

@@ -22,7 +22,7 @@ MAX_UPLOAD = 200_000
 
 
 def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> None:
-    from arrears.service import strategies
+    from arrears.service.daily import strategies
 
     def page(request: Request, v: Any, status: int = 200, **extra: Any) -> HTMLResponse:
         end = app.today()
@@ -42,7 +42,7 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
 
     @r.get("/strategy/{version_id}/diff")
     def diff(request: Request, v: managers, version_id: int) -> HTMLResponse:
-        from arrears.service.plans import diff_plans
+        from arrears.service.daily.plans import diff_plans
 
         try:
             d = diff_plans(app, app.today(), candidate=strategies.version(app, version_id))
@@ -61,7 +61,7 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
 
 def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, text: str) -> Response:
     """Check an uploaded strategy and keep it as a new version; the page says how it went."""
-    from arrears.service import strategies
+    from arrears.service.daily import strategies
 
     if not text.strip() or len(text) > MAX_UPLOAD:
         return page(

@@ -30,7 +30,7 @@ def supervisor_pages(r: APIRouter, app: App, render: Render, approvers: Any) -> 
         v: approvers, username: Annotated[str, Form(max_length=64)],
         queues_: Annotated[str, Form(alias="queues", max_length=200)] = "",
     ) -> Response:  # fmt: skip
-        from arrears.service.users import assign_queues
+        from arrears.service.staff.users import assign_queues
 
         names = [q.strip() for q in queues_.split(",") if q.strip()]
         try:

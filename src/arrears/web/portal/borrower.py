@@ -21,12 +21,13 @@ from starlette.datastructures import UploadFile
 
 from arrears.bootstrap import App
 from arrears.channels.base import Channel
-from arrears.service import evidence, portal
-from arrears.service.complaints import CATEGORIES, file_complaint
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.borrower import portal
+from arrears.service.borrower.portal import Session
+from arrears.service.cases import evidence
+from arrears.service.cases.complaints import CATEGORIES, file_complaint
 from arrears.service.errors import ServiceError
-from arrears.service.portal import Session
-from arrears.service.statements import statement_for_loan
-from arrears.web.portal.common import (
+from arrears.web.portal.context import (
     COOKIE,
     LANG,
     Portal,

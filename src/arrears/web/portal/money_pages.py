@@ -27,13 +27,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
-from arrears.service import checkout, portal, selfserve
+from arrears.service.borrower import checkout, portal, selfserve
+from arrears.service.borrower.portal import Session
 from arrears.service.errors import ServiceError
-from arrears.service.portal import Session
 from arrears.settings import Env
 from arrears.web.api.deps import problem
 from arrears.web.api.webhooks import parse_body, signature, signed
-from arrears.web.portal.common import Portal, borrower, mine
+from arrears.web.portal.context import Portal, borrower, mine
 
 FIELDS = ("order", "amount", "currency", "return", "notify")
 

@@ -1,0 +1,101 @@
+"""Holds: what stops collection, and for how long.
+
+A hold has a kind (:data:`KINDS`), a start, an end or an expiry (``ends_at`` set when it starts)
+or none (until someone ends it), and a scope: one debt (``loan_id``) or the borrower (every
+debt). A cease request, an attorney, a bankruptcy and a death always cover the person. The
+rulebook says what each kind stops (``holds`` in cn.yaml and us_regf.yaml: which contacts,
+which purposes are still allowed); the cycle and the dispatcher read the holds as they are in
+the store, and starting one judges the borrower's pending actions again at once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+
+from arrears.bootstrap import App
+from arrears.cycle.plan import PERSON_HOLDS
+from arrears.service.errors import ServiceError
+from arrears.service.outreach.pending import second_look
+from arrears.service.store import require_current
+from arrears.store import audit
+from arrears.store import tables as t
+from arrears.store.db import as_utc
+
+KINDS = ("dispute", "complaint", "cease_request", "attorney_represented", "bankruptcy",
+         "deceased", "hardship", "legal")  # fmt: skip
+
+
+def start_hold(
+    app: App,
+    kind: str,
+    *,
+    loan_id: str | None = None,
+    borrower_id: str | None = None,
+    ends_at: datetime | None = None,
+    reason: str | None = None,
+    by: str | None = None,
+) -> str:
+    """Start a hold now; returns its id. Give the loan (one debt) or the borrower (all)."""
+    require_current(app)
+    if kind not in KINDS:
+        raise ServiceError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    now = app.clock()
+    if ends_at is not None and as_utc(ends_at) <= now:
+        raise ServiceError(f"ends_at: {ends_at.isoformat()} is not in the future")
+    with app.engine.begin() as conn:
+        if loan_id is not None:
+            owner = conn.execute(
+                select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)
+            ).scalar()
+            if owner is None:
+                raise ServiceError(f"loan_id: {loan_id} is not in the store")
+            if borrower_id is not None and borrower_id != owner:
+                raise ServiceError(f"borrower_id: loan {loan_id} is not {borrower_id}'s")
+            borrower_id = owner
+        elif borrower_id is None:
+            raise ServiceError("loan_id: give the loan (one debt) or the borrower (every debt)")
+        else:
+            b = t.borrower.c.borrower_id
+            if conn.execute(select(b).where(b == borrower_id)).first() is None:
+                raise ServiceError(f"borrower_id: {borrower_id} is not in the store")
+        scope = None if kind in PERSON_HOLDS else loan_id
+        hold_id = f"hd-{uuid.uuid4().hex[:16]}"
+        conn.execute(
+            insert(t.hold).values(
+                hold_id=hold_id,
+                borrower_id=borrower_id,
+                loan_id=scope,
+                kind=kind,
+                starts_at=now,
+                ends_at=ends_at,
+                reason=reason,
+                created_by=by,
+            )  # fmt: skip
+        )
+        audit.append(conn, [audit.Entry(kind="hold", subject=scope or borrower_id, rulebook="",
+                                        at=now, payload={"hold_id": hold_id, "kind": kind,
+                                                         "by": by, "reason": reason})])  # fmt: skip
+    second_look(app, borrower_id=borrower_id, note=f"after hold {hold_id}")
+    return hold_id
+
+
+def end_hold(app: App, hold_id: str, *, reason: str, by: str | None = None) -> None:
+    """End a hold now (a dispute verified, a complaint resolved, hardship over)."""
+    require_current(app)
+    now = app.clock()
+    h = t.hold
+    with app.engine.begin() as conn:
+        row = conn.execute(select(h).where(h.c.hold_id == hold_id)).first()
+        if row is None:
+            raise ServiceError(f"hold_id: {hold_id} is not in the store")
+        if row.ends_at is not None and as_utc(row.ends_at) <= now:
+            raise ServiceError(f"hold_id: {hold_id} ended at {as_utc(row.ends_at).isoformat()}")
+        conn.execute(update(h).where(h.c.hold_id == hold_id)
+                     .values(ends_at=now, ended_by=by, end_reason=reason))  # fmt: skip
+        audit.append(conn, [audit.Entry(kind="hold_end", subject=row.loan_id or row.borrower_id,
+                                        rulebook="", at=now,
+                                        payload={"hold_id": hold_id, "by": by,
+                                                 "reason": reason})])  # fmt: skip

@@ -1,0 +1,116 @@
+"""Strategy versions managed from the console: upload (validated, kept whole), a dry-run diff
+against today's plan, activation (one active at a time, who and when, in the audit log), and
+the experiment arms' results.
+
+The cycle runs the active version when no strategy is named (``ARREARS_STRATEGY`` and
+``--strategy`` still win when given; see :func:`arrears.service.daily.cycle.strategy_from`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, insert, select, update
+
+from arrears.bootstrap import App
+from arrears.service.errors import ServiceError
+from arrears.service.store import require_current
+from arrears.store import audit
+from arrears.store import tables as t
+from arrears.strategy.model import Strategy, StrategyError, loads
+
+
+@dataclass(frozen=True)
+class Uploaded:
+    version_id: int | None
+    problems: list[str]
+
+
+def upload(app: App, text: str, *, by: str) -> Uploaded:
+    """Validate a strategy's YAML and keep it as a new (inactive) version; its problems (each
+    with its line and field) when it is not valid, and nothing kept."""
+    require_current(app)
+    try:
+        s = loads(text, "upload")
+    except StrategyError as exc:
+        return Uploaded(None, [str(p) for p in exc.problems])
+    with app.engine.begin() as conn:
+        vid = conn.execute(insert(t.strategy_version).values(
+            name=s.name, version=s.version, text=text,
+            sha256=hashlib.sha256(text.encode()).hexdigest(), uploaded_by=by,
+            uploaded_at=app.clock(), active=False,
+        ).returning(t.strategy_version.c.version_id)).scalar_one()  # fmt: skip
+    return Uploaded(int(vid), [])
+
+
+def versions(app: App) -> list[dict[str, Any]]:
+    sv = t.strategy_version
+    with app.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(
+            select(sv.c.version_id, sv.c.name, sv.c.version, sv.c.sha256, sv.c.uploaded_by,
+                   sv.c.uploaded_at, sv.c.activated_by, sv.c.activated_at, sv.c.active)
+            .order_by(sv.c.version_id.desc())).mappings()]  # fmt: skip
+
+
+def version(app: App, version_id: int) -> Strategy:
+    sv = t.strategy_version
+    with app.engine.connect() as conn:
+        text = conn.execute(select(sv.c.text).where(sv.c.version_id == version_id)).scalar()
+    if text is None:
+        raise ServiceError(f"version_id: {version_id} is not in the store")
+    return loads(text, f"version {version_id}")
+
+
+def active(app: App) -> Strategy | None:
+    """The active version, if one was activated."""
+    sv = t.strategy_version
+    with app.engine.connect() as conn:
+        text = conn.execute(select(sv.c.text).where(sv.c.active)).scalar()
+    return None if text is None else loads(text, "active version")
+
+
+def activate(app: App, version_id: int, *, by: str) -> None:
+    """Make ``version_id`` the one the cycle runs (the next run uses it)."""
+    require_current(app)
+    s = version(app, version_id)
+    sv = t.strategy_version
+    now = app.clock()
+    with app.engine.begin() as conn:
+        conn.execute(update(sv).where(sv.c.active).values(active=False))
+        conn.execute(update(sv).where(sv.c.version_id == version_id)
+                     .values(active=True, activated_by=by, activated_at=now))  # fmt: skip
+        audit.append(conn, [audit.Entry(kind="strategy_activated", subject=s.name,
+                                        rulebook="", at=now,
+                                        payload={"version_id": version_id, "by": by,
+                                                 "version": s.version})])  # fmt: skip
+
+
+def experiment_results(app: App, since: date, until: date) -> list[dict[str, Any]]:
+    """Each experiment arm over [since, until]: accounts treated, and how many paid within 7
+    days of their first treatment in the arm (a payment posted, not reversed)."""
+    pa_, pay = t.plan_action, t.payment
+    with app.engine.connect() as conn:
+        first = (
+            select(pa_.c.arm, pa_.c.loan_id, func.min(pa_.c.business_date).label("first"))
+            .where(pa_.c.arm.is_not(None), pa_.c.business_date >= since,
+                   pa_.c.business_date <= until)
+            .group_by(pa_.c.arm, pa_.c.loan_id)
+        ).subquery()  # fmt: skip
+        treated: dict[str, int] = dict(conn.execute(
+            select(first.c.arm, func.count()).group_by(first.c.arm)).all())  # fmt: skip
+        paid_rows = conn.execute(
+            select(first.c.arm, first.c.loan_id, first.c.first, pay.c.paid_on)
+            .select_from(first.join(pay, and_(pay.c.loan_id == first.c.loan_id,
+                                              pay.c.status == "posted",
+                                              pay.c.paid_on >= first.c.first)))
+        ).all()  # fmt: skip
+    paid: dict[str, set[str]] = {}
+    for arm, loan, start, paid_on in paid_rows:
+        if paid_on <= start + timedelta(days=7):
+            paid.setdefault(arm, set()).add(loan)
+    return [{"arm": arm, "accounts": int(n), "paid_7d": len(paid.get(arm, ())),
+             "rate": len(paid.get(arm, ())) / int(n) if n else None}
+            for arm, n in sorted(treated.items())]  # fmt: skip

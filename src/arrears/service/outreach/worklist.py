@@ -1,0 +1,164 @@
+"""Agent calls and home visits as worklists: the day's planned items of a queue in priority
+order, and the outcome a collector records for one (the console's call wrap-up calls this).
+
+An outcome is a contact attempt (the result, the collector, the note as evidence) and ends the
+item: it leaves the queue and a re-run of the day's cycle keeps it. A note with prohibited
+language is refused, with the category, before anything is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import Connection, and_, insert, select, update
+
+from arrears import ids
+from arrears.bootstrap import App
+from arrears.compliance.facts import RESULTS
+from arrears.compliance.lint import load as lexicon
+from arrears.service.errors import ServiceError
+from arrears.service.outreach.verify import Contact, record_contact
+from arrears.service.store import require_current
+from arrears.store import tables as t
+from arrears.store.db import as_utc
+
+#: the plan channels a person works from a list, and the contact channel each records
+WORKED = {"agent_call": "call", "visit": "visit"}
+#: a worked item's status in the plan
+DONE = "done"
+#: where call-backs wait, first in line (a dialer keypress, a wrap-up's next action)
+CALL_BACK_QUEUE = "call_back"
+NEXT_ACTIONS = ("none", "call_back")
+
+
+@dataclass(frozen=True)
+class WorkItem:
+    action_id: str
+    loan_id: str
+    borrower_id: str
+    channel: str
+    stage: str
+    segment: str
+    priority: float
+    window_start: datetime
+    window_end: datetime
+    locale: str
+
+
+def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) -> list[WorkItem]:
+    """The planned, not yet worked items of ``queue`` on ``day``, highest priority first."""
+    require_current(app)
+    pa_ = t.plan_action
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(
+                pa_.c.action_id,
+                pa_.c.loan_id,
+                pa_.c.borrower_id,
+                pa_.c.channel,
+                pa_.c.stage,
+                pa_.c.segment,
+                pa_.c.priority,
+                pa_.c.window_start,
+                pa_.c.window_end,
+                pa_.c.locale,
+            )  # fmt: skip
+            .where(
+                and_(
+                    pa_.c.business_date == day,
+                    pa_.c.queue == queue,
+                    pa_.c.status == "planned",
+                    pa_.c.channel.in_(sorted(WORKED)),
+                )
+            )
+            .order_by(pa_.c.priority.desc(), pa_.c.action_id)
+            .limit(limit)
+            .offset(offset)
+        ).all()
+    return [WorkItem(**r._mapping) for r in rows]
+
+
+def record_outcome(
+    app: App,
+    action_id: str,
+    *,
+    collector_id: str,
+    result: str,
+    note: str | None = None,
+    at: datetime | None = None,
+) -> str:
+    """Record the outcome of one worklist item; returns the contact attempt's id."""
+    require_current(app)
+    if result not in RESULTS:
+        raise ServiceError(f"result: expected one of {', '.join(RESULTS)}, got {result!r}")
+    if note:
+        hits = lexicon().prohibited(note)
+        if hits:
+            found = ", ".join(f"{h.category} ({h.term})" for h in hits)
+            raise ServiceError(f"note: prohibited language: {found}; nothing was recorded")
+    pa_ = t.plan_action
+    with app.engine.begin() as conn:
+        row = conn.execute(
+            select(pa_.c.loan_id, pa_.c.borrower_id, pa_.c.channel, pa_.c.status).where(
+                pa_.c.action_id == action_id
+            )
+        ).first()
+        if row is None:
+            raise ServiceError(f"action {action_id!r}: not in the plan")
+        if row.channel not in WORKED:
+            raise ServiceError(f"action {action_id!r}: a {row.channel} is not worked from a list")
+        if row.status != "planned":
+            raise ServiceError(f"action {action_id!r}: already {row.status}")
+        moved = conn.execute(
+            update(pa_)
+            .where(and_(pa_.c.action_id == action_id, pa_.c.status == "planned"))
+            .values(status=DONE)
+        ).rowcount
+        if moved != 1:  # another collector recorded it first
+            raise ServiceError(f"action {action_id!r}: already worked")
+        return record_contact(
+            app,
+            conn,
+            Contact(
+                borrower_id=row.borrower_id,
+                loan_id=row.loan_id,
+                channel=WORKED[row.channel],
+                at=at or app.clock(),
+                action_id=action_id,
+                collector_id=collector_id,
+                content=note,
+                result=result,
+            ),
+        )
+
+
+def add_call_back(conn: Connection, action: Any, now: datetime) -> str:
+    """An agent call for ``action``'s account in today's call-back worklist, first in line
+    (once); returns its action id."""
+    pa_ = t.plan_action
+    item = ids.call_back(action.action_id)
+    exists = conn.execute(select(pa_.c.action_id).where(pa_.c.action_id == item)).first()
+    if exists is None:
+        values = {c.name: getattr(action, c.name) for c in pa_.c}
+        values.update(
+            action_id=item, step_id="call_back", channel="agent_call", template=None,
+            queue=CALL_BACK_QUEUE, pool=None, priority=1e9, status="planned", rule=None,
+            lease_owner=None, lease_until=None, tries=None, next_try_at=None, attempt_id=None,
+            sent_at=None, last_error=None, window_start=max(as_utc(action.window_start), now),
+        )  # fmt: skip
+        conn.execute(insert(pa_).values(**values))
+    return item
+
+
+def call_back(app: App, action_id: str) -> str:
+    """A wrap-up's next action: call this account back today, first in line."""
+    pa_ = t.plan_action
+    with app.engine.begin() as conn:
+        action = conn.execute(select(pa_).where(pa_.c.action_id == action_id)).first()
+        if action is None:
+            raise ServiceError(f"action {action_id!r}: not in the plan")
+        if action.step_id == "call_back":
+            raise ServiceError(f"action {action_id!r}: already a call-back")
+        return add_call_back(conn, action, app.clock())

@@ -1,0 +1,247 @@
+"""An account in one screen, as staff see it: the borrower (personal data masked by role), the
+loans with their statements, the timeline of contacts, payments, promises, holds, complaints
+and arrangements, the live compliance state, and who may see it at all.
+
+Who sees what:
+
+* an agency user sees only accounts with a live placement at their agency (:func:`can_see`);
+* names, phone numbers, emails, addresses and national ids are masked for every role except
+  compliance and admin (:data:`UNMASKED_ROLES`); a collector sees the last four digits of a
+  number, enough to confirm it with the borrower;
+* every view of a borrower's personal data is logged (``access_log``): who, when, masked or not.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import and_, or_, select
+
+from arrears.bootstrap import App
+from arrears.compliance.facts import CONNECTED
+from arrears.compliance.rulebook import load as load_rulebook
+from arrears.service.books.statements import statement_for_loan
+from arrears.service.errors import ServiceError
+from arrears.service.outreach.verify import CONTENT
+from arrears.service.staff.users import Staff, log_access
+from arrears.store import tables as t
+from arrears.store.db import as_utc
+
+UNMASKED_ROLES = frozenset({"compliance", "admin"})
+
+
+def mask(value: str | None, kind: str) -> str | None:
+    """``138****5678`` for a phone, ``z***@example.com`` for an email, the first character and
+    stars for a name, the first 3 and last 4 of an id, the first 6 characters of an address."""
+    if not value:
+        return value
+    if kind == "phone":
+        digits = value.replace(" ", "")
+        return digits[:3] + "*" * max(len(digits) - 7, 2) + digits[-4:]
+    if kind == "email":
+        user, _, domain = value.partition("@")
+        return (user[:1] + "***@" + domain) if domain else "***"
+    if kind == "national_id":
+        return value[:3] + "*" * max(len(value) - 7, 4) + value[-4:]
+    if kind == "address":
+        return value[:6] + "…"
+    return value[:1] + "*" * max(len(value) - 1, 1)
+
+
+def can_see(app: App, user: Staff, loan_id: str) -> bool:
+    """Whether ``user`` may open ``loan_id`` (an agency user: only while placed with them)."""
+    if user.role != "agency":
+        return True
+    pl = t.placement
+    with app.engine.connect() as conn:
+        row = conn.execute(
+            select(pl.c.loan_id).where(pl.c.loan_id == loan_id, pl.c.agency == user.agency,
+                                       pl.c.status == "placed")
+        ).first()  # fmt: skip
+    return row is not None
+
+
+@dataclass
+class Account:
+    loan_id: str
+    borrower: dict[str, Any]
+    loans: list[dict[str, Any]]
+    statement: dict[str, Any]
+    timeline: list[dict[str, Any]] = field(default_factory=list)
+    compliance: list[str] = field(default_factory=list)
+    compliance_zh: list[str] = field(default_factory=list)
+    holds: list[dict[str, Any]] = field(default_factory=list)
+    arrangements: list[dict[str, Any]] = field(default_factory=list)
+    stage: str | None = None
+    creditor: str = ""
+
+
+def account(app: App, user: Staff, loan_id: str) -> Account:
+    """The account of ``loan_id`` as ``user`` may see it; logs the view of personal data."""
+    if not can_see(app, user, loan_id):
+        raise ServiceError(f"loan_id: {loan_id} is not in the store")  # no hint it exists
+    st = statement_for_loan(app, loan_id, app.today())
+    with app.engine.connect() as conn:
+        loan = conn.execute(select(t.loan).where(t.loan.c.loan_id == loan_id)).mappings().one()
+        bid = loan["borrower_id"]
+        who = _borrower(app, conn, bid, user.role in UNMASKED_ROLES)
+        loans = [dict(r) for r in conn.execute(
+            select(t.loan.c.loan_id, t.loan.c.principal, t.loan.c.currency,
+                   t.loan.c.portfolio_id).where(t.loan.c.borrower_id == bid)
+            .order_by(t.loan.c.loan_id)).mappings()]  # fmt: skip
+        stage = conn.execute(select(t.account_stage.c.stage)
+                             .where(t.account_stage.c.loan_id == loan_id)).scalar()  # fmt: skip
+        holds = _holds(app, conn, bid, loan_id)
+        out = Account(loan_id, who, loans, st, _timeline(app, conn, bid, loan_id), holds=holds,
+                      stage=stage)  # fmt: skip
+        out.arrangements = [dict(r) for r in conn.execute(
+            select(t.arrangement).where(t.arrangement.c.loan_id == loan_id)
+            .order_by(t.arrangement.c.proposed_at)).mappings()]  # fmt: skip
+        out.creditor = str(conn.execute(select(t.portfolio.c.creditor).where(
+            t.portfolio.c.portfolio_id == loan["portfolio_id"])).scalar() or "")  # fmt: skip
+        out.compliance, out.compliance_zh = _live_state(app, conn, bid, loan["portfolio_id"],
+                                                        who, holds)  # fmt: skip
+    log_access(app, user, bid, "account", user.role in UNMASKED_ROLES)
+    return out
+
+
+def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> dict[str, Any]:
+    b = conn.execute(select(t.borrower).where(t.borrower.c.borrower_id == bid)).mappings().one()
+    dec = app.cipher.decrypt
+    name = dec("borrower.name", b["name_enc"])
+    nid = dec("borrower.national_id", b["national_id_enc"])
+    points = []
+    for p in conn.execute(select(t.contact_point).where(t.contact_point.c.borrower_id == bid)
+                          .order_by(t.contact_point.c.contact_id)).mappings():  # fmt: skip
+        value = dec("contact_point.value", p["value_enc"])
+        points.append({"kind": p["kind"], "owner_role": p["owner_role"],
+                       "relation": p["relation"], "valid": p["is_valid"],
+                       "primary": p["is_primary"], "opt_outs": p["opt_outs"],
+                       "value": value if unmasked else mask(value, p["kind"])})  # fmt: skip
+    return {
+        "borrower_id": bid,
+        "name": name if unmasked else mask(name, "name"),
+        "national_id": nid if unmasked else mask(nid, "national_id"),
+        "locale": b["locale"],
+        "timezone": b["timezone"],
+        "consents": b["consents"],
+        "contact_window": b["contact_window"],
+        "preferred_channel": b["preferred_channel"],
+        "points": points,
+        "masked": not unmasked,
+    }
+
+
+def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
+    """Contacts, payments, promises, holds, complaints and arrangements, newest first (an
+    ended hold's end too; a hold set to expire shows its end before it comes)."""
+    events: list[dict[str, Any]] = []
+    ca = t.contact_attempt
+    for c in conn.execute(select(ca).where(ca.c.borrower_id == bid).order_by(ca.c.at.desc())
+                          .limit(100)).mappings():  # fmt: skip
+        events.append(
+            {
+                "at": as_utc(c["at"]),
+                "kind": "contact",
+                "channel": c["channel"],
+                "what": c["template"] or c["result"] or "",
+                "who": c["collector_id"],
+                "detail": (app.cipher.open_text(CONTENT, c["content"]) or "")[:200],
+                "direction": c["direction"],
+            }
+        )
+    for p in conn.execute(select(t.payment).where(t.payment.c.loan_id == loan_id)).mappings():
+        at = p["posted_at"] or datetime.combine(p["paid_on"], time(12), ZoneInfo("UTC"))
+        events.append(
+            {
+                "at": as_utc(at),
+                "kind": "payment",
+                "what": p["status"],
+                "amount": p["amount"],
+                "detail": p["payment_id"],
+                "who": p["source"],
+            }
+        )
+    for p in conn.execute(select(t.promise).where(t.promise.c.loan_id == loan_id)).mappings():
+        events.append({"at": as_utc(p["made_at"]), "kind": "promise", "what": p["status"],
+                       "amount": p["amount"], "detail": f"by {p['due_on']}",
+                       "who": p["made_by"]})  # fmt: skip
+    h = t.hold
+    for x in conn.execute(
+        select(h).where(h.c.borrower_id == bid, or_(h.c.loan_id.is_(None), h.c.loan_id == loan_id))
+    ).mappings():
+        events.append({"at": as_utc(x["starts_at"]), "kind": "hold", "what": f"{x['kind']} starts",
+                       "detail": x["reason"] or "", "who": x["created_by"]})  # fmt: skip
+        if x["ends_at"] is not None:
+            events.append({"at": as_utc(x["ends_at"]), "kind": "hold",
+                           "what": f"{x['kind']} ends", "detail": x["end_reason"] or "",
+                           "who": x["ended_by"]})  # fmt: skip
+    for c in conn.execute(select(t.complaint).where(t.complaint.c.borrower_id == bid)).mappings():
+        events.append({"at": as_utc(c["received_at"]), "kind": "complaint",
+                       "what": f"{c['category']} ({c['status']})",
+                       "detail": (c["description"] or "")[:200], "who": c["source"]})  # fmt: skip
+    for a in conn.execute(select(t.arrangement).where(t.arrangement.c.loan_id == loan_id)
+                          ).mappings():  # fmt: skip
+        events.append({"at": as_utc(a["proposed_at"]) if a["proposed_at"] else None,
+                       "kind": "arrangement", "what": f"{a['kind']} ({a['status']})",
+                       "detail": a["reason"] or "", "who": a["proposed_by"]})  # fmt: skip
+    return sorted((e for e in events if e["at"] is not None), key=lambda e: e["at"],
+                  reverse=True)  # fmt: skip
+
+
+def _holds(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
+    h = t.hold
+    now = app.clock()
+    rows = conn.execute(select(h).where(
+        h.c.borrower_id == bid, or_(h.c.loan_id.is_(None), h.c.loan_id == loan_id),
+        or_(h.c.ends_at.is_(None), h.c.ends_at > now))).mappings()  # fmt: skip
+    return [dict(r) for r in rows if as_utc(r["starts_at"]) <= now]
+
+
+def _live_state(
+    app: App, conn: Any, bid: str, portfolio_id: str, who: dict[str, Any],
+    holds: list[dict[str, Any]],
+) -> tuple[list[str], list[str]]:  # fmt: skip
+    """What the rulebook allows now, in words (en, zh-CN)."""
+    pf = conn.execute(select(t.portfolio.c.rulebook).where(
+        t.portfolio.c.portfolio_id == portfolio_id)).scalar()  # fmt: skip
+    book = load_rulebook(pf or "cn")
+    tz = ZoneInfo(who["timezone"] or book.default_timezone)
+    now = app.clock().astimezone(tz)
+    en: list[str] = []
+    zh: list[str] = []
+    if holds:
+        kinds = ", ".join(sorted({h["kind"] for h in holds}))
+        en.append(f"on hold ({kinds}): no collection contact")
+        zh.append(f"暂停催收（{kinds}）：不得联系")
+    start, end = book.hours.start, book.hours.end
+    if start <= now.time() < end:
+        en.append(f"may call until {end:%H:%M} ({tz.key})")
+        zh.append(f"可致电至 {end:%H:%M}（{tz.key}）")
+    else:
+        en.append(f"no calls now: calls {start:%H:%M}-{end:%H:%M} ({tz.key})")
+        zh.append(f"当前不可致电：允许时段 {start:%H:%M}-{end:%H:%M}（{tz.key}）")
+    limit = book.frequency.connected_calls_per_person_per_day
+    if limit is not None:
+        day0 = datetime.combine(now.date(), time(0), tz)
+        ca = t.contact_attempt
+        used = conn.execute(
+            select(ca.c.attempt_id).where(
+                and_(
+                    ca.c.borrower_id == bid,
+                    ca.c.channel == "call",
+                    ca.c.at >= day0,
+                    ca.c.at < day0 + timedelta(days=1),
+                    ca.c.result.in_(sorted(CONNECTED)),
+                )
+            )
+        ).all()
+        en.append(f"{len(used)} of {limit} connected calls used today")
+        zh.append(f"今日已接通 {len(used)}/{limit} 次")
+    if book.third_party.require_borrower_unreachable:
+        en.append("emergency contacts not allowed while the borrower can be reached")
+        zh.append("可联系到借款人时不得联系紧急联系人")
+    return en, zh

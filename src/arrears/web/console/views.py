@@ -1,0 +1,396 @@
+"""The staff console: server-rendered pages (Jinja2), one stylesheet and one small script, all
+served from the package (no CDN). Every page checks the user's role; every form carries the
+session's CSRF token; an account is opened only if the user may see it.
+
+No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations
+(local to :func:`mount_console`) at run time.
+"""
+
+import hmac
+import json
+import secrets
+from collections.abc import Callable
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo
+
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from fastapi.staticfiles import StaticFiles
+from fastapi.templating import Jinja2Templates
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from arrears.bootstrap import App
+from arrears.compliance.facts import RESULTS
+from arrears.compliance.lint import load as lexicon
+from arrears.service.errors import ServiceError
+from arrears.service.staff.users import AuthError, authenticate, close_session, open_session
+from arrears.store import tables as t
+from arrears.store.db import as_utc
+from arrears.web.console import charts
+from arrears.web.console.compliance import compliance_pages, parse_day
+from arrears.web.console.i18n import tr
+from arrears.web.console.session import (
+    COOKIE,
+    LANG_COOKIE,
+    Render,
+    SignIn,
+    Visitor,
+    lang_of,
+    secure_cookies,
+    visitor,
+)
+from arrears.web.console.strategy import strategy_pages
+from arrears.web.console.supervisor import supervisor_pages
+
+HERE = Path(__file__).parent
+LOGIN_CSRF = "arrears_login_csrf"
+#: the queues a role works when none are assigned
+DEFAULT_QUEUES = {"collector": ("early_callback", "mid_calls", "late_calls", "legal_desk",
+                                 "call_back"),
+                  "field_agent": ("field",)}  # fmt: skip
+WORKERS = ("collector", "field_agent")
+SCRIPTS = {
+    "early": ("您好，我是{org}催收专员（工号{id}）。您的借款已逾期，请尽快还款；"
+              "如有困难可以申请还款安排。",
+              "Hello, this is {org} collections (agent {id}). Your loan is overdue; please pay, "
+              "or ask about a repayment arrangement if you are in difficulty."),
+    "mid": ("您好，我是{org}（工号{id}）。您的借款逾期已超过半个月，我们可以为您办理展期或分期。",
+            "Hello, {org} (agent {id}). Your loan is over two weeks late; we can offer an "
+            "extension or an instalment plan."),
+    "late": ("您好，我是{org}（工号{id}）。您的借款已严重逾期，"
+             "请与我们商定还款计划，以免进一步处理。",
+             "Hello, {org} (agent {id}). Your loan is seriously overdue; let us agree a plan to "
+             "avoid further steps."),
+}  # fmt: skip
+
+
+def money(fen: int | None) -> str:
+    return "" if fen is None else f"{fen / 100:,.2f}"
+
+
+def pct(x: float | None) -> str:
+    return "—" if x is None else f"{x:.1%}"
+
+
+def mount_console(api: FastAPI, app: App) -> None:
+    zone = ZoneInfo(app.settings.business_timezone)
+
+    def local(at: datetime) -> datetime:
+        return as_utc(at).astimezone(zone)
+
+    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
+
+    async def to_login(_: Request, __: Exception) -> Response:
+        return RedirectResponse("/login", status_code=303)
+
+    api.add_exception_handler(SignIn, to_login)
+    anyone = Annotated[Visitor, Depends(visitor(app))]
+    workers = Annotated[Visitor, Depends(visitor(app, ("collector", "field_agent", "supervisor",
+                                                       "agency", "compliance")))]  # fmt: skip
+    approvers = Annotated[Visitor, Depends(visitor(app, ("supervisor",)))]
+    watchers = Annotated[Visitor, Depends(visitor(app, ("supervisor", "compliance",
+                                                        "strategy_manager")))]  # fmt: skip
+    agency = Annotated[Visitor, Depends(visitor(app, ("agency",)))]
+    officers = Annotated[Visitor, Depends(visitor(app, ("compliance",)))]
+    managers = Annotated[Visitor, Depends(visitor(app, ("strategy_manager",)))]
+
+    def render(request: Request, name: str, v: Visitor | None, status: int = 200,
+               **ctx: Any) -> HTMLResponse:  # fmt: skip
+        lang = v.lang if v else lang_of(request)
+        flash = request.query_params.get("flash")
+        base = {"w": tr(lang), "lang": lang, "me": v.user if v else None,
+                "csrf": v.csrf if v else "", "money": money, "pct": pct, "local": local,
+                "flash": tr(lang)(flash) if flash else None, "flash_error": False}  # fmt: skip
+        return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
+
+    r = APIRouter(include_in_schema=False)
+    _auth_pages(r, app, render, anyone)
+    _work_pages(r, app, render, workers)
+    _oversight_pages(r, app, render, approvers, watchers, agency)
+    compliance_pages(r, app, render, officers)
+    supervisor_pages(r, app, render, approvers)
+    strategy_pages(r, app, render, managers)
+    api.include_router(r)
+
+
+def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
+    def login_form(request: Request, status: int = 200, error: str | None = None) -> Response:
+        """The sign-in page with a fresh double-submit token (cookie and hidden field)."""
+        token = secrets.token_urlsafe(24)
+        page = render(request, "login.html", None, status=status, login_csrf=token, error=error)
+        page.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict",
+                        secure=secure_cookies(app))  # fmt: skip
+        return page
+
+    @r.get("/login")
+    def login_page(request: Request) -> Response:
+        return login_form(request)
+
+    @r.post("/login")
+    def login(
+        request: Request, username: Annotated[str, Form(max_length=64)],
+        password: Annotated[str, Form(max_length=200)],
+        csrf: Annotated[str, Form(max_length=64)] = "",
+    ) -> Response:  # fmt: skip
+        words = tr(lang_of(request))
+        expected = request.cookies.get(LOGIN_CSRF, "")
+        if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
+            return login_form(request, 403, words("login_expired"))
+        try:
+            user = authenticate(app, username, password)
+        except AuthError:
+            return login_form(request, 401, words("wrong_login"))
+        token, _ = open_session(app, user.user_id)
+        out = RedirectResponse("/", status_code=303)
+        out.set_cookie(COOKIE, token, httponly=True, samesite="strict",
+                       secure=secure_cookies(app), max_age=12 * 3600)  # fmt: skip
+        return out
+
+    @r.post("/logout")
+    def logout(request: Request, v: anyone) -> Response:
+        close_session(app, request.cookies.get(COOKIE, ""))
+        out = RedirectResponse("/login", status_code=303)
+        out.delete_cookie(COOKIE)
+        return out
+
+    @r.get("/lang")
+    def lang(request: Request, to: str = "zh-CN") -> Response:
+        back = request.headers.get("Referer") or "/"
+        out = RedirectResponse(back if back.startswith(str(request.base_url)) else "/", 303)
+        out.set_cookie(LANG_COOKIE, "en" if to == "en" else "zh-CN", samesite="strict")
+        return out
+
+    @r.get("/")
+    def home(v: anyone) -> Response:
+        where = {"collector": "/queue", "field_agent": "/queue", "agency": "/agency",
+                 "compliance": "/compliance/complaints",
+                 "strategy_manager": "/strategy"}  # fmt: skip
+        return RedirectResponse(where.get(v.user.role, "/supervise"), status_code=303)
+
+    @r.post("/lint")
+    def lint(v: anyone, text: Annotated[str, Form(max_length=5000)] = "") -> JSONResponse:
+        hits = lexicon().prohibited(text)
+        words = [f"{h.category} ({h.term})" for h in hits]
+        msg = (tr(v.lang)("note_refused") + ": " + ", ".join(words)) if hits else ""
+        return JSONResponse({"hits": words, "message": msg})
+
+
+def _queues(v: Visitor) -> tuple[str, ...]:
+    if v.user.role == "agency":  # an agency works what is placed with it (/agency), never ours
+        return ()
+    return v.user.queues or DEFAULT_QUEUES.get(v.user.role, DEFAULT_QUEUES["collector"])
+
+
+def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
+    from arrears.service.outreach.worklist import items
+
+    @r.get("/queue")
+    def queue(request: Request, v: workers, queue: str | None = None) -> Response:
+        mine = _queues(v)
+        if not mine:  # no in-house queue: an agency's accounts are on its own page
+            return RedirectResponse("/agency", status_code=303)
+        chosen = queue if queue in mine else mine[0]
+        rows = items(app, chosen, app.today(), limit=100)
+        return render(request, "queue.html", v, queues=mine, queue=chosen, items=rows,
+                      day=app.today())  # fmt: skip
+
+    def show(request: Request, v: Visitor, loan_id: str, **extra: Any) -> HTMLResponse:
+        return _account_page(app, render, request, v, loan_id, **extra)
+
+    @r.get("/accounts/{loan_id}")
+    def account_page(request: Request, v: workers, loan_id: str) -> HTMLResponse:
+        return show(request, v, loan_id)
+
+    @r.post("/accounts/{loan_id}/wrapup")
+    async def wrapup(request: Request, v: workers, loan_id: str) -> Response:
+        form = await request.form()
+        # the store and the gate: in the threadpool, off the event loop
+        return await run_in_threadpool(_save_wrap_up, app, show, request, v, loan_id, form)
+
+    @r.post("/accounts/{loan_id}/arrangements")
+    async def arrange(request: Request, v: workers, loan_id: str) -> Response:
+        form = await request.form()
+        # the store: in the threadpool, off the event loop
+        return await run_in_threadpool(_propose, app, show, request, v, loan_id, form)
+
+
+def _save_wrap_up(app: App, show: Callable[..., Response], request: Request, v: Visitor,
+                  loan_id: str, form: Any) -> Response:  # fmt: skip
+    from arrears.service.staff.account_view import can_see
+
+    if not can_see(app, v.user, loan_id):
+        return show(request, v, loan_id)
+    problem = _wrap_up(app, v, loan_id, form)
+    if problem:
+        return show(request, v, loan_id, flash=problem, flash_error=True)
+    return RedirectResponse("/queue?flash=saved", status_code=303)
+
+
+def _propose(app: App, show: Callable[..., Response], request: Request, v: Visitor, loan_id: str,
+             form: Any) -> Response:  # fmt: skip
+    from arrears.service.cases.arrangements import propose
+    from arrears.service.staff.account_view import can_see
+
+    kind = str(form.get("kind", ""))
+    if not can_see(app, v.user, loan_id):
+        return show(request, v, loan_id)
+    try:
+        p = propose(app, loan_id, kind, _ask(kind, form), by=v.user.username,
+                    role=v.user.role, reason=str(form.get("reason", "")))  # fmt: skip
+    except (ServiceError, ValueError) as exc:
+        return show(request, v, loan_id, flash=str(exc), flash_error=True)
+    waiting = " — " + tr(v.lang)("waiting") if p.status == "pending_approval" else ""
+    return show(
+        request,
+        v,
+        loan_id,
+        flash=f"{kind} {p.arrangement_id}: {p.status}{waiting}",
+    )
+
+
+def _account_page(
+    app: App, render: Render, request: Request, v: Visitor, loan_id: str, **extra: Any
+) -> HTMLResponse:
+    """The account in one screen, or a 404 page for one the user may not see (no hint that it
+    exists)."""
+    from arrears.service.staff.account_view import account, can_see
+
+    if not can_see(app, v.user, loan_id):
+        return render(request, "base.html", v, status=404)
+    try:
+        a = account(app, v.user, loan_id)
+    except ServiceError:
+        return render(request, "base.html", v, status=404)
+    zh, en = SCRIPTS.get(a.statement["stage"], SCRIPTS["early"])
+    script = (zh if v.lang == "zh-CN" else en).format(
+        org=a.creditor or app.settings.org_phone, id=v.user.collector_id or v.user.username
+    )
+    return render(request, "account.html", v, a=a, action=_my_action(app, v, loan_id),
+                  results=RESULTS, script=script,
+                  tz=ZoneInfo(a.borrower["timezone"] or "Asia/Shanghai"), **extra)  # fmt: skip
+
+
+def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
+    """Record a worked item's outcome (and a promise taken on the call); the problem, if any."""
+    from arrears.service.cases.promises import Part, make_promise
+    from arrears.service.outreach.worklist import record_outcome
+
+    action_id = str(form.get("action_id", ""))
+    if action_id != _my_action(app, v, loan_id):
+        return "not an item of your queues today"
+    who = v.user.collector_id or v.user.username
+    try:
+        record_outcome(app, action_id, collector_id=who, result=str(form.get("result", "")),
+                       note=str(form.get("note") or "") or None)  # fmt: skip
+    except ServiceError as exc:
+        return str(exc)
+    if str(form.get("next") or "none") == "call_back":
+        from arrears.service.outreach.worklist import call_back
+
+        call_back(app, action_id)
+    amount, when = str(form.get("promise_amount") or ""), str(form.get("promise_date") or "")
+    if amount and when:
+        try:
+            part = Part(date.fromisoformat(when), int(amount))
+            make_promise(app, loan_id, [part], source="agent_call", made_by=who)
+        except (ServiceError, ValueError) as exc:
+            return f"outcome saved; promise refused: {exc}"
+    return None
+
+
+def _ask(kind: str, form: Any) -> dict[str, Any]:
+    def num(key: str) -> int | None:
+        text = str(form.get(key) or "").strip()
+        return int(text) if text else None
+
+    if kind == "waiver":
+        return {"penalty": num("penalty") or 0}
+    if kind == "extension":
+        return {"days": num("days")}
+    if kind == "plan":
+        return {"parts": num("parts")}
+    return {"amount": num("amount"), "pay_by": str(form.get("pay_by") or "")}
+
+
+def _my_action(app: App, v: Visitor, loan_id: str) -> str | None:
+    """The planned call or visit of ``loan_id`` today in one of the user's queues."""
+    pa_ = t.plan_action
+    q = select(pa_.c.action_id).where(
+        pa_.c.loan_id == loan_id, pa_.c.business_date == app.today(),
+        pa_.c.status == "planned", pa_.c.channel.in_(("agent_call", "visit")),
+    )  # fmt: skip
+    if v.user.role != "admin":
+        q = q.where(pa_.c.queue.in_(_queues(v) or ("",)))
+    with app.engine.connect() as conn:
+        return conn.execute(q.order_by(pa_.c.priority.desc()).limit(1)).scalar()
+
+
+def _oversight_pages(
+    r: APIRouter, app: App, render: Render, approvers: Any, watchers: Any, agency: Any
+) -> None:
+    from arrears.service.cases.arrangements import approve, reject
+
+    @r.get("/approvals")
+    def approvals(request: Request, v: approvers) -> HTMLResponse:
+        ar = t.arrangement
+        with app.engine.connect() as conn:
+            rows = [dict(x) for x in conn.execute(
+                select(ar).where(ar.c.status == "pending_approval")
+                .order_by(ar.c.proposed_at)).mappings()]  # fmt: skip
+        for x in rows:
+            x["effect"] = json.loads(x["effect"] or "{}")
+        return render(request, "approvals.html", v, rows=rows)
+
+    @r.post("/approvals/{arrangement_id}/approve")
+    def do_approve(v: approvers, arrangement_id: str) -> Response:
+        try:
+            approve(app, arrangement_id, by=v.user.username, role=v.user.role)
+        except ServiceError as exc:
+            return RedirectResponse(f"/approvals?flash={exc}", status_code=303)
+        return RedirectResponse("/approvals?flash=saved", status_code=303)
+
+    @r.post("/approvals/{arrangement_id}/reject")
+    def do_reject(
+        v: approvers, arrangement_id: str, reason: Annotated[str, Form(max_length=500)] = "",
+    ) -> Response:  # fmt: skip
+        try:
+            reject(app, arrangement_id, by=v.user.username, role=v.user.role,
+                   reason=reason or "rejected")  # fmt: skip
+        except ServiceError as exc:
+            return RedirectResponse(f"/approvals?flash={exc}", status_code=303)
+        return RedirectResponse("/approvals?flash=saved", status_code=303)
+
+    @r.get("/dashboard")
+    def dashboard(request: Request, v: watchers, since: str | None = None,
+                  until: str | None = None) -> HTMLResponse:  # fmt: skip
+        from arrears.service.staff.kpis import measures
+
+        end = parse_day(until) or app.today()
+        start = parse_day(since) or end - timedelta(days=30)
+        k = measures(app, min(start, end), end)
+        graphs = {
+            "stage": charts.bars({s: x["loans"] for s, x in k["by_stage"].items()}, "by stage"),
+            "bucket": charts.bars({b: x["total_due"] / 100 for b, x in k["by_bucket"].items()},
+                                  "by bucket (total due)"),
+            "channels": charts.bars(k["contacts_by_channel"], "contacts by channel"),
+            "blocks": charts.bars(dict(list(k["blocks_by_rule"].items())[:12]), "blocks by rule"),
+            "complaints": charts.bars({f"{c['by']}:{c['who']}": c["per_10k"]
+                                       for c in k["complaints_per_10k"] if c["complaints"]},
+                                      "complaints per 10,000 contacts"),
+        }  # fmt: skip
+        from arrears.service.daily.runs import last_run
+
+        return render(request, "dashboard.html", v, k=k, charts=graphs, run=last_run(app))
+
+    @r.get("/agency")
+    def placed(request: Request, v: agency) -> HTMLResponse:
+        pl = t.placement
+        with app.engine.connect() as conn:
+            rows = list(conn.execute(
+                select(pl).where(pl.c.agency == v.user.agency, pl.c.status == "placed")
+                .order_by(pl.c.placed_on.desc(), pl.c.loan_id).limit(500)).mappings())  # fmt: skip
+        return render(request, "agency.html", v, rows=rows)
