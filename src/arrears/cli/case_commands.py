@@ -112,9 +112,9 @@ def payment_import(
             with open(file, encoding="utf-8-sig", newline="") as f:
                 rows = list(csv.DictReader(f))
         except OSError as exc:
-            from arrears.service.errors import ServiceError
+            from arrears.service.errors import Invalid
 
-            raise ServiceError(f"{file}: {exc}") from exc
+            raise Invalid(f"{file}: {exc}") from exc
         good = check_rows(a, file, rows)
         cancelled = kept = 0
         for r in good:

@@ -13,6 +13,7 @@ from rich.panel import Panel
 from rich.table import Table
 
 from arrears.cli.common import _app, _as_of, _errors, _progress, app, out
+from arrears.service.errors import Invalid
 
 template_app = typer.Typer(help="Contact templates: load and lint, list, preview for a loan.")
 app.add_typer(template_app, name="template")
@@ -104,7 +105,6 @@ def template_render(
 
 def _write_as_received(a: Any, tpl: Any, rendered: Any, loan_id: str, to: Path) -> None:
     from arrears.channels import letter, voice
-    from arrears.service.errors import ServiceError
     from arrears.service.outreach.templates import context_for, postal_address
 
     to.parent.mkdir(parents=True, exist_ok=True)
@@ -124,7 +124,7 @@ def _write_as_received(a: Any, tpl: Any, rendered: Any, loan_id: str, to: Path) 
         try:
             voice.speak(rendered.text, tpl.locale, to)
         except voice.VoiceError as exc:
-            raise ServiceError(str(exc)) from exc
+            raise Invalid(str(exc)) from exc
     else:
         to.write_text(rendered.text + "\n", encoding="utf-8")
 
@@ -264,22 +264,20 @@ def _clock_at(at: str | None) -> Any:
 
 def _profiles(settings: Any) -> Any:
     from arrears.channels.profiles import ProfileError, read
-    from arrears.service.errors import ServiceError
 
     try:
         return read(settings.providers_file)
     except ProfileError as exc:
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
 
 
 def _adapters(settings: Any) -> Any:
     from arrears.channels.profiles import ProfileError, build, read
-    from arrears.service.errors import ServiceError
 
     try:
         return build(read(settings.providers_file), settings.outbox_dir, settings.outbox_files)
     except ProfileError as exc:
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
 
 
 payment_app = typer.Typer(help="Payments as events: post one and see what it cancelled.")

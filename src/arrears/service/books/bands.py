@@ -15,7 +15,7 @@ from arrears.domain.delinquency import (
     band_table,
 )
 from arrears.parsing import ParseLimit, load_yaml
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 from arrears.settings import Settings
 
 
@@ -32,13 +32,13 @@ def load_bands(path: Path | None) -> Bands:
     try:
         data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
     except ParseLimit as exc:
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     except OSError as exc:
-        raise ServiceError(f"{path}: cannot read the delinquency tables ({exc.strerror})") from exc
+        raise Invalid(f"{path}: cannot read the delinquency tables ({exc.strerror})") from exc
     except yaml.YAMLError as exc:
-        raise ServiceError(f"{path}: not valid YAML: {exc}") from exc
+        raise Invalid(f"{path}: not valid YAML: {exc}") from exc
     if not isinstance(data, dict):
-        raise ServiceError(f"{path}: expected a mapping with buckets and stages")
+        raise Invalid(f"{path}: expected a mapping with buckets and stages")
     try:
         return Bands(
             buckets=band_table(data["buckets"], "buckets")
@@ -47,7 +47,7 @@ def load_bands(path: Path | None) -> Bands:
             stages=band_table(data["stages"], "stages") if "stages" in data else DEFAULT_STAGES,
         )
     except BandError as exc:
-        raise ServiceError(f"{path}: {exc}") from exc
+        raise Invalid(f"{path}: {exc}") from exc
 
 
 def bands_for(settings: Settings) -> Bands:

@@ -10,7 +10,7 @@ from arrears.domain.codec import FieldError, loan_from_dict, statement_to_dict
 from arrears.domain.delinquency import Statement, statement
 from arrears.parsing import ParseLimit, load_json
 from arrears.service.books.bands import Bands, bands_for
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, NotFound
 
 if TYPE_CHECKING:
     from arrears.bootstrap import App
@@ -21,13 +21,13 @@ def statement_from_file(path: Path, as_of: date, bands: Bands | None = None) -> 
     try:
         data = load_json(path.read_bytes(), str(path))
     except FileNotFoundError as exc:
-        raise ServiceError(f"{path}: no such file") from exc
+        raise Invalid(f"{path}: no such file") from exc
     except ParseLimit as exc:
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     try:
         loan = loan_from_dict(data)
     except FieldError as exc:
-        raise ServiceError(f"{path}: {exc}") from exc
+        raise Invalid(f"{path}: {exc}") from exc
     bands = bands or Bands()
     return statement_to_dict(statement(loan, as_of, buckets=bands.buckets, stages=bands.stages))
 
@@ -35,16 +35,17 @@ def statement_from_file(path: Path, as_of: date, bands: Bands | None = None) -> 
 def statement_state(app: App, loan_id: str, as_of: date) -> Statement:
     """The statement of a loan in the store, as the domain computes it."""
     from arrears.service.store import require_current
-    from arrears.store.repository import LoanRepository, NotFound
+    from arrears.store.repository import LoanRepository
+    from arrears.store.repository import NotFound as Missing
 
     require_current(app)
     with app.engine.connect() as conn:
         try:
             loan = LoanRepository(conn).get(loan_id)
-        except NotFound as exc:
-            raise ServiceError(str(exc)) from exc
+        except Missing as exc:
+            raise NotFound(str(exc), field="loan_id") from exc
         except FieldError as exc:
-            raise ServiceError(f"loan {loan_id} in the store: {exc}") from exc
+            raise Invalid(f"loan {loan_id} in the store: {exc}") from exc
     bands = bands_for(app.settings)
     return statement(loan, as_of, buckets=bands.buckets, stages=bands.stages)
 

@@ -18,7 +18,7 @@ from arrears.service.books.statements import statement_state
 from arrears.service.cases.payments import post_payment
 from arrears.service.cases.policy import load_policy
 from arrears.service.cases.restructure import payoff
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, ServiceError
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -62,9 +62,11 @@ def start_order(app: App, loan_id: str, amount: int, provider: str) -> Order:
     require_current(app)
     b = amount_bounds(app, loan_id)
     if b.most <= 0:
-        raise ServiceError(f"amount: nothing is owed on {loan_id}")
+        raise Invalid(f"amount: nothing is owed on {loan_id}", field="amount")
     if not b.least <= amount <= b.most:
-        raise ServiceError(f"amount: between {b.least} and {b.most} minor units, got {amount}")
+        raise Invalid(
+            f"amount: between {b.least} and {b.most} minor units, got {amount}", field="amount"
+        )
     order_id = f"po-{uuid.uuid4().hex[:20]}"
     with app.engine.begin() as conn:
         currency = conn.execute(select(t.loan.c.currency).where(t.loan.c.loan_id == loan_id))
@@ -102,12 +104,14 @@ def complete_order(app: App, order_id: str, *, status: str, amount: int,
     """What the provider says became of an order: ``paid`` posts the payment."""
     require_current(app)
     if status not in ("paid", "failed"):
-        raise ServiceError(f"status: expected paid or failed, got {status!r}")
+        raise Invalid(f"status: expected paid or failed, got {status!r}", field="status")
     order = order_of(app, order_id)
     if order is None:
-        raise ServiceError(f"order_id: {order_id} is not an order of ours")
+        raise Invalid(f"order_id: {order_id} is not an order of ours", field="order_id")
     if amount != order.amount:
-        raise ServiceError(f"amount: the order is for {order.amount}, the callback says {amount}")
+        raise Invalid(
+            f"amount: the order is for {order.amount}, the callback says {amount}", field="amount"
+        )
     if order.status != "created":
         return order  # told before
     payment_id = None

@@ -26,7 +26,7 @@ from sqlalchemy import delete, func, insert, or_, select, update
 from arrears.bootstrap import App
 from arrears.channels.base import Channel, Message, SendFailed
 from arrears.compliance.rulebook import load as load_rulebook
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 from arrears.service.outreach.pending import second_look
 from arrears.service.outreach.verify import CONTENT
 from arrears.service.store import require_current
@@ -291,10 +291,13 @@ def _check_window(start: str, end: str, hours: tuple[str, str]) -> str | None:
         return None
     for field, value in (("window_start", start), ("window_end", end)):
         if not _WINDOW.match(value):
-            raise ServiceError(f"{field}: expected HH:MM, got {value!r}")
+            raise Invalid(f"{field}: expected HH:MM, got {value!r}", field=str(field))
     if not hours[0] <= start < end <= hours[1]:
-        raise ServiceError(f"window_start: {start}-{end} must lie within the permitted hours "
-                           f"{hours[0]}-{hours[1]} and end after it starts")  # fmt: skip
+        raise Invalid(
+            f"window_start: {start}-{end} must lie within the permitted hours "
+            f"{hours[0]}-{hours[1]} and end after it starts",
+            field="window_start",
+        )
     return f"{start}-{end}"
 
 
@@ -307,17 +310,19 @@ def set_preferences(app: App, borrower_id: str, *, channels: list[str], window_s
     before = preferences(app, borrower_id)
     unknown = sorted(set(channels) - set(CHANNELS))
     if unknown:
-        raise ServiceError(f"channels: unknown channel {unknown[0]!r}")
+        raise Invalid(f"channels: unknown channel {unknown[0]!r}", field="channels")
     if language not in LANGUAGES:
-        raise ServiceError(f"language: expected one of {', '.join(LANGUAGES)}, got {language!r}")
+        raise Invalid(
+            f"language: expected one of {', '.join(LANGUAGES)}, got {language!r}", field="language"
+        )
     # the channels the rulebook lets the borrower refuse are as chosen; the others stay as the
     # lender's records have them
     kept = [c for c in CHANNELS
             if (c in channels if c in before.refusable else c in before.channels)]  # fmt: skip
     window = _check_window(window_start.strip(), window_end.strip(), before.hours)
     if preferred and (preferred not in PREFERABLE or preferred not in kept):
-        raise ServiceError(f"preferred: {preferred!r} is not one of the message channels you "
-                           "agree to (SMS, push, email)")  # fmt: skip
+        raise Invalid(f"preferred: {preferred!r} is not one of the message channels you "
+                           "agree to (SMS, push, email)", field='preferred')  # fmt: skip
     now = app.clock()
     with app.engine.begin() as conn:
         conn.execute(update(t.borrower).where(t.borrower.c.borrower_id == borrower_id).values(

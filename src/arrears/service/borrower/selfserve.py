@@ -21,7 +21,7 @@ from arrears.service.cases import arrangements
 from arrears.service.cases.hold_records import start_hold
 from arrears.service.cases.policy import Policy, load_policy
 from arrears.service.cases.promises import Part, make_promise
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 from arrears.store import tables as t
 
 KINDS = ("promise", "extension", "plan", "hardship")
@@ -63,12 +63,14 @@ def _day(value: str, field: str) -> date:
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise ServiceError(f"{field}: expected a date (YYYY-MM-DD), got {value!r}") from None
+        raise Invalid(
+            f"{field}: expected a date (YYYY-MM-DD), got {value!r}", field=str(field)
+        ) from None
 
 
 def _whole(value: str, field: str) -> int:
     if not value.strip().isdigit():
-        raise ServiceError(f"{field}: expected a whole number, got {value!r}")
+        raise Invalid(f"{field}: expected a whole number, got {value!r}", field=str(field))
     return int(value)
 
 
@@ -77,7 +79,9 @@ def to_fen(value: str, field: str) -> int:
     text = value.strip().replace(",", "")
     whole, _, frac = text.partition(".")
     if not whole.isdigit() or len(frac) > 2 or (frac and not frac.isdigit()):
-        raise ServiceError(f"{field}: expected an amount such as 1234.56, got {value!r}")
+        raise Invalid(
+            f"{field}: expected an amount such as 1234.56, got {value!r}", field=str(field)
+        )
     return int(whole) * 100 + int(frac.ljust(2, "0") or 0)
 
 
@@ -94,9 +98,9 @@ def ask_of(kind: str, form: dict[str, str]) -> dict[str, Any]:
     if kind == "hardship":
         what = form.get("what", "").strip()
         if len(what) < 5:
-            raise ServiceError("what: tell us in a few words what happened")
+            raise Invalid("what: tell us in a few words what happened", field="what")
         return {"what": what[:2000]}
-    raise ServiceError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    raise Invalid(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}", field="kind")
 
 
 @dataclass(frozen=True)
@@ -120,9 +124,9 @@ def preview(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> dict[str,
         today = app.today()
         opts = options(app, loan_id)["promise"]
         if not today <= ask["due_on"] <= opts["last"]:
-            raise ServiceError(f"due_on: between {today} and {opts['last']}")
+            raise Invalid(f"due_on: between {today} and {opts['last']}", field="due_on")
         if not opts["least"] <= ask["amount"] <= opts["most"]:
-            raise ServiceError(f"amount: between {opts['least']} and {opts['most']} fen")
+            raise Invalid(f"amount: between {opts['least']} and {opts['most']} fen", field="amount")
     return None
 
 

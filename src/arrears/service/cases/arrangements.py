@@ -32,12 +32,13 @@ from arrears.service.books.bands import bands_for
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.policy import Policy, load_policy
 from arrears.service.cases.restructure import IN_FORCE, KINDS, Draft, draft, effect, event_for
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Conflict, Forbidden, Invalid, NotFound
 from arrears.service.outreach.pending import second_look
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
-from arrears.store.repository import AGREED, LoanRepository, NotFound
+from arrears.store.repository import AGREED, LoanRepository
+from arrears.store.repository import NotFound as Missing
 
 COMPONENTS = ("penalty", "fee", "interest")
 
@@ -62,15 +63,17 @@ def preview_waiver(app: App, loan_id: str, amounts: dict[str, int]) -> dict[str,
     require_current(app)
     bad = [k for k in amounts if k not in COMPONENTS]
     if bad:
-        raise ServiceError(f"{bad[0]}: only {', '.join(COMPONENTS)} can be waived")
+        raise Invalid(f"{bad[0]}: only {', '.join(COMPONENTS)} can be waived", field=str(bad[0]))
     if any(v < 0 for v in amounts.values()) or not any(amounts.values()):
-        raise ServiceError("amounts: give what to waive (fen, none negative, one above 0)")
+        raise Invalid(
+            "amounts: give what to waive (fen, none negative, one above 0)", field="amounts"
+        )
     today = app.today()
     before = statement_for_loan(app, loan_id, today)
     owed = _owed(before)
     for k, v in amounts.items():
         if v > owed[k]:
-            raise ServiceError(f"{k}: {v} is more than the {owed[k]} unpaid")
+            raise Invalid(f"{k}: {v} is more than the {owed[k]} unpaid", field=str(k))
     with app.engine.connect() as conn:
         loan = LoanRepository(conn).get(loan_id)
     trial = Waiver("preview", today, **{k: amounts.get(k, 0) for k in COMPONENTS})
@@ -121,7 +124,7 @@ def _policy(app: App, loan_id: str) -> Policy:
             select(t.loan.c.portfolio_id).where(t.loan.c.loan_id == loan_id)
         ).scalar()
     if pid is None:
-        raise ServiceError(f"loan_id: {loan_id} is not in the store")
+        raise NotFound(f"loan_id: {loan_id} is not in the store", field="loan_id")
     return load_policy(app.settings.collections_policy_file).for_portfolio(pid)
 
 
@@ -129,8 +132,8 @@ def _loan(app: App, loan_id: str) -> Loan:
     with app.engine.connect() as conn:
         try:
             return LoanRepository(conn).get(loan_id)
-        except NotFound as exc:
-            raise ServiceError(f"loan_id: {loan_id} is not in the store") from exc
+        except Missing as exc:
+            raise NotFound(f"loan_id: {loan_id} is not in the store", field="loan_id") from exc
 
 
 def _draft(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> tuple[Draft, dict[str, Any]]:
@@ -191,11 +194,11 @@ def propose(
     rules = _rules(app, loan_id)
     roles = sorted(set(rules.waiver) | set(rules.alone))
     if role not in roles:
-        raise ServiceError(f"role: expected one of {', '.join(roles)}, got {role!r}")
+        raise Invalid(f"role: expected one of {', '.join(roles)}, got {role!r}", field="role")
     if not by:
-        raise ServiceError("by: the person proposing is named")
+        raise Invalid("by: the person proposing is named", field="by")
     if not reason.strip():
-        raise ServiceError("reason: say why (hardship, goodwill, complaint upheld ...)")
+        raise Invalid("reason: say why (hardship, goodwill, complaint upheld ...)", field="reason")
     _no_waiting(app, loan_id)
     if kind == "waiver":
         eff = preview_waiver(app, loan_id, ask)
@@ -248,8 +251,8 @@ def _no_waiting(app: App, loan_id: str) -> None:
             )
         ).first()
     if waiting is not None:
-        raise ServiceError(f"loan_id: {waiting.kind} {waiting.arrangement_id} is waiting for "
-                           "approval; approve or reject it first")  # fmt: skip
+        raise Invalid(f"loan_id: {waiting.kind} {waiting.arrangement_id} is waiting for "
+                           "approval; approve or reject it first", field='loan_id')  # fmt: skip
 
 
 def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[str, Any]) -> None:
@@ -278,8 +281,8 @@ def _again(app: App, row: Any) -> dict[str, Any]:
     before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
     live = [a for a in before.arrangements if a.status in IN_FORCE]
     if live:
-        raise ServiceError(f"arrangement_id: {live[0].kind} {live[0].arrangement_id} came "
-                           "into force meanwhile")  # fmt: skip
+        raise Conflict(f"arrangement_id: {live[0].kind} {live[0].arrangement_id} came "
+                           "into force meanwhile", field='arrangement_id')  # fmt: skip
     ev = event_for(row.kind, "trial", today, terms)
     return effect(loan, Draft(row.kind, terms, ev, Decimal(0)), today, bands, before)
 
@@ -292,15 +295,23 @@ def _waiting(app: App, arrangement_id: str, by: str, role: str, verb: str) -> An
     with app.engine.connect() as conn:
         row = conn.execute(select(ar).where(ar.c.arrangement_id == arrangement_id)).first()
     if row is None:
-        raise ServiceError(f"arrangement_id: {arrangement_id} is not in the store")
+        raise NotFound(
+            f"arrangement_id: {arrangement_id} is not in the store", field="arrangement_id"
+        )
     if row.status != "pending_approval":
-        raise ServiceError(f"arrangement_id: {arrangement_id} is {row.status}, not waiting")
+        raise Conflict(
+            f"arrangement_id: {arrangement_id} is {row.status}, not waiting", field="arrangement_id"
+        )
     if by == row.proposed_by:
         must = "approve" if verb == "approve" else "decide"
-        raise ServiceError(f"by: {by} proposed it; a second person must {must} (maker-checker)")
+        raise Invalid(
+            f"by: {by} proposed it; a second person must {must} (maker-checker)", field="by"
+        )
     rules = _rules(app, row.loan_id)
     if role not in rules.approvers:
-        raise ServiceError(f"role: a {role} cannot {verb}; approvers: {', '.join(rules.approvers)}")
+        raise Forbidden(
+            f"role: a {role} cannot {verb}; approvers: {', '.join(rules.approvers)}", field="role"
+        )
     return row
 
 
@@ -320,7 +331,9 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
                     effect=audit.canonical(eff))
         ).rowcount  # fmt: skip
         if done != 1:
-            raise ServiceError(f"arrangement_id: {arrangement_id} was decided meanwhile")
+            raise Conflict(
+                f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
+            )
         if row.kind == "waiver":
             _apply(conn, app, arrangement_id, row.loan_id, eff)
         audit.append(conn, [audit.Entry(kind="arrangement_approved", subject=row.loan_id,
@@ -344,7 +357,9 @@ def reject(app: App, arrangement_id: str, *, by: str, role: str, reason: str) ->
             .values(status="rejected", approved_by=by, approved_at=now, reason=reason)
         ).rowcount  # fmt: skip
         if done != 1:
-            raise ServiceError(f"arrangement_id: {arrangement_id} was decided meanwhile")
+            raise Conflict(
+                f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
+            )
         audit.append(conn, [audit.Entry(kind="arrangement_rejected", subject=row.loan_id,
                                         rulebook="", at=now,
                                         payload={"arrangement_id": arrangement_id, "by": by,

@@ -23,7 +23,7 @@ from sqlalchemy import func, insert, select, update
 from arrears.bootstrap import App
 from arrears.service.cases.hold_records import end_hold, start_hold
 from arrears.service.cases.policy import load_policy
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Conflict, Invalid, NotFound
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -65,11 +65,11 @@ def file_complaint(
             select(t.borrower.c.borrower_id).where(t.borrower.c.borrower_id == borrower_id)
         ).first()
         if owner is None:
-            raise ServiceError(f"borrower_id: {borrower_id} is not in the store")
+            raise NotFound(f"borrower_id: {borrower_id} is not in the store", field="borrower_id")
         if loan_id is not None:
             loan = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id))
             if loan.scalar() != borrower_id:
-                raise ServiceError(f"loan_id: {loan_id} is not a loan of {borrower_id}")
+                raise Invalid(f"loan_id: {loan_id} is not a loan of {borrower_id}", field="loan_id")
         contacts = conn.execute(select(ca).where(ca.c.attempt_id.in_(attempt_ids))).all()
         portfolio = None
         if loan_id is not None:
@@ -112,24 +112,30 @@ def file_complaint(
 
 def _check(category: str, source: str, description: str, taken_by: str | None) -> None:
     if category not in CATEGORIES:
-        raise ServiceError(f"category: expected one of {', '.join(CATEGORIES)}, got {category!r}")
+        raise Invalid(
+            f"category: expected one of {', '.join(CATEGORIES)}, got {category!r}", field="category"
+        )
     if source not in SOURCES:
-        raise ServiceError(f"source: expected one of {', '.join(SOURCES)}, got {source!r}")
+        raise Invalid(
+            f"source: expected one of {', '.join(SOURCES)}, got {source!r}", field="source"
+        )
     if not description.strip():
-        raise ServiceError("description: say what happened")
+        raise Invalid("description: say what happened", field="description")
     if len(description) > 5000:
-        raise ServiceError("description: at most 5,000 characters")
+        raise Invalid("description: at most 5,000 characters", field="description")
     if source == "collector" and not taken_by:
-        raise ServiceError("taken_by: a collector taking a complaint is named")
+        raise Invalid("taken_by: a collector taking a complaint is named", field="taken_by")
 
 
 def _check_contacts(attempt_ids: list[str], contacts: Sequence[Any], borrower_id: str) -> None:
     found = {c.attempt_id: c for c in contacts}
     for a in attempt_ids:
         if a not in found:
-            raise ServiceError(f"attempt_ids: {a} is not a contact in the store")
+            raise Invalid(f"attempt_ids: {a} is not a contact in the store", field="attempt_ids")
         if found[a].borrower_id != borrower_id:
-            raise ServiceError(f"attempt_ids: {a} was not a contact with {borrower_id}")
+            raise Invalid(
+                f"attempt_ids: {a} was not a contact with {borrower_id}", field="attempt_ids"
+            )
 
 
 def _most(values: Any) -> str | None:
@@ -184,17 +190,23 @@ def resolve(app: App, complaint_id: str, *, finding: str, resolution: str, by: s
     """Record the finding; the complaint's hold ends; upheld findings flag who it is about."""
     require_current(app)
     if finding not in FINDINGS:
-        raise ServiceError(f"finding: expected one of {', '.join(FINDINGS)}, got {finding!r}")
+        raise Invalid(
+            f"finding: expected one of {', '.join(FINDINGS)}, got {finding!r}", field="finding"
+        )
     if not resolution.strip():
-        raise ServiceError("resolution: say what was found and done")
+        raise Invalid("resolution: say what was found and done", field="resolution")
     c = t.complaint
     now = app.clock()
     with app.engine.begin() as conn:
         row = conn.execute(select(c).where(c.c.complaint_id == complaint_id)).first()
         if row is None:
-            raise ServiceError(f"complaint_id: {complaint_id} is not in the store")
+            raise NotFound(
+                f"complaint_id: {complaint_id} is not in the store", field="complaint_id"
+            )
         if row.status == "resolved":
-            raise ServiceError(f"complaint_id: {complaint_id} was resolved already")
+            raise Conflict(
+                f"complaint_id: {complaint_id} was resolved already", field="complaint_id"
+            )
         conn.execute(update(c).where(c.c.complaint_id == complaint_id)
                      .values(status="resolved", resolved_at=now, finding=finding,
                              resolution=resolution, resolved_by=by))  # fmt: skip

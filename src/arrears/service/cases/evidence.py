@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import func, insert, select
 
 from arrears.bootstrap import App
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 from arrears.store import audit
 from arrears.store import tables as t
 
@@ -73,18 +73,24 @@ def clean_name(name: str) -> str:
 def check(uploads: list[Upload], already: int = 0) -> list[tuple[Upload, str]]:
     """Each upload with its type, or the first problem, naming the file."""
     if already + len(uploads) > MAX_FILES:
-        raise ServiceError(f"evidence: at most {MAX_FILES} files a complaint")
+        raise Invalid(f"evidence: at most {MAX_FILES} files a complaint", field="evidence")
     out = []
     for u in uploads:
         if not u.data:
-            raise ServiceError(f"evidence {clean_name(u.filename)}: the file is empty")
+            raise Invalid(f"evidence {clean_name(u.filename)}: the file is empty", field="evidence")
         if len(u.data) > MAX_BYTES:
-            raise ServiceError(f"evidence {clean_name(u.filename)}: {len(u.data)} bytes; at most "
-                               f"{MAX_BYTES // (1024 * 1024)} MB a file")  # fmt: skip
+            raise Invalid(
+                f"evidence {clean_name(u.filename)}: {len(u.data)} bytes; at most "
+                f"{MAX_BYTES // (1024 * 1024)} MB a file",
+                field="evidence",
+            )
         kind = sniff(u.data)
         if kind is None:
-            raise ServiceError(f"evidence {clean_name(u.filename)}: not a photo (JPEG, PNG, "
-                               "WebP), a recording (MP3, M4A, WAV, AMR, Ogg) or a PDF")  # fmt: skip
+            raise Invalid(
+                f"evidence {clean_name(u.filename)}: not a photo (JPEG, PNG, "
+                "WebP), a recording (MP3, M4A, WAV, AMR, Ogg) or a PDF",
+                field="evidence",
+            )
         out.append((u, kind))
     return out
 

@@ -17,7 +17,7 @@ from sqlalchemy import insert, select, update
 
 from arrears.bootstrap import App
 from arrears.cycle.plan import PERSON_HOLDS
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, NotFound
 from arrears.service.outreach.pending import second_look
 from arrears.service.store import require_current
 from arrears.store import audit
@@ -41,26 +41,32 @@ def start_hold(
     """Start a hold now; returns its id. Give the loan (one debt) or the borrower (all)."""
     require_current(app)
     if kind not in KINDS:
-        raise ServiceError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+        raise Invalid(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}", field="kind")
     now = app.clock()
     if ends_at is not None and as_utc(ends_at) <= now:
-        raise ServiceError(f"ends_at: {ends_at.isoformat()} is not in the future")
+        raise Invalid(f"ends_at: {ends_at.isoformat()} is not in the future", field="ends_at")
     with app.engine.begin() as conn:
         if loan_id is not None:
             owner = conn.execute(
                 select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)
             ).scalar()
             if owner is None:
-                raise ServiceError(f"loan_id: {loan_id} is not in the store")
+                raise NotFound(f"loan_id: {loan_id} is not in the store", field="loan_id")
             if borrower_id is not None and borrower_id != owner:
-                raise ServiceError(f"borrower_id: loan {loan_id} is not {borrower_id}'s")
+                raise Invalid(
+                    f"borrower_id: loan {loan_id} is not {borrower_id}'s", field="borrower_id"
+                )
             borrower_id = owner
         elif borrower_id is None:
-            raise ServiceError("loan_id: give the loan (one debt) or the borrower (every debt)")
+            raise Invalid(
+                "loan_id: give the loan (one debt) or the borrower (every debt)", field="loan_id"
+            )
         else:
             b = t.borrower.c.borrower_id
             if conn.execute(select(b).where(b == borrower_id)).first() is None:
-                raise ServiceError(f"borrower_id: {borrower_id} is not in the store")
+                raise NotFound(
+                    f"borrower_id: {borrower_id} is not in the store", field="borrower_id"
+                )
         scope = None if kind in PERSON_HOLDS else loan_id
         hold_id = f"hd-{uuid.uuid4().hex[:16]}"
         conn.execute(
@@ -90,9 +96,11 @@ def end_hold(app: App, hold_id: str, *, reason: str, by: str | None = None) -> N
     with app.engine.begin() as conn:
         row = conn.execute(select(h).where(h.c.hold_id == hold_id)).first()
         if row is None:
-            raise ServiceError(f"hold_id: {hold_id} is not in the store")
+            raise NotFound(f"hold_id: {hold_id} is not in the store", field="hold_id")
         if row.ends_at is not None and as_utc(row.ends_at) <= now:
-            raise ServiceError(f"hold_id: {hold_id} ended at {as_utc(row.ends_at).isoformat()}")
+            raise Invalid(
+                f"hold_id: {hold_id} ended at {as_utc(row.ends_at).isoformat()}", field="hold_id"
+            )
         conn.execute(update(h).where(h.c.hold_id == hold_id)
                      .values(ends_at=now, ended_by=by, end_reason=reason))  # fmt: skip
         audit.append(conn, [audit.Entry(kind="hold_end", subject=row.loan_id or row.borrower_id,

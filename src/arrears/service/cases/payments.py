@@ -21,7 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from arrears.bootstrap import App
 from arrears.service.cases import promises
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Conflict, Invalid, NotFound, ServiceError
 from arrears.service.outreach.pending import apply_verdicts, recheck, second_look
 from arrears.service.outreach.state import Report
 from arrears.service.store import require_current
@@ -49,12 +49,13 @@ def _within_payoff(app: App, loan_id: str, amount: int, paid_on: date) -> None:
     try:
         st = statement_state(app, loan_id, paid_on)
     except ServiceError as exc:
-        raise ServiceError(f"payment loan_id: {loan_id} is not in the store") from exc
+        raise NotFound(f"payment loan_id: {loan_id} is not in the store", field="loan_id") from exc
     most = payoff(st, paid_on)
     if amount > most:
-        raise ServiceError(
+        raise Invalid(
             f"payment amount: {amount} is more than the payoff of {loan_id} on {paid_on} "
-            f"({most}); say it is an overpayment to post it as a credit"
+            f"({most}); say it is an overpayment to post it as a credit",
+            field="amount",
         )
 
 
@@ -73,13 +74,16 @@ def post_payment(
     refused unless the caller says it is an ``overpayment`` (kept as a credit)."""
     require_current(app)
     if amount <= 0:
-        raise ServiceError(
-            f"payment amount: must be a positive number of minor units, got {amount}"
+        raise Invalid(
+            f"payment amount: must be a positive number of minor units, got {amount}",
+            field="amount",
         )
     today = app.today()
     paid_on = paid_on or today
     if paid_on > today:
-        raise ServiceError(f"payment paid_on: {paid_on} is in the future (today is {today})")
+        raise Invalid(
+            f"payment paid_on: {paid_on} is in the future (today is {today})", field="paid_on"
+        )
     if not overpayment:
         _within_payoff(app, loan_id, amount, paid_on)
     payment_id = payment_id or f"pay-{uuid.uuid4().hex[:16]}"
@@ -89,11 +93,13 @@ def post_payment(
             conn.execute(select(t.loan.c.loan_id).where(t.loan.c.loan_id == loan_id)).first()
             is None
         ):
-            raise ServiceError(f"payment loan_id: {loan_id} is not in the store")
+            raise NotFound(f"payment loan_id: {loan_id} is not in the store", field="loan_id")
         if conn.execute(
             select(t.payment.c.payment_id).where(t.payment.c.payment_id == payment_id)
         ).first():
-            raise ServiceError(f"payment payment_id: {payment_id} was posted already")
+            raise Conflict(
+                f"payment payment_id: {payment_id} was posted already", field="payment_id"
+            )
         try:
             conn.execute(
                 insert(t.payment).values(
@@ -107,7 +113,9 @@ def post_payment(
                 )  # fmt: skip
             )
         except IntegrityError as exc:  # the same id posted at the same moment by another caller
-            raise ServiceError(f"payment payment_id: {payment_id} was posted already") from exc
+            raise Conflict(
+                f"payment payment_id: {payment_id} was posted already", field="payment_id"
+            ) from exc
         kept = promises.on_payment(app, conn, loan_id, today)
     from arrears.service.cases.arrangements import review  # a settlement reached, a plan completed
 
@@ -132,18 +140,24 @@ def reverse_payment(app: App, payment_id: str, reason: str, on: date | None = No
     another reason may still stop them)."""
     require_current(app)
     if not reason.strip():
-        raise ServiceError("reason: say why the payment is reversed (bounced, chargeback ...)")
+        raise Invalid(
+            "reason: say why the payment is reversed (bounced, chargeback ...)", field="reason"
+        )
     day = on or app.today()
     pay, pa_ = t.payment, t.plan_action
     now = app.clock()
     with app.engine.begin() as conn:
         row = conn.execute(select(pay).where(pay.c.payment_id == payment_id)).first()
         if row is None:
-            raise ServiceError(f"payment_id: {payment_id} is not in the store")
+            raise NotFound(f"payment_id: {payment_id} is not in the store", field="payment_id")
         if row.status == "reversed":
-            raise ServiceError(f"payment_id: {payment_id} was reversed on {row.reversed_on}")
+            raise Conflict(
+                f"payment_id: {payment_id} was reversed on {row.reversed_on}", field="payment_id"
+            )
         if day < row.paid_on:
-            raise ServiceError(f"reversed_on: {day} is before the payment ({row.paid_on})")
+            raise Invalid(
+                f"reversed_on: {day} is before the payment ({row.paid_on})", field="reversed_on"
+            )
         conn.execute(
             update(pay).where(pay.c.payment_id == payment_id)
             .values(status="reversed", reversed_on=day, reversal_reason=reason)
@@ -264,5 +278,5 @@ def check_rows(app: App, file: Path, rows: list[dict[str, str]]) -> list[Row]:
     problems += _over_payoff(app, file, [(n, x) for n, x in good if x.loan_id in known])
     if problems:
         more = f" (and {len(problems) - 20} more)" if len(problems) > 20 else ""
-        raise ServiceError("; ".join(problems[:20]) + more + "; nothing was posted")
+        raise Invalid("; ".join(problems[:20]) + more + "; nothing was posted")
     return [x for _, x in good]

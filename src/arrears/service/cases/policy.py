@@ -30,7 +30,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from arrears.parsing import ParseLimit, load_yaml
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 
 
 class _Strict(BaseModel):
@@ -175,7 +175,7 @@ class PolicyFile(_Strict):
         try:
             return Policy.model_validate(merged)
         except ValidationError as exc:
-            raise ServiceError(_where(exc, f"portfolios.{portfolio_id}")) from exc
+            raise Invalid(_where(exc, f"portfolios.{portfolio_id}")) from exc
 
 
 def _where(exc: ValidationError, prefix: str = "") -> str:
@@ -196,6 +196,6 @@ def _load(path: Path, _mtime: int) -> PolicyFile:
         data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
         return PolicyFile.model_validate(data)
     except (OSError, yaml.YAMLError, ParseLimit) as exc:
-        raise ServiceError(f"{path}: {exc}") from exc
+        raise Invalid(f"{path}: {exc}") from exc
     except ValidationError as exc:
-        raise ServiceError(f"{path}: {_where(exc)}") from exc
+        raise Invalid(f"{path}: {_where(exc)}") from exc

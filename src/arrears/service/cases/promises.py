@@ -24,7 +24,7 @@ from sqlalchemy import Connection, and_, insert, select, update
 from arrears.bootstrap import App
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.policy import load_policy
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Conflict, Invalid, LimitExceeded, NotFound
 from arrears.service.outreach.pending import second_look
 from arrears.service.store import require_current
 from arrears.store import audit
@@ -46,40 +46,50 @@ def _loan(conn: Connection, loan_id: str) -> Any:
         select(t.loan.c.portfolio_id, t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)
     ).first()
     if row is None:
-        raise ServiceError(f"loan_id: {loan_id} is not in the store")
+        raise NotFound(f"loan_id: {loan_id} is not in the store", field="loan_id")
     return row
 
 
 def check_parts(parts: list[Part], today: date, total_due: int, rules: Any) -> None:
     """The portfolio's limits on a promise; the first breach raises, naming the part."""
     if not parts or len(parts) > rules.max_parts:
-        raise ServiceError(f"parts: a promise has 1 to {rules.max_parts} parts, got {len(parts)}")
+        raise LimitExceeded(
+            f"parts: a promise has 1 to {rules.max_parts} parts, got {len(parts)}", field="parts"
+        )
     last = today + timedelta(days=rules.max_days_out)
     seen: set[date] = set()
     for k, p in enumerate(parts):
         if p.amount <= 0:
-            raise ServiceError(f"parts[{k}].amount: must be positive, got {p.amount}")
+            raise Invalid(
+                f"parts[{k}].amount: must be positive, got {p.amount}", field=f"parts[{k}].amount"
+            )
         if p.due_on < today:
-            raise ServiceError(f"parts[{k}].due_on: {p.due_on} is in the past")
+            raise Invalid(
+                f"parts[{k}].due_on: {p.due_on} is in the past", field=f"parts[{k}].due_on"
+            )
         if p.due_on > last:
-            raise ServiceError(
+            raise LimitExceeded(
                 f"parts[{k}].due_on: {p.due_on} is more than {rules.max_days_out} days out "
-                f"(the last allowed date is {last})"
+                f"(the last allowed date is {last})",
+                field=f"parts[{k}].due_on",
             )
         if p.due_on in seen:
-            raise ServiceError(f"parts[{k}].due_on: {p.due_on} is named twice")
+            raise Invalid(
+                f"parts[{k}].due_on: {p.due_on} is named twice", field=f"parts[{k}].due_on"
+            )
         seen.add(p.due_on)
     total = sum(p.amount for p in parts)
     if total > total_due:
-        raise ServiceError(f"parts: {total} promised is more than the {total_due} due")
+        raise Invalid(f"parts: {total} promised is more than the {total_due} due", field="parts")
     if total_due <= rules.min_amount:
         least = total_due
     else:
         least = max(rules.min_amount, math.ceil(total_due * rules.min_share))
     if total < least:
-        raise ServiceError(
+        raise Invalid(
             f"parts: {total} promised; this portfolio asks for at least {least} of the "
-            f"{total_due} due"
+            f"{total_due} due",
+            field="parts",
         )
 
 
@@ -94,14 +104,16 @@ def make_promise(
     """Record a promise; returns its parts' ids. Pending actions it suppresses are cancelled."""
     require_current(app)
     if source not in SOURCES:
-        raise ServiceError(f"source: expected one of {', '.join(SOURCES)}, got {source!r}")
+        raise Invalid(
+            f"source: expected one of {', '.join(SOURCES)}, got {source!r}", field="source"
+        )
     today = app.today()
     now = app.clock()
     with app.engine.connect() as conn:
         loan = _loan(conn, loan_id)
     total_due = int(statement_for_loan(app, loan_id, today)["total_due"])
     if total_due <= 0:
-        raise ServiceError(f"loan_id: nothing is due on {loan_id} today")
+        raise Invalid(f"loan_id: nothing is due on {loan_id} today", field="loan_id")
     rules = load_policy(app.settings.collections_policy_file).for_portfolio(loan.portfolio_id)
     parts = sorted(parts, key=lambda p: p.due_on)
     check_parts(parts, today, total_due, rules.promise)
@@ -116,9 +128,10 @@ def make_promise(
             select(pr.c.group_id).where(pr.c.loan_id == loan_id, pr.c.status == PENDING)
         ).first()
         if pending is not None:
-            raise ServiceError(
+            raise Conflict(
                 f"loan_id: {loan_id} has a pending promise ({pending[0]}); it must be kept or "
-                "broken first"
+                "broken first",
+                field="loan_id",
             )
         conn.execute(
             insert(pr),

@@ -31,7 +31,7 @@ from arrears.domain.money import round_half_up
 from arrears.domain.schedule import add_months
 from arrears.service.books.bands import Bands
 from arrears.service.cases.policy import Policy
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, LimitExceeded
 
 KINDS = ("extension", "plan", "settlement")
 IN_FORCE = ("in_force", "open")
@@ -60,18 +60,20 @@ def _date(value: object, field: str) -> date:
     try:
         return date.fromisoformat(str(value))
     except ValueError as exc:
-        raise ServiceError(f"{field}: expected a date YYYY-MM-DD, got {value!r}") from exc
+        raise Invalid(
+            f"{field}: expected a date YYYY-MM-DD, got {value!r}", field=str(field)
+        ) from exc
 
 
 def _int(value: object, field: str, low: int = 0) -> int:
     if isinstance(value, bool) or not isinstance(value, int | str):
-        raise ServiceError(f"{field}: expected a whole number, got {value!r}")
+        raise Invalid(f"{field}: expected a whole number, got {value!r}", field=str(field))
     try:
         n = int(value)
     except ValueError as exc:
-        raise ServiceError(f"{field}: expected a whole number, got {value!r}") from exc
+        raise Invalid(f"{field}: expected a whole number, got {value!r}", field=str(field)) from exc
     if n < low:
-        raise ServiceError(f"{field}: must be at least {low}, got {n}")
+        raise Invalid(f"{field}: must be at least {low}, got {n}", field=str(field))
     return n
 
 
@@ -79,10 +81,14 @@ def _common(before: Statement, min_dpd: int, kind: str) -> None:
     live = [a for a in before.arrangements if a.status in IN_FORCE]
     if live:
         a = live[0]
-        raise ServiceError(f"loan_id: {a.kind} {a.arrangement_id} is in force; one at a time")
+        raise Invalid(
+            f"loan_id: {a.kind} {a.arrangement_id} is in force; one at a time", field="loan_id"
+        )
     if before.dpd is None or before.dpd < min_dpd:
         dpd = "settled" if before.dpd is None else f"DPD {before.dpd}"
-        raise ServiceError(f"loan_id: a {kind} needs DPD >= {min_dpd}; the loan is {dpd}")
+        raise Invalid(
+            f"loan_id: a {kind} needs DPD >= {min_dpd}; the loan is {dpd}", field="loan_id"
+        )
 
 
 def draft(
@@ -95,7 +101,7 @@ def draft(
         return _plan(ask, loan, before, today, policy)
     if kind == "settlement":
         return _settlement(ask, loan, before, today, policy)
-    raise ServiceError(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}")
+    raise Invalid(f"kind: expected one of {', '.join(KINDS)}, got {kind!r}", field="kind")
 
 
 def _extension(
@@ -108,11 +114,13 @@ def _extension(
         until = today + timedelta(days=_int(ask.get("days"), "days", 1))
     days = (until - today).days
     if days < 1 or days > rules.max_days:
-        raise ServiceError(f"until: must be 1 to {rules.max_days} days after {today}, got {until}")
+        raise LimitExceeded(
+            f"until: must be 1 to {rules.max_days} days after {today}, got {until}", field="until"
+        )
     done = sum(1 for a in before.arrangements if a.kind == "extension")
     if done >= rules.max_times:
-        raise ServiceError(f"loan_id: {done} extension(s) already; the portfolio allows "
-                           f"{rules.max_times}")  # fmt: skip
+        raise LimitExceeded(f"loan_id: {done} extension(s) already; the portfolio allows "
+                           f"{rules.max_times}", field='loan_id')  # fmt: skip
     moved = sum(i.unpaid for i in before.instalments if i.due_date <= today and i.unpaid > 0)
     fee = round_half_up(Fraction(moved) * Fraction(rules.fee_share))
     rate = loan.annual_rate if rules.rate is None else rules.rate
@@ -125,15 +133,22 @@ def _plan(ask: dict[str, Any], loan: Loan, before: Statement, today: date, polic
     _common(before, rules.min_dpd, "plan")
     parts = _int(ask.get("parts"), "parts", 1)
     if not rules.min_parts <= parts <= rules.max_parts:
-        raise ServiceError(f"parts: {rules.min_parts} to {rules.max_parts}, got {parts}")
+        raise LimitExceeded(
+            f"parts: {rules.min_parts} to {rules.max_parts}, got {parts}", field="parts"
+        )
     first = _date(ask["first"], "first") if ask.get("first") else today + timedelta(days=7)
     if not today < first <= today + timedelta(days=rules.first_within_days):
-        raise ServiceError(f"first: must be 1 to {rules.first_within_days} days after {today}")
+        raise Invalid(
+            f"first: must be 1 to {rules.first_within_days} days after {today}", field="first"
+        )
     whole = bool(ask.get("whole_balance", False))
     if whole and not rules.whole_balance:
-        raise ServiceError("whole_balance: the portfolio restructures the overdue amount only")
+        raise Invalid(
+            "whole_balance: the portfolio restructures the overdue amount only",
+            field="whole_balance",
+        )
     if before.overdue.principal + before.overdue.interest + before.overdue.fee < parts:
-        raise ServiceError("loan_id: nothing contractual is overdue to restructure")
+        raise Invalid("loan_id: nothing contractual is overdue to restructure", field="loan_id")
     dues = tuple(add_months(first, k) for k in range(parts))
     covered = before.total_due
     if whole:
@@ -160,15 +175,17 @@ def _settlement(
     amount = _int(ask.get("amount"), "amount", 1)
     pay_by = _date(ask.get("pay_by"), "pay_by")
     if not today <= pay_by <= today + timedelta(days=rules.max_days):
-        raise ServiceError(f"pay_by: must be {today} to {rules.max_days} days after it")
+        raise LimitExceeded(
+            f"pay_by: must be {today} to {rules.max_days} days after it", field="pay_by"
+        )
     full = payoff(before, today)
     if amount > full:
-        raise ServiceError(f"amount: {amount} is more than the payoff {full}")
+        raise Invalid(f"amount: {amount} is more than the payoff {full}", field="amount")
     discount = Decimal(full - amount) / Decimal(full)
     if discount > rules.max_discount:
         least = full - int(Decimal(full) * rules.max_discount)
-        raise ServiceError(f"amount: the portfolio forgives at most {rules.max_discount} of the "
-                           f"payoff {full}: at least {least}")  # fmt: skip
+        raise LimitExceeded(f"amount: the portfolio forgives at most {rules.max_discount} of the "
+                           f"payoff {full}: at least {least}", field='amount')  # fmt: skip
     terms = {"amount": amount, "pay_by": pay_by.isoformat()}
     return Draft("settlement", terms, Settlement("trial", today, amount, pay_by),
                  discount.quantize(Decimal("0.0001")))  # fmt: skip
@@ -182,7 +199,7 @@ def event_for(kind: str, arrangement_id: str, on: date, terms: dict[str, Any]) -
     try:
         return arrangement_event(kind, arrangement_id, on, canonical(terms))
     except LedgerError as exc:
-        raise ServiceError(f"terms: {exc} (agreed on {on})") from exc
+        raise Invalid(f"terms: {exc} (agreed on {on})", field="terms") from exc
 
 
 def effect(

@@ -34,7 +34,7 @@ from arrears.service.daily.writeback import (
     undo_day,
     write_back,
 )
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, LimitExceeded
 from arrears.service.store import require_current
 from arrears.store import tables as t
 from arrears.strategy.model import Strategy, StrategyError
@@ -62,7 +62,7 @@ def strategy_from(app: App, name: str | Strategy | None, *, store: bool = True) 
                 return chosen
         return load_strategy(name or app.settings.strategy)
     except StrategyError as exc:
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
 
 
 def _analyze(app: App) -> None:
@@ -85,7 +85,7 @@ def last_run_date(app: App) -> date | None:
 def dates_to_run(app: App, as_of: date, catch_up: bool = True) -> list[date]:
     last = last_run_date(app)
     if last is not None and as_of < last:
-        raise ServiceError(
+        raise Invalid(
             f"business date {as_of} is before the last run ({last}): runs go forward; "
             f"re-run {last} or a later date"
         )
@@ -93,7 +93,7 @@ def dates_to_run(app: App, as_of: date, catch_up: bool = True) -> list[date]:
         return [as_of]
     gap = (as_of - last).days
     if gap > MAX_CATCH_UP_DAYS:
-        raise ServiceError(
+        raise LimitExceeded(
             f"the last run was {last}, {gap} days before {as_of}: more than "
             f"{MAX_CATCH_UP_DAYS} days to catch up; run with --no-catch-up to start afresh"
         )
@@ -114,7 +114,9 @@ def run_cycle(
     require_current(app)
     name = engine or app.settings.cycle_engine
     if name not in engines.ENGINES:
-        raise ServiceError(f"engine: expected one of {', '.join(engines.ENGINES)}, got {name!r}")
+        raise Invalid(
+            f"engine: expected one of {', '.join(engines.ENGINES)}, got {name!r}", field="engine"
+        )
     days = dates_to_run(app, as_of, catch_up)
     if dry_run:
         days = days[-1:]  # what would change today; a dry run never writes, so no catch-up
@@ -180,18 +182,20 @@ def run_lake(
     from arrears.domain.delinquency import DEFAULT_BUCKETS
 
     if engine not in engines.ENGINES:
-        raise ServiceError(f"engine: expected one of {', '.join(engines.ENGINES)}, got {engine!r}")
+        raise Invalid(
+            f"engine: expected one of {', '.join(engines.ENGINES)}, got {engine!r}", field="engine"
+        )
     try:
         snap = snapshot.open_lake(source, as_of)
     except snapshot.SnapshotError as exc:
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     eng = engines.connect(engine)
     try:
         plan, base, sick = make_plan(
             snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS, release=True
         )
     except snapshot.SnapshotError as exc:  # the instalments and payments are read as it goes
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     finally:
         eng.close()
     changes = stage_changes(base, as_of)

@@ -12,7 +12,7 @@ from arrears.cycle import engines, snapshot
 from arrears.cycle.run import make_plan
 from arrears.service.books.bands import bands_for
 from arrears.service.daily.cycle import strategy_from
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 from arrears.service.store import require_current
 from arrears.strategy.model import Strategy
 
@@ -40,7 +40,9 @@ def diff_plans(
     old, new = strategy_from(app, current), strategy_from(app, candidate)
     name = engine or app.settings.cycle_engine
     if name not in engines.ENGINES:
-        raise ServiceError(f"engine: expected one of {', '.join(engines.ENGINES)}, got {name!r}")
+        raise Invalid(
+            f"engine: expected one of {', '.join(engines.ENGINES)}, got {name!r}", field="engine"
+        )
     snap = snapshot.from_store(app.engine, day)
     bands = bands_for(app.settings)
     eng = engines.connect(name)

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 
 from arrears.bootstrap import App
-from arrears.service.errors import ServiceError
+from arrears.service.errors import NotFound
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -60,7 +60,7 @@ def version(app: App, version_id: int) -> Strategy:
     with app.engine.connect() as conn:
         text = conn.execute(select(sv.c.text).where(sv.c.version_id == version_id)).scalar()
     if text is None:
-        raise ServiceError(f"version_id: {version_id} is not in the store")
+        raise NotFound(f"version_id: {version_id} is not in the store", field="version_id")
     return loads(text, f"version {version_id}")
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, and_, delete, insert, select
 from arrears.bootstrap import App
 from arrears.cycle.run import DayPlan
 from arrears.service.daily.runs import GENESIS
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 from arrears.store import audit, db
 from arrears.store import tables as t
 from arrears.strategy.model import Strategy
@@ -274,7 +274,7 @@ def _record_run(
         )
     ).inserted_primary_key
     if key is None:
-        raise ServiceError("the store did not return the run's id")
+        raise Invalid("the store did not return the run's id")
     run_id = int(key[0])
     audit.append(
         conn,

@@ -37,7 +37,7 @@ from arrears.bootstrap import App
 from arrears.channels import documents
 from arrears.parsing import ParseLimit, load_yaml
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 from arrears.service.outreach.pending import apply_verdicts, judge_actions
 from arrears.service.outreach.state import Report
 from arrears.service.outreach.templates import loan_facts
@@ -86,10 +86,10 @@ def load_agencies(path: Path | None) -> Agencies:
         data = load_yaml(path.read_text(encoding="utf-8"), str(path)) or {}
         return Agencies.model_validate(data)
     except (OSError, yaml.YAMLError, ParseLimit) as exc:
-        raise ServiceError(f"{path}: {exc}") from exc
+        raise Invalid(f"{path}: {exc}") from exc
     except ValidationError as exc:
         where = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ServiceError(f"{path}: {where}") from exc
+        raise Invalid(f"{path}: {where}") from exc
 
 
 @dataclass
@@ -242,7 +242,9 @@ def recall(
         if loan_ids is not None:
             unknown = set(loan_ids) - {r.loan_id for r in rows}
             if unknown:
-                raise ServiceError(f"recall: no active placement for {', '.join(sorted(unknown))}")
+                raise Invalid(
+                    f"recall: no active placement for {', '.join(sorted(unknown))}", field="recall"
+                )
         if not rows:
             return RecallRun({}, 0)
         conn.execute(

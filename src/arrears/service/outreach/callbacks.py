@@ -27,7 +27,7 @@ from arrears.bootstrap import App
 from arrears.channels import voice
 from arrears.ids import normal
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, NotFound
 from arrears.service.outreach.worklist import add_call_back
 from arrears.store import tables as t
 
@@ -37,7 +37,7 @@ UNDELIVERED = frozenset({"undelivered", "undeliv", "failed", "rejected", "expire
 EMAIL_EVENTS = {"delivered": "delivered", "bounced": "bounced", "complained": "complained"}
 
 
-class UnknownReference(ServiceError):
+class UnknownReference(NotFound):
     """The provider names a message we did not send (or not through it)."""
 
 
@@ -87,14 +87,18 @@ def sms_receipt(app: App, provider_ref: str, status: str, detail: str | None = N
     elif said in UNDELIVERED:
         delivery = "undelivered"
     else:
-        raise ServiceError(f"status: {status!r} is neither a delivery nor a failure we know")
+        raise Invalid(
+            f"status: {status!r} is neither a delivery nor a failure we know", field="status"
+        )
     key = f"{provider_ref}|{said}"
     with app.engine.begin() as conn:
         if _first_telling(conn, "sms", key, app.clock()) is not None:
             return delivery  # told before: acknowledged, nothing changes
         row = _message(conn, provider_ref=provider_ref, channel="sms")
         if row is None:
-            raise UnknownReference(f"id: no SMS of ours has the reference {provider_ref!r}")
+            raise UnknownReference(
+                f"id: no SMS of ours has the reference {provider_ref!r}", field="id"
+            )
         _mark(conn, row, delivery, detail, app.clock())
         _told(conn, "sms", key, {"delivery": delivery})
     return delivery
@@ -104,14 +108,18 @@ def email_event(app: App, message_id: str, event: str, detail: str | None = None
     """An email's later fate: delivered, bounced (the address is then marked invalid), or
     complained (the borrower marked it as spam: an opt-out of email)."""
     if event not in EMAIL_EVENTS:
-        raise ServiceError(f"event: expected one of {', '.join(EMAIL_EVENTS)}, got {event!r}")
+        raise Invalid(
+            f"event: expected one of {', '.join(EMAIL_EVENTS)}, got {event!r}", field="event"
+        )
     key = f"{message_id}|{event}"
     with app.engine.begin() as conn:
         if _first_telling(conn, "email", key, app.clock()) is not None:
             return EMAIL_EVENTS[event]  # told before: acknowledged, nothing changes
         row = _message(conn, provider_ref=message_id, channel="email")
         if row is None:
-            raise UnknownReference(f"message_id: no email of ours has the id {message_id!r}")
+            raise UnknownReference(
+                f"message_id: no email of ours has the id {message_id!r}", field="message_id"
+            )
         _mark(conn, row, EMAIL_EVENTS[event], detail, app.clock())
         if event in ("bounced", "complained"):
             _email_point(app, conn, row, event)
@@ -156,7 +164,7 @@ def dialer_event(app: App, event: dict[str, Any]) -> CallResult:
     try:
         outcome = voice.outcome(event)
     except ValueError as exc:
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     now = app.clock()
     key = "|".join((outcome.call_id or outcome.reference, str(event.get("status")),
                     str(event.get("digits") or "")))  # fmt: skip
@@ -166,7 +174,9 @@ def dialer_event(app: App, event: dict[str, Any]) -> CallResult:
             return CallResult(**json.loads(before))
         row = _message(conn, action_id=normal(outcome.reference), channel="robocall")
         if row is None:
-            raise UnknownReference(f"reference: no robocall of ours is {outcome.reference!r}")
+            raise UnknownReference(
+                f"reference: no robocall of ours is {outcome.reference!r}", field="reference"
+            )
         _mark(conn, row, outcome.result, outcome.call_id, now)
         effect = None
         if outcome.choice is not None:
@@ -213,5 +223,7 @@ def _act(app: App, conn: Any, row: Any, choice: str) -> str:
         return hold_id
     # call_back: an agent call in today's call-back worklist, first in line
     if action is None:  # the call's plan action is gone (a re-planned day): nothing to call back
-        raise UnknownReference(f"reference: no planned action {row.action_id!r} to call back")
+        raise UnknownReference(
+            f"reference: no planned action {row.action_id!r} to call back", field="reference"
+        )
     return add_call_back(conn, action, now)

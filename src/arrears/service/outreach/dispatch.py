@@ -38,7 +38,7 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.channels.base import Channel
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 
 #: the contact point each channel sends to (push goes to the borrower's app account)
 from arrears.service.outreach.lease import claim_batch, single_sqlite, wait_for_database
@@ -63,7 +63,7 @@ def dispatch(
     opts = opts or Options()
     missing = [c for c in opts.channels if c not in channels]
     if missing:
-        raise ServiceError(f"no adapter for {', '.join(missing)}")
+        raise Invalid(f"no adapter for {', '.join(missing)}")
     ensure_loaded(app)
     report = Report()
     templates = Templates(app)

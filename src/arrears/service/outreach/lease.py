@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, or_, select, update
 
 from arrears.bootstrap import App
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 
 #: the contact point each channel sends to (push goes to the borrower's app account)
 from arrears.service.outreach.state import RECONNECT_TRIES, SENDING, Options
@@ -81,7 +81,7 @@ def single_sqlite(app: App) -> Iterator[None]:
         try:
             fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError as exc:
-            raise ServiceError(
+            raise Invalid(
                 f"another dispatcher is working on {url.database}: SQLite runs one at a time "
                 "(use PostgreSQL to run several)"
             ) from exc
@@ -96,7 +96,7 @@ def wait_for_database(app: App, lost: int) -> int:
     stays leased and is taken up again when the lease ends; a message handed over before is
     sent again only under its own key. Gives up after :data:`RECONNECT_TRIES` in a row."""
     if lost > RECONNECT_TRIES:
-        raise ServiceError(f"the database has been unreachable {lost - 1} times in a row")
+        raise Invalid(f"the database has been unreachable {lost - 1} times in a row")
     app.engine.dispose()
     time.sleep(min(2.0 * lost, 10.0))
     return lost

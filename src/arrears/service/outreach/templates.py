@@ -17,7 +17,7 @@ from arrears.compliance.rulebook import HERE as RULEBOOKS
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, NotFound
 from arrears.service.store import require_current
 from arrears.store import tables as t
 
@@ -47,7 +47,7 @@ def load_templates(app: App, folder: Path | None = None) -> LoadReport:
         found = templating.read_folder(folder)
         templating.check_all(found, rulebooks())
     except TemplateError as exc:
-        raise ServiceError(str(exc)) from exc
+        raise Invalid(str(exc)) from exc
     new: list[str] = []
     changed: list[str] = []
     same = 0
@@ -113,7 +113,10 @@ def current(app: App, name: str, locale: str) -> Template:
         if row is None and locale != DEFAULT_LOCALE:
             row = _latest_row(conn, name, DEFAULT_LOCALE)
     if row is None:
-        raise ServiceError(f"template {name!r}: none in the store for {locale} or {DEFAULT_LOCALE}")
+        raise Invalid(
+            f"template {name!r}: none in the store for {locale} or {DEFAULT_LOCALE}",
+            field="template",
+        )
     return Template(
         name=row.name,
         locale=row.locale,
@@ -140,7 +143,7 @@ def context_for(
     with app.engine.connect() as conn:
         facts = loan_facts(conn, [loan_id])
     if loan_id not in facts:
-        raise ServiceError(f"loan {loan_id}: not in the store")
+        raise NotFound(f"loan {loan_id}: not in the store", field="loan_id")
     return context_from(app, st, facts[loan_id], locale=locale, code=code,
                         collector_id=collector_id)  # fmt: skip
 
@@ -274,7 +277,7 @@ def preview(
                 .where(t.loan.c.loan_id == loan_id)
             ).scalar()
         if locale is None:
-            raise ServiceError(f"loan {loan_id}: not in the store")
+            raise NotFound(f"loan {loan_id}: not in the store", field="loan_id")
     tpl = current(app, name, locale)
     ctx = context_for(app, loan_id, as_of, locale=tpl.locale, code="PREV-IEW0")
     return tpl, templating.render(tpl, ctx)

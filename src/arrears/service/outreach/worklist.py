@@ -18,7 +18,7 @@ from arrears import ids
 from arrears.bootstrap import App
 from arrears.compliance.facts import RESULTS
 from arrears.compliance.lint import load as lexicon
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Conflict, Invalid, NotFound
 from arrears.service.outreach.verify import Contact, record_contact
 from arrears.service.store import require_current
 from arrears.store import tables as t
@@ -92,12 +92,14 @@ def record_outcome(
     """Record the outcome of one worklist item; returns the contact attempt's id."""
     require_current(app)
     if result not in RESULTS:
-        raise ServiceError(f"result: expected one of {', '.join(RESULTS)}, got {result!r}")
+        raise Invalid(
+            f"result: expected one of {', '.join(RESULTS)}, got {result!r}", field="result"
+        )
     if note:
         hits = lexicon().prohibited(note)
         if hits:
             found = ", ".join(f"{h.category} ({h.term})" for h in hits)
-            raise ServiceError(f"note: prohibited language: {found}; nothing was recorded")
+            raise Invalid(f"note: prohibited language: {found}; nothing was recorded", field="note")
     pa_ = t.plan_action
     with app.engine.begin() as conn:
         row = conn.execute(
@@ -106,18 +108,21 @@ def record_outcome(
             )
         ).first()
         if row is None:
-            raise ServiceError(f"action {action_id!r}: not in the plan")
+            raise NotFound(f"action {action_id!r}: not in the plan", field="action_id")
         if row.channel not in WORKED:
-            raise ServiceError(f"action {action_id!r}: a {row.channel} is not worked from a list")
+            raise Invalid(
+                f"action {action_id!r}: a {row.channel} is not worked from a list",
+                field="action_id",
+            )
         if row.status != "planned":
-            raise ServiceError(f"action {action_id!r}: already {row.status}")
+            raise Conflict(f"action {action_id!r}: already {row.status}", field="action_id")
         moved = conn.execute(
             update(pa_)
             .where(and_(pa_.c.action_id == action_id, pa_.c.status == "planned"))
             .values(status=DONE)
         ).rowcount
         if moved != 1:  # another collector recorded it first
-            raise ServiceError(f"action {action_id!r}: already worked")
+            raise Conflict(f"action {action_id!r}: already worked", field="action_id")
         return record_contact(
             app,
             conn,
@@ -158,7 +163,7 @@ def call_back(app: App, action_id: str) -> str:
     with app.engine.begin() as conn:
         action = conn.execute(select(pa_).where(pa_.c.action_id == action_id)).first()
         if action is None:
-            raise ServiceError(f"action {action_id!r}: not in the plan")
+            raise NotFound(f"action {action_id!r}: not in the plan", field="action_id")
         if action.step_id == "call_back":
-            raise ServiceError(f"action {action_id!r}: already a call-back")
+            raise Conflict(f"action {action_id!r}: already a call-back", field="action_id")
         return add_call_back(conn, action, app.clock())

@@ -24,7 +24,7 @@ from arrears.bootstrap import App
 from arrears.compliance.facts import CONNECTED
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.errors import ServiceError
+from arrears.service.errors import NotFound
 from arrears.service.outreach.verify import CONTENT
 from arrears.service.staff.users import Staff, log_access
 from arrears.store import tables as t
@@ -82,7 +82,9 @@ class Account:
 def account(app: App, user: Staff, loan_id: str) -> Account:
     """The account of ``loan_id`` as ``user`` may see it; logs the view of personal data."""
     if not can_see(app, user, loan_id):
-        raise ServiceError(f"loan_id: {loan_id} is not in the store")  # no hint it exists
+        raise NotFound(
+            f"loan_id: {loan_id} is not in the store", field="loan_id"
+        )  # no hint it exists
     st = statement_for_loan(app, loan_id, app.today())
     with app.engine.connect() as conn:
         loan = conn.execute(select(t.loan).where(t.loan.c.loan_id == loan_id)).mappings().one()

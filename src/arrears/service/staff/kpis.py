@@ -26,7 +26,7 @@ from sqlalchemy import func, select
 
 from arrears.bootstrap import App
 from arrears.compliance.facts import CONNECTED
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid
 from arrears.service.store import require_current
 from arrears.store import tables as t
 
@@ -42,7 +42,7 @@ def _share(num: int, den: int) -> float | None:
 def measures(app: App, since: date, until: date) -> dict[str, Any]:
     require_current(app)
     if until < since:
-        raise ServiceError(f"until: {until} is before since ({since})")
+        raise Invalid(f"until: {until} is before since ({since})", field="until")
     start, end = _instant(app, since), _instant(app, until + timedelta(days=1))
     with app.engine.connect() as conn:
         out: dict[str, Any] = {"since": since.isoformat(), "until": until.isoformat()}

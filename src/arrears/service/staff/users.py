@@ -25,7 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import delete, insert, select, update
 
 from arrears.bootstrap import App
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Conflict, Invalid, ServiceError
 from arrears.service.store import require_current
 from arrears.store import tables as t
 from arrears.store.db import as_utc
@@ -84,20 +84,20 @@ def add_user(
     or field agent works the ``queues`` assigned."""
     require_current(app)
     if role not in ROLES:
-        raise ServiceError(f"role: expected one of {', '.join(ROLES)}, got {role!r}")
+        raise Invalid(f"role: expected one of {', '.join(ROLES)}, got {role!r}", field="role")
     if not username or len(username) > 64 or not username.replace("_", "").isalnum():
-        raise ServiceError("username: 1 to 64 letters, digits or _")
+        raise Invalid("username: 1 to 64 letters, digits or _", field="username")
     if len(password) < MIN_PASSWORD:
-        raise ServiceError(f"password: at least {MIN_PASSWORD} characters")
+        raise Invalid(f"password: at least {MIN_PASSWORD} characters", field="password")
     if (role == "agency") != bool(agency):
-        raise ServiceError("agency: an agency user names its agency; nobody else does")
+        raise Invalid("agency: an agency user names its agency; nobody else does", field="agency")
     user_id = f"u-{uuid.uuid4().hex[:12]}"
     with app.engine.begin() as conn:
         taken = conn.execute(
             select(t.staff_user.c.user_id).where(t.staff_user.c.username == username)
         ).first()
         if taken:
-            raise ServiceError(f"username: {username} is taken")
+            raise Conflict(f"username: {username} is taken", field="username")
         conn.execute(insert(t.staff_user).values(
             user_id=user_id, username=username, display_name=display_name or username,
             role=role, agency=agency, collector_id=collector_id,
@@ -184,7 +184,7 @@ def create_token(app: App, name: str, scopes: list[str]) -> str:
     require_current(app)
     bad = [s for s in scopes if s not in SCOPES]
     if bad or not scopes:
-        raise ServiceError(f"scopes: choose from {', '.join(SCOPES)}")
+        raise Invalid(f"scopes: choose from {', '.join(SCOPES)}", field="scopes")
     token_id = uuid.uuid4().hex[:12]
     secret = f"arr_{token_id}_{secrets.token_urlsafe(32)}"
     with app.engine.begin() as conn:
@@ -214,7 +214,7 @@ def revoke_token(app: App, token_id: str) -> None:
         done = conn.execute(update(a).where(a.c.token_id == token_id, a.c.revoked_at.is_(None))
                             .values(revoked_at=app.clock())).rowcount  # fmt: skip
     if done != 1:
-        raise ServiceError(f"token_id: {token_id} is not a live token")
+        raise Invalid(f"token_id: {token_id} is not a live token", field="token_id")
 
 
 def log_access(app: App, user: Staff, borrower_id: str, what: str, unmasked: bool) -> None:
@@ -233,4 +233,4 @@ def assign_queues(app: App, username: str, queues: list[str]) -> None:
         done = conn.execute(update(u).where(u.c.username == username)
                             .values(queues=",".join(queues) or None)).rowcount  # fmt: skip
     if done != 1:
-        raise ServiceError(f"username: {username} is not a user")
+        raise Invalid(f"username: {username} is not a user", field="username")

@@ -16,7 +16,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears.bootstrap import App
-from arrears.service.errors import ServiceError
+from arrears.service.errors import NotFound, ServiceError
 from arrears.service.staff.users import token_scopes
 
 T = TypeVar("T")
@@ -91,15 +91,24 @@ def install_problems(api: FastAPI) -> None:
     api.add_exception_handler(StarletteHTTPException, http)
 
 
+#: the API's status for each kind of refusal (the first that matches; 422 for the rest)
+STATUS_OF: tuple[tuple[type[ServiceError], int], ...] = ((NotFound, 404),)
+
+
+def status_of(exc: ServiceError) -> int:
+    return next((status for kind, status in STATUS_OF if isinstance(exc, kind)), 422)
+
+
 def service_call(call: Callable[[], T]) -> T:
-    """Run a service call; its refusals become 404 (an unknown id) or 422 (bad input)."""
+    """Run a service call; its refusals become problems by their kind (:func:`status_of`) with
+    the field at fault."""
     try:
         return call()
     except ServiceError as exc:
-        text = str(exc)
-        field = text.split(":", 1)[0].split(" ")[-1] if ":" in text else None
-        status = 404 if "is not in the store" in text or "not in the plan" in text else 422
-        raise HTTPException(status, text, headers={"X-Field": field} if field else None) from exc
+        field = exc.field
+        raise HTTPException(
+            status_of(exc), str(exc), headers={"X-Field": field} if field else None
+        ) from exc
 
 
 class Caller(BaseModel):

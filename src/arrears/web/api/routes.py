@@ -432,13 +432,13 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         from arrears.compliance.rulebook import load
         from arrears.compliance.wire import decision_to_dict, request_from_dict
         from arrears.domain.codec import FieldError
-        from arrears.service.errors import ServiceError
+        from arrears.service.errors import Invalid
 
         def run() -> dict[str, Any]:
             try:
                 req = request_from_dict(body)
             except (FieldError, ValueError, TypeError, KeyError) as exc:
-                raise ServiceError(str(exc)) from exc
+                raise Invalid(str(exc), field=getattr(exc, "field", None)) from exc
             return decision_to_dict(decide(req, load(rulebook)), locale)
 
         return service_call(run)

@@ -23,7 +23,7 @@ from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.parsing import ParseLimit, load_json
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, ServiceError
 from arrears.service.outreach import callbacks
 from arrears.web.api.deps import problem
 
@@ -92,9 +92,9 @@ def _run(call: Callable[[], dict[str, Any]]) -> JSONResponse:
     try:
         return JSONResponse(call())
     except callbacks.UnknownReference as exc:
-        return problem(404, "unknown reference", str(exc), str(exc).split(":", 1)[0])
+        return problem(404, "unknown reference", str(exc), exc.field)
     except ServiceError as exc:
-        return problem(422, "invalid", str(exc), str(exc).split(":", 1)[0])
+        return problem(422, "invalid", str(exc), exc.field)
 
 
 def _sms(app: App, r: SmsReceipt) -> dict[str, Any]:
@@ -145,7 +145,7 @@ def _mapped_sms(fields: dict[str, str]) -> Callable[[App, Any], dict[str, Any]]:
             theirs = fields.get(ours, ours)
             value = data.get(theirs)
             if value in (None, ""):
-                raise ServiceError(f"{theirs}: missing")
+                raise Invalid(f"{theirs}: missing", field=str(theirs))
             got[ours] = str(value)
         said = data.get(fields.get("detail", "detail"))
         detail = None if said is None else str(said)

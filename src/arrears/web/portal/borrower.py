@@ -26,7 +26,7 @@ from arrears.service.borrower import portal
 from arrears.service.borrower.portal import Session
 from arrears.service.cases import evidence
 from arrears.service.cases.complaints import CATEGORIES, file_complaint
-from arrears.service.errors import ServiceError
+from arrears.service.errors import Invalid, ServiceError
 from arrears.web.portal.context import (
     COOKIE,
     LANG,
@@ -184,7 +184,7 @@ def _file(app: App, who: Session, form: Any, uploads: list[evidence.Upload]) -> 
     evidence.check(uploads)
     loan_id = str(form.get("loan_id") or "") or None
     if loan_id is not None and not portal.owns(app, who.borrower_id, loan_id):
-        raise ServiceError("loan_id: not a loan of yours")
+        raise Invalid("loan_id: not a loan of yours", field="loan_id")
     complaint_id = file_complaint(
         app, borrower_id=who.borrower_id, category=str(form.get("category") or ""),
         description=str(form.get("description") or "")[:4000], source="portal",

@@ -137,7 +137,7 @@ def _notify(r: APIRouter, app: App, provider: HostedCheckout | None) -> None:
                 provider_ref=str(data.get("provider_ref") or ""),
             )
         except ServiceError as exc:
-            return problem(422, "invalid", str(exc), str(exc).split(":", 1)[0])
+            return problem(422, "invalid", str(exc), exc.field)
         return JSONResponse({"order_id": done.order_id, "status": done.status})
 
     @r.post("/portal/pay/notify")
