@@ -27,7 +27,7 @@ from arrears.bootstrap import App
 from arrears.channels.base import Channel, Message, SendFailed
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.errors import Invalid
-from arrears.service.outreach.pending import second_look
+from arrears.service.outreach.pending import PreferencesChanged, after_commit
 from arrears.service.outreach.verify import CONTENT
 from arrears.service.store import require_current
 from arrears.store import audit
@@ -333,7 +333,7 @@ def set_preferences(app: App, borrower_id: str, *, channels: list[str], window_s
                                                          "language": language,
                                                          "preferred": preferred,
                                                          "source": "portal"})])  # fmt: skip
-    second_look(app, borrower_id=borrower_id, note="after the borrower's preferences")
+    after_commit(app, PreferencesChanged(borrower_id))
     return preferences(app, borrower_id)
 
 

@@ -33,7 +33,7 @@ from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.policy import Policy, load_policy
 from arrears.service.cases.restructure import IN_FORCE, KINDS, Draft, draft, effect, event_for
 from arrears.service.errors import Conflict, Forbidden, Invalid, NotFound
-from arrears.service.outreach.pending import second_look
+from arrears.service.outreach.pending import ArrangementAgreed, after_commit
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -229,7 +229,7 @@ def propose(
         if alone and kind == "waiver":
             _apply(conn, app, arrangement_id, loan_id, eff)
     if alone:
-        second_look(app, loan_id=loan_id, note=f"after {kind} {arrangement_id}")
+        after_commit(app, ArrangementAgreed(arrangement_id, kind, loan_id))
     return Proposal(arrangement_id, status, eff)
 
 
@@ -340,7 +340,7 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
                                         rulebook="", at=now,
                                         payload={"arrangement_id": arrangement_id, "by": by,
                                                  "role": role, "kind": row.kind})])  # fmt: skip
-    second_look(app, loan_id=row.loan_id, note=f"after {row.kind} {arrangement_id}")
+    after_commit(app, ArrangementAgreed(arrangement_id, row.kind, row.loan_id))
     return Proposal(arrangement_id, "active", eff)
 
 

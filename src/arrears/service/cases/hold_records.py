@@ -18,7 +18,7 @@ from sqlalchemy import insert, select, update
 from arrears.bootstrap import App
 from arrears.cycle.plan import PERSON_HOLDS
 from arrears.service.errors import Invalid, NotFound
-from arrears.service.outreach.pending import second_look
+from arrears.service.outreach.pending import HoldStarted, after_commit
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -84,7 +84,7 @@ def start_hold(
         audit.append(conn, [audit.Entry(kind="hold", subject=scope or borrower_id, rulebook="",
                                         at=now, payload={"hold_id": hold_id, "kind": kind,
                                                          "by": by, "reason": reason})])  # fmt: skip
-    second_look(app, borrower_id=borrower_id, note=f"after hold {hold_id}")
+    after_commit(app, HoldStarted(hold_id, borrower_id))
     return hold_id
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from arrears.bootstrap import App
 from arrears.service.cases import promises
 from arrears.service.errors import Conflict, Invalid, NotFound, ServiceError
-from arrears.service.outreach.pending import apply_verdicts, recheck, second_look
+from arrears.service.outreach.pending import PaymentPosted, after_commit, apply_verdicts, recheck
 from arrears.service.outreach.state import Report
 from arrears.service.store import require_current
 from arrears.store import audit
@@ -120,7 +120,7 @@ def post_payment(
     from arrears.service.cases.arrangements import review  # a settlement reached, a plan completed
 
     review(app, today, loan_id)
-    report = second_look(app, f"after payment {payment_id}", loan_id=loan_id, since=paid_on)
+    report = after_commit(app, PaymentPosted(payment_id, loan_id, paid_on))
     cancelled = report.cancelled_ids
     return Posted(payment_id, loan_id, amount, paid_on, report.claimed, cancelled, report.moved,
                   time.perf_counter() - started, kept)  # fmt: skip

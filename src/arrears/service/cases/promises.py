@@ -25,7 +25,7 @@ from arrears.bootstrap import App
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.policy import load_policy
 from arrears.service.errors import Conflict, Invalid, LimitExceeded, NotFound
-from arrears.service.outreach.pending import second_look
+from arrears.service.outreach.pending import PromiseMade, after_commit
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -156,7 +156,7 @@ def make_promise(
             payload={"group_id": group, "source": source, "made_by": made_by,
                      "parts": [[p.due_on.isoformat(), p.amount] for p in parts]},
         )])  # fmt: skip
-    second_look(app, loan_id=loan_id, note=f"after promise {group}")
+    after_commit(app, PromiseMade(group, loan_id))
     return ids
 
 

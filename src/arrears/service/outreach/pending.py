@@ -1,7 +1,10 @@
 """The second look at pending actions: each is judged again as the cycle would judge it now, and
-cancelled, moved or left to send. The dispatcher asks before every message; the use cases of
-cases and the borrower's portal ask after their transaction commits (a payment, a hold, a
-promise, new preferences), so what they make pointless is cancelled before anyone sends it."""
+cancelled, moved or left to send. The dispatcher asks before every message (:func:`recheck`).
+The use cases of cases and the borrower's portal report an event (:data:`Event`: a payment
+posted, a hold started, a promise made, an arrangement agreed, preferences changed) to
+:func:`after_commit` once their transaction has committed; which actions each event reaches,
+and the note it leaves, is said here once, so what they make pointless is cancelled before
+anyone sends it."""
 
 from __future__ import annotations
 
@@ -160,11 +163,11 @@ def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], work
         report.by_rule[v.rule or ""] += 1
 
 
-def second_look(app: App, note: str, *, loan_id: str | None = None,
-                borrower_id: str | None = None, since: date | None = None) -> Report:  # fmt: skip
+def _look(app: App, note: str, *, loan_id: str | None = None,
+          borrower_id: str | None = None, since: date | None = None) -> Report:  # fmt: skip
     """Judge a loan's (or a borrower's) pending actions of ``since`` (today) and later again
-    now, after an event (a payment, a promise, a hold): those it makes pointless or forbidden
-    are cancelled, noting ``note``. ``claimed`` in the report: how many were judged."""
+    now: those the event makes pointless or forbidden are cancelled, noting ``note``.
+    ``claimed`` in the report: how many were judged."""
     pa_ = t.plan_action
     cond = [pa_.c.status == "planned", pa_.c.business_date >= (since or app.today())]
     if loan_id is not None:
@@ -178,6 +181,68 @@ def second_look(app: App, note: str, *, loan_id: str | None = None,
     with app.engine.begin() as conn:
         apply_verdicts(app, conn, verdicts, None, report, note=note)
     return report
+
+
+# ------------------------------------------------------------------------------------------
+# the events use cases report once their transaction has committed
+
+
+@dataclass(frozen=True)
+class PaymentPosted:
+    """The loan's pending actions from the payment's date on."""
+
+    payment_id: str
+    loan_id: str
+    paid_on: date
+
+
+@dataclass(frozen=True)
+class HoldStarted:
+    """The borrower's pending actions (a hold on one debt still stops the person's contact
+    under some rules, so all of them are judged)."""
+
+    hold_id: str
+    borrower_id: str
+
+
+@dataclass(frozen=True)
+class PromiseMade:
+    group_id: str
+    loan_id: str
+
+
+@dataclass(frozen=True)
+class ArrangementAgreed:
+    """A waiver, extension, plan or settlement in force."""
+
+    arrangement_id: str
+    kind: str
+    loan_id: str
+
+
+@dataclass(frozen=True)
+class PreferencesChanged:
+    borrower_id: str
+
+
+Event = PaymentPosted | HoldStarted | PromiseMade | ArrangementAgreed | PreferencesChanged
+
+
+def after_commit(app: App, event: Event) -> Report:
+    """What ``event`` makes pointless or forbidden among pending actions, cancelled now. Call
+    it after the transaction that made the event has committed: the second look reads the
+    store as it now is, in transactions of its own."""
+    match event:
+        case PaymentPosted(payment_id, loan_id, paid_on):
+            return _look(app, f"after payment {payment_id}", loan_id=loan_id, since=paid_on)
+        case HoldStarted(hold_id, borrower_id):
+            return _look(app, f"after hold {hold_id}", borrower_id=borrower_id)
+        case PromiseMade(group_id, loan_id):
+            return _look(app, f"after promise {group_id}", loan_id=loan_id)
+        case ArrangementAgreed(arrangement_id, kind, loan_id):
+            return _look(app, f"after {kind} {arrangement_id}", loan_id=loan_id)
+        case PreferencesChanged(borrower_id):
+            return _look(app, "after the borrower's preferences", borrower_id=borrower_id)
 
 
 def judge_actions(
