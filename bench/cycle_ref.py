@@ -9,7 +9,7 @@ import sys
 from datetime import date
 from pathlib import Path
 
-from arrears.cycle.reference import reference_plan
+from arrears.cycle.scalar_engine import reference_plan
 from arrears.cycle.snapshot import from_parquet
 from arrears.domain.delinquency import DEFAULT_BUCKETS
 from arrears.strategy.model import load

@@ -15,7 +15,7 @@ from sqlalchemy import insert, select, text, update
 from arrears.bootstrap import App
 from arrears.cycle import book_delinquency as delinquency
 from arrears.cycle import snapshot
-from arrears.cycle.reference import reference_plan
+from arrears.cycle.scalar_engine import reference_plan
 from arrears.domain.delinquency import DEFAULT_BUCKETS
 from arrears.generate.portfolio import Options, generate
 from arrears.service.daily.cycle import run_cycle, run_lake

@@ -13,6 +13,7 @@ import typer
 from rich.table import Table
 
 from arrears.cli.common import _app, _as_of, _errors, _fail, _progress, app, out
+from arrears.domain.delinquency import DEFAULT_STAGES
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -120,7 +121,9 @@ def plan_table(plan: pa.Table, title: str) -> Table:
     return table
 
 
-STAGE_ORDER = ("pre_due", "early", "mid", "late", "legal")
+#: stages in the order of the one stage table (the domain's, which default.yaml repeats and a
+#: test holds equal)
+STAGE_ORDER = tuple(b.name for b in DEFAULT_STAGES.bands)
 
 
 def _stage_order(key: tuple[str, str]) -> tuple[int, str, str]:

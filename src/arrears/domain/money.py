@@ -1,5 +1,11 @@
 """Money in integer minor units (fen, cents) with an ISO 4217 currency; rates are Decimal.
 
+Amounts are plain ``int`` minor units everywhere, and their currency is the loan's
+(``loan.currency``): a statement, a payment, an arrangement's effect and a checkout order each
+belong to one loan, so one currency. There is deliberately no Money type carried through the
+service (docs/ARCHITECTURE.md, "Money"): what this module gives is the arithmetic every amount
+shares -- parsing, formatting by the currency's exponent, and one rounding rule.
+
 One rounding rule for every computation in arrears: round half up (0.5 fen -> 1 fen), applied to
 an exact rational value, never to a float.
 """
@@ -7,7 +13,6 @@ an exact rational value, never to a float.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from fractions import Fraction
 
@@ -57,35 +62,6 @@ def check_currency(code: str) -> str:
 def minor_exponent(currency: str) -> int:
     """Digits after the decimal point for ``currency`` (CNY 2, JPY 0, KWD 3)."""
     return _EXPONENTS.get(check_currency(currency), 2)
-
-
-@dataclass(frozen=True, slots=True)
-class Money:
-    """An amount in integer minor units of ``currency``. Immutable; never a float."""
-
-    amount: int
-    currency: str = "CNY"
-
-    def __post_init__(self) -> None:
-        if isinstance(self.amount, bool) or not isinstance(self.amount, int):
-            raise MoneyError(f"amount must be integer minor units, got {self.amount!r}")
-        check_currency(self.currency)
-
-    def __add__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount + other.amount, self.currency)
-
-    def __sub__(self, other: Money) -> Money:
-        self._same(other)
-        return Money(self.amount - other.amount, self.currency)
-
-    def _same(self, other: Money) -> None:
-        if other.currency != self.currency:
-            raise MoneyError(f"cannot mix {self.currency} and {other.currency}")
-
-    def format(self) -> str:
-        """``Money(110016, 'CNY').format() == '1,100.16 CNY'``."""
-        return f"{format_minor(self.amount, self.currency)} {self.currency}"
 
 
 def format_minor(amount: int, currency: str = "CNY") -> str:

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from arrears.cycle.engines import DuckDB
-from arrears.cycle.reference import reference_plan
 from arrears.cycle.run import make_plan
+from arrears.cycle.scalar_engine import reference_plan
 from arrears.domain.delinquency import DEFAULT_BUCKETS
 from arrears.strategy.model import load
 from tests.unit.cycle.random_portfolio import snapshot

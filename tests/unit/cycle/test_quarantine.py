@@ -15,8 +15,8 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 
 from arrears.cycle.engines import DuckDB
-from arrears.cycle.reference import reference_plan
 from arrears.cycle.run import make_plan
+from arrears.cycle.scalar_engine import reference_plan
 from arrears.cycle.snapshot import Snapshot
 from arrears.domain.delinquency import DEFAULT_BUCKETS
 from arrears.strategy.model import load

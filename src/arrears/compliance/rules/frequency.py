@@ -30,6 +30,34 @@ from arrears.compliance.rules.helpers import (
 NOT_CONNECTED = frozenset({"busy", "not_in_service"})
 
 
+def _todays_calls(req: Request, book: Rulebook) -> list[Event]:
+    """Calls and automated calls to anyone of the attempt's person's file in its local day."""
+    a = req.attempt
+    tz = day_zone(req, book)
+    today = local_day(a.at, tz)
+    since = a.at - timedelta(days=2)  # a local day is within two days of any instant in it
+    ix = index(req)
+    return [
+        e
+        for e in ix.since("call", since) + ix.since("robocall", since)
+        if local_day(e.at, tz) == today
+    ]
+
+
+def _connected(todays: list[Event], person_id: str) -> list[Event]:
+    return [
+        e
+        for e in todays
+        if e.direction == "outbound" and e.result in CONNECTED and e.person_id in (None, person_id)
+    ]
+
+
+def connected_today(req: Request, book: Rulebook) -> int:
+    """The connected calls (agents' and automated) to the attempt's person in its local day,
+    as the cn limit counts them: what the console shows beside the limit."""
+    return len(_connected(_todays_calls(req, book), req.attempt.person_id))
+
+
 def _cn(req: Request, book: Rulebook) -> list[Violation]:
     f = book.frequency
     if (
@@ -39,24 +67,11 @@ def _cn(req: Request, book: Rulebook) -> list[Violation]:
         return []
     a = req.attempt
     tz = day_zone(req, book)
-    today = local_day(a.at, tz)
-    since = a.at - timedelta(days=2)  # a local day is within two days of any instant in it
-    ix = index(req)
-    todays = [
-        e
-        for e in ix.since("call", since) + ix.since("robocall", since)
-        if local_day(e.at, tz) == today
-    ]
+    todays = _todays_calls(req, book)
     out = []
     limit = f.connected_calls_per_person_per_day
     if limit is not None:
-        connected = [
-            e
-            for e in todays
-            if e.direction == "outbound"
-            and e.result in CONNECTED
-            and e.person_id in (None, a.person_id)
-        ]
+        connected = _connected(todays, a.person_id)
         if len(connected) >= limit:
             out.append(
                 Violation(

@@ -22,7 +22,7 @@ from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.cycle import snapshot
 from arrears.cycle.book_delinquency import loan_from_rows
-from arrears.cycle.reference import Account, History
+from arrears.cycle.scalar_engine import Account, History
 from arrears.domain.codec import statement_to_dict
 from arrears.domain.delinquency import statement
 from arrears.service.books.bands import bands_for
@@ -46,7 +46,7 @@ class Verdict:
     move_to: datetime | None = None
 
 
-class _Judge:
+class Judge:
     """Judges actions as the cycle would now, from a fresh read of their accounts."""
 
     def __init__(self, app: App, day: date, loan_ids: Sequence[str]) -> None:
@@ -87,7 +87,7 @@ class _Judge:
         for sup in strategy.suppressions:
             if a.channel in sup.channels and truthy(evaluate(sup.when, acct.env)):
                 return Verdict(a.action_id, "cancel", f"suppression.{sup.name}")
-        step = _step(strategy, a.step_id, a.channel)
+        step = step_of(strategy, a.step_id, a.channel)
         found = acct.refusals(step, now)
         if not found:
             return Verdict(a.action_id, "send")
@@ -97,7 +97,7 @@ class _Judge:
         return Verdict(a.action_id, "cancel", found[0].rule)
 
 
-def _step(strategy: Strategy, step_id: str, channel: str) -> Step:
+def step_of(strategy: Strategy, step_id: str, channel: str) -> Step:
     for s in strategy.steps:
         if s.id == step_id:
             return s
@@ -107,7 +107,7 @@ def _step(strategy: Strategy, step_id: str, channel: str) -> Step:
                 from_day=None, to_day=None, experiment=None, arm=None, collectors=None)  # fmt: skip
 
 
-def _strategies(app: App, conn: Connection, run_ids: set[int]) -> dict[int, Strategy]:
+def strategies_of(app: App, conn: Connection, run_ids: set[int]) -> dict[int, Strategy]:
     cr = t.cycle_run
     rows = conn.execute(select(cr.c.run_id, cr.c.strategy).where(cr.c.run_id.in_(run_ids))).all()
     names = {r.run_id: r.strategy for r in rows}
@@ -115,14 +115,14 @@ def _strategies(app: App, conn: Connection, run_ids: set[int]) -> dict[int, Stra
     for run_id in run_ids:
         name = names.get(run_id) or app.settings.strategy
         try:
-            out[run_id] = _strategy(name)
+            out[run_id] = strategy_named(name)
         except Exception:  # the run's strategy is gone: the settings' one judges
-            out[run_id] = _strategy(app.settings.strategy)
+            out[run_id] = strategy_named(app.settings.strategy)
     return out
 
 
 @functools.lru_cache(maxsize=16)
-def _strategy(name: str) -> Strategy:
+def strategy_named(name: str) -> Strategy:
     return load_strategy(name)
 
 
@@ -250,14 +250,14 @@ def judge_actions(
 ) -> tuple[dict[str, Verdict], dict[str, dict[str, Any]]]:
     """Verdicts by action id, and the statements the judge computed (for rendering)."""
     with app.engine.connect() as conn:
-        strategies = _strategies(app, conn, {a.run_id for a in rows})
+        strategies = strategies_of(app, conn, {a.run_id for a in rows})
     verdicts: dict[str, Verdict] = {}
     statements: dict[str, dict[str, Any]] = {}
     by_day: dict[date, list[Any]] = {}
     for a in rows:
         by_day.setdefault(a.business_date, []).append(a)
     for day, group in by_day.items():
-        judge = _Judge(app, day, [a.loan_id for a in group])
+        judge = Judge(app, day, [a.loan_id for a in group])
         for a in group:
             verdicts[a.action_id] = judge.judge(a, strategies[a.run_id], now)
         statements |= judge.statements

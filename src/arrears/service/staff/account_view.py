@@ -14,17 +14,17 @@ Who sees what:
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import or_, select
 
 from arrears.bootstrap import App
-from arrears.compliance.facts import CONNECTED
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.errors import NotFound
+from arrears.service.outreach.call_state import call_state
 from arrears.service.outreach.verify import CONTENT
 from arrears.service.staff.users import Staff, log_access
 from arrears.store import tables as t
@@ -104,8 +104,7 @@ def account(app: App, user: Staff, loan_id: str) -> Account:
             .order_by(t.arrangement.c.proposed_at)).mappings()]  # fmt: skip
         out.creditor = str(conn.execute(select(t.portfolio.c.creditor).where(
             t.portfolio.c.portfolio_id == loan["portfolio_id"])).scalar() or "")  # fmt: skip
-        out.compliance, out.compliance_zh = _live_state(app, conn, bid, loan["portfolio_id"],
-                                                        who, holds)  # fmt: skip
+    out.compliance, out.compliance_zh = _live_state(app, loan_id, holds)
     log_access(app, user, bid, "account", user.role in UNMASKED_ROLES)
     return out
 
@@ -203,46 +202,47 @@ def _holds(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows if as_utc(r["starts_at"]) <= now]
 
 
-def _live_state(
-    app: App, conn: Any, bid: str, portfolio_id: str, who: dict[str, Any],
-    holds: list[dict[str, Any]],
-) -> tuple[list[str], list[str]]:  # fmt: skip
-    """What the rulebook allows now, in words (en, zh-CN)."""
-    pf = conn.execute(select(t.portfolio.c.rulebook).where(
-        t.portfolio.c.portfolio_id == portfolio_id)).scalar()  # fmt: skip
-    book = load_rulebook(pf or "cn")
-    tz = ZoneInfo(who["timezone"] or book.default_timezone)
-    now = app.clock().astimezone(tz)
+def _rulebook_of(app: App, loan_id: str) -> str:
+    ln, pf = t.loan, t.portfolio
+    with app.engine.connect() as conn:
+        name = conn.execute(
+            select(pf.c.rulebook)
+            .join(ln, ln.c.portfolio_id == pf.c.portfolio_id)
+            .where(ln.c.loan_id == loan_id)
+        ).scalar()
+    return str(name or "cn")
+
+
+def _live_state(app: App, loan_id: str, holds: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """What the gate allows now, in words (en, zh-CN): asked of the gate itself
+    (:func:`arrears.service.outreach.call_state.call_state`), never worked out here."""
+    state = call_state(app, loan_id)
     en: list[str] = []
     zh: list[str] = []
+    if state is None:
+        return en, zh
     if holds:
         kinds = ", ".join(sorted({h["kind"] for h in holds}))
         en.append(f"on hold ({kinds}): no collection contact")
         zh.append(f"暂停催收（{kinds}）：不得联系")
-    start, end = book.hours.start, book.hours.end
-    if start <= now.time() < end:
-        en.append(f"may call until {end:%H:%M} ({tz.key})")
-        zh.append(f"可致电至 {end:%H:%M}（{tz.key}）")
-    else:
-        en.append(f"no calls now: calls {start:%H:%M}-{end:%H:%M} ({tz.key})")
-        zh.append(f"当前不可致电：允许时段 {start:%H:%M}-{end:%H:%M}（{tz.key}）")
-    limit = book.frequency.connected_calls_per_person_per_day
-    if limit is not None:
-        day0 = datetime.combine(now.date(), time(0), tz)
-        ca = t.contact_attempt
-        used = conn.execute(
-            select(ca.c.attempt_id).where(
-                and_(
-                    ca.c.borrower_id == bid,
-                    ca.c.channel == "call",
-                    ca.c.at >= day0,
-                    ca.c.at < day0 + timedelta(days=1),
-                    ca.c.result.in_(sorted(CONNECTED)),
-                )
-            )
-        ).all()
-        en.append(f"{len(used)} of {limit} connected calls used today")
-        zh.append(f"今日已接通 {len(used)}/{limit} 次")
+    tz = ZoneInfo(state.timezone)
+    if state.allowed and state.until is not None:
+        until = state.until.astimezone(tz)
+        en.append(f"may call until {until:%H:%M} ({state.timezone})")
+        zh.append(f"可致电至 {until:%H:%M}（{state.timezone}）")
+    elif state.refusals:
+        first = state.refusals[0]
+        when = state.earliest.astimezone(tz) if state.earliest else None
+        en.append(
+            f"no calls now: {first.reason}"
+            + (f"; next allowed {when:%m-%d %H:%M} ({state.timezone})" if when else "")
+        )
+        zh.append(f"当前不可致电：{first.reason_zh}"
+                  + (f"；最早 {when:%m-%d %H:%M}（{state.timezone}）" if when else ""))  # fmt: skip
+    if state.limit is not None:
+        en.append(f"{state.connected} of {state.limit} connected calls used today")
+        zh.append(f"今日已接通 {state.connected}/{state.limit} 次")
+    book = load_rulebook(_rulebook_of(app, loan_id))
     if book.third_party.require_borrower_unreachable:
         en.append("emergency contacts not allowed while the borrower can be reached")
         zh.append("可联系到借款人时不得联系紧急联系人")

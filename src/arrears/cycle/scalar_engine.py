@@ -1,6 +1,13 @@
-"""The scalar reference cycle: one account at a time, through the domain and the real compliance
-gate. It is slow on purpose and simple on purpose: it is the oracle the vectorised plan is
-tested against (action for action, on random portfolios) and the baseline of the benchmark.
+"""The scalar account engine: one account at a time, through the domain and the real compliance
+gate. Simple on purpose, and used in production as well as in tests:
+
+* **in production** its :class:`Account` is how one account is judged now: the dispatcher's
+  second look before every message and after every payment, hold or promise
+  (:mod:`arrears.service.outreach.pending`), and the console's "may I call now?"
+  (:mod:`arrears.service.outreach.call_state`);
+* **in tests and benchmarks** :func:`reference_plan` is the oracle the vectorised cycle is held
+  equal to (action for action, on random portfolios) and the baseline of ``scripts/bench
+  cycle``.
 
 Each account: the statement by :func:`arrears.domain.delinquency.statement`; the attributes
 from the snapshot's rows; the segment and steps by the scalar expression evaluator; the first
