@@ -51,23 +51,16 @@ def promise_make(
 @promise_app.command("list")
 def promise_list(loan_id: Annotated[str, typer.Option("--loan-id", help="the loan")]) -> None:
     """A loan's promises, part by part."""
-    from sqlalchemy import select
+    from arrears.service.queries.casework import promises_of
 
-    from arrears.store import tables as t
-
-    a = _app()
-    pr = t.promise
-    with a.engine.connect() as conn:
-        rows = conn.execute(
-            select(pr).where(pr.c.loan_id == loan_id).order_by(pr.c.made_at, pr.c.seq)
-        ).all()
+    rows = promises_of(_app(), loan_id)
     table = Table(title=f"promises of {loan_id}", title_justify="left")
     for col in ("part", "due on", "amount", "status", "paid", "decided", "source", "by"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r.promise_id, str(r.due_on), f"{r.amount:,}", r.status,
-                      "" if r.paid is None else f"{r.paid:,}", str(r.settled_on or ""),
-                      r.source or "", r.made_by or "")  # fmt: skip
+        table.add_row(r["promise_id"], str(r["due_on"]), f"{r['amount']:,}", r["status"],
+                      "" if r["paid"] is None else f"{r['paid']:,}", str(r["settled_on"] or ""),
+                      r["source"] or "", r["made_by"] or "")  # fmt: skip
     out.print(table)
 
 
@@ -317,18 +310,15 @@ def complaint_file(
     taken_by: Annotated[str | None, typer.Option("--taken-by", help="the collector")] = None,
 ) -> None:
     """Take a complaint (a hold starts where the policy says so for its category)."""
-    from sqlalchemy import select
-
     from arrears.service.cases.complaints import file_complaint
-    from arrears.store import tables as t
+    from arrears.service.queries.casework import complaint_state
 
     a = _app()
     with _errors():
         cid = file_complaint(a, borrower_id=borrower_id, category=category,
                              description=description, source=source, loan_id=loan_id,
                              attempt_ids=attempt, taken_by=taken_by)  # fmt: skip
-    with a.engine.connect() as conn:
-        row = conn.execute(select(t.complaint).where(t.complaint.c.complaint_id == cid)).one()
+    row = complaint_state(a, cid)
     out.print(f"{cid}: {row.status}, finding due {row.sla_due_at:%Y-%m-%d}; about collector "
               f"{row.collector_id or '-'}, template {row.template or '-'}; "
               f"hold {row.hold_id or 'none'}")  # fmt: skip

@@ -41,36 +41,18 @@ def template_load(
 @template_app.command("list")
 def template_list() -> None:
     """The templates in force: name, locale, channel, audience, version."""
-    from sqlalchemy import func, select
-
     from arrears.service.outreach.templates import ensure_loaded
-    from arrears.store import tables as t
+    from arrears.service.queries.templates_listed import templates_in_force
 
     a = _app()
     with _errors():
         ensure_loaded(a)
-        with a.engine.connect() as conn:
-            rows = conn.execute(
-                select(
-                    t.template.c.name,
-                    t.template.c.locale,
-                    t.template.c.channel,
-                    t.template.c.audience,
-                    func.max(t.template.c.version),
-                )
-                .group_by(
-                    t.template.c.name,
-                    t.template.c.locale,
-                    t.template.c.channel,
-                    t.template.c.audience,
-                )
-                .order_by(t.template.c.name, t.template.c.locale)
-            ).all()
+        rows = templates_in_force(a)
     table = Table(title="contact templates", title_justify="left")
     for col in ("name", "locale", "channel", "audience", "version"):
         table.add_column(col, justify="right" if col == "version" else "left")
     for r in rows:
-        table.add_row(r[0], r[1], r[2], r[3], str(r[4]))
+        table.add_row(r.name, r.locale, r.channel, r.audience, str(r.version))
     out.print(table)
 
 

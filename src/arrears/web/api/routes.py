@@ -12,11 +12,9 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
-from sqlalchemy import func, select
 
 from arrears import ids
 from arrears.bootstrap import App
-from arrears.store import tables as t
 from arrears.web.api.deps import (
     PROBLEMS,
     Caller,
@@ -195,16 +193,6 @@ def router(app: App) -> APIRouter:
     return r
 
 
-def _count(app: App, q: Any) -> int:
-    with app.engine.connect() as conn:
-        return int(conn.execute(select(func.count()).select_from(q.subquery())).scalar() or 0)
-
-
-def _rows(app: App, q: Any, p: Any) -> list[dict[str, Any]]:
-    with app.engine.connect() as conn:
-        return [dict(m) for m in conn.execute(q.limit(p.per_page).offset(p.offset)).mappings()]
-
-
 def _ingest(r: APIRouter, app: App, write: Any) -> None:
     loaded = _link("get_statement", "A loan the batch loaded",
                    loan_id="$request.body#/loans/0/loan_id")  # fmt: skip
@@ -263,15 +251,11 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
         stage: Annotated[str | None, Query(max_length=24)] = None,
         portfolio_id: Annotated[str | None, Query(max_length=64)] = None,
     ) -> Page:  # fmt: skip
-        ln, st = t.loan, t.account_stage
-        q = select(ln.c.loan_id, ln.c.borrower_id, ln.c.portfolio_id, ln.c.principal,
-                   ln.c.currency, st.c.stage, st.c.since.label("stage_since"))  # fmt: skip
-        q = q.outerjoin(st, st.c.loan_id == ln.c.loan_id).order_by(ln.c.loan_id)
-        if stage:
-            q = q.where(st.c.stage == stage)
-        if portfolio_id:
-            q = q.where(ln.c.portfolio_id == portfolio_id)
-        return page_of(_rows(app, q, p), _count(app, q), p)
+        from arrears.service.queries.loans import loan_listing
+
+        found = loan_listing(app, stage=stage, portfolio_id=portfolio_id, limit=p.per_page,
+                             offset=p.offset)  # fmt: skip
+        return page_of(found.rows, found.total, p)
 
     pay_due = _link("post_payment", "Pay what is due, on the statement's date",
                     {"loan_id": LOAN, "amount": "$response.body#/total_due",
@@ -358,9 +342,10 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
     @r.get("/loans/{loan_id}/promises", tags=["cases"], summary="A loan's promises to pay",
            operation_id="list_promises")  # fmt: skip
     def promises(_: read, loan_id: Id, p: PageDep) -> Page:
-        pr = t.promise
-        q = select(pr).where(pr.c.loan_id == loan_id).order_by(pr.c.made_at, pr.c.seq)
-        return page_of(_rows(app, q, p), _count(app, q), p)
+        from arrears.service.queries.casework import promise_listing
+
+        found = promise_listing(app, loan_id, limit=p.per_page, offset=p.offset)
+        return page_of(found.rows, found.total, p)
 
     @r.post("/loans/{loan_id}/arrangements/preview", tags=["cases"],
             operation_id="preview_arrangement", responses=_links(200, propose=previewed),
@@ -386,9 +371,10 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
     @r.get("/loans/{loan_id}/arrangements", tags=["cases"], summary="A loan's arrangements",
            operation_id="list_arrangements")  # fmt: skip
     def arrangements(_: read, loan_id: Id, p: PageDep) -> Page:
-        ar = t.arrangement
-        q = select(ar).where(ar.c.loan_id == loan_id).order_by(ar.c.proposed_at)
-        return page_of(_rows(app, q, p), _count(app, q), p)
+        from arrears.service.queries.casework import arrangement_listing
+
+        found = arrangement_listing(app, loan_id, limit=p.per_page, offset=p.offset)
+        return page_of(found.rows, found.total, p)
 
     @r.post("/complaints", tags=["cases"], status_code=201, operation_id="file_complaint",
             summary="A complaint taken by an integration (source api)")  # fmt: skip
@@ -411,13 +397,10 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         _: read, p: PageDep,
         status: Literal["open", "escalated", "resolved"] | None = None,
     ) -> Page:  # fmt: skip
-        c = t.complaint
-        q = select(c.c.complaint_id, c.c.borrower_id, c.c.loan_id, c.c.category, c.c.source,
-                   c.c.status, c.c.received_at, c.c.sla_due_at, c.c.finding, c.c.collector_id,
-                   c.c.agency, c.c.template).order_by(c.c.received_at.desc())  # fmt: skip
-        if status:
-            q = q.where(c.c.status == status)
-        return page_of(_rows(app, q, p), _count(app, q), p)
+        from arrears.service.queries.casework import complaint_listing
+
+        found = complaint_listing(app, status=status, limit=p.per_page, offset=p.offset)
+        return page_of(found.rows, found.total, p)
 
 
 def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
@@ -455,13 +438,11 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
            summary="A queue's planned items for a day, highest priority first")  # fmt: skip
     def queue_items(_: read, queue: Id, p: PageDep, day: Day | None = None) -> Page:
         from arrears.service.outreach.worklist import items
+        from arrears.service.queries.day_plan import planned_in_queue
 
         when = day or app.today()
         rows = service_call(lambda: items(app, queue, when, limit=p.per_page, offset=p.offset))
-        pa_ = t.plan_action
-        q = select(pa_.c.action_id).where(pa_.c.business_date == when, pa_.c.queue == queue,
-                                          pa_.c.status == "planned")  # fmt: skip
-        return page_of([vars(x) for x in rows], _count(app, q), p)
+        return page_of([vars(x) for x in rows], planned_in_queue(app, queue, when), p)
 
     @r.post(
         "/actions/{action_id}/outcome",
@@ -499,22 +480,19 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
         status: Annotated[str | None, Query(max_length=16)] = None,
         channel: Annotated[str | None, Query(max_length=16)] = None,
     ) -> Page:  # fmt: skip
-        pa_ = t.plan_action
-        q = select(pa_.c.action_id, pa_.c.loan_id, pa_.c.stage, pa_.c.segment, pa_.c.channel,
-                   pa_.c.template, pa_.c.queue, pa_.c.status, pa_.c.rule, pa_.c.window_start,
-                   pa_.c.window_end).where(pa_.c.business_date == (day or app.today()))  # fmt: skip
-        if status:
-            q = q.where(pa_.c.status == status)
-        if channel:
-            q = q.where(pa_.c.channel == channel)
-        return page_of(_rows(app, q.order_by(pa_.c.action_id), p), _count(app, q), p)
+        from arrears.service.queries.day_plan import plan_listing
+
+        found = plan_listing(app, day or app.today(), status=status, channel=channel,
+                             limit=p.per_page, offset=p.offset)  # fmt: skip
+        return page_of(found.rows, found.total, p)
 
     @r.get("/runs", tags=["cycle"], summary="The cycle's run history, newest first",
            operation_id="list_runs", responses=_links(200, plan=ran))  # fmt: skip
     def runs(_: read, p: PageDep) -> Page:
-        cr = t.cycle_run
-        q = select(cr).order_by(cr.c.run_id.desc())
-        return page_of(_rows(app, q, p), _count(app, q), p)
+        from arrears.service.queries.day_plan import run_listing
+
+        found = run_listing(app, limit=p.per_page, offset=p.offset)
+        return page_of(found.rows, found.total, p)
 
     @r.get("/kpis", tags=["cycle"], summary="The portfolio's measures over a period",
            operation_id="get_kpis")  # fmt: skip

@@ -8,17 +8,18 @@ run time.
 
 import json
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
-from sqlalchemy import func, or_, select
 
 from arrears.bootstrap import App
 from arrears.service.cases import evidence as complaint_files
 from arrears.service.errors import ServiceError
+from arrears.service.queries import casework, evidence_search
+from arrears.service.queries.loans import borrower_of
 from arrears.service.staff.users import log_access
-from arrears.store import tables as t
 from arrears.store.db import as_utc
 from arrears.web.console import charts
 from arrears.web.console.session import Render
@@ -34,23 +35,12 @@ def compliance_pages(r: APIRouter, app: App, render: Render, officers: Any) -> N
 def _audit_rows(
     app: App, q: str, kind: str, page: int
 ) -> tuple[list[dict[str, Any]], int, list[str]]:
-    a = t.audit_log
-    where = []
-    if kind:
-        where.append(a.c.kind == kind[:32])
-    if q:
-        like = f"%{q[:100]}%"
-        where.append(or_(a.c.subject.like(like), a.c.payload.like(like)))
-    with app.engine.connect() as conn:
-        total = conn.execute(select(func.count()).select_from(a).where(*where)).scalar() or 0
-        rows = [dict(x) for x in conn.execute(
-            select(a.c.seq, a.c.at, a.c.kind, a.c.subject, a.c.rulebook, a.c.payload, a.c.hash)
-            .where(*where).order_by(a.c.seq.desc())
-            .limit(PER_PAGE).offset((page - 1) * PER_PAGE)).mappings()]  # fmt: skip
-        kinds = [k for (k,) in conn.execute(select(a.c.kind).distinct().order_by(a.c.kind))]
-    for x in rows:
+    found = evidence_search.audit_search(app, q[:100], kind[:32], limit=PER_PAGE,
+                                         offset=(page - 1) * PER_PAGE)  # fmt: skip
+    kinds = evidence_search.audit_kinds(app)
+    for x in found.rows:
         x["payload"] = x["payload"][:300]
-    return rows, int(total), kinds
+    return found.rows, found.total, kinds
 
 
 def _log_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
@@ -69,28 +59,16 @@ def _log_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
     def gate(request: Request, v: officers, since: str = "", until: str = "") -> HTMLResponse:
         end = parse_day(until) or app.today()
         start = parse_day(since) or end - timedelta(days=30)
-        pa_ = t.plan_action
-        with app.engine.connect() as conn:
-            by_rule = conn.execute(
-                select(pa_.c.rule, pa_.c.status, func.count()).where(
-                    pa_.c.business_date >= start, pa_.c.business_date <= end,
-                    pa_.c.rule.is_not(None),
-                ).group_by(pa_.c.rule, pa_.c.status).order_by(func.count().desc())
-            ).all()  # fmt: skip
-        rows = [{"rule": r_, "status": s, "count": int(n)} for r_, s, n in by_rule]
-        chart = charts.bars({f"{x['rule']}": x["count"] for x in rows[:15]}, "decisions by rule")
+        rows = evidence_search.decisions_by_rule(app, start, end)
+        chart = charts.bars({f"{x.rule}": x.count for x in rows[:15]}, "decisions by rule")
         return render(request, "gate.html", v, rows=rows, chart=chart, since=start, until=end)
 
 
 def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
     @r.get("/compliance/complaints")
     def complaints(request: Request, v: officers, status: str = "open") -> HTMLResponse:
-        c = t.complaint
-        with app.engine.connect() as conn:
-            q = select(c).order_by(c.c.sla_due_at)
-            if status in ("open", "escalated", "resolved"):
-                q = q.where(c.c.status == status)
-            rows = [dict(x) for x in conn.execute(q.limit(200)).mappings()]
+        showing = status if status in ("open", "escalated", "resolved") else None
+        rows = casework.complaints_by_deadline(app, status=showing, limit=200)
         now = app.clock()
         for x in rows:
             x["late"] = x["status"] != "resolved" and as_utc(x["sla_due_at"]) < now
@@ -162,8 +140,7 @@ def _evidence_pages(r: APIRouter, app: App, officers: Any) -> None:
 def _logged(app: App, v: Any, loan_id: str, what: str) -> None:
     from arrears.service.staff.users import log_access
 
-    with app.engine.connect() as conn:
-        bid = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)).scalar()
+    bid = borrower_of(app, loan_id)
     if bid:
         log_access(app, v.user, bid, what, True)
 
@@ -172,36 +149,21 @@ def evidence(app: App, loan_id: str) -> dict[str, Any]:
     """One account's evidence as data: the statement, every contact with its evidence hash and
     what was said, the gate's and the cases' audit entries, payments, promises, holds,
     complaints and arrangements."""
-    from arrears.service.books.statements import statement_for_loan
     from arrears.service.outreach.agency import evidence_hash
     from arrears.service.outreach.verify import CONTENT
 
-    st = statement_for_loan(app, loan_id, app.today())
-    ca, a = t.contact_attempt, t.audit_log
-    with app.engine.connect() as conn:
-        bid = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)).scalar()
-        contacts = [
-            {**{k: v for k, v in dict(r._mapping).items() if k != "destination_hash"},
-             "content": app.cipher.open_text(CONTENT, r.content),
-             "evidence_hash": evidence_hash(app, r)}
-            for r in conn.execute(select(ca).where(
-                ca.c.borrower_id == bid, or_(ca.c.loan_id == loan_id, ca.c.loan_id.is_(None))
-            ).order_by(ca.c.at))
-        ]  # fmt: skip
-        audit = [dict(r) for r in conn.execute(
-            select(a.c.seq, a.c.at, a.c.kind, a.c.payload, a.c.hash)
-            .where(a.c.subject.in_((loan_id, bid))).order_by(a.c.seq)).mappings()]  # fmt: skip
-
-        def rows(table: Any, col: Any, key: str) -> list[dict[str, Any]]:
-            return [dict(x) for x in conn.execute(select(table).where(col == key)).mappings()]
-
-        return {"loan_id": loan_id, "borrower_id": bid, "as_of": app.today().isoformat(),
-                "statement": st, "contacts": contacts, "audit": audit,
-                "payments": rows(t.payment, t.payment.c.loan_id, loan_id),
-                "promises": rows(t.promise, t.promise.c.loan_id, loan_id),
-                "holds": rows(t.hold, t.hold.c.borrower_id, str(bid)),
-                "complaints": rows(t.complaint, t.complaint.c.borrower_id, str(bid)),
-                "arrangements": rows(t.arrangement, t.arrangement.c.loan_id, loan_id)}  # fmt: skip
+    found = evidence_search.account_evidence(app, loan_id, app.today())
+    contacts = [
+        {**{k: v for k, v in r.items() if k != "destination_hash"},
+         "content": app.cipher.open_text(CONTENT, r["content"]),
+         "evidence_hash": evidence_hash(app, SimpleNamespace(**r))}
+        for r in found.contacts
+    ]  # fmt: skip
+    return {"loan_id": loan_id, "borrower_id": found.borrower_id,
+            "as_of": app.today().isoformat(), "statement": found.statement,
+            "contacts": contacts, "audit": found.audit, "payments": found.payments,
+            "promises": found.promises, "holds": found.holds, "complaints": found.complaints,
+            "arrangements": found.arrangements}  # fmt: skip
 
 
 def parse_day(text: str | None) -> date | None:

@@ -19,15 +19,15 @@ from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi.templating import Jinja2Templates
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.compliance.facts import RESULTS
 from arrears.compliance.lint import load as lexicon
 from arrears.service.errors import ServiceError
+from arrears.service.queries import casework, day_plan
+from arrears.service.queries.team import placed_with
 from arrears.service.staff.users import AuthError, authenticate, close_session, open_session
-from arrears.store import tables as t
 from arrears.store.db import as_utc
 from arrears.web.console import charts
 from arrears.web.console.compliance import compliance_pages, parse_day
@@ -318,15 +318,8 @@ def _ask(kind: str, form: Any) -> dict[str, Any]:
 
 def _my_action(app: App, v: Visitor, loan_id: str) -> str | None:
     """The planned call or visit of ``loan_id`` today in one of the user's queues."""
-    pa_ = t.plan_action
-    q = select(pa_.c.action_id).where(
-        pa_.c.loan_id == loan_id, pa_.c.business_date == app.today(),
-        pa_.c.status == "planned", pa_.c.channel.in_(("agent_call", "visit")),
-    )  # fmt: skip
-    if v.user.role != "admin":
-        q = q.where(pa_.c.queue.in_(_queues(v) or ("",)))
-    with app.engine.connect() as conn:
-        return conn.execute(q.order_by(pa_.c.priority.desc()).limit(1)).scalar()
+    mine = None if v.user.role == "admin" else (_queues(v) or ("",))
+    return day_plan.planned_call(app, loan_id, app.today(), mine)
 
 
 def _oversight_pages(
@@ -336,11 +329,7 @@ def _oversight_pages(
 
     @r.get("/approvals")
     def approvals(request: Request, v: approvers) -> HTMLResponse:
-        ar = t.arrangement
-        with app.engine.connect() as conn:
-            rows = [dict(x) for x in conn.execute(
-                select(ar).where(ar.c.status == "pending_approval")
-                .order_by(ar.c.proposed_at)).mappings()]  # fmt: skip
+        rows = casework.awaiting_approval(app)
         for x in rows:
             x["effect"] = json.loads(x["effect"] or "{}")
         return render(request, "approvals.html", v, rows=rows)
@@ -388,9 +377,4 @@ def _oversight_pages(
 
     @r.get("/agency")
     def placed(request: Request, v: agency) -> HTMLResponse:
-        pl = t.placement
-        with app.engine.connect() as conn:
-            rows = list(conn.execute(
-                select(pl).where(pl.c.agency == v.user.agency, pl.c.status == "placed")
-                .order_by(pl.c.placed_on.desc(), pl.c.loan_id).limit(500)).mappings())  # fmt: skip
-        return render(request, "agency.html", v, rows=rows)
+        return render(request, "agency.html", v, rows=placed_with(app, v.user.agency))

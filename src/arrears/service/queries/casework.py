@@ -1,0 +1,92 @@
+"""What happened on the accounts, as listed: a loan's promises and arrangements, the
+arrangements waiting for approval, and complaints (a page of them, those by their deadline,
+one complaint's state)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Select, select
+
+from arrears.service.queries.listing import Listing, page_of_query
+from arrears.store import tables as t
+
+if TYPE_CHECKING:
+    from arrears.bootstrap import App
+
+
+def _promises(loan_id: str) -> Select[Any]:
+    pr = t.promise
+    return select(pr).where(pr.c.loan_id == loan_id).order_by(pr.c.made_at, pr.c.seq)
+
+
+def promises_of(app: App, loan_id: str) -> list[dict[str, Any]]:
+    """A loan's promise parts, whole rows, in the order they were made (part by part)."""
+    with app.engine.connect() as conn:
+        return [dict(r) for r in conn.execute(_promises(loan_id)).mappings()]
+
+
+def promise_listing(app: App, loan_id: str, *, limit: int, offset: int) -> Listing:
+    """A page of :func:`promises_of`."""
+    return page_of_query(app, _promises(loan_id), limit, offset)
+
+
+def arrangement_listing(app: App, loan_id: str, *, limit: int, offset: int) -> Listing:
+    """A page of a loan's arrangements, whole rows, oldest proposal first."""
+    ar = t.arrangement
+    q = select(ar).where(ar.c.loan_id == loan_id).order_by(ar.c.proposed_at)
+    return page_of_query(app, q, limit, offset)
+
+
+def awaiting_approval(app: App) -> list[dict[str, Any]]:
+    """The arrangements waiting for a second person's approval, whole rows, oldest first."""
+    ar = t.arrangement
+    q = select(ar).where(ar.c.status == "pending_approval").order_by(ar.c.proposed_at)
+    with app.engine.connect() as conn:
+        return [dict(x) for x in conn.execute(q).mappings()]
+
+
+def complaint_listing(app: App, *, status: str | None, limit: int, offset: int) -> Listing:
+    """A page of complaints, newest first (with ``status`` when given): who, what, where it
+    stands and whom it is about."""
+    c = t.complaint
+    q = select(c.c.complaint_id, c.c.borrower_id, c.c.loan_id, c.c.category, c.c.source,
+               c.c.status, c.c.received_at, c.c.sla_due_at, c.c.finding, c.c.collector_id,
+               c.c.agency, c.c.template).order_by(c.c.received_at.desc())  # fmt: skip
+    if status:
+        q = q.where(c.c.status == status)
+    return page_of_query(app, q, limit, offset)
+
+
+def complaints_by_deadline(app: App, *, status: str | None, limit: int) -> list[dict[str, Any]]:
+    """The first ``limit`` complaints (with ``status`` when given), whole rows, the nearest
+    deadline for a finding first."""
+    c = t.complaint
+    q = select(c).order_by(c.c.sla_due_at)
+    if status is not None:
+        q = q.where(c.c.status == status)
+    with app.engine.connect() as conn:
+        return [dict(x) for x in conn.execute(q.limit(limit)).mappings()]
+
+
+@dataclass(frozen=True)
+class ComplaintState:
+    """Where a complaint stands: its status, the deadline for a finding, whom and which
+    template it is about, the hold it started."""
+
+    status: str
+    sla_due_at: datetime
+    collector_id: str | None
+    template: str | None
+    hold_id: str | None
+
+
+def complaint_state(app: App, complaint_id: str) -> ComplaintState:
+    """Where ``complaint_id`` stands (it must be in the store)."""
+    c = t.complaint
+    q = select(c.c.status, c.c.sla_due_at, c.c.collector_id, c.c.template, c.c.hold_id)
+    with app.engine.connect() as conn:
+        row = conn.execute(q.where(c.c.complaint_id == complaint_id)).one()
+    return ComplaintState(**row._mapping)

@@ -1,0 +1,62 @@
+"""The day's plan as the entrypoints list it: a page of a day's actions, how many a queue still
+has planned, the call or visit a worker may record on an account, and the cycle's runs."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date
+from typing import TYPE_CHECKING
+
+from sqlalchemy import func, select
+
+from arrears.service.queries.listing import Listing, page_of_query
+from arrears.store import tables as t
+
+if TYPE_CHECKING:
+    from arrears.bootstrap import App
+
+
+def plan_listing(
+    app: App, day: date, *, status: str | None, channel: str | None, limit: int, offset: int
+) -> Listing:
+    """A page of ``day``'s planned actions by id (with ``status`` and ``channel`` when given):
+    loan, stage, segment, channel, template, queue, status, the rule that decided, window."""
+    pa_ = t.plan_action
+    q = select(pa_.c.action_id, pa_.c.loan_id, pa_.c.stage, pa_.c.segment, pa_.c.channel,
+               pa_.c.template, pa_.c.queue, pa_.c.status, pa_.c.rule, pa_.c.window_start,
+               pa_.c.window_end).where(pa_.c.business_date == day)  # fmt: skip
+    if status:
+        q = q.where(pa_.c.status == status)
+    if channel:
+        q = q.where(pa_.c.channel == channel)
+    return page_of_query(app, q.order_by(pa_.c.action_id), limit, offset)
+
+
+def planned_in_queue(app: App, queue: str, day: date) -> int:
+    """How many of ``queue``'s actions on ``day`` are still planned (every channel)."""
+    pa_ = t.plan_action
+    q = select(func.count()).where(pa_.c.business_date == day, pa_.c.queue == queue,
+                                   pa_.c.status == "planned")  # fmt: skip
+    with app.engine.connect() as conn:
+        return int(conn.execute(q).scalar() or 0)
+
+
+def planned_call(app: App, loan_id: str, day: date, queues: Sequence[str] | None) -> str | None:
+    """The planned call or visit of ``loan_id`` on ``day``, highest priority first, in one of
+    ``queues`` (any queue when None)."""
+    pa_ = t.plan_action
+    q = select(pa_.c.action_id).where(
+        pa_.c.loan_id == loan_id, pa_.c.business_date == day,
+        pa_.c.status == "planned", pa_.c.channel.in_(("agent_call", "visit")),
+    )  # fmt: skip
+    if queues is not None:
+        q = q.where(pa_.c.queue.in_(queues))
+    with app.engine.connect() as conn:
+        found = conn.execute(q.order_by(pa_.c.priority.desc()).limit(1)).scalar()
+    return None if found is None else str(found)
+
+
+def run_listing(app: App, *, limit: int, offset: int) -> Listing:
+    """A page of the cycle's runs, whole rows, newest first."""
+    cr = t.cycle_run
+    return page_of_query(app, select(cr).order_by(cr.c.run_id.desc()), limit, offset)

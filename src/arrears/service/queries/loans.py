@@ -1,0 +1,36 @@
+"""The loans: a page of them with their collection stage, and whose a loan is."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from sqlalchemy import select
+
+from arrears.service.queries.listing import Listing, page_of_query
+from arrears.store import tables as t
+
+if TYPE_CHECKING:
+    from arrears.bootstrap import App
+
+
+def loan_listing(
+    app: App, *, stage: str | None, portfolio_id: str | None, limit: int, offset: int
+) -> Listing:
+    """Loans by id, with their collection stage (``stage_since``: since when), filtered by stage
+    and portfolio when given."""
+    ln, st = t.loan, t.account_stage
+    q = select(ln.c.loan_id, ln.c.borrower_id, ln.c.portfolio_id, ln.c.principal,
+               ln.c.currency, st.c.stage, st.c.since.label("stage_since"))  # fmt: skip
+    q = q.outerjoin(st, st.c.loan_id == ln.c.loan_id).order_by(ln.c.loan_id)
+    if stage:
+        q = q.where(st.c.stage == stage)
+    if portfolio_id:
+        q = q.where(ln.c.portfolio_id == portfolio_id)
+    return page_of_query(app, q, limit, offset)
+
+
+def borrower_of(app: App, loan_id: str) -> str | None:
+    """The borrower of ``loan_id``; None for a loan not in the store."""
+    with app.engine.connect() as conn:
+        found = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id))
+        return found.scalar()
