@@ -22,6 +22,7 @@ import httpx
 from arrears.channels.base import Message, Receipt
 from arrears.channels.http import answer_field, headers, post
 from arrears.channels.ratelimit import TokenBucket
+from arrears.domain.codec import FieldError
 
 #: espeak-ng voice per locale
 VOICES = {"zh": "cmn", "en": "en-gb"}
@@ -73,23 +74,23 @@ def outcome(event: dict[str, Any]) -> CallOutcome:
     or a missing reference is refused with the field named."""
     ref = event.get("reference")
     if not isinstance(ref, str) or not ref:
-        raise ValueError("reference: missing (the plan action's id)")
+        raise FieldError("reference", "missing (the plan action's id)")
     status = event.get("status")
     if not isinstance(status, str) or status not in STATUS_RESULT:
-        raise ValueError(f"status: expected one of {', '.join(STATUS_RESULT)}, got {status!r}")
+        raise FieldError("status", f"expected one of {', '.join(STATUS_RESULT)}, got {status!r}")
     digits = event.get("digits")
     if digits is not None and (isinstance(digits, bool) or not isinstance(digits, str | int)):
-        raise ValueError(f"digits: expected 1, 2 or 3, got {digits!r}")
+        raise FieldError("digits", f"expected 1, 2 or 3, got {digits!r}")
     choice = None
     if digits not in (None, ""):
         if status != "answered":
-            raise ValueError(f"digits: keys pressed on a call that was {status}")
+            raise FieldError("digits", f"keys pressed on a call that was {status}")
         if str(digits) not in KEYPAD:
-            raise ValueError(f"digits: expected 1, 2 or 3, got {digits!r}")
+            raise FieldError("digits", f"expected 1, 2 or 3, got {digits!r}")
         choice = KEYPAD[str(digits)]
     call_id = event.get("call_id")
     if call_id is not None and not isinstance(call_id, str | int):
-        raise ValueError(f"call_id: expected a string, got {call_id!r}")
+        raise FieldError("call_id", f"expected a string, got {call_id!r}")
     return CallOutcome(ref, STATUS_RESULT[status], choice, str(call_id) if call_id else None)
 
 

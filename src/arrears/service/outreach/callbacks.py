@@ -164,7 +164,7 @@ def dialer_event(app: App, event: dict[str, Any]) -> CallResult:
     try:
         outcome = voice.outcome(event)
     except ValueError as exc:
-        raise Invalid(str(exc)) from exc
+        raise Invalid(str(exc), field=getattr(exc, "field", None)) from exc
     now = app.clock()
     key = "|".join((outcome.call_id or outcome.reference, str(event.get("status")),
                     str(event.get("digits") or "")))  # fmt: skip
