@@ -89,7 +89,7 @@ def adapters(gw: Gateway, smtp: SmtpServer, folder: Path) -> dict[str, Channel]:
         "sms": HttpSms(HttpSmsConfig(url=gw.url, rate_per_second=10_000)),
         "push": HttpPush(
             HttpPushConfig(url=gw.url.replace("/send", "/push"), rate_per_second=10_000)
-        ),  # fmt: skip
+        ),
         "email": SmtpEmail(
             SmtpConfig(
                 host="127.0.0.1",
@@ -98,7 +98,7 @@ def adapters(gw: Gateway, smtp: SmtpServer, folder: Path) -> dict[str, Channel]:
                 cafile=str(smtp.cert),
                 rate_per_second=10_000,
             )
-        ),  # fmt: skip
+        ),
         "letter": box,
         "robocall": box,
     }
@@ -151,9 +151,10 @@ def test_every_planned_message_goes_out_once_and_verifies(
         codes_issued = conn.execute(select(func.count()).select_from(t.verification_code)).scalar()
         assert audit.verify(conn).ok
         evidence = conn.execute(
-            select(func.count()).select_from(t.audit_log)
+            select(func.count())
+            .select_from(t.audit_log)
             .where(t.audit_log.c.kind == "contact_attempt")
-        ).scalar()  # fmt: skip
+        ).scalar()
     assert {a for a, n in attempts if n == 1} == {a["action_id"] for a in sent}
     assert all(n == 1 for _, n in attempts)
     assert evidence == len(sent) and (codes_issued or 0) >= len(sent)
@@ -181,22 +182,36 @@ def test_what_changed_since_the_plan_stops_the_message(
     held, paid, opted, promised, later = sms[:5]
     assert len({a["borrower_id"] for a in sms[:5]}) == 5
     with planned.engine.begin() as conn:
-        conn.execute(insert(t.promise).values(promise_id="p1", loan_id=promised["loan_id"],
-                                              amount=100, due_on=DAY + timedelta(days=2),
-                                              made_at=FIXED_NOW, status="pending"))  # fmt: skip
+        conn.execute(
+            insert(t.promise).values(
+                promise_id="p1",
+                loan_id=promised["loan_id"],
+                amount=100,
+                due_on=DAY + timedelta(days=2),
+                made_at=FIXED_NOW,
+                status="pending",
+            )
+        )
         conn.execute(  # the borrower now asks to be contacted only in the evening
-            update(t.borrower).where(t.borrower.c.borrower_id == later["borrower_id"])
+            update(t.borrower)
+            .where(t.borrower.c.borrower_id == later["borrower_id"])
             .values(contact_window="18:00-21:00")
-        )  # fmt: skip
-        conn.execute(insert(t.hold).values(hold_id="h1", borrower_id=held["borrower_id"],
-                                           loan_id=None, kind="cease_request",
-                                           starts_at=FIXED_NOW - timedelta(minutes=5)))  # fmt: skip
+        )
+        conn.execute(
+            insert(t.hold).values(
+                hold_id="h1",
+                borrower_id=held["borrower_id"],
+                loan_id=None,
+                kind="cease_request",
+                starts_at=FIXED_NOW - timedelta(minutes=5),
+            )
+        )
         conn.execute(
             update(t.contact_point)
             .where(
                 t.contact_point.c.borrower_id == opted["borrower_id"],
                 t.contact_point.c.kind == "phone",
-            )  # fmt: skip
+            )
             .values(opt_outs="sms")
         )
     owed = statement_for_loan(planned, str(paid["loan_id"]), DAY)["total_due"]
@@ -260,16 +275,20 @@ def test_a_refused_number_parks_at_once_and_a_receipt_is_recorded(
 ) -> None:
     gw = Gateway().start()
     try:
-        sms = sorted(_actions(planned, status="planned", channel="sms"),
-                     key=lambda a: a["action_id"])  # fmt: skip
+        sms = sorted(
+            _actions(planned, status="planned", channel="sms"), key=lambda a: a["action_id"]
+        )
         target = sms[0]
         with planned.engine.connect() as conn:
             enc = conn.execute(
                 select(t.contact_point.c.value_enc)
-                .where(t.contact_point.c.borrower_id == target["borrower_id"],
-                       t.contact_point.c.kind == "phone", t.contact_point.c.is_valid.is_(True))
+                .where(
+                    t.contact_point.c.borrower_id == target["borrower_id"],
+                    t.contact_point.c.kind == "phone",
+                    t.contact_point.c.is_valid.is_(True),
+                )
                 .order_by(t.contact_point.c.is_primary.desc(), t.contact_point.c.contact_id)
-            ).first()  # fmt: skip
+            ).first()
         assert enc is not None
         number = planned.cipher.decrypt("contact_point.value", enc[0])
         assert number
@@ -286,9 +305,10 @@ def test_a_refused_number_parks_at_once_and_a_receipt_is_recorded(
             sms_receipt(planned, "no-such-ref", "delivered")
         with planned.engine.connect() as conn:
             result = conn.execute(
-                select(t.contact_attempt.c.result)
-                .where(t.contact_attempt.c.action_id == sent["action_id"])
-            ).scalar_one()  # fmt: skip
+                select(t.contact_attempt.c.result).where(
+                    t.contact_attempt.c.action_id == sent["action_id"]
+                )
+            ).scalar_one()
         assert result == "delivered"
     finally:
         gw.stop()

@@ -52,8 +52,11 @@ def test_a_rotation_seals_everything_again_and_can_be_resumed(
     ingest(first.engine, first.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
     run_cycle(first, DAY, strategy=load("default"))
     box = Outbox(None)
-    dispatch(first, dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
-             Options(worker="w"))  # fmt: skip
+    dispatch(
+        first,
+        dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
+        Options(worker="w"),
+    )
     with first.engine.connect() as conn:
         names = conn.execute(select(t.borrower.c.name_enc)).scalars().all()
         message = conn.execute(

@@ -36,8 +36,13 @@ def test_a_collector_works_the_queue_in_priority_order(planned: App) -> None:
     assert [q.priority for q in queue] == sorted((q.priority for q in queue), reverse=True)
     assert {q.channel for q in queue} == {"agent_call"}
     first = queue[0]
-    attempt = record_outcome(planned, first.action_id, collector_id="C0007",
-                             result="conversation", note="客户承诺本周五还款")  # fmt: skip
+    attempt = record_outcome(
+        planned,
+        first.action_id,
+        collector_id="C0007",
+        result="conversation",
+        note="客户承诺本周五还款",
+    )
     after = items(planned, "early_callback", DAY, limit=500)
     assert first.action_id not in {q.action_id for q in after} and len(after) == len(queue) - 1
     with planned.engine.connect() as conn:
@@ -63,8 +68,13 @@ def test_a_collector_works_the_queue_in_priority_order(planned: App) -> None:
 def test_a_threatening_note_is_refused_and_nothing_is_written(planned: App) -> None:
     first = items(planned, "early_callback", DAY, limit=1)[0]
     with pytest.raises(ServiceError, match="note: prohibited language: threat"):
-        record_outcome(planned, first.action_id, collector_id="C0007", result="conversation",
-                       note="再不还钱就弄死你")  # fmt: skip
+        record_outcome(
+            planned,
+            first.action_id,
+            collector_id="C0007",
+            result="conversation",
+            note="再不还钱就弄死你",
+        )
     with pytest.raises(ServiceError, match="result: expected one of"):
         record_outcome(planned, first.action_id, collector_id="C0007", result="great")
     assert items(planned, "early_callback", DAY, limit=1)[0].action_id == first.action_id

@@ -53,8 +53,11 @@ class Proposal:
 def _owed(st: dict[str, Any]) -> dict[str, int]:
     """What is unpaid of each waivable component (past due and due today)."""
     o, d = st["overdue"], st["due_today"]
-    return {"penalty": int(o["penalty"]), "fee": int(o["fee"]) + int(d["fee"]),
-            "interest": int(o["interest"]) + int(d["interest"])}  # fmt: skip
+    return {
+        "penalty": int(o["penalty"]),
+        "fee": int(o["fee"]) + int(d["fee"]),
+        "interest": int(o["interest"]) + int(d["interest"]),
+    }
 
 
 def preview_waiver(app: App, loan_id: str, amounts: dict[str, int]) -> dict[str, Any]:
@@ -78,8 +81,14 @@ def preview_waiver(app: App, loan_id: str, amounts: dict[str, int]) -> dict[str,
         loan = LoanRepository(conn).get(loan_id)
     trial = Waiver("preview", today, **{k: amounts.get(k, 0) for k in COMPONENTS})
     bands = bands_for(app.settings)
-    after = statement_to_dict(statement(replace(loan, waivers=(*loan.waivers, trial)), today,
-                                        buckets=bands.buckets, stages=bands.stages))  # fmt: skip
+    after = statement_to_dict(
+        statement(
+            replace(loan, waivers=(*loan.waivers, trial)),
+            today,
+            buckets=bands.buckets,
+            stages=bands.stages,
+        )
+    )
     saving = int(before["total_due"]) - int(after["total_due"])
     return {
         "as_of": today.isoformat(),
@@ -214,18 +223,41 @@ def propose(
     with app.engine.begin() as conn:
         conn.execute(
             insert(t.arrangement).values(
-                arrangement_id=arrangement_id, loan_id=loan_id, kind=kind, status=status,
-                starts_on=app.today(), ends_on=_ends_on(kind, terms),
-                terms=audit.canonical(terms), effect=audit.canonical(eff),
-                proposed_by=by, proposed_role=role, proposed_at=now, reason=reason,
-                approved_by=by if alone else None, approved_at=now if alone else None,
+                arrangement_id=arrangement_id,
+                loan_id=loan_id,
+                kind=kind,
+                status=status,
+                starts_on=app.today(),
+                ends_on=_ends_on(kind, terms),
+                terms=audit.canonical(terms),
+                effect=audit.canonical(eff),
+                proposed_by=by,
+                proposed_role=role,
+                proposed_at=now,
+                reason=reason,
+                approved_by=by if alone else None,
+                approved_at=now if alone else None,
             )
-        )  # fmt: skip
-        audit.append(conn, [audit.Entry(kind="arrangement_proposed", subject=loan_id,
-                                        rulebook="", at=now,
-                                        payload={"arrangement_id": arrangement_id,
-                                                 "kind": kind, "by": by, "role": role,
-                                                 "status": status, "effect": eff})])  # fmt: skip
+        )
+        audit.append(
+            conn,
+            [
+                audit.Entry(
+                    kind="arrangement_proposed",
+                    subject=loan_id,
+                    rulebook="",
+                    at=now,
+                    payload={
+                        "arrangement_id": arrangement_id,
+                        "kind": kind,
+                        "by": by,
+                        "role": role,
+                        "status": status,
+                        "effect": eff,
+                    },
+                )
+            ],
+        )
         if alone and kind == "waiver":
             _apply(conn, app, arrangement_id, loan_id, eff)
     if alone:
@@ -251,8 +283,11 @@ def _no_waiting(app: App, loan_id: str) -> None:
             )
         ).first()
     if waiting is not None:
-        raise Invalid(f"loan_id: {waiting.kind} {waiting.arrangement_id} is waiting for "
-                           "approval; approve or reject it first", field='loan_id')  # fmt: skip
+        raise Invalid(
+            f"loan_id: {waiting.kind} {waiting.arrangement_id} is waiting for "
+            "approval; approve or reject it first",
+            field="loan_id",
+        )
 
 
 def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[str, Any]) -> None:
@@ -266,7 +301,7 @@ def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[
             fee=w["fee"],
             interest=w["interest"],
             arrangement_id=arrangement_id,
-        )  # fmt: skip
+        )
     )
 
 
@@ -281,8 +316,10 @@ def _again(app: App, row: Any) -> dict[str, Any]:
     before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
     live = [a for a in before.arrangements if a.status in IN_FORCE]
     if live:
-        raise Conflict(f"arrangement_id: {live[0].kind} {live[0].arrangement_id} came "
-                           "into force meanwhile", field='arrangement_id')  # fmt: skip
+        raise Conflict(
+            f"arrangement_id: {live[0].kind} {live[0].arrangement_id} came into force meanwhile",
+            field="arrangement_id",
+        )
     ev = event_for(row.kind, "trial", today, terms)
     return effect(loan, Draft(row.kind, terms, ev, Decimal(0)), today, bands, before)
 
@@ -325,21 +362,39 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
     now = app.clock()
     with app.engine.begin() as conn:
         done = conn.execute(
-            update(ar).where(ar.c.arrangement_id == arrangement_id,
-                             ar.c.status == "pending_approval")
-            .values(status="active", approved_by=by, approved_at=now, starts_on=app.today(),
-                    effect=audit.canonical(eff))
-        ).rowcount  # fmt: skip
+            update(ar)
+            .where(ar.c.arrangement_id == arrangement_id, ar.c.status == "pending_approval")
+            .values(
+                status="active",
+                approved_by=by,
+                approved_at=now,
+                starts_on=app.today(),
+                effect=audit.canonical(eff),
+            )
+        ).rowcount
         if done != 1:
             raise Conflict(
                 f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
             )
         if row.kind == "waiver":
             _apply(conn, app, arrangement_id, row.loan_id, eff)
-        audit.append(conn, [audit.Entry(kind="arrangement_approved", subject=row.loan_id,
-                                        rulebook="", at=now,
-                                        payload={"arrangement_id": arrangement_id, "by": by,
-                                                 "role": role, "kind": row.kind})])  # fmt: skip
+        audit.append(
+            conn,
+            [
+                audit.Entry(
+                    kind="arrangement_approved",
+                    subject=row.loan_id,
+                    rulebook="",
+                    at=now,
+                    payload={
+                        "arrangement_id": arrangement_id,
+                        "by": by,
+                        "role": role,
+                        "kind": row.kind,
+                    },
+                )
+            ],
+        )
     after_commit(app, ArrangementAgreed(arrangement_id, row.kind, row.loan_id))
     return Proposal(arrangement_id, "active", eff)
 
@@ -352,19 +407,32 @@ def reject(app: App, arrangement_id: str, *, by: str, role: str, reason: str) ->
     now = app.clock()
     with app.engine.begin() as conn:
         done = conn.execute(
-            update(ar).where(ar.c.arrangement_id == arrangement_id,
-                             ar.c.status == "pending_approval")
+            update(ar)
+            .where(ar.c.arrangement_id == arrangement_id, ar.c.status == "pending_approval")
             .values(status="rejected", approved_by=by, approved_at=now, reason=reason)
-        ).rowcount  # fmt: skip
+        ).rowcount
         if done != 1:
             raise Conflict(
                 f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
             )
-        audit.append(conn, [audit.Entry(kind="arrangement_rejected", subject=row.loan_id,
-                                        rulebook="", at=now,
-                                        payload={"arrangement_id": arrangement_id, "by": by,
-                                                 "role": role, "kind": row.kind,
-                                                 "reason": reason})])  # fmt: skip
+        audit.append(
+            conn,
+            [
+                audit.Entry(
+                    kind="arrangement_rejected",
+                    subject=row.loan_id,
+                    rulebook="",
+                    at=now,
+                    payload={
+                        "arrangement_id": arrangement_id,
+                        "by": by,
+                        "role": role,
+                        "kind": row.kind,
+                        "reason": reason,
+                    },
+                )
+            ],
+        )
 
 
 def review(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:
@@ -398,15 +466,28 @@ def review(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:
     now = app.clock()
     with app.engine.begin() as conn:
         for _, status, a in changes:
-            conn.execute(update(ar).where(ar.c.arrangement_id == a.arrangement_id)
-                         .values(status=status))  # fmt: skip
+            conn.execute(
+                update(ar).where(ar.c.arrangement_id == a.arrangement_id).values(status=status)
+            )
             counts[status] = counts.get(status, 0) + 1
-        audit.append(conn, [audit.Entry(kind=f"arrangement_{status}", subject=lid,
-                                        rulebook="", at=now,
-                                        payload={"arrangement_id": a.arrangement_id,
-                                                 "kind": a.kind, "on": (a.on or day).isoformat(),
-                                                 "missed": a.missed})
-                            for lid, status, a in changes])  # fmt: skip
+        audit.append(
+            conn,
+            [
+                audit.Entry(
+                    kind=f"arrangement_{status}",
+                    subject=lid,
+                    rulebook="",
+                    at=now,
+                    payload={
+                        "arrangement_id": a.arrangement_id,
+                        "kind": a.kind,
+                        "on": (a.on or day).isoformat(),
+                        "missed": a.missed,
+                    },
+                )
+                for lid, status, a in changes
+            ],
+        )
     return counts
 
 
