@@ -13,8 +13,6 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from arrears.bootstrap import App
-from arrears.generate.portfolio import Options, generate
-from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
 from arrears.service.outreach.agency import (
     PLACEMENT_FIELDS,
@@ -25,18 +23,14 @@ from arrears.service.outreach.agency import (
     refer,
 )
 from arrears.store import tables as t
-from arrears.store.ingest.loader import ingest
-from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, PlanBook
 
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", Options(loans=3000, seed=8, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    run_cycle(app, DAY, strategy=load("default"))
+def planned(plan_book: PlanBook, tmp_path: Path) -> App:
+    app = plan_book(3000, 8, DAY)
     agencies = tmp_path / "agencies.yaml"
     agencies.write_text(
         "pools:\n  tier1: [{agency: AG-NORTH, share: 60}, {agency: AG-SOUTH, share: 40}]\n"

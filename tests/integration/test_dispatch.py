@@ -23,11 +23,8 @@ from arrears.channels.email_smtp import SmtpConfig, SmtpEmail
 from arrears.channels.outbox import Outbox
 from arrears.channels.push_http import HttpPush, HttpPushConfig
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
-from arrears.generate.portfolio import Options as GenOptions
-from arrears.generate.portfolio import generate
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.payments import post_payment
-from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
 from arrears.service.outreach.callbacks import UnknownReference, sms_receipt
 from arrears.service.outreach.dispatch import dispatch
@@ -36,9 +33,7 @@ from arrears.service.outreach.verify import verify
 from arrears.store import audit
 from arrears.store import tables as t
 from arrears.store.db import as_utc as db_utc
-from arrears.store.ingest.loader import ingest
-from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, PlanBook
 from tests.support.clock import Clock
 from tests.support.servers import Gateway, SmtpServer
 
@@ -47,11 +42,8 @@ SENT_BY_PROVIDERS = ("sms", "push", "email", "letter", "robocall")
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", GenOptions(loans=1500, seed=11, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    run_cycle(app, DAY, strategy=load("default"))
-    return app
+def planned(plan_book: PlanBook) -> App:
+    return plan_book(1500, 11, DAY)
 
 
 @pytest.fixture

@@ -14,8 +14,6 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.channels.outbox import Outbox
-from arrears.generate.portfolio import Options as GenOptions
-from arrears.generate.portfolio import generate
 from arrears.service.cases.complaints import escalate, file_complaint, rates, resolve
 from arrears.service.cases.hold_records import end_hold, start_hold
 from arrears.service.daily.cycle import run_cycle
@@ -24,21 +22,16 @@ from arrears.service.outreach.dispatch import dispatch
 from arrears.service.outreach.state import Options
 from arrears.store import tables as t
 from arrears.store.db import as_utc
-from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, PlanBook
 from tests.support.clock import Clock, plan_rows
 
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", GenOptions(loans=1500, seed=23, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    app.clock = Clock()
-    run_cycle(app, DAY, strategy=load("default"))
-    return app
+def planned(plan_book: PlanBook) -> App:
+    return plan_book(1500, 23, DAY, clock=Clock())
 
 
 def _hold(app: App, hold_id: str) -> Any:

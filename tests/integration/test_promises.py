@@ -6,35 +6,28 @@ delinquency (and its treatments) back."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from arrears.bootstrap import App
-from arrears.generate.portfolio import Options, generate
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.payments import post_payment, reverse_payment
 from arrears.service.cases.promises import Part, make_promise
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
 from arrears.store import tables as t
-from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, PlanBook
 from tests.support.clock import Clock, plan_rows
 
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", Options(loans=1500, seed=17, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    app.clock = Clock()
-    run_cycle(app, DAY, strategy=load("default"))
-    return app
+def planned(plan_book: PlanBook) -> App:
+    return plan_book(1500, 17, DAY, clock=Clock())
 
 
 def _parts(app: App, loan_id: str) -> list[Any]:

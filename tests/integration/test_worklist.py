@@ -4,30 +4,24 @@ item leaves the queue, a re-run of the day keeps it), a threatening note refused
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from arrears.bootstrap import App
-from arrears.generate.portfolio import Options, generate
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
 from arrears.service.outreach.worklist import items, record_outcome
 from arrears.store import tables as t
-from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import PlanBook
 
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", Options(loans=600, seed=5, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    run_cycle(app, DAY, strategy=load("default"))
-    return app
+def planned(plan_book: PlanBook) -> App:
+    return plan_book(600, 5, DAY)
 
 
 def test_a_collector_works_the_queue_in_priority_order(planned: App) -> None:
