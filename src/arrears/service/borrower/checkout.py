@@ -159,18 +159,7 @@ def complete_order(
             "provider_ref": provider_ref[:128],
         }
         if done.rowcount == 1:  # the callback that completed it says so, once
-            audit.append(
-                conn,
-                [
-                    audit.Entry(
-                        kind="payment_order",
-                        subject=order.loan_id,
-                        rulebook="",
-                        at=now,
-                        payload=said,
-                    )
-                ],
-            )
+            audit.record(conn, "payment_order", order.loan_id, now, said)
     found = order_of(app, order_id)
     assert found is not None
     return found

@@ -147,17 +147,8 @@ def send_code(app: App, ref: str, sms: Channel) -> None:
                 tries=0,
             )
         )
-        audit.append(
-            conn,
-            [
-                audit.Entry(
-                    kind="portal_code",
-                    subject=borrower_id,
-                    rulebook="",
-                    at=now,
-                    payload={"code_id": code_id, "to": mask_phone(phone)},
-                )
-            ],
+        audit.record(
+            conn, "portal_code", borrower_id, now, {"code_id": code_id, "to": mask_phone(phone)}
         )
     message = Message(
         idempotency_key=code_id,
@@ -233,18 +224,7 @@ def sign_in(app: App, ref: str, code: str) -> tuple[str, Session] | None:
                 expires_at=now + timedelta(minutes=SESSION_MINUTES),
             )
         )
-        audit.append(
-            conn,
-            [
-                audit.Entry(
-                    kind="portal_sign_in",
-                    subject=borrower_id,
-                    rulebook="",
-                    at=now,
-                    payload={"code_id": live.code_id},
-                )
-            ],
-        )
+        audit.record(conn, "portal_sign_in", borrower_id, now, {"code_id": live.code_id})
     return token, Session(borrower_id, csrf)
 
 
@@ -454,23 +434,18 @@ def set_preferences(
                 preferred_channel=preferred or None,
             )
         )
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="preferences",
-                    subject=borrower_id,
-                    rulebook="",
-                    at=now,
-                    payload={
-                        "channels": kept,
-                        "window": window,
-                        "language": language,
-                        "preferred": preferred,
-                        "source": "portal",
-                    },
-                )
-            ],
+            "preferences",
+            borrower_id,
+            now,
+            {
+                "channels": kept,
+                "window": window,
+                "language": language,
+                "preferred": preferred,
+                "source": "portal",
+            },
         )
     after_commit(app, PreferencesChanged(borrower_id))
     return preferences(app, borrower_id)

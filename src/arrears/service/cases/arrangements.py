@@ -239,24 +239,19 @@ def propose(
                 approved_at=now if alone else None,
             )
         )
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="arrangement_proposed",
-                    subject=loan_id,
-                    rulebook="",
-                    at=now,
-                    payload={
-                        "arrangement_id": arrangement_id,
-                        "kind": kind,
-                        "by": by,
-                        "role": role,
-                        "status": status,
-                        "effect": eff,
-                    },
-                )
-            ],
+            "arrangement_proposed",
+            loan_id,
+            now,
+            {
+                "arrangement_id": arrangement_id,
+                "kind": kind,
+                "by": by,
+                "role": role,
+                "status": status,
+                "effect": eff,
+            },
         )
         if alone and kind == "waiver":
             _apply(conn, app, arrangement_id, loan_id, eff)
@@ -378,22 +373,17 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
             )
         if row.kind == "waiver":
             _apply(conn, app, arrangement_id, row.loan_id, eff)
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="arrangement_approved",
-                    subject=row.loan_id,
-                    rulebook="",
-                    at=now,
-                    payload={
-                        "arrangement_id": arrangement_id,
-                        "by": by,
-                        "role": role,
-                        "kind": row.kind,
-                    },
-                )
-            ],
+            "arrangement_approved",
+            row.loan_id,
+            now,
+            {
+                "arrangement_id": arrangement_id,
+                "by": by,
+                "role": role,
+                "kind": row.kind,
+            },
         )
     after_commit(app, ArrangementAgreed(arrangement_id, row.kind, row.loan_id))
     return Proposal(arrangement_id, "active", eff)
@@ -415,23 +405,18 @@ def reject(app: App, arrangement_id: str, *, by: str, role: str, reason: str) ->
             raise Conflict(
                 f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
             )
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="arrangement_rejected",
-                    subject=row.loan_id,
-                    rulebook="",
-                    at=now,
-                    payload={
-                        "arrangement_id": arrangement_id,
-                        "by": by,
-                        "role": role,
-                        "kind": row.kind,
-                        "reason": reason,
-                    },
-                )
-            ],
+            "arrangement_rejected",
+            row.loan_id,
+            now,
+            {
+                "arrangement_id": arrangement_id,
+                "by": by,
+                "role": role,
+                "kind": row.kind,
+                "reason": reason,
+            },
         )
 
 

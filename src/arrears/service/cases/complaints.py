@@ -104,22 +104,17 @@ def file_complaint(
         if attempt_ids:
             links = [{"complaint_id": complaint_id, "attempt_id": a} for a in attempt_ids]
             conn.execute(insert(t.complaint_attempt), links)
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="complaint",
-                    subject=loan_id or borrower_id,
-                    rulebook="",
-                    at=now,
-                    payload={
-                        "complaint_id": complaint_id,
-                        "category": category,
-                        "source": source,
-                        "attempts": attempt_ids,
-                    },
-                )
-            ],
+            "complaint",
+            loan_id or borrower_id,
+            now,
+            {
+                "complaint_id": complaint_id,
+                "category": category,
+                "source": source,
+                "attempts": attempt_ids,
+            },
         )
     if category in rules.hold_on:
         why = f"complaint {complaint_id}: {category}"

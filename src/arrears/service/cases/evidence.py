@@ -124,22 +124,16 @@ def attach(app: App, complaint_id: str, uploads: list[Upload]) -> list[str]:
         return []
     with app.engine.begin() as conn:
         conn.execute(insert(ev), rows)
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="complaint_evidence",
-                    subject=complaint_id,
-                    rulebook="",
-                    at=now,
-                    payload={
-                        "files": [
-                            [r["evidence_id"], r["sha256"], r["content_type"], r["size"]]
-                            for r in rows
-                        ]
-                    },
-                )
-            ],
+            "complaint_evidence",
+            complaint_id,
+            now,
+            {
+                "files": [
+                    [r["evidence_id"], r["sha256"], r["content_type"], r["size"]] for r in rows
+                ]
+            },
         )
     return [str(r["evidence_id"]) for r in rows]
 

@@ -81,17 +81,12 @@ def start_hold(
                 created_by=by,
             )
         )
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="hold",
-                    subject=scope or borrower_id,
-                    rulebook="",
-                    at=now,
-                    payload={"hold_id": hold_id, "kind": kind, "by": by, "reason": reason},
-                )
-            ],
+            "hold",
+            scope or borrower_id,
+            now,
+            {"hold_id": hold_id, "kind": kind, "by": by, "reason": reason},
         )
     after_commit(app, HoldStarted(hold_id, borrower_id))
     return hold_id
@@ -115,15 +110,10 @@ def end_hold(app: App, hold_id: str, *, reason: str, by: str | None = None) -> N
             .where(h.c.hold_id == hold_id)
             .values(ends_at=now, ended_by=by, end_reason=reason)
         )
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="hold_end",
-                    subject=row.loan_id or row.borrower_id,
-                    rulebook="",
-                    at=now,
-                    payload={"hold_id": hold_id, "by": by, "reason": reason},
-                )
-            ],
+            "hold_end",
+            row.loan_id or row.borrower_id,
+            now,
+            {"hold_id": hold_id, "by": by, "reason": reason},
         )

@@ -185,21 +185,16 @@ def reverse_payment(app: App, payment_id: str, reason: str, on: date | None = No
                 .returning(pa_.c.action_id)
             ).scalars()
         )
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="payment_reversal",
-                    subject=row.loan_id,
-                    rulebook="",
-                    at=now,
-                    payload={
-                        "payment_id": payment_id,
-                        "reason": reason,
-                        "restored": sorted(restored),
-                    },
-                )
-            ],
+            "payment_reversal",
+            row.loan_id,
+            now,
+            {
+                "payment_id": payment_id,
+                "reason": reason,
+                "restored": sorted(restored),
+            },
         )
     from arrears.service.cases.arrangements import (
         review,  # a settlement it had reached is open again

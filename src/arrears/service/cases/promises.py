@@ -152,22 +152,17 @@ def make_promise(
                 for k, (pid, p) in enumerate(zip(ids, parts, strict=True))
             ],
         )
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="promise",
-                    subject=loan_id,
-                    rulebook="",
-                    at=now,
-                    payload={
-                        "group_id": group,
-                        "source": source,
-                        "made_by": made_by,
-                        "parts": [[p.due_on.isoformat(), p.amount] for p in parts],
-                    },
-                )
-            ],
+            "promise",
+            loan_id,
+            now,
+            {
+                "group_id": group,
+                "source": source,
+                "made_by": made_by,
+                "parts": [[p.due_on.isoformat(), p.amount] for p in parts],
+            },
         )
     after_commit(app, PromiseMade(group, loan_id))
     return ids

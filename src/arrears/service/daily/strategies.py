@@ -105,17 +105,12 @@ def activate(app: App, version_id: int, *, by: str) -> None:
             .where(sv.c.version_id == version_id)
             .values(active=True, activated_by=by, activated_at=now)
         )
-        audit.append(
+        audit.record(
             conn,
-            [
-                audit.Entry(
-                    kind="strategy_activated",
-                    subject=s.name,
-                    rulebook="",
-                    at=now,
-                    payload={"version_id": version_id, "by": by, "version": s.version},
-                )
-            ],
+            "strategy_activated",
+            s.name,
+            now,
+            {"version_id": version_id, "by": by, "version": s.version},
         )
 
 

@@ -298,22 +298,18 @@ def _record_run(
     if key is None:
         raise Invalid("the store did not return the run's id")
     run_id = int(key[0])
-    audit.append(
+    audit.record(
         conn,
-        [
-            audit.Entry(
-                kind="cycle_run",
-                subject=f"cycle:{day.isoformat()}",
-                rulebook="cycle",  # not a rulebook's record: kept for the longest retention
-                payload={
-                    "run_id": run_id,
-                    "hash": run_hash,
-                    "plan_digest": digest,
-                    "business_date": day.isoformat(),
-                    "strategy": strategy.name,
-                },
-                at=app.clock(),
-            )
-        ],
+        "cycle_run",
+        f"cycle:{day.isoformat()}",
+        app.clock(),
+        {
+            "run_id": run_id,
+            "hash": run_hash,
+            "plan_digest": digest,
+            "business_date": day.isoformat(),
+            "strategy": strategy.name,
+        },
+        rulebook="cycle",
     )
     return int(run_id)

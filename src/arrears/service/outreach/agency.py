@@ -433,22 +433,17 @@ def refer(app: App, day: date, folder: Path | None = None) -> dict[str, Path]:
                 .where(pa_.c.action_id == a.action_id)
                 .values(status="referred", sent_at=app.clock())
             )
-            audit.append(
+            audit.record(
                 conn,
-                [
-                    audit.Entry(
-                        kind="legal_referral",
-                        subject=a.loan_id,
-                        rulebook="",
-                        at=app.clock(),
-                        payload={
-                            "file": path.name,
-                            "sha256": digest,
-                            "contacts": len(index["contacts"]),
-                            "payments": index["payments"],
-                        },
-                    )
-                ],
+                "legal_referral",
+                a.loan_id,
+                app.clock(),
+                {
+                    "file": path.name,
+                    "sha256": digest,
+                    "contacts": len(index["contacts"]),
+                    "payments": index["payments"],
+                },
             )
         out[a.loan_id] = path
     return out
