@@ -14,14 +14,8 @@ from sqlalchemy import func, insert, select
 
 from arrears.bootstrap import App
 from arrears.service.errors import ServiceError
-from arrears.service.outreach.agency import (
-    PLACEMENT_FIELDS,
-    evidence_hash,
-    legal_package,
-    place,
-    recall,
-    refer,
-)
+from arrears.service.outreach.agency import PLACEMENT_FIELDS, place, recall
+from arrears.service.outreach.legal import evidence_hash, legal_package, refer
 from arrears.store import tables as t
 from tests.conftest import FIXED_NOW, PlanBook
 

@@ -16,13 +16,8 @@ from arrears.cycle import snapshot
 from arrears.cycle.book_delinquency import compute_parts
 from arrears.domain.delinquency import DEFAULT_BUCKETS, DEFAULT_STAGES
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.cases.arrangements import (
-    approve,
-    largest_allowed,
-    propose,
-    propose_waiver,
-    reject,
-)
+from arrears.service.cases.approvals import approve, reject
+from arrears.service.cases.arrangements import largest_allowed, propose, propose_waiver
 from arrears.service.cases.hold_records import end_hold, start_hold
 from arrears.service.cases.payments import post_payment, reverse_payment
 from arrears.service.errors import ServiceError

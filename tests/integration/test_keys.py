@@ -16,7 +16,7 @@ from arrears.bootstrap import App, bootstrap
 from arrears.channels.outbox import Outbox
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.borrower.portal import find_borrower
+from arrears.service.borrower.signin import find_borrower
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.outreach.dispatch import dispatch
 from arrears.service.outreach.state import BODY, Options

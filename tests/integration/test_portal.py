@@ -25,7 +25,7 @@ from arrears.bootstrap import App
 from arrears.channels.base import Message, Receipt
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.borrower.portal import send_code
+from arrears.service.borrower.signin import send_code
 from arrears.service.daily.cycle import run_cycle
 from arrears.settings import Env, Settings
 from arrears.store import tables as t

@@ -197,7 +197,7 @@ def waiver_approve(
     role: Annotated[str, typer.Option(help="an approving role: supervisor, admin")],
 ) -> None:
     """Approve a waiting waiver (maker-checker: never the person who proposed it)."""
-    from arrears.service.cases.arrangements import approve
+    from arrears.service.cases.approvals import approve
 
     a = _app()
     with _errors():
@@ -214,7 +214,7 @@ def waiver_reject(
     reason: Annotated[str, typer.Option(help="why")],
 ) -> None:
     """Reject a waiting waiver (a second person in an approving role, as for approval)."""
-    from arrears.service.cases.arrangements import reject
+    from arrears.service.cases.approvals import reject
 
     a = _app()
     with _errors():

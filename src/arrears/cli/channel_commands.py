@@ -400,7 +400,7 @@ def legal_package_cmd(
     """One account's legal package: statement, instalments, payments, contacts with hashes."""
     import hashlib
 
-    from arrears.service.outreach.agency import legal_package
+    from arrears.service.outreach.legal import legal_package
 
     a = _app()
     with _errors():
@@ -419,7 +419,7 @@ def legal_refer(
     to: Annotated[Path | None, typer.Option("--out", help="folder for the packages")] = None,
 ) -> None:
     """The day's planned legal referrals, judged again, each as its package."""
-    from arrears.service.outreach.agency import refer
+    from arrears.service.outreach.legal import refer
 
     a = _app()
     with _errors():

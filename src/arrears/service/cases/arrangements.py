@@ -13,7 +13,6 @@ it, and the statement lists what was waived.
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from dataclasses import dataclass, replace
@@ -31,8 +30,8 @@ from arrears.domain.ledger import Loan, Waiver
 from arrears.service.books.bands import bands_for
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.policy import Policy, load_policy
-from arrears.service.cases.restructure import IN_FORCE, KINDS, Draft, draft, effect, event_for
-from arrears.service.errors import Conflict, Forbidden, Invalid, NotFound
+from arrears.service.cases.restructure import IN_FORCE, KINDS, Draft, draft, effect
+from arrears.service.errors import Invalid, NotFound
 from arrears.service.outreach.pending import ArrangementAgreed, after_commit
 from arrears.service.store import require_current
 from arrears.store import audit
@@ -114,7 +113,7 @@ def _within(limits: Any, effect: dict[str, Any]) -> bool:
 
 def largest_allowed(app: App, loan_id: str, role: str, component: str) -> int:
     """The most ``role`` may waive of ``component`` alone on ``loan_id`` today (fen)."""
-    rules = _rules(app, loan_id)
+    rules = rules_of(app, loan_id)
     limits = rules.waiver.get(role)
     if limits is None:
         return 0
@@ -123,11 +122,11 @@ def largest_allowed(app: App, loan_id: str, role: str, component: str) -> int:
     return math.floor(owed * share)
 
 
-def _rules(app: App, loan_id: str) -> Any:
-    return _policy(app, loan_id).approval
+def rules_of(app: App, loan_id: str) -> Any:
+    return policy_of(app, loan_id).approval
 
 
-def _policy(app: App, loan_id: str) -> Policy:
+def policy_of(app: App, loan_id: str) -> Policy:
     with app.engine.connect() as conn:
         pid = conn.execute(
             select(t.loan.c.portfolio_id).where(t.loan.c.loan_id == loan_id)
@@ -137,7 +136,7 @@ def _policy(app: App, loan_id: str) -> Policy:
     return load_policy(app.settings.collections_policy_file).for_portfolio(pid)
 
 
-def _loan(app: App, loan_id: str) -> Loan:
+def loan_of(app: App, loan_id: str) -> Loan:
     with app.engine.connect() as conn:
         try:
             return LoanRepository(conn).get(loan_id)
@@ -147,8 +146,8 @@ def _loan(app: App, loan_id: str) -> Loan:
 
 def _draft(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> tuple[Draft, dict[str, Any]]:
     require_current(app)
-    policy = _policy(app, loan_id)
-    loan = _loan(app, loan_id)
+    policy = policy_of(app, loan_id)
+    loan = loan_of(app, loan_id)
     today = app.today()
     bands = bands_for(app.settings)
     before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
@@ -200,7 +199,7 @@ def propose(
 ) -> Proposal:
     """Propose an arrangement (waiver, extension, plan, settlement). Within ``role``'s own
     limits it is agreed at once; above them it waits for a second person's approval."""
-    rules = _rules(app, loan_id)
+    rules = rules_of(app, loan_id)
     roles = sorted(set(rules.waiver) | set(rules.alone))
     if role not in roles:
         raise Invalid(f"role: expected one of {', '.join(roles)}, got {role!r}", field="role")
@@ -254,7 +253,7 @@ def propose(
             },
         )
         if alone and kind == "waiver":
-            _apply(conn, app, arrangement_id, loan_id, eff)
+            apply_waiver(conn, app, arrangement_id, loan_id, eff)
     if alone:
         after_commit(app, ArrangementAgreed(arrangement_id, kind, loan_id))
     return Proposal(arrangement_id, status, eff)
@@ -285,7 +284,9 @@ def _no_waiting(app: App, loan_id: str) -> None:
         )
 
 
-def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[str, Any]) -> None:
+def apply_waiver(
+    conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[str, Any]
+) -> None:
     w = effect["waive"]
     conn.execute(
         insert(t.waiver).values(
@@ -298,126 +299,6 @@ def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[
             arrangement_id=arrangement_id,
         )
     )
-
-
-def _again(app: App, row: Any) -> dict[str, Any]:
-    """The effect of a waiting proposal as it would be agreed today."""
-    terms = json.loads(row.terms)
-    if row.kind == "waiver":
-        return preview_waiver(app, row.loan_id, terms)
-    loan = _loan(app, row.loan_id)
-    today = app.today()
-    bands = bands_for(app.settings)
-    before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
-    live = [a for a in before.arrangements if a.status in IN_FORCE]
-    if live:
-        raise Conflict(
-            f"arrangement_id: {live[0].kind} {live[0].arrangement_id} came into force meanwhile",
-            field="arrangement_id",
-        )
-    ev = event_for(row.kind, "trial", today, terms)
-    return effect(loan, Draft(row.kind, terms, ev, Decimal(0)), today, bands, before)
-
-
-def _waiting(app: App, arrangement_id: str, by: str, role: str, verb: str) -> Any:
-    """The proposal a second person may ``verb`` (approve or reject): waiting, not theirs
-    (maker-checker), and they in an approving role."""
-    require_current(app)
-    ar = t.arrangement
-    with app.engine.connect() as conn:
-        row = conn.execute(select(ar).where(ar.c.arrangement_id == arrangement_id)).first()
-    if row is None:
-        raise NotFound(
-            f"arrangement_id: {arrangement_id} is not in the store", field="arrangement_id"
-        )
-    if row.status != "pending_approval":
-        raise Conflict(
-            f"arrangement_id: {arrangement_id} is {row.status}, not waiting", field="arrangement_id"
-        )
-    if by == row.proposed_by:
-        must = "approve" if verb == "approve" else "decide"
-        raise Invalid(
-            f"by: {by} proposed it; a second person must {must} (maker-checker)", field="by"
-        )
-    rules = _rules(app, row.loan_id)
-    if role not in rules.approvers:
-        raise Forbidden(
-            f"role: a {role} cannot {verb}; approvers: {', '.join(rules.approvers)}", field="role"
-        )
-    return row
-
-
-def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
-    """The second person's approval: never the proposer, always an approving role. The effect
-    is computed again now (the account may have changed since the proposal), and the
-    arrangement is agreed as of today."""
-    ar = t.arrangement
-    row = _waiting(app, arrangement_id, by, role, "approve")
-    eff = _again(app, row)
-    now = app.clock()
-    with app.engine.begin() as conn:
-        done = conn.execute(
-            update(ar)
-            .where(ar.c.arrangement_id == arrangement_id, ar.c.status == "pending_approval")
-            .values(
-                status="active",
-                approved_by=by,
-                approved_at=now,
-                starts_on=app.today(),
-                effect=audit.canonical(eff),
-            )
-        ).rowcount
-        if done != 1:
-            raise Conflict(
-                f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
-            )
-        if row.kind == "waiver":
-            _apply(conn, app, arrangement_id, row.loan_id, eff)
-        audit.record(
-            conn,
-            "arrangement_approved",
-            row.loan_id,
-            now,
-            {
-                "arrangement_id": arrangement_id,
-                "by": by,
-                "role": role,
-                "kind": row.kind,
-            },
-        )
-    after_commit(app, ArrangementAgreed(arrangement_id, row.kind, row.loan_id))
-    return Proposal(arrangement_id, "active", eff)
-
-
-def reject(app: App, arrangement_id: str, *, by: str, role: str, reason: str) -> None:
-    """The second person's refusal, under the same four-eyes rule as an approval (never the
-    proposer, always an approving role), recorded in the evidence log."""
-    ar = t.arrangement
-    row = _waiting(app, arrangement_id, by, role, "reject")
-    now = app.clock()
-    with app.engine.begin() as conn:
-        done = conn.execute(
-            update(ar)
-            .where(ar.c.arrangement_id == arrangement_id, ar.c.status == "pending_approval")
-            .values(status="rejected", approved_by=by, approved_at=now, reason=reason)
-        ).rowcount
-        if done != 1:
-            raise Conflict(
-                f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
-            )
-        audit.record(
-            conn,
-            "arrangement_rejected",
-            row.loan_id,
-            now,
-            {
-                "arrangement_id": arrangement_id,
-                "by": by,
-                "role": role,
-                "kind": row.kind,
-                "reason": reason,
-            },
-        )
 
 
 def review(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:

@@ -117,7 +117,7 @@ def post_payment(
                 f"payment payment_id: {payment_id} was posted already", field="payment_id"
             ) from exc
         kept = promises.on_payment(app, conn, loan_id, today)
-    from arrears.service.cases.arrangements import review  # a settlement reached, a plan completed
+    from arrears.service.cases.arrangements import review
 
     review(app, today, loan_id)
     report = after_commit(app, PaymentPosted(payment_id, loan_id, paid_on))
@@ -196,9 +196,7 @@ def reverse_payment(app: App, payment_id: str, reason: str, on: date | None = No
                 "restored": sorted(restored),
             },
         )
-    from arrears.service.cases.arrangements import (
-        review,  # a settlement it had reached is open again
-    )
+    from arrears.service.cases.arrangements import review
 
     review(app, day, row.loan_id)
     if restored:

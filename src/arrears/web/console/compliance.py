@@ -135,7 +135,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
 def _evidence_pages(r: APIRouter, app: App, officers: Any) -> None:
     @r.get("/compliance/evidence/{loan_id}.pdf")
     def evidence_pdf(v: officers, loan_id: str) -> Response:
-        from arrears.service.outreach.agency import legal_package
+        from arrears.service.outreach.legal import legal_package
 
         try:
             pdf, _ = legal_package(app, loan_id, app.today())
@@ -174,7 +174,7 @@ def evidence(app: App, loan_id: str) -> dict[str, Any]:
     """One account's evidence as data: the statement, every contact with its evidence hash and
     what was said, the gate's and the cases' audit entries, payments, promises, holds,
     complaints and arrangements."""
-    from arrears.service.outreach.agency import evidence_hash
+    from arrears.service.outreach.legal import evidence_hash
     from arrears.service.outreach.verify import CONTENT
 
     found = evidence_search.account_evidence(app, loan_id, app.today())

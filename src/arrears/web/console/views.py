@@ -372,7 +372,7 @@ def _my_action(app: App, v: Visitor, loan_id: str) -> str | None:
 def _oversight_pages(
     r: APIRouter, app: App, render: Render, approvers: Any, watchers: Any, agency: Any
 ) -> None:
-    from arrears.service.cases.arrangements import approve, reject
+    from arrears.service.cases.approvals import approve, reject
 
     @r.get("/approvals")
     def approvals(request: Request, v: approvers) -> HTMLResponse:

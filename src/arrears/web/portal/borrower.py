@@ -22,8 +22,8 @@ from starlette.datastructures import UploadFile
 from arrears.bootstrap import App
 from arrears.channels.base import Channel
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.borrower import portal
-from arrears.service.borrower.portal import Session
+from arrears.service.borrower import portal, signin
+from arrears.service.borrower.signin import Session
 from arrears.service.cases import evidence
 from arrears.service.cases.complaints import CATEGORIES, file_complaint
 from arrears.service.errors import Invalid, ServiceError
@@ -70,7 +70,7 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
     @r.get("/portal")
     def start(request: Request) -> Response:
         token = request.cookies.get(COOKIE)
-        if token and portal.session_of(app, token) is not None:
+        if token and signin.session_of(app, token) is not None:
             return RedirectResponse("/portal/home", status_code=303)
         return p.render(request, "signin.html")
 
@@ -87,7 +87,7 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
         # answered before the work: a known reference (a code stored, logged and sent) and an
         # unknown one (nothing) take the same time to answer
         page = p.render(request, "signin.html", ref=ref, sent=True)
-        page.background = BackgroundTask(portal.send_code, app, ref, sms)
+        page.background = BackgroundTask(signin.send_code, app, ref, sms)
         return page
 
     @r.post("/portal/signin")
@@ -103,7 +103,7 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
             return p.render(
                 request, "signin.html", status=429, ref=ref, sent=True, problem="too_many"
             )
-        found = portal.sign_in(app, ref, code)
+        found = signin.sign_in(app, ref, code)
         if found is None:
             return p.render(
                 request, "signin.html", status=401, ref=ref, sent=True, problem="wrong_code"
@@ -114,7 +114,7 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
 def _loans(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
     @r.post("/portal/signout")
     def leave(request: Request, who: Who) -> Response:
-        portal.sign_out(app, request.cookies.get(COOKIE, ""))
+        signin.sign_out(app, request.cookies.get(COOKIE, ""))
         out = RedirectResponse("/portal", status_code=303)
         out.delete_cookie(COOKIE)
         return out

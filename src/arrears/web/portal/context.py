@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
-from arrears.service.borrower.portal import Session, session_of
+from arrears.service.borrower.signin import Session, session_of
 from arrears.web.console.session import secure_cookies
 from arrears.web.console.views import money
 from arrears.web.nul import refuse_control_fields

@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.service.borrower import checkout, portal, selfserve
-from arrears.service.borrower.portal import Session
+from arrears.service.borrower.signin import Session
 from arrears.service.errors import ServiceError
 from arrears.settings import Env
 from arrears.web.api.deps import problem
