@@ -86,8 +86,9 @@ def _store(url: str, work: Path) -> tuple[str, float]:
         conn.execution_options(isolation_level="AUTOCOMMIT").exec_driver_sql("VACUUM ANALYZE")
     setup = time.perf_counter() - t0
     for k in range(COLLECTORS):
-        add_user(app, username=f"c{k:03d}", password=PASSWORD, role="collector",
-                 collector_id=f"C{k:04d}")  # fmt: skip
+        add_user(
+            app, username=f"c{k:03d}", password=PASSWORD, role="collector", collector_id=f"C{k:04d}"
+        )
     return create_token(app, "bench", ["read", "write"]), setup
 
 
@@ -133,9 +134,14 @@ class Timings:
 
 
 def _timed(
-    t: Timings, name: str, client: httpx.Client, method: str, path: str,
-    ok_codes: tuple[int, ...] = (200, 201), **kw: Any,
-) -> httpx.Response:  # fmt: skip
+    t: Timings,
+    name: str,
+    client: httpx.Client,
+    method: str,
+    path: str,
+    ok_codes: tuple[int, ...] = (200, 201),
+    **kw: Any,
+) -> httpx.Response:
     start = time.perf_counter()
     r = client.request(method, path, **kw)
     t.add(name, time.perf_counter() - start, r.status_code, r.status_code in ok_codes)
@@ -159,9 +165,7 @@ def _sign_in(web: httpx.Client, username: str) -> None:
         raise RuntimeError(f"sign-in of {username}: no session cookie")
 
 
-def _collector(
-    k: int, base: str, token: str, t: Timings, stop: float, think: float
-) -> None:  # fmt: skip
+def _collector(k: int, base: str, token: str, t: Timings, stop: float, think: float) -> None:
     """One collector's loop; anything that stops it is kept as a failure of the phase."""
     try:
         _work(k, base, token, t, stop, think)
@@ -185,8 +189,9 @@ def _work(k: int, base: str, token: str, t: Timings, stop: float, think: float) 
         for _ in range(ROUNDS):
             if time.monotonic() > stop:
                 return
-            got = _timed(t, "queue", api, "GET", f"/api/v1/queues/{queue}/items",
-                         params={"per_page": 20})  # fmt: skip
+            got = _timed(
+                t, "queue", api, "GET", f"/api/v1/queues/{queue}/items", params={"per_page": 20}
+            )
             items = got.json().get("items", []) if got.status_code == 200 else []
             if not items:
                 return
@@ -196,11 +201,21 @@ def _work(k: int, base: str, token: str, t: Timings, stop: float, think: float) 
             _timed(t, "account (API)", api, "GET", f"/api/v1/loans/{loan}/statement")
             _timed(t, "account (page)", web, "GET", f"/accounts/{loan}")
             time.sleep(rng.uniform(0.5, 1.5) * think)  # the call itself
-            body = {"collector_id": f"C{k:04d}", "result": rng.choice(("conversation",
-                    "no_answer", "busy")), "note": "借款人表示本周内还款"}  # fmt: skip
+            body = {
+                "collector_id": f"C{k:04d}",
+                "result": rng.choice(("conversation", "no_answer", "busy")),
+                "note": "借款人表示本周内还款",
+            }
             # another collector may have worked it first: a 422 then is the right answer
-            _timed(t, "wrap-up", api, "POST", f"/api/v1/actions/{item['action_id']}/outcome",
-                   (201, 422), json=body)  # fmt: skip
+            _timed(
+                t,
+                "wrap-up",
+                api,
+                "POST",
+                f"/api/v1/actions/{item['action_id']}/outcome",
+                (201, 422),
+                json=body,
+            )
     finally:
         api.close()
         web.close()
@@ -211,8 +226,9 @@ def _group(args: tuple[list[int], str, str, float]) -> Timings:
     ids, base, token, think = args
     t = Timings()
     stop = time.monotonic() + LIMIT_SECONDS
-    threads = [threading.Thread(target=_collector, args=(k, base, token, t, stop, think))
-               for k in ids]  # fmt: skip
+    threads = [
+        threading.Thread(target=_collector, args=(k, base, token, t, stop, think)) for k in ids
+    ]
     for th in threads:
         th.start()
     for th in threads:
@@ -287,12 +303,20 @@ def main() -> None:
             t0 = time.perf_counter()
             t = _phase(base, token, think)
             if problems := t.problems():
-                raise StepFailed(f"{label} run", f"{COLLECTORS} collectors against {base}",
-                                 "; ".join(problems), tail("\n".join(t.failures[:3])))  # fmt: skip
+                raise StepFailed(
+                    f"{label} run",
+                    f"{COLLECTORS} collectors against {base}",
+                    "; ".join(problems),
+                    tail("\n".join(t.failures[:3])),
+                )
             phases.append((label, think, t, time.perf_counter() - t0))
         if server.poll() is not None:
-            raise StepFailed("serve", "arrears serve", f"exit status {server.poll()} during the "
-                             "runs", tail((work / "serve.log").read_text(errors="replace")))  # fmt: skip
+            raise StepFailed(
+                "serve",
+                "arrears serve",
+                f"exit status {server.poll()} during the runs",
+                tail((work / "serve.log").read_text(errors="replace")),
+            )
     finally:
         if server is not None and server.poll() is None:
             server.terminate()
@@ -304,8 +328,13 @@ def main() -> None:
 
 def _knobs() -> str:
     """The knobs set away from their defaults, as the section's command shows them."""
-    names = ("BENCH_API_LOANS", "BENCH_API_COLLECTORS", "BENCH_API_ROUNDS", "BENCH_API_WORKERS",
-             "BENCH_API_THINK")  # fmt: skip
+    names = (
+        "BENCH_API_LOANS",
+        "BENCH_API_COLLECTORS",
+        "BENCH_API_ROUNDS",
+        "BENCH_API_WORKERS",
+        "BENCH_API_THINK",
+    )
     given = [f"{n}={os.environ[n]}" for n in names if os.environ.get(n)]
     return f" ({', '.join(given)})" if given else ""
 
@@ -313,7 +342,8 @@ def _knobs() -> str:
 def _write(phases: list[tuple[str, float, Timings, float]], setup: float) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"## {when}: the API and the console, {COLLECTORS} collectors", "",
+        f"## {when}: the API and the console, {COLLECTORS} collectors",
+        "",
         f"Machine: {machine()}. Command: `scripts/bench api`{_knobs()}. Store: PostgreSQL 15 on loopback, "
         f"{LOANS:,} generated loans ingested and run through today's cycle ({setup:.0f} s). "
         f"Server: `arrears serve --workers {WORKERS}`. {COLLECTORS} collectors at once ({CLIENTS} "
@@ -322,26 +352,36 @@ def _write(phases: list[tuple[str, float, Timings, float]], setup: float) -> Non
         f"where each collector takes 0.5-1.5 × {THINK:g} s to read the list and again for the "
         "call (people on the phone), and *flat out*, with no pause at all (a stress test). Before "
         "timing: `VACUUM ANALYZE` after the cycle (autovacuum's work by the morning), and each "
-        "collector opens one account untimed (each server process compiles once).", "",
+        "collector opens one account untimed (each server process compiles once).",
+        "",
         "| run | endpoint | requests | requests/s | p50 (ms) | p99 (ms) | max (ms) | refused |",
         "|---|---|---:|---:|---:|---:|---:|---:|",
-    ]  # fmt: skip
+    ]
     verdicts = []
     for label, _think, t, wall in phases:
         worst = 0.0
         for name, xs in t.by.items():
             p99 = _pct(xs, 0.99)
             worst = max(worst, p99)
-            lines.append(f"| {label} | {name} | {len(xs):,} | {len(xs) / wall:,.1f} | "
-                         f"{statistics.median(xs) * 1000:.1f} | {p99:.1f} | "
-                         f"{max(xs) * 1000:.1f} | {t.errors.get(name, 0)} |")  # fmt: skip
+            lines.append(
+                f"| {label} | {name} | {len(xs):,} | {len(xs) / wall:,.1f} | "
+                f"{statistics.median(xs) * 1000:.1f} | {p99:.1f} | "
+                f"{max(xs) * 1000:.1f} | {t.errors.get(name, 0)} |"
+            )
         total = sum(len(v) for v in t.by.values())
-        verdicts.append(f"{label}: {total:,} requests in {wall:.1f} s ({total / wall:,.0f}/s), "
-                        f"worst p99 {worst:.1f} ms: {'met' if worst <= 150 else 'not met'}")  # fmt: skip
-    lines += ["", "Goal: p99 <= 150 ms on every endpoint. " + "; ".join(verdicts) + ".",
-              "`refused` counts answers other than 200/201 (for the wrap-up, other than 201 "
-              "or the 422 of an item another collector worked first); a server error, a "
-              "redirect to sign in, 401 or 403 fails the run instead.", "", ""]  # fmt: skip
+        verdicts.append(
+            f"{label}: {total:,} requests in {wall:.1f} s ({total / wall:,.0f}/s), "
+            f"worst p99 {worst:.1f} ms: {'met' if worst <= 150 else 'not met'}"
+        )
+    lines += [
+        "",
+        "Goal: p99 <= 150 ms on every endpoint. " + "; ".join(verdicts) + ".",
+        "`refused` counts answers other than 200/201 (for the wrap-up, other than 201 "
+        "or the 422 of an item another collector worked first); a server error, a "
+        "redirect to sign in, 401 or 403 fails the run instead.",
+        "",
+        "",
+    ]
     prepend(lines)
 
 

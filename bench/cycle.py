@@ -64,9 +64,13 @@ class Step:
 
 
 def child(
-    name: str, cmd: list[str], env: dict[str, str], loans: int, note: str = "",
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    loans: int,
+    note: str = "",
     check: Callable[[], None] | None = None,
-) -> Step:  # fmt: skip
+) -> Step:
     """One step in a child process; its failure, or ``check`` finding its output wrong, stops
     the benchmark (:class:`common.StepFailed`)."""
     seconds, peak = run_step(name, cmd, env)
@@ -76,9 +80,15 @@ def child(
 
 
 def median_of(
-    runs: int, name: str, cmd: list[str], env: dict[str, str], loans: int, note: str,
-    before: Callable[[], None] | None = None, check: Callable[[], None] | None = None,
-) -> Step:  # fmt: skip
+    runs: int,
+    name: str,
+    cmd: list[str],
+    env: dict[str, str],
+    loans: int,
+    note: str,
+    before: Callable[[], None] | None = None,
+    check: Callable[[], None] | None = None,
+) -> Step:
     """:func:`child` ``runs`` times (``before`` each, untimed): the median time, the largest
     peak memory, and every time in the note."""
     steps = []
@@ -100,9 +110,15 @@ def median_of(
 
 
 def lake_step(
-    name: str, source: Path, loans: int, note: str, env: dict[str, str], *,
-    engine: str | None = None, runs: int = 1,
-) -> Step:  # fmt: skip
+    name: str,
+    source: Path,
+    loans: int,
+    note: str,
+    env: dict[str, str],
+    *,
+    engine: str | None = None,
+    runs: int = 1,
+) -> Step:
     """``arrears cycle`` in the data-lake mode, its output folder emptied before each run and
     checked after it: a plan written, no account quarantined."""
     out = OUT / f"plan-{name}"
@@ -115,11 +131,15 @@ def lake_step(
             raise StepFailed(name, show(cmd), f"no plan in {plan} for {loans:,} loans")
         if sick.exists() and (n := pq.read_metadata(sick).num_rows):
             first = pq.read_table(sick).slice(0, 3).to_pylist()
-            raise StepFailed(name, show(cmd), f"{n:,} of {loans:,} accounts quarantined "
-                             f"(not computed), the first: {first}")  # fmt: skip
+            raise StepFailed(
+                name,
+                show(cmd),
+                f"{n:,} of {loans:,} accounts quarantined (not computed), the first: {first}",
+            )
 
-    return median_of(runs, name, cmd, env, loans, note,
-                     lambda: shutil.rmtree(out, ignore_errors=True), check)  # fmt: skip
+    return median_of(
+        runs, name, cmd, env, loans, note, lambda: shutil.rmtree(out, ignore_errors=True), check
+    )
 
 
 def store_check(name: str, db: Path, loans: int) -> Callable[[], None]:
@@ -135,8 +155,12 @@ def store_check(name: str, db: Path, loans: int) -> Callable[[], None]:
         if not counts.get("accounts") or counts.get("quarantined") or not counts.get("actions"):
             keys = ("accounts", "actions", "quarantined", "quarantined_accounts")
             seen = [{k: r.get(k) for k in keys} for r in rows]
-            raise StepFailed(name, "arrears cycle", f"expected one run of {loans:,} loans with "
-                             f"accounts, actions and none quarantined in {db}, found {seen}")  # fmt: skip
+            raise StepFailed(
+                name,
+                "arrears cycle",
+                f"expected one run of {loans:,} loans with "
+                f"accounts, actions and none quarantined in {db}, found {seen}",
+            )
 
     return check
 
@@ -206,8 +230,23 @@ def load_store(lake: Path, db: Path, env: dict[str, str]) -> None:
     con.execute("PRAGMA journal_mode=OFF")
     con.execute("PRAGMA synchronous=OFF")
     for pid, product, grace in (("cash", "cash_loan", 0), ("instalment", "instalment", 3)):
-        row = (pid, pid, "Demo Lender", product, "CNY", "cn", "default", "Asia/Shanghai", None,
-               "1.5", "principal", grace, "0.24", "0.24", "components_first")  # fmt: skip
+        row = (
+            pid,
+            pid,
+            "Demo Lender",
+            product,
+            "CNY",
+            "cn",
+            "default",
+            "Asia/Shanghai",
+            None,
+            "1.5",
+            "principal",
+            grace,
+            "0.24",
+            "0.24",
+            "components_first",
+        )
         con.execute(_insert("portfolio", list(PORTFOLIO)), row)
     for batch in pq.ParquetFile(lake / "loans.parquet").iter_batches(500_000):
         t = pa.Table.from_batches([batch])
@@ -277,8 +316,14 @@ class Lakes:
         if n not in self.made:
             path = OUT / f"lake-{n}"
             shutil.rmtree(path, ignore_errors=True)
-            cmd = [PY, str(ROOT / "bench" / "lake.py"), str(path), str(n), "--as-of",
-                   AS_OF.isoformat()]  # fmt: skip
+            cmd = [
+                PY,
+                str(ROOT / "bench" / "lake.py"),
+                str(path),
+                str(n),
+                "--as-of",
+                AS_OF.isoformat(),
+            ]
             seconds, _ = run_step(f"lake of {n} loans", cmd)
             os.sync()  # the generator's writes reach the disk before anything is measured
             print(f"  lake of {n:,} loans made in {seconds:,.0f} s", flush=True)
@@ -304,10 +349,16 @@ def store_step(lake: Path, env: dict[str, str]) -> Step:
         os.sync()
 
     try:
-        return median_of(REPEATS, "store", [ARREARS, "cycle", "--as-of", AS_OF.isoformat()],
-                         env_store, STORE_LOANS,
-                         "SQLite store, end to end: read, decide, write the plan", fresh_store,
-                         store_check("store", db, STORE_LOANS))  # fmt: skip
+        return median_of(
+            REPEATS,
+            "store",
+            [ARREARS, "cycle", "--as-of", AS_OF.isoformat()],
+            env_store,
+            STORE_LOANS,
+            "SQLite store, end to end: read, decide, write the plan",
+            fresh_store,
+            store_check("store", db, STORE_LOANS),
+        )
     finally:
         loaded.unlink()
 
@@ -354,14 +405,12 @@ def main() -> None:
                 "Spark local[2], Parquet in and out",
                 env,
                 engine="spark",
-            )  # fmt: skip
+            )
         )
     big = lake(LAKE_LOANS)
     floor_10m = floor(big)
     steps.append(
-        lake_step(
-            "lake-10m", big, LAKE_LOANS, "Parquet in, Parquet out, DuckDB", env, runs=REPEATS
-        )  # fmt: skip
+        lake_step("lake-10m", big, LAKE_LOANS, "Parquet in, Parquet out, DuckDB", env, runs=REPEATS)
     )
     write_results(started, steps, {"1m": floor_1m, "10m": floor_10m})
 

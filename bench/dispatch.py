@@ -59,8 +59,9 @@ def _gateway(pipe: Any) -> None:
     for r in gw.requests:
         key = r["headers"].get("Idempotency-Key", "")
         by_key[key] = by_key.get(key, 0) + 1
-    pipe.send({"requests": len(gw.requests), "accepted": len(gw.accepted),
-               "keys": sorted(gw.accepted)})  # fmt: skip
+    pipe.send(
+        {"requests": len(gw.requests), "accepted": len(gw.accepted), "keys": sorted(gw.accepted)}
+    )
     gw.stop()
 
 
@@ -95,8 +96,11 @@ def _answer(p: Any, pipe: Any, name: str, what: str, timeout: float = 120) -> An
     except EOFError:
         pass
     p.join(1)
-    raise StepFailed(f"{name} provider", f"bench/dispatch.py {name} process ({what})",
-                     f"no answer (exit code {p.exitcode}); its traceback is above")  # fmt: skip
+    raise StepFailed(
+        f"{name} provider",
+        f"bench/dispatch.py {name} process ({what})",
+        f"no answer (exit code {p.exitcode}); its traceback is above",
+    )
 
 
 # ------------------------------------------------------------------------------------------
@@ -131,9 +135,7 @@ def _store(url: str, work: Path) -> dict[str, list[tuple[str, str]]]:
                     t.contact_point, t.contact_point.c.borrower_id == t.loan.c.borrower_id
                 )
             )
-            .where(
-                t.contact_point.c.owner_role == "borrower", t.contact_point.c.is_valid.is_(True)
-            )  # fmt: skip
+            .where(t.contact_point.c.owner_role == "borrower", t.contact_point.c.is_valid.is_(True))
             .distinct()
         ).all()
     app.engine.dispose()
@@ -144,8 +146,9 @@ def _store(url: str, work: Path) -> dict[str, list[tuple[str, str]]]:
     return {k: sorted(set(v)) for k, v in out.items()}
 
 
-def _plan(url: str, accounts: list[tuple[str, str]], step: str, channel: str, template: str,
-          count: int) -> list[str]:  # fmt: skip
+def _plan(
+    url: str, accounts: list[tuple[str, str]], step: str, channel: str, template: str, count: int
+) -> list[str]:
     """Insert one action per account (the first ``count``) for a measured run."""
     from sqlalchemy import insert, select
 
@@ -167,15 +170,31 @@ def _plan(url: str, accounts: list[tuple[str, str]], step: str, channel: str, te
         for loan_id, borrower_id in accounts[:count]:
             action_id = f"{DAY}|{loan_id}|{step}"
             ids.append(action_id)
-            rows.append({
-                "action_id": action_id, "business_date": DAY, "run_id": run_id,
-                "loan_id": loan_id, "borrower_id": borrower_id,
-                "portfolio_id": loans[loan_id], "stage": stages[loan_id], "segment": "all",
-                "step_id": step, "channel": channel, "template": template, "queue": None,
-                "pool": None, "locale": "zh-CN", "priority": 1.0, "experiment": None,
-                "arm": None, "window_start": NOW.replace(hour=0),
-                "window_end": NOW.replace(hour=14), "status": "planned", "rule": None,
-            })  # fmt: skip
+            rows.append(
+                {
+                    "action_id": action_id,
+                    "business_date": DAY,
+                    "run_id": run_id,
+                    "loan_id": loan_id,
+                    "borrower_id": borrower_id,
+                    "portfolio_id": loans[loan_id],
+                    "stage": stages[loan_id],
+                    "segment": "all",
+                    "step_id": step,
+                    "channel": channel,
+                    "template": template,
+                    "queue": None,
+                    "pool": None,
+                    "locale": "zh-CN",
+                    "priority": 1.0,
+                    "experiment": None,
+                    "arm": None,
+                    "window_start": NOW.replace(hour=0),
+                    "window_end": NOW.replace(hour=14),
+                    "status": "planned",
+                    "rule": None,
+                }
+            )
         conn.execute(insert(t.plan_action), rows)
     app.engine.dispose()
     return ids
@@ -185,8 +204,16 @@ def _plan(url: str, accounts: list[tuple[str, str]], step: str, channel: str, te
 # dispatchers
 
 
-def _dispatcher(url: str, providers: str, outbox: str, worker: str, channel: str, go: Any,
-                result: Any, label: str) -> None:  # fmt: skip
+def _dispatcher(
+    url: str,
+    providers: str,
+    outbox: str,
+    worker: str,
+    channel: str,
+    go: Any,
+    result: Any,
+    label: str,
+) -> None:
     """One dispatcher process: "ready", then its "report" on ``result``; or its traceback as an
     "error" (and exit status 1)."""
     try:
@@ -196,8 +223,16 @@ def _dispatcher(url: str, providers: str, outbox: str, worker: str, channel: str
         raise
 
 
-def _dispatch(url: str, providers: str, outbox: str, worker: str, channel: str, go: Any,
-              result: Any, label: str) -> None:  # fmt: skip
+def _dispatch(
+    url: str,
+    providers: str,
+    outbox: str,
+    worker: str,
+    channel: str,
+    go: Any,
+    result: Any,
+    label: str,
+) -> None:
     from arrears.bootstrap import bootstrap
     from arrears.channels.profiles import build, read
     from arrears.service.outreach.dispatch import dispatch
@@ -206,8 +241,9 @@ def _dispatch(url: str, providers: str, outbox: str, worker: str, channel: str, 
     from arrears.settings import Env, Settings
 
     shift = NOW - datetime.now(UTC)
-    settings = Settings(env=Env.TEST, database_url=url, providers_file=Path(providers),
-                        outbox_dir=Path(outbox))  # fmt: skip
+    settings = Settings(
+        env=Env.TEST, database_url=url, providers_file=Path(providers), outbox_dir=Path(outbox)
+    )
     app = bootstrap(settings, clock=lambda: datetime.now(UTC) + shift)
     chans = build(read(Path(providers)), Path(outbox))
     ensure_loaded(app)
@@ -216,11 +252,19 @@ def _dispatch(url: str, providers: str, outbox: str, worker: str, channel: str, 
     result.put({"kind": "ready", "worker": worker})
     go.wait()
     started = time.perf_counter()
-    report = dispatch(app, chans, Options(worker=worker, channels=(channel,), batch=200,
-                                          senders=8))  # fmt: skip
-    result.put({"kind": "report", "worker": worker, "seconds": time.perf_counter() - started,
-                "sent": report.sent, "cancelled": report.cancelled, "parked": report.parked,
-                "fenced": report.fenced, "rules": dict(report.by_rule)})  # fmt: skip
+    report = dispatch(app, chans, Options(worker=worker, channels=(channel,), batch=200, senders=8))
+    result.put(
+        {
+            "kind": "report",
+            "worker": worker,
+            "seconds": time.perf_counter() - started,
+            "sent": report.sent,
+            "cancelled": report.cancelled,
+            "parked": report.parked,
+            "fenced": report.fenced,
+            "rules": dict(report.by_rule),
+        }
+    )
     for c in {id(x): x for x in chans.values()}.values():
         c.close()
 
@@ -237,8 +281,9 @@ def _gather(q: Any, procs: list[Any], label: str, kind: str, timeout: float) -> 
         except queue.Empty:
             codes = [p.exitcode for p in procs]
             if any(c not in (None, 0) for c in codes) or all(c is not None for c in codes):
-                raise StepFailed(label, command, f"a dispatcher exited before its {kind} "
-                                 f"(exit codes {codes})") from None  # fmt: skip
+                raise StepFailed(
+                    label, command, f"a dispatcher exited before its {kind} (exit codes {codes})"
+                ) from None
             if time.monotonic() > deadline:
                 raise StepFailed(label, command, f"no {kind} in {timeout:.0f} s") from None
             continue
@@ -248,15 +293,18 @@ def _gather(q: Any, procs: list[Any], label: str, kind: str, timeout: float) -> 
     return got
 
 
-def _measure(url: str, providers: str, outbox: str, channel: str, processes: int,
-             label: str, planned: int) -> dict[str, Any]:  # fmt: skip
+def _measure(
+    url: str, providers: str, outbox: str, channel: str, processes: int, label: str, planned: int
+) -> dict[str, Any]:
     ctx = mp.get_context("spawn")
     go, result = ctx.Event(), ctx.Queue()
     procs = [
-        ctx.Process(target=_dispatcher,
-                    args=(url, providers, outbox, f"{label}-{k}", channel, go, result, label))
+        ctx.Process(
+            target=_dispatcher,
+            args=(url, providers, outbox, f"{label}-{k}", channel, go, result, label),
+        )
         for k in range(processes)
-    ]  # fmt: skip
+    ]
     for p in procs:
         p.start()
     try:
@@ -279,8 +327,15 @@ def _measure(url: str, providers: str, outbox: str, channel: str, processes: int
         raise StepFailed(label, command, f"dispatchers' exit codes {codes}")
     if sent == 0:
         raise StepFailed(label, command, f"sent nothing of {planned:,} planned: {reports}")
-    return {"label": label, "channel": channel, "processes": processes, "sent": sent,
-            "seconds": wall, "rate": sent / wall, "reports": reports}  # fmt: skip
+    return {
+        "label": label,
+        "channel": channel,
+        "processes": processes,
+        "sent": sent,
+        "seconds": wall,
+        "rate": sent / wall,
+        "reports": reports,
+    }
 
 
 def main() -> None:
@@ -304,22 +359,51 @@ def main() -> None:
         accounts = _store(url, work)
         setup = time.perf_counter() - t0
         providers = work / "providers.yaml"
-        providers.write_text(json.dumps({
-            "sms": {"kind": "http", "url": gw_url, "rate_per_second": 100000},
-            "email": {"kind": "smtp", "host": "127.0.0.1", "port": smtp_port,
-                      "security": "starttls", "cafile": cert, "rate_per_second": 100000},
-        }))  # fmt: skip
+        providers.write_text(
+            json.dumps(
+                {
+                    "sms": {"kind": "http", "url": gw_url, "rate_per_second": 100000},
+                    "email": {
+                        "kind": "smtp",
+                        "host": "127.0.0.1",
+                        "port": smtp_port,
+                        "security": "starttls",
+                        "cafile": cert,
+                        "rate_per_second": 100000,
+                    },
+                }
+            )
+        )
         runs = []
         n_sms, n_mail = len(accounts["phone"]), len(accounts["email"])
         planned: dict[str, list[str]] = {}
-        for label, channel, procs in (("sms-1", "sms", 1), ("sms-2", "sms", 2),
-                                      ("email-1", "email", 1), ("email-2", "email", 2)):  # fmt: skip
+        for label, channel, procs in (
+            ("sms-1", "sms", 1),
+            ("sms-2", "sms", 2),
+            ("email-1", "email", 1),
+            ("email-2", "email", 2),
+        ):
             kind = "phone" if channel == "sms" else "email"
             template = "early_sms" if channel == "sms" else "reminder_email"
-            planned[label] = _plan(url, accounts[kind], f"bench.{label}", channel, template,
-                                   n_sms if channel == "sms" else n_mail)  # fmt: skip
-            runs.append(_measure(url, str(providers), str(work / "outbox"), channel, procs, label,
-                                 len(planned[label])))  # fmt: skip
+            planned[label] = _plan(
+                url,
+                accounts[kind],
+                f"bench.{label}",
+                channel,
+                template,
+                n_sms if channel == "sms" else n_mail,
+            )
+            runs.append(
+                _measure(
+                    url,
+                    str(providers),
+                    str(work / "outbox"),
+                    channel,
+                    procs,
+                    label,
+                    len(planned[label]),
+                )
+            )
             print(json.dumps({k: v for k, v in runs[-1].items() if k != "reports"}), flush=True)
         gw_pipe.send("stop")
         gw = _answer(gw_proc, gw_pipe, "gateway", "stop")
@@ -336,16 +420,26 @@ def main() -> None:
     mail_dups = mail["messages"] - len(set(mail["keys"]))
     strays = (set(gw["keys"]) - sms_keys) | (set(mail["keys"]) - mail_keys)
     if strays:
-        raise StepFailed("providers", "the gateway's and the SMTP server's idempotency keys",
-                         f"{len(strays)} messages never planned, e.g. {sorted(strays)[:3]}")  # fmt: skip
+        raise StepFailed(
+            "providers",
+            "the gateway's and the SMTP server's idempotency keys",
+            f"{len(strays)} messages never planned, e.g. {sorted(strays)[:3]}",
+        )
     _write(runs, setup, sms_dups, mail_dups, gw, mail)
 
 
-def _write(runs: list[dict[str, Any]], setup: float, sms_dups: int, mail_dups: int,
-           gw: dict[str, Any], mail: dict[str, Any]) -> None:  # fmt: skip
+def _write(
+    runs: list[dict[str, Any]],
+    setup: float,
+    sms_dups: int,
+    mail_dups: int,
+    gw: dict[str, Any],
+    mail: dict[str, Any],
+) -> None:
     when = datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC")
     lines = [
-        f"## {when}: the dispatcher", "",
+        f"## {when}: the dispatcher",
+        "",
         f"Machine: {machine()}. Command: `scripts/bench dispatch`"
         f"{f' (BENCH_DISPATCH_LOANS={LOANS})' if LOANS != 40_000 else ''}. Store: PostgreSQL 15 on "
         f"loopback, {LOANS:,} generated loans ingested and run through the day's cycle "
@@ -354,18 +448,21 @@ def _write(runs: list[dict[str, Any]], setup: float, sms_dups: int, mail_dups: i
         "own process). Each dispatcher: batches of 200, 8 sender threads; per message the "
         "lease, the second look (a fresh read of the account, the strategy's suppressions, "
         "the compliance gate), rendering with a new code, the attempt, code and message "
-        "written, the send, the record and its audit entry.", "",
+        "written, the send, the record and its audit entry.",
+        "",
         "| run | processes | sent | seconds | messages/s | not sent (why) |",
         "|---|---:|---:|---:|---:|---|",
-    ]  # fmt: skip
+    ]
     for r in runs:
         why: dict[str, int] = {}
         for rep in r["reports"]:
             for k, v in rep["rules"].items():
                 why[k] = why.get(k, 0) + v
         text = ", ".join(f"{k} {v}" for k, v in sorted(why.items(), key=lambda x: -x[1])) or "-"
-        lines.append(f"| {r['label']} | {r['processes']} | {r['sent']:,} | {r['seconds']:.1f} | "
-                     f"{r['rate']:,.0f} | {text} |")  # fmt: skip
+        lines.append(
+            f"| {r['label']} | {r['processes']} | {r['sent']:,} | {r['seconds']:.1f} | "
+            f"{r['rate']:,.0f} | {text} |"
+        )
     best_sms = max(r["rate"] for r in runs if r["channel"] == "sms")
     best_mail = max(r["rate"] for r in runs if r["channel"] == "email")
     lines += [

@@ -101,8 +101,9 @@ def main() -> None:
             rate, p99, p50 = measure(book_id)
         except Exception as exc:  # named as a step: the run stops, nothing is written
             why = f"{type(exc).__name__}: {exc}"
-            raise StepFailed(f"rulebook {book_id}", f"measure({book_id!r})", why,
-                             tail(traceback.format_exc())) from exc  # fmt: skip
+            raise StepFailed(
+                f"rulebook {book_id}", f"measure({book_id!r})", why, tail(traceback.format_exc())
+            ) from exc
         met = "met" if rate >= 10_000 and p99 <= 1.0 else "NOT met"
         lines.append(f"| {book_id} | {rate:,.0f} | {p50:.3f} | {p99:.3f} | {met} |")
     prepend([*lines, "", ""])

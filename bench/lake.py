@@ -58,8 +58,9 @@ def chunk(rng: np.random.Generator, start: int, n: int, as_of: date) -> dict[str
     # behaviour: how many of the due instalments were paid (on time), the rest unpaid
     n_due = (due <= today).sum(axis=1)
     kind = rng.random(n)
-    missed = np.where(kind < 0.80, 0, np.where(kind < 0.9, 1, np.where(kind < 0.95, 2,
-                      rng.integers(3, 8, n))))  # fmt: skip
+    missed = np.where(
+        kind < 0.80, 0, np.where(kind < 0.9, 1, np.where(kind < 0.95, 2, rng.integers(3, 8, n)))
+    )
     missed = np.minimum(missed, n_due)
     n_paid = n_due - missed
     paid_mask = k[None, :] < n_paid[:, None]
@@ -119,7 +120,7 @@ def chunk(rng: np.random.Generator, start: int, n: int, as_of: date) -> dict[str
                     rng.random(n) < 0.1,
                     "sms,push,email,letter,agent_call,visit",
                     "sms,push,email,letter,robocall,agent_call,visit",
-                )  # fmt: skip
+                )
             ),
             "contact_window": pa.array(np.where(rng.random(n) < 0.02, "09:00-20:00", None)),
         }
@@ -197,7 +198,7 @@ def _promises(
             "status": pa.array(status),
             "settled_on": pa.array(
                 np.where(status == "pending", 0, settled).astype(np.int32), mask=status == "pending"
-            ).cast(pa.date32()),  # fmt: skip
+            ).cast(pa.date32()),
         }
     )
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import Iterator
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterator
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
@@ -65,3 +65,28 @@ def app(store_url: str) -> Iterator[App]:
     upgrade(a.engine)
     yield a
     a.engine.dispose()
+
+
+#: a factory fixture's product: a store holding a planned generated portfolio
+PlanBook = Callable[..., App]
+
+
+@pytest.fixture
+def plan_book(app: App, tmp_path: Path) -> PlanBook:
+    """A factory: ``plan_book(loans, seed, day, clock=None)`` generates a portfolio of ``loans``
+    (``seed``) due around ``day``, ingests it into the store at FIXED_NOW, gives the app
+    ``clock`` when one is named, and runs the default strategy's cycle for ``day``."""
+    from arrears.generate.portfolio import Options, generate
+    from arrears.service.daily.cycle import run_cycle
+    from arrears.store.ingest.loader import ingest
+    from arrears.strategy.model import load
+
+    def make(loans: int, seed: int, day: date, clock: Callable[[], datetime] | None = None) -> App:
+        generate(tmp_path / "gen", Options(loans=loans, seed=seed, as_of=day))
+        ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
+        if clock is not None:
+            app.clock = clock
+        run_cycle(app, day, strategy=load("default"))
+        return app
+
+    return make

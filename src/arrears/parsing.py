@@ -83,8 +83,9 @@ def load_json(
     except UnicodeDecodeError as exc:
         raise ParseLimit(f"{where}: not UTF-8 (byte {exc.start})") from None
     except json.JSONDecodeError as exc:
-        raise ParseLimit(f"{where}: not JSON: {exc.msg} at line {exc.lineno} column "
-                         f"{exc.colno}") from None  # fmt: skip
+        raise ParseLimit(
+            f"{where}: not JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"
+        ) from None
     except (ValueError, RecursionError) as exc:
         raise ParseLimit(f"{where}: not JSON: {exc}") from None
 
@@ -129,16 +130,18 @@ class _Loader(yaml.SafeLoader):
         self._depth += 1
         if self._depth > self.max_depth:
             mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
-            raise ParseLimit(f"{self.where}:{mark.line + 1}: nesting deeper than "
-                             f"{self.max_depth} levels")  # fmt: skip
+            raise ParseLimit(
+                f"{self.where}:{mark.line + 1}: nesting deeper than {self.max_depth} levels"
+            )
         try:
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
 
 
-def _expanded(node: yaml.Node, memo: dict[int, tuple[int, int]], cap: int,
-              level: int = 0) -> tuple[int, int]:  # fmt: skip
+def _expanded(
+    node: yaml.Node, memo: dict[int, tuple[int, int]], cap: int, level: int = 0
+) -> tuple[int, int]:
     """(nodes, depth) of ``node`` with every alias expanded (each shared node counted once per
     use, and as deep as where it is used)."""
     key = id(node)
@@ -166,11 +169,11 @@ def _expanded(node: yaml.Node, memo: dict[int, tuple[int, int]], cap: int,
 def _within(node: yaml.Node, where: str, max_nodes: int, max_depth: int) -> None:
     size, depth = _expanded(node, {}, max_nodes)
     if size > max_nodes:
-        raise ParseLimit(f"{where}: more than {max_nodes:,} values once its aliases are "
-                         "expanded")  # fmt: skip
+        raise ParseLimit(f"{where}: more than {max_nodes:,} values once its aliases are expanded")
     if depth > max_depth:
-        raise ParseLimit(f"{where}: nesting deeper than {max_depth} levels once its aliases "
-                         "are expanded")  # fmt: skip
+        raise ParseLimit(
+            f"{where}: nesting deeper than {max_depth} levels once its aliases are expanded"
+        )
 
 
 def load_yaml(
@@ -184,8 +187,14 @@ def load_yaml(
 ) -> Any:
     """``text`` parsed as YAML (the safe subset) within the limits; :class:`ParseLimit` names
     ``where`` (and the line, for nesting); other YAML errors are ``yaml.YAMLError`` as usual."""
-    return parse_yaml(text, where, max_bytes=max_bytes, max_depth=max_depth,
-                      max_aliases=max_aliases, max_nodes=max_nodes)[1]  # fmt: skip
+    return parse_yaml(
+        text,
+        where,
+        max_bytes=max_bytes,
+        max_depth=max_depth,
+        max_aliases=max_aliases,
+        max_nodes=max_nodes,
+    )[1]
 
 
 def parse_yaml(

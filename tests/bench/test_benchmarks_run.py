@@ -46,9 +46,7 @@ def results_md_untouched() -> Iterator[None]:
     assert after == before, "a tiny benchmark run wrote to bench/RESULTS.md"
 
 
-def bench(
-    name: str, tmp: Path, **knobs: str
-) -> tuple[subprocess.CompletedProcess[str], Path]:  # fmt: skip
+def bench(name: str, tmp: Path, **knobs: str) -> tuple[subprocess.CompletedProcess[str], Path]:
     """Run one benchmark at its tiny size (``knobs`` on top); its result and results file."""
     results = tmp / "RESULTS.md"
     env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
@@ -90,9 +88,7 @@ def number(cell: str) -> float:
     return float(found.group(0).replace(",", ""))
 
 
-def failed(
-    proc: subprocess.CompletedProcess[str], results: Path, step: str, *why: str
-) -> None:  # fmt: skip
+def failed(proc: subprocess.CompletedProcess[str], results: Path, step: str, *why: str) -> None:
     """The run failed at ``step``, said so with its command and why (the stderr's last lines),
     and wrote no figure."""
     assert proc.returncode != 0, proc.stdout[-3000:]
@@ -120,14 +116,24 @@ def test_every_benchmark_of_scripts_bench_is_run_here() -> None:
 def test_store(tmp_path: Path) -> None:
     body = section(*bench("store", tmp_path))
     table = rows(body)
-    for step in ("generate", "ingest accounts", "ingest instalments", "ingest payments",
-                 "ingest history", "ingest (all files)", "portfolio"):  # fmt: skip
+    for step in (
+        "generate",
+        "ingest accounts",
+        "ingest instalments",
+        "ingest payments",
+        "ingest history",
+        "ingest (all files)",
+        "portfolio",
+    ):
         rows_, seconds, rate, peak = table[step]
         assert number(rows_) > 0 and number(seconds) > 0 and number(rate) > 0
         assert number(peak) > 0
     assert number(table["generate"][0]) == 200
-    assert re.search(r"Goal: ingest >= 100,000 instalment rows/s into SQLite: (met|NOT met) "
-                     r"\([\d,]+ rows/s\)", body)  # fmt: skip
+    assert re.search(
+        r"Goal: ingest >= 100,000 instalment rows/s into SQLite: (met|NOT met) "
+        r"\([\d,]+ rows/s\)",
+        body,
+    )
 
 
 def test_store_step_failing_fails_the_benchmark(tmp_path: Path) -> None:
@@ -167,8 +173,11 @@ def test_cycle(tmp_path: Path) -> None:
     untouched = tmp_path / "no-store" / "arrears.db"
     # the JVM's quick compiler only: a tiny Spark job starts in two thirds of the time
     java = "-XX:TieredStopAtLevel=1 -XX:+UseSerialGC"
-    body = section(*bench("cycle", tmp_path, ARREARS_DATABASE_URL=f"sqlite:///{untouched}",
-                          JAVA_TOOL_OPTIONS=java))  # fmt: skip
+    body = section(
+        *bench(
+            "cycle", tmp_path, ARREARS_DATABASE_URL=f"sqlite:///{untouched}", JAVA_TOOL_OPTIONS=java
+        )
+    )
     assert not untouched.exists()
     table = rows(body)
     for step in CYCLE_STEPS:

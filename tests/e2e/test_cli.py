@@ -267,13 +267,24 @@ def test_templates_load_render_and_a_code_that_is_not_ours(tmp_path: Path) -> No
     loaded = run("template", "load", env=env).stdout
     assert "30 new, 0 changed, 0 unchanged" in loaded
     assert "0 new, 0 changed, 30 unchanged" in run("template", "load", env=env).stdout
-    shown = run("template", "render", "early_sms", "--loan-id", "L1", "--as-of", "2026-02-19",
-                env=env).stdout  # fmt: skip
+    shown = run(
+        "template", "render", "early_sms", "--loan-id", "L1", "--as-of", "2026-02-19", env=env
+    ).stdout
     assert "early_sms [zh-CN] v1" in shown and "2,227.27" in shown and "35" in shown
     pdf, wav = tmp_path / "out" / "letter.pdf", tmp_path / "out" / "call.wav"
     run("template", "render", "collection_letter", "--loan-id", "L1", "--out", str(pdf), env=env)
-    run("template", "render", "early_robocall", "--loan-id", "L1", "--locale", "en",
-        "--out", str(wav), env=env)  # fmt: skip
+    run(
+        "template",
+        "render",
+        "early_robocall",
+        "--loan-id",
+        "L1",
+        "--locale",
+        "en",
+        "--out",
+        str(wav),
+        env=env,
+    )
     assert pdf.read_bytes()[:5] == b"%PDF-" and pdf.stat().st_size > 10_000
     assert wav.read_bytes()[:4] == b"RIFF" and wav.stat().st_size > 100_000
     listed = run("template", "list", env=env).stdout
@@ -298,8 +309,18 @@ def test_one_account_never_stops_the_book(tmp_path: Path) -> None:
     env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
     run("init", env=env)
     gen = tmp_path / "gen"
-    run("generate", "--loans", "120", "--seed", "4", "--out", str(gen), "--as-of", "2026-11-23",
-        env=env)  # fmt: skip
+    run(
+        "generate",
+        "--loans",
+        "120",
+        "--seed",
+        "4",
+        "--out",
+        str(gen),
+        "--as-of",
+        "2026-11-23",
+        env=env,
+    )
     with (gen / "loans.csv").open(newline="") as f:
         rows = list(csv.DictReader(f))
     last, broken = rows[-1]["loan_id"], rows[-2]["loan_id"]

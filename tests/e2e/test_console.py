@@ -41,10 +41,14 @@ def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, App
     ingest(app.engine, app.cipher, [folder / "gen"], clock=lambda: FIXED_NOW)
     run_cycle(app, DAY, strategy=load("default"))
     place(app, DAY, folder / "placements")
-    for name, role, extra in (("chen", "collector", {"collector_id": "C0007"}),
-                              ("wang", "supervisor", {}), ("li", "agency", {"agency": "tier1"}),
-                              ("zhao", "compliance", {}), ("sun", "strategy_manager", {}),
-                              ("qian", "compliance", {})):  # fmt: skip
+    for name, role, extra in (
+        ("chen", "collector", {"collector_id": "C0007"}),
+        ("wang", "supervisor", {}),
+        ("li", "agency", {"agency": "tier1"}),
+        ("zhao", "compliance", {}),
+        ("sun", "strategy_manager", {}),
+        ("qian", "compliance", {}),
+    ):
         add_user(app, username=name, password=PASSWORD, role=role, **extra)
     with serve_asgi(create_app(app)) as url:
         yield url, app
@@ -168,8 +172,9 @@ def test_an_agency_user_sees_only_its_own_placements(
 ) -> None:
     url, app = console
     with app.engine.connect() as conn:
-        placed: dict[str, Any] = dict(conn.execute(
-            select(t.placement.c.agency, t.placement.c.loan_id)).all())  # fmt: skip
+        placed: dict[str, Any] = dict(
+            conn.execute(select(t.placement.c.agency, t.placement.c.loan_id)).all()
+        )
     assert {"tier1", "tier2"} <= set(placed), "both agencies got placements"
     page = signed_in(browser, url, "li")
     assert page.url.endswith("/agency")

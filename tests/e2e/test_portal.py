@@ -49,10 +49,20 @@ def portal(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, App,
     ingest(app.engine, app.cipher, [readme_loan_files(folder / "in")], clock=lambda: NOW)
     code = codes.new_code()
     with app.engine.begin() as conn:
-        record_contact(app, conn, Contact(
-            borrower_id="B1", loan_id="L1", channel="sms", at=NOW, collector_id="SYS-001",
-            content="您的借款已逾期35天，应还2,227.27元。", template="early_sms",
-        ), code=code)  # fmt: skip
+        record_contact(
+            app,
+            conn,
+            Contact(
+                borrower_id="B1",
+                loan_id="L1",
+                channel="sms",
+                at=NOW,
+                collector_id="SYS-001",
+                content="您的借款已逾期35天，应还2,227.27元。",
+                template="early_sms",
+            ),
+            code=code,
+        )
     with serve_asgi(create_app(app)) as url:
         yield url, app, codes.shown(code)
 
@@ -64,8 +74,9 @@ def browser() -> Iterator[Browser]:
 
 
 def _phone(browser: Browser) -> Page:
-    return browser.new_page(viewport={"width": 390, "height": 844}, locale="zh-CN",
-                            is_mobile=True, has_touch=True)  # fmt: skip
+    return browser.new_page(
+        viewport={"width": 390, "height": 844}, locale="zh-CN", is_mobile=True, has_touch=True
+    )
 
 
 def test_a_real_code_shows_who_when_how_and_what(
@@ -99,8 +110,11 @@ def test_a_made_up_code_is_not_ours_and_can_be_reported(
     page.click("#report button")
     expect(page.locator("#reported")).to_be_visible()
     with app.engine.connect() as conn:
-        kinds = conn.execute(select(t.audit_log.c.kind, t.audit_log.c.payload)
-                             .where(t.audit_log.c.kind == "scam_report")).all()  # fmt: skip
+        kinds = conn.execute(
+            select(t.audit_log.c.kind, t.audit_log.c.payload).where(
+                t.audit_log.c.kind == "scam_report"
+            )
+        ).all()
     assert len(kinds) == 1 and "K7Q2-M9XD" in kinds[0].payload
     page.close()
 
@@ -165,8 +179,11 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
 def _sent_codes(outbox: Path, phone: str) -> list[dict[str, Any]]:
     files = sorted(outbox.glob("sms/*/*.json"), key=lambda f: f.stat().st_mtime_ns)
     sent = [json.loads(f.read_text(encoding="utf-8")) for f in files]
-    return [m for m in sent if m["destination"] == phone
-            and m["metadata"].get("purpose") == "portal_code"]  # fmt: skip
+    return [
+        m
+        for m in sent
+        if m["destination"] == phone and m["metadata"].get("purpose") == "portal_code"
+    ]
 
 
 def _last_code(outbox: Path, phone: str, before: int) -> str:
@@ -231,8 +248,9 @@ def test_sign_in_with_the_sms_code_and_check_the_penalty_against_the_ledger(
     with page.expect_download() as info:
         page.click("#pdf")
     pdf = Path(info.value.path())
-    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                          check=True).stdout  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+    ).stdout
     assert "罚息明细" in text and _money(st["overdue"]["penalty"]) in text
     page.close()
 

@@ -23,8 +23,9 @@ def tally(request: pytest.FixtureRequest) -> Iterator[Tally]:
     request.config.stash.setdefault(TALLIES, []).append(t)
 
 
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, exitstatus: int,
-                            config: pytest.Config) -> None:  # fmt: skip
+def pytest_terminal_summary(
+    terminalreporter: pytest.TerminalReporter, exitstatus: int, config: pytest.Config
+) -> None:
     if config.getoption("capture") != "no":
         return
     tallies = config.stash.get(TALLIES, [])

@@ -77,8 +77,10 @@ class Tally:
 
     def line(self) -> str:
         parts = ", ".join(f"{k} {v}" for k, v in sorted(self.outcomes.items()))
-        return (f"fuzz {self.name}: {self.tried} inputs in {self.seconds:.1f}s "
-                f"(slowest {self.slowest * 1000:.0f} ms) [{parts}]")  # fmt: skip
+        return (
+            f"fuzz {self.name}: {self.tried} inputs in {self.seconds:.1f}s "
+            f"(slowest {self.slowest * 1000:.0f} ms) [{parts}]"
+        )
 
 
 @contextmanager
@@ -89,8 +91,10 @@ def tracebacks() -> Iterator[list[str]]:
     before = sys.unraisablehook
 
     def hook(u: Any) -> None:
-        seen.append(f"{u.err_msg or 'Exception ignored in'} {u.object!r}: "
-                    f"{u.exc_type.__name__}: {u.exc_value}")  # fmt: skip
+        seen.append(
+            f"{u.err_msg or 'Exception ignored in'} {u.object!r}: "
+            f"{u.exc_type.__name__}: {u.exc_value}"
+        )
 
     sys.unraisablehook = hook
     try:

@@ -112,11 +112,14 @@ def build_store(root: Path) -> IngestStore:
     shutil.copyfile(template, db)
     app = make_app(f"sqlite:///{db}")
     samples = _samples(gen)
-    columns = {e: [c for c in COLUMNS[e] if any(c in r for r in rows) or c in _header(gen, e)]
-               for e, rows in samples.items()}  # fmt: skip
+    columns = {
+        e: [c for c in COLUMNS[e] if any(c in r for r in rows) or c in _header(gen, e)]
+        for e, rows in samples.items()
+    }
     # a missing value is an empty cell in CSV; in JSON lines and Parquet it is left out (null)
-    present = {e: [{k: v for k, v in r.items() if v != ""} for r in rows]
-               for e, rows in samples.items()}  # fmt: skip
+    present = {
+        e: [{k: v for k, v in r.items() if v != ""} for r in rows] for e, rows in samples.items()
+    }
     store = IngestStore(app, db, template, root / "cases", snapshot(app), present, columns)
     return store
 
@@ -139,30 +142,73 @@ def _samples(gen: Path) -> dict[str, list[Row]]:
                 out[name] = [dict(r) for _, r in zip(range(6), csv.DictReader(fh), strict=False)]
     loans = [(r["loan_id"], r["borrower_id"]) for r in out["loans"]]
     made = {  # what the generator may not write for 20 loans: rows of every kind
-        "contacts": [{"attempt_id": f"AT{k}", "borrower_id": b, "loan_id": loan,
-                      "channel": ch, "at": "2026-11-20T10:15:00+08:00", "direction": "outbound",
-                      "role": "debtor", "destination": "13812345678", "result": res}
-                     for k, ((loan, b), ch, res) in enumerate(zip(
-                         loans, ["call", "sms", "email", "robocall"],
-                         ["connected", "delivered", "bounced", "no_answer"], strict=False))],
-        "promises": [{"promise_id": f"PR{k}", "loan_id": loan, "amount": "10000",
-                      "due_on": "2026-11-28", "made_at": "2026-11-21T10:44:46+00:00",
-                      "status": st, "settled_on": "" if st == "pending" else "2026-11-22"}
-                     for k, ((loan, _), st) in enumerate(zip(
-                         loans, ["pending", "kept", "partly_kept", "broken"], strict=False))],
-        "holds": [{"hold_id": f"HD{k}", "borrower_id": b, "loan_id": loan if k % 2 else "",
-                   "kind": kind, "starts_at": "2026-11-13T08:41:16+00:00",
-                   "ends_at": "2026-12-13T08:41:16+00:00" if k % 2 else ""}
-                  for k, ((loan, b), kind) in enumerate(zip(
-                      loans, ["dispute", "hardship", "complaint", "cease_request"],
-                      strict=False))],
-        "arrangements": [{"arrangement_id": f"AR{k}", "loan_id": loan, "kind": kind,
-                          "status": st, "starts_on": "2026-11-01",
-                          "ends_on": "2026-12-31" if k % 2 else ""}
-                         for k, ((loan, _), kind, st) in enumerate(zip(
-                             loans, ["plan", "extension", "settlement", "waiver"],
-                             ["active", "proposed", "completed", "breached"], strict=False))],
-    }  # fmt: skip
+        "contacts": [
+            {
+                "attempt_id": f"AT{k}",
+                "borrower_id": b,
+                "loan_id": loan,
+                "channel": ch,
+                "at": "2026-11-20T10:15:00+08:00",
+                "direction": "outbound",
+                "role": "debtor",
+                "destination": "13812345678",
+                "result": res,
+            }
+            for k, ((loan, b), ch, res) in enumerate(
+                zip(
+                    loans,
+                    ["call", "sms", "email", "robocall"],
+                    ["connected", "delivered", "bounced", "no_answer"],
+                    strict=False,
+                )
+            )
+        ],
+        "promises": [
+            {
+                "promise_id": f"PR{k}",
+                "loan_id": loan,
+                "amount": "10000",
+                "due_on": "2026-11-28",
+                "made_at": "2026-11-21T10:44:46+00:00",
+                "status": st,
+                "settled_on": "" if st == "pending" else "2026-11-22",
+            }
+            for k, ((loan, _), st) in enumerate(
+                zip(loans, ["pending", "kept", "partly_kept", "broken"], strict=False)
+            )
+        ],
+        "holds": [
+            {
+                "hold_id": f"HD{k}",
+                "borrower_id": b,
+                "loan_id": loan if k % 2 else "",
+                "kind": kind,
+                "starts_at": "2026-11-13T08:41:16+00:00",
+                "ends_at": "2026-12-13T08:41:16+00:00" if k % 2 else "",
+            }
+            for k, ((loan, b), kind) in enumerate(
+                zip(loans, ["dispute", "hardship", "complaint", "cease_request"], strict=False)
+            )
+        ],
+        "arrangements": [
+            {
+                "arrangement_id": f"AR{k}",
+                "loan_id": loan,
+                "kind": kind,
+                "status": st,
+                "starts_on": "2026-11-01",
+                "ends_on": "2026-12-31" if k % 2 else "",
+            }
+            for k, ((loan, _), kind, st) in enumerate(
+                zip(
+                    loans,
+                    ["plan", "extension", "settlement", "waiver"],
+                    ["active", "proposed", "completed", "breached"],
+                    strict=False,
+                )
+            )
+        ],
+    }
     for name, rows in made.items():
         out[name] = out.get(name) or rows
     for name in ENTITY_NAMES:
@@ -222,8 +268,9 @@ def _typed(value: Any) -> Any:
         return value
 
 
-def file_bytes(name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]],
-               typed: bool = False) -> bytes:  # fmt: skip
+def file_bytes(
+    name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]], typed: bool = False
+) -> bytes:
     """``rows`` written in the format ``name`` says (gzip too)."""
     if name.endswith(".parquet"):
         return parquet_bytes(columns, rows, typed)
@@ -258,8 +305,9 @@ def run_ingest(
     started = time.perf_counter()
     with tracebacks() as printed:
         try:
-            report = ingest(store.app.engine, store.app.cipher, [folder], clock=clock,
-                            chunk_rows=chunk_rows)  # fmt: skip
+            report = ingest(
+                store.app.engine, store.app.cipher, [folder], clock=clock, chunk_rows=chunk_rows
+            )
             outcome = "accepted"
         except (IngestRejected, FileError) as exc:
             outcome, refusal = type(exc).__name__, exc

@@ -119,8 +119,9 @@ def random_files(draw: Draw) -> list[tuple[str, bytes]]:
 
 @fuzz(120)
 @given(files=random_files())
-def test_random_bytes_under_any_name(store: IngestStore, tally: Tally,
-                                     files: list[tuple[str, bytes]]) -> None:  # fmt: skip
+def test_random_bytes_under_any_name(
+    store: IngestStore, tally: Tally, files: list[tuple[str, bytes]]
+) -> None:
     folder = store.folder()
     for name, data in files:
         (folder / name).write_bytes(data)
@@ -141,8 +142,11 @@ def encoded_file(draw: Draw, store: IngestStore) -> tuple[str, bytes, bool]:
     ext = draw(st.sampled_from(["csv", "csv.gz", "jsonl", "ndjson", "jsonl.gz"]))
     codec = draw(st.sampled_from(CODECS))
     rows = [dict(r) for r in store.samples[entity][: draw(st.integers(1, 4))]]
-    text_cols = [c for c in ("name", "creditor", "owner_name", "relation", "source")
-                 if c in store.columns[entity]]  # fmt: skip
+    text_cols = [
+        c
+        for c in ("name", "creditor", "owner_name", "relation", "source")
+        if c in store.columns[entity]
+    ]
     for r in rows:
         for c in text_cols:
             r[c] = draw(st.one_of(st.sampled_from(TEXTS), st.text(min_size=1, max_size=20)))
@@ -166,8 +170,9 @@ def encoded_file(draw: Draw, store: IngestStore) -> tuple[str, bytes, bool]:
 
 @fuzz(100)
 @given(data=st.data())
-def test_other_encodings_are_refused_with_the_file_named(store: IngestStore, tally: Tally,
-                                                         data: st.DataObject) -> None:  # fmt: skip
+def test_other_encodings_are_refused_with_the_file_named(
+    store: IngestStore, tally: Tally, data: st.DataObject
+) -> None:
     name, content, refuse = data.draw(encoded_file(store))
     folder = store.folder()
     (folder / name).write_bytes(content)
@@ -203,8 +208,7 @@ def damaged_file(draw: Draw, store: IngestStore) -> tuple[str, bytes]:
 
 @fuzz(150)
 @given(data=st.data())
-def test_damaged_and_truncated_files(store: IngestStore, tally: Tally,
-                                     data: st.DataObject) -> None:  # fmt: skip
+def test_damaged_and_truncated_files(store: IngestStore, tally: Tally, data: st.DataObject) -> None:
     name, content = data.draw(damaged_file(store))
     folder = store.folder()
     (folder / name).write_bytes(content)
@@ -309,9 +313,23 @@ def not_parquet(draw: Draw, store: IngestStore) -> tuple[str, bytes]:
     columns = store.columns[entity]
     real = parquet_bytes(columns, rows, typed=draw(st.booleans()))
     other = draw(st.sampled_from([e for e in ENTITY_NAMES if e != entity]))
-    kind = draw(st.sampled_from(["csv", "jsonl", "random", "magic", "truncated", "footer",
-                                 "gzip", "empty", "ipc", "other_entity",
-                                 "magic_only"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            [
+                "csv",
+                "jsonl",
+                "random",
+                "magic",
+                "truncated",
+                "footer",
+                "gzip",
+                "empty",
+                "ipc",
+                "other_entity",
+                "magic_only",
+            ]
+        )
+    )
     data = {
         "csv": lambda: csv_text(columns, rows).encode(),
         "jsonl": lambda: jsonl_text(rows).encode(),
@@ -336,8 +354,9 @@ def _scribble(draw: Draw, data: bytes, at: int) -> bytes:
 
 @fuzz(100)
 @given(data=st.data())
-def test_files_named_parquet_that_are_not(store: IngestStore, tally: Tally,
-                                          data: st.DataObject) -> None:  # fmt: skip
+def test_files_named_parquet_that_are_not(
+    store: IngestStore, tally: Tally, data: st.DataObject
+) -> None:
     name, content = data.draw(not_parquet(store))
     folder = store.folder()
     (folder / name).write_bytes(content)
@@ -416,8 +435,11 @@ def typed_column(draw: Draw, valid: list[str | None], family: str) -> pa.Array:
     anything = st.sampled_from(["text", "dictionary", "large", *ARROW_TYPES])
     kind = draw(st.one_of(st.sampled_from(FAMILIES[family]), anything))
     if kind in ("text", "dictionary", "large", "large_string", "string_view"):
-        t = {"large": pa.large_string(), "large_string": pa.large_string(),
-             "string_view": pa.string_view()}.get(kind, pa.string())  # fmt: skip
+        t = {
+            "large": pa.large_string(),
+            "large_string": pa.large_string(),
+            "string_view": pa.string_view(),
+        }.get(kind, pa.string())
         array = pa.array(valid, t)
         return array.dictionary_encode() if kind == "dictionary" else array
     make, values = ARROW_TYPES[kind]
@@ -453,8 +475,9 @@ def typed_parquet(draw: Draw, store: IngestStore) -> tuple[str, bytes]:
 
 @fuzz(150)
 @given(data=st.data())
-def test_parquet_with_columns_of_other_types(store: IngestStore, tally: Tally,
-                                             data: st.DataObject) -> None:  # fmt: skip
+def test_parquet_with_columns_of_other_types(
+    store: IngestStore, tally: Tally, data: st.DataObject
+) -> None:
     name, content = data.draw(typed_parquet(store))
     folder = store.folder()
     (folder / name).write_bytes(content)
@@ -498,8 +521,9 @@ def json_lines(draw: Draw, store: IngestStore) -> tuple[str, bytes]:
 
 @fuzz(150)
 @given(data=st.data())
-def test_json_lines_with_wrong_values(store: IngestStore, tally: Tally,
-                                      data: st.DataObject) -> None:  # fmt: skip
+def test_json_lines_with_wrong_values(
+    store: IngestStore, tally: Tally, data: st.DataObject
+) -> None:
     name, content = data.draw(json_lines(store))
     folder = store.folder()
     (folder / name).write_bytes(content)
@@ -510,11 +534,26 @@ def test_json_lines_with_wrong_values(store: IngestStore, tally: Tally,
 # 8. valid rows with random fields, several files at once, every format
 
 
-def _mutate(draw: Draw, rows: list[dict[str, Any]], columns: list[str],
-            values: st.SearchStrategy[Any]) -> None:  # fmt: skip
+def _mutate(
+    draw: Draw, rows: list[dict[str, Any]], columns: list[str], values: st.SearchStrategy[Any]
+) -> None:
     """One change to a file's rows or columns."""
-    kind = draw(st.sampled_from(["set", "set", "set", "set", "blank", "drop_column", "rename",
-                                 "extra_column", "swap", "repeat_row"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            [
+                "set",
+                "set",
+                "set",
+                "set",
+                "blank",
+                "drop_column",
+                "rename",
+                "extra_column",
+                "swap",
+                "repeat_row",
+            ]
+        )
+    )
     k = draw(st.integers(0, len(rows) - 1))
     col = draw(st.sampled_from(columns))
     if kind == "set":
@@ -556,8 +595,9 @@ def mutated_batch(draw: Draw, store: IngestStore) -> list[tuple[str, bytes, int]
 
 @fuzz(250)
 @given(data=st.data())
-def test_valid_rows_with_random_fields(store: IngestStore, tally: Tally,
-                                       data: st.DataObject) -> None:  # fmt: skip
+def test_valid_rows_with_random_fields(
+    store: IngestStore, tally: Tally, data: st.DataObject
+) -> None:
     files = data.draw(mutated_batch(store))
     folder = store.folder()
     for name, content, _ in files:
@@ -665,8 +705,9 @@ MISSING_REQUIRED: dict[str, dict[str, bytes]] = {
 
 
 @pytest.mark.parametrize("case", sorted(MISSING_REQUIRED))
-def test_rows_without_required_values_are_refused(store: IngestStore, tally: Tally,
-                                                  case: str) -> None:  # fmt: skip
+def test_rows_without_required_values_are_refused(
+    store: IngestStore, tally: Tally, case: str
+) -> None:
     folder = store.folder()
     for name, content in MISSING_REQUIRED[case].items():
         (folder / name).write_bytes(content)

@@ -177,7 +177,7 @@ atoms = st.one_of(
             '"\\uZZZZ"',
             '"\\n\\t\\r\\/"',
         ]
-    ),  # fmt: skip
+    ),
     st.lists(st.sampled_from(["1", '"a"', "dpd", "null", "[1]", "(1)"]), max_size=4).map(
         lambda xs: "[" + ", ".join(xs) + "]"
     ),
@@ -243,8 +243,11 @@ SNIPPETS = [
 
 def _edit(draw: Draw, text: str) -> str:
     lines = text.split("\n")
-    kind = draw(st.sampled_from(["insert", "insert", "delete", "duplicate", "swap", "indent",
-                                 "dedent", "number"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(
+            ["insert", "insert", "delete", "duplicate", "swap", "indent", "dedent", "number"]
+        )
+    )
     k = draw(st.integers(0, len(lines) - 1))
     if kind == "insert":
         at = draw(st.integers(0, len(text)))
@@ -347,8 +350,11 @@ SPOTS = ['version: "2026.11"', "capacity: 60", "on_day: 91", 'when: "total_due >
 
 
 @fuzz(200)
-@given(doc=hostile, where=st.sampled_from(["alone", "appended", "prepended", "value"]),
-       spot=st.sampled_from(SPOTS))  # fmt: skip
+@given(
+    doc=hostile,
+    where=st.sampled_from(["alone", "appended", "prepended", "value"]),
+    spot=st.sampled_from(SPOTS),
+)
 def test_hostile_yaml(tally: Tally, doc: str, where: str, spot: str) -> None:
     if where == "alone":
         text = doc

@@ -78,18 +78,22 @@ class Web:
             Path(f"{self.db}{suffix}").unlink(missing_ok=True)
         shutil.copyfile(self.template, self.db)
 
-    def post(self, path: str, body: bytes, headers: list[tuple[bytes, bytes]],
-             chunks: int = 1) -> Answer:  # fmt: skip
+    def post(
+        self, path: str, body: bytes, headers: list[tuple[bytes, bytes]], chunks: int = 1
+    ) -> Answer:
         return self.portal.call(_asgi, self.api, path, body, headers, chunks)
 
 
-async def _asgi(api: FastAPI, path: str, body: bytes, headers: list[tuple[bytes, bytes]],
-                chunks: int) -> Answer:  # fmt: skip
+async def _asgi(
+    api: FastAPI, path: str, body: bytes, headers: list[tuple[bytes, bytes]], chunks: int
+) -> Answer:
     """One POST through the ASGI app, as a server hands it over (the body in ``chunks``)."""
     size = -(-len(body) // max(1, chunks)) or 1
     parts = [body[k : k + size] for k in range(0, len(body), size)] or [b""]
-    messages = [{"type": "http.request", "body": p, "more_body": k < len(parts) - 1}
-                for k, p in enumerate(parts)]  # fmt: skip
+    messages = [
+        {"type": "http.request", "body": p, "more_body": k < len(parts) - 1}
+        for k, p in enumerate(parts)
+    ]
     done = anyio.Event()
     sent: list[dict[str, Any]] = []
 
@@ -104,10 +108,20 @@ async def _asgi(api: FastAPI, path: str, body: bytes, headers: list[tuple[bytes,
         if message["type"] == "http.response.body" and not message.get("more_body"):
             done.set()
 
-    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1",
-             "method": "POST", "scheme": "http", "path": path, "raw_path": path.encode(),
-             "query_string": b"", "root_path": "", "headers": headers,
-             "client": ("127.0.0.1", 50000), "server": ("127.0.0.1", 8000)}  # fmt: skip
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": b"",
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 50000),
+        "server": ("127.0.0.1", 8000),
+    }
     try:
         await api(scope, receive, send)
     finally:
@@ -125,24 +139,37 @@ def _seed(app: App, folder: Path) -> dict[str, list[Any]]:
     ingest(app.engine, app.cipher, [folder], clock=lambda: FIXED_NOW)
     run_cycle(app, DAY, strategy=load("default"))
     box = Outbox(None)
-    dispatch(app, dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
-             Options(worker="fuzz", senders=1))  # fmt: skip
+    dispatch(
+        app,
+        dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
+        Options(worker="fuzz", senders=1),
+    )
     ob, cp = t.outbox_message, t.contact_point
     with app.engine.begin() as conn:
         sent = conn.execute(select(ob).where(ob.c.status == "sent").order_by(ob.c.action_id)).all()
         sms = [m for m in sent if m.channel == "sms"]
         calls = [m for m in sent if m.channel == "robocall"]
         for m in sms:
-            borrower = conn.execute(select(t.loan.c.borrower_id)
-                                    .where(t.loan.c.loan_id == m.loan_id)).scalar_one()  # fmt: skip
-            point = conn.execute(select(cp).where(cp.c.borrower_id == borrower,
-                                                  cp.c.kind == "email")).first()  # fmt: skip
+            borrower = conn.execute(
+                select(t.loan.c.borrower_id).where(t.loan.c.loan_id == m.loan_id)
+            ).scalar_one()
+            point = conn.execute(
+                select(cp).where(cp.c.borrower_id == borrower, cp.c.kind == "email")
+            ).first()
             if point is not None:
                 to = app.cipher.decrypt("contact_point.value", point.value_enc)
-                conn.execute(insert(ob).values(**{
-                    **m._asdict(), "action_id": f"{m.action_id}~email", "channel": "email",
-                    "provider_ref": "fuzz-email-1", "subject": "fuzz",
-                    "destination_enc": app.cipher.encrypt("outbox.destination", to)}))  # fmt: skip
+                conn.execute(
+                    insert(ob).values(
+                        **{
+                            **m._asdict(),
+                            "action_id": f"{m.action_id}~email",
+                            "channel": "email",
+                            "provider_ref": "fuzz-email-1",
+                            "subject": "fuzz",
+                            "destination_enc": app.cipher.encrypt("outbox.destination", to),
+                        }
+                    )
+                )
                 break
         loans = conn.execute(select(t.loan.c.loan_id).order_by(t.loan.c.loan_id)).scalars().all()
     orders = []
@@ -176,8 +203,9 @@ def web(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Web]:
     shutil.copyfile(template, db)
     app = make_app(f"sqlite:///{db}")
     with start_blocking_portal() as portal:
-        w = Web(app, create_app(app, SECRET), db, template, portal,
-                app.settings.checkout_secret, known)  # fmt: skip
+        w = Web(
+            app, create_app(app, SECRET), db, template, portal, app.settings.checkout_secret, known
+        )
         yield w
     app.engine.dispose()
 
@@ -188,12 +216,22 @@ def stamp() -> str:
 
 def signed(secret: str, body: bytes, at: str | None = None) -> list[tuple[bytes, bytes]]:
     at = at or stamp()
-    return [(b"content-type", b"application/json"), (b"x-arrears-timestamp", at.encode()),
-            (b"x-arrears-signature", signature(secret, at, body).encode())]  # fmt: skip
+    return [
+        (b"content-type", b"application/json"),
+        (b"x-arrears-timestamp", at.encode()),
+        (b"x-arrears-signature", signature(secret, at, body).encode()),
+    ]
 
 
-def check(web: Web, tally: Tally, path: str, body: bytes, headers: list[tuple[bytes, bytes]],
-          chunks: int = 1, forged: bool = False) -> int:  # fmt: skip
+def check(
+    web: Web,
+    tally: Tally,
+    path: str,
+    body: bytes,
+    headers: list[tuple[bytes, bytes]],
+    chunks: int = 1,
+    forged: bool = False,
+) -> int:
     """Send one request on a fresh store and hold the answer to the contract."""
     web.reset()
     started = time.perf_counter()
@@ -259,10 +297,12 @@ def _fields(web: Web, path: str) -> dict[str, list[Any]]:
             "digits": ["1", "2", "3", 1, 3, "4", "12", "", None],
         }
     order_id, amount = k["orders"][0]
-    return {"order_id": [order_id, *SURROGATES], "status": ["paid", "failed", "created"],
-            "amount": [amount, amount + 1, 0, -amount, 10**20, 2**63, float(amount),
-                       str(amount), True],
-            "provider_ref": ["bank-1", "", None, "\ud800"]}  # fmt: skip
+    return {
+        "order_id": [order_id, *SURROGATES],
+        "status": ["paid", "failed", "created"],
+        "amount": [amount, amount + 1, 0, -amount, 10**20, 2**63, float(amount), str(amount), True],
+        "provider_ref": ["bank-1", "", None, "\ud800"],
+    }
 
 
 @st.composite
@@ -299,8 +339,9 @@ def _with_raw_number(obj: dict[str, Any], key: str, token: bytes) -> bytes:
 
 @st.composite
 def bodies(draw: Draw, web: Web, path: str) -> bytes:
-    kind = draw(st.sampled_from(["object", "object", "object", "raw_token", "value", "bytes",
-                                 "raw"]))  # fmt: skip
+    kind = draw(
+        st.sampled_from(["object", "object", "object", "raw_token", "value", "bytes", "raw"])
+    )
     if kind == "object":
         text = json.dumps(draw(objects(web, path)), ensure_ascii=draw(st.sampled_from([1, 1, 0])))
         return text.encode("utf-8", "surrogatepass")  # a lone surrogate: bytes not UTF-8
@@ -377,13 +418,28 @@ def header_sets(draw: Draw, web: Web, path: str, body: bytes) -> tuple[list[Any]
     secret = web.secret(path)
     at = draw(stamps)
     right = signature(secret, at, body)
-    given = draw(st.one_of(
-        st.sampled_from([right, right.upper(), right.removeprefix("sha256="), right + " ",
-                         " " + right, right[:-1], "sha256=", "", "sha1=" + right[7:],
-                         signature(secret, at, body + b" "), signature("", at, body),
-                         signature(SECRET if secret != SECRET else "x", at, body)]),
-        st.text(max_size=80), st.just("sha256=" + "0" * 100_000),
-    ))  # fmt: skip
+    given = draw(
+        st.one_of(
+            st.sampled_from(
+                [
+                    right,
+                    right.upper(),
+                    right.removeprefix("sha256="),
+                    right + " ",
+                    " " + right,
+                    right[:-1],
+                    "sha256=",
+                    "",
+                    "sha1=" + right[7:],
+                    signature(secret, at, body + b" "),
+                    signature("", at, body),
+                    signature(SECRET if secret != SECRET else "x", at, body),
+                ]
+            ),
+            st.text(max_size=80),
+            st.just("sha256=" + "0" * 100_000),
+        )
+    )
     heads: list[tuple[bytes, bytes]] = []
     if draw(st.booleans()):
         heads.append((b"x-arrears-timestamp", at.encode("utf-8", "surrogateescape")))
@@ -402,8 +458,12 @@ def header_sets(draw: Draw, web: Web, path: str, body: bytes) -> tuple[list[Any]
     for k, v in heads:
         first.setdefault(k, v)
     fresh = first.get(b"x-arrears-timestamp", b"").decode("latin-1")
-    ok = fresh.isascii() and fresh.isdigit() and len(fresh) <= 12 and \
-        abs(int(fresh) - int(stamp())) <= 300  # fmt: skip
+    ok = (
+        fresh.isascii()
+        and fresh.isdigit()
+        and len(fresh) <= 12
+        and abs(int(fresh) - int(stamp())) <= 300
+    )
     sig = first.get(b"x-arrears-signature", b"").decode("latin-1")
     forged = not ok or sig != signature(secret, fresh, body)
     return heads, forged
@@ -430,8 +490,7 @@ def served(web: Web) -> Iterator[str]:
 
 @fuzz(40)
 @given(data=st.data())
-def test_signed_bodies_over_http(web: Web, served: str, tally: Tally,
-                                 data: st.DataObject) -> None:  # fmt: skip
+def test_signed_bodies_over_http(web: Web, served: str, tally: Tally, data: st.DataObject) -> None:
     """The same contract through uvicorn: its parsing, its chunked bodies and its errors."""
     path = data.draw(st.sampled_from(HOOKS))
     body = data.draw(bodies(web, path))

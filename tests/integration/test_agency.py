@@ -13,30 +13,18 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from arrears.bootstrap import App
-from arrears.generate.portfolio import Options, generate
-from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
-from arrears.service.outreach.agency import (
-    PLACEMENT_FIELDS,
-    evidence_hash,
-    legal_package,
-    place,
-    recall,
-    refer,
-)
+from arrears.service.outreach.agency import PLACEMENT_FIELDS, place, recall
+from arrears.service.outreach.legal import evidence_hash, legal_package, refer
 from arrears.store import tables as t
-from arrears.store.ingest.loader import ingest
-from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, PlanBook
 
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", Options(loans=3000, seed=8, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    run_cycle(app, DAY, strategy=load("default"))
+def planned(plan_book: PlanBook, tmp_path: Path) -> App:
+    app = plan_book(3000, 8, DAY)
     agencies = tmp_path / "agencies.yaml"
     agencies.write_text(
         "pools:\n  tier1: [{agency: AG-NORTH, share: 60}, {agency: AG-SOUTH, share: 40}]\n"
@@ -58,9 +46,15 @@ def test_placements_go_to_agencies_with_the_minimum_and_once(planned: App, tmp_p
     assert len(todo) >= 3
     held = todo[0]
     with planned.engine.begin() as conn:  # a dispute since the plan stops that placement
-        conn.execute(insert(t.hold).values(hold_id="h-1", borrower_id=held["borrower_id"],
-                                           loan_id=held["loan_id"], kind="dispute",
-                                           starts_at=FIXED_NOW - timedelta(hours=1)))  # fmt: skip
+        conn.execute(
+            insert(t.hold).values(
+                hold_id="h-1",
+                borrower_id=held["borrower_id"],
+                loan_id=held["loan_id"],
+                kind="dispute",
+                starts_at=FIXED_NOW - timedelta(hours=1),
+            )
+        )
         ids = conn.execute(select(t.borrower.c.national_id_enc)).scalars().all()
         # a borrower whose name is a spreadsheet formula (it would run in the agency's sheet)
         hostile = todo[1]["borrower_id"]
@@ -102,8 +96,9 @@ def test_placements_go_to_agencies_with_the_minimum_and_once(planned: App, tmp_p
     from arrears.service.outreach.agency import load_agencies
 
     agencies = load_agencies(planned.settings.agencies_file)
-    assert all(agencies.agency_for("tier1", "LN1") == agencies.agency_for("tier1", "LN1")
-               for _ in range(3))  # fmt: skip
+    assert all(
+        agencies.agency_for("tier1", "LN1") == agencies.agency_for("tier1", "LN1") for _ in range(3)
+    )
     # a second run places nothing: the day's placements are done
     assert place(planned, DAY, tmp_path / "out").placed == 0
 
@@ -130,18 +125,19 @@ def test_the_legal_package_holds_the_statement_payments_and_evidenced_contacts(
             .join(t.payment, t.payment.c.loan_id == t.loan.c.loan_id)
             .order_by(t.loan.c.loan_id)
             .limit(1)
-        ).one()  # fmt: skip
+        ).one()
         contacts = conn.execute(
             select(ca).where(
                 ca.c.borrower_id == borrower, (ca.c.loan_id == loan_id) | ca.c.loan_id.is_(None)
-            )  # fmt: skip
+            )
         ).all()
     pdf, index = legal_package(planned, loan_id, DAY)
     assert pdf.startswith(b"%PDF") and len(index["contacts"]) == len(contacts) > 0
     path = tmp_path / "legal.pdf"
     path.write_bytes(pdf)
-    text = subprocess.run(["pdftotext", "-layout", str(path), "-"], check=True,
-                          capture_output=True, text=True).stdout  # fmt: skip
+    text = subprocess.run(
+        ["pdftotext", "-layout", str(path), "-"], check=True, capture_output=True, text=True
+    ).stdout
     assert loan_id in text and "诉讼材料包" in text and "联系记录" in text
     flat = text.replace(" ", "").replace("\n", "")
     assert evidence_hash(planned, contacts[0]) in flat  # every contact's hash is printed

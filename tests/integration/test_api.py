@@ -71,13 +71,15 @@ def test_statements_payments_and_pages(served: tuple[str, App, str, str]) -> Non
         assert c.get("/api/v1/loans/NOPE/statement").status_code == 404
         bad = c.post("/api/v1/payments", json={"loan_id": "L1", "amount": -5})
         assert bad.status_code == 422 and bad.json()["field"] == "amount"
-        paid = c.post("/api/v1/payments", json={"loan_id": "L1", "amount": 2695,
-                                                "payment_id": "P-API-1"})  # fmt: skip
+        paid = c.post(
+            "/api/v1/payments", json={"loan_id": "L1", "amount": 2695, "payment_id": "P-API-1"}
+        )
         assert paid.status_code == 201 and paid.json()["paid_on"] == "2026-02-19"
         after = c.get("/api/v1/loans/L1/statement").json()
         assert after["total_due"] == 222727 - 2695 and after["overdue"]["penalty"] == 0
-        again = c.post("/api/v1/payments", json={"loan_id": "L1", "amount": 1,
-                                                 "payment_id": "P-API-1"})  # fmt: skip
+        again = c.post(
+            "/api/v1/payments", json={"loan_id": "L1", "amount": 1, "payment_id": "P-API-1"}
+        )
         assert again.status_code == 422 and again.json()["field"] == "payment_id"
         back = c.post("/api/v1/payments/P-API-1/reversal", json={"reason": "bounced"})
         assert back.status_code == 201
@@ -87,20 +89,27 @@ def test_statements_payments_and_pages(served: tuple[str, App, str, str]) -> Non
 def test_arrangements_and_promises_through_the_api(served: tuple[str, App, str, str]) -> None:
     url, _, _, writer = served
     with httpx.Client(base_url=url, headers=_h(writer)) as c:
-        shown = c.post("/api/v1/loans/L1/arrangements/preview", json={"kind": "extension",
-                                                                      "days": 29})  # fmt: skip
+        shown = c.post(
+            "/api/v1/loans/L1/arrangements/preview", json={"kind": "extension", "days": 29}
+        )
         assert shown.status_code == 200 and shown.json()["saving_to_borrower"] == -857
-        made = c.post("/api/v1/loans/L1/arrangements", json={"kind": "extension", "days": 40,
-                                                             "reason": "salary late"})  # fmt: skip
+        made = c.post(
+            "/api/v1/loans/L1/arrangements",
+            json={"kind": "extension", "days": 40, "reason": "salary late"},
+        )
         # 40 days is above what an integration may agree alone (30): a supervisor decides
         assert made.status_code == 201 and made.json()["status"] == "pending_approval"
         listed = c.get("/api/v1/loans/L1/arrangements").json()
         assert listed["total"] == 1 and listed["items"][0]["proposed_by"] == "api:core-banking"
-        far = c.post("/api/v1/loans/L1/promises",
-                     json={"parts": [{"due_on": "2026-04-01", "amount": 222727}]})  # fmt: skip
+        far = c.post(
+            "/api/v1/loans/L1/promises",
+            json={"parts": [{"due_on": "2026-04-01", "amount": 222727}]},
+        )
         assert far.status_code == 422 and "14 days" in far.json()["detail"]
-        ok = c.post("/api/v1/loans/L1/promises",
-                    json={"parts": [{"due_on": "2026-02-25", "amount": 222727}]})  # fmt: skip
+        ok = c.post(
+            "/api/v1/loans/L1/promises",
+            json={"parts": [{"due_on": "2026-02-25", "amount": 222727}]},
+        )
         assert ok.status_code == 201
         assert c.get("/api/v1/loans/L1/promises").json()["items"][0]["made_by"] == "core-banking"
         kpis = c.get("/api/v1/kpis", params={"since": "2026-02-01", "until": "2026-02-19"})
@@ -122,8 +131,10 @@ def test_ingest_through_the_api_all_or_nothing(served: tuple[str, App, str, str]
         assert c.get("/api/v1/loans").json()["total"] == 1  # nothing was written
         done = c.post("/api/v1/ingest", json={"borrowers": [borrower], "loans": [loan]})
         assert done.status_code == 201 and done.json()["loaded"]["loans"] == 1
-        assert c.get("/api/v1/loans/L2/statement", params={"as_of": "2026-02-19"}).json()[
-            "total_due"] == 222727  # fmt: skip
+        assert (
+            c.get("/api/v1/loans/L2/statement", params={"as_of": "2026-02-19"}).json()["total_due"]
+            == 222727
+        )
         empty = c.post("/api/v1/ingest", json={})
         assert empty.status_code == 422 and empty.json()["field"] == "body"
 
@@ -139,8 +150,9 @@ def test_no_server_error_on_any_documented_request(served: tuple[str, App, str, 
     for op in operations:
 
         @given(case=op.as_strategy())
-        @settings(max_examples=25, deadline=None, database=None,
-                  suppress_health_check=list(HealthCheck))  # fmt: skip
+        @settings(
+            max_examples=25, deadline=None, database=None, suppress_health_check=list(HealthCheck)
+        )
         def one(case: schemathesis.Case) -> None:
             response = case.call(headers=_h(writer))
             assert response.status_code < 500, (
@@ -156,13 +168,25 @@ def test_money_dates_and_ids_are_strictly_typed(served: tuple[str, App, str, str
     the payoff is refused unless the caller says it is an overpayment."""
     url, app, _, writer = served
     with httpx.Client(base_url=url, headers=_h(writer)) as c:
-        for field, value in (("amount", True), ("amount", "100"), ("amount", 100.0),
-                             ("amount", 1e400), ("loan_id", 1), ("paid_on", 1771466400),
-                             ("paid_on", "19/02/2026")):  # fmt: skip
+        for field, value in (
+            ("amount", True),
+            ("amount", "100"),
+            ("amount", 100.0),
+            ("amount", 1e400),
+            ("loan_id", 1),
+            ("paid_on", 1771466400),
+            ("paid_on", "19/02/2026"),
+        ):
             body: dict[str, Any] = {"loan_id": "L1", "amount": 100, field: value}
-            r = c.post("/api/v1/payments", json=body) if value != 1e400 else c.post(
-                "/api/v1/payments", content=b'{"loan_id": "L1", "amount": 1e400}',
-                headers={"Content-Type": "application/json"})  # fmt: skip
+            r = (
+                c.post("/api/v1/payments", json=body)
+                if value != 1e400
+                else c.post(
+                    "/api/v1/payments",
+                    content=b'{"loan_id": "L1", "amount": 1e400}',
+                    headers={"Content-Type": "application/json"},
+                )
+            )
             assert r.status_code == 422, (field, value, r.text)
             assert r.headers["content-type"] == "application/problem+json"
         huge = c.post("/api/v1/payments", json={"loan_id": "L1", "amount": 10**13})
@@ -193,12 +217,18 @@ def test_outcomes_are_recorded_with_ids_from_a_real_plan(
         actions = [a["action_id"] for a in plan["items"]]
         calls = [a["action_id"] for a in plan["items"] if a["channel"] == "agent_call"]
         assert actions and calls and all(ids.valid(a) and "|" not in a for a in actions)
-        r = c.post(f"/api/v1/actions/{calls[0]}/outcome",
-                   json={"collector_id": "C0007", "result": "no_answer"})  # fmt: skip
+        r = c.post(
+            f"/api/v1/actions/{calls[0]}/outcome",
+            json={"collector_id": "C0007", "result": "no_answer"},
+        )
         assert r.status_code == 201, r.text
-        again = c.post(f"/api/v1/actions/{calls[0]}/outcome",
-                       json={"collector_id": "C0007", "result": "no_answer"})  # fmt: skip
+        again = c.post(
+            f"/api/v1/actions/{calls[0]}/outcome",
+            json={"collector_id": "C0007", "result": "no_answer"},
+        )
         assert again.status_code == 422  # worked once
-        wrong = c.post("/api/v1/actions/2026-02-19|L1|x/outcome",
-                       json={"collector_id": "C0007", "result": "no_answer"})  # fmt: skip
+        wrong = c.post(
+            "/api/v1/actions/2026-02-19|L1|x/outcome",
+            json={"collector_id": "C0007", "result": "no_answer"},
+        )
         assert wrong.status_code == 422 and wrong.json()["field"] == "action_id"

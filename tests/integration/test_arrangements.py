@@ -16,13 +16,8 @@ from arrears.cycle import snapshot
 from arrears.cycle.book_delinquency import compute_parts
 from arrears.domain.delinquency import DEFAULT_BUCKETS, DEFAULT_STAGES
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.cases.arrangements import (
-    approve,
-    largest_allowed,
-    propose,
-    propose_waiver,
-    reject,
-)
+from arrears.service.cases.approvals import approve, reject
+from arrears.service.cases.arrangements import largest_allowed, propose, propose_waiver
 from arrears.service.cases.hold_records import end_hold, start_hold
 from arrears.service.cases.payments import post_payment, reverse_payment
 from arrears.service.errors import ServiceError
@@ -67,8 +62,9 @@ def test_waivers_within_limits_at_once_above_them_only_with_a_second_person(loan
     with pytest.raises(ServiceError, match="is active, not waiting"):
         approve(loan, big.arrangement_id, by="S2", role="supervisor")
     # all the interest is above a supervisor's 20%: a second person again, even for them
-    interest = propose_waiver(loan, "L1", {"interest": 34620}, by="S1", role="supervisor",
-                              reason="complaint upheld")  # fmt: skip
+    interest = propose_waiver(
+        loan, "L1", {"interest": 34620}, by="S1", role="supervisor", reason="complaint upheld"
+    )
     assert interest.status == "pending_approval"
     with pytest.raises(ServiceError, match="second person"):
         approve(loan, interest.arrangement_id, by="S1", role="supervisor")
@@ -80,12 +76,21 @@ def test_waivers_within_limits_at_once_above_them_only_with_a_second_person(loan
         propose_waiver(loan, "L1", {"principal": 1}, by="S1", role="supervisor", reason="x")
     # the cycle's replay (the compiled kernel routes waived loans to the scalar domain)
     snap = snapshot.from_store(loan.engine, DAY)
-    d = compute_parts(snap.loans, snap.ledger, DAY, buckets=DEFAULT_BUCKETS,
-                      stages=DEFAULT_STAGES, events=snap.events)  # fmt: skip
+    d = compute_parts(
+        snap.loans,
+        snap.ledger,
+        DAY,
+        buckets=DEFAULT_BUCKETS,
+        stages=DEFAULT_STAGES,
+        events=snap.events,
+    )
     assert d["total_due"].to_pylist() == [185412]
     with loan.engine.connect() as conn:
-        rows = conn.execute(select(t.arrangement.c.status, t.arrangement.c.approved_by)
-                            .order_by(t.arrangement.c.proposed_at)).all()  # fmt: skip
+        rows = conn.execute(
+            select(t.arrangement.c.status, t.arrangement.c.approved_by).order_by(
+                t.arrangement.c.proposed_at
+            )
+        ).all()
     assert sorted(rows) == sorted([("active", "C1"), ("active", "S1"), ("active", "A1")])
 
 
@@ -112,27 +117,37 @@ def test_an_extension_through_the_service_and_the_cycle(loan: App) -> None:
     # moved = 22.00; interest at the loan's 18% for 29 days: 13.34 + 13.54 (see the domain
     # tests). Without it, on 03-20: 64 x 69 + 33 x 70 = 6,726 of penalty; with it the penalty
     # stays 2,695, so the borrower saves 40.31 of penalty and pays 48.88 more: -8.57.
-    p = propose(loan, "L1", "extension", {"days": 29}, by="C1", role="collector",
-                reason="salary late")  # fmt: skip
+    p = propose(
+        loan, "L1", "extension", {"days": 29}, by="C1", role="collector", reason="salary late"
+    )
     assert p.status == "active"
     e = p.effect
     assert e["terms"] == {"until": "2026-03-20", "fee": 2200, "rate": "0.18"}
     assert [(r["due_date"], r["amount"]) for r in e["schedule"]] == [
         ("2026-03-20", 92016 + 18000 + 1334 + 2200 + 2415),
-        ("2026-03-20", 93396 + 16620 + 1354 + 280)]  # fmt: skip
+        ("2026-03-20", 93396 + 16620 + 1354 + 280),
+    ]
     assert (e["baseline"], e["total_cost"]) == (110016 + 4416 + 110016 + 2310, 227615)
     assert e["saving_to_borrower"] == -857 and (e["dpd_before"], e["dpd_after"]) == (35, -24)
     st = statement_for_loan(loan, "L1", DAY)
     assert (st["dpd"], st["total_due"]) == (-24, 0)
     moved = [i for i in st["instalments"] if i["original_due_date"]]
     assert [(i["seq"], i["due_date"], i["original_due_date"]) for i in moved] == [
-        (1, "2026-03-20", "2026-01-15"), (2, "2026-03-20", "2026-02-15")]  # fmt: skip
+        (1, "2026-03-20", "2026-01-15"),
+        (2, "2026-03-20", "2026-02-15"),
+    ]
     assert st["arrangements"][0]["kind"] == "extension"
     with pytest.raises(ServiceError, match="extension ar-.* is in force; one at a time"):
         propose(loan, "L1", "extension", {"days": 5}, by="C1", role="collector", reason="x")
     snap = snapshot.from_store(loan.engine, DAY)
-    d = compute_parts(snap.loans, snap.ledger, DAY, buckets=DEFAULT_BUCKETS,
-                      stages=DEFAULT_STAGES, events=snap.events)  # fmt: skip
+    d = compute_parts(
+        snap.loans,
+        snap.ledger,
+        DAY,
+        buckets=DEFAULT_BUCKETS,
+        stages=DEFAULT_STAGES,
+        events=snap.events,
+    )
     assert (d["dpd"].to_pylist(), d["total_due"].to_pylist()) == ([-24], [0])
 
 
@@ -144,11 +159,25 @@ def test_limits_of_the_portfolio_and_of_the_role(loan: App) -> None:
     # payoff: 2,227.27 due + 10,145.88 of principal not yet due = 12,373.15; at most half of
     # it may be forgiven
     with pytest.raises(ServiceError, match="at least 618658"):
-        propose(loan, "L1", "settlement", {"amount": 500000, "pay_by": "2026-03-01"},
-                by="S1", role="supervisor", reason="x")  # fmt: skip
+        propose(
+            loan,
+            "L1",
+            "settlement",
+            {"amount": 500000, "pay_by": "2026-03-01"},
+            by="S1",
+            role="supervisor",
+            reason="x",
+        )
     with pytest.raises(ServiceError, match="more than the payoff 1237315"):
-        propose(loan, "L1", "settlement", {"amount": 1237316, "pay_by": "2026-03-01"},
-                by="S1", role="supervisor", reason="x")  # fmt: skip
+        propose(
+            loan,
+            "L1",
+            "settlement",
+            {"amount": 1237316, "pay_by": "2026-03-01"},
+            by="S1",
+            role="supervisor",
+            reason="x",
+        )
     # 40 days is above a collector's 30: a second person; the loan is unchanged till then
     p = propose(loan, "L1", "extension", {"days": 40}, by="C1", role="collector", reason="x")
     assert p.status == "pending_approval" and _total(loan) == 222727
@@ -177,7 +206,11 @@ def test_a_settlement_agreed_by_a_supervisor_closes_the_loan_when_paid(loan: App
     post_payment(loan, "L1", 400000, DAY, payment_id="P2")
     st = statement_for_loan(loan, "L1", DAY)
     assert (st["dpd"], st["stage"], st["total_due"], st["outstanding_principal"]) == (
-        None, "settled", 0, 0)  # fmt: skip
+        None,
+        "settled",
+        0,
+        0,
+    )
     assert st["arrangements"][0]["status"] == "kept"
     assert _status(loan, p.arrangement_id) == "kept"  # recorded when the payment came
     reverse_payment(loan, "P2", "bounced")  # the settlement is open again
@@ -198,7 +231,9 @@ def test_a_hardship_hold_pauses_penalty(loan: App) -> None:
     assert march["penalty_accrued"] == 45 * 69 + 14 * 70 - 6 * 139
     lines = march["instalments"][0]["penalty_lines"]
     assert [(x["from"], x["to"]) for x in lines] == [
-        ("2026-01-16", "2026-02-18"), ("2026-02-25", "2026-03-01")]  # fmt: skip
+        ("2026-01-16", "2026-02-18"),
+        ("2026-02-25", "2026-03-01"),
+    ]
     dispute = start_hold(loan, "dispute", loan_id="L1", by="C1")  # does not pause penalty
     assert statement_for_loan(loan, "L1", date(2026, 3, 1)) == march
     end_hold(loan, dispute, reason="verified")
@@ -206,5 +241,10 @@ def test_a_hardship_hold_pauses_penalty(loan: App) -> None:
 
 def _status(app: App, arrangement_id: str) -> str:
     with app.engine.connect() as conn:
-        return str(conn.execute(select(t.arrangement.c.status).where(
-            t.arrangement.c.arrangement_id == arrangement_id)).scalar())  # fmt: skip
+        return str(
+            conn.execute(
+                select(t.arrangement.c.status).where(
+                    t.arrangement.c.arrangement_id == arrangement_id
+                )
+            ).scalar()
+        )

@@ -108,8 +108,9 @@ def test_console_sign_in_checks_its_csrf_token_and_answers_alike(sqlite_url: str
         token = _login_form(c)
         forged = c.post("/login", data={"username": "wei", "password": PASSWORD})
         assert forged.status_code == 403 and "arrears_session" not in forged.cookies
-        other = httpx.post(f"{url}/login", data={"username": "wei", "password": PASSWORD,
-                                                 "csrf": token})  # fmt: skip
+        other = httpx.post(
+            f"{url}/login", data={"username": "wei", "password": PASSWORD, "csrf": token}
+        )
         assert other.status_code == 403  # the token without its cookie: another site's form
         bodies = []
         for name, password in (("nobody", "whatever-it-is"), ("wei", "wrong-password")):
@@ -147,8 +148,11 @@ def test_limits_are_shared_by_server_processes_and_ignore_forged_forwarding(
             with httpx.Client(base_url=base) as c:
                 c.get("/verify")
                 token = c.cookies.get("arrears_verify")
-                r = c.post("/verify", data={"code": "ABCD-EFGH", "csrf": token},
-                           headers={"X-Forwarded-For": f"203.0.113.{k}"})  # fmt: skip
+                r = c.post(
+                    "/verify",
+                    data={"code": "ABCD-EFGH", "csrf": token},
+                    headers={"X-Forwarded-For": f"203.0.113.{k}"},
+                )
                 answers.append(r.status_code)
         assert answers[:10] == [200] * 10 and answers[10:] == [429, 429]
     proxied = _app(f"sqlite:///{tmp_path / 'proxied.db'}", user=False)
@@ -159,8 +163,11 @@ def test_limits_are_shared_by_server_processes_and_ignore_forged_forwarding(
             with httpx.Client(base_url=base) as c:
                 c.get("/verify")
                 token = c.cookies.get("arrears_verify")
-                r = c.post("/verify", data={"code": "ABCD-EFGH", "csrf": token},
-                           headers={"X-Forwarded-For": f"203.0.113.{k}, 127.0.0.1"})  # fmt: skip
+                r = c.post(
+                    "/verify",
+                    data={"code": "ABCD-EFGH", "csrf": token},
+                    headers={"X-Forwarded-For": f"203.0.113.{k}, 127.0.0.1"},
+                )
                 answers.append(r.status_code)
         assert answers == [200] * 12  # each a different client behind the proxy
 
@@ -176,8 +183,13 @@ def test_portal_forms_check_csrf_whatever_the_content_type(tmp_path: Path, kind:
         p = Portal(url, app, clock, tmp_path / "outbox")
         sign_in(p, c, "L1", PHONES["L1"])
         fields = {"language": "en", "sms": "on"}
-        for path in ("/portal/prefs", "/portal/loan/L1/arrange", "/portal/loan/L1/pay",
-                     "/portal/signout", "/portal/complaints"):  # fmt: skip
+        for path in (
+            "/portal/prefs",
+            "/portal/loan/L1/arrange",
+            "/portal/loan/L1/pay",
+            "/portal/signout",
+            "/portal/complaints",
+        ):
             if kind == "multipart":
                 r = c.post(path, files={"x": ("a.txt", b"1", "text/plain")}, data=fields)
             elif kind == "urlencoded":

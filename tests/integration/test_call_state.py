@@ -84,23 +84,41 @@ def _write(app: App, h: dict[str, Any], now: datetime) -> list[Event]:
             at = now - timedelta(minutes=c["ago"])
             conn.execute(
                 insert(ca).values(
-                    attempt_id=f"gen-{k}", borrower_id="B1", loan_id="L1", channel=c["channel"],
-                    at=at, direction=c["direction"], role=c["role"], result=c["result"],
+                    attempt_id=f"gen-{k}",
+                    borrower_id="B1",
+                    loan_id="L1",
+                    channel=c["channel"],
+                    at=at,
+                    direction=c["direction"],
+                    role=c["role"],
+                    result=c["result"],
                 )
-            )  # fmt: skip
+            )
             person = "B1" if c["role"] == "debtor" else f"B1/{c['role']}"
             events.append(
-                Event(kind=c["channel"], at=at, direction=c["direction"], result=c["result"],
-                      person_id=person, debt_ids=("L1",), role=c["role"])
-            )  # fmt: skip
+                Event(
+                    kind=c["channel"],
+                    at=at,
+                    direction=c["direction"],
+                    result=c["result"],
+                    person_id=person,
+                    debt_ids=("L1",),
+                    role=c["role"],
+                )
+            )
         if h["hold"]:
             start = DAY0 - timedelta(days=1)
             conn.execute(
                 insert(hd).values(
-                    hold_id="gen-hold", borrower_id="B1", loan_id="L1", kind=h["hold"],
-                    starts_at=start, created_by="test", reason="generated",
+                    hold_id="gen-hold",
+                    borrower_id="B1",
+                    loan_id="L1",
+                    kind=h["hold"],
+                    starts_at=start,
+                    created_by="test",
+                    reason="generated",
                 )
-            )  # fmt: skip
+            )
             if h["hold"] == "dispute":  # a dispute on file is a written fact, not a pause
                 events.append(Event(kind="dispute", at=start, debt_ids=("L1",), written=True))
             else:

@@ -139,7 +139,7 @@ def test_an_email_goes_out_over_tls_with_both_parts_and_the_statement(
             cafile=str(server.cert),
             sender="collections@demo.example",
             domain="demo.example",
-        )  # fmt: skip
+        )
     )
     try:
         receipt = mailer.send(_email())
@@ -191,8 +191,14 @@ def test_a_server_that_is_not_there_is_worth_another_try(tmp_path: Path) -> None
 def test_a_push_goes_to_the_push_service_in_the_common_shape(gateway: Gateway) -> None:
     push = HttpPush(HttpPushConfig(url=gateway.url, token="s3cret"))
     try:
-        m = Message("2026-11-23|L1|early_push_d2", "push", "device-abc", "您的借款已逾期2天",
-                    subject="逾期提醒", metadata={"loan": "L1"})  # fmt: skip
+        m = Message(
+            "2026-11-23|L1|early_push_d2",
+            "push",
+            "device-abc",
+            "您的借款已逾期2天",
+            subject="逾期提醒",
+            metadata={"loan": "L1"},
+        )
         receipt = push.send(m)
         push.send(m)
     finally:
@@ -210,14 +216,25 @@ def test_a_push_goes_to_the_push_service_in_the_common_shape(gateway: Gateway) -
 
 def test_the_local_outbox_keeps_each_message_once_and_readable(tmp_path: Path) -> None:
     box = Outbox(tmp_path / "outbox")
-    sms = Message("2026-11-23|L1|early_sms_d1", "sms", "13812345678", "您好，验证码K7Q2-M9XD",
-                  metadata={"day": "2026-11-23"})  # fmt: skip
+    sms = Message(
+        "2026-11-23|L1|early_sms_d1",
+        "sms",
+        "13812345678",
+        "您好，验证码K7Q2-M9XD",
+        metadata={"day": "2026-11-23"},
+    )
     first, again = box.send(sms), box.send(sms)
     assert first == again
     [json_file] = (tmp_path / "outbox" / "sms" / "2026-11-23").glob("*.json")
     assert json_file.with_suffix(".txt").read_text(encoding="utf-8") == sms.body
-    letter = Message("2026-11-23|L2|collection_letter_d25", "letter", "上海市示例路1号",
-                     "催收函", html="<h1>催收函</h1>", metadata={"day": "2026-11-23"})  # fmt: skip
+    letter = Message(
+        "2026-11-23|L2|collection_letter_d25",
+        "letter",
+        "上海市示例路1号",
+        "催收函",
+        html="<h1>催收函</h1>",
+        metadata={"day": "2026-11-23"},
+    )
     box.send(letter)
     [html] = (tmp_path / "outbox" / "letter" / "2026-11-23").glob("*.html")
     assert html.read_text(encoding="utf-8") == "<h1>催收函</h1>"

@@ -40,27 +40,47 @@ def portfolio(app: App, tmp_path: Path) -> App:
         contacts, holds = [], []
         for k, (loan_id, borrower_id) in enumerate(loans[:120]):
             for j in range(k % 5):
-                contacts.append({
-                    "attempt_id": f"A{k}-{j}", "borrower_id": borrower_id,
-                    "loan_id": loan_id if j % 2 else None,
-                    "channel": ("call", "sms", "robocall")[j % 3],
-                    "at": at - timedelta(hours=7 * j + k), "direction": "outbound",
-                    "role": "debtor", "destination_hash": None,
-                    "result": ("connected", "no_answer", "conversation", None)[j % 4],
-                })  # fmt: skip
+                contacts.append(
+                    {
+                        "attempt_id": f"A{k}-{j}",
+                        "borrower_id": borrower_id,
+                        "loan_id": loan_id if j % 2 else None,
+                        "channel": ("call", "sms", "robocall")[j % 3],
+                        "at": at - timedelta(hours=7 * j + k),
+                        "direction": "outbound",
+                        "role": "debtor",
+                        "destination_hash": None,
+                        "result": ("connected", "no_answer", "conversation", None)[j % 4],
+                    }
+                )
             if k % 9 == 0:
-                holds.append({
-                    "hold_id": f"H{k}", "borrower_id": borrower_id, "loan_id": None,
-                    "kind": ("complaint", "dispute", "cease_request")[k % 3],
-                    "starts_at": at - timedelta(days=2), "ends_at": None,
-                })  # fmt: skip
+                holds.append(
+                    {
+                        "hold_id": f"H{k}",
+                        "borrower_id": borrower_id,
+                        "loan_id": None,
+                        "kind": ("complaint", "dispute", "cease_request")[k % 3],
+                        "starts_at": at - timedelta(days=2),
+                        "ends_at": None,
+                    }
+                )
         conn.execute(insert(t.contact_attempt), contacts)
         conn.execute(insert(t.hold), holds)
         conn.execute(
             insert(t.promise),
-            [{"promise_id": f"P{k}", "loan_id": loans[k][0], "amount": 10000, "due_on": DAY,
-              "made_at": at, "status": "pending", "settled_on": None} for k in range(0, 200, 7)],
-        )  # fmt: skip
+            [
+                {
+                    "promise_id": f"P{k}",
+                    "loan_id": loans[k][0],
+                    "amount": 10000,
+                    "due_on": DAY,
+                    "made_at": at,
+                    "status": "pending",
+                    "settled_on": None,
+                }
+                for k in range(0, 200, 7)
+            ],
+        )
     return app
 
 
@@ -72,8 +92,9 @@ def _plan(app: App, day: date) -> dict[str, dict[str, object]]:
 def test_the_stored_plan_equals_the_scalar_reference(portfolio: App) -> None:
     strategy = load(WIDE)
     [result] = run_cycle(portfolio, DAY, strategy=strategy)
-    want = reference_plan(snapshot.from_store(portfolio.engine, DAY), strategy,
-                          buckets=DEFAULT_BUCKETS).to_pylist()  # fmt: skip
+    want = reference_plan(
+        snapshot.from_store(portfolio.engine, DAY), strategy, buckets=DEFAULT_BUCKETS
+    ).to_pylist()
     stored = _plan(portfolio, DAY)
     assert len(stored) == len(want) == result.plan.num_rows > 50
     for row in want:

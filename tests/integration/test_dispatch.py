@@ -23,11 +23,8 @@ from arrears.channels.email_smtp import SmtpConfig, SmtpEmail
 from arrears.channels.outbox import Outbox
 from arrears.channels.push_http import HttpPush, HttpPushConfig
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
-from arrears.generate.portfolio import Options as GenOptions
-from arrears.generate.portfolio import generate
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.payments import post_payment
-from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
 from arrears.service.outreach.callbacks import UnknownReference, sms_receipt
 from arrears.service.outreach.dispatch import dispatch
@@ -36,9 +33,7 @@ from arrears.service.outreach.verify import verify
 from arrears.store import audit
 from arrears.store import tables as t
 from arrears.store.db import as_utc as db_utc
-from arrears.store.ingest.loader import ingest
-from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, PlanBook
 from tests.support.clock import Clock
 from tests.support.servers import Gateway, SmtpServer
 
@@ -47,11 +42,8 @@ SENT_BY_PROVIDERS = ("sms", "push", "email", "letter", "robocall")
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", GenOptions(loans=1500, seed=11, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    run_cycle(app, DAY, strategy=load("default"))
-    return app
+def planned(plan_book: PlanBook) -> App:
+    return plan_book(1500, 11, DAY)
 
 
 @pytest.fixture
@@ -89,7 +81,7 @@ def adapters(gw: Gateway, smtp: SmtpServer, folder: Path) -> dict[str, Channel]:
         "sms": HttpSms(HttpSmsConfig(url=gw.url, rate_per_second=10_000)),
         "push": HttpPush(
             HttpPushConfig(url=gw.url.replace("/send", "/push"), rate_per_second=10_000)
-        ),  # fmt: skip
+        ),
         "email": SmtpEmail(
             SmtpConfig(
                 host="127.0.0.1",
@@ -98,7 +90,7 @@ def adapters(gw: Gateway, smtp: SmtpServer, folder: Path) -> dict[str, Channel]:
                 cafile=str(smtp.cert),
                 rate_per_second=10_000,
             )
-        ),  # fmt: skip
+        ),
         "letter": box,
         "robocall": box,
     }
@@ -151,9 +143,10 @@ def test_every_planned_message_goes_out_once_and_verifies(
         codes_issued = conn.execute(select(func.count()).select_from(t.verification_code)).scalar()
         assert audit.verify(conn).ok
         evidence = conn.execute(
-            select(func.count()).select_from(t.audit_log)
+            select(func.count())
+            .select_from(t.audit_log)
             .where(t.audit_log.c.kind == "contact_attempt")
-        ).scalar()  # fmt: skip
+        ).scalar()
     assert {a for a, n in attempts if n == 1} == {a["action_id"] for a in sent}
     assert all(n == 1 for _, n in attempts)
     assert evidence == len(sent) and (codes_issued or 0) >= len(sent)
@@ -181,22 +174,36 @@ def test_what_changed_since_the_plan_stops_the_message(
     held, paid, opted, promised, later = sms[:5]
     assert len({a["borrower_id"] for a in sms[:5]}) == 5
     with planned.engine.begin() as conn:
-        conn.execute(insert(t.promise).values(promise_id="p1", loan_id=promised["loan_id"],
-                                              amount=100, due_on=DAY + timedelta(days=2),
-                                              made_at=FIXED_NOW, status="pending"))  # fmt: skip
+        conn.execute(
+            insert(t.promise).values(
+                promise_id="p1",
+                loan_id=promised["loan_id"],
+                amount=100,
+                due_on=DAY + timedelta(days=2),
+                made_at=FIXED_NOW,
+                status="pending",
+            )
+        )
         conn.execute(  # the borrower now asks to be contacted only in the evening
-            update(t.borrower).where(t.borrower.c.borrower_id == later["borrower_id"])
+            update(t.borrower)
+            .where(t.borrower.c.borrower_id == later["borrower_id"])
             .values(contact_window="18:00-21:00")
-        )  # fmt: skip
-        conn.execute(insert(t.hold).values(hold_id="h1", borrower_id=held["borrower_id"],
-                                           loan_id=None, kind="cease_request",
-                                           starts_at=FIXED_NOW - timedelta(minutes=5)))  # fmt: skip
+        )
+        conn.execute(
+            insert(t.hold).values(
+                hold_id="h1",
+                borrower_id=held["borrower_id"],
+                loan_id=None,
+                kind="cease_request",
+                starts_at=FIXED_NOW - timedelta(minutes=5),
+            )
+        )
         conn.execute(
             update(t.contact_point)
             .where(
                 t.contact_point.c.borrower_id == opted["borrower_id"],
                 t.contact_point.c.kind == "phone",
-            )  # fmt: skip
+            )
             .values(opt_outs="sms")
         )
     owed = statement_for_loan(planned, str(paid["loan_id"]), DAY)["total_due"]
@@ -260,16 +267,20 @@ def test_a_refused_number_parks_at_once_and_a_receipt_is_recorded(
 ) -> None:
     gw = Gateway().start()
     try:
-        sms = sorted(_actions(planned, status="planned", channel="sms"),
-                     key=lambda a: a["action_id"])  # fmt: skip
+        sms = sorted(
+            _actions(planned, status="planned", channel="sms"), key=lambda a: a["action_id"]
+        )
         target = sms[0]
         with planned.engine.connect() as conn:
             enc = conn.execute(
                 select(t.contact_point.c.value_enc)
-                .where(t.contact_point.c.borrower_id == target["borrower_id"],
-                       t.contact_point.c.kind == "phone", t.contact_point.c.is_valid.is_(True))
+                .where(
+                    t.contact_point.c.borrower_id == target["borrower_id"],
+                    t.contact_point.c.kind == "phone",
+                    t.contact_point.c.is_valid.is_(True),
+                )
                 .order_by(t.contact_point.c.is_primary.desc(), t.contact_point.c.contact_id)
-            ).first()  # fmt: skip
+            ).first()
         assert enc is not None
         number = planned.cipher.decrypt("contact_point.value", enc[0])
         assert number
@@ -286,9 +297,10 @@ def test_a_refused_number_parks_at_once_and_a_receipt_is_recorded(
             sms_receipt(planned, "no-such-ref", "delivered")
         with planned.engine.connect() as conn:
             result = conn.execute(
-                select(t.contact_attempt.c.result)
-                .where(t.contact_attempt.c.action_id == sent["action_id"])
-            ).scalar_one()  # fmt: skip
+                select(t.contact_attempt.c.result).where(
+                    t.contact_attempt.c.action_id == sent["action_id"]
+                )
+            ).scalar_one()
         assert result == "delivered"
     finally:
         gw.stop()

@@ -62,9 +62,24 @@ def _now() -> datetime:
 
 
 def _cli(env: dict[str, str], worker: str, log: Path) -> subprocess.Popen[bytes]:
-    cmd = [sys.executable, "-m", "arrears", "dispatch", "--at", _now().isoformat(),
-           "--lease-seconds", str(LEASE), "--batch", "2", "--senders", "2",
-           "--backoff-seconds", "1", "--worker", worker]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "arrears",
+        "dispatch",
+        "--at",
+        _now().isoformat(),
+        "--lease-seconds",
+        str(LEASE),
+        "--batch",
+        "2",
+        "--senders",
+        "2",
+        "--backoff-seconds",
+        "1",
+        "--worker",
+        worker,
+    ]
     with open(log, "ab") as f:
         return subprocess.Popen(cmd, env=env, stdout=f, stderr=subprocess.STDOUT)
 
@@ -72,12 +87,14 @@ def _cli(env: dict[str, str], worker: str, log: Path) -> subprocess.Popen[bytes]
 def _dispatcher(parent: Any, url: str, providers: Path, outbox: Path, worker: str) -> None:
     """A dispatcher process's life (forked): its own engine and adapters, then work."""
     parent.dispose(close=False)  # the test's pooled connections are the test's, not ours
-    settings = Settings(env=Env.TEST, database_url=url, providers_file=providers,
-                        outbox_dir=outbox)  # fmt: skip
+    settings = Settings(env=Env.TEST, database_url=url, providers_file=providers, outbox_dir=outbox)
     app = bootstrap(settings, clock=_now)
     chans = build(read(providers), outbox, files=True)
-    dispatch(app, chans, Options(worker=worker, batch=2, senders=2, lease_seconds=LEASE,
-                                 backoff_seconds=1))  # fmt: skip
+    dispatch(
+        app,
+        chans,
+        Options(worker=worker, batch=2, senders=2, lease_seconds=LEASE, backoff_seconds=1),
+    )
     os._exit(0)
 
 
@@ -150,7 +167,7 @@ def test_sigkill_at_random_moments_leaves_every_message_sent_once(
                     "rate_per_second": 10000,
                 },
             }
-        )  # fmt: skip
+        )
     )
     env = {
         **os.environ,
@@ -200,19 +217,21 @@ def test_sigkill_at_random_moments_leaves_every_message_sent_once(
 
     with app.engine.connect() as conn:
         rows = conn.execute(
-            select(pa_.c.action_id, pa_.c.channel, pa_.c.status, pa_.c.attempt_id)
-            .where(pa_.c.action_id.in_(list(planned)))
-        ).all()  # fmt: skip
+            select(pa_.c.action_id, pa_.c.channel, pa_.c.status, pa_.c.attempt_id).where(
+                pa_.c.action_id.in_(list(planned))
+            )
+        ).all()
         attempts = conn.execute(
-            select(t.contact_attempt.c.action_id, t.contact_attempt.c.attempt_id)
-            .where(t.contact_attempt.c.action_id.in_(list(planned)))
-        ).all()  # fmt: skip
+            select(t.contact_attempt.c.action_id, t.contact_attempt.c.attempt_id).where(
+                t.contact_attempt.c.action_id.in_(list(planned))
+            )
+        ).all()
         codes_per_attempt = dict(
             conn.execute(
                 select(t.verification_code.c.attempt_id, func.count()).group_by(
                     t.verification_code.c.attempt_id
                 )
-            ).all()  # fmt: skip
+            ).all()
         )
     status = {r.action_id: r.status for r in rows}
     assert set(status.values()) <= {"sent", "cancelled", "parked"}, status
@@ -222,8 +241,11 @@ def test_sigkill_at_random_moments_leaves_every_message_sent_once(
     repeats = _gateway_once(gw, {a for a in sent if planned[a] in ("sms", "push")})
     _outbox_once(tmp_path / "outbox", {a: planned[a] for a in sent})
     _mail_once(smtp, {a for a in sent if planned[a] == "email"})
-    record_property("dispatch_kills", f"{kills} kills, {born} processes, {len(sent)} sent, "
-                    f"{repeats} repeats dropped by the gateway's key")  # fmt: skip
+    record_property(
+        "dispatch_kills",
+        f"{kills} kills, {born} processes, {len(sent)} sent, "
+        f"{repeats} repeats dropped by the gateway's key",
+    )
     # the code a borrower received verifies
     for key in sorted(gw.accepted)[:5]:
         found = CODE.search(json.dumps(gw.accepted[key], ensure_ascii=False))

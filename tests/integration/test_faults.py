@@ -57,8 +57,10 @@ class Server:
     def start(self) -> None:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "arrears", "serve", "--port", str(self.port)],
-            env=self.env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            env=self.env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         deadline = time.monotonic() + 60
         while True:
             try:
@@ -117,15 +119,31 @@ def test_serve_killed_during_writes_loses_and_duplicates_nothing(
     bearer = create_token(app, "bank", ["read", "write"])
     pa_ = t.plan_action
     with app.engine.connect() as conn:
-        calls = conn.execute(select(pa_.c.action_id).where(
-            pa_.c.channel == "agent_call", pa_.c.status == "planned"
-        ).order_by(pa_.c.action_id).limit(15)).scalars().all()  # fmt: skip
+        calls = (
+            conn.execute(
+                select(pa_.c.action_id)
+                .where(pa_.c.channel == "agent_call", pa_.c.status == "planned")
+                .order_by(pa_.c.action_id)
+                .limit(15)
+            )
+            .scalars()
+            .all()
+        )
         loans = conn.execute(select(t.loan.c.loan_id).order_by(t.loan.c.loan_id)).scalars().all()
     owed = {x: statement_for_loan(app, x, DAY) for x in loans}
     late = [x for x in loans if owed[x]["overdue"]["penalty"] > 10]
-    proposals = [propose(app, x, "waiver", {"penalty": owed[x]["overdue"]["penalty"]},
-                         by="chen", role="collector", reason="hardship").arrangement_id
-                 for x in late[:15]]  # fmt: skip
+    proposals = [
+        propose(
+            app,
+            x,
+            "waiver",
+            {"penalty": owed[x]["overdue"]["penalty"]},
+            by="chen",
+            role="collector",
+            reason="hardship",
+        ).arrangement_id
+        for x in late[:15]
+    ]
     payers = [x for x in loans if owed[x]["total_due"] > 500 and x not in late[:15]][:15]
     orders = [checkout.start_order(app, x, 500, "sandbox").order_id for x in payers]
     assert len(calls) >= 10 and len(proposals) >= 10 and len(orders) >= 10
@@ -142,14 +160,19 @@ def test_serve_killed_during_writes_loses_and_duplicates_nothing(
     finally:
         if server.proc is not None and server.proc.poll() is None:
             server.kill(signal.SIGTERM)
-    _check_nothing_lost(url, calls, proposals, orders, kills, acknowledged, tries, len(work),
-                        record_property)  # fmt: skip
+    _check_nothing_lost(
+        url, calls, proposals, orders, kills, acknowledged, tries, len(work), record_property
+    )
 
 
 def _kill_during_writes(
-    server: Server, bearer: str, secret: str, calls: list[str], proposals: list[str],
+    server: Server,
+    bearer: str,
+    secret: str,
+    calls: list[str],
+    proposals: list[str],
     orders: list[str],
-) -> tuple[int, int, int, list[Any]]:  # fmt: skip
+) -> tuple[int, int, int, list[Any]]:
     rng = random.Random(20261202)
     kills, acknowledged, tries = 0, 0, 0
     with httpx.Client(base_url=server.base, timeout=30) as c:
@@ -194,10 +217,16 @@ def _kill_during_writes(
             def notify(o: str = oid) -> httpx.Response:
                 raw = json.dumps({"order_id": o, "status": "paid", "amount": 500}).encode()
                 stamp = str(int(time.time()))  # the server runs on the real clock
-                return httpx.post(f"{server.base}/portal/pay/notify", content=raw, timeout=30,
-                                  headers={"X-Arrears-Timestamp": stamp,
-                                           "X-Arrears-Signature": signature(secret, stamp, raw),
-                                           "Content-Type": "application/json"})  # fmt: skip
+                return httpx.post(
+                    f"{server.base}/portal/pay/notify",
+                    content=raw,
+                    timeout=30,
+                    headers={
+                        "X-Arrears-Timestamp": stamp,
+                        "X-Arrears-Signature": signature(secret, stamp, raw),
+                        "Content-Type": "application/json",
+                    },
+                )
 
             work.append(("notify", notify, lambda r: r.status_code == 200))
         rng.shuffle(work)
@@ -220,27 +249,46 @@ def _kill_during_writes(
 
 
 def _check_nothing_lost(
-    url: str, calls: list[str], proposals: list[str], orders: list[str], kills: int,
-    acknowledged: int, tries: int, writes: int, record_property: Any,
-) -> None:  # fmt: skip
+    url: str,
+    calls: list[str],
+    proposals: list[str],
+    orders: list[str],
+    kills: int,
+    acknowledged: int,
+    tries: int,
+    writes: int,
+    record_property: Any,
+) -> None:
     check = make_app(url)  # another process's view: a new engine on the file
     with check.engine.connect() as conn:
-        worked = conn.execute(select(t.contact_attempt.c.action_id, func.count())
-                              .where(t.contact_attempt.c.action_id.in_(calls))
-                              .group_by(t.contact_attempt.c.action_id)).all()  # fmt: skip
+        worked = conn.execute(
+            select(t.contact_attempt.c.action_id, func.count())
+            .where(t.contact_attempt.c.action_id.in_(calls))
+            .group_by(t.contact_attempt.c.action_id)
+        ).all()
         approved = conn.execute(
             select(t.arrangement.c.status).where(t.arrangement.c.arrangement_id.in_(proposals))
         ).all()
-        audit = conn.execute(select(func.count()).where(
-            t.audit_log.c.kind == "arrangement_approved")).scalar()  # fmt: skip
-        paid = conn.execute(select(t.payment.c.payment_id, func.count())
-                            .where(t.payment.c.payment_id.in_([f"pay-{o}" for o in orders]))
-                            .group_by(t.payment.c.payment_id)).all()  # fmt: skip
+        audit = conn.execute(
+            select(func.count()).where(t.audit_log.c.kind == "arrangement_approved")
+        ).scalar()
+        paid = conn.execute(
+            select(t.payment.c.payment_id, func.count())
+            .where(t.payment.c.payment_id.in_([f"pay-{o}" for o in orders]))
+            .group_by(t.payment.c.payment_id)
+        ).all()
     check.engine.dispose()
-    lost = (len(calls) - len(worked)) + sum(s != "active" for (s,) in approved) + (
-        len(orders) - len(paid)) + (len(proposals) - (audit or 0))  # fmt: skip
-    duplicated = sum(n - 1 for _, n in worked) + sum(n - 1 for _, n in paid) + max(
-        0, (audit or 0) - len(proposals))  # fmt: skip
+    lost = (
+        (len(calls) - len(worked))
+        + sum(s != "active" for (s,) in approved)
+        + (len(orders) - len(paid))
+        + (len(proposals) - (audit or 0))
+    )
+    duplicated = (
+        sum(n - 1 for _, n in worked)
+        + sum(n - 1 for _, n in paid)
+        + max(0, (audit or 0) - len(proposals))
+    )
     for name, value in (
         ("faults_injected", kills),
         ("writes_checked", acknowledged),
@@ -248,16 +296,19 @@ def _check_nothing_lost(
         ("lost", lost),
         ("duplicated", duplicated),
     ):
-        record_property(name, value)  # fmt: skip
+        record_property(name, value)
     assert kills == KILLS and acknowledged == writes
     assert (lost, duplicated) == (0, 0)
 
 
 def _plan_digest(app: App, day: date) -> tuple[int, str]:
     with app.engine.connect() as conn:
-        row = conn.execute(select(t.cycle_run.c.run_id, t.cycle_run.c.plan_digest)
-                           .where(t.cycle_run.c.business_date == day)
-                           .order_by(t.cycle_run.c.run_id.desc()).limit(1)).one()  # fmt: skip
+        row = conn.execute(
+            select(t.cycle_run.c.run_id, t.cycle_run.c.plan_digest)
+            .where(t.cycle_run.c.business_date == day)
+            .order_by(t.cycle_run.c.run_id.desc())
+            .limit(1)
+        ).one()
     return int(row.run_id), str(row.plan_digest)
 
 
@@ -292,13 +343,21 @@ def test_cycle_killed_mid_write_leaves_the_day_whole(tmp_path: Path, record_prop
             kills += 1
         proc.wait(timeout=60)
     subprocess.run(cmd, env=env, check=True, capture_output=True, timeout=300)
-    verified = subprocess.run([sys.executable, "-m", "arrears", "runs", "--verify"], env=env,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+    verified = subprocess.run(
+        [sys.executable, "-m", "arrears", "runs", "--verify"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     check = make_app(url)
     _, got = _plan_digest(check, DAY)
     with check.engine.connect() as conn:
-        actions = conn.execute(select(func.count()).select_from(t.plan_action)
-                               .where(t.plan_action.c.business_date == DAY)).scalar()  # fmt: skip
+        actions = conn.execute(
+            select(func.count())
+            .select_from(t.plan_action)
+            .where(t.plan_action.c.business_date == DAY)
+        ).scalar()
     check.engine.dispose()
     record_property("faults_injected", kills)
     record_property("writes_checked", actions)
@@ -329,9 +388,13 @@ def test_postgres_restarted_under_the_server_and_the_dispatcher(
         bearer = create_token(app, "bank", ["read", "write"])
         pa_ = t.plan_action
         with app.engine.connect() as conn:
-            sms = conn.execute(select(func.count()).where(
-                pa_.c.channel == "sms", pa_.c.status == "planned",
-                pa_.c.window_start <= FIXED_NOW + timedelta(hours=1))).scalar()  # fmt: skip
+            sms = conn.execute(
+                select(func.count()).where(
+                    pa_.c.channel == "sms",
+                    pa_.c.status == "planned",
+                    pa_.c.window_start <= FIXED_NOW + timedelta(hours=1),
+                )
+            ).scalar()
             loans = (
                 conn.execute(select(t.loan.c.loan_id).order_by(t.loan.c.loan_id)).scalars().all()
             )
@@ -340,19 +403,42 @@ def test_postgres_restarted_under_the_server_and_the_dispatcher(
         assert sms and sms >= 10 and len(payers) == 20
         gw = Gateway(delay=0.5).start()  # slow: the restart lands while messages go out
         providers = tmp_path / "providers.yaml"
-        providers.write_text(json.dumps({"sms": {"kind": "http", "url": gw.url,
-                                                 "rate_per_second": 10000}}))  # fmt: skip
-        env = {**os.environ, "ARREARS_DATABASE_URL": url, "ARREARS_ENV": "test",
-               "ARREARS_PROVIDERS_FILE": str(providers)}  # fmt: skip
+        providers.write_text(
+            json.dumps({"sms": {"kind": "http", "url": gw.url, "rate_per_second": 10000}})
+        )
+        env = {
+            **os.environ,
+            "ARREARS_DATABASE_URL": url,
+            "ARREARS_ENV": "test",
+            "ARREARS_PROVIDERS_FILE": str(providers),
+        }
         server = Server(env)
         server.start()
         at = (FIXED_NOW + timedelta(hours=1)).isoformat()
         dispatcher = subprocess.Popen(
-            [sys.executable, "-m", "arrears", "dispatch", "--channel", "sms", "--follow",
-             "--at", at, "--batch", "5", "--backoff-seconds", "1", "--worker", "w1",
-             "--lease-seconds", "5"],
-            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "arrears",
+                "dispatch",
+                "--channel",
+                "sms",
+                "--follow",
+                "--at",
+                at,
+                "--batch",
+                "5",
+                "--backoff-seconds",
+                "1",
+                "--worker",
+                "w1",
+                "--lease-seconds",
+                "5",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         answered, at_restart = 0, 0
         try:
             for k, loan in enumerate(payers):
@@ -360,13 +446,28 @@ def test_postgres_restarted_under_the_server_and_the_dispatcher(
                     while not gw.accepted:  # the dispatcher is at work
                         time.sleep(0.05)
                     at_restart = len(gw.accepted)
-                    pg._run(str(pg.bindir / "pg_ctl"), "-D", str(pg.data), "-m", "fast",
-                            "-w", "-l", str(pg.base / "server.log"), "restart")  # fmt: skip
+                    pg._run(
+                        str(pg.bindir / "pg_ctl"),
+                        "-D",
+                        str(pg.data),
+                        "-m",
+                        "fast",
+                        "-w",
+                        "-l",
+                        str(pg.base / "server.log"),
+                        "restart",
+                    )
                 body = {"loan_id": loan, "amount": 300, "payment_id": f"P-RESTART-{k}"}
-                r, _ = _until_done(server, lambda b=body: httpx.post(
-                    f"{server.base}/api/v1/payments", json=b, timeout=30,
-                    headers={"Authorization": f"Bearer {bearer}"}),
-                    lambda r: r.status_code == 201 or "posted already" in r.text)  # fmt: skip
+                r, _ = _until_done(
+                    server,
+                    lambda b=body: httpx.post(
+                        f"{server.base}/api/v1/payments",
+                        json=b,
+                        timeout=30,
+                        headers={"Authorization": f"Bearer {bearer}"},
+                    ),
+                    lambda r: r.status_code == 201 or "posted already" in r.text,
+                )
                 answered += 1
             deadline = time.monotonic() + 120
             while len(gw.accepted) < sms and time.monotonic() < deadline:
@@ -378,11 +479,16 @@ def test_postgres_restarted_under_the_server_and_the_dispatcher(
             gw.stop()
         check = make_app(url)
         with check.engine.connect() as conn:
-            posted = conn.execute(select(t.payment.c.payment_id, func.count())
-                                  .where(t.payment.c.payment_id.like("P-RESTART-%"))
-                                  .group_by(t.payment.c.payment_id)).all()  # fmt: skip
-            sent = conn.execute(select(func.count()).select_from(t.outbox_message)
-                                .where(t.outbox_message.c.channel == "sms")).scalar()  # fmt: skip
+            posted = conn.execute(
+                select(t.payment.c.payment_id, func.count())
+                .where(t.payment.c.payment_id.like("P-RESTART-%"))
+                .group_by(t.payment.c.payment_id)
+            ).all()
+            sent = conn.execute(
+                select(func.count())
+                .select_from(t.outbox_message)
+                .where(t.outbox_message.c.channel == "sms")
+            ).scalar()
         check.engine.dispose()
         offered = sum(1 for r in gw.requests)
         record_property("faults_injected", 1)

@@ -36,12 +36,20 @@ def _files(folder: Path, **rows: list[dict[str, str]]) -> Path:
 
 
 def test_history_is_loaded_in_utc_with_hashed_destinations(app: App, tmp_path: Path) -> None:
-    folder = _files(tmp_path / "in", contacts=[CONTACT], promises=[PROMISE], holds=[HOLD],
-                    arrangements=[ARRANGEMENT])  # fmt: skip
+    folder = _files(
+        tmp_path / "in",
+        contacts=[CONTACT],
+        promises=[PROMISE],
+        holds=[HOLD],
+        arrangements=[ARRANGEMENT],
+    )
     report = ingest(app.engine, app.cipher, [folder], clock=lambda: FIXED_NOW)
     assert {k: report.counts[k] for k in ("contacts", "promises", "holds", "arrangements")} == {
-        "contacts": 1, "promises": 1, "holds": 1, "arrangements": 1,
-    }  # fmt: skip
+        "contacts": 1,
+        "promises": 1,
+        "holds": 1,
+        "arrangements": 1,
+    }
     with app.engine.connect() as conn:
         at, dest = conn.execute(
             select(t.contact_attempt.c.at, t.contact_attempt.c.destination_hash)

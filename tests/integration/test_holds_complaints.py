@@ -14,8 +14,6 @@ from sqlalchemy import select
 
 from arrears.bootstrap import App
 from arrears.channels.outbox import Outbox
-from arrears.generate.portfolio import Options as GenOptions
-from arrears.generate.portfolio import generate
 from arrears.service.cases.complaints import escalate, file_complaint, rates, resolve
 from arrears.service.cases.hold_records import end_hold, start_hold
 from arrears.service.daily.cycle import run_cycle
@@ -24,21 +22,16 @@ from arrears.service.outreach.dispatch import dispatch
 from arrears.service.outreach.state import Options
 from arrears.store import tables as t
 from arrears.store.db import as_utc
-from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, PlanBook
 from tests.support.clock import Clock, plan_rows
 
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", GenOptions(loans=1500, seed=23, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    app.clock = Clock()
-    run_cycle(app, DAY, strategy=load("default"))
-    return app
+def planned(plan_book: PlanBook) -> App:
+    return plan_book(1500, 23, DAY, clock=Clock())
 
 
 def _hold(app: App, hold_id: str) -> Any:
@@ -49,15 +42,20 @@ def _hold(app: App, hold_id: str) -> Any:
 def test_a_hold_stops_the_debt_now_and_in_the_next_plan(planned: App) -> None:
     sms = plan_rows(planned, status="planned", channel="sms")
     target, other = sms[0], next(a for a in sms if a.borrower_id != sms[0].borrower_id)
-    hold_id = start_hold(planned, "dispute", loan_id=target.loan_id, reason="says paid in cash",
-                         by="C0007")  # fmt: skip
+    hold_id = start_hold(
+        planned, "dispute", loan_id=target.loan_id, reason="says paid in cash", by="C0007"
+    )
     now = {a.action_id: a for a in plan_rows(planned)}
     assert now[target.action_id].status == "cancelled"
     assert str(now[target.action_id].rule).startswith("cn.holds")
     assert now[other.action_id].status == "planned"  # another debt is untouched
     h = _hold(planned, hold_id)
-    assert (h.kind, h.loan_id, h.created_by, h.ends_at) == ("dispute", target.loan_id, "C0007",
-                                                            None)  # fmt: skip
+    assert (h.kind, h.loan_id, h.created_by, h.ends_at) == (
+        "dispute",
+        target.loan_id,
+        "C0007",
+        None,
+    )
     run_cycle(planned, DAY + timedelta(days=1), strategy=load("default"))
     tomorrow = plan_rows(planned, loan_id=target.loan_id, business_date=DAY + timedelta(days=1))
     assert all(a.status != "planned" for a in tomorrow)
@@ -79,30 +77,55 @@ def test_a_complaint_holds_the_debt_runs_its_sla_and_counts_against_who_it_is_ab
     planned: App, tmp_path: Path
 ) -> None:
     box = Outbox(tmp_path / "outbox")
-    dispatch(planned, dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
-             Options(worker="w"))  # fmt: skip
+    dispatch(
+        planned,
+        dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
+        Options(worker="w"),
+    )
     ca = t.contact_attempt
     with planned.engine.connect() as conn:
         sent = conn.execute(
-            select(ca).where(ca.c.action_id.is_not(None), ca.c.channel == "sms")
+            select(ca)
+            .where(ca.c.action_id.is_not(None), ca.c.channel == "sms")
             .order_by(ca.c.attempt_id)
-        ).all()  # fmt: skip
+        ).all()
     contact = sent[0]
     other = next(c for c in sent if c.borrower_id != contact.borrower_id)
     pending = plan_rows(planned, status="planned", loan_id=contact.loan_id)
     with pytest.raises(ServiceError, match="was not a contact with"):
-        file_complaint(planned, borrower_id=contact.borrower_id, category="threats",
-                       description="x", source="portal",
-                       attempt_ids=[other.attempt_id])  # fmt: skip
+        file_complaint(
+            planned,
+            borrower_id=contact.borrower_id,
+            category="threats",
+            description="x",
+            source="portal",
+            attempt_ids=[other.attempt_id],
+        )
     with pytest.raises(ServiceError, match="category: expected one of"):
-        file_complaint(planned, borrower_id=contact.borrower_id, category="rude",
-                       description="x", source="portal")  # fmt: skip
+        file_complaint(
+            planned,
+            borrower_id=contact.borrower_id,
+            category="rude",
+            description="x",
+            source="portal",
+        )
     with pytest.raises(ServiceError, match="taken_by"):
-        file_complaint(planned, borrower_id=contact.borrower_id, category="insults",
-                       description="x", source="collector")  # fmt: skip
-    cid = file_complaint(planned, borrower_id=contact.borrower_id, loan_id=contact.loan_id,
-                         category="threats", description="短信里说要上门，我很害怕",
-                         source="portal", attempt_ids=[contact.attempt_id])  # fmt: skip
+        file_complaint(
+            planned,
+            borrower_id=contact.borrower_id,
+            category="insults",
+            description="x",
+            source="collector",
+        )
+    cid = file_complaint(
+        planned,
+        borrower_id=contact.borrower_id,
+        loan_id=contact.loan_id,
+        category="threats",
+        description="短信里说要上门，我很害怕",
+        source="portal",
+        attempt_ids=[contact.attempt_id],
+    )
     with planned.engine.connect() as conn:
         row = conn.execute(select(t.complaint).where(t.complaint.c.complaint_id == cid)).one()
         linked = conn.execute(select(t.complaint_attempt.c.attempt_id)).scalars().all()
@@ -114,15 +137,25 @@ def test_a_complaint_holds_the_debt_runs_its_sla_and_counts_against_who_it_is_ab
     after = {a.action_id: a.status for a in plan_rows(planned, loan_id=contact.loan_id)}
     assert all(after[a.action_id] == "cancelled" for a in pending)
     # too many calls does not hold the debt under the default policy
-    mild = file_complaint(planned, borrower_id=other.borrower_id, category="too_many_calls",
-                          description="每天都打", source="api")  # fmt: skip
+    mild = file_complaint(
+        planned,
+        borrower_id=other.borrower_id,
+        category="too_many_calls",
+        description="每天都打",
+        source="api",
+    )
     clock: Clock = planned.clock  # type: ignore[assignment]
     clock.at = FIXED_NOW + timedelta(days=9)
     assert escalate(planned) == []
     clock.at = FIXED_NOW + timedelta(days=10)
     assert sorted(escalate(planned)) == sorted([cid, mild])
-    resolve(planned, cid, finding="upheld", resolution="template wording changed; apology sent",
-            by="Q0001")  # fmt: skip
+    resolve(
+        planned,
+        cid,
+        finding="upheld",
+        resolution="template wording changed; apology sent",
+        by="Q0001",
+    )
     assert as_utc(_hold(planned, row.hold_id).ends_at) == clock.at
     with pytest.raises(ServiceError, match="resolved already"):
         resolve(planned, cid, finding="upheld", resolution="again", by="Q0001")

@@ -32,8 +32,10 @@ def store(tmp_path: Path) -> App:
 
 def _counts(app: App) -> tuple[int, ...]:
     with app.engine.connect() as conn:
-        return tuple(int(conn.execute(select(func.count()).select_from(x)).scalar() or 0)
-                     for x in (t.portfolio, t.borrower, t.loan, t.payment))  # fmt: skip
+        return tuple(
+            int(conn.execute(select(func.count()).select_from(x)).scalar() or 0)
+            for x in (t.portfolio, t.borrower, t.loan, t.payment)
+        )
 
 
 def _refused(app: App, folder: Path) -> list[str]:
@@ -57,24 +59,39 @@ def test_a_key_given_twice_refuses_the_batch_naming_both_rows(store: App, tmp_pa
     write_csv(folder / "borrowers.csv", [BORROWER, {**BORROWER, "name": "张三丰"}])
     write_csv(folder / "loans-part2.csv", [{**LOAN, "principal": "1"}])
     errors = _refused(store, folder)
-    assert any("borrowers.csv, row 2, column borrower_id" in e and "'B1' again" in e
-               and "borrowers.csv row 1" in e for e in errors), errors  # fmt: skip
+    assert any(
+        "borrowers.csv, row 2, column borrower_id" in e
+        and "'B1' again" in e
+        and "borrowers.csv row 1" in e
+        for e in errors
+    ), errors
     # files are read in name order: loans-part2.csv first, so loans.csv's row is the repeat
-    assert any("loans.csv, row 1, column loan_id" in e and "loans-part2.csv row 1" in e
-               for e in errors), errors  # fmt: skip
+    assert any(
+        "loans.csv, row 1, column loan_id" in e and "loans-part2.csv row 1" in e for e in errors
+    ), errors
 
 
 @pytest.mark.parametrize(
     ("damage", "expected"),
     [
-        (lambda p: p.write_bytes(p.read_text(encoding="utf-8").encode("gbk")),
-         "borrowers.csv, row 1: not UTF-8"),
-        (lambda p: p.write_text(p.read_text(encoding="utf-8") + 'B9,"unbalanced,Asia/Shanghai\n',
-                                encoding="utf-8"), "borrowers.csv, row 2: "),
-        (lambda p: p.write_text(p.read_text(encoding="utf-8") + "B9,x,1,2,3,4,5,6,7,8,9\n",
-                                encoding="utf-8"), "extra cells"),
+        (
+            lambda p: p.write_bytes(p.read_text(encoding="utf-8").encode("gbk")),
+            "borrowers.csv, row 1: not UTF-8",
+        ),
+        (
+            lambda p: p.write_text(
+                p.read_text(encoding="utf-8") + 'B9,"unbalanced,Asia/Shanghai\n', encoding="utf-8"
+            ),
+            "borrowers.csv, row 2: ",
+        ),
+        (
+            lambda p: p.write_text(
+                p.read_text(encoding="utf-8") + "B9,x,1,2,3,4,5,6,7,8,9\n", encoding="utf-8"
+            ),
+            "extra cells",
+        ),
     ],
-)  # fmt: skip
+)
 def test_unreadable_files_are_named_with_the_row(
     store: App, tmp_path: Path, damage: Callable[[Path], None], expected: str
 ) -> None:
@@ -92,19 +109,25 @@ def test_a_file_that_is_not_parquet(store: App, tmp_path: Path) -> None:
 
 def test_values_that_cannot_be_right_are_refused(store: App, tmp_path: Path) -> None:
     folder = readme_loan_files(tmp_path / "in")
-    write_csv(folder / "borrowers.csv", [
-        BORROWER,
-        {**BORROWER, "borrower_id": "B2", "national_id": "1"},
-        {**BORROWER, "borrower_id": "B3", "name": "李\x00四", "national_id": ""},
-        {**BORROWER, "borrower_id": "B4", "locale": "fr", "national_id": ""},
-    ])  # fmt: skip
+    write_csv(
+        folder / "borrowers.csv",
+        [
+            BORROWER,
+            {**BORROWER, "borrower_id": "B2", "national_id": "1"},
+            {**BORROWER, "borrower_id": "B3", "name": "李\x00四", "national_id": ""},
+            {**BORROWER, "borrower_id": "B4", "locale": "fr", "national_id": ""},
+        ],
+    )
     write_csv(folder / "loans.csv", [{**LOAN, "originated_on": "2025-12-15"}])
-    write_csv(folder / "payments.csv", [
-        {"payment_id": "P1", "loan_id": "L1", "paid_on": "9999-01-01", "amount": "100"},
-        {"payment_id": "P2", "loan_id": "L1", "paid_on": "2025-12-01", "amount": "100"},
-        {"payment_id": "P3", "loan_id": "L1", "paid_on": "2026-12-20", "amount": "100"},
-        {"payment_id": "P4", "loan_id": "L1", "paid_on": "2026-01-15", "amount": "100"},
-    ])  # fmt: skip
+    write_csv(
+        folder / "payments.csv",
+        [
+            {"payment_id": "P1", "loan_id": "L1", "paid_on": "9999-01-01", "amount": "100"},
+            {"payment_id": "P2", "loan_id": "L1", "paid_on": "2025-12-01", "amount": "100"},
+            {"payment_id": "P3", "loan_id": "L1", "paid_on": "2026-12-20", "amount": "100"},
+            {"payment_id": "P4", "loan_id": "L1", "paid_on": "2026-01-15", "amount": "100"},
+        ],
+    )
     errors = _refused(store, folder)
     expected = [
         "borrowers.csv, row 2, column national_id: a resident id has 18 characters",
@@ -118,12 +141,16 @@ def test_values_that_cannot_be_right_are_refused(store: App, tmp_path: Path) -> 
         assert any(e.startswith(want) for e in errors), (want, errors)
     assert not any("payments.csv, row 4" in e for e in errors)  # a good row is not blamed
     write_csv(folder / "borrowers.csv", [{**BORROWER, "national_id": "1"}])
-    write_csv(folder / "payments.csv", [
-        {"payment_id": "P4", "loan_id": "L1", "paid_on": "2026-01-15", "amount": "100"},
-    ])  # fmt: skip
+    write_csv(
+        folder / "payments.csv",
+        [
+            {"payment_id": "P4", "loan_id": "L1", "paid_on": "2026-01-15", "amount": "100"},
+        ],
+    )
     errors = _refused(store, folder)
     assert errors[0].startswith("borrowers.csv, row 1, column national_id")
-    write_csv(folder / "borrowers.csv", [{**BORROWER, "national_id": "E1234567",
-                                          "id_type": "passport"}])  # fmt: skip
+    write_csv(
+        folder / "borrowers.csv", [{**BORROWER, "national_id": "E1234567", "id_type": "passport"}]
+    )
     ingest(store.engine, store.cipher, [folder], clock=lambda: NOW)  # another kind, its rule
     assert _counts(store) == (1, 1, 1, 1)

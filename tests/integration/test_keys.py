@@ -16,7 +16,7 @@ from arrears.bootstrap import App, bootstrap
 from arrears.channels.outbox import Outbox
 from arrears.generate.portfolio import Options as GenOptions
 from arrears.generate.portfolio import generate
-from arrears.service.borrower.portal import find_borrower
+from arrears.service.borrower.signin import find_borrower
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.outreach.dispatch import dispatch
 from arrears.service.outreach.state import BODY, Options
@@ -52,8 +52,11 @@ def test_a_rotation_seals_everything_again_and_can_be_resumed(
     ingest(first.engine, first.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
     run_cycle(first, DAY, strategy=load("default"))
     box = Outbox(None)
-    dispatch(first, dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
-             Options(worker="w"))  # fmt: skip
+    dispatch(
+        first,
+        dict.fromkeys(("sms", "push", "email", "letter", "robocall"), box),
+        Options(worker="w"),
+    )
     with first.engine.connect() as conn:
         names = conn.execute(select(t.borrower.c.name_enc)).scalars().all()
         message = conn.execute(

@@ -13,11 +13,20 @@ from arrears.channels.letter import Letter, to_pdf, write_batch
 
 
 def _letter(key: str = "2026-11-23|L1|collection_letter_d25", locale: str = "zh-CN") -> Letter:
-    tpl = next(t for t in templating.read_folder(templating.HERE)
-               if t.name == "collection_letter" and t.locale == locale)  # fmt: skip
+    tpl = next(
+        t
+        for t in templating.read_folder(templating.HERE)
+        if t.name == "collection_letter" and t.locale == locale
+    )
     body = templating.render(tpl, templating.sample_context(locale)).body
-    return Letter(key, "张三", "上海市浦东新区示例路1号\n200120", "示例消费金融 · 上海市浦东新区",
-                  body, locale)  # fmt: skip
+    return Letter(
+        key,
+        "张三",
+        "上海市浦东新区示例路1号\n200120",
+        "示例消费金融 · 上海市浦东新区",
+        body,
+        locale,
+    )
 
 
 def _run(*cmd: str) -> str:

@@ -42,8 +42,10 @@ STRATEGY = (Path(__file__).parents[2] / "src/arrears/strategy/strategies/default
 def _sign_in(base: str, user: str, page: str) -> tuple[httpx.Client, str]:
     c = httpx.Client(base_url=base, timeout=120)
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
-    assert c.post("/login", data={"username": user, "password": PASSWORD,
-                                  "csrf": token}).status_code == 303  # fmt: skip
+    assert (
+        c.post("/login", data={"username": user, "password": PASSWORD, "csrf": token}).status_code
+        == 303
+    )
     return c, _csrf(c, page)
 
 
@@ -68,8 +70,15 @@ def test_writes_after_a_whole_store_snapshot_survive_the_server_stopping(
     loans = [f"LN{k:010d}" for k in range(1, 301)]
     owed = {x: statement_for_loan(app, x, DAY) for x in loans}
     late = max(loans, key=lambda x: owed[x]["overdue"]["penalty"])
-    pending = propose(app, late, "waiver", {"penalty": owed[late]["overdue"]["penalty"]},
-                      by="chen", role="collector", reason="hardship")  # fmt: skip
+    pending = propose(
+        app,
+        late,
+        "waiver",
+        {"penalty": owed[late]["overdue"]["penalty"]},
+        by="chen",
+        role="collector",
+        reason="hardship",
+    )
     assert pending.status == "pending_approval"
     payer = next(x for x in loans if owed[x]["total_due"] > 1000 and x != late)
     app.engine.dispose()
@@ -77,8 +86,9 @@ def test_writes_after_a_whole_store_snapshot_survive_the_server_stopping(
     port = free_port()
     env = {**os.environ, "ARREARS_DATABASE_URL": f"sqlite:///{db}", "ARREARS_ENV": "test"}
     command = [sys.executable, "-m", "arrears", "serve", "--port", str(port)]
-    server = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)  # fmt: skip
+    server = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     base = f"http://127.0.0.1:{port}"
     clients: list[httpx.Client] = []
     try:
@@ -103,12 +113,15 @@ def test_writes_after_a_whole_store_snapshot_survive_the_server_stopping(
         ok = bo.post(f"/approvals/{pending.arrangement_id}/approve", data={"csrf": csrf})
         assert ok.status_code == 303 and "flash=saved" in ok.headers["location"]
         paid = httpx.post(
-            f"{base}/api/v1/payments", timeout=60, headers={"Authorization": f"Bearer {bearer}"},
+            f"{base}/api/v1/payments",
+            timeout=60,
+            headers={"Authorization": f"Bearer {bearer}"},
             json={"loan_id": payer, "amount": 1000, "payment_id": "P-after-diff"},
-        )  # fmt: skip
+        )
         assert paid.status_code == 201, paid.text
-        second = mei.post("/strategy/upload",
-                          data={"csrf": _csrf(mei, "/strategy"), "text": STRATEGY})  # fmt: skip
+        second = mei.post(
+            "/strategy/upload", data={"csrf": _csrf(mei, "/strategy"), "text": STRATEGY}
+        )
         assert second.status_code == 303
     finally:
         for c in clients:
@@ -117,10 +130,12 @@ def test_writes_after_a_whole_store_snapshot_survive_the_server_stopping(
         server.wait(timeout=30)
     # another process (this one, with its own SQLite connection) reads what was committed
     with sqlite3.connect(db) as conn:
-        status = conn.execute("SELECT status FROM arrangement WHERE arrangement_id = ?",
-                              (pending.arrangement_id,)).fetchone()  # fmt: skip
-        payment = conn.execute("SELECT amount FROM payment WHERE payment_id = 'P-after-diff'"
-                               ).fetchone()  # fmt: skip
+        status = conn.execute(
+            "SELECT status FROM arrangement WHERE arrangement_id = ?", (pending.arrangement_id,)
+        ).fetchone()
+        payment = conn.execute(
+            "SELECT amount FROM payment WHERE payment_id = 'P-after-diff'"
+        ).fetchone()
         versions = conn.execute("SELECT count(*) FROM strategy_version").fetchone()
         check = conn.execute("PRAGMA integrity_check").fetchone()
     assert status is not None and status[0] != "pending_approval"

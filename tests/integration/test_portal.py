@@ -25,7 +25,7 @@ from arrears.bootstrap import App
 from arrears.channels.base import Message, Receipt
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.borrower.portal import send_code
+from arrears.service.borrower.signin import send_code
 from arrears.service.daily.cycle import run_cycle
 from arrears.settings import Env, Settings
 from arrears.store import tables as t
@@ -197,14 +197,18 @@ def test_guessing_codes_is_throttled(portal: Portal) -> None:
         c.post("/portal/code", data={"ref": "L1", "csrf": token})
         code = _codes(portal.outbox, PHONES["L1"], 1)[-1]
         wrong = f"{(int(code) + 1) % 10**6:06d}"
-        answers = [c.post("/portal/signin", data={"ref": "L1", "code": wrong, "csrf": token})
-                   .status_code for _ in range(5)]  # fmt: skip
+        answers = [
+            c.post("/portal/signin", data={"ref": "L1", "code": wrong, "csrf": token}).status_code
+            for _ in range(5)
+        ]
         assert answers == [401] * 5
         # five wrong guesses use the code up: even the right one no longer opens
         right = c.post("/portal/signin", data={"ref": "L1", "code": code, "csrf": token})
         assert right.status_code == 401
-        more = [c.post("/portal/signin", data={"ref": "L1", "code": wrong, "csrf": token})
-                .status_code for _ in range(5)]  # fmt: skip
+        more = [
+            c.post("/portal/signin", data={"ref": "L1", "code": wrong, "csrf": token}).status_code
+            for _ in range(5)
+        ]
         assert more[:4] == [401] * 4 and more[4] == 429  # 10 guesses an address a window
         portal.clock.at = NOW + timedelta(minutes=11)
         c.post("/portal/code", data={"ref": "L1", "csrf": token})
@@ -245,19 +249,31 @@ def test_one_borrower_cannot_reach_anothers_loan(portal: Portal) -> None:
     with httpx.Client(base_url=portal.url) as other:
         csrf2 = sign_in(portal, other, "L2", PHONES["L2"])
         order2 = _order(other, "L2", csrf2, "100")
-        filed = other.post("/portal/complaints", data={
-            "csrf": csrf2, "category": "insults", "description": "he shouted at me",
-            "loan_id": "L2",
-        }, files=[("files", ("a.png", PNG, "image/png"))])  # fmt: skip
+        filed = other.post(
+            "/portal/complaints",
+            data={
+                "csrf": csrf2,
+                "category": "insults",
+                "description": "he shouted at me",
+                "loan_id": "L2",
+            },
+            files=[("files", ("a.png", PNG, "image/png"))],
+        )
         assert filed.status_code == 200
     with portal.app.engine.connect() as conn:
         evidence2 = conn.execute(select(t.complaint_evidence.c.evidence_id)).scalar()
     with httpx.Client(base_url=portal.url) as c:
         csrf = sign_in(portal, c)
         assert c.get("/portal/loan/L1").status_code == 200
-        for path in ("/portal/loan/L2", "/portal/loan/L2/statement.pdf", "/portal/loan/L2/pay",
-                     "/portal/loan/L2/arrange", f"/portal/pay/return?order={order2}",
-                     f"/portal/evidence/{evidence2}", "/portal/loan/NOPE"):  # fmt: skip
+        for path in (
+            "/portal/loan/L2",
+            "/portal/loan/L2/statement.pdf",
+            "/portal/loan/L2/pay",
+            "/portal/loan/L2/arrange",
+            f"/portal/pay/return?order={order2}",
+            f"/portal/evidence/{evidence2}",
+            "/portal/loan/NOPE",
+        ):
             assert c.get(path).status_code == 404, path
         assert (
             c.post("/portal/loan/L2/pay", data={"csrf": csrf, "amount": "100"}).status_code == 404
@@ -295,13 +311,20 @@ def test_forms_need_the_session_and_its_csrf_token(portal: Portal) -> None:
         assert c.get("/portal/home").status_code == 303  # signed out
 
 
-def _notify(c: httpx.Client, secret: str, body: dict[str, object],
-            when: datetime) -> httpx.Response:  # fmt: skip
+def _notify(
+    c: httpx.Client, secret: str, body: dict[str, object], when: datetime
+) -> httpx.Response:
     raw = json.dumps(body).encode()
     stamp = str(int(when.timestamp()))
-    return c.post("/portal/pay/notify", content=raw, headers={
-        "X-Arrears-Timestamp": stamp, "X-Arrears-Signature": signature(secret, stamp, raw),
-        "Content-Type": "application/json"})  # fmt: skip
+    return c.post(
+        "/portal/pay/notify",
+        content=raw,
+        headers={
+            "X-Arrears-Timestamp": stamp,
+            "X-Arrears-Signature": signature(secret, stamp, raw),
+            "Content-Type": "application/json",
+        },
+    )
 
 
 def test_payment_callbacks_are_signed_and_post_once(portal: Portal) -> None:
@@ -314,8 +337,11 @@ def test_payment_callbacks_are_signed_and_post_once(portal: Portal) -> None:
         too_much = c.post("/portal/loan/L1/pay", data={"csrf": csrf, "amount": "999999"})
         assert too_much.status_code == 422 and "amount" in too_much.text
         # the provider is told to notify where the configuration says, whatever the Host
-        forged = c.post("/portal/loan/L1/pay", data={"csrf": csrf, "amount": "1.00"},
-                        headers={"Host": "evil.example"})  # fmt: skip
+        forged = c.post(
+            "/portal/loan/L1/pay",
+            data={"csrf": csrf, "amount": "1.00"},
+            headers={"Host": "evil.example"},
+        )
         assert forged.status_code == 303
         said = dict(parse_qsl(urlsplit(forged.headers["location"]).query))
         assert said["notify"] == f"{portal.url}/portal/pay/notify"
@@ -358,8 +384,10 @@ def test_preferences_are_honoured_by_the_dispatcher_and_the_next_cycle(tmp_path:
     def sms_actions() -> dict[str, str]:
         with app.engine.connect() as conn:
             rows = conn.execute(select(t.plan_action).where(t.plan_action.c.channel == "sms"))
-            return {f"{r.loan_id}@{r.business_date}": r.status + (f" {r.rule}" if r.rule else "")
-                    for r in rows}  # fmt: skip
+            return {
+                f"{r.loan_id}@{r.business_date}": r.status + (f" {r.rule}" if r.rule else "")
+                for r in rows
+            }
 
     assert sms_actions() == {"L1@2026-01-16": "planned", "L2@2026-01-16": "planned"}
     with serve_asgi(create_app(app)) as url, httpx.Client(base_url=url) as c:
@@ -367,13 +395,27 @@ def test_preferences_are_honoured_by_the_dispatcher_and_the_next_cycle(tmp_path:
         csrf = sign_in(p, c)
         page = c.get("/portal/prefs").text
         assert 'value="letter"' not in page  # the rulebook keeps letters: not offered
-        bad = c.post("/portal/prefs", data={"csrf": csrf, "channels": ["push"],
-                                            "window_start": "07:00", "window_end": "12:00",
-                                            "language": "zh-CN"})  # fmt: skip
+        bad = c.post(
+            "/portal/prefs",
+            data={
+                "csrf": csrf,
+                "channels": ["push"],
+                "window_start": "07:00",
+                "window_end": "12:00",
+                "language": "zh-CN",
+            },
+        )
         assert bad.status_code == 422 and "window_start" in bad.text  # before 08:00
-        ok = c.post("/portal/prefs", data={"csrf": csrf, "channels": ["push", "agent_call"],
-                                           "window_start": "08:30", "window_end": "12:00",
-                                           "language": "en"})  # fmt: skip
+        ok = c.post(
+            "/portal/prefs",
+            data={
+                "csrf": csrf,
+                "channels": ["push", "agent_call"],
+                "window_start": "08:30",
+                "window_end": "12:00",
+                "language": "en",
+            },
+        )
         assert ok.status_code == 200 and "Saved" in ok.text  # and in English from now on
     with app.engine.connect() as conn:
         b1 = conn.execute(select(t.borrower).where(t.borrower.c.borrower_id == "B1")).one()
@@ -382,8 +424,10 @@ def test_preferences_are_honoured_by_the_dispatcher_and_the_next_cycle(tmp_path:
         "08:30-12:00",
         "en",
     )
-    assert sms_actions() == {"L1@2026-01-16": "cancelled cn.consent.opt_out",
-                             "L2@2026-01-16": "planned"}  # fmt: skip
+    assert sms_actions() == {
+        "L1@2026-01-16": "cancelled cn.consent.opt_out",
+        "L2@2026-01-16": "planned",
+    }
     clock.at = datetime(2026, 1, 18, 1, 0, tzinfo=UTC)
     run_cycle(app, date(2026, 1, 18), strategy=load("default"))
     later = sms_actions()
@@ -406,24 +450,26 @@ def test_arrangements_within_limits_are_agreed_above_wait_and_hardship_holds(
             assert conn.execute(select(func.count()).select_from(t.arrangement)).scalar() == 0
         done = c.post("/portal/loan/L1/arrange", data={**ask, "step": "confirm"})
         assert done.status_code == 200 and "已生效" in done.text
-        again = c.post("/portal/loan/L1/arrange", data={**ask, "kind": "plan", "parts": "3",
-                                                        "first": "2026-03-01"})  # fmt: skip
+        again = c.post(
+            "/portal/loan/L1/arrange",
+            data={**ask, "kind": "plan", "parts": "3", "first": "2026-03-01"},
+        )
         assert again.status_code == 422 and "one at a time" in again.text
     with httpx.Client(base_url=portal.url) as c:
         csrf = sign_in(portal, c, "L2", PHONES["L2"])
-        big = {"csrf": csrf, "kind": "plan", "parts": "8", "first": "2026-03-01",
-               "step": "confirm"}  # fmt: skip
+        big = {"csrf": csrf, "kind": "plan", "parts": "8", "first": "2026-03-01", "step": "confirm"}
         refused = c.post("/portal/loan/L2/arrange", data={**big, "parts": "1"})
         assert refused.status_code == 422 and "parts: 2 to 24" in refused.text
         assert "等待审核" in c.post("/portal/loan/L2/arrange", data=big).text
         hard = {"csrf": csrf, "kind": "hardship", "what": "I lost my job", "step": "confirm"}
         assert "困难申请已提交" in c.post("/portal/loan/L2/arrange", data=hard).text
     with app.engine.connect() as conn:
-        arr = {r.loan_id: (r.kind, r.status, r.proposed_role)
-               for r in conn.execute(select(t.arrangement))}  # fmt: skip
+        arr = {
+            r.loan_id: (r.kind, r.status, r.proposed_role)
+            for r in conn.execute(select(t.arrangement))
+        }
         hold = conn.execute(select(t.hold)).one()
-    assert arr == {"L1": ("extension", "active", "api"),
-                   "L2": ("plan", "pending_approval", "api")}  # fmt: skip
+    assert arr == {"L1": ("extension", "active", "api"), "L2": ("plan", "pending_approval", "api")}
     assert statement_for_loan(app, "L1", date(2026, 2, 19))["dpd"] <= 0  # moved out of arrears
     assert (hold.kind, hold.loan_id) == ("hardship", "L2")
     assert hold.ends_at.replace(tzinfo=UTC) == NOW + timedelta(days=30)
@@ -435,11 +481,20 @@ def test_complaint_evidence_is_checked_stored_encrypted_and_all_or_nothing(
     app = portal.app
     with httpx.Client(base_url=portal.url) as c:
         csrf = sign_in(portal, c)
-        form = {"csrf": csrf, "category": "threats", "description": "He said he'd visit my work",
-                "loan_id": "L1"}  # fmt: skip
-        fake = c.post("/portal/complaints", data=form, files=[
-            ("files", ("photo.png", PNG, "image/png")),
-            ("files", ("photo2.png", b"MZ\x90\x00 not an image", "image/png"))])  # fmt: skip
+        form = {
+            "csrf": csrf,
+            "category": "threats",
+            "description": "He said he'd visit my work",
+            "loan_id": "L1",
+        }
+        fake = c.post(
+            "/portal/complaints",
+            data=form,
+            files=[
+                ("files", ("photo.png", PNG, "image/png")),
+                ("files", ("photo2.png", b"MZ\x90\x00 not an image", "image/png")),
+            ],
+        )
         assert fake.status_code == 422 and "photo2.png" in fake.text
         with app.engine.connect() as conn:  # nothing of it was kept
             assert conn.execute(select(func.count()).select_from(t.complaint)).scalar() == 0
@@ -450,9 +505,14 @@ def test_complaint_evidence_is_checked_stored_encrypted_and_all_or_nothing(
             files=[("files", ("big.pdf", b"%PDF-" + b"0" * (10 * 2**20), "x/y"))],
         )
         assert big.status_code == 422 and "10 MB" in big.text
-        ok = c.post("/portal/complaints", data=form, files=[
-            ("files", ("../../etc/passwd.png", PNG, "text/plain")),
-            ("files", ("letter.pdf", PDF, "application/pdf"))])  # fmt: skip
+        ok = c.post(
+            "/portal/complaints",
+            data=form,
+            files=[
+                ("files", ("../../etc/passwd.png", PNG, "text/plain")),
+                ("files", ("letter.pdf", PDF, "application/pdf")),
+            ],
+        )
         assert ok.status_code == 200 and "投诉已受理" in ok.text
         assert "passwd.png" in ok.text and "../" not in ok.text  # its name, cleaned
         with app.engine.connect() as conn:
@@ -466,15 +526,15 @@ def test_complaint_evidence_is_checked_stored_encrypted_and_all_or_nothing(
         png = next(r for r in rows if r.content_type == "image/png")
         got = c.get(f"/portal/evidence/{png.evidence_id}")
         assert got.content == PNG and got.headers["X-Content-Type-Options"] == "nosniff"
-    assert (complaint.source, complaint.category, complaint.status) == ("portal", "threats",
-                                                                        "open")  # fmt: skip
+    assert (complaint.source, complaint.category, complaint.status) == ("portal", "threats", "open")
     assert complaint.hold_id is not None  # threats put the debt on hold
 
 
 def test_the_sandbox_is_not_served_in_production(tmp_path: Path) -> None:
     key = base64.b64encode(b"k" * 32).decode()
-    settings = Settings(env=Env.PRODUCTION, database_url=f"sqlite:///{tmp_path / 'p.db'}",
-                        data_key=key)  # fmt: skip
+    settings = Settings(
+        env=Env.PRODUCTION, database_url=f"sqlite:///{tmp_path / 'p.db'}", data_key=key
+    )
     from arrears.bootstrap import bootstrap
 
     app = bootstrap(settings, clock=Clock(NOW))
@@ -499,10 +559,13 @@ def test_the_preferred_channel_carries_the_first_reminder(tmp_path: Path) -> Non
     clock.at = datetime(2026, 1, 16, 1, 0, tzinfo=UTC)
     run_cycle(app, date(2026, 1, 16), strategy=load("default"))
     with app.engine.connect() as conn:
-        rows = conn.execute(select(t.plan_action.c.loan_id, t.plan_action.c.channel,
-                                   t.plan_action.c.template)).all()  # fmt: skip
-    assert sorted(tuple(r) for r in rows) == [("L1", "push", "early_push"),
-                                              ("L2", "sms", "early_sms")]  # fmt: skip
+        rows = conn.execute(
+            select(t.plan_action.c.loan_id, t.plan_action.c.channel, t.plan_action.c.template)
+        ).all()
+    assert sorted(tuple(r) for r in rows) == [
+        ("L1", "push", "early_push"),
+        ("L2", "sms", "early_sms"),
+    ]
 
 
 def test_preferences_survive_the_lenders_next_borrowers_file(tmp_path: Path) -> None:
@@ -510,8 +573,15 @@ def test_preferences_survive_the_lenders_next_borrowers_file(tmp_path: Path) -> 
 
     clock = Clock(NOW)
     app = _store(tmp_path, clock)
-    set_preferences(app, "B1", channels=["sms", "push"], window_start="09:00",
-                    window_end="12:00", language="zh-CN", preferred="push")  # fmt: skip
+    set_preferences(
+        app,
+        "B1",
+        channels=["sms", "push"],
+        window_start="09:00",
+        window_end="12:00",
+        language="zh-CN",
+        preferred="push",
+    )
     ingest(app.engine, app.cipher, [two_borrower_files(tmp_path / "again")], clock=clock)
     kept = preferences(app, "B1")
     # the file has no window and no preferred channel: the borrower's stay; it has consents

@@ -6,35 +6,28 @@ delinquency (and its treatments) back."""
 from __future__ import annotations
 
 from datetime import date, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import select
 
 from arrears.bootstrap import App
-from arrears.generate.portfolio import Options, generate
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.payments import post_payment, reverse_payment
 from arrears.service.cases.promises import Part, make_promise
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
 from arrears.store import tables as t
-from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import FIXED_NOW, PlanBook
 from tests.support.clock import Clock, plan_rows
 
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", Options(loans=1500, seed=17, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    app.clock = Clock()
-    run_cycle(app, DAY, strategy=load("default"))
-    return app
+def planned(plan_book: PlanBook) -> App:
+    return plan_book(1500, 17, DAY, clock=Clock())
 
 
 def _parts(app: App, loan_id: str) -> list[Any]:
@@ -52,8 +45,9 @@ def test_a_promise_must_fit_the_portfolio_limits(planned: App) -> None:
     with pytest.raises(ServiceError, match=r"parts\[0\]\.due_on: 2026-11-22 is in the past"):
         make_promise(planned, loan, [Part(DAY - timedelta(days=1), due)], source="agent_call")
     with pytest.raises(ServiceError, match="parts: a promise has 1 to 3 parts"):
-        make_promise(planned, loan, [Part(DAY + timedelta(days=k), 1) for k in range(4)],
-                     source="portal")  # fmt: skip
+        make_promise(
+            planned, loan, [Part(DAY + timedelta(days=k), 1) for k in range(4)], source="portal"
+        )
     with pytest.raises(ServiceError, match="more than the"):
         make_promise(planned, loan, [Part(DAY + timedelta(days=2), due + 1)], source="api")
     if due > 10_000:
@@ -69,9 +63,13 @@ def test_parts_are_kept_as_payments_cover_them(planned: App) -> None:
     loan = sms.loan_id
     due = int(statement_for_loan(planned, loan, DAY)["total_due"])
     first = due // 2
-    ids = make_promise(planned, loan, [Part(DAY + timedelta(days=2), first),
-                                       Part(DAY + timedelta(days=5), due - first)],
-                       source="agent_call", made_by="C0007")  # fmt: skip
+    ids = make_promise(
+        planned,
+        loan,
+        [Part(DAY + timedelta(days=2), first), Part(DAY + timedelta(days=5), due - first)],
+        source="agent_call",
+        made_by="C0007",
+    )
     assert len(ids) == 2
     # a pending promise suppresses what the strategy says it suppresses, at once
     now = {a.action_id: a for a in plan_rows(planned, loan_id=loan)}[sms.action_id]
@@ -89,16 +87,18 @@ def test_parts_are_kept_as_payments_cover_them(planned: App) -> None:
     clock.at = FIXED_NOW + timedelta(days=4)
     post_payment(planned, loan, due - first, DAY + timedelta(days=4))
     assert [(p.status, p.paid) for p in _parts(planned, loan)] == [
-        ("kept", first), ("kept", due - first)
-    ]  # fmt: skip
+        ("kept", first),
+        ("kept", due - first),
+    ]
 
 
 def test_a_broken_promise_changes_the_next_plan(planned: App) -> None:
     # an account the strategy treats as "forgot to pay" (no broken promise), one day late
     first = next(
-        a for a in plan_rows(planned, stage="early", segment="forgetful")
+        a
+        for a in plan_rows(planned, stage="early", segment="forgetful")
         if statement_for_loan(planned, a.loan_id, DAY)["dpd"] == 1
-    )  # fmt: skip
+    )
     loan = first.loan_id
     due = int(statement_for_loan(planned, loan, DAY)["total_due"])
     make_promise(planned, loan, [Part(DAY + timedelta(days=1), due)], source="robocall")
@@ -133,17 +133,20 @@ def test_a_breached_plan_changes_the_next_plan(planned: App) -> None:
     from arrears.service.cases.arrangements import propose
 
     first = next(
-        a for a in plan_rows(planned, stage="early")
+        a
+        for a in plan_rows(planned, stage="early")
         if 3 <= statement_for_loan(planned, a.loan_id, DAY)["dpd"] <= 10
-    )  # fmt: skip
+    )
     loan = first.loan_id
     dpd = statement_for_loan(planned, loan, DAY)["dpd"]
-    p = propose(planned, loan, "plan", {"parts": 3}, by="C0007", role="collector",
-                reason="lost job")  # fmt: skip
+    p = propose(
+        planned, loan, "plan", {"parts": 3}, by="C0007", role="collector", reason="lost job"
+    )
     assert p.status == "active" and p.effect["dpd_after"] == -7  # first part in 7 days
     # the account is out of collection: the plan in force, nothing pending for it
-    assert all(a.status == "cancelled" for a in plan_rows(planned, loan_id=loan)
-               if a.status != "sent")  # fmt: skip
+    assert all(
+        a.status == "cancelled" for a in plan_rows(planned, loan_id=loan) if a.status != "sent"
+    )
     clock: Clock = planned.clock  # type: ignore[assignment]
     clock.at = FIXED_NOW + timedelta(days=1)
     run_cycle(planned, DAY + timedelta(days=1), strategy=load("default"))
@@ -156,13 +159,17 @@ def test_a_breached_plan_changes_the_next_plan(planned: App) -> None:
     clock.at = FIXED_NOW + timedelta(days=n)
     run_cycle(planned, later, strategy=load("default"), catch_up=False)
     with planned.engine.connect() as conn:
-        status = conn.execute(select(t.arrangement.c.status).where(
-            t.arrangement.c.arrangement_id == p.arrangement_id)).scalar()  # fmt: skip
-        stage = conn.execute(select(t.account_stage.c.stage).where(
-            t.account_stage.c.loan_id == loan)).scalar()  # fmt: skip
-        entry = conn.execute(select(t.audit_log.c.kind).where(
-            t.audit_log.c.kind == "arrangement_breached",
-            t.audit_log.c.subject == loan)).scalar()  # fmt: skip
+        status = conn.execute(
+            select(t.arrangement.c.status).where(t.arrangement.c.arrangement_id == p.arrangement_id)
+        ).scalar()
+        stage = conn.execute(
+            select(t.account_stage.c.stage).where(t.account_stage.c.loan_id == loan)
+        ).scalar()
+        entry = conn.execute(
+            select(t.audit_log.c.kind).where(
+                t.audit_log.c.kind == "arrangement_breached", t.audit_log.c.subject == loan
+            )
+        ).scalar()
     assert status == "breached" and entry == "arrangement_breached"
     st = statement_for_loan(planned, loan, later)
     assert st["dpd"] == dpd + n and stage == "late"

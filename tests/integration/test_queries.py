@@ -31,39 +31,72 @@ DAY0 = datetime(2026, 11, 22, 16, 0, tzinfo=FIXED_NOW.tzinfo)
 def _contacts(app: App, who: str | None, *ats: datetime) -> None:
     with app.engine.begin() as conn:
         for at in ats:
-            conn.execute(insert(t.contact_attempt).values(
-                attempt_id=f"a-{who}-{at:%m%d%H%M%S}", borrower_id="B1", loan_id="L1",
-                channel="call", at=at, direction="outbound", role="debtor",
-                result="conversation", collector_id=who,
-            ))  # fmt: skip
+            conn.execute(
+                insert(t.contact_attempt).values(
+                    attempt_id=f"a-{who}-{at:%m%d%H%M%S}",
+                    borrower_id="B1",
+                    loan_id="L1",
+                    channel="call",
+                    at=at,
+                    direction="outbound",
+                    role="debtor",
+                    result="conversation",
+                    collector_id=who,
+                )
+            )
 
 
 def _promises(app: App, who: str | None, *parts: tuple[str, datetime]) -> None:
     with app.engine.begin() as conn:
         for k, (status, made_at) in enumerate(parts):
-            conn.execute(insert(t.promise).values(
-                promise_id=f"L1-{who}-P{k}", loan_id="L1", amount=10_000,
-                due_on=made_at.date() + timedelta(days=3), made_at=made_at, status=status,
-                seq=1, source="agent_call", made_by=who,
-            ))  # fmt: skip
+            conn.execute(
+                insert(t.promise).values(
+                    promise_id=f"L1-{who}-P{k}",
+                    loan_id="L1",
+                    amount=10_000,
+                    due_on=made_at.date() + timedelta(days=3),
+                    made_at=made_at,
+                    status=status,
+                    seq=1,
+                    source="agent_call",
+                    made_by=who,
+                )
+            )
 
 
 def _complaints(app: App, who: str | None, *received: datetime) -> None:
     with app.engine.begin() as conn:
         for k, at in enumerate(received):
-            conn.execute(insert(t.complaint).values(
-                complaint_id=f"cp-{who}-{k}", borrower_id="B1", loan_id="L1",
-                category="too_many_calls", description="they call all day", source="api",
-                received_at=at, sla_due_at=at + timedelta(days=15), status="open",
-                collector_id=who,
-            ))  # fmt: skip
+            conn.execute(
+                insert(t.complaint).values(
+                    complaint_id=f"cp-{who}-{k}",
+                    borrower_id="B1",
+                    loan_id="L1",
+                    category="too_many_calls",
+                    description="they call all day",
+                    source="api",
+                    received_at=at,
+                    sla_due_at=at + timedelta(days=15),
+                    status="open",
+                    collector_id=who,
+                )
+            )
 
 
 def _member(username: str, name: str, role: str, cid: str, *figures: int) -> TeamMember:
     today, promises, kept, decided, complaints = figures
-    return TeamMember(username=username, name=name, role=role, collector_id=cid, queues="",
-                      contacts_today=today, promises=promises, kept=kept, decided=decided,
-                      complaints=complaints)  # fmt: skip
+    return TeamMember(
+        username=username,
+        name=name,
+        role=role,
+        collector_id=cid,
+        queues="",
+        contacts_today=today,
+        promises=promises,
+        kept=kept,
+        decided=decided,
+        complaints=complaints,
+    )
 
 
 @contextmanager
@@ -82,8 +115,14 @@ def _statements(app: App) -> Iterator[list[str]]:
 
 def test_the_team_figures_from_a_store_built_by_hand(app: App, tmp_path: Path) -> None:
     ingest(app.engine, app.cipher, [readme_loan_files(tmp_path / "in")], clock=lambda: FIXED_NOW)
-    add_user(app, username="chen", password=PASSWORD, role="collector", collector_id="C0007",
-             display_name="Chen")  # fmt: skip
+    add_user(
+        app,
+        username="chen",
+        password=PASSWORD,
+        role="collector",
+        collector_id="C0007",
+        display_name="Chen",
+    )
     add_user(app, username="wu", password=PASSWORD, role="collector", display_name="Wu")
     add_user(app, username="bo", password=PASSWORD, role="supervisor")  # not in the team
     hour = timedelta(hours=1)
@@ -92,10 +131,16 @@ def test_the_team_figures_from_a_store_built_by_hand(app: App, tmp_path: Path) -
     _contacts(app, "C0099", FIXED_NOW)  # no one of the team
     _contacts(app, None, FIXED_NOW)  # a message the system sent
     days = timedelta(days=1)
-    _promises(app, "C0007", ("kept", FIXED_NOW - 20 * days), ("broken", FIXED_NOW - 10 * days),
-              ("partly_kept", FIXED_NOW - 5 * days), ("kept", FIXED_NOW - 2 * days),
-              ("pending", FIXED_NOW - hour),
-              ("kept", FIXED_NOW - 40 * days))  # fmt: skip  # the last: before the 30 days
+    _promises(
+        app,
+        "C0007",
+        ("kept", FIXED_NOW - 20 * days),
+        ("broken", FIXED_NOW - 10 * days),
+        ("partly_kept", FIXED_NOW - 5 * days),
+        ("kept", FIXED_NOW - 2 * days),
+        ("pending", FIXED_NOW - hour),
+        ("kept", FIXED_NOW - 40 * days),
+    )  # the last: before the 30 days
     _promises(app, "wu", ("pending", FIXED_NOW - days), ("pending", FIXED_NOW - hour))
     _promises(app, "C0099", ("kept", FIXED_NOW - days))
     _complaints(app, "C0007", FIXED_NOW - 3 * days, FIXED_NOW - hour, FIXED_NOW - 40 * days)
@@ -111,10 +156,22 @@ def test_the_team_figures_from_a_store_built_by_hand(app: App, tmp_path: Path) -
     queries = len(seen)
 
     # more people, one of them idle: the same number of queries
-    add_user(app, username="an", password=PASSWORD, role="field_agent", collector_id="F01",
-             display_name="An")  # fmt: skip
-    add_user(app, username="zed", password=PASSWORD, role="collector", collector_id="C0099",
-             display_name="Zed")  # fmt: skip
+    add_user(
+        app,
+        username="an",
+        password=PASSWORD,
+        role="field_agent",
+        collector_id="F01",
+        display_name="An",
+    )
+    add_user(
+        app,
+        username="zed",
+        password=PASSWORD,
+        role="collector",
+        collector_id="C0099",
+        display_name="Zed",
+    )
     with _statements(app) as seen:
         more = team_figures(app, app.today())
     assert len(seen) == queries

@@ -143,13 +143,19 @@ def test_multipart_fields_hold_no_nul_and_every_answer_says_nosniff(
 ) -> None:
     url, _ = console
     c, csrf = _signed_in(url)
-    r = c.post("/strategy/upload", data={"csrf": csrf, "text": "strategy: a\x00b"},
-               files={"file": ("s.yaml", b"", "application/x-yaml")})  # fmt: skip
+    r = c.post(
+        "/strategy/upload",
+        data={"csrf": csrf, "text": "strategy: a\x00b"},
+        files={"file": ("s.yaml", b"", "application/x-yaml")},
+    )
     assert r.status_code == 422 and "text" in r.text
     for path in ("/login", "/static/console.css", "/strategy", "/api/v1/loans"):
         assert c.get(path).headers.get("X-Content-Type-Options") == "nosniff", path
-    big = c.post("/api/v1/payments", content=b"{" + b" " * (2 * MAX_BODY) + b"}",
-                 headers={"Content-Type": "application/json"})  # fmt: skip
+    big = c.post(
+        "/api/v1/payments",
+        content=b"{" + b" " * (2 * MAX_BODY) + b"}",
+        headers={"Content-Type": "application/json"},
+    )
     assert big.status_code == 413
     assert big.headers["content-type"] == "application/problem+json"
     c.close()

@@ -21,7 +21,10 @@ def test_the_listener_is_tcp_so_accepted_connections_are_too() -> None:
     sock = listener("127.0.0.1", free_port())
     try:
         assert (sock.family, sock.type, sock.proto) == (
-            socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)  # fmt: skip
+            socket.AF_INET,
+            socket.SOCK_STREAM,
+            socket.IPPROTO_TCP,
+        )
         client = socket.create_connection(sock.getsockname())
         accepted, _ = sock.accept()
         assert accepted.proto == socket.IPPROTO_TCP  # what asyncio checks before NODELAY
@@ -32,8 +35,11 @@ def test_the_listener_is_tcp_so_accepted_connections_are_too() -> None:
 
 
 def test_two_workers_serve_one_port_and_stop_on_sigterm(tmp_path: Path) -> None:
-    env = {**os.environ, "ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
-           "ARREARS_ENV": "test"}  # fmt: skip
+    env = {
+        **os.environ,
+        "ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 's.db'}",
+        "ARREARS_ENV": "test",
+    }
     arrears = [sys.executable, "-m", "arrears"]
     subprocess.run([*arrears, "init"], env=env, check=True, capture_output=True)
     port = free_port()

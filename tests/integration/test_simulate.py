@@ -22,8 +22,12 @@ DAY = date(2026, 11, 23)
 def test_three_simulated_days_leave_a_history(tmp_path: Path) -> None:
     from arrears.bootstrap import bootstrap
 
-    settings = Settings(env=Env.TEST, database_url=f"sqlite:///{tmp_path / 's.db'}",
-                        outbox_dir=tmp_path / "outbox", outbox_files=True)  # fmt: skip
+    settings = Settings(
+        env=Env.TEST,
+        database_url=f"sqlite:///{tmp_path / 's.db'}",
+        outbox_dir=tmp_path / "outbox",
+        outbox_files=True,
+    )
     app = bootstrap(settings, clock=lambda: FIXED_NOW)
     upgrade(app.engine)
     start = DAY - timedelta(days=3)
@@ -33,15 +37,21 @@ def test_three_simulated_days_leave_a_history(tmp_path: Path) -> None:
     assert app.clock() == FIXED_NOW  # put back
     assert done.days == 3 and done.sent > 0 and done.calls > 0 and done.payments > 0
     with app.engine.connect() as conn:
-        runs = conn.execute(select(t.cycle_run.c.business_date)
-                            .order_by(t.cycle_run.c.business_date)).scalars().all()  # fmt: skip
-        calls = conn.execute(select(func.count()).where(
-            t.contact_attempt.c.channel == "call", t.contact_attempt.c.collector_id.in_(
-                ("C0007", "C0012", "C0023")))).scalar()  # fmt: skip
-        paid = conn.execute(select(func.count()).where(
-            t.payment.c.source == "simulation")).scalar()  # fmt: skip
-        snap = conn.execute(select(func.count()).where(
-            t.delinquency_snapshot.c.as_of == start)).scalar()  # fmt: skip
+        runs = (
+            conn.execute(select(t.cycle_run.c.business_date).order_by(t.cycle_run.c.business_date))
+            .scalars()
+            .all()
+        )
+        calls = conn.execute(
+            select(func.count()).where(
+                t.contact_attempt.c.channel == "call",
+                t.contact_attempt.c.collector_id.in_(("C0007", "C0012", "C0023")),
+            )
+        ).scalar()
+        paid = conn.execute(select(func.count()).where(t.payment.c.source == "simulation")).scalar()
+        snap = conn.execute(
+            select(func.count()).where(t.delinquency_snapshot.c.as_of == start)
+        ).scalar()
     assert runs == [start, start + timedelta(days=1), start + timedelta(days=2)]
     assert calls == done.calls and paid == done.payments and snap == 1200
     assert any((tmp_path / "outbox").rglob("*.txt"))

@@ -40,8 +40,10 @@ def _digest(app: App) -> str:
         for table in (t.portfolio, t.borrower, t.contact_point, t.loan, t.instalment, t.payment):
             keys = list(table.primary_key.columns)
             for row in conn.execute(select(table).order_by(*keys)).mappings():
-                opened = {k: app.cipher.decrypt(f"{table.name}.{k[:-4]}", v)
-                          if k.endswith("_enc") else v for k, v in row.items()}  # fmt: skip
+                opened = {
+                    k: app.cipher.decrypt(f"{table.name}.{k[:-4]}", v) if k.endswith("_enc") else v
+                    for k, v in row.items()
+                }
                 h.update(repr(sorted(opened.items())).encode())
     return h.hexdigest()
 

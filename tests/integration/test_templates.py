@@ -45,8 +45,9 @@ def test_loading_keeps_a_version_of_what_changed_and_nothing_else(app: App, tmp_
     folder = tmp_path / "tpl"
     shutil.copytree(templating.HERE, folder)
     en = folder / "en.yaml"
-    en.write_text(en.read_text(encoding="utf-8").replace("Pay: {{", "You can pay {{", 1),
-                  encoding="utf-8")  # fmt: skip
+    en.write_text(
+        en.read_text(encoding="utf-8").replace("Pay: {{", "You can pay {{", 1), encoding="utf-8"
+    )
     changed = load_templates(app, folder)
     assert changed.changed == ["reminder_sms [en] v2"] and _count(app) == shipped + 1
     assert current(app, "reminder_sms", "en").version == 2
@@ -98,7 +99,7 @@ def test_a_code_answers_with_the_contact_it_proves(loan: App) -> None:
                 template_version=1,
                 collector_id="SYS-001",
                 content=text,
-            ),  # fmt: skip
+            ),
             code=code,
         )
     v = verify(loan, shown(code).lower())

@@ -18,8 +18,11 @@ from tests.support.servers import Gateway
 
 
 def _script(locale: str) -> str:
-    tpl = next(t for t in templating.read_folder(templating.HERE)
-               if t.name == "early_robocall" and t.locale == locale)  # fmt: skip
+    tpl = next(
+        t
+        for t in templating.read_folder(templating.HERE)
+        if t.name == "early_robocall" and t.locale == locale
+    )
     return templating.render(tpl, templating.sample_context(locale)).text
 
 
@@ -47,8 +50,14 @@ def dialer_server() -> Iterator[Gateway]:
 def test_the_dialer_is_asked_to_call_with_the_script_and_a_callback(
     dialer_server: Gateway,
 ) -> None:
-    dialer = HttpDialer(DialerConfig(url=dialer_server.url, callback_url="http://127.0.0.1/cb",
-                                     token="d1al", caller_id="4000000000"))  # fmt: skip
+    dialer = HttpDialer(
+        DialerConfig(
+            url=dialer_server.url,
+            callback_url="http://127.0.0.1/cb",
+            token="d1al",
+            caller_id="4000000000",
+        )
+    )
     m = Message("2026-11-23|L1|early_robocall_d3", "robocall", "13812345678", _script("zh-CN"))
     try:
         receipt = dialer.send(m)

@@ -45,8 +45,13 @@ def sent(app: App, tmp_path: Path) -> Iterator[tuple[App, Gateway]]:
     gw = Gateway().start()
     sms = HttpSms(HttpSmsConfig(url=gw.url))
     box = Outbox(tmp_path / "outbox")
-    chans: dict[str, Channel] = {"sms": sms, "push": box, "email": box, "letter": box,
-                                 "robocall": box}  # fmt: skip
+    chans: dict[str, Channel] = {
+        "sms": sms,
+        "push": box,
+        "email": box,
+        "letter": box,
+        "robocall": box,
+    }
     try:
         dispatch(app, chans, Options(worker="w"))
         yield app, gw
@@ -64,8 +69,11 @@ def api(sent: tuple[App, Gateway]) -> Iterator[str]:
 def _post(url: str, payload: Any, *, secret: str = SECRET, at: int | None = None) -> httpx.Response:
     body = json.dumps(payload).encode()
     stamp = str(at if at is not None else int(FIXED_NOW.timestamp()))
-    headers = {"Content-Type": "application/json", "X-Arrears-Timestamp": stamp,
-               "X-Arrears-Signature": signature(secret, stamp, body)}  # fmt: skip
+    headers = {
+        "Content-Type": "application/json",
+        "X-Arrears-Timestamp": stamp,
+        "X-Arrears-Signature": signature(secret, stamp, body),
+    }
     return httpx.post(url, content=body, headers=headers, timeout=10)
 
 
@@ -80,9 +88,10 @@ def _sent(app: App, channel: str) -> list[Any]:
     ob = t.outbox_message
     with app.engine.connect() as conn:
         return conn.execute(
-            select(ob).where(ob.c.channel == channel, ob.c.status == "sent")
+            select(ob)
+            .where(ob.c.channel == channel, ob.c.status == "sent")
             .order_by(ob.c.action_id)
-        ).all()  # fmt: skip
+        ).all()
 
 
 def test_a_signed_receipt_is_recorded_and_forgeries_are_refused(
@@ -98,8 +107,9 @@ def test_a_signed_receipt_is_recorded_and_forgeries_are_refused(
     assert forged.status_code == 401
     assert forged.headers["content-type"].startswith("application/problem+json")
     assert forged.json()["field"] == "X-Arrears-Signature"
-    stale = _post(url, {"id": sms.provider_ref, "status": "UNDELIV"},
-                  at=int(FIXED_NOW.timestamp()) - 3600)  # fmt: skip
+    stale = _post(
+        url, {"id": sms.provider_ref, "status": "UNDELIV"}, at=int(FIXED_NOW.timestamp()) - 3600
+    )
     assert stale.status_code == 401 and stale.json()["field"] == "X-Arrears-Timestamp"
     assert _result(app, sms.action_id) == "delivered"  # neither changed anything
     unknown = _post(url, {"id": "nope", "status": "DELIVRD"})
@@ -124,8 +134,11 @@ def test_dialer_keypad_outcomes_act_at_once(sent: tuple[App, Gateway], api: str)
         ).one()
     owed = statement_for_loan(app, promise.loan_id, app.today())["total_due"]
     assert (row.loan_id, row.amount, row.due_on, row.status) == (
-        promise.loan_id, owed, app.today(), "pending"
-    )  # fmt: skip
+        promise.loan_id,
+        owed,
+        app.today(),
+        "pending",
+    )
     assert _result(app, promise.action_id) == "connected"
     r = _post(url, {"reference": dispute.action_id, "status": "answered", "digits": 3})
     with app.engine.connect() as conn:
@@ -149,15 +162,28 @@ def test_an_email_bounce_invalidates_the_address(
     pa_, cp = t.plan_action, t.contact_point
     with app.engine.begin() as conn:  # an email reminder for an account whose borrower has one
         base = conn.execute(
-            select(pa_).join(cp, cp.c.borrower_id == pa_.c.borrower_id)
-            .where(pa_.c.channel == "sms", pa_.c.status == "sent", cp.c.kind == "email",
-                   cp.c.is_valid.is_(True))
-            .order_by(pa_.c.action_id).limit(1)
-        ).one()  # fmt: skip
+            select(pa_)
+            .join(cp, cp.c.borrower_id == pa_.c.borrower_id)
+            .where(
+                pa_.c.channel == "sms",
+                pa_.c.status == "sent",
+                cp.c.kind == "email",
+                cp.c.is_valid.is_(True),
+            )
+            .order_by(pa_.c.action_id)
+            .limit(1)
+        ).one()
         values = dict(base._mapping)
-        values.update(action_id=f"{base.action_id}|email", step_id="email", channel="email",
-                      template="reminder_email", status="planned", attempt_id=None,
-                      sent_at=None, tries=None)  # fmt: skip
+        values.update(
+            action_id=f"{base.action_id}|email",
+            step_id="email",
+            channel="email",
+            template="reminder_email",
+            status="planned",
+            attempt_id=None,
+            sent_at=None,
+            tries=None,
+        )
         conn.execute(pa_.insert().values(**values))
     box = Outbox(tmp_path / "mail")
     dispatch(app, {"email": box}, Options(worker="m", channels=("email",)))
@@ -204,8 +230,7 @@ def test_a_callback_told_again_acts_once(sent: tuple[App, Gateway], api: str) ->
     app, _ = sent
     promise, dispute = _sent(app, "robocall")[:2]
     url = f"{api}/api/v1/webhooks/dialer"
-    event = {"reference": promise.action_id, "status": "answered", "digits": "1",
-             "call_id": "c-1"}  # fmt: skip
+    event = {"reference": promise.action_id, "status": "answered", "digits": "1", "call_id": "c-1"}
     first = _post(url, event)
     again = [_post(url, event) for _ in range(2)]
     assert first.status_code == 200 and all(r.json() == first.json() for r in again)
@@ -217,8 +242,10 @@ def test_a_callback_told_again_acts_once(sent: tuple[App, Gateway], api: str) ->
     assert _count(app, t.promise, loan_id=promise.loan_id, status="pending") == 1
     assert _count(app, t.hold, loan_id=dispute.loan_id, kind="dispute") == 1
     sms = _sent(app, "sms")[1]
-    receipts = [_post(f"{api}/api/v1/webhooks/sms", {"id": sms.provider_ref, "status": "DELIVRD"})
-                for _ in range(3)]  # fmt: skip
+    receipts = [
+        _post(f"{api}/api/v1/webhooks/sms", {"id": sms.provider_ref, "status": "DELIVRD"})
+        for _ in range(3)
+    ]
     assert [r.json() for r in receipts] == [{"delivery": "delivered"}] * 3
     assert _count(app, t.provider_event, provider="dialer") == 2
     assert _count(app, t.provider_event, provider="sms") == 1
@@ -230,8 +257,11 @@ def test_hostile_headers_and_bodies_get_a_problem_never_a_500(
     url = f"{api}/api/v1/webhooks/dialer"
     body = b'{"reference": "x", "status": "busy"}'
     for stamp in ("9" * 5000, "١٢٣٤٥٦٧٨٩٠", "²³", "-1", "1 2", "1e9"):
-        headers = {"Content-Type": "application/json", "X-Arrears-Timestamp": stamp.encode(),
-                   "X-Arrears-Signature": signature(SECRET, stamp, body)}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json",
+            "X-Arrears-Timestamp": stamp.encode(),
+            "X-Arrears-Signature": signature(SECRET, stamp, body),
+        }
         r = httpx.post(url, content=body, headers=headers, timeout=10)  # type: ignore[arg-type]
         assert r.status_code == 401, stamp[:10]
         assert r.json()["field"] == "X-Arrears-Timestamp"
@@ -240,14 +270,19 @@ def test_hostile_headers_and_bodies_get_a_problem_never_a_500(
     huge = b'{"reference": "x", "status": "answered", "digits": 1e400}'
     long_number = b'{"reference": "x", "status": "answered", "digits": ' + b"1" * 5000 + b"}"
     for raw in (deep, huge, long_number, b"\xff\xfe{}", b'{"a": NaN}'):
-        headers = {"Content-Type": "application/json", "X-Arrears-Timestamp": stamp,
-                   "X-Arrears-Signature": signature(SECRET, stamp, raw)}  # fmt: skip
+        headers = {
+            "Content-Type": "application/json",
+            "X-Arrears-Timestamp": stamp,
+            "X-Arrears-Signature": signature(SECRET, stamp, raw),
+        }
         r = httpx.post(url, content=raw, headers=headers, timeout=30)
         assert r.status_code == 422, (raw[:20], r.status_code)
         assert r.headers["content-type"].startswith("application/problem+json")
         assert r.json()["field"] == "body"
     too_big = b"{" + b" " * (2 * 1024 * 1024) + b"}"
-    signed = {"X-Arrears-Timestamp": stamp,
-              "X-Arrears-Signature": signature(SECRET, stamp, too_big)}  # fmt: skip
+    signed = {
+        "X-Arrears-Timestamp": stamp,
+        "X-Arrears-Signature": signature(SECRET, stamp, too_big),
+    }
     r = httpx.post(url, content=too_big, headers=signed, timeout=30)
     assert r.status_code == 413

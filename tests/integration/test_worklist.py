@@ -4,30 +4,24 @@ item leaves the queue, a re-run of the day keeps it), a threatening note refused
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
 
 from arrears.bootstrap import App
-from arrears.generate.portfolio import Options, generate
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
 from arrears.service.outreach.worklist import items, record_outcome
 from arrears.store import tables as t
-from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
-from tests.conftest import FIXED_NOW
+from tests.conftest import PlanBook
 
 DAY = date(2026, 11, 23)
 
 
 @pytest.fixture
-def planned(app: App, tmp_path: Path) -> App:
-    generate(tmp_path / "gen", Options(loans=600, seed=5, as_of=DAY))
-    ingest(app.engine, app.cipher, [tmp_path / "gen"], clock=lambda: FIXED_NOW)
-    run_cycle(app, DAY, strategy=load("default"))
-    return app
+def planned(plan_book: PlanBook) -> App:
+    return plan_book(600, 5, DAY)
 
 
 def test_a_collector_works_the_queue_in_priority_order(planned: App) -> None:
@@ -36,8 +30,13 @@ def test_a_collector_works_the_queue_in_priority_order(planned: App) -> None:
     assert [q.priority for q in queue] == sorted((q.priority for q in queue), reverse=True)
     assert {q.channel for q in queue} == {"agent_call"}
     first = queue[0]
-    attempt = record_outcome(planned, first.action_id, collector_id="C0007",
-                             result="conversation", note="客户承诺本周五还款")  # fmt: skip
+    attempt = record_outcome(
+        planned,
+        first.action_id,
+        collector_id="C0007",
+        result="conversation",
+        note="客户承诺本周五还款",
+    )
     after = items(planned, "early_callback", DAY, limit=500)
     assert first.action_id not in {q.action_id for q in after} and len(after) == len(queue) - 1
     with planned.engine.connect() as conn:
@@ -63,8 +62,13 @@ def test_a_collector_works_the_queue_in_priority_order(planned: App) -> None:
 def test_a_threatening_note_is_refused_and_nothing_is_written(planned: App) -> None:
     first = items(planned, "early_callback", DAY, limit=1)[0]
     with pytest.raises(ServiceError, match="note: prohibited language: threat"):
-        record_outcome(planned, first.action_id, collector_id="C0007", result="conversation",
-                       note="再不还钱就弄死你")  # fmt: skip
+        record_outcome(
+            planned,
+            first.action_id,
+            collector_id="C0007",
+            result="conversation",
+            note="再不还钱就弄死你",
+        )
     with pytest.raises(ServiceError, match="result: expected one of"):
         record_outcome(planned, first.action_id, collector_id="C0007", result="great")
     assert items(planned, "early_callback", DAY, limit=1)[0].action_id == first.action_id

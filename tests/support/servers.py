@@ -121,7 +121,7 @@ def self_signed(folder: Path, host: str = "127.0.0.1") -> tuple[Path, Path]:
         .add_extension(
             x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address(host))]),
             critical=False,
-        )  # fmt: skip
+        )
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
@@ -169,8 +169,9 @@ class SmtpServer:
         box = self.box
 
         class Handler:
-            async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
-                                  rcpt_options: Any) -> str:  # fmt: skip
+            async def handle_RCPT(
+                self, server: Any, session: Any, envelope: Any, address: str, rcpt_options: Any
+            ) -> str:
                 if address in box.bounce:
                     return "550 5.1.1 no such user"
                 envelope.rcpt_tos.append(address)
@@ -185,17 +186,23 @@ class SmtpServer:
                             "data": envelope.original_content or envelope.content,
                             "tls": session.ssl is not None  # after STARTTLS
                             or server.transport.get_extra_info("ssl_object") is not None,
-                        }  # fmt: skip
+                        }
                     )
                 return "250 Message accepted"
 
         port = free_port()
         if security == "tls":
-            self.controller = Controller(Handler(), hostname="127.0.0.1", port=port,
-                                         ssl_context=context)  # fmt: skip
+            self.controller = Controller(
+                Handler(), hostname="127.0.0.1", port=port, ssl_context=context
+            )
         else:
-            self.controller = Controller(Handler(), hostname="127.0.0.1", port=port,
-                                         tls_context=context, require_starttls=True)  # fmt: skip
+            self.controller = Controller(
+                Handler(),
+                hostname="127.0.0.1",
+                port=port,
+                tls_context=context,
+                require_starttls=True,
+            )
 
     def start(self) -> SmtpServer:
         self.controller.start()

@@ -51,7 +51,10 @@ def test_an_extension_moves_the_overdue_instalments_with_its_fee_and_interest() 
     assert later.due_today.interest == 18000 + 1334 + 16620 + 1354
     assert (later.due_today.fee, later.due_today.penalty) == (10000, 2695)
     assert (later.overdue.principal, later.overdue.interest, later.overdue.penalty) == (
-        94797, 15219, 355)  # fmt: skip
+        94797,
+        15219,
+        355,
+    )
     # from 03-21 the moved instalments accrue again: 69 + 70 + 71 a day
     assert statement(loan, D(2026, 3, 21)).penalty_unpaid == 2695 + 355 + 69 + 70 + 71
     # paying everything due on 03-20 clears both and the extension is completed
@@ -84,7 +87,10 @@ def test_a_plan_restructures_the_overdue_amount_into_equal_parts() -> None:
     # 61,804 each
     plan = [i for i in s.instalments if i.arrangement_id == "PL1"]
     assert [(i.seq, i.due_date) for i in plan] == [
-        (13, D(2026, 3, 1)), (14, D(2026, 4, 1)), (15, D(2026, 5, 1))]  # fmt: skip
+        (13, D(2026, 3, 1)),
+        (14, D(2026, 4, 1)),
+        (15, D(2026, 5, 1)),
+    ]
     assert [i.principal for i in plan] == [61804] * 3
     assert [i.interest for i in plan] == [11540] * 3
     assert [i.penalty_carried for i in plan] == [898, 898, 899]
@@ -146,8 +152,12 @@ def test_a_settlement_closes_the_loan_once_its_amount_is_paid() -> None:
     # 02-26..03-01 accrue 4 x (23 + 70) = 372; the 600.00 pays that and 301.65 + 294.63 of
     # principal, leaving 639.33 of no. 2's principal. Forgiven: that and nos. 3-12 in full.
     later = LOAN.instalments[2:]
-    assert st.moved == (0, 0, sum(i.interest for i in later),
-                        63933 + sum(i.principal for i in later))  # fmt: skip
+    assert st.moved == (
+        0,
+        0,
+        sum(i.interest for i in later),
+        63933 + sum(i.principal for i in later),
+    )
     assert s.next_due_date is None
 
 
@@ -170,7 +180,9 @@ def test_penalty_pauses_on_paused_days() -> None:
     assert s.penalty_accrued == 2695 - 10 * 69  # 10 days of no. 1's penalty not charged
     lines = s.instalments[0].penalty_lines
     assert [(x.start, x.end, x.days) for x in lines] == [
-        (D(2026, 1, 16), D(2026, 1, 31), 16), (D(2026, 2, 11), D(2026, 2, 19), 9)]  # fmt: skip
+        (D(2026, 1, 16), D(2026, 1, 31), 16),
+        (D(2026, 2, 11), D(2026, 2, 19), 9),
+    ]
     open_ended = replace(LOAN, pauses=(Pause(D(2026, 2, 16)), Pause(D(2026, 2, 1), D(2026, 2, 3))))
     # 01-16..01-31 and 02-04..02-15: 28 days of 69; no. 2 never accrues
     assert statement(open_ended, DAY).penalty_accrued == 28 * 69

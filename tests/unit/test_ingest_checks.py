@@ -80,11 +80,26 @@ def test_channels_window_and_timezone_parsers() -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.one_of(
-    st.from_regex(r"[0-9]{17}[0-9Xx]", fullmatch=True),
-    st.sampled_from(["110101199003077774", "110101199003077777", "11010119900230777X",
-                     "1", "", "11010120000229001X", "110101190001010010"]),
-), min_size=1, max_size=20))  # fmt: skip
+@given(
+    st.lists(
+        st.one_of(
+            st.from_regex(r"[0-9]{17}[0-9Xx]", fullmatch=True),
+            st.sampled_from(
+                [
+                    "110101199003077774",
+                    "110101199003077777",
+                    "11010119900230777X",
+                    "1",
+                    "",
+                    "11010120000229001X",
+                    "110101190001010010",
+                ]
+            ),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
 def test_resident_id_check_agrees_with_the_scalar_rule(values: list[str]) -> None:
     from arrears.domain.identity import problem
 
@@ -114,9 +129,14 @@ def test_dates_locales_and_control_characters() -> None:
     from datetime import date
 
     assert f.iso_date("2026-11-23") == date(2026, 11, 23)
-    for parse, bad in ((f.iso_date, "9999-12-31"), (f.iso_date, date(1, 1, 1)),
-                       (f.locale, "fr"), (f.locale, "xx-YY"), (f.text(50), "张\x00三"),
-                       (f.timezone, "Mars/Olympus_Mons")):  # fmt: skip
+    for parse, bad in (
+        (f.iso_date, "9999-12-31"),
+        (f.iso_date, date(1, 1, 1)),
+        (f.locale, "fr"),
+        (f.locale, "xx-YY"),
+        (f.text(50), "张\x00三"),
+        (f.timezone, "Mars/Olympus_Mons"),
+    ):
         try:
             parse(bad)
         except f.Invalid as exc:

@@ -43,8 +43,9 @@ def test_waiving_interest_and_more_than_is_owed() -> None:
 
 
 def test_a_waiver_after_a_payment_and_before_its_date() -> None:
-    paid = replace(LOAN, payments=(Payment("P1", DAY, 2000),),
-                   waivers=(Waiver("W3", DAY, penalty=1000),))  # fmt: skip
+    paid = replace(
+        LOAN, payments=(Payment("P1", DAY, 2000),), waivers=(Waiver("W3", DAY, penalty=1000),)
+    )
     s = statement(paid, DAY)
     # the payment goes to penalty first (components first): 2,000 of 2,695; then 695 is left
     # and the waiver forgives it, not 1,000

@@ -169,7 +169,7 @@ def _statement_part(st: dict[str, Any], w: dict[str, str], currency: str) -> str
             (w["interest"], True),
             (w["fee"], True),
             (w["unpaid"], True),
-        ],  # fmt: skip
+        ],
         [
             [
                 i["seq"],
@@ -178,7 +178,7 @@ def _statement_part(st: dict[str, Any], w: dict[str, str], currency: str) -> str
                 money(i["interest"], currency),
                 money(i["fee"], currency),
                 money(i["unpaid"], currency),
-            ]  # fmt: skip
+            ]
             for i in st.get("instalments", [])
         ],
         w["none"],
@@ -207,34 +207,63 @@ def statement_html(
     st: dict[str, Any], *, name: str, loan_id: str, creditor: str, currency: str, locale: str
 ) -> str:
     w = _w(locale)
-    return _page(w["statement"], _facts(w, st, name, loan_id, creditor),
-                 _statement_part(st, w, currency), locale)  # fmt: skip
+    return _page(
+        w["statement"],
+        _facts(w, st, name, loan_id, creditor),
+        _statement_part(st, w, currency),
+        locale,
+    )
 
 
 def _penalty_lines(st: dict[str, Any], w: dict[str, str], currency: str) -> str:
     rows = [
-        [i["seq"], f"{line['from']} – {line['to']}", line["days"], money(line["base"], currency),
-         line["daily_rate"], money(line["per_day"], currency),
-         money(line["amount"], currency) + (f" ({w['cut']})" if line["cut_by_cap"] else "")]
-        for i in st.get("instalments", []) for line in i.get("penalty_lines", [])
-    ]  # fmt: skip
-    head = [(w["seq"], True), (w["period"], False), (w["days"], True), (w["base"], True),
-            (w["rate"], True), (w["per_day"], True), (w["penalty"], True)]  # fmt: skip
+        [
+            i["seq"],
+            f"{line['from']} – {line['to']}",
+            line["days"],
+            money(line["base"], currency),
+            line["daily_rate"],
+            money(line["per_day"], currency),
+            money(line["amount"], currency) + (f" ({w['cut']})" if line["cut_by_cap"] else ""),
+        ]
+        for i in st.get("instalments", [])
+        for line in i.get("penalty_lines", [])
+    ]
+    head = [
+        (w["seq"], True),
+        (w["period"], False),
+        (w["days"], True),
+        (w["base"], True),
+        (w["rate"], True),
+        (w["per_day"], True),
+        (w["penalty"], True),
+    ]
     waived = int((st.get("waived") or {}).get("penalty") or 0)
     paid = sum(int(i.get("penalty_paid") or 0) for i in st.get("instalments", []))
-    sums = _table([(w["part"], False), (w["amount"], True)], [
-        [w["penalty"], money(st.get("penalty_accrued"), currency)],
-        [w["paid"], money(-paid, currency)],
-        [w["waived"], money(-waived, currency)],
-        [w["unpaid"], money(st.get("penalty_unpaid"), currency)],
-    ], w["none"])  # fmt: skip
+    sums = _table(
+        [(w["part"], False), (w["amount"], True)],
+        [
+            [w["penalty"], money(st.get("penalty_accrued"), currency)],
+            [w["paid"], money(-paid, currency)],
+            [w["waived"], money(-waived, currency)],
+            [w["unpaid"], money(st.get("penalty_unpaid"), currency)],
+        ],
+        w["none"],
+    )
     return f"<h2>{w['penalty_lines']}</h2>{_table(head, rows, w['none'])}{sums}"
 
 
 def borrower_statement_html(
-    st: dict[str, Any], *, name: str, loan_id: str, creditor: str, currency: str, locale: str,
-    payments: list[dict[str, Any]], contacts: list[dict[str, Any]],
-) -> str:  # fmt: skip
+    st: dict[str, Any],
+    *,
+    name: str,
+    loan_id: str,
+    creditor: str,
+    currency: str,
+    locale: str,
+    payments: list[dict[str, Any]],
+    contacts: list[dict[str, Any]],
+) -> str:
     """The statement a borrower downloads from the portal: what is owed with every penalty
     line, the payments, and what was sent when. ``payments``: paid_on, amount, status;
     ``contacts``: at, channel, collector_id, content."""
@@ -246,12 +275,17 @@ def borrower_statement_html(
     )
     sent = _table(
         [(w["at"], False), (w["channel"], False), (w["collector"], False), (w["what"], False)],
-        [[c["at"], c["channel"], c.get("collector_id") or "", c.get("content") or ""]
-         for c in contacts],
+        [
+            [c["at"], c["channel"], c.get("collector_id") or "", c.get("content") or ""]
+            for c in contacts
+        ],
         w["none"],
-    )  # fmt: skip
-    body = (_statement_part(st, w, currency) + _penalty_lines(st, w, currency)
-            + f"<h2>{w['payments']}</h2>{pays}<h2>{w['contacts']}</h2>{sent}")  # fmt: skip
+    )
+    body = (
+        _statement_part(st, w, currency)
+        + _penalty_lines(st, w, currency)
+        + f"<h2>{w['payments']}</h2>{pays}<h2>{w['contacts']}</h2>{sent}"
+    )
     return _page(w["statement"], _facts(w, st, name, loan_id, creditor), body, locale)
 
 

@@ -61,8 +61,9 @@ class SmtpEmail:
         c = self.config
         smtp: smtplib.SMTP
         if c.security == "tls":
-            smtp = smtplib.SMTP_SSL(c.host, c.port, timeout=c.timeout_seconds,
-                                    context=self._context())  # fmt: skip
+            smtp = smtplib.SMTP_SSL(
+                c.host, c.port, timeout=c.timeout_seconds, context=self._context()
+            )
         else:
             smtp = smtplib.SMTP(c.host, c.port, timeout=c.timeout_seconds)
             smtp.ehlo()
@@ -87,8 +88,9 @@ class SmtpEmail:
             msg.add_alternative(m.html, subtype="html")
         for a in m.attachments:
             main, _, sub = a.content_type.partition("/")
-            msg.add_attachment(a.data, maintype=main, subtype=sub or "octet-stream",
-                               filename=a.filename)  # fmt: skip
+            msg.add_attachment(
+                a.data, maintype=main, subtype=sub or "octet-stream", filename=a.filename
+            )
         return msg
 
     def send(self, message: Message) -> Receipt:

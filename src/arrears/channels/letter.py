@@ -83,8 +83,16 @@ def write_batch(letters: list[Letter], folder: Path, name: str) -> Batch:
     docs = [_document(x) for x in letters]
     rows, page = [], 1
     for k, (letter, doc) in enumerate(zip(letters, docs, strict=True), start=1):
-        rows.append([k, letter.key, letter.recipient, letter.address.replace("\n", " / "),
-                     page, len(doc.pages)])  # fmt: skip
+        rows.append(
+            [
+                k,
+                letter.key,
+                letter.recipient,
+                letter.address.replace("\n", " / "),
+                page,
+                len(doc.pages),
+            ]
+        )
         page += len(doc.pages)
     pdf_path, csv_path = folder / f"{name}.pdf", folder / f"{name}.csv"
     if docs:

@@ -294,16 +294,19 @@ def _required(t: Template, names: set[str], dotted: set[str]) -> list[str]:
     """What the template must or must not say, from the variables it uses."""
     out = []
     if t.audience == "third_party":
-        out += [f"a third party's template must not use {n!r} (the debt)"
-                for n in sorted(names & DEBT_VARIABLES)]  # fmt: skip
+        out += [
+            f"a third party's template must not use {n!r} (the debt)"
+            for n in sorted(names & DEBT_VARIABLES)
+        ]
     else:
         if "code" not in names:
             out.append("carries no verification code ({{ code }})")
         if not any(f"debt.{a}" in dotted for a in AMOUNTS):
             out.append("states no amount (debt.total_due or debt.next_amount)")
     if t.channel != "push":
-        out += [f"does not name {need}" for need in ("org.name", "collector.id")
-                if need not in dotted]  # fmt: skip
+        out += [
+            f"does not name {need}" for need in ("org.name", "collector.id") if need not in dotted
+        ]
     return out
 
 

@@ -58,9 +58,16 @@ def promise_list(loan_id: Annotated[str, typer.Option("--loan-id", help="the loa
     for col in ("part", "due on", "amount", "status", "paid", "decided", "source", "by"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["promise_id"], str(r["due_on"]), f"{r['amount']:,}", r["status"],
-                      "" if r["paid"] is None else f"{r['paid']:,}", str(r["settled_on"] or ""),
-                      r["source"] or "", r["made_by"] or "")  # fmt: skip
+        table.add_row(
+            r["promise_id"],
+            str(r["due_on"]),
+            f"{r['amount']:,}",
+            r["status"],
+            "" if r["paid"] is None else f"{r['paid']:,}",
+            str(r["settled_on"] or ""),
+            r["source"] or "",
+            r["made_by"] or "",
+        )
     out.print(table)
 
 
@@ -111,12 +118,21 @@ def payment_import(
         good = check_rows(a, file, rows)
         cancelled = kept = 0
         for r in good:
-            p = post_payment(a, r.loan_id, r.amount, r.paid_on, payment_id=r.payment_id,
-                             source="file", overpayment=True)  # fmt: skip  # rows checked above
+            p = post_payment(
+                a,
+                r.loan_id,
+                r.amount,
+                r.paid_on,
+                payment_id=r.payment_id,
+                source="file",
+                overpayment=True,
+            )  # rows checked above
             cancelled += len(p.cancelled)
             kept += p.promises_kept
-    out.print(f"{len(good)} payments posted; {cancelled} pending action(s) cancelled, "
-              f"{kept} promise part(s) kept")  # fmt: skip
+    out.print(
+        f"{len(good)} payments posted; {cancelled} pending action(s) cancelled, "
+        f"{kept} promise part(s) kept"
+    )
 
 
 waiver_app = typer.Typer(help="Waivers (减免): preview, propose, approve or reject.")
@@ -181,7 +197,7 @@ def waiver_approve(
     role: Annotated[str, typer.Option(help="an approving role: supervisor, admin")],
 ) -> None:
     """Approve a waiting waiver (maker-checker: never the person who proposed it)."""
-    from arrears.service.cases.arrangements import approve
+    from arrears.service.cases.approvals import approve
 
     a = _app()
     with _errors():
@@ -198,7 +214,7 @@ def waiver_reject(
     reason: Annotated[str, typer.Option(help="why")],
 ) -> None:
     """Reject a waiting waiver (a second person in an approving role, as for approval)."""
-    from arrears.service.cases.arrangements import reject
+    from arrears.service.cases.approvals import reject
 
     a = _app()
     with _errors():
@@ -236,10 +252,16 @@ def arrangement_propose(
 
     ask: dict[str, object] = {
         k: v
-        for k, v in (("until", until), ("days", days), ("parts", parts), ("first", first),
-                     ("amount", amount), ("pay_by", pay_by))
+        for k, v in (
+            ("until", until),
+            ("days", days),
+            ("parts", parts),
+            ("first", first),
+            ("amount", amount),
+            ("pay_by", pay_by),
+        )
         if v is not None
-    }  # fmt: skip
+    }
     if whole_balance:
         ask["whole_balance"] = True
     a = _app()
@@ -287,9 +309,16 @@ def arrangement_list(
     for col in ("id", "kind", "status", "from", "to", "proposed by", "approved by", "terms"):
         table.add_column(col)
     for r in rows:
-        table.add_row(r["arrangement_id"], r["kind"], r["status"], str(r["starts_on"]),
-                      str(r["ends_on"] or ""), f"{r['proposed_by']} ({r['proposed_role']})",
-                      str(r["approved_by"] or ""), r["terms"] or "")  # fmt: skip
+        table.add_row(
+            r["arrangement_id"],
+            r["kind"],
+            r["status"],
+            str(r["starts_on"]),
+            str(r["ends_on"] or ""),
+            f"{r['proposed_by']} ({r['proposed_role']})",
+            str(r["approved_by"] or ""),
+            r["terms"] or "",
+        )
     out.print(table)
 
 
@@ -315,13 +344,22 @@ def complaint_file(
 
     a = _app()
     with _errors():
-        cid = file_complaint(a, borrower_id=borrower_id, category=category,
-                             description=description, source=source, loan_id=loan_id,
-                             attempt_ids=attempt, taken_by=taken_by)  # fmt: skip
+        cid = file_complaint(
+            a,
+            borrower_id=borrower_id,
+            category=category,
+            description=description,
+            source=source,
+            loan_id=loan_id,
+            attempt_ids=attempt,
+            taken_by=taken_by,
+        )
     row = complaint_state(a, cid)
-    out.print(f"{cid}: {row.status}, finding due {row.sla_due_at:%Y-%m-%d}; about collector "
-              f"{row.collector_id or '-'}, template {row.template or '-'}; "
-              f"hold {row.hold_id or 'none'}")  # fmt: skip
+    out.print(
+        f"{cid}: {row.status}, finding due {row.sla_due_at:%Y-%m-%d}; about collector "
+        f"{row.collector_id or '-'}, template {row.template or '-'}; "
+        f"hold {row.hold_id or 'none'}"
+    )
 
 
 @complaint_app.command("resolve")

@@ -123,8 +123,11 @@ def verify(
     with _errors():
         verdict = check_code(a, code)
     if as_json:
-        out.print_json(json.dumps({"genuine": verdict.genuine, "reason": verdict.reason,
-                                   "details": verdict.details}))  # fmt: skip
+        out.print_json(
+            json.dumps(
+                {"genuine": verdict.genuine, "reason": verdict.reason, "details": verdict.details}
+            )
+        )
     elif verdict.genuine and verdict.details:
         d = verdict.details
         out.print(
@@ -206,8 +209,7 @@ def dispatch(
                 task = bar.add_task("dispatch", total=None)
 
                 def tick(r: Any) -> None:
-                    bar.update(task, completed=r.handled,
-                               description=f"dispatch: {r.sent} sent")  # fmt: skip
+                    bar.update(task, completed=r.handled, description=f"dispatch: {r.sent} sent")
 
                 report = run(a, adapters, opts, tick)
         finally:
@@ -220,11 +222,14 @@ def dispatch(
         table.add_row(name, f"{getattr(report, name):,}")
     out.print(table)
     if report.by_channel:
-        out.print("sent by channel: " + ", ".join(f"{k} {v:,}" for k, v in
-                                                  sorted(report.by_channel.items())))  # fmt: skip
+        out.print(
+            "sent by channel: "
+            + ", ".join(f"{k} {v:,}" for k, v in sorted(report.by_channel.items()))
+        )
     if report.by_rule:
-        out.print("not sent, by rule: " + ", ".join(f"{k} {v:,}" for k, v in
-                                                    report.by_rule.most_common()))  # fmt: skip
+        out.print(
+            "not sent, by rule: " + ", ".join(f"{k} {v:,}" for k, v in report.by_rule.most_common())
+        )
 
 
 def _clock_at(at: str | None) -> Any:
@@ -281,8 +286,14 @@ def payment_post(
 
     a = _app()
     with _errors():
-        p = post_payment(a, loan_id, amount, _as_of(paid_on, a) if paid_on else None,
-                         payment_id=payment_id, overpayment=overpayment)  # fmt: skip
+        p = post_payment(
+            a,
+            loan_id,
+            amount,
+            _as_of(paid_on, a) if paid_on else None,
+            payment_id=payment_id,
+            overpayment=overpayment,
+        )
     out.print(f"posted {p.payment_id}: {p.amount:,} fen to {p.loan_id} on {p.paid_on}")
     out.print(
         f"{p.pending} pending action(s); {len(p.cancelled)} cancelled, {p.moved} moved, "
@@ -308,9 +319,14 @@ def outbox(
         table.add_column(col)
     for r in rows:
         words = (r["subject"] + " · " if r["subject"] else "") + r["body"]
-        table.add_row(r["channel"], r["loan_id"], r["status"], r["provider"] or "",
-                      r["sent_at"].strftime("%H:%M:%S") if r["sent_at"] else "",
-                      escape(words[:90] + ("…" if len(words) > 90 else "")))  # fmt: skip
+        table.add_row(
+            r["channel"],
+            r["loan_id"],
+            r["status"],
+            r["provider"] or "",
+            r["sent_at"].strftime("%H:%M:%S") if r["sent_at"] else "",
+            escape(words[:90] + ("…" if len(words) > 90 else "")),
+        )
     out.print(table)
 
 
@@ -347,8 +363,10 @@ def agency_place(
     a = _app()
     with _errors():
         run = place(a, _as_of(day, a), to)
-    out.print(f"{run.placed} placed, {run.already} already with an agency, "
-              f"{run.stopped.cancelled} stopped since the plan")  # fmt: skip
+    out.print(
+        f"{run.placed} placed, {run.already} already with an agency, "
+        f"{run.stopped.cancelled} stopped since the plan"
+    )
     for agency, path in sorted(run.files.items()):
         out.print(f"  {agency}: {path}")
 
@@ -382,15 +400,17 @@ def legal_package_cmd(
     """One account's legal package: statement, instalments, payments, contacts with hashes."""
     import hashlib
 
-    from arrears.service.outreach.agency import legal_package
+    from arrears.service.outreach.legal import legal_package
 
     a = _app()
     with _errors():
         pdf, index = legal_package(a, loan_id, _as_of(as_of, a))
     to.parent.mkdir(parents=True, exist_ok=True)
     to.write_bytes(pdf)
-    out.print(f"written: {to} ({len(index['contacts'])} contacts, {index['payments']} payments; "
-              f"sha256 {hashlib.sha256(pdf).hexdigest()})")  # fmt: skip
+    out.print(
+        f"written: {to} ({len(index['contacts'])} contacts, {index['payments']} payments; "
+        f"sha256 {hashlib.sha256(pdf).hexdigest()})"
+    )
 
 
 @legal_app.command("refer")
@@ -399,7 +419,7 @@ def legal_refer(
     to: Annotated[Path | None, typer.Option("--out", help="folder for the packages")] = None,
 ) -> None:
     """The day's planned legal referrals, judged again, each as its package."""
-    from arrears.service.outreach.agency import refer
+    from arrears.service.outreach.legal import refer
 
     a = _app()
     with _errors():

@@ -63,9 +63,10 @@ def cycle(
         task = bar.add_task("cycle", total=None)
         if source is not None and out_dir is not None:
             results = [
-                run_lake(source, out_dir, day, strategy=chosen,
-                         engine=engine or a.settings.cycle_engine)
-            ]  # fmt: skip
+                run_lake(
+                    source, out_dir, day, strategy=chosen, engine=engine or a.settings.cycle_engine
+                )
+            ]
         else:
             results = run_cycle(
                 a,
@@ -223,9 +224,13 @@ def plan_diff(
         delta = row["candidate"] - row["current"]
         style = "green" if delta > 0 else ("red" if delta < 0 else "")
         table.add_row(
-            row["stage"], row["channel"], row["status"], f"{row['current']:,}",
-            f"{row['candidate']:,}", f"[{style}]{delta:+,}[/]" if style else "0",
-        )  # fmt: skip
+            row["stage"],
+            row["channel"],
+            row["status"],
+            f"{row['current']:,}",
+            f"{row['candidate']:,}",
+            f"[{style}]{delta:+,}[/]" if style else "0",
+        )
     out.print(table)
     out.print(
         f"{d.added:,} actions only in the candidate, {d.removed:,} only in the current plan, "
@@ -271,18 +276,31 @@ def runs(
             return
         rows = run_history(a)
     table = Table(title="cycle runs", title_justify="left")
-    for col in ("run", "business date", "engine", "strategy", "accounts", "actions",
-                "quarantined", "hash"):  # fmt: skip
+    for col in (
+        "run",
+        "business date",
+        "engine",
+        "strategy",
+        "accounts",
+        "actions",
+        "quarantined",
+        "hash",
+    ):
         table.add_column(col)
     sick: list[tuple[int, dict[str, Any]]] = []
     for r in rows:
         counts = json.loads(r["counts"])
         n = int(counts.get("quarantined", 0))
         table.add_row(
-            str(r["run_id"]), str(r["business_date"]), r["engine"], r["strategy"],
-            f"{counts['accounts']:,}", f"{counts['actions']:,}",
-            f"[red]{n:,}[/]" if n else "0", r["hash"][:12],
-        )  # fmt: skip
+            str(r["run_id"]),
+            str(r["business_date"]),
+            r["engine"],
+            r["strategy"],
+            f"{counts['accounts']:,}",
+            f"{counts['actions']:,}",
+            f"[red]{n:,}[/]" if n else "0",
+            r["hash"][:12],
+        )
         if n:
             sick.append((r["run_id"], counts))
     out.print(table)

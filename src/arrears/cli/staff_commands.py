@@ -24,7 +24,7 @@ def user_add(
         typer.Option(
             help="admin, strategy_manager, supervisor, collector, field_agent, compliance or agency"
         ),
-    ],  # fmt: skip
+    ],
     name: Annotated[str | None, typer.Option(help="the name shown")] = None,
     agency: Annotated[str | None, typer.Option(help="an agency user's agency")] = None,
     collector_id: Annotated[str | None, typer.Option(help="the id contacts carry (工号)")] = None,
@@ -37,8 +37,15 @@ def user_add(
     )
     a = _app()
     with _errors():
-        uid = add_user(a, username=username, password=password, role=role, display_name=name,
-                       agency=agency, collector_id=collector_id)  # fmt: skip
+        uid = add_user(
+            a,
+            username=username,
+            password=password,
+            role=role,
+            display_name=name,
+            agency=agency,
+            collector_id=collector_id,
+        )
     out.print(f"{username}: {role} ({uid})")
 
 

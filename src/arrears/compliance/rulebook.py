@@ -75,8 +75,11 @@ class Consent(_Strict):
     #: the channels a borrower may refuse in the portal's preferences (the others carry
     #: notices the lender must be able to send: letters, agent calls, visits)
     borrower_may_refuse: tuple[Literal["sms", "push", "email", "robocall"], ...] = (
-        "sms", "push", "email", "robocall",
-    )  # fmt: skip
+        "sms",
+        "push",
+        "email",
+        "robocall",
+    )
 
 
 class Content(_Strict):

@@ -189,9 +189,13 @@ def build(
     """The delinquency and stage of every loan; the full per-loan table (columns documented in
     docs/STRATEGY.md) for the loans in a collection stage, the only ones that can have actions."""
     d = delinquency.compute_parts(
-        snap.loans, snap.ledger, snap.as_of, buckets=buckets, stages=DEFAULT_STAGES,
+        snap.loans,
+        snap.ledger,
+        snap.as_of,
+        buckets=buckets,
+        stages=DEFAULT_STAGES,
         events=snap.events,
-    )  # fmt: skip
+    )
     sick = pc.is_valid(d["quarantine"])
     quarantined = pa.table({"loan_id": d["loan_id"], "reason": d["quarantine"]}).filter(sick)
     loans_in = snap.loans

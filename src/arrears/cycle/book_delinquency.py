@@ -149,8 +149,11 @@ def compute(
     owed = np.where(counts > 0, owed, 0)
     skip = risky | (counts == 0) | (owed.astype(np.float64) * rate_num * 2 + rate_den >= SAFE)
     #: rows that cannot be computed (quarantined), with the reason
-    why: dict[int, str] = {int(i): pol.bad[int(k)] for i, k in enumerate(pol.index)
-                           if int(k) in pol.bad} if pol.bad else {}  # fmt: skip
+    why: dict[int, str] = (
+        {int(i): pol.bad[int(k)] for i, k in enumerate(pol.index) if int(k) in pol.bad}
+        if pol.bad
+        else {}
+    )
     if why:
         skip[list(why)] = True
     if events:
@@ -182,8 +185,9 @@ def compute(
         if int(i) in why:
             continue
         try:
-            out[i] = _scalar_row(loans, instalments, payments, int(i), inst_off, as_of, keep,
-                                 events)  # fmt: skip
+            out[i] = _scalar_row(
+                loans, instalments, payments, int(i), inst_off, as_of, keep, events
+            )
         except Exception as exc:  # one account never stops the book: it is quarantined
             why[int(i)] = reason(exc)
     paid_today = np.zeros(n, np.bool_)
@@ -226,8 +230,9 @@ def compute_parts(
         lo, hi = r
         inst, pays = read(lo, hi)
         chunk = loans.slice(lo, hi - lo)
-        return compute(chunk, inst, pays, as_of, buckets=buckets, stages=stages, threads=1,
-                       events=events)  # fmt: skip
+        return compute(
+            chunk, inst, pays, as_of, buckets=buckets, stages=stages, threads=1, events=events
+        )
 
     if len(ranges) == 1 or workers <= 1:
         return pa.concat_tables([one(r) for r in ranges])

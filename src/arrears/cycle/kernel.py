@@ -231,11 +231,32 @@ def _load(w, i_due, i_seq, i_p, i_i, i_f, lo, hi, p_day, p_amt, plo, phi, grace)
 
 @njit(cache=True)
 def _loan(  # type: ignore[no-untyped-def]
-    i, as_of, i_due, i_seq, i_p, i_i, i_f, lo, hi, p_day, p_amt, plo, phi,
-    num, den, grace, cap, pi_base, order, out, w, st,
-):  # fmt: skip
-    n, n_starts, n_pay = _load(w, i_due, i_seq, i_p, i_i, i_f, lo, hi, p_day, p_amt, plo, phi,
-                               grace)  # fmt: skip
+    i,
+    as_of,
+    i_due,
+    i_seq,
+    i_p,
+    i_i,
+    i_f,
+    lo,
+    hi,
+    p_day,
+    p_amt,
+    plo,
+    phi,
+    num,
+    den,
+    grace,
+    cap,
+    pi_base,
+    order,
+    out,
+    w,
+    st,
+):
+    n, n_starts, n_pay = _load(
+        w, i_due, i_seq, i_p, i_i, i_f, lo, hi, p_day, p_amt, plo, phi, grace
+    )
     # event days: due dates up to as_of, payment days, as_of
     m = 0
     for k in range(n):
@@ -337,9 +358,27 @@ def _report(i, as_of, w, n, st, credit, paid_total, out):  # type: ignore[no-unt
 
 @njit(cache=True, nogil=True)
 def _replay_range(  # type: ignore[no-untyped-def]
-    first, stop, as_of, inst_off, i_due, i_seq, i_p, i_i, i_f, pay_off, p_day, p_amt,
-    rate_num, rate_den, grace, cap, pi_base, order, skip, out,
-):  # fmt: skip
+    first,
+    stop,
+    as_of,
+    inst_off,
+    i_due,
+    i_seq,
+    i_p,
+    i_i,
+    i_f,
+    pay_off,
+    p_day,
+    p_amt,
+    rate_num,
+    rate_den,
+    grace,
+    cap,
+    pi_base,
+    order,
+    skip,
+    out,
+):
     """Loans first..stop-1 into ``out`` (no GIL held: threads run ranges side by side)."""
     width = 1
     for i in range(first, stop):
@@ -350,10 +389,29 @@ def _replay_range(  # type: ignore[no-untyped-def]
         if skip[i] or inst_off[i + 1] == inst_off[i]:
             continue
         _loan(
-            i, as_of, i_due, i_seq, i_p, i_i, i_f, inst_off[i], inst_off[i + 1], p_day, p_amt,
-            pay_off[i], pay_off[i + 1], rate_num[i], rate_den[i], grace[i], cap[i], pi_base[i],
-            order[i], out, w, st,
-        )  # fmt: skip
+            i,
+            as_of,
+            i_due,
+            i_seq,
+            i_p,
+            i_i,
+            i_f,
+            inst_off[i],
+            inst_off[i + 1],
+            p_day,
+            p_amt,
+            pay_off[i],
+            pay_off[i + 1],
+            rate_num[i],
+            rate_den[i],
+            grace[i],
+            cap[i],
+            pi_base[i],
+            order[i],
+            out,
+            w,
+            st,
+        )
 
 
 def replay(*args: np.ndarray | int, threads: int | None = None) -> np.ndarray:

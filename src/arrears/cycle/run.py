@@ -64,8 +64,9 @@ def make_plan(
         for name in ("loans", "instalments", "payments", "stages"):
             setattr(snap, name, SCHEMAS[name].empty_table())
     acct = engine.table("accounts", base_in.cast(accounts.schema(strategy)))
-    placed = plan.with_borrowers(acct.select("loan_id", "borrower_id", "rulebook"),
-                                 queries.borrowers, queries.windows)  # fmt: skip
+    placed = plan.with_borrowers(
+        acct.select("loan_id", "borrower_id", "rulebook"), queries.borrowers, queries.windows
+    )
     orphans = engine.to_arrow(
         placed.filter(placed.win_start.isnull()).select("loan_id", "borrower_id")
     )

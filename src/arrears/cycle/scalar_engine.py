@@ -88,8 +88,15 @@ def _about(row_loan: str | None, loan_id: str) -> bool:
 class Account:
     """One loan's attributes, as the strategy and the gate see them."""
 
-    def __init__(self, row: dict[str, Any], s: Statement, h: History, snap: Snapshot,
-                 strategy: Strategy, book: Rulebook) -> None:  # fmt: skip
+    def __init__(
+        self,
+        row: dict[str, Any],
+        s: Statement,
+        h: History,
+        snap: Snapshot,
+        strategy: Strategy,
+        book: Rulebook,
+    ) -> None:
         self.row, self.s, self.book = row, s, book
         loan_id, bid = row["loan_id"], row["borrower_id"]
         self.borrower = h.borrowers[bid]
@@ -134,7 +141,7 @@ class Account:
                 if p["status"] == "broken"
                 and p["settled_on"] is not None
                 and p["settled_on"] >= as_of - timedelta(days=90)
-            ),  # fmt: skip
+            ),
             "promise_active": any(p["status"] == "pending" for p in promises),
             "plan_active": loan_id in h.plans,
             "hold_active": any(_hold_active(x, ws) for x in self.holds),
@@ -147,7 +154,7 @@ class Account:
                 if c["channel"] in ("call", "robocall")
                 and c["result"] in ("connected", "conversation")
                 and d0 <= c["at"] <= ws
-            ),  # fmt: skip
+            ),
             "consent_sms": _agreed("sms", self.borrower, self.points),
             "consent_push": _agreed("push", self.borrower, self.points),
             "consent_email": _agreed("email", self.borrower, self.points),
@@ -182,11 +189,21 @@ class Account:
             if x["kind"] in PERSON_HOLDS or x["kind"] == "dispute":  # a dispute on file: written
                 out.append(Event(kind=x["kind"], at=x["starts_at"], debt_ids=debts, written=True))
             else:
-                out.append(Event(kind="hold", at=x["starts_at"], hold=x["kind"],
-                                 until=x["ends_at"], debt_ids=debts))  # fmt: skip
+                out.append(
+                    Event(
+                        kind="hold",
+                        at=x["starts_at"],
+                        hold=x["kind"],
+                        until=x["ends_at"],
+                        debt_ids=debts,
+                    )
+                )
         if channel in MEDIUM and not _agreed(channel, self.borrower, self.points):
-            out.append(Event(kind="opt_out", at=at - timedelta(days=1), medium=MEDIUM[channel],
-                             person_id=bid))  # fmt: skip
+            out.append(
+                Event(
+                    kind="opt_out", at=at - timedelta(days=1), medium=MEDIUM[channel], person_id=bid
+                )
+            )
         return out
 
     def window(self, step: Step) -> tuple[datetime, datetime]:
@@ -265,8 +282,9 @@ def reference_plan(
     for idx, row in enumerate(snap.loans.to_pylist()):
         row["_idx"] = idx
         try:
-            loan = loan_from_rows(row, h.inst.get(idx, []), h.pays.get(idx, []),
-                                  snap.events.get(row["loan_id"], ()))  # fmt: skip
+            loan = loan_from_rows(
+                row, h.inst.get(idx, []), h.pays.get(idx, []), snap.events.get(row["loan_id"], ())
+            )
             s = statement(loan, snap.as_of, buckets=buckets, explain=False)
         except Exception as exc:  # quarantined, as the cycle does
             sick[row["loan_id"]] = f"{type(exc).__name__}: {exc}"

@@ -66,7 +66,7 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("consents", S),
             ("contact_window", S),
             ("preferred_channel", S),
-        ]  # fmt: skip
+        ]
     ),
     "points": pa.schema([("borrower_id", S), ("kind", S), ("opt_outs", S)]),
     "contacts": pa.schema(
@@ -472,12 +472,19 @@ def _read_sqlite(engine: Engine, queries: dict[str, str], threads: int) -> dict[
     import tempfile
 
     with tempfile.TemporaryDirectory(prefix="arrears-snapshot-") as folder:
-        spec = {"database": engine.url.database, "queries": queries, "threads": threads,
-                "out": folder}  # fmt: skip
+        spec = {
+            "database": engine.url.database,
+            "queries": queries,
+            "threads": threads,
+            "out": folder,
+        }
         proc = subprocess.run(
             [sys.executable, "-m", "arrears.cycle.sqlite_reader"],
-            input=json.dumps(spec), capture_output=True, text=True, check=False,
-        )  # fmt: skip
+            input=json.dumps(spec),
+            capture_output=True,
+            text=True,
+            check=False,
+        )
         if proc.returncode != 0:
             tail = " ".join(proc.stderr.strip().splitlines()[-1:])
             raise SnapshotError(f"reading the store {engine.url.database}: {tail}")
@@ -514,15 +521,24 @@ def from_store(
     sqlite = engine.url.get_backend_name() == "sqlite"
     queries = _queries(as_of, loans)
     # the big tables first, so the threads finish together
-    order = sorted(queries, key=lambda n: ("instalments", "payments", "contacts").index(n)
-                   if n in ("instalments", "payments", "contacts") else 3)  # fmt: skip
+    order = sorted(
+        queries,
+        key=lambda n: (
+            ("instalments", "payments", "contacts").index(n)
+            if n in ("instalments", "payments", "contacts")
+            else 3
+        ),
+    )
     if loans is not None:  # a few accounts: through the store's own driver and pool
         with engine.connect() as conn:
             raw = {
-                name: _read_small(conn, _sqlite_safe(queries[name], name) if sqlite
-                                  else queries[name], SCHEMAS[name])
+                name: _read_small(
+                    conn,
+                    _sqlite_safe(queries[name], name) if sqlite else queries[name],
+                    SCHEMAS[name],
+                )
                 for name in order
-            }  # fmt: skip
+            }
     elif sqlite:
         raw = _read_sqlite(engine, {n: _sqlite_safe(queries[n], n) for n in order}, threads)
     else:

@@ -134,8 +134,9 @@ class Arranged:
                 self._check(o, a, day)
         for o in self.open:
             if o.status == "in_force" and o.plan_balances:
-                if all(b.unpaid_contractual == 0 and b.unpaid_penalty == 0
-                       for b in o.plan_balances):  # fmt: skip
+                if all(
+                    b.unpaid_contractual == 0 and b.unpaid_penalty == 0 for b in o.plan_balances
+                ):
                     o.status, o.on = "completed", day
 
     def _settlement(
@@ -166,9 +167,11 @@ class Arranged:
             b.original_due = b.original_due or b.inst.due_date
             b.arrangement_id = e.arrangement_id
             b.inst = replace(
-                b.inst, due_date=e.until, interest=b.inst.interest + extra,
+                b.inst,
+                due_date=e.until,
+                interest=b.inst.interest + extra,
                 fee=b.inst.fee + add_fee,
-            )  # fmt: skip
+            )
             b.fee_counted += add_fee
             o.plan_balances.append(b)
         self.reindex()
@@ -193,10 +196,16 @@ class Arranged:
         o.fee = self.charge(p.fee, day, True) if p.fee else 0
         seq = max((b.inst.seq for b in balances), default=0)
         for k, due in enumerate(p.dues):
-            inst = Instalment(seq + k + 1, due, principal[k], interest[k],
-                              fee[k] + (o.fee if k == 0 else 0))  # fmt: skip
-            b = Balance(inst, penalty_carried=penalty[k], fee_counted=inst.fee,
-                        arrangement_id=p.arrangement_id, grace_days=p.grace_days)  # fmt: skip
+            inst = Instalment(
+                seq + k + 1, due, principal[k], interest[k], fee[k] + (o.fee if k == 0 else 0)
+            )
+            b = Balance(
+                inst,
+                penalty_carried=penalty[k],
+                fee_counted=inst.fee,
+                arrangement_id=p.arrangement_id,
+                grace_days=p.grace_days,
+            )
             balances.append(b)
             o.plan_balances.append(b)
         self.reindex()
@@ -209,9 +218,9 @@ class Arranged:
                 if o.missed >= p.breach_after:
                     raise Breach(p.arrangement_id, day)
 
-    def states(self, arrangements: Sequence[Arrangement], as_of: date) -> tuple[
-        ArrangementState, ...
-    ]:  # fmt: skip
+    def states(
+        self, arrangements: Sequence[Arrangement], as_of: date
+    ) -> tuple[ArrangementState, ...]:
         out: list[ArrangementState] = []
         live = {o.a.arrangement_id: o for o in self.open}
         for a in sorted(arrangements, key=lambda a: (a.date, a.arrangement_id)):
@@ -219,8 +228,11 @@ class Arranged:
                 continue
             kind = type(a).__name__.lower()
             if a.arrangement_id in self.breached:
-                out.append(ArrangementState(a.arrangement_id, kind, a.date, "breached",
-                                            self.breached[a.arrangement_id]))  # fmt: skip
+                out.append(
+                    ArrangementState(
+                        a.arrangement_id, kind, a.date, "breached", self.breached[a.arrangement_id]
+                    )
+                )
                 continue
             o = live[a.arrangement_id]
             status = o.status
@@ -234,6 +246,17 @@ class Arranged:
                 )
             ):
                 status = "completed"
-            out.append(ArrangementState(a.arrangement_id, kind, a.date, status, o.on, o.moved,
-                                        o.fee, o.interest, o.missed))  # fmt: skip
+            out.append(
+                ArrangementState(
+                    a.arrangement_id,
+                    kind,
+                    a.date,
+                    status,
+                    o.on,
+                    o.moved,
+                    o.fee,
+                    o.interest,
+                    o.missed,
+                )
+            )
         return tuple(out)

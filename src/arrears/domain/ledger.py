@@ -309,8 +309,7 @@ class Balance:
     def move_out(self) -> tuple[int, int, int, int]:
         """Take everything unpaid off this instalment; return (penalty, fee, interest,
         principal) taken."""
-        taken = (self.unpaid_penalty, self.unpaid_fee, self.unpaid_interest,
-                 self.unpaid_principal)  # fmt: skip
+        taken = (self.unpaid_penalty, self.unpaid_fee, self.unpaid_interest, self.unpaid_principal)
         self.moved_penalty += taken[0]
         self.moved_fee += taken[1]
         self.moved_interest += taken[2]
@@ -371,8 +370,11 @@ def allocate(balances: list[Balance], amount: int, on: date, order: Allocation) 
 
 def waive(balances: list[Balance], waiver: Waiver, on: date) -> None:
     """Forgive the waiver's amounts of what is unpaid on ``on``, oldest instalment first."""
-    for component, amount in (("penalty", waiver.penalty), ("fee", waiver.fee),
-                              ("interest", waiver.interest)):  # fmt: skip
+    for component, amount in (
+        ("penalty", waiver.penalty),
+        ("fee", waiver.fee),
+        ("interest", waiver.interest),
+    ):
         left = amount
         for b in balances:
             if left == 0 or b.inst.due_date > on:

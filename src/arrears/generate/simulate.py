@@ -45,9 +45,14 @@ class Simulated:
 
 
 def simulate(
-    app: App, days: list[date], *, seed: int = 7, calls_per_queue: int = 12,
-    pay_share: float = 0.02, progress: Callable[[str], None] | None = None,
-) -> Simulated:  # fmt: skip
+    app: App,
+    days: list[date],
+    *,
+    seed: int = 7,
+    calls_per_queue: int = 12,
+    pay_share: float = 0.02,
+    progress: Callable[[str], None] | None = None,
+) -> Simulated:
     rng = random.Random(seed)
     zone = ZoneInfo(app.settings.business_timezone)
     real = app.clock
@@ -81,8 +86,9 @@ def simulate(
 def _calls(app: App, day: date, rng: random.Random, per_queue: int, out: Simulated) -> None:
     for queue in CALL_QUEUES:
         for item in items(app, queue, day, limit=per_queue):
-            result = rng.choices(("conversation", "no_answer", "busy", "voicemail"),
-                                 weights=(45, 35, 12, 8))[0]  # fmt: skip
+            result = rng.choices(
+                ("conversation", "no_answer", "busy", "voicemail"), weights=(45, 35, 12, 8)
+            )[0]
             agent = rng.choice(AGENTS)
             note = "借款人表示下周发工资后还款" if result == "conversation" else None
             try:
@@ -96,8 +102,9 @@ def _calls(app: App, day: date, rng: random.Random, per_queue: int, out: Simulat
                     continue
                 when = day + timedelta(days=rng.randint(1, 3))
                 try:
-                    make_promise(app, item.loan_id, [Part(when, due)], source="agent_call",
-                                 made_by=agent)  # fmt: skip
+                    make_promise(
+                        app, item.loan_id, [Part(when, due)], source="agent_call", made_by=agent
+                    )
                     out.promises += 1
                 except ServiceError:
                     pass
@@ -107,8 +114,9 @@ def _payments(app: App, day: date, rng: random.Random, share: float, out: Simula
     """Promises due today are kept three times in four; a few other late borrowers pay."""
     pr, st = t.promise, t.account_stage
     with app.engine.connect() as conn:
-        due = conn.execute(select(pr.c.loan_id, pr.c.amount).where(
-            pr.c.due_on == day, pr.c.status == "pending")).all()  # fmt: skip
+        due = conn.execute(
+            select(pr.c.loan_id, pr.c.amount).where(pr.c.due_on == day, pr.c.status == "pending")
+        ).all()
         late = list(conn.execute(select(st.c.loan_id).order_by(st.c.loan_id)).scalars())
     payers = {loan: amount for loan, amount in due if rng.random() < 0.75}
     for loan in rng.sample(late, k=min(len(late), int(len(late) * share))):

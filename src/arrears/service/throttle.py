@@ -72,14 +72,21 @@ def reserve(app: App, bucket: str, limit: int, lock: timedelta) -> bool:
     that reached the limit)."""
     now = _seconds(app.clock())
     with app.engine.begin() as conn:
-        hits, _ = conn.execute(_RESERVE, {
-            "bucket": bucket[:200], "now": now, "limit": limit,
-            "lock": now + int(lock.total_seconds()),
-        }).one()  # fmt: skip
-        conn.execute(delete(t.throttle).where(
-            t.throttle.c.updated_at < now - int(FORGET_AFTER.total_seconds()),
-            t.throttle.c.locked_until < now,
-        ))  # fmt: skip
+        hits, _ = conn.execute(
+            _RESERVE,
+            {
+                "bucket": bucket[:200],
+                "now": now,
+                "limit": limit,
+                "lock": now + int(lock.total_seconds()),
+            },
+        ).one()
+        conn.execute(
+            delete(t.throttle).where(
+                t.throttle.c.updated_at < now - int(FORGET_AFTER.total_seconds()),
+                t.throttle.c.locked_until < now,
+            )
+        )
     return bool(hits <= limit)
 
 

@@ -56,6 +56,20 @@ def _set_mark(conn: Connection, name: str, seq: int, digest: str) -> None:
         conn.execute(insert(t.audit_head).values(name=name, seq=seq, hash=digest))
 
 
+def record(
+    conn: Connection,
+    kind: str,
+    subject: str,
+    at: datetime,
+    payload: dict[str, Any],
+    rulebook: str = "",
+) -> int:
+    """Append one entry (:func:`append`); its sequence number."""
+    return append(
+        conn, [Entry(kind=kind, subject=subject, rulebook=rulebook, payload=payload, at=at)]
+    )
+
+
 def append(conn: Connection, entries: Iterable[Entry]) -> int:
     """Append entries in the caller's transaction; return the last seq written."""
     if conn.dialect.name == "postgresql":  # one appender at a time: lock the head row

@@ -95,8 +95,7 @@ class Cipher:
             key = self._by_id.get(raw[1:5])
             if key is not None:
                 try:
-                    return key.aead.decrypt(raw[5 : 5 + NONCE], raw[5 + NONCE :],
-                                            column.encode())  # fmt: skip
+                    return key.aead.decrypt(raw[5 : 5 + NONCE], raw[5 + NONCE :], column.encode())
                 except InvalidTag:
                     pass  # perhaps a legacy value that happens to start alike
         for key in self._keys:  # sealed before: deterministic AES-SIV, no prefix

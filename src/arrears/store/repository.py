@@ -65,17 +65,27 @@ def arrangement_event(kind: str, arrangement_id: str, starts_on: date, terms: st
     """The ledger event of an agreed extension, plan or settlement from its stored terms."""
     t_ = json.loads(terms)
     if kind == "extension":
-        return Extension(arrangement_id, starts_on, date.fromisoformat(t_["until"]),
-                         fee=int(t_.get("fee", 0)), rate=Decimal(t_.get("rate", "0")))  # fmt: skip
+        return Extension(
+            arrangement_id,
+            starts_on,
+            date.fromisoformat(t_["until"]),
+            fee=int(t_.get("fee", 0)),
+            rate=Decimal(t_.get("rate", "0")),
+        )
     if kind == "plan":
-        return Plan(arrangement_id, starts_on,
-                    tuple(date.fromisoformat(d) for d in t_["dues"]),
-                    whole_balance=bool(t_.get("whole_balance", False)),
-                    fee=int(t_.get("fee", 0)), breach_after=int(t_.get("breach_after", 2)),
-                    grace_days=int(t_.get("grace_days", 0)))  # fmt: skip
+        return Plan(
+            arrangement_id,
+            starts_on,
+            tuple(date.fromisoformat(d) for d in t_["dues"]),
+            whole_balance=bool(t_.get("whole_balance", False)),
+            fee=int(t_.get("fee", 0)),
+            breach_after=int(t_.get("breach_after", 2)),
+            grace_days=int(t_.get("grace_days", 0)),
+        )
     if kind == "settlement":
-        return Settlement(arrangement_id, starts_on, int(t_["amount"]),
-                          date.fromisoformat(t_["pay_by"]))  # fmt: skip
+        return Settlement(
+            arrangement_id, starts_on, int(t_["amount"]), date.fromisoformat(t_["pay_by"])
+        )
     raise ValueError(f"arrangement {arrangement_id}: {kind} is not a ledger arrangement")
 
 
@@ -90,7 +100,7 @@ def waivers_of(conn: Connection, loan_ids: list[str] | None = None) -> dict[str,
         out[r["loan_id"]].append(
             Waiver(
                 r["waiver_id"], r["on"], penalty=r["penalty"], fee=r["fee"], interest=r["interest"]
-            )  # fmt: skip
+            )
         )
     return out
 
@@ -131,9 +141,12 @@ def _pauses(conn: Connection, loan_ids: list[str] | None) -> Iterator[tuple[str,
         return
     h, ln = t.hold, t.loan
     q = select(ln.c.loan_id, ln.c.portfolio_id, h.c.kind, h.c.starts_at, h.c.ends_at).join(
-        h, or_(h.c.loan_id == ln.c.loan_id,
-               and_(h.c.loan_id.is_(None), h.c.borrower_id == ln.c.borrower_id)),
-    )  # fmt: skip
+        h,
+        or_(
+            h.c.loan_id == ln.c.loan_id,
+            and_(h.c.loan_id.is_(None), h.c.borrower_id == ln.c.borrower_id),
+        ),
+    )
     q = q.where(h.c.kind.in_(sorted(set().union(*(k for k, _ in pausing.values())))))
     if loan_ids is not None:
         q = q.where(ln.c.loan_id.in_(loan_ids))
@@ -254,8 +267,12 @@ class LoanRepository:
         for row in rows:
             lid = row["loan_id"]
             pid = row["portfolio_id"]
-            yield pid, _loan(row, portfolios.get(pid), insts.pop(lid, []), pays.pop(lid, []),
-                             events.get(lid))  # fmt: skip
+            yield (
+                pid,
+                _loan(
+                    row, portfolios.get(pid), insts.pop(lid, []), pays.pop(lid, []), events.get(lid)
+                ),
+            )
 
     def boundaries(self, every: int) -> list[str]:
         """Every ``every``-th loan id in order: split points for parallel work."""

@@ -592,7 +592,7 @@ portal_code = Table(
     Column("code_id", String(32), primary_key=True),
     Column(
         "borrower_id", String(64), ForeignKey("borrower.borrower_id"), nullable=False, index=True
-    ),  # fmt: skip
+    ),
     Column("code_hash", String(64), nullable=False),
     Column("issued_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
@@ -607,7 +607,7 @@ portal_session = Table(
     Column("token_hash", String(64), primary_key=True),
     Column(
         "borrower_id", String(64), ForeignKey("borrower.borrower_id"), nullable=False, index=True
-    ),  # fmt: skip
+    ),
     Column("csrf", String(64), nullable=False),
     Column("created_at", UtcDateTime(), nullable=False),
     Column("expires_at", UtcDateTime(), nullable=False),
@@ -638,7 +638,7 @@ complaint_evidence = Table(
     Column("evidence_id", String(32), primary_key=True),
     Column(
         "complaint_id", String(64), ForeignKey("complaint.complaint_id"), nullable=False, index=True
-    ),  # fmt: skip
+    ),
     Column("filename", String(200), nullable=False),
     Column("content_type", String(64), nullable=False),
     Column("size", Integer, nullable=False),

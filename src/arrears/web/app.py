@@ -39,14 +39,24 @@ class _Api(FastAPI):
         return Hardened(super().build_middleware_stack())
 
 
-def create_app(app: App, secret: str = "", sms_receipt: dict[str, str] | None = None,
-               portal_sms: Channel | None = None) -> FastAPI:  # fmt: skip
+def create_app(
+    app: App,
+    secret: str = "",
+    sms_receipt: dict[str, str] | None = None,
+    portal_sms: Channel | None = None,
+) -> FastAPI:
     """The application; without a webhook secret the webhooks are not mounted (everything else
     works). The portal sends its sign-in codes through ``portal_sms`` (the SMS channel of the
     provider profiles when None)."""
-    api = _Api(title="arrears", version="1", description=DESCRIPTION,
-                  openapi_url="/api/v1/openapi.json", docs_url=None, redoc_url=None,
-                  max_body_size=MAX_BODY)  # fmt: skip
+    api = _Api(
+        title="arrears",
+        version="1",
+        description=DESCRIPTION,
+        openapi_url="/api/v1/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        max_body_size=MAX_BODY,
+    )
     install_problems(api)
     api.add_middleware(NoNul)  # no NUL reaches a handler (or PostgreSQL's text)
     api.include_router(router(app), prefix="/api/v1")

@@ -47,8 +47,9 @@ class NoNul:
             if message["type"] == "http.request":
                 chunk = tail + message.get("body", b"")
                 if nul.search(chunk):
-                    raise HTTPException(422, "body: holds a NUL character",
-                                        headers={"X-Field": "body"})  # fmt: skip
+                    raise HTTPException(
+                        422, "body: holds a NUL character", headers={"X-Field": "body"}
+                    )
                 tail = chunk[-5:]
             return message
 
@@ -63,20 +64,33 @@ def refuse_control_fields(form: Any) -> None:
     they stream: their files may; their words may not): 422 naming the field."""
     for name, value in form.multi_items():
         if isinstance(value, str) and _CONTROL.search(value):
-            raise HTTPException(422, f"{name}: holds a control character",
-                                headers={"X-Field": str(name)})  # fmt: skip
+            raise HTTPException(
+                422, f"{name}: holds a control character", headers={"X-Field": str(name)}
+            )
 
 
 async def _refuse(send: Send, detail: str, status: int = 422, field: str = "query") -> None:
     import json
 
-    body: dict[str, Any] = {"type": "about:blank", "title": "invalid", "status": status,
-                            "detail": detail, "field": field}  # fmt: skip
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": "invalid",
+        "status": status,
+        "detail": detail,
+        "field": field,
+    }
     raw = json.dumps(body).encode()
-    await send({"type": "http.response.start", "status": status,
-                "headers": [(b"content-type", b"application/problem+json"),
-                            (b"content-length", str(len(raw)).encode()),
-                            (b"x-content-type-options", b"nosniff")]})  # fmt: skip
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/problem+json"),
+                (b"content-length", str(len(raw)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": raw})
 
 
@@ -99,8 +113,11 @@ class Hardened:
         async def sending(message: Message) -> None:
             nonlocal swallow
             if message["type"] == "http.response.start":
-                headers = [(k, v) for k, v in message.get("headers", [])
-                           if k.lower() != b"x-content-type-options"]  # fmt: skip
+                headers = [
+                    (k, v)
+                    for k, v in message.get("headers", [])
+                    if k.lower() != b"x-content-type-options"
+                ]
                 headers.append((b"x-content-type-options", b"nosniff"))
                 kind = dict(headers).get(b"content-type", b"")
                 if api and message["status"] == 413 and not kind.startswith(b"application/"):

@@ -17,8 +17,9 @@ BOOKS = rulebooks()
 
 
 def _template(body: str, channel: str = "sms", **kw: str) -> Template:
-    return Template(name="t", locale=kw.pop("locale", "en"), channel=channel, body=body,
-                    source="x.yaml:3", **kw)  # type: ignore[arg-type]  # fmt: skip
+    return Template(
+        name="t", locale=kw.pop("locale", "en"), channel=channel, body=body, source="x.yaml:3", **kw
+    )  # type: ignore[arg-type]
 
 
 GOOD_EN = (
@@ -62,7 +63,7 @@ def test_a_good_template_lints_clean_and_renders_the_amount() -> None:
         (0, "0.00"),
         (-150, "-1.50"),
         (123456789, "1,234,567.89"),
-    ],  # fmt: skip
+    ],
 )
 def test_money_shows_minor_units_as_major_units(minor: int, shown: str) -> None:
     assert money(minor) == shown

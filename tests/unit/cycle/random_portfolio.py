@@ -80,7 +80,7 @@ def snapshot(seed: int, n: int, as_of: date, us_share: float = 0.3) -> Snapshot:
                 for r in loans
                 if rng.random() < 0.08
             ],
-        ),  # fmt: skip
+        ),
         stages=_t(
             "stages",
             [
@@ -92,7 +92,7 @@ def snapshot(seed: int, n: int, as_of: date, us_share: float = 0.3) -> Snapshot:
                 for r in loans
                 if rng.random() < 0.7
             ],
-        ),  # fmt: skip
+        ),
     )
 
 
@@ -105,36 +105,50 @@ def _contacts(rng: random.Random, loans: list[dict[str, Any]], as_of: date) -> l
             if at in seen:
                 continue  # one contact per instant: "the last contact" is then well defined
             seen.add(at)
-            out.append({
-                "borrower_id": r["borrower_id"],
-                "loan_id": rng.choice((r["loan_id"], None)),
-                "channel": rng.choice(CHANNELS),
-                "at": at,
-                "direction": rng.choice(("outbound", "outbound", "outbound", "inbound")),
-                "role": rng.choice(("debtor", "debtor", "debtor", "emergency_contact")),
-                "result": rng.choice(RESULTS),
-            })  # fmt: skip
+            out.append(
+                {
+                    "borrower_id": r["borrower_id"],
+                    "loan_id": rng.choice((r["loan_id"], None)),
+                    "channel": rng.choice(CHANNELS),
+                    "at": at,
+                    "direction": rng.choice(("outbound", "outbound", "outbound", "inbound")),
+                    "role": rng.choice(("debtor", "debtor", "debtor", "emergency_contact")),
+                    "result": rng.choice(RESULTS),
+                }
+            )
         if rng.random() < 0.4:  # a morning of answered calls: the daily limit is reached early
             for k in range(rng.choice((2, 3, 4))):
                 day = datetime.combine(as_of - timedelta(days=1), datetime.min.time(), UTC)
                 at = day + timedelta(hours=17 + k, minutes=rng.randrange(60))  # 01:00+ in China
                 if at not in seen:
                     seen.add(at)
-                    out.append({
-                        "borrower_id": r["borrower_id"], "loan_id": None, "channel": "call",
-                        "at": at, "direction": "outbound", "role": "debtor",
-                        "result": "connected",
-                    })  # fmt: skip
+                    out.append(
+                        {
+                            "borrower_id": r["borrower_id"],
+                            "loan_id": None,
+                            "channel": "call",
+                            "at": at,
+                            "direction": "outbound",
+                            "role": "debtor",
+                            "result": "connected",
+                        }
+                    )
         if rng.random() < 0.15:  # a week of unanswered calls about this loan (us: 7 in 7 days)
             for k in range(7):
                 at = _ts(as_of - timedelta(days=k % 6 + 1), rng)
                 if at not in seen:
                     seen.add(at)
-                    out.append({
-                        "borrower_id": r["borrower_id"], "loan_id": r["loan_id"],
-                        "channel": "call", "at": at, "direction": "outbound", "role": "debtor",
-                        "result": "no_answer",
-                    })  # fmt: skip
+                    out.append(
+                        {
+                            "borrower_id": r["borrower_id"],
+                            "loan_id": r["loan_id"],
+                            "channel": "call",
+                            "at": at,
+                            "direction": "outbound",
+                            "role": "debtor",
+                            "result": "no_answer",
+                        }
+                    )
     return out
 
 
@@ -154,13 +168,15 @@ def _holds(rng: random.Random, loans: list[dict[str, Any]], as_of: date) -> list
         if rng.random() < 0.12:
             start = _ts(as_of - timedelta(days=rng.randrange(-1, 20)), rng)
             end = None if rng.random() < 0.5 else start + timedelta(hours=rng.randrange(1, 400))
-            out.append({
-                "borrower_id": r["borrower_id"],
-                "loan_id": rng.choice((r["loan_id"], None)),
-                "kind": rng.choice(HOLDS),
-                "starts_at": start,
-                "ends_at": end,
-            })  # fmt: skip
+            out.append(
+                {
+                    "borrower_id": r["borrower_id"],
+                    "loan_id": rng.choice((r["loan_id"], None)),
+                    "kind": rng.choice(HOLDS),
+                    "starts_at": start,
+                    "ends_at": end,
+                }
+            )
     return out
 
 
@@ -169,6 +185,10 @@ def _t(name: str, rows: list[dict[str, Any]]) -> pa.Table:
     if not rows:
         return schema.empty_table()
     cols = {f.name: [r.get(f.name) for r in rows] for f in schema}
-    table = pa.table({k: pa.array(v) if any(x is not None for x in v) else pa.nulls(len(v))
-                      for k, v in cols.items()})  # fmt: skip
+    table = pa.table(
+        {
+            k: pa.array(v) if any(x is not None for x in v) else pa.nulls(len(v))
+            for k, v in cols.items()
+        }
+    )
     return conform(name, table, f"random {name}")

@@ -94,8 +94,13 @@ def test_damaged_books_are_planned_around_the_accounts_that_cannot_be(
         got = make_plan(snap, strategy, engine, buckets=DEFAULT_BUCKETS)
     finally:
         engine.close()
-    sick = dict(zip(got.quarantined["loan_id"].to_pylist(),
-                    got.quarantined["reason"].to_pylist(), strict=True))  # fmt: skip
+    sick = dict(
+        zip(
+            got.quarantined["loan_id"].to_pylist(),
+            got.quarantined["reason"].to_pylist(),
+            strict=True,
+        )
+    )
     assert sorted(sick) == sorted(want_sick)
     assert all(reason for reason in sick.values())
     rows = {r["action_id"]: r for r in got.plan.to_pylist()}

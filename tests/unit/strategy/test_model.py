@@ -45,9 +45,16 @@ def test_the_default_strategy_loads_with_every_stage_treated() -> None:
     assert [st.name for st in s.stages] == ["pre_due", "early", "mid", "late", "legal"]
     assert {step.stage for step in s.steps} == {st.name for st in s.stages}
     assert {step.channel for step in s.steps} >= {
-        "sms", "push", "email", "letter", "robocall", "agent_call", "visit", "agency",
+        "sms",
+        "push",
+        "email",
+        "letter",
+        "robocall",
+        "agent_call",
+        "visit",
+        "agency",
         "legal_referral",
-    }  # fmt: skip
+    }
     assert s.spec.title.zh_CN == "默认催收策略" and s.spec.title.en
 
 

@@ -71,16 +71,30 @@ def start_order(app: App, loan_id: str, amount: int, provider: str) -> Order:
     with app.engine.begin() as conn:
         currency = conn.execute(select(t.loan.c.currency).where(t.loan.c.loan_id == loan_id))
         order = Order(order_id, loan_id, amount, str(currency.scalar()), provider, "created", None)
-        conn.execute(insert(t.payment_order).values(
-            order_id=order_id, loan_id=loan_id, amount=amount, currency=order.currency,
-            provider=provider, status="created", created_at=app.clock(),
-        ))  # fmt: skip
+        conn.execute(
+            insert(t.payment_order).values(
+                order_id=order_id,
+                loan_id=loan_id,
+                amount=amount,
+                currency=order.currency,
+                provider=provider,
+                status="created",
+                created_at=app.clock(),
+            )
+        )
     return order
 
 
 def _order(row: Any) -> Order:
-    return Order(row.order_id, row.loan_id, row.amount, row.currency, row.provider, row.status,
-                 row.payment_id)  # fmt: skip
+    return Order(
+        row.order_id,
+        row.loan_id,
+        row.amount,
+        row.currency,
+        row.provider,
+        row.status,
+        row.payment_id,
+    )
 
 
 def order_of(app: App, order_id: str) -> Order | None:
@@ -99,8 +113,9 @@ def _posted(app: App, payment_id: str) -> bool:
         )
 
 
-def complete_order(app: App, order_id: str, *, status: str, amount: int,
-                   provider_ref: str) -> Order:  # fmt: skip
+def complete_order(
+    app: App, order_id: str, *, status: str, amount: int, provider_ref: str
+) -> Order:
     """What the provider says became of an order: ``paid`` posts the payment."""
     require_current(app)
     if status not in ("paid", "failed"):
@@ -126,10 +141,16 @@ def complete_order(app: App, order_id: str, *, status: str, amount: int,
     po = t.payment_order
     now = app.clock()
     with app.engine.begin() as conn:
-        done = conn.execute(update(po).where(po.c.order_id == order_id,
-                                             po.c.status == "created").values(
-            status=status, completed_at=now, provider_ref=provider_ref[:128],
-            payment_id=payment_id))  # fmt: skip
+        done = conn.execute(
+            update(po)
+            .where(po.c.order_id == order_id, po.c.status == "created")
+            .values(
+                status=status,
+                completed_at=now,
+                provider_ref=provider_ref[:128],
+                payment_id=payment_id,
+            )
+        )
         said = {
             "order_id": order_id,
             "status": status,
@@ -138,8 +159,7 @@ def complete_order(app: App, order_id: str, *, status: str, amount: int,
             "provider_ref": provider_ref[:128],
         }
         if done.rowcount == 1:  # the callback that completed it says so, once
-            audit.append(conn, [audit.Entry(kind="payment_order", subject=order.loan_id,
-                                            rulebook="", at=now, payload=said)])  # fmt: skip
+            audit.record(conn, "payment_order", order.loan_id, now, said)
     found = order_of(app, order_id)
     assert found is not None
     return found

@@ -1,30 +1,19 @@
-"""The borrower's side: signing in to the portal with a one-time code sent by SMS, the
-session that follows, what the borrower may see (only their own loans), and their contact
-preferences.
-
-Sign-in never says whether a loan reference or national ID is known: an unknown one, a
-borrower without a mobile number and one who asked for too many codes all get the same
-answer, and no SMS. A code is six digits, answers for :data:`CODE_MINUTES`, once, and for at
-most :data:`CODE_TRIES` guesses; only its keyed hash is stored. A borrower is sent at most
-:data:`CODES_PER_HOUR` codes an hour.
-"""
+"""The borrower's side, once signed in: the borrower's own loans and their history, the contacts
+made, the borrower's preferences (channels refused, a contact window, the language, a
+preferred channel) within what the rulebook lets a borrower choose, the statement as a PDF and
+the borrower's complaints. Sign-in is :mod:`.signin`."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import re
-import secrets
-import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, func, insert, or_, select, update
+from sqlalchemy import or_, select, update
 
 from arrears.bootstrap import App
-from arrears.channels.base import Channel, Message, SendFailed
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.errors import Invalid
 from arrears.service.outreach.pending import PreferencesChanged, after_commit
@@ -32,192 +21,42 @@ from arrears.service.outreach.verify import CONTENT
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
-from arrears.store.crypto import mask_phone
 from arrears.store.db import as_utc
 
-CODE_MINUTES = 5
-CODE_TRIES = 5
-CODES_PER_HOUR = 3
-SESSION_MINUTES = 30
 #: the channels a borrower may choose among (the rulebook says which may be refused)
 CHANNELS = ("sms", "push", "email", "letter", "robocall", "agent_call", "visit")
+
+
 LANGUAGES = ("zh-CN", "en")
+
+
 #: the channels a borrower may prefer (the strategy sends the first reminder by it)
 PREFERABLE = ("sms", "push", "email")
+
+
 _WINDOW = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
-
-
-def _digest(app: App, kind: str, secret: str) -> str:
-    found = app.cipher.lookup_hash(kind, secret)
-    assert found is not None  # never empty
-    return found
-
-
-def find_borrower(app: App, ref: str) -> str | None:
-    """The borrower a loan reference or a national ID belongs to, or None."""
-    ref = ref.strip()
-    if not ref or len(ref) > 64:
-        return None
-    with app.engine.connect() as conn:
-        owner = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == ref)).scalar()
-        if owner is None:
-            owner = conn.execute(select(t.borrower.c.borrower_id).where(
-                t.borrower.c.national_id_hash.in_(app.cipher.lookup_hashes("national_id", ref))
-            )).scalar()  # fmt: skip
-    return None if owner is None else str(owner)
-
-
-def _mobile(app: App, conn: Any, borrower_id: str) -> str | None:
-    cp = t.contact_point
-    row = conn.execute(
-        select(cp.c.value_enc).where(cp.c.borrower_id == borrower_id, cp.c.kind == "phone",
-                                     cp.c.owner_role == "borrower", cp.c.is_valid)
-        .order_by(cp.c.is_primary.desc(), cp.c.contact_id).limit(1)
-    ).first()  # fmt: skip
-    return None if row is None else app.cipher.decrypt("contact_point.value", row.value_enc)
-
-
-def _code_text(code: str, locale: str, creditor: str) -> str:
-    if locale.startswith("zh"):
-        return (f"【{creditor}】您的自助服务登录验证码为 {code}，{CODE_MINUTES}分钟内有效。"
-                "请勿告诉任何人，我们的工作人员不会向您索要验证码。")  # fmt: skip
-    return (f"{creditor}: your sign-in code is {code}, valid for {CODE_MINUTES} minutes. "
-            "Never share it: our staff will never ask you for it.")  # fmt: skip
-
-
-def send_code(app: App, ref: str, sms: Channel) -> None:
-    """Send a sign-in code to the mobile number of the borrower ``ref`` names, if any; the
-    caller answers the same whatever happens here."""
-    require_current(app)
-    borrower_id = find_borrower(app, ref)
-    if borrower_id is None:
-        return
-    now = app.clock()
-    pc = t.portal_code
-    with app.engine.connect() as conn:
-        phone = _mobile(app, conn, borrower_id)
-        who = conn.execute(
-            select(t.borrower.c.locale, t.portfolio.c.creditor)
-            .join(t.loan, t.loan.c.borrower_id == t.borrower.c.borrower_id)
-            .join(t.portfolio, t.portfolio.c.portfolio_id == t.loan.c.portfolio_id)
-            .where(t.borrower.c.borrower_id == borrower_id).limit(1)
-        ).first()  # fmt: skip
-    if phone is None or who is None:
-        return
-    code = f"{secrets.randbelow(10**6):06d}"
-    code_id = f"pc-{uuid.uuid4().hex[:16]}"
-    with app.engine.begin() as conn:
-        # the hour's count and the new code are one unit, serialised per borrower: requests
-        # at once (the answer goes before the work) cannot all see fewer than the limit.
-        # The first statement writes, so SQLite takes its write lock here; PostgreSQL locks
-        # the borrower's row.
-        conn.execute(delete(pc).where(pc.c.expires_at < now - timedelta(days=1)))
-        if conn.dialect.name == "postgresql":
-            b = t.borrower
-            conn.execute(select(b.c.borrower_id).where(b.c.borrower_id == borrower_id)
-                         .with_for_update())  # fmt: skip
-        recent = conn.execute(
-            select(func.count())
-            .select_from(pc)
-            .where(pc.c.borrower_id == borrower_id, pc.c.issued_at > now - timedelta(hours=1))
-        ).scalar()
-        if (recent or 0) >= CODES_PER_HOUR:
-            return
-        conn.execute(insert(pc).values(
-            code_id=code_id, borrower_id=borrower_id, code_hash=_digest(app, "portal_code", code),
-            issued_at=now, expires_at=now + timedelta(minutes=CODE_MINUTES), tries=0,
-        ))  # fmt: skip
-        audit.append(conn, [audit.Entry(kind="portal_code", subject=borrower_id, rulebook="",
-                                        at=now, payload={"code_id": code_id,
-                                                         "to": mask_phone(phone)})])  # fmt: skip
-    message = Message(idempotency_key=code_id, channel="sms", destination=phone,
-                      body=_code_text(code, who.locale, who.creditor), locale=who.locale,
-                      metadata={"day": app.today().isoformat(),
-                                "purpose": "portal_code"})  # fmt: skip
-    try:
-        sms.send(message)
-    except SendFailed:
-        return  # the borrower asks again; the answer does not change
-
-
-@dataclass(frozen=True)
-class Session:
-    borrower_id: str
-    csrf: str
-
-
-def _token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
-def sign_in(app: App, ref: str, code: str) -> tuple[str, Session] | None:
-    """A new session (the cookie's token) when ``code`` is the live code of the borrower
-    ``ref`` names; None otherwise. Each try uses up one of the code's guesses."""
-    require_current(app)
-    borrower_id = find_borrower(app, ref)
-    code = re.sub(r"\s", "", code)
-    if borrower_id is None or not re.fullmatch(r"\d{6}", code):
-        return None
-    now = app.clock()
-    pc = t.portal_code
-    with app.engine.begin() as conn:
-        live = conn.execute(select(pc).where(
-            pc.c.borrower_id == borrower_id, pc.c.used_at.is_(None), pc.c.expires_at > now,
-            pc.c.tries < CODE_TRIES).order_by(pc.c.issued_at.desc()).limit(1)).first()  # fmt: skip
-        if live is None:
-            return None
-        right = hmac.compare_digest(live.code_hash, _digest(app, "portal_code", code))
-        # the count goes up only while guesses are left and the code is unused: two tries at
-        # once cannot both take the last guess, nor both use the code
-        counted = conn.execute(update(pc).where(
-            pc.c.code_id == live.code_id, pc.c.tries < CODE_TRIES, pc.c.used_at.is_(None),
-        ).values(tries=pc.c.tries + 1, used_at=now if right else None))  # fmt: skip
-        if counted.rowcount != 1 or not right:
-            return None
-        token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
-        ps = t.portal_session
-        conn.execute(delete(ps).where(ps.c.expires_at < now))
-        conn.execute(insert(ps).values(
-            token_hash=_token_digest(token), borrower_id=borrower_id, csrf=csrf, created_at=now,
-            expires_at=now + timedelta(minutes=SESSION_MINUTES),
-        ))  # fmt: skip
-        audit.append(conn, [audit.Entry(kind="portal_sign_in", subject=borrower_id, rulebook="",
-                                        at=now, payload={"code_id": live.code_id})])  # fmt: skip
-    return token, Session(borrower_id, csrf)
-
-
-def session_of(app: App, token: str) -> Session | None:
-    """The live session of a cookie's token (each use keeps it alive), or None."""
-    ps = t.portal_session
-    now = app.clock()
-    with app.engine.begin() as conn:
-        row = conn.execute(select(ps).where(ps.c.token_hash == _token_digest(token))).first()
-        if row is None or as_utc(row.expires_at) <= now:
-            return None
-        conn.execute(update(ps).where(ps.c.token_hash == row.token_hash).values(
-            expires_at=now + timedelta(minutes=SESSION_MINUTES)))  # fmt: skip
-    return Session(row.borrower_id, row.csrf)
-
-
-def sign_out(app: App, token: str) -> None:
-    ps = t.portal_session
-    with app.engine.begin() as conn:
-        conn.execute(delete(ps).where(ps.c.token_hash == _token_digest(token)))
-
-
-# ------------------------------------------------------------------------------------------
-# what the borrower sees
 
 
 def loans_of(app: App, borrower_id: str) -> list[dict[str, Any]]:
     ln, pf = t.loan, t.portfolio
     with app.engine.connect() as conn:
-        rows = conn.execute(
-            select(ln.c.loan_id, ln.c.currency, ln.c.principal, ln.c.portfolio_id,
-                   pf.c.creditor, pf.c.product)
-            .join(pf, pf.c.portfolio_id == ln.c.portfolio_id)
-            .where(ln.c.borrower_id == borrower_id).order_by(ln.c.loan_id)
-        ).mappings().all()  # fmt: skip
+        rows = (
+            conn.execute(
+                select(
+                    ln.c.loan_id,
+                    ln.c.currency,
+                    ln.c.principal,
+                    ln.c.portfolio_id,
+                    pf.c.creditor,
+                    pf.c.product,
+                )
+                .join(pf, pf.c.portfolio_id == ln.c.portfolio_id)
+                .where(ln.c.borrower_id == borrower_id)
+                .order_by(ln.c.loan_id)
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -231,26 +70,45 @@ def history(app: App, borrower_id: str, loan_id: str) -> dict[str, list[dict[str
     """The loan's payments and the contacts made with the borrower (what was sent, when)."""
     p, ca = t.payment, t.contact_attempt
     with app.engine.connect() as conn:
-        pays = conn.execute(select(p.c.payment_id, p.c.paid_on, p.c.amount, p.c.status,
-                                   p.c.source)
-                            .where(p.c.loan_id == loan_id)
-                            .order_by(p.c.paid_on.desc(), p.c.payment_id)
-                            ).mappings().all()  # fmt: skip
-        contacts = conn.execute(
-            select(ca.c.attempt_id, ca.c.at, ca.c.channel, ca.c.direction, ca.c.collector_id,
-                   ca.c.subject, ca.c.content, ca.c.result)
-            .where(ca.c.borrower_id == borrower_id, ca.c.role == "debtor",
-                   or_(ca.c.loan_id.is_(None), ca.c.loan_id == loan_id))
-            .order_by(ca.c.at.desc()).limit(200)
-        ).mappings().all()  # fmt: skip
-    return {"payments": [dict(r) for r in pays],
-            "contacts": [{**r, "at": as_utc(r["at"]),
-                          "content": app.cipher.open_text(CONTENT, r["content"])}
-                         for r in contacts]}  # fmt: skip
-
-
-# ------------------------------------------------------------------------------------------
-# preferences
+        pays = (
+            conn.execute(
+                select(p.c.payment_id, p.c.paid_on, p.c.amount, p.c.status, p.c.source)
+                .where(p.c.loan_id == loan_id)
+                .order_by(p.c.paid_on.desc(), p.c.payment_id)
+            )
+            .mappings()
+            .all()
+        )
+        contacts = (
+            conn.execute(
+                select(
+                    ca.c.attempt_id,
+                    ca.c.at,
+                    ca.c.channel,
+                    ca.c.direction,
+                    ca.c.collector_id,
+                    ca.c.subject,
+                    ca.c.content,
+                    ca.c.result,
+                )
+                .where(
+                    ca.c.borrower_id == borrower_id,
+                    ca.c.role == "debtor",
+                    or_(ca.c.loan_id.is_(None), ca.c.loan_id == loan_id),
+                )
+                .order_by(ca.c.at.desc())
+                .limit(200)
+            )
+            .mappings()
+            .all()
+        )
+    return {
+        "payments": [dict(r) for r in pays],
+        "contacts": [
+            {**r, "at": as_utc(r["at"]), "content": app.cipher.open_text(CONTENT, r["content"])}
+            for r in contacts
+        ],
+    }
 
 
 @dataclass(frozen=True)
@@ -264,9 +122,12 @@ class Preferences:
 
 
 def _book(app: App, conn: Any, borrower_id: str) -> Any:
-    rb = conn.execute(select(t.portfolio.c.rulebook).join(
-        t.loan, t.loan.c.portfolio_id == t.portfolio.c.portfolio_id).where(
-        t.loan.c.borrower_id == borrower_id).limit(1)).scalar()  # fmt: skip
+    rb = conn.execute(
+        select(t.portfolio.c.rulebook)
+        .join(t.loan, t.loan.c.portfolio_id == t.portfolio.c.portfolio_id)
+        .where(t.loan.c.borrower_id == borrower_id)
+        .limit(1)
+    ).scalar()
     return load_rulebook(rb or "cn")
 
 
@@ -274,16 +135,22 @@ def preferences(app: App, borrower_id: str) -> Preferences:
     with app.engine.connect() as conn:
         b = conn.execute(select(t.borrower).where(t.borrower.c.borrower_id == borrower_id)).one()
         book = _book(app, conn, borrower_id)
-    agreed = tuple(CHANNELS if b.consents is None else
-                   [c for c in CHANNELS if c in b.consents.split(",")])  # fmt: skip
+    agreed = tuple(
+        CHANNELS if b.consents is None else [c for c in CHANNELS if c in b.consents.split(",")]
+    )
     window = None
     if b.contact_window:
         start, _, end = b.contact_window.partition("-")
         window = (start, end)
     hours = (f"{book.hours.start:%H:%M}", f"{book.hours.end:%H:%M}")
-    return Preferences(agreed, tuple(book.consent.borrower_may_refuse), window, hours,
-                       "en" if b.locale.startswith("en") else "zh-CN",
-                       b.preferred_channel or "")  # fmt: skip
+    return Preferences(
+        agreed,
+        tuple(book.consent.borrower_may_refuse),
+        window,
+        hours,
+        "en" if b.locale.startswith("en") else "zh-CN",
+        b.preferred_channel or "",
+    )
 
 
 def _check_window(start: str, end: str, hours: tuple[str, str]) -> str | None:
@@ -301,9 +168,16 @@ def _check_window(start: str, end: str, hours: tuple[str, str]) -> str | None:
     return f"{start}-{end}"
 
 
-def set_preferences(app: App, borrower_id: str, *, channels: list[str], window_start: str,
-                    window_end: str, language: str,
-                    preferred: str = "") -> Preferences:  # fmt: skip
+def set_preferences(
+    app: App,
+    borrower_id: str,
+    *,
+    channels: list[str],
+    window_start: str,
+    window_end: str,
+    language: str,
+    preferred: str = "",
+) -> Preferences:
     """Record the borrower's choices; the pending actions they forbid are cancelled at once,
     and the next cycle plans with them."""
     require_current(app)
@@ -317,22 +191,41 @@ def set_preferences(app: App, borrower_id: str, *, channels: list[str], window_s
         )
     # the channels the rulebook lets the borrower refuse are as chosen; the others stay as the
     # lender's records have them
-    kept = [c for c in CHANNELS
-            if (c in channels if c in before.refusable else c in before.channels)]  # fmt: skip
+    kept = [
+        c for c in CHANNELS if (c in channels if c in before.refusable else c in before.channels)
+    ]
     window = _check_window(window_start.strip(), window_end.strip(), before.hours)
     if preferred and (preferred not in PREFERABLE or preferred not in kept):
-        raise Invalid(f"preferred: {preferred!r} is not one of the message channels you "
-                           "agree to (SMS, push, email)", field='preferred')  # fmt: skip
+        raise Invalid(
+            f"preferred: {preferred!r} is not one of the message channels you "
+            "agree to (SMS, push, email)",
+            field="preferred",
+        )
     now = app.clock()
     with app.engine.begin() as conn:
-        conn.execute(update(t.borrower).where(t.borrower.c.borrower_id == borrower_id).values(
-            consents=",".join(kept), contact_window=window, locale=language,
-            preferred_channel=preferred or None))  # fmt: skip
-        audit.append(conn, [audit.Entry(kind="preferences", subject=borrower_id, rulebook="",
-                                        at=now, payload={"channels": kept, "window": window,
-                                                         "language": language,
-                                                         "preferred": preferred,
-                                                         "source": "portal"})])  # fmt: skip
+        conn.execute(
+            update(t.borrower)
+            .where(t.borrower.c.borrower_id == borrower_id)
+            .values(
+                consents=",".join(kept),
+                contact_window=window,
+                locale=language,
+                preferred_channel=preferred or None,
+            )
+        )
+        audit.record(
+            conn,
+            "preferences",
+            borrower_id,
+            now,
+            {
+                "channels": kept,
+                "window": window,
+                "language": language,
+                "preferred": preferred,
+                "source": "portal",
+            },
+        )
     after_commit(app, PreferencesChanged(borrower_id))
     return preferences(app, borrower_id)
 
@@ -352,16 +245,28 @@ def statement_pdf(app: App, borrower_id: str, loan_id: str) -> tuple[bytes, str]
     st = statement_for_loan(app, loan_id, today)
     seen = history(app, borrower_id, loan_id)
     with app.engine.connect() as conn:
-        f = conn.execute(select(t.borrower.c.name_enc, t.borrower.c.locale, t.loan.c.currency,
-                                t.portfolio.c.creditor)
-                         .join(t.loan, t.loan.c.borrower_id == t.borrower.c.borrower_id)
-                         .join(t.portfolio, t.portfolio.c.portfolio_id == t.loan.c.portfolio_id)
-                         .where(t.loan.c.loan_id == loan_id)).one()  # fmt: skip
+        f = conn.execute(
+            select(
+                t.borrower.c.name_enc,
+                t.borrower.c.locale,
+                t.loan.c.currency,
+                t.portfolio.c.creditor,
+            )
+            .join(t.loan, t.loan.c.borrower_id == t.borrower.c.borrower_id)
+            .join(t.portfolio, t.portfolio.c.portfolio_id == t.loan.c.portfolio_id)
+            .where(t.loan.c.loan_id == loan_id)
+        ).one()
     contacts = [{**c, "at": local_time(app, c["at"])} for c in seen["contacts"]]
     page = documents.borrower_statement_html(
-        st, name=app.cipher.decrypt("borrower.name", f.name_enc) or "", loan_id=loan_id,
-        creditor=f.creditor, currency=f.currency, locale=f.locale,
-        payments=seen["payments"], contacts=contacts)  # fmt: skip
+        st,
+        name=app.cipher.decrypt("borrower.name", f.name_enc) or "",
+        loan_id=loan_id,
+        creditor=f.creditor,
+        currency=f.currency,
+        locale=f.locale,
+        payments=seen["payments"],
+        contacts=contacts,
+    )
     return documents.to_pdf(page), f"statement-{loan_id}-{today}.pdf"
 
 
@@ -371,11 +276,22 @@ def complaints_of(app: App, borrower_id: str) -> list[dict[str, Any]]:
 
     cp = t.complaint
     with app.engine.connect() as conn:
-        rows = conn.execute(select(cp).where(cp.c.borrower_id == borrower_id)
-                            .order_by(cp.c.received_at.desc())).mappings().all()  # fmt: skip
-    return [{**r, "received": local_time(app, r["received_at"]),
-             "due": local_time(app, r["sla_due_at"]),
-             "files": evidence_of(app, r["complaint_id"])} for r in rows]  # fmt: skip
+        rows = (
+            conn.execute(
+                select(cp).where(cp.c.borrower_id == borrower_id).order_by(cp.c.received_at.desc())
+            )
+            .mappings()
+            .all()
+        )
+    return [
+        {
+            **r,
+            "received": local_time(app, r["received_at"]),
+            "due": local_time(app, r["sla_due_at"]),
+            "files": evidence_of(app, r["complaint_id"]),
+        }
+        for r in rows
+    ]
 
 
 def recent_contacts(app: App, borrower_id: str, days: int = 60) -> list[dict[str, Any]]:
@@ -384,9 +300,28 @@ def recent_contacts(app: App, borrower_id: str, days: int = 60) -> list[dict[str
     ca = t.contact_attempt
     since = app.clock() - timedelta(days=days)
     with app.engine.connect() as conn:
-        rows = conn.execute(select(ca.c.attempt_id, ca.c.at, ca.c.channel, ca.c.collector_id,
-                                   ca.c.role, ca.c.content)
-                            .where(ca.c.borrower_id == borrower_id, ca.c.at >= since)
-                            .order_by(ca.c.at.desc()).limit(50)).mappings().all()  # fmt: skip
-    return [{**r, "when": local_time(app, r["at"]),
-             "content": app.cipher.open_text(CONTENT, r["content"])} for r in rows]  # fmt: skip
+        rows = (
+            conn.execute(
+                select(
+                    ca.c.attempt_id,
+                    ca.c.at,
+                    ca.c.channel,
+                    ca.c.collector_id,
+                    ca.c.role,
+                    ca.c.content,
+                )
+                .where(ca.c.borrower_id == borrower_id, ca.c.at >= since)
+                .order_by(ca.c.at.desc())
+                .limit(50)
+            )
+            .mappings()
+            .all()
+        )
+    return [
+        {
+            **r,
+            "when": local_time(app, r["at"]),
+            "content": app.cipher.open_text(CONTENT, r["content"]),
+        }
+        for r in rows
+    ]

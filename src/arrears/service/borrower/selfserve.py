@@ -47,16 +47,29 @@ def options(app: App, loan_id: str) -> dict[str, Any]:
     ext, plan = pol.extension, pol.plan
     times = sum(1 for a in st["arrangements"] if a["kind"] == "extension")
     return {
-        "total_due": due, "dpd": dpd, "today": today,
-        "promise": {"ok": due > 0, "least": least, "most": due,
-                    "last": today + timedelta(days=pr.max_days_out)},
-        "extension": {"ok": dpd >= ext.min_dpd and times < ext.max_times,
-                      "max_days": ext.max_days, "alone": alone.extension_days if alone else 0},
-        "plan": {"ok": dpd >= plan.min_dpd, "min_parts": plan.min_parts,
-                 "max_parts": plan.max_parts, "alone": alone.plan_parts if alone else 0,
-                 "last_first": today + timedelta(days=plan.first_within_days)},
+        "total_due": due,
+        "dpd": dpd,
+        "today": today,
+        "promise": {
+            "ok": due > 0,
+            "least": least,
+            "most": due,
+            "last": today + timedelta(days=pr.max_days_out),
+        },
+        "extension": {
+            "ok": dpd >= ext.min_dpd and times < ext.max_times,
+            "max_days": ext.max_days,
+            "alone": alone.extension_days if alone else 0,
+        },
+        "plan": {
+            "ok": dpd >= plan.min_dpd,
+            "min_parts": plan.min_parts,
+            "max_parts": plan.max_parts,
+            "alone": alone.plan_parts if alone else 0,
+            "last_first": today + timedelta(days=plan.first_within_days),
+        },
         "hardship": {"ok": due > 0, "days": pol.portal.hardship_days},
-    }  # fmt: skip
+    }
 
 
 def _day(value: str, field: str) -> date:
@@ -88,13 +101,17 @@ def to_fen(value: str, field: str) -> int:
 def ask_of(kind: str, form: dict[str, str]) -> dict[str, Any]:
     """The terms a form asks for, checked for shape (the policy checks the rest)."""
     if kind == "promise":
-        return {"due_on": _day(form.get("due_on", ""), "due_on"),
-                "amount": to_fen(form.get("amount", ""), "amount")}  # fmt: skip
+        return {
+            "due_on": _day(form.get("due_on", ""), "due_on"),
+            "amount": to_fen(form.get("amount", ""), "amount"),
+        }
     if kind == "extension":
         return {"days": _whole(form.get("days", ""), "days")}
     if kind == "plan":
-        return {"parts": _whole(form.get("parts", ""), "parts"),
-                "first": _day(form.get("first", ""), "first").isoformat()}  # fmt: skip
+        return {
+            "parts": _whole(form.get("parts", ""), "parts"),
+            "first": _day(form.get("first", ""), "first").isoformat(),
+        }
     if kind == "hardship":
         what = form.get("what", "").strip()
         if len(what) < 5:
@@ -133,16 +150,29 @@ def preview(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> dict[str,
 def arrange(app: App, borrower_id: str, loan_id: str, kind: str, ask: dict[str, Any]) -> Outcome:
     effect = preview(app, loan_id, kind, ask)
     if kind == "promise":
-        ids = make_promise(app, loan_id, [Part(ask["due_on"], ask["amount"])], source="portal",
-                           made_by=borrower_id)  # fmt: skip
+        ids = make_promise(
+            app, loan_id, [Part(ask["due_on"], ask["amount"])], source="portal", made_by=borrower_id
+        )
         return Outcome(kind, "promised", ids[0], None)
     if kind == "hardship":
         days = _policy(app, loan_id).portal.hardship_days
-        hold = start_hold(app, "hardship", loan_id=loan_id, borrower_id=borrower_id,
-                          ends_at=app.clock() + timedelta(days=days),
-                          reason=f"hardship request (portal): {ask['what']}",
-                          by=f"portal:{borrower_id}")  # fmt: skip
+        hold = start_hold(
+            app,
+            "hardship",
+            loan_id=loan_id,
+            borrower_id=borrower_id,
+            ends_at=app.clock() + timedelta(days=days),
+            reason=f"hardship request (portal): {ask['what']}",
+            by=f"portal:{borrower_id}",
+        )
         return Outcome(kind, "hardship", hold, None)
-    done = arrangements.propose(app, loan_id, kind, ask, by=f"portal:{borrower_id}", role=ROLE,
-                                reason="asked by the borrower in the portal")  # fmt: skip
+    done = arrangements.propose(
+        app,
+        loan_id,
+        kind,
+        ask,
+        by=f"portal:{borrower_id}",
+        role=ROLE,
+        reason="asked by the borrower in the portal",
+    )
     return Outcome(kind, done.status, done.arrangement_id, effect)

@@ -13,7 +13,6 @@ it, and the statement lists what was waived.
 
 from __future__ import annotations
 
-import json
 import math
 import uuid
 from dataclasses import dataclass, replace
@@ -31,8 +30,8 @@ from arrears.domain.ledger import Loan, Waiver
 from arrears.service.books.bands import bands_for
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.policy import Policy, load_policy
-from arrears.service.cases.restructure import IN_FORCE, KINDS, Draft, draft, effect, event_for
-from arrears.service.errors import Conflict, Forbidden, Invalid, NotFound
+from arrears.service.cases.restructure import IN_FORCE, KINDS, Draft, draft, effect
+from arrears.service.errors import Invalid, NotFound
 from arrears.service.outreach.pending import ArrangementAgreed, after_commit
 from arrears.service.store import require_current
 from arrears.store import audit
@@ -53,8 +52,11 @@ class Proposal:
 def _owed(st: dict[str, Any]) -> dict[str, int]:
     """What is unpaid of each waivable component (past due and due today)."""
     o, d = st["overdue"], st["due_today"]
-    return {"penalty": int(o["penalty"]), "fee": int(o["fee"]) + int(d["fee"]),
-            "interest": int(o["interest"]) + int(d["interest"])}  # fmt: skip
+    return {
+        "penalty": int(o["penalty"]),
+        "fee": int(o["fee"]) + int(d["fee"]),
+        "interest": int(o["interest"]) + int(d["interest"]),
+    }
 
 
 def preview_waiver(app: App, loan_id: str, amounts: dict[str, int]) -> dict[str, Any]:
@@ -78,8 +80,14 @@ def preview_waiver(app: App, loan_id: str, amounts: dict[str, int]) -> dict[str,
         loan = LoanRepository(conn).get(loan_id)
     trial = Waiver("preview", today, **{k: amounts.get(k, 0) for k in COMPONENTS})
     bands = bands_for(app.settings)
-    after = statement_to_dict(statement(replace(loan, waivers=(*loan.waivers, trial)), today,
-                                        buckets=bands.buckets, stages=bands.stages))  # fmt: skip
+    after = statement_to_dict(
+        statement(
+            replace(loan, waivers=(*loan.waivers, trial)),
+            today,
+            buckets=bands.buckets,
+            stages=bands.stages,
+        )
+    )
     saving = int(before["total_due"]) - int(after["total_due"])
     return {
         "as_of": today.isoformat(),
@@ -105,7 +113,7 @@ def _within(limits: Any, effect: dict[str, Any]) -> bool:
 
 def largest_allowed(app: App, loan_id: str, role: str, component: str) -> int:
     """The most ``role`` may waive of ``component`` alone on ``loan_id`` today (fen)."""
-    rules = _rules(app, loan_id)
+    rules = rules_of(app, loan_id)
     limits = rules.waiver.get(role)
     if limits is None:
         return 0
@@ -114,11 +122,11 @@ def largest_allowed(app: App, loan_id: str, role: str, component: str) -> int:
     return math.floor(owed * share)
 
 
-def _rules(app: App, loan_id: str) -> Any:
-    return _policy(app, loan_id).approval
+def rules_of(app: App, loan_id: str) -> Any:
+    return policy_of(app, loan_id).approval
 
 
-def _policy(app: App, loan_id: str) -> Policy:
+def policy_of(app: App, loan_id: str) -> Policy:
     with app.engine.connect() as conn:
         pid = conn.execute(
             select(t.loan.c.portfolio_id).where(t.loan.c.loan_id == loan_id)
@@ -128,7 +136,7 @@ def _policy(app: App, loan_id: str) -> Policy:
     return load_policy(app.settings.collections_policy_file).for_portfolio(pid)
 
 
-def _loan(app: App, loan_id: str) -> Loan:
+def loan_of(app: App, loan_id: str) -> Loan:
     with app.engine.connect() as conn:
         try:
             return LoanRepository(conn).get(loan_id)
@@ -138,8 +146,8 @@ def _loan(app: App, loan_id: str) -> Loan:
 
 def _draft(app: App, loan_id: str, kind: str, ask: dict[str, Any]) -> tuple[Draft, dict[str, Any]]:
     require_current(app)
-    policy = _policy(app, loan_id)
-    loan = _loan(app, loan_id)
+    policy = policy_of(app, loan_id)
+    loan = loan_of(app, loan_id)
     today = app.today()
     bands = bands_for(app.settings)
     before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
@@ -191,7 +199,7 @@ def propose(
 ) -> Proposal:
     """Propose an arrangement (waiver, extension, plan, settlement). Within ``role``'s own
     limits it is agreed at once; above them it waits for a second person's approval."""
-    rules = _rules(app, loan_id)
+    rules = rules_of(app, loan_id)
     roles = sorted(set(rules.waiver) | set(rules.alone))
     if role not in roles:
         raise Invalid(f"role: expected one of {', '.join(roles)}, got {role!r}", field="role")
@@ -214,20 +222,38 @@ def propose(
     with app.engine.begin() as conn:
         conn.execute(
             insert(t.arrangement).values(
-                arrangement_id=arrangement_id, loan_id=loan_id, kind=kind, status=status,
-                starts_on=app.today(), ends_on=_ends_on(kind, terms),
-                terms=audit.canonical(terms), effect=audit.canonical(eff),
-                proposed_by=by, proposed_role=role, proposed_at=now, reason=reason,
-                approved_by=by if alone else None, approved_at=now if alone else None,
+                arrangement_id=arrangement_id,
+                loan_id=loan_id,
+                kind=kind,
+                status=status,
+                starts_on=app.today(),
+                ends_on=_ends_on(kind, terms),
+                terms=audit.canonical(terms),
+                effect=audit.canonical(eff),
+                proposed_by=by,
+                proposed_role=role,
+                proposed_at=now,
+                reason=reason,
+                approved_by=by if alone else None,
+                approved_at=now if alone else None,
             )
-        )  # fmt: skip
-        audit.append(conn, [audit.Entry(kind="arrangement_proposed", subject=loan_id,
-                                        rulebook="", at=now,
-                                        payload={"arrangement_id": arrangement_id,
-                                                 "kind": kind, "by": by, "role": role,
-                                                 "status": status, "effect": eff})])  # fmt: skip
+        )
+        audit.record(
+            conn,
+            "arrangement_proposed",
+            loan_id,
+            now,
+            {
+                "arrangement_id": arrangement_id,
+                "kind": kind,
+                "by": by,
+                "role": role,
+                "status": status,
+                "effect": eff,
+            },
+        )
         if alone and kind == "waiver":
-            _apply(conn, app, arrangement_id, loan_id, eff)
+            apply_waiver(conn, app, arrangement_id, loan_id, eff)
     if alone:
         after_commit(app, ArrangementAgreed(arrangement_id, kind, loan_id))
     return Proposal(arrangement_id, status, eff)
@@ -251,11 +277,16 @@ def _no_waiting(app: App, loan_id: str) -> None:
             )
         ).first()
     if waiting is not None:
-        raise Invalid(f"loan_id: {waiting.kind} {waiting.arrangement_id} is waiting for "
-                           "approval; approve or reject it first", field='loan_id')  # fmt: skip
+        raise Invalid(
+            f"loan_id: {waiting.kind} {waiting.arrangement_id} is waiting for "
+            "approval; approve or reject it first",
+            field="loan_id",
+        )
 
 
-def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[str, Any]) -> None:
+def apply_waiver(
+    conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[str, Any]
+) -> None:
     w = effect["waive"]
     conn.execute(
         insert(t.waiver).values(
@@ -266,105 +297,8 @@ def _apply(conn: Any, app: App, arrangement_id: str, loan_id: str, effect: dict[
             fee=w["fee"],
             interest=w["interest"],
             arrangement_id=arrangement_id,
-        )  # fmt: skip
+        )
     )
-
-
-def _again(app: App, row: Any) -> dict[str, Any]:
-    """The effect of a waiting proposal as it would be agreed today."""
-    terms = json.loads(row.terms)
-    if row.kind == "waiver":
-        return preview_waiver(app, row.loan_id, terms)
-    loan = _loan(app, row.loan_id)
-    today = app.today()
-    bands = bands_for(app.settings)
-    before = statement(loan, today, buckets=bands.buckets, stages=bands.stages)
-    live = [a for a in before.arrangements if a.status in IN_FORCE]
-    if live:
-        raise Conflict(f"arrangement_id: {live[0].kind} {live[0].arrangement_id} came "
-                           "into force meanwhile", field='arrangement_id')  # fmt: skip
-    ev = event_for(row.kind, "trial", today, terms)
-    return effect(loan, Draft(row.kind, terms, ev, Decimal(0)), today, bands, before)
-
-
-def _waiting(app: App, arrangement_id: str, by: str, role: str, verb: str) -> Any:
-    """The proposal a second person may ``verb`` (approve or reject): waiting, not theirs
-    (maker-checker), and they in an approving role."""
-    require_current(app)
-    ar = t.arrangement
-    with app.engine.connect() as conn:
-        row = conn.execute(select(ar).where(ar.c.arrangement_id == arrangement_id)).first()
-    if row is None:
-        raise NotFound(
-            f"arrangement_id: {arrangement_id} is not in the store", field="arrangement_id"
-        )
-    if row.status != "pending_approval":
-        raise Conflict(
-            f"arrangement_id: {arrangement_id} is {row.status}, not waiting", field="arrangement_id"
-        )
-    if by == row.proposed_by:
-        must = "approve" if verb == "approve" else "decide"
-        raise Invalid(
-            f"by: {by} proposed it; a second person must {must} (maker-checker)", field="by"
-        )
-    rules = _rules(app, row.loan_id)
-    if role not in rules.approvers:
-        raise Forbidden(
-            f"role: a {role} cannot {verb}; approvers: {', '.join(rules.approvers)}", field="role"
-        )
-    return row
-
-
-def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
-    """The second person's approval: never the proposer, always an approving role. The effect
-    is computed again now (the account may have changed since the proposal), and the
-    arrangement is agreed as of today."""
-    ar = t.arrangement
-    row = _waiting(app, arrangement_id, by, role, "approve")
-    eff = _again(app, row)
-    now = app.clock()
-    with app.engine.begin() as conn:
-        done = conn.execute(
-            update(ar).where(ar.c.arrangement_id == arrangement_id,
-                             ar.c.status == "pending_approval")
-            .values(status="active", approved_by=by, approved_at=now, starts_on=app.today(),
-                    effect=audit.canonical(eff))
-        ).rowcount  # fmt: skip
-        if done != 1:
-            raise Conflict(
-                f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
-            )
-        if row.kind == "waiver":
-            _apply(conn, app, arrangement_id, row.loan_id, eff)
-        audit.append(conn, [audit.Entry(kind="arrangement_approved", subject=row.loan_id,
-                                        rulebook="", at=now,
-                                        payload={"arrangement_id": arrangement_id, "by": by,
-                                                 "role": role, "kind": row.kind})])  # fmt: skip
-    after_commit(app, ArrangementAgreed(arrangement_id, row.kind, row.loan_id))
-    return Proposal(arrangement_id, "active", eff)
-
-
-def reject(app: App, arrangement_id: str, *, by: str, role: str, reason: str) -> None:
-    """The second person's refusal, under the same four-eyes rule as an approval (never the
-    proposer, always an approving role), recorded in the evidence log."""
-    ar = t.arrangement
-    row = _waiting(app, arrangement_id, by, role, "reject")
-    now = app.clock()
-    with app.engine.begin() as conn:
-        done = conn.execute(
-            update(ar).where(ar.c.arrangement_id == arrangement_id,
-                             ar.c.status == "pending_approval")
-            .values(status="rejected", approved_by=by, approved_at=now, reason=reason)
-        ).rowcount  # fmt: skip
-        if done != 1:
-            raise Conflict(
-                f"arrangement_id: {arrangement_id} was decided meanwhile", field="arrangement_id"
-            )
-        audit.append(conn, [audit.Entry(kind="arrangement_rejected", subject=row.loan_id,
-                                        rulebook="", at=now,
-                                        payload={"arrangement_id": arrangement_id, "by": by,
-                                                 "role": role, "kind": row.kind,
-                                                 "reason": reason})])  # fmt: skip
 
 
 def review(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:
@@ -398,15 +332,28 @@ def review(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:
     now = app.clock()
     with app.engine.begin() as conn:
         for _, status, a in changes:
-            conn.execute(update(ar).where(ar.c.arrangement_id == a.arrangement_id)
-                         .values(status=status))  # fmt: skip
+            conn.execute(
+                update(ar).where(ar.c.arrangement_id == a.arrangement_id).values(status=status)
+            )
             counts[status] = counts.get(status, 0) + 1
-        audit.append(conn, [audit.Entry(kind=f"arrangement_{status}", subject=lid,
-                                        rulebook="", at=now,
-                                        payload={"arrangement_id": a.arrangement_id,
-                                                 "kind": a.kind, "on": (a.on or day).isoformat(),
-                                                 "missed": a.missed})
-                            for lid, status, a in changes])  # fmt: skip
+        audit.append(
+            conn,
+            [
+                audit.Entry(
+                    kind=f"arrangement_{status}",
+                    subject=lid,
+                    rulebook="",
+                    at=now,
+                    payload={
+                        "arrangement_id": a.arrangement_id,
+                        "kind": a.kind,
+                        "on": (a.on or day).isoformat(),
+                        "missed": a.missed,
+                    },
+                )
+                for lid, status, a in changes
+            ],
+        )
     return counts
 
 

@@ -86,27 +86,47 @@ def file_complaint(
     with app.engine.begin() as conn:
         conn.execute(
             insert(t.complaint).values(
-                complaint_id=complaint_id, borrower_id=borrower_id, loan_id=loan_id,
-                category=category, description=description, source=source, taken_by=taken_by,
-                received_at=now, sla_due_at=now + timedelta(days=rules.sla_days),
-                status="open", collector_id=collector, agency=agency, template=template,
+                complaint_id=complaint_id,
+                borrower_id=borrower_id,
+                loan_id=loan_id,
+                category=category,
+                description=description,
+                source=source,
+                taken_by=taken_by,
+                received_at=now,
+                sla_due_at=now + timedelta(days=rules.sla_days),
+                status="open",
+                collector_id=collector,
+                agency=agency,
+                template=template,
             )
-        )  # fmt: skip
+        )
         if attempt_ids:
             links = [{"complaint_id": complaint_id, "attempt_id": a} for a in attempt_ids]
             conn.execute(insert(t.complaint_attempt), links)
-        audit.append(conn, [audit.Entry(kind="complaint", subject=loan_id or borrower_id,
-                                        rulebook="", at=now,
-                                        payload={"complaint_id": complaint_id,
-                                                 "category": category, "source": source,
-                                                 "attempts": attempt_ids})])  # fmt: skip
+        audit.record(
+            conn,
+            "complaint",
+            loan_id or borrower_id,
+            now,
+            {
+                "complaint_id": complaint_id,
+                "category": category,
+                "source": source,
+                "attempts": attempt_ids,
+            },
+        )
     if category in rules.hold_on:
         why = f"complaint {complaint_id}: {category}"
-        hold_id = start_hold(app, "complaint", loan_id=loan_id, borrower_id=borrower_id,
-                             reason=why, by=taken_by)  # fmt: skip
+        hold_id = start_hold(
+            app, "complaint", loan_id=loan_id, borrower_id=borrower_id, reason=why, by=taken_by
+        )
         with app.engine.begin() as conn:
-            conn.execute(update(t.complaint).where(t.complaint.c.complaint_id == complaint_id)
-                         .values(hold_id=hold_id))  # fmt: skip
+            conn.execute(
+                update(t.complaint)
+                .where(t.complaint.c.complaint_id == complaint_id)
+                .values(hold_id=hold_id)
+            )
     return complaint_id
 
 
@@ -166,7 +186,7 @@ def escalate(app: App) -> list[str]:
             select(c.c.complaint_id, c.c.received_at, c.c.sla_due_at, t.loan.c.portfolio_id)
             .select_from(c.outerjoin(t.loan, t.loan.c.loan_id == c.c.loan_id))
             .where(c.c.status == "open")
-        ).all()  # fmt: skip
+        ).all()
         late = []
         for r in rows:
             sla_days = (r.sla_due_at - r.received_at).days
@@ -175,8 +195,11 @@ def escalate(app: App) -> list[str]:
             if now >= _aware(r.received_at) + timedelta(days=min(after, sla_days)):
                 late.append(r.complaint_id)
         if late:
-            conn.execute(update(c).where(c.c.complaint_id.in_(late))
-                         .values(status="escalated", escalated_at=now))  # fmt: skip
+            conn.execute(
+                update(c)
+                .where(c.c.complaint_id.in_(late))
+                .values(status="escalated", escalated_at=now)
+            )
     return late
 
 
@@ -207,12 +230,25 @@ def resolve(app: App, complaint_id: str, *, finding: str, resolution: str, by: s
             raise Conflict(
                 f"complaint_id: {complaint_id} was resolved already", field="complaint_id"
             )
-        conn.execute(update(c).where(c.c.complaint_id == complaint_id)
-                     .values(status="resolved", resolved_at=now, finding=finding,
-                             resolution=resolution, resolved_by=by))  # fmt: skip
+        conn.execute(
+            update(c)
+            .where(c.c.complaint_id == complaint_id)
+            .values(
+                status="resolved",
+                resolved_at=now,
+                finding=finding,
+                resolution=resolution,
+                resolved_by=by,
+            )
+        )
         said = {"complaint_id": complaint_id, "finding": finding, "by": by}
-        entry = audit.Entry(kind="complaint_resolved", rulebook="", at=now,
-                            subject=row.loan_id or row.borrower_id, payload=said)  # fmt: skip
+        entry = audit.Entry(
+            kind="complaint_resolved",
+            rulebook="",
+            at=now,
+            subject=row.loan_id or row.borrower_id,
+            payload=said,
+        )
         audit.append(conn, [entry])
     if row.hold_id:
         end_hold(app, row.hold_id, reason=f"complaint {complaint_id} {finding}", by=by)
@@ -237,8 +273,10 @@ def rates(app: App, since: datetime, until: datetime, *, upheld_only: bool = Fal
     window = (c.c.received_at >= since, c.c.received_at < until)
     out: list[Rate] = []
     with app.engine.connect() as conn:
-        for by, ccol, acol in (("collector", c.c.collector_id, ca.c.collector_id),
-                               ("template", c.c.template, ca.c.template)):  # fmt: skip
+        for by, ccol, acol in (
+            ("collector", c.c.collector_id, ca.c.collector_id),
+            ("template", c.c.template, ca.c.template),
+        ):
             q = select(ccol, func.count()).where(*window, ccol.is_not(None))
             if upheld_only:
                 q = q.where(c.c.finding.in_(("upheld", "partly_upheld")))
@@ -248,7 +286,7 @@ def rates(app: App, since: datetime, until: datetime, *, upheld_only: bool = Fal
                     select(acol, func.count())
                     .where(ca.c.at >= since, ca.c.at < until, acol.is_not(None))
                     .group_by(acol)
-                ).all()  # fmt: skip
+                ).all()
             )
             for key in sorted(set(complaints) | set(contacts)):
                 out.append(Rate(by, key, int(complaints.get(key, 0)), int(contacts.get(key, 0))))
@@ -260,9 +298,8 @@ def rates(app: App, since: datetime, until: datetime, *, upheld_only: bool = Fal
                 .select_from(ca.join(pl, pl.c.loan_id == ca.c.loan_id))
                 .where(ca.c.at >= since, ca.c.at < until)
                 .group_by(pl.c.agency)
-            ).all()  # fmt: skip
+            ).all()
         )
         for key in sorted(set(complaints) | set(contacts)):
-            out.append(Rate("agency", key, int(complaints.get(key, 0)),
-                            int(contacts.get(key, 0))))  # fmt: skip
+            out.append(Rate("agency", key, int(complaints.get(key, 0)), int(contacts.get(key, 0))))
     return out

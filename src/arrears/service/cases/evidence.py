@@ -99,36 +99,64 @@ def attach(app: App, complaint_id: str, uploads: list[Upload]) -> list[str]:
     """Store the files of ``uploads`` with the complaint, all or none; their ids."""
     ev = t.complaint_evidence
     with app.engine.connect() as conn:
-        have = conn.execute(select(func.count()).select_from(ev)
-                            .where(ev.c.complaint_id == complaint_id)).scalar() or 0  # fmt: skip
+        have = (
+            conn.execute(
+                select(func.count()).select_from(ev).where(ev.c.complaint_id == complaint_id)
+            ).scalar()
+            or 0
+        )
     checked = check(uploads, int(have))
     now = app.clock()
-    rows = [{
-        "evidence_id": f"ev-{uuid.uuid4().hex[:16]}", "complaint_id": complaint_id,
-        "filename": clean_name(u.filename), "content_type": kind, "size": len(u.data),
-        "sha256": hashlib.sha256(u.data).hexdigest(),
-        "data_enc": app.cipher.encrypt_bytes(COLUMN, u.data), "uploaded_at": now,
-    } for u, kind in checked]  # fmt: skip
+    rows = [
+        {
+            "evidence_id": f"ev-{uuid.uuid4().hex[:16]}",
+            "complaint_id": complaint_id,
+            "filename": clean_name(u.filename),
+            "content_type": kind,
+            "size": len(u.data),
+            "sha256": hashlib.sha256(u.data).hexdigest(),
+            "data_enc": app.cipher.encrypt_bytes(COLUMN, u.data),
+            "uploaded_at": now,
+        }
+        for u, kind in checked
+    ]
     if not rows:
         return []
     with app.engine.begin() as conn:
         conn.execute(insert(ev), rows)
-        audit.append(conn, [audit.Entry(kind="complaint_evidence", subject=complaint_id,
-                                        rulebook="", at=now,
-                                        payload={"files": [[r["evidence_id"], r["sha256"],
-                                                            r["content_type"], r["size"]]
-                                                           for r in rows]})])  # fmt: skip
+        audit.record(
+            conn,
+            "complaint_evidence",
+            complaint_id,
+            now,
+            {
+                "files": [
+                    [r["evidence_id"], r["sha256"], r["content_type"], r["size"]] for r in rows
+                ]
+            },
+        )
     return [str(r["evidence_id"]) for r in rows]
 
 
 def evidence_of(app: App, complaint_id: str) -> list[dict[str, Any]]:
     ev = t.complaint_evidence
     with app.engine.connect() as conn:
-        rows = conn.execute(select(ev.c.evidence_id, ev.c.filename, ev.c.content_type,
-                                   ev.c.size, ev.c.sha256, ev.c.uploaded_at)
-                            .where(ev.c.complaint_id == complaint_id)
-                            .order_by(ev.c.uploaded_at, ev.c.evidence_id)
-                            ).mappings().all()  # fmt: skip
+        rows = (
+            conn.execute(
+                select(
+                    ev.c.evidence_id,
+                    ev.c.filename,
+                    ev.c.content_type,
+                    ev.c.size,
+                    ev.c.sha256,
+                    ev.c.uploaded_at,
+                )
+                .where(ev.c.complaint_id == complaint_id)
+                .order_by(ev.c.uploaded_at, ev.c.evidence_id)
+            )
+            .mappings()
+            .all()
+        )
     return [dict(r) for r in rows]
 
 
@@ -136,11 +164,27 @@ def evidence_file(app: App, evidence_id: str) -> tuple[dict[str, Any], bytes] | 
     """A file's facts (with its complaint's borrower) and its bytes, or None."""
     ev, cp = t.complaint_evidence, t.complaint
     with app.engine.connect() as conn:
-        row = conn.execute(select(ev, cp.c.borrower_id).join(
-            cp, cp.c.complaint_id == ev.c.complaint_id).where(
-            ev.c.evidence_id == evidence_id)).mappings().first()  # fmt: skip
+        row = (
+            conn.execute(
+                select(ev, cp.c.borrower_id)
+                .join(cp, cp.c.complaint_id == ev.c.complaint_id)
+                .where(ev.c.evidence_id == evidence_id)
+            )
+            .mappings()
+            .first()
+        )
     if row is None:
         return None
-    facts = {k: row[k] for k in ("evidence_id", "complaint_id", "borrower_id", "filename",
-                                 "content_type", "size", "sha256")}  # fmt: skip
+    facts = {
+        k: row[k]
+        for k in (
+            "evidence_id",
+            "complaint_id",
+            "borrower_id",
+            "filename",
+            "content_type",
+            "size",
+            "sha256",
+        )
+    }
     return facts, app.cipher.decrypt_bytes(COLUMN, row["data_enc"])

@@ -79,11 +79,15 @@ def start_hold(
                 ends_at=ends_at,
                 reason=reason,
                 created_by=by,
-            )  # fmt: skip
+            )
         )
-        audit.append(conn, [audit.Entry(kind="hold", subject=scope or borrower_id, rulebook="",
-                                        at=now, payload={"hold_id": hold_id, "kind": kind,
-                                                         "by": by, "reason": reason})])  # fmt: skip
+        audit.record(
+            conn,
+            "hold",
+            scope or borrower_id,
+            now,
+            {"hold_id": hold_id, "kind": kind, "by": by, "reason": reason},
+        )
     after_commit(app, HoldStarted(hold_id, borrower_id))
     return hold_id
 
@@ -101,9 +105,15 @@ def end_hold(app: App, hold_id: str, *, reason: str, by: str | None = None) -> N
             raise Invalid(
                 f"hold_id: {hold_id} ended at {as_utc(row.ends_at).isoformat()}", field="hold_id"
             )
-        conn.execute(update(h).where(h.c.hold_id == hold_id)
-                     .values(ends_at=now, ended_by=by, end_reason=reason))  # fmt: skip
-        audit.append(conn, [audit.Entry(kind="hold_end", subject=row.loan_id or row.borrower_id,
-                                        rulebook="", at=now,
-                                        payload={"hold_id": hold_id, "by": by,
-                                                 "reason": reason})])  # fmt: skip
+        conn.execute(
+            update(h)
+            .where(h.c.hold_id == hold_id)
+            .values(ends_at=now, ended_by=by, end_reason=reason)
+        )
+        audit.record(
+            conn,
+            "hold_end",
+            row.loan_id or row.borrower_id,
+            now,
+            {"hold_id": hold_id, "by": by, "reason": reason},
+        )

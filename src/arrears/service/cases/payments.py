@@ -110,20 +110,29 @@ def post_payment(
                     status="posted",
                     source=source,
                     posted_at=app.clock(),
-                )  # fmt: skip
+                )
             )
         except IntegrityError as exc:  # the same id posted at the same moment by another caller
             raise Conflict(
                 f"payment payment_id: {payment_id} was posted already", field="payment_id"
             ) from exc
         kept = promises.on_payment(app, conn, loan_id, today)
-    from arrears.service.cases.arrangements import review  # a settlement reached, a plan completed
+    from arrears.service.cases.arrangements import review
 
     review(app, today, loan_id)
     report = after_commit(app, PaymentPosted(payment_id, loan_id, paid_on))
     cancelled = report.cancelled_ids
-    return Posted(payment_id, loan_id, amount, paid_on, report.claimed, cancelled, report.moved,
-                  time.perf_counter() - started, kept)  # fmt: skip
+    return Posted(
+        payment_id,
+        loan_id,
+        amount,
+        paid_on,
+        report.claimed,
+        cancelled,
+        report.moved,
+        time.perf_counter() - started,
+        kept,
+    )
 
 
 @dataclass(frozen=True)
@@ -159,26 +168,35 @@ def reverse_payment(app: App, payment_id: str, reason: str, on: date | None = No
                 f"reversed_on: {day} is before the payment ({row.paid_on})", field="reversed_on"
             )
         conn.execute(
-            update(pay).where(pay.c.payment_id == payment_id)
+            update(pay)
+            .where(pay.c.payment_id == payment_id)
             .values(status="reversed", reversed_on=day, reversal_reason=reason)
-        )  # fmt: skip
+        )
         promises.reopen(app, conn, row.loan_id, row.paid_on, day)
         restored = list(
             conn.execute(
                 update(pa_)
-                .where(pa_.c.last_error == f"after payment {payment_id}",
-                       pa_.c.status == "cancelled", pa_.c.window_end > now)
+                .where(
+                    pa_.c.last_error == f"after payment {payment_id}",
+                    pa_.c.status == "cancelled",
+                    pa_.c.window_end > now,
+                )
                 .values(status="planned", rule=None, last_error=None)
                 .returning(pa_.c.action_id)
             ).scalars()
-        )  # fmt: skip
-        audit.append(conn, [audit.Entry(kind="payment_reversal", subject=row.loan_id,
-                                        rulebook="", at=now,
-                                        payload={"payment_id": payment_id, "reason": reason,
-                                                 "restored": sorted(restored)})])  # fmt: skip
-    from arrears.service.cases.arrangements import (
-        review,  # a settlement it had reached is open again
-    )
+        )
+        audit.record(
+            conn,
+            "payment_reversal",
+            row.loan_id,
+            now,
+            {
+                "payment_id": payment_id,
+                "reason": reason,
+                "restored": sorted(restored),
+            },
+        )
+    from arrears.service.cases.arrangements import review
 
     review(app, day, row.loan_id)
     if restored:
@@ -245,8 +263,10 @@ def _over_payoff(app: App, file: Path, rows: list[tuple[int, Row]]) -> list[str]
         n, day = last[loan]
         most = payoff(statement_state(app, loan, day), day)
         if amount > most:
-            out.append(f"{file}: row {n}, amount: the file pays {loan} {amount}, more than its "
-                       f"payoff {most}")  # fmt: skip
+            out.append(
+                f"{file}: row {n}, amount: the file pays {loan} {amount}, more than its "
+                f"payoff {most}"
+            )
     return out
 
 
@@ -265,11 +285,15 @@ def check_rows(app: App, file: Path, rows: list[dict[str, str]]) -> list[Row]:
             good.append((n, row))
     with app.engine.connect() as conn:
         loans = sorted({x.loan_id for _, x in good})
-        known = set(conn.execute(select(t.loan.c.loan_id).where(t.loan.c.loan_id.in_(loans)))
-                    .scalars())  # fmt: skip
+        known = set(
+            conn.execute(select(t.loan.c.loan_id).where(t.loan.c.loan_id.in_(loans))).scalars()
+        )
         ids = sorted(x.payment_id for _, x in good)
-        taken = set(conn.execute(select(t.payment.c.payment_id)
-                                 .where(t.payment.c.payment_id.in_(ids))).scalars())  # fmt: skip
+        taken = set(
+            conn.execute(
+                select(t.payment.c.payment_id).where(t.payment.c.payment_id.in_(ids))
+            ).scalars()
+        )
     for n, x in good:
         if x.loan_id not in known:
             problems.append(f"{file}: row {n}, loan_id: {x.loan_id} is not in the store")

@@ -57,7 +57,7 @@ class ComplaintRules(_Strict):
             "privacy_leak",
             "wrong_amount",
             "contacting_relatives",
-        ]  # fmt: skip
+        ]
     )
 
 

@@ -122,8 +122,9 @@ def make_promise(
     pr = t.promise
     with app.engine.begin() as conn:
         if conn.dialect.name == "postgresql":  # one promise at a time per loan
-            conn.execute(select(t.loan.c.loan_id).where(t.loan.c.loan_id == loan_id)
-                         .with_for_update())  # fmt: skip
+            conn.execute(
+                select(t.loan.c.loan_id).where(t.loan.c.loan_id == loan_id).with_for_update()
+            )
         pending = conn.execute(
             select(pr.c.group_id).where(pr.c.loan_id == loan_id, pr.c.status == PENDING)
         ).first()
@@ -147,15 +148,22 @@ def make_promise(
                     "seq": k + 1,
                     "source": source,
                     "made_by": made_by,
-                }  # fmt: skip
+                }
                 for k, (pid, p) in enumerate(zip(ids, parts, strict=True))
             ],
         )
-        audit.append(conn, [audit.Entry(
-            kind="promise", subject=loan_id, rulebook="", at=now,
-            payload={"group_id": group, "source": source, "made_by": made_by,
-                     "parts": [[p.due_on.isoformat(), p.amount] for p in parts]},
-        )])  # fmt: skip
+        audit.record(
+            conn,
+            "promise",
+            loan_id,
+            now,
+            {
+                "group_id": group,
+                "source": source,
+                "made_by": made_by,
+                "parts": [[p.due_on.isoformat(), p.amount] for p in parts],
+            },
+        )
     after_commit(app, PromiseMade(group, loan_id))
     return ids
 
@@ -202,7 +210,7 @@ def _decide(conn: Connection, app: App, day: date, where: Any, *, final: bool) -
             select(t.loan.c.loan_id, t.loan.c.portfolio_id).where(
                 t.loan.c.loan_id.in_(sorted({r.loan_id for r in rows}))
             )
-        ).all()  # fmt: skip
+        ).all()
     )
     for parts in by_group.values():
         parts.sort(key=lambda r: r.seq or 0)
@@ -223,9 +231,10 @@ def _decide(conn: Connection, app: App, day: date, where: Any, *, final: bool) -
                     status = PARTLY if toward > 0 else BROKEN
                 if status is not None:
                     conn.execute(
-                        update(pr).where(pr.c.promise_id == r.promise_id)
+                        update(pr)
+                        .where(pr.c.promise_id == r.promise_id)
                         .values(status=status, settled_on=day, paid=toward)
-                    )  # fmt: skip
+                    )
                     counts[status] += 1
             before = promised
     return counts
@@ -255,8 +264,12 @@ def reopen(app: App, conn: Connection, loan_id: str, since: date, day: date) -> 
     pr = t.promise
     conn.execute(
         update(pr)
-        .where(pr.c.loan_id == loan_id, pr.c.status.in_((KEPT, PARTLY, BROKEN)),
-               pr.c.settled_on >= since, pr.c.group_id.is_not(None))
+        .where(
+            pr.c.loan_id == loan_id,
+            pr.c.status.in_((KEPT, PARTLY, BROKEN)),
+            pr.c.settled_on >= since,
+            pr.c.group_id.is_not(None),
+        )
         .values(status=PENDING, settled_on=None, paid=None)
-    )  # fmt: skip
+    )
     _decide(conn, app, day, and_(pr.c.loan_id == loan_id, pr.c.status == PENDING), final=True)

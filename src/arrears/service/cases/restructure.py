@@ -119,8 +119,10 @@ def _extension(
         )
     done = sum(1 for a in before.arrangements if a.kind == "extension")
     if done >= rules.max_times:
-        raise LimitExceeded(f"loan_id: {done} extension(s) already; the portfolio allows "
-                           f"{rules.max_times}", field='loan_id')  # fmt: skip
+        raise LimitExceeded(
+            f"loan_id: {done} extension(s) already; the portfolio allows {rules.max_times}",
+            field="loan_id",
+        )
     moved = sum(i.unpaid for i in before.instalments if i.due_date <= today and i.unpaid > 0)
     fee = round_half_up(Fraction(moved) * Fraction(rules.fee_share))
     rate = loan.annual_rate if rules.rate is None else rules.rate
@@ -154,16 +156,24 @@ def _plan(ask: dict[str, Any], loan: Loan, before: Statement, today: date, polic
     if whole:
         covered += sum(i.unpaid for i in before.instalments if i.due_date > today)
     fee = round_half_up(Fraction(covered) * Fraction(rules.fee_share))
-    terms = {"dues": [d.isoformat() for d in dues], "whole_balance": whole, "fee": fee,
-             "breach_after": rules.breach_after, "grace_days": rules.grace_days}  # fmt: skip
+    terms = {
+        "dues": [d.isoformat() for d in dues],
+        "whole_balance": whole,
+        "fee": fee,
+        "breach_after": rules.breach_after,
+        "grace_days": rules.grace_days,
+    }
     event = Plan("trial", today, dues, whole, fee, rules.breach_after, rules.grace_days)
     return Draft("plan", terms, event, Decimal(parts))
 
 
 def payoff(before: Statement, today: date) -> int:
     """Everything due today plus the principal not yet due."""
-    later = sum(i.principal - i.paid_principal - i.moved_principal
-                for i in before.instalments if i.due_date > today)  # fmt: skip
+    later = sum(
+        i.principal - i.paid_principal - i.moved_principal
+        for i in before.instalments
+        if i.due_date > today
+    )
     return before.total_due + later
 
 
@@ -184,11 +194,18 @@ def _settlement(
     discount = Decimal(full - amount) / Decimal(full)
     if discount > rules.max_discount:
         least = full - int(Decimal(full) * rules.max_discount)
-        raise LimitExceeded(f"amount: the portfolio forgives at most {rules.max_discount} of the "
-                           f"payoff {full}: at least {least}", field='amount')  # fmt: skip
+        raise LimitExceeded(
+            f"amount: the portfolio forgives at most {rules.max_discount} of the "
+            f"payoff {full}: at least {least}",
+            field="amount",
+        )
     terms = {"amount": amount, "pay_by": pay_by.isoformat()}
-    return Draft("settlement", terms, Settlement("trial", today, amount, pay_by),
-                 discount.quantize(Decimal("0.0001")))  # fmt: skip
+    return Draft(
+        "settlement",
+        terms,
+        Settlement("trial", today, amount, pay_by),
+        discount.quantize(Decimal("0.0001")),
+    )
 
 
 def event_for(kind: str, arrangement_id: str, on: date, terms: dict[str, Any]) -> Any:
@@ -221,15 +238,23 @@ def effect(
             covered = {i.seq for i in mine}
             last = ev.until
         else:
-            covered = {i.seq for i in after.instalments if i.moved_principal + i.moved_interest
-                       + i.moved_fee + i.moved_penalty > 0}  # fmt: skip
+            covered = {
+                i.seq
+                for i in after.instalments
+                if i.moved_principal + i.moved_interest + i.moved_fee + i.moved_penalty > 0
+            }
             last = ev.dues[-1]
-        schedule = [{"due_date": i.due_date.isoformat(), "amount": owes(i),
-                     "principal": i.principal - i.paid_principal,
-                     "interest": i.interest - i.paid_interest - i.waived_interest,
-                     "fee": i.fee - i.paid_fee - i.waived_fee,
-                     "penalty": owes(i) - i.unpaid}
-                    for i in mine]  # fmt: skip
+        schedule = [
+            {
+                "due_date": i.due_date.isoformat(),
+                "amount": owes(i),
+                "principal": i.principal - i.paid_principal,
+                "interest": i.interest - i.paid_interest - i.waived_interest,
+                "fee": i.fee - i.paid_fee - i.waived_fee,
+                "penalty": owes(i) - i.unpaid,
+            }
+            for i in mine
+        ]
         total = sum(int(s["amount"]) for s in schedule)
         then = statement(loan, last, **kw)  # type: ignore[arg-type]
         baseline = sum(owes(i) for i in then.instalments if i.seq in covered)

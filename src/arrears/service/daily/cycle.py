@@ -221,8 +221,9 @@ def run_lake(
 def _snapshot(app: App, conn: Connection, day: date) -> snapshot.Snapshot:
     # the stage table may just have been restored in this transaction: read it through it
     snap = snapshot.from_store(app.engine, day)
-    rows = conn.execute(select(t.account_stage.c.loan_id, t.account_stage.c.stage,
-                               t.account_stage.c.since)).all()  # fmt: skip
+    rows = conn.execute(
+        select(t.account_stage.c.loan_id, t.account_stage.c.stage, t.account_stage.c.since)
+    ).all()
     snap.stages = snapshot.conform(
         "stages",
         pa.table(
@@ -231,7 +232,7 @@ def _snapshot(app: App, conn: Connection, day: date) -> snapshot.Snapshot:
                 "stage": pa.array([r[1] for r in rows], pa.string()),
                 "since": pa.array([r[2] for r in rows], pa.date32()),
             }
-        ),  # fmt: skip
+        ),
         "account_stage",
     )
     return snap

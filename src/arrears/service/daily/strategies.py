@@ -38,21 +38,41 @@ def upload(app: App, text: str, *, by: str) -> Uploaded:
     except StrategyError as exc:
         return Uploaded(None, [str(p) for p in exc.problems])
     with app.engine.begin() as conn:
-        vid = conn.execute(insert(t.strategy_version).values(
-            name=s.name, version=s.version, text=text,
-            sha256=hashlib.sha256(text.encode()).hexdigest(), uploaded_by=by,
-            uploaded_at=app.clock(), active=False,
-        ).returning(t.strategy_version.c.version_id)).scalar_one()  # fmt: skip
+        vid = conn.execute(
+            insert(t.strategy_version)
+            .values(
+                name=s.name,
+                version=s.version,
+                text=text,
+                sha256=hashlib.sha256(text.encode()).hexdigest(),
+                uploaded_by=by,
+                uploaded_at=app.clock(),
+                active=False,
+            )
+            .returning(t.strategy_version.c.version_id)
+        ).scalar_one()
     return Uploaded(int(vid), [])
 
 
 def versions(app: App) -> list[dict[str, Any]]:
     sv = t.strategy_version
     with app.engine.connect() as conn:
-        return [dict(r) for r in conn.execute(
-            select(sv.c.version_id, sv.c.name, sv.c.version, sv.c.sha256, sv.c.uploaded_by,
-                   sv.c.uploaded_at, sv.c.activated_by, sv.c.activated_at, sv.c.active)
-            .order_by(sv.c.version_id.desc())).mappings()]  # fmt: skip
+        return [
+            dict(r)
+            for r in conn.execute(
+                select(
+                    sv.c.version_id,
+                    sv.c.name,
+                    sv.c.version,
+                    sv.c.sha256,
+                    sv.c.uploaded_by,
+                    sv.c.uploaded_at,
+                    sv.c.activated_by,
+                    sv.c.activated_at,
+                    sv.c.active,
+                ).order_by(sv.c.version_id.desc())
+            ).mappings()
+        ]
 
 
 def version(app: App, version_id: int) -> Strategy:
@@ -80,12 +100,18 @@ def activate(app: App, version_id: int, *, by: str) -> None:
     now = app.clock()
     with app.engine.begin() as conn:
         conn.execute(update(sv).where(sv.c.active).values(active=False))
-        conn.execute(update(sv).where(sv.c.version_id == version_id)
-                     .values(active=True, activated_by=by, activated_at=now))  # fmt: skip
-        audit.append(conn, [audit.Entry(kind="strategy_activated", subject=s.name,
-                                        rulebook="", at=now,
-                                        payload={"version_id": version_id, "by": by,
-                                                 "version": s.version})])  # fmt: skip
+        conn.execute(
+            update(sv)
+            .where(sv.c.version_id == version_id)
+            .values(active=True, activated_by=by, activated_at=now)
+        )
+        audit.record(
+            conn,
+            "strategy_activated",
+            s.name,
+            now,
+            {"version_id": version_id, "by": by, "version": s.version},
+        )
 
 
 def experiment_results(app: App, since: date, until: date) -> list[dict[str, Any]]:
@@ -95,22 +121,36 @@ def experiment_results(app: App, since: date, until: date) -> list[dict[str, Any
     with app.engine.connect() as conn:
         first = (
             select(pa_.c.arm, pa_.c.loan_id, func.min(pa_.c.business_date).label("first"))
-            .where(pa_.c.arm.is_not(None), pa_.c.business_date >= since,
-                   pa_.c.business_date <= until)
+            .where(
+                pa_.c.arm.is_not(None), pa_.c.business_date >= since, pa_.c.business_date <= until
+            )
             .group_by(pa_.c.arm, pa_.c.loan_id)
-        ).subquery()  # fmt: skip
-        treated: dict[str, int] = dict(conn.execute(
-            select(first.c.arm, func.count()).group_by(first.c.arm)).all())  # fmt: skip
+        ).subquery()
+        treated: dict[str, int] = dict(
+            conn.execute(select(first.c.arm, func.count()).group_by(first.c.arm)).all()
+        )
         paid_rows = conn.execute(
-            select(first.c.arm, first.c.loan_id, first.c.first, pay.c.paid_on)
-            .select_from(first.join(pay, and_(pay.c.loan_id == first.c.loan_id,
-                                              pay.c.status == "posted",
-                                              pay.c.paid_on >= first.c.first)))
-        ).all()  # fmt: skip
+            select(first.c.arm, first.c.loan_id, first.c.first, pay.c.paid_on).select_from(
+                first.join(
+                    pay,
+                    and_(
+                        pay.c.loan_id == first.c.loan_id,
+                        pay.c.status == "posted",
+                        pay.c.paid_on >= first.c.first,
+                    ),
+                )
+            )
+        ).all()
     paid: dict[str, set[str]] = {}
     for arm, loan, start, paid_on in paid_rows:
         if paid_on <= start + timedelta(days=7):
             paid.setdefault(arm, set()).add(loan)
-    return [{"arm": arm, "accounts": int(n), "paid_7d": len(paid.get(arm, ())),
-             "rate": len(paid.get(arm, ())) / int(n) if n else None}
-            for arm, n in sorted(treated.items())]  # fmt: skip
+    return [
+        {
+            "arm": arm,
+            "accounts": int(n),
+            "paid_7d": len(paid.get(arm, ())),
+            "rate": len(paid.get(arm, ())) / int(n) if n else None,
+        }
+        for arm, n in sorted(treated.items())
+    ]

@@ -69,11 +69,17 @@ def undo_day(conn: Connection, day: date) -> None:
     )
     back = [c for c in changes if c[1] is not None]
     if back:
-        db.insert_arrow(conn, t.account_stage, pa.table({
-            "loan_id": pa.array([c[0] for c in back], pa.string()),
-            "stage": pa.array([c[1] for c in back], pa.string()),
-            "since": pa.array([c[2] for c in back], pa.date32()),
-        }))  # fmt: skip
+        db.insert_arrow(
+            conn,
+            t.account_stage,
+            pa.table(
+                {
+                    "loan_id": pa.array([c[0] for c in back], pa.string()),
+                    "stage": pa.array([c[1] for c in back], pa.string()),
+                    "since": pa.array([c[2] for c in back], pa.date32()),
+                }
+            ),
+        )
     conn.execute(delete(sc).where(sc.c.as_of == day))
 
 
@@ -170,9 +176,17 @@ def write_back(
     counts |= {"replaced": replaced, "kept": len(sent)}
     counts["vs_stored"] = _versus(plan, before)
     result = DayResult(
-        day, None, base.num_rows, changes.num_rows, replaced, len(sent), counts, plan, changes,
+        day,
+        None,
+        base.num_rows,
+        changes.num_rows,
+        replaced,
+        len(sent),
+        counts,
+        plan,
+        changes,
         sick,
-    )  # fmt: skip
+    )
     if dry_run:
         return result
     conn.execute(delete(pa_).where(and_(pa_.c.business_date == day, pa_.c.status.in_(UNSENT))))
@@ -207,9 +221,17 @@ def _apply_stages(conn: Connection, changes: pa.Table, run_id: int) -> None:
     )
     stays = changes.filter(changes["stays"])
     if stays.num_rows:
-        db.insert_arrow(conn, t.account_stage, pa.table({
-            "loan_id": stays["loan_id"], "stage": stays["to_stage"], "since": stays["as_of"],
-        }))  # fmt: skip
+        db.insert_arrow(
+            conn,
+            t.account_stage,
+            pa.table(
+                {
+                    "loan_id": stays["loan_id"],
+                    "stage": stays["to_stage"],
+                    "since": stays["as_of"],
+                }
+            ),
+        )
     rows = changes.drop_columns(["stays"])
     db.insert_arrow(
         conn, t.stage_change, rows.append_column("run_id", pa.array(np.full(rows.num_rows, run_id)))
@@ -276,22 +298,18 @@ def _record_run(
     if key is None:
         raise Invalid("the store did not return the run's id")
     run_id = int(key[0])
-    audit.append(
+    audit.record(
         conn,
-        [
-            audit.Entry(
-                kind="cycle_run",
-                subject=f"cycle:{day.isoformat()}",
-                rulebook="cycle",  # not a rulebook's record: kept for the longest retention
-                payload={
-                    "run_id": run_id,
-                    "hash": run_hash,
-                    "plan_digest": digest,
-                    "business_date": day.isoformat(),
-                    "strategy": strategy.name,
-                },
-                at=app.clock(),
-            )  # fmt: skip
-        ],
+        "cycle_run",
+        f"cycle:{day.isoformat()}",
+        app.clock(),
+        {
+            "run_id": run_id,
+            "hash": run_hash,
+            "plan_digest": digest,
+            "business_date": day.isoformat(),
+            "strategy": strategy.name,
+        },
+        rulebook="cycle",
     )
     return int(run_id)

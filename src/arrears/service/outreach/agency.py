@@ -1,5 +1,5 @@
-"""Agency placement and legal referral: the plan's ``agency`` and ``legal_referral`` actions
-carried out.
+"""Agency placement: the plan's ``agency`` actions carried out (legal referral, the plan's
+``legal_referral`` actions, is :mod:`.legal`).
 
 **Placement.** The day's planned placements are judged again (a hold, a payment or a promise
 since the plan stops them, as for messages), each account goes to an agency of its pool (the
@@ -10,10 +10,6 @@ dates the placement starts and must end. No national id, no emergency contacts o
 no employer, no other loans. An account has at most one active placement; it is recalled (a
 recall file per agency) when its term ends, when it is paid, or on request (a dispute, a
 complaint), and every placement and recall is in the audit log.
-
-**Legal referral.** A package per account as a PDF: the statement of account, the instalments
-and payments, and the contact history with each contact's evidence hash (the SHA-256 of its
-recorded fields, which the audit log's chain also covers).
 """
 
 from __future__ import annotations
@@ -34,24 +30,22 @@ from sqlalchemy import and_, insert, select, update
 
 from arrears import exports
 from arrears.bootstrap import App
-from arrears.channels import documents
 from arrears.parsing import ParseLimit, load_yaml
-from arrears.service.books.statements import statement_for_loan
 from arrears.service.errors import Invalid
 from arrears.service.outreach.pending import apply_verdicts, judge_actions
 from arrears.service.outreach.state import Report
 from arrears.service.outreach.templates import loan_facts
-from arrears.service.outreach.verify import CONTENT
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
-from arrears.store.db import as_utc
 
 PLACEMENT_FIELDS = (
     "placement_id", "loan_ref", "borrower_name", "phone", "address", "currency", "total_due",
     "overdue_principal", "overdue_interest", "overdue_fee", "penalty", "dpd",
     "last_payment_on", "placed_on", "recall_by",
 )  # fmt: skip
+
+
 RECALL_FIELDS = ("placement_id", "loan_ref", "recalled_on", "reason")
 
 
@@ -121,7 +115,7 @@ def _contact(app: App, conn: Any, borrower_ids: set[str], kind: str) -> dict[str
             cp.c.kind == kind,
             cp.c.owner_role == "borrower",
             cp.c.is_valid.is_(True),
-        )  # fmt: skip
+        )
         .order_by(cp.c.borrower_id, cp.c.is_primary.desc(), cp.c.contact_id)
     ).all()
     out: dict[str, str] = {}
@@ -142,7 +136,7 @@ def place(app: App, day: date, folder: Path | None = None) -> PlacementRun:
         actions = conn.execute(
             select(pa_).where(
                 pa_.c.business_date == day, pa_.c.channel == "agency", pa_.c.status == "planned"
-            )  # fmt: skip
+            )
         ).all()
         active = set(conn.execute(select(pl.c.loan_id).where(pl.c.status == "placed")).scalars())
     stopped = Report()
@@ -163,7 +157,7 @@ def place(app: App, day: date, folder: Path | None = None) -> PlacementRun:
                     t.payment.c.loan_id.in_([a.loan_id for a in go]), t.payment.c.status == "posted"
                 )
                 .order_by(t.payment.c.paid_on)
-            ).all()  # fmt: skip
+            ).all()
         )
     recall_by = day + timedelta(days=app.settings.placement_days)
     by_agency: dict[str, list[dict[str, Any]]] = {}
@@ -173,37 +167,69 @@ def place(app: App, day: date, folder: Path | None = None) -> PlacementRun:
         st, f = statements[a.loan_id], facts[a.loan_id]
         pid = f"pl-{uuid.uuid4().hex[:16]}"
         o = st["overdue"]
-        by_agency.setdefault(agency, []).append({
-            "placement_id": pid, "loan_ref": a.loan_id,
-            "borrower_name": app.cipher.decrypt("borrower.name", f.name_enc) or "",
-            "phone": phones.get(a.borrower_id, ""), "address": addresses.get(a.borrower_id, ""),
-            "currency": f.currency, "total_due": st["total_due"],
-            "overdue_principal": o["principal"], "overdue_interest": o["interest"],
-            "overdue_fee": o["fee"], "penalty": o["penalty"], "dpd": st["dpd"] or 0,
-            "last_payment_on": last_paid.get(a.loan_id) or "",
-            "placed_on": day.isoformat(), "recall_by": recall_by.isoformat(),
-        })  # fmt: skip
-        records.append({
-            "placement_id": pid, "loan_id": a.loan_id, "borrower_id": a.borrower_id,
-            "agency": agency, "pool": a.pool, "action_id": a.action_id, "placed_on": day,
-            "recall_by": recall_by, "balance": st["total_due"], "status": "placed",
-            "file": f"placement-{agency}-{day.isoformat()}.csv",
-        })  # fmt: skip
+        by_agency.setdefault(agency, []).append(
+            {
+                "placement_id": pid,
+                "loan_ref": a.loan_id,
+                "borrower_name": app.cipher.decrypt("borrower.name", f.name_enc) or "",
+                "phone": phones.get(a.borrower_id, ""),
+                "address": addresses.get(a.borrower_id, ""),
+                "currency": f.currency,
+                "total_due": st["total_due"],
+                "overdue_principal": o["principal"],
+                "overdue_interest": o["interest"],
+                "overdue_fee": o["fee"],
+                "penalty": o["penalty"],
+                "dpd": st["dpd"] or 0,
+                "last_payment_on": last_paid.get(a.loan_id) or "",
+                "placed_on": day.isoformat(),
+                "recall_by": recall_by.isoformat(),
+            }
+        )
+        records.append(
+            {
+                "placement_id": pid,
+                "loan_id": a.loan_id,
+                "borrower_id": a.borrower_id,
+                "agency": agency,
+                "pool": a.pool,
+                "action_id": a.action_id,
+                "placed_on": day,
+                "recall_by": recall_by,
+                "balance": st["total_due"],
+                "status": "placed",
+                "file": f"placement-{agency}-{day.isoformat()}.csv",
+            }
+        )
     files: dict[str, Path] = {}
     with app.engine.begin() as conn:
         if records:
             conn.execute(insert(pl), records)
             for r in records:
-                conn.execute(update(pa_).where(pa_.c.action_id == r["action_id"])
-                             .values(status="placed", sent_at=now))  # fmt: skip
+                conn.execute(
+                    update(pa_)
+                    .where(pa_.c.action_id == r["action_id"])
+                    .values(status="placed", sent_at=now)
+                )
             for a in already:
-                conn.execute(update(pa_).where(pa_.c.action_id == a.action_id)
-                             .values(status="cancelled", rule="agency.already_placed"))  # fmt: skip
-            audit.append(conn, [
-                audit.Entry(kind="placement", subject=r["loan_id"], rulebook="", at=now,
-                            payload={k: str(v) for k, v in r.items()})
-                for r in records
-            ])  # fmt: skip
+                conn.execute(
+                    update(pa_)
+                    .where(pa_.c.action_id == a.action_id)
+                    .values(status="cancelled", rule="agency.already_placed")
+                )
+            audit.append(
+                conn,
+                [
+                    audit.Entry(
+                        kind="placement",
+                        subject=r["loan_id"],
+                        rulebook="",
+                        at=now,
+                        payload={k: str(v) for k, v in r.items()},
+                    )
+                    for r in records
+                ],
+            )
         # the files last, inside the transaction: a failure to write leaves nothing placed
         for agency, rows in by_agency.items():
             path = folder / f"placement-{agency}-{day.isoformat()}.csv"
@@ -248,21 +274,33 @@ def recall(
         if not rows:
             return RecallRun({}, 0)
         conn.execute(
-            update(pl).where(pl.c.placement_id.in_([r.placement_id for r in rows]))
+            update(pl)
+            .where(pl.c.placement_id.in_([r.placement_id for r in rows]))
             .values(status="recalled", recalled_on=day, recall_reason=reason)
-        )  # fmt: skip
-        audit.append(conn, [
-            audit.Entry(kind="recall", subject=r.loan_id, rulebook="", at=app.clock(),
-                        payload={"placement_id": r.placement_id, "agency": r.agency,
-                                 "reason": reason})
-            for r in rows
-        ])  # fmt: skip
+        )
+        audit.append(
+            conn,
+            [
+                audit.Entry(
+                    kind="recall",
+                    subject=r.loan_id,
+                    rulebook="",
+                    at=app.clock(),
+                    payload={"placement_id": r.placement_id, "agency": r.agency, "reason": reason},
+                )
+                for r in rows
+            ],
+        )
         by_agency: dict[str, list[dict[str, Any]]] = {}
         for r in rows:
-            by_agency.setdefault(r.agency, []).append({
-                "placement_id": r.placement_id, "loan_ref": r.loan_id,
-                "recalled_on": day.isoformat(), "reason": reason,
-            })  # fmt: skip
+            by_agency.setdefault(r.agency, []).append(
+                {
+                    "placement_id": r.placement_id,
+                    "loan_ref": r.loan_id,
+                    "recalled_on": day.isoformat(),
+                    "reason": reason,
+                }
+            )
         files = {}
         for agency, items in by_agency.items():
             path = folder / f"recall-{agency}-{day.isoformat()}.csv"
@@ -272,101 +310,3 @@ def recall(
             _write_csv(path, RECALL_FIELDS, items)
             files[agency] = path
     return RecallRun(files, len(rows))
-
-
-# ------------------------------------------------------------------------------------------
-# legal referral
-
-
-def evidence_hash(app: App, row: Any) -> str:
-    """The SHA-256 of a contact attempt's recorded fields, in a canonical form (the words as
-    said, opened: sealing them again under a new key does not change the hash)."""
-    fields = ("attempt_id", "borrower_id", "loan_id", "channel", "at", "direction", "role",
-              "result", "template", "template_version", "collector_id", "subject", "content",
-              "provider", "provider_ref")  # fmt: skip
-    values = {f: getattr(row, f) for f in fields}
-    values["content"] = app.cipher.open_text(CONTENT, values["content"])
-    values["at"] = as_utc(values["at"]).isoformat()
-    return hashlib.sha256(audit.canonical(values).encode("utf-8")).hexdigest()
-
-
-def legal_package(app: App, loan_id: str, as_of: date) -> tuple[bytes, dict[str, Any]]:
-    """The PDF of ``loan_id``'s legal package, and what it contains (for an index)."""
-    require_current(app)
-    st = statement_for_loan(app, loan_id, as_of)
-    ca, pay = t.contact_attempt, t.payment
-    with app.engine.connect() as conn:
-        f = loan_facts(conn, [loan_id])[loan_id]
-        borrower = conn.execute(
-            select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)
-        ).scalar_one()
-        payments = [
-            {"paid_on": r.paid_on.isoformat(), "amount": r.amount, "status": r.status}
-            for r in conn.execute(
-                select(pay).where(pay.c.loan_id == loan_id).order_by(pay.c.paid_on)
-            )
-        ]
-        contacts = [
-            {
-                "at": as_utc(r.at).strftime("%Y-%m-%d %H:%M UTC"),
-                "channel": r.channel,
-                "role": r.role,
-                "result": r.result,
-                "hash": evidence_hash(app, r),
-            }  # fmt: skip
-            for r in conn.execute(
-                select(ca)
-                .where(
-                    ca.c.borrower_id == borrower, (ca.c.loan_id == loan_id) | ca.c.loan_id.is_(None)
-                )
-                .order_by(ca.c.at, ca.c.attempt_id)
-            )  # fmt: skip
-        ]
-    locale = "zh-CN"
-    page = documents.legal_package_html(
-        st, name=app.cipher.decrypt("borrower.name", f.name_enc) or "", loan_id=loan_id,
-        creditor=f.creditor, currency=f.currency, locale=locale, payments=payments,
-        contacts=contacts,
-    )  # fmt: skip
-    return documents.to_pdf(page), {"loan_id": loan_id, "as_of": as_of.isoformat(),
-                                    "payments": len(payments), "contacts": contacts}  # fmt: skip
-
-
-def refer(app: App, day: date, folder: Path | None = None) -> dict[str, Path]:
-    """Carry out ``day``'s planned legal referrals: a package per account, in ``folder``."""
-    require_current(app)
-    folder = (folder or app.settings.legal_dir) / day.isoformat()
-    pa_ = t.plan_action
-    with app.engine.connect() as conn:
-        actions = conn.execute(
-            select(pa_).where(
-                pa_.c.business_date == day,
-                pa_.c.channel == "legal_referral",
-                pa_.c.status == "planned",
-            )  # fmt: skip
-        ).all()
-    stopped = Report()
-    verdicts, _ = judge_actions(app, actions, app.clock()) if actions else ({}, {})
-    with app.engine.begin() as conn:
-        apply_verdicts(app, conn, list(verdicts.values()), None, stopped)
-    out: dict[str, Path] = {}
-    for a in actions:
-        if verdicts[a.action_id].outcome != "send":
-            continue
-        pdf, index = legal_package(app, a.loan_id, day)
-        path = folder / f"legal-{a.loan_id}.pdf"
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_name(f".{path.name}.tmp")
-        tmp.write_bytes(pdf)
-        os.replace(tmp, path)
-        digest = hashlib.sha256(pdf).hexdigest()
-        with app.engine.begin() as conn:
-            conn.execute(update(pa_).where(pa_.c.action_id == a.action_id)
-                         .values(status="referred", sent_at=app.clock()))  # fmt: skip
-            audit.append(conn, [audit.Entry(
-                kind="legal_referral", subject=a.loan_id, rulebook="", at=app.clock(),
-                payload={"file": path.name, "sha256": digest, "contacts": len(index["contacts"]),
-                         "payments": index["payments"]},
-            )])  # fmt: skip
-        out[a.loan_id] = path
-    return out

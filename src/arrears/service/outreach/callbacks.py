@@ -69,14 +69,20 @@ def _first_telling(conn: Any, provider: str, key: str, at: Any) -> str | None:
         stmt = sqlite.insert(pe).values(**row).on_conflict_do_nothing()
     if conn.execute(stmt.returning(pe.c.event_key)).first() is not None:
         return None  # claimed: the first telling
-    return str(conn.execute(select(pe.c.outcome).where(
-        pe.c.provider == provider, pe.c.event_key == key[:200])).scalar_one())  # fmt: skip
+    return str(
+        conn.execute(
+            select(pe.c.outcome).where(pe.c.provider == provider, pe.c.event_key == key[:200])
+        ).scalar_one()
+    )
 
 
 def _told(conn: Any, provider: str, key: str, outcome: dict[str, Any]) -> None:
     pe = t.provider_event
-    conn.execute(update(pe).where(pe.c.provider == provider, pe.c.event_key == key[:200])
-                 .values(outcome=json.dumps(outcome, sort_keys=True)))  # fmt: skip
+    conn.execute(
+        update(pe)
+        .where(pe.c.provider == provider, pe.c.event_key == key[:200])
+        .values(outcome=json.dumps(outcome, sort_keys=True))
+    )
 
 
 def sms_receipt(app: App, provider_ref: str, status: str, detail: str | None = None) -> str:
@@ -166,8 +172,13 @@ def dialer_event(app: App, event: dict[str, Any]) -> CallResult:
     except ValueError as exc:
         raise Invalid(str(exc), field=getattr(exc, "field", None)) from exc
     now = app.clock()
-    key = "|".join((outcome.call_id or outcome.reference, str(event.get("status")),
-                    str(event.get("digits") or "")))  # fmt: skip
+    key = "|".join(
+        (
+            outcome.call_id or outcome.reference,
+            str(event.get("status")),
+            str(event.get("digits") or ""),
+        )
+    )
     with app.engine.begin() as conn:
         before = _first_telling(conn, "dialer", key, now)
         if before is not None:  # told before: what it did then, and nothing more
@@ -205,7 +216,7 @@ def _act(app: App, conn: Any, row: Any, choice: str) -> str:
                 due_on=today,
                 made_at=now,
                 status="pending",
-            )  # fmt: skip
+            )
         )
         return promise_id
     if choice == "dispute":
@@ -218,7 +229,7 @@ def _act(app: App, conn: Any, row: Any, choice: str) -> str:
                 kind="dispute",
                 starts_at=now,
                 ends_at=None,
-            )  # fmt: skip
+            )
         )
         return hold_id
     # call_back: an agent call in today's call-back worklist, first in line

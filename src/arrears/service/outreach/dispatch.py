@@ -105,8 +105,9 @@ def dispatch(
     return report
 
 
-def _ready(app: App, rows: Sequence[Any], now: datetime, opts: Options, report: Report,
-           templates: Any) -> list[Outgoing]:  # fmt: skip
+def _ready(
+    app: App, rows: Sequence[Any], now: datetime, opts: Options, report: Report, templates: Any
+) -> list[Outgoing]:
     """The claimed actions' messages: those prepared before (sent again under their key) and
     the fresh ones, judged again and prepared now."""
     fresh = [a for a in rows if a.status == "planned"]
@@ -116,8 +117,9 @@ def _ready(app: App, rows: Sequence[Any], now: datetime, opts: Options, report: 
         verdicts = judge_actions(app, fresh, now)
         with app.engine.begin() as conn:
             apply_verdicts(app, conn, list(verdicts[0].values()), opts.worker, report)
-        outgoing += prepare_batch(app, fresh, verdicts[0], verdicts[1], now, opts.worker,
-                             report, templates)  # fmt: skip
+        outgoing += prepare_batch(
+            app, fresh, verdicts[0], verdicts[1], now, opts.worker, report, templates
+        )
     return outgoing
 
 
@@ -129,9 +131,14 @@ def outbox_rows(app: App, day: date | None = None, limit: int = 20) -> list[dict
         q = q.where(ob.c.business_date == day)
     with app.engine.connect() as conn:
         rows = conn.execute(q).mappings().all()
-    return [{**{k: v for k, v in r.items() if k != "destination_enc"},
-             "body": app.cipher.open_text(BODY, r["body"]),
-             "html": app.cipher.open_text(HTML, r["html"])} for r in rows]  # fmt: skip
+    return [
+        {
+            **{k: v for k, v in r.items() if k != "destination_enc"},
+            "body": app.cipher.open_text(BODY, r["body"]),
+            "html": app.cipher.open_text(HTML, r["html"]),
+        }
+        for r in rows
+    ]
 
 
 def letter_batch(app: App, day: date, folder: Path) -> Any:
@@ -148,7 +155,7 @@ def letter_batch(app: App, day: date, folder: Path) -> Any:
                 ob.c.html,
                 ob.c.body,
                 ob.c.locale,
-            )  # fmt: skip
+            )
             .where(ob.c.channel == "letter", ob.c.business_date == day, ob.c.status == "sent")
             .order_by(ob.c.action_id)
         ).all()

@@ -102,8 +102,9 @@ def wait_for_database(app: App, lost: int) -> int:
     return lost
 
 
-def end_message(conn: Connection, action_id: str, attempt_id: str | None, status: str,
-                 result: str, detail: str) -> None:  # fmt: skip
+def end_message(
+    conn: Connection, action_id: str, attempt_id: str | None, status: str, result: str, detail: str
+) -> None:
     ob = t.outbox_message
     conn.execute(update(ob).where(ob.c.action_id == action_id).values(status=status, detail=detail))
     if attempt_id:

@@ -68,8 +68,12 @@ class Judge:
             return None
         idx, row = found
         row = {**row, "_idx": idx}
-        loan = loan_from_rows(row, self.history.inst.get(idx, []), self.history.pays.get(idx, []),
-                              self.snap.events.get(loan_id, ()))  # fmt: skip
+        loan = loan_from_rows(
+            row,
+            self.history.inst.get(idx, []),
+            self.history.pays.get(idx, []),
+            self.snap.events.get(loan_id, ()),
+        )
         s = statement(loan, self.snap.as_of, buckets=self.bands.buckets, explain=False)
         self.statements[loan_id] = statement_to_dict(s)
         book = self.books.setdefault(row["rulebook"], load_rulebook(row["rulebook"]))
@@ -102,9 +106,25 @@ def step_of(strategy: Strategy, step_id: str, channel: str) -> Step:
         if s.id == step_id:
             return s
     # the strategy changed since the plan was made: judge the action as a bare step
-    return Step(id=step_id, stage="", segment="all", order=0, channel=channel, template=None,
-                queue=None, pool=None, priority=Lit(0), when=None, on_days=(), every=None,
-                from_day=None, to_day=None, experiment=None, arm=None, collectors=None)  # fmt: skip
+    return Step(
+        id=step_id,
+        stage="",
+        segment="all",
+        order=0,
+        channel=channel,
+        template=None,
+        queue=None,
+        pool=None,
+        priority=Lit(0),
+        when=None,
+        on_days=(),
+        every=None,
+        from_day=None,
+        to_day=None,
+        experiment=None,
+        arm=None,
+        collectors=None,
+    )
 
 
 def strategies_of(app: App, conn: Connection, run_ids: set[int]) -> dict[int, Strategy]:
@@ -133,8 +153,14 @@ def recheck(app: App, actions: Sequence[Any], now: datetime) -> list[Verdict]:
     return list(judge_actions(app, actions, now)[0].values())
 
 
-def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], worker: str | None,
-                   report: Report, note: str | None = None) -> None:  # fmt: skip
+def apply_verdicts(
+    app: App,
+    conn: Connection,
+    verdicts: Sequence[Verdict],
+    worker: str | None,
+    report: Report,
+    note: str | None = None,
+) -> None:
     """Cancel or move actions still planned (leased by ``worker`` when given); ``note`` says
     what prompted it (a payment's reversal restores what the payment cancelled)."""
     pa_ = t.plan_action
@@ -163,8 +189,14 @@ def apply_verdicts(app: App, conn: Connection, verdicts: Sequence[Verdict], work
         report.by_rule[v.rule or ""] += 1
 
 
-def _look(app: App, note: str, *, loan_id: str | None = None,
-          borrower_id: str | None = None, since: date | None = None) -> Report:  # fmt: skip
+def _look(
+    app: App,
+    note: str,
+    *,
+    loan_id: str | None = None,
+    borrower_id: str | None = None,
+    since: date | None = None,
+) -> Report:
     """Judge a loan's (or a borrower's) pending actions of ``since`` (today) and later again
     now: those the event makes pointless or forbidden are cancelled, noting ``note``.
     ``claimed`` in the report: how many were judged."""

@@ -110,8 +110,13 @@ def render_all(
         try:
             tpl = templates.get(a.template, a.locale)
             code = codes.new_code()
-            ctx = context_from(app, judge_statements[a.loan_id], facts[a.loan_id],
-                               locale=tpl.locale, code=codes.shown(code))  # fmt: skip
+            ctx = context_from(
+                app,
+                judge_statements[a.loan_id],
+                facts[a.loan_id],
+                locale=tpl.locale,
+                code=codes.shown(code),
+            )
             rendered = templating.render(tpl, ctx)
         except (ServiceError, templating.TemplateError, KeyError) as exc:
             parked.append((a, f"cannot render {a.template}: {exc}"))
@@ -150,7 +155,7 @@ def prepare_batch(
                 update(pa_)
                 .where(
                     pa_.c.action_id.in_(ids), pa_.c.lease_owner == worker, pa_.c.status == "planned"
-                )  # fmt: skip
+                )
                 .values(status=SENDING, tries=0)
                 .returning(pa_.c.action_id)
             ).scalars()
@@ -215,7 +220,7 @@ def prepare_batch(
                         html,
                         tpl.locale,
                         a.business_date,
-                    ),  # fmt: skip
+                    ),
                     attach=attach,
                     tries=0,
                     window_end=as_utc(a.window_end),
@@ -223,18 +228,27 @@ def prepare_batch(
             )
         if keyed:
             conn.execute(
-                update(pa_).where(pa_.c.action_id == bindparam("k"))
+                update(pa_)
+                .where(pa_.c.action_id == bindparam("k"))
                 .values(attempt_id=bindparam("att")),
                 keyed,
-            )  # fmt: skip
+            )
             conn.execute(insert(t.contact_attempt), attempts)
             conn.execute(insert(t.verification_code), issued)
             conn.execute(insert(t.outbox_message), messages)
     return out
 
 
-def message_of(key: str, channel: str, to: str, subject: str | None, body: str,
-             html: str | None, locale: str, day: date) -> Message:  # fmt: skip
+def message_of(
+    key: str,
+    channel: str,
+    to: str,
+    subject: str | None,
+    body: str,
+    html: str | None,
+    locale: str,
+    day: date,
+) -> Message:
     return Message(
         idempotency_key=key,
         channel=channel,
@@ -247,8 +261,9 @@ def message_of(key: str, channel: str, to: str, subject: str | None, body: str,
     )
 
 
-def stored_messages(app: App, rows: Sequence[Any], now: datetime, worker: str,
-            report: Report) -> list[Outgoing]:  # fmt: skip
+def stored_messages(
+    app: App, rows: Sequence[Any], now: datetime, worker: str, report: Report
+) -> list[Outgoing]:
     """The messages of actions already prepared (a dead dispatcher's, or due for a retry)."""
     if not rows:
         return []
@@ -287,7 +302,7 @@ def stored_messages(app: App, rows: Sequence[Any], now: datetime, worker: str,
                     app.cipher.open_text(HTML, m.html),
                     m.locale,
                     a.business_date,
-                ),  # fmt: skip
+                ),
                 attach=m.attach,
                 tries=int(a.tries or 0),
                 window_end=as_utc(a.window_end),

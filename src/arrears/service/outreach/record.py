@@ -23,8 +23,9 @@ def backoff_for(opts: Options, tries: int) -> timedelta:
     return timedelta(seconds=min(opts.backoff_seconds * 2 ** max(tries - 1, 0), 3600.0))
 
 
-def record_batch(app: App, done: Sequence[Outgoing], now: datetime, worker: str, opts: Options,
-            report: Report) -> None:  # fmt: skip
+def record_batch(
+    app: App, done: Sequence[Outgoing], now: datetime, worker: str, opts: Options, report: Report
+) -> None:
     pa_, ob, ca = t.plan_action, t.outbox_message, t.contact_attempt
     evidence: list[audit.Entry] = []
     with app.engine.begin() as conn:
@@ -34,9 +35,7 @@ def record_batch(app: App, done: Sequence[Outgoing], now: datetime, worker: str,
             took = set(
                 conn.execute(  # recorded once, by whichever dispatcher sent it first
                     update(pa_)
-                    .where(
-                        pa_.c.action_id.in_([o.action_id for o in ok]), pa_.c.status == SENDING
-                    )  # fmt: skip
+                    .where(pa_.c.action_id.in_([o.action_id for o in ok]), pa_.c.status == SENDING)
                     .values(
                         status=SENT,
                         sent_at=now,
@@ -44,7 +43,7 @@ def record_batch(app: App, done: Sequence[Outgoing], now: datetime, worker: str,
                         lease_until=None,
                         tries=func.coalesce(pa_.c.tries, 0) + 1,
                         last_error=None,
-                    )  # fmt: skip
+                    )
                     .returning(pa_.c.action_id)
                 ).scalars()
             )
@@ -52,22 +51,35 @@ def record_batch(app: App, done: Sequence[Outgoing], now: datetime, worker: str,
         mine = [o for o in ok if o.action_id in took]
         if mine:
             rows = [
-                {"k": o.action_id, "att": o.attempt_id, "p": o.receipt.provider,
-                 "ref": o.receipt.provider_ref, "st": o.receipt.status}
-                for o in mine if o.receipt is not None
-            ]  # fmt: skip
+                {
+                    "k": o.action_id,
+                    "att": o.attempt_id,
+                    "p": o.receipt.provider,
+                    "ref": o.receipt.provider_ref,
+                    "st": o.receipt.status,
+                }
+                for o in mine
+                if o.receipt is not None
+            ]
             conn.execute(
-                update(ob).where(ob.c.action_id == bindparam("k"))
-                .values(status="sent", provider=bindparam("p"), provider_ref=bindparam("ref"),
-                        sent_at=now),
+                update(ob)
+                .where(ob.c.action_id == bindparam("k"))
+                .values(
+                    status="sent",
+                    provider=bindparam("p"),
+                    provider_ref=bindparam("ref"),
+                    sent_at=now,
+                ),
                 rows,
-            )  # fmt: skip
+            )
             conn.execute(
-                update(ca).where(ca.c.attempt_id == bindparam("att"))
-                .values(provider=bindparam("p"), provider_ref=bindparam("ref"),
-                        result=bindparam("st")),
+                update(ca)
+                .where(ca.c.attempt_id == bindparam("att"))
+                .values(
+                    provider=bindparam("p"), provider_ref=bindparam("ref"), result=bindparam("st")
+                ),
                 rows,
-            )  # fmt: skip
+            )
         for o in mine:
             r = o.receipt
             assert r is not None
@@ -96,8 +108,14 @@ def record_batch(app: App, done: Sequence[Outgoing], now: datetime, worker: str,
             assert failure is not None
             tries = o.tries + 1
             if failure.retry and tries < opts.max_tries:
-                if release_lease(conn, o.action_id, worker, tries=tries, last_error=failure.reason,
-                            next_try_at=now + backoff_for(opts, tries)):  # fmt: skip
+                if release_lease(
+                    conn,
+                    o.action_id,
+                    worker,
+                    tries=tries,
+                    last_error=failure.reason,
+                    next_try_at=now + backoff_for(opts, tries),
+                ):
                     report.retried += 1
                 else:
                     report.fenced += 1

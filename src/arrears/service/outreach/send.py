@@ -24,8 +24,14 @@ def attachments_of(app: App, o: Outgoing) -> tuple[Attachment, ...]:
         f = loan_facts(conn, [o.loan_id])[o.loan_id]
     zh = o.message.locale.startswith("zh")
     name = app.cipher.decrypt("borrower.name", f.name_enc) or ""
-    page = documents.statement_html(st, name=name, loan_id=o.loan_id, creditor=f.creditor,
-                                    currency=f.currency, locale=o.message.locale)  # fmt: skip
+    page = documents.statement_html(
+        st,
+        name=name,
+        loan_id=o.loan_id,
+        creditor=f.creditor,
+        currency=f.currency,
+        locale=o.message.locale,
+    )
     filename = f"{'对账单' if zh else 'statement'}-{o.loan_id}-{o.business_date}.pdf"
     return (Attachment(filename, "application/pdf", documents.to_pdf(page)),)
 

@@ -144,8 +144,9 @@ def context_for(
         facts = loan_facts(conn, [loan_id])
     if loan_id not in facts:
         raise NotFound(f"loan {loan_id}: not in the store", field="loan_id")
-    return context_from(app, st, facts[loan_id], locale=locale, code=code,
-                        collector_id=collector_id)  # fmt: skip
+    return context_from(
+        app, st, facts[loan_id], locale=locale, code=code, collector_id=collector_id
+    )
 
 
 @dataclass(frozen=True)

@@ -64,7 +64,7 @@ def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) 
                 pa_.c.window_start,
                 pa_.c.window_end,
                 pa_.c.locale,
-            )  # fmt: skip
+            )
             .where(
                 and_(
                     pa_.c.business_date == day,
@@ -148,11 +148,24 @@ def add_call_back(conn: Connection, action: Any, now: datetime) -> str:
     if exists is None:
         values = {c.name: getattr(action, c.name) for c in pa_.c}
         values.update(
-            action_id=item, step_id="call_back", channel="agent_call", template=None,
-            queue=CALL_BACK_QUEUE, pool=None, priority=1e9, status="planned", rule=None,
-            lease_owner=None, lease_until=None, tries=None, next_try_at=None, attempt_id=None,
-            sent_at=None, last_error=None, window_start=max(as_utc(action.window_start), now),
-        )  # fmt: skip
+            action_id=item,
+            step_id="call_back",
+            channel="agent_call",
+            template=None,
+            queue=CALL_BACK_QUEUE,
+            pool=None,
+            priority=1e9,
+            status="planned",
+            rule=None,
+            lease_owner=None,
+            lease_until=None,
+            tries=None,
+            next_try_at=None,
+            attempt_id=None,
+            sent_at=None,
+            last_error=None,
+            window_start=max(as_utc(action.window_start), now),
+        )
         conn.execute(insert(pa_).values(**values))
     return item
 

@@ -52,9 +52,20 @@ def complaint_listing(app: App, *, status: str | None, limit: int, offset: int) 
     """A page of complaints, newest first (with ``status`` when given): who, what, where it
     stands and whom it is about."""
     c = t.complaint
-    q = select(c.c.complaint_id, c.c.borrower_id, c.c.loan_id, c.c.category, c.c.source,
-               c.c.status, c.c.received_at, c.c.sla_due_at, c.c.finding, c.c.collector_id,
-               c.c.agency, c.c.template).order_by(c.c.received_at.desc())  # fmt: skip
+    q = select(
+        c.c.complaint_id,
+        c.c.borrower_id,
+        c.c.loan_id,
+        c.c.category,
+        c.c.source,
+        c.c.status,
+        c.c.received_at,
+        c.c.sla_due_at,
+        c.c.finding,
+        c.c.collector_id,
+        c.c.agency,
+        c.c.template,
+    ).order_by(c.c.received_at.desc())
     if status:
         q = q.where(c.c.status == status)
     return page_of_query(app, q, limit, offset)

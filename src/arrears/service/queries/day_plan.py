@@ -22,9 +22,19 @@ def plan_listing(
     """A page of ``day``'s planned actions by id (with ``status`` and ``channel`` when given):
     loan, stage, segment, channel, template, queue, status, the rule that decided, window."""
     pa_ = t.plan_action
-    q = select(pa_.c.action_id, pa_.c.loan_id, pa_.c.stage, pa_.c.segment, pa_.c.channel,
-               pa_.c.template, pa_.c.queue, pa_.c.status, pa_.c.rule, pa_.c.window_start,
-               pa_.c.window_end).where(pa_.c.business_date == day)  # fmt: skip
+    q = select(
+        pa_.c.action_id,
+        pa_.c.loan_id,
+        pa_.c.stage,
+        pa_.c.segment,
+        pa_.c.channel,
+        pa_.c.template,
+        pa_.c.queue,
+        pa_.c.status,
+        pa_.c.rule,
+        pa_.c.window_start,
+        pa_.c.window_end,
+    ).where(pa_.c.business_date == day)
     if status:
         q = q.where(pa_.c.status == status)
     if channel:
@@ -35,8 +45,9 @@ def plan_listing(
 def planned_in_queue(app: App, queue: str, day: date) -> int:
     """How many of ``queue``'s actions on ``day`` are still planned (every channel)."""
     pa_ = t.plan_action
-    q = select(func.count()).where(pa_.c.business_date == day, pa_.c.queue == queue,
-                                   pa_.c.status == "planned")  # fmt: skip
+    q = select(func.count()).where(
+        pa_.c.business_date == day, pa_.c.queue == queue, pa_.c.status == "planned"
+    )
     with app.engine.connect() as conn:
         return int(conn.execute(q).scalar() or 0)
 
@@ -46,9 +57,11 @@ def planned_call(app: App, loan_id: str, day: date, queues: Sequence[str] | None
     ``queues`` (any queue when None)."""
     pa_ = t.plan_action
     q = select(pa_.c.action_id).where(
-        pa_.c.loan_id == loan_id, pa_.c.business_date == day,
-        pa_.c.status == "planned", pa_.c.channel.in_(("agent_call", "visit")),
-    )  # fmt: skip
+        pa_.c.loan_id == loan_id,
+        pa_.c.business_date == day,
+        pa_.c.status == "planned",
+        pa_.c.channel.in_(("agent_call", "visit")),
+    )
     if queues is not None:
         q = q.where(pa_.c.queue.in_(queues))
     with app.engine.connect() as conn:

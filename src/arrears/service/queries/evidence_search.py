@@ -30,10 +30,16 @@ def audit_search(app: App, text: str, kind: str, *, limit: int, offset: int) -> 
         where.append(or_(a.c.subject.like(like), a.c.payload.like(like)))
     with app.engine.connect() as conn:
         total = conn.execute(select(func.count()).select_from(a).where(*where)).scalar() or 0
-        rows = [dict(x) for x in conn.execute(
-            select(a.c.seq, a.c.at, a.c.kind, a.c.subject, a.c.rulebook, a.c.payload, a.c.hash)
-            .where(*where).order_by(a.c.seq.desc())
-            .limit(limit).offset(offset)).mappings()]  # fmt: skip
+        rows = [
+            dict(x)
+            for x in conn.execute(
+                select(a.c.seq, a.c.at, a.c.kind, a.c.subject, a.c.rulebook, a.c.payload, a.c.hash)
+                .where(*where)
+                .order_by(a.c.seq.desc())
+                .limit(limit)
+                .offset(offset)
+            ).mappings()
+        ]
     return Listing(rows, int(total))
 
 
@@ -59,11 +65,15 @@ def decisions_by_rule(app: App, since: date, until: date) -> list[RuleCount]:
     pa_ = t.plan_action
     with app.engine.connect() as conn:
         by_rule = conn.execute(
-            select(pa_.c.rule, pa_.c.status, func.count()).where(
-                pa_.c.business_date >= since, pa_.c.business_date <= until,
+            select(pa_.c.rule, pa_.c.status, func.count())
+            .where(
+                pa_.c.business_date >= since,
+                pa_.c.business_date <= until,
                 pa_.c.rule.is_not(None),
-            ).group_by(pa_.c.rule, pa_.c.status).order_by(func.count().desc())
-        ).all()  # fmt: skip
+            )
+            .group_by(pa_.c.rule, pa_.c.status)
+            .order_by(func.count().desc())
+        ).all()
     return [RuleCount(r, s, int(n)) for r, s, n in by_rule]
 
 
@@ -92,20 +102,35 @@ def account_evidence(app: App, loan_id: str, as_of: date) -> AccountEvidence:
     ca, a = t.contact_attempt, t.audit_log
     with app.engine.connect() as conn:
         bid = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)).scalar()
-        contacts = [dict(r) for r in conn.execute(select(ca).where(
-            ca.c.borrower_id == bid, or_(ca.c.loan_id == loan_id, ca.c.loan_id.is_(None))
-        ).order_by(ca.c.at)).mappings()]  # fmt: skip
-        audit = [dict(r) for r in conn.execute(
-            select(a.c.seq, a.c.at, a.c.kind, a.c.payload, a.c.hash)
-            .where(a.c.subject.in_((loan_id, bid))).order_by(a.c.seq)).mappings()]  # fmt: skip
+        contacts = [
+            dict(r)
+            for r in conn.execute(
+                select(ca)
+                .where(
+                    ca.c.borrower_id == bid, or_(ca.c.loan_id == loan_id, ca.c.loan_id.is_(None))
+                )
+                .order_by(ca.c.at)
+            ).mappings()
+        ]
+        audit = [
+            dict(r)
+            for r in conn.execute(
+                select(a.c.seq, a.c.at, a.c.kind, a.c.payload, a.c.hash)
+                .where(a.c.subject.in_((loan_id, bid)))
+                .order_by(a.c.seq)
+            ).mappings()
+        ]
         return AccountEvidence(
-            statement=st, borrower_id=bid, contacts=contacts, audit=audit,
+            statement=st,
+            borrower_id=bid,
+            contacts=contacts,
+            audit=audit,
             payments=_rows(conn, t.payment, t.payment.c.loan_id, loan_id),
             promises=_rows(conn, t.promise, t.promise.c.loan_id, loan_id),
             holds=_rows(conn, t.hold, t.hold.c.borrower_id, str(bid)),
             complaints=_rows(conn, t.complaint, t.complaint.c.borrower_id, str(bid)),
             arrangements=_rows(conn, t.arrangement, t.arrangement.c.loan_id, loan_id),
-        )  # fmt: skip
+        )
 
 
 def _rows(conn: Connection, table: Any, col: Any, key: str) -> list[dict[str, Any]]:

@@ -19,8 +19,15 @@ def loan_listing(
     """Loans by id, with their collection stage (``stage_since``: since when), filtered by stage
     and portfolio when given."""
     ln, st = t.loan, t.account_stage
-    q = select(ln.c.loan_id, ln.c.borrower_id, ln.c.portfolio_id, ln.c.principal,
-               ln.c.currency, st.c.stage, st.c.since.label("stage_since"))  # fmt: skip
+    q = select(
+        ln.c.loan_id,
+        ln.c.borrower_id,
+        ln.c.portfolio_id,
+        ln.c.principal,
+        ln.c.currency,
+        st.c.stage,
+        st.c.since.label("stage_since"),
+    )
     q = q.outerjoin(st, st.c.loan_id == ln.c.loan_id).order_by(ln.c.loan_id)
     if stage:
         q = q.where(st.c.stage == stage)

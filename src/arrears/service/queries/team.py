@@ -44,10 +44,10 @@ def queue_loads(app: App, day: date) -> list[QueueLoad]:
     pa_ = t.plan_action
     with app.engine.connect() as conn:
         rows = conn.execute(
-            select(pa_.c.queue, pa_.c.status, func.count()).where(
-                pa_.c.business_date == day, pa_.c.queue.is_not(None)
-            ).group_by(pa_.c.queue, pa_.c.status)
-        ).all()  # fmt: skip
+            select(pa_.c.queue, pa_.c.status, func.count())
+            .where(pa_.c.business_date == day, pa_.c.queue.is_not(None))
+            .group_by(pa_.c.queue, pa_.c.status)
+        ).all()
     counts: dict[str, dict[str, int]] = {q: {"planned": 0, "done": 0, "other": 0} for q in capacity}
     for q, status, n in rows:
         row = counts.setdefault(q, {"planned": 0, "done": 0, "other": 0})
@@ -81,20 +81,33 @@ def team_figures(app: App, day: date) -> list[TeamMember]:
     day0 = datetime.combine(day, time(0), ZoneInfo(app.settings.business_timezone))
     month = day0 - timedelta(days=30)
     with app.engine.connect() as conn:
-        people = conn.execute(
-            select(u.c.username, u.c.display_name, u.c.role, u.c.collector_id, u.c.queues)
-            .where(u.c.role.in_(WORKERS)).order_by(u.c.username)
-        ).mappings().all()  # fmt: skip
-        contacts = _by_person(conn, select(ca.c.collector_id, func.count())
-                              .where(ca.c.at >= day0).group_by(ca.c.collector_id))  # fmt: skip
-        complaints = _by_person(conn, select(c.c.collector_id, func.count())
-                                .where(c.c.received_at >= month)
-                                .group_by(c.c.collector_id))  # fmt: skip
+        people = (
+            conn.execute(
+                select(u.c.username, u.c.display_name, u.c.role, u.c.collector_id, u.c.queues)
+                .where(u.c.role.in_(WORKERS))
+                .order_by(u.c.username)
+            )
+            .mappings()
+            .all()
+        )
+        contacts = _by_person(
+            conn,
+            select(ca.c.collector_id, func.count())
+            .where(ca.c.at >= day0)
+            .group_by(ca.c.collector_id),
+        )
+        complaints = _by_person(
+            conn,
+            select(c.c.collector_id, func.count())
+            .where(c.c.received_at >= month)
+            .group_by(c.c.collector_id),
+        )
         taken: dict[str, dict[str, int]] = defaultdict(dict)
         for who, status, n in conn.execute(
             select(pr.c.made_by, pr.c.status, func.count())
-            .where(pr.c.made_at >= month).group_by(pr.c.made_by, pr.c.status)
-        ):  # fmt: skip
+            .where(pr.c.made_at >= month)
+            .group_by(pr.c.made_by, pr.c.status)
+        ):
             if who is not None:
                 taken[str(who)][str(status)] = int(n)
     return [_member(p, contacts, taken, complaints) for p in people]
@@ -113,12 +126,17 @@ def _member(
     cid = p["collector_id"] or p["username"]
     mine = taken.get(cid, {})
     return TeamMember(
-        username=p["username"], name=p["display_name"], role=p["role"], collector_id=cid,
-        queues=p["queues"] or "", contacts_today=contacts.get(cid, 0),
-        promises=sum(mine.values()), kept=mine.get("kept", 0),
+        username=p["username"],
+        name=p["display_name"],
+        role=p["role"],
+        collector_id=cid,
+        queues=p["queues"] or "",
+        contacts_today=contacts.get(cid, 0),
+        promises=sum(mine.values()),
+        kept=mine.get("kept", 0),
         decided=sum(n for k, n in mine.items() if k != "pending"),
         complaints=complaints.get(cid, 0),
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -139,18 +157,31 @@ def agency_results(app: App) -> list[AgencyResult]:
     with app.engine.connect() as conn:
         placed = conn.execute(
             select(pl.c.agency, func.count(), func.sum(pl.c.balance))
-            .where(pl.c.status == "placed").group_by(pl.c.agency)
-        ).all()  # fmt: skip
-        got = dict(conn.execute(
-            select(pl.c.agency, func.sum(pay.c.amount))
-            .select_from(pl.join(pay, and_(pay.c.loan_id == pl.c.loan_id,
-                                           pay.c.paid_on >= pl.c.placed_on)))
-            .where(pay.c.status == "posted").group_by(pl.c.agency)
-        ).all())  # fmt: skip
-    return [AgencyResult(agency=a, accounts=int(n), balance=int(b or 0),
-                         collected=int(got.get(a, 0) or 0),
-                         rate=(int(got.get(a, 0) or 0) / int(b)) if b else None)
-            for a, n, b in placed]  # fmt: skip
+            .where(pl.c.status == "placed")
+            .group_by(pl.c.agency)
+        ).all()
+        got = dict(
+            conn.execute(
+                select(pl.c.agency, func.sum(pay.c.amount))
+                .select_from(
+                    pl.join(
+                        pay, and_(pay.c.loan_id == pl.c.loan_id, pay.c.paid_on >= pl.c.placed_on)
+                    )
+                )
+                .where(pay.c.status == "posted")
+                .group_by(pl.c.agency)
+            ).all()
+        )
+    return [
+        AgencyResult(
+            agency=a,
+            accounts=int(n),
+            balance=int(b or 0),
+            collected=int(got.get(a, 0) or 0),
+            rate=(int(got.get(a, 0) or 0) / int(b)) if b else None,
+        )
+        for a, n, b in placed
+    ]
 
 
 def placed_with(app: App, agency: str | None) -> list[dict[str, Any]]:
@@ -158,6 +189,12 @@ def placed_with(app: App, agency: str | None) -> list[dict[str, Any]]:
     at most 500."""
     pl = t.placement
     with app.engine.connect() as conn:
-        return [dict(x) for x in conn.execute(
-            select(pl).where(pl.c.agency == agency, pl.c.status == "placed")
-            .order_by(pl.c.placed_on.desc(), pl.c.loan_id).limit(500)).mappings()]  # fmt: skip
+        return [
+            dict(x)
+            for x in conn.execute(
+                select(pl)
+                .where(pl.c.agency == agency, pl.c.status == "placed")
+                .order_by(pl.c.placed_on.desc(), pl.c.loan_id)
+                .limit(500)
+            ).mappings()
+        ]

@@ -58,9 +58,10 @@ def can_see(app: App, user: Staff, loan_id: str) -> bool:
     pl = t.placement
     with app.engine.connect() as conn:
         row = conn.execute(
-            select(pl.c.loan_id).where(pl.c.loan_id == loan_id, pl.c.agency == user.agency,
-                                       pl.c.status == "placed")
-        ).first()  # fmt: skip
+            select(pl.c.loan_id).where(
+                pl.c.loan_id == loan_id, pl.c.agency == user.agency, pl.c.status == "placed"
+            )
+        ).first()
     return row is not None
 
 
@@ -90,20 +91,39 @@ def account(app: App, user: Staff, loan_id: str) -> Account:
         loan = conn.execute(select(t.loan).where(t.loan.c.loan_id == loan_id)).mappings().one()
         bid = loan["borrower_id"]
         who = _borrower(app, conn, bid, user.role in UNMASKED_ROLES)
-        loans = [dict(r) for r in conn.execute(
-            select(t.loan.c.loan_id, t.loan.c.principal, t.loan.c.currency,
-                   t.loan.c.portfolio_id).where(t.loan.c.borrower_id == bid)
-            .order_by(t.loan.c.loan_id)).mappings()]  # fmt: skip
-        stage = conn.execute(select(t.account_stage.c.stage)
-                             .where(t.account_stage.c.loan_id == loan_id)).scalar()  # fmt: skip
+        loans = [
+            dict(r)
+            for r in conn.execute(
+                select(
+                    t.loan.c.loan_id, t.loan.c.principal, t.loan.c.currency, t.loan.c.portfolio_id
+                )
+                .where(t.loan.c.borrower_id == bid)
+                .order_by(t.loan.c.loan_id)
+            ).mappings()
+        ]
+        stage = conn.execute(
+            select(t.account_stage.c.stage).where(t.account_stage.c.loan_id == loan_id)
+        ).scalar()
         holds = _holds(app, conn, bid, loan_id)
-        out = Account(loan_id, who, loans, st, _timeline(app, conn, bid, loan_id), holds=holds,
-                      stage=stage)  # fmt: skip
-        out.arrangements = [dict(r) for r in conn.execute(
-            select(t.arrangement).where(t.arrangement.c.loan_id == loan_id)
-            .order_by(t.arrangement.c.proposed_at)).mappings()]  # fmt: skip
-        out.creditor = str(conn.execute(select(t.portfolio.c.creditor).where(
-            t.portfolio.c.portfolio_id == loan["portfolio_id"])).scalar() or "")  # fmt: skip
+        out = Account(
+            loan_id, who, loans, st, _timeline(app, conn, bid, loan_id), holds=holds, stage=stage
+        )
+        out.arrangements = [
+            dict(r)
+            for r in conn.execute(
+                select(t.arrangement)
+                .where(t.arrangement.c.loan_id == loan_id)
+                .order_by(t.arrangement.c.proposed_at)
+            ).mappings()
+        ]
+        out.creditor = str(
+            conn.execute(
+                select(t.portfolio.c.creditor).where(
+                    t.portfolio.c.portfolio_id == loan["portfolio_id"]
+                )
+            ).scalar()
+            or ""
+        )
     out.compliance, out.compliance_zh = _live_state(app, loan_id, holds)
     log_access(app, user, bid, "account", user.role in UNMASKED_ROLES)
     return out
@@ -115,13 +135,23 @@ def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> dict[str, Any]:
     name = dec("borrower.name", b["name_enc"])
     nid = dec("borrower.national_id", b["national_id_enc"])
     points = []
-    for p in conn.execute(select(t.contact_point).where(t.contact_point.c.borrower_id == bid)
-                          .order_by(t.contact_point.c.contact_id)).mappings():  # fmt: skip
+    for p in conn.execute(
+        select(t.contact_point)
+        .where(t.contact_point.c.borrower_id == bid)
+        .order_by(t.contact_point.c.contact_id)
+    ).mappings():
         value = dec("contact_point.value", p["value_enc"])
-        points.append({"kind": p["kind"], "owner_role": p["owner_role"],
-                       "relation": p["relation"], "valid": p["is_valid"],
-                       "primary": p["is_primary"], "opt_outs": p["opt_outs"],
-                       "value": value if unmasked else mask(value, p["kind"])})  # fmt: skip
+        points.append(
+            {
+                "kind": p["kind"],
+                "owner_role": p["owner_role"],
+                "relation": p["relation"],
+                "valid": p["is_valid"],
+                "primary": p["is_primary"],
+                "opt_outs": p["opt_outs"],
+                "value": value if unmasked else mask(value, p["kind"]),
+            }
+        )
     return {
         "borrower_id": bid,
         "name": name if unmasked else mask(name, "name"),
@@ -141,8 +171,9 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
     ended hold's end too; a hold set to expire shows its end before it comes)."""
     events: list[dict[str, Any]] = []
     ca = t.contact_attempt
-    for c in conn.execute(select(ca).where(ca.c.borrower_id == bid).order_by(ca.c.at.desc())
-                          .limit(100)).mappings():  # fmt: skip
+    for c in conn.execute(
+        select(ca).where(ca.c.borrower_id == bid).order_by(ca.c.at.desc()).limit(100)
+    ).mappings():
         events.append(
             {
                 "at": as_utc(c["at"]),
@@ -167,38 +198,74 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
             }
         )
     for p in conn.execute(select(t.promise).where(t.promise.c.loan_id == loan_id)).mappings():
-        events.append({"at": as_utc(p["made_at"]), "kind": "promise", "what": p["status"],
-                       "amount": p["amount"], "detail": f"by {p['due_on']}",
-                       "who": p["made_by"]})  # fmt: skip
+        events.append(
+            {
+                "at": as_utc(p["made_at"]),
+                "kind": "promise",
+                "what": p["status"],
+                "amount": p["amount"],
+                "detail": f"by {p['due_on']}",
+                "who": p["made_by"],
+            }
+        )
     h = t.hold
     for x in conn.execute(
         select(h).where(h.c.borrower_id == bid, or_(h.c.loan_id.is_(None), h.c.loan_id == loan_id))
     ).mappings():
-        events.append({"at": as_utc(x["starts_at"]), "kind": "hold", "what": f"{x['kind']} starts",
-                       "detail": x["reason"] or "", "who": x["created_by"]})  # fmt: skip
+        events.append(
+            {
+                "at": as_utc(x["starts_at"]),
+                "kind": "hold",
+                "what": f"{x['kind']} starts",
+                "detail": x["reason"] or "",
+                "who": x["created_by"],
+            }
+        )
         if x["ends_at"] is not None:
-            events.append({"at": as_utc(x["ends_at"]), "kind": "hold",
-                           "what": f"{x['kind']} ends", "detail": x["end_reason"] or "",
-                           "who": x["ended_by"]})  # fmt: skip
+            events.append(
+                {
+                    "at": as_utc(x["ends_at"]),
+                    "kind": "hold",
+                    "what": f"{x['kind']} ends",
+                    "detail": x["end_reason"] or "",
+                    "who": x["ended_by"],
+                }
+            )
     for c in conn.execute(select(t.complaint).where(t.complaint.c.borrower_id == bid)).mappings():
-        events.append({"at": as_utc(c["received_at"]), "kind": "complaint",
-                       "what": f"{c['category']} ({c['status']})",
-                       "detail": (c["description"] or "")[:200], "who": c["source"]})  # fmt: skip
-    for a in conn.execute(select(t.arrangement).where(t.arrangement.c.loan_id == loan_id)
-                          ).mappings():  # fmt: skip
-        events.append({"at": as_utc(a["proposed_at"]) if a["proposed_at"] else None,
-                       "kind": "arrangement", "what": f"{a['kind']} ({a['status']})",
-                       "detail": a["reason"] or "", "who": a["proposed_by"]})  # fmt: skip
-    return sorted((e for e in events if e["at"] is not None), key=lambda e: e["at"],
-                  reverse=True)  # fmt: skip
+        events.append(
+            {
+                "at": as_utc(c["received_at"]),
+                "kind": "complaint",
+                "what": f"{c['category']} ({c['status']})",
+                "detail": (c["description"] or "")[:200],
+                "who": c["source"],
+            }
+        )
+    for a in conn.execute(
+        select(t.arrangement).where(t.arrangement.c.loan_id == loan_id)
+    ).mappings():
+        events.append(
+            {
+                "at": as_utc(a["proposed_at"]) if a["proposed_at"] else None,
+                "kind": "arrangement",
+                "what": f"{a['kind']} ({a['status']})",
+                "detail": a["reason"] or "",
+                "who": a["proposed_by"],
+            }
+        )
+    return sorted((e for e in events if e["at"] is not None), key=lambda e: e["at"], reverse=True)
 
 
 def _holds(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
     h = t.hold
     now = app.clock()
-    rows = conn.execute(select(h).where(
-        h.c.borrower_id == bid, or_(h.c.loan_id.is_(None), h.c.loan_id == loan_id),
-        or_(h.c.ends_at.is_(None), h.c.ends_at > now))).mappings()  # fmt: skip
+    rows = conn.execute(
+        select(h).where(
+            h.c.borrower_id == bid,
+            or_(h.c.loan_id.is_(None), h.c.loan_id == loan_id),
+            or_(h.c.ends_at.is_(None), h.c.ends_at > now),
+        )
+    ).mappings()
     return [dict(r) for r in rows if as_utc(r["starts_at"]) <= now]
 
 
@@ -237,8 +304,10 @@ def _live_state(app: App, loan_id: str, holds: list[dict[str, Any]]) -> tuple[li
             f"no calls now: {first.reason}"
             + (f"; next allowed {when:%m-%d %H:%M} ({state.timezone})" if when else "")
         )
-        zh.append(f"当前不可致电：{first.reason_zh}"
-                  + (f"；最早 {when:%m-%d %H:%M}（{state.timezone}）" if when else ""))  # fmt: skip
+        zh.append(
+            f"当前不可致电：{first.reason_zh}"
+            + (f"；最早 {when:%m-%d %H:%M}（{state.timezone}）" if when else "")
+        )
     if state.limit is not None:
         en.append(f"{state.connected} of {state.limit} connected calls used today")
         zh.append(f"今日已接通 {state.connected}/{state.limit} 次")

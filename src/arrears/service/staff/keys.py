@@ -79,8 +79,9 @@ def _reseal(c: Cipher, target: Target, row: Any) -> dict[str, Any]:
             "national_id", c.decrypt("borrower.national_id", row.national_id_enc)
         )
     if target.table is t.contact_point and "value_enc" in values:
-        values["value_hash"] = c.lookup_hash(row.kind, c.decrypt("contact_point.value",
-                                                                row.value_enc))  # fmt: skip
+        values["value_hash"] = c.lookup_hash(
+            row.kind, c.decrypt("contact_point.value", row.value_enc)
+        )
     return values
 
 
@@ -89,8 +90,9 @@ def _moved_hashes(conn: Connection, c: Cipher, borrowers: set[str]) -> dict[str,
     attempt's destination hash was computed from)."""
     cp = t.contact_point
     out: dict[str, str] = {}
-    for row in conn.execute(select(cp.c.kind, cp.c.value_enc)
-                            .where(cp.c.borrower_id.in_(sorted(borrowers)))):  # fmt: skip
+    for row in conn.execute(
+        select(cp.c.kind, cp.c.value_enc).where(cp.c.borrower_id.in_(sorted(borrowers)))
+    ):
         value = c.decrypt("contact_point.value", row.value_enc)
         hashes = c.lookup_hashes(row.kind, value)
         for old in hashes[1:]:
@@ -124,8 +126,11 @@ def rotate(app: App, batch: int = 1000, progress: Progress | None = None) -> dic
                     if target.table is t.contact_attempt and old in moved:
                         values["destination_hash"] = moved[old]
                     if values:
-                        conn.execute(update(target.table).where(key == getattr(row, target.key))
-                                     .values(**values))  # fmt: skip
+                        conn.execute(
+                            update(target.table)
+                            .where(key == getattr(row, target.key))
+                            .values(**values)
+                        )
                         changed += 1
                 after = getattr(rows[-1], target.key)
             if progress:

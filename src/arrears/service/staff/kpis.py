@@ -49,15 +49,24 @@ def measures(app: App, since: date, until: date) -> dict[str, Any]:
         out.update(_books(conn, until))
         out.update(_rolls(conn, since, until))
         pr = t.promise
-        decided: dict[str, int] = dict(conn.execute(
-            select(pr.c.status, func.count()).where(
-                pr.c.due_on >= since, pr.c.due_on <= until,
-                pr.c.status.in_(("kept", "partly_kept", "broken")),
-            ).group_by(pr.c.status)
-        ).all())  # fmt: skip
+        decided: dict[str, int] = dict(
+            conn.execute(
+                select(pr.c.status, func.count())
+                .where(
+                    pr.c.due_on >= since,
+                    pr.c.due_on <= until,
+                    pr.c.status.in_(("kept", "partly_kept", "broken")),
+                )
+                .group_by(pr.c.status)
+            ).all()
+        )
         kept, due = int(decided.get("kept", 0)), sum(int(v) for v in decided.values())
-        out["ptp"] = {"due": due, "kept": kept, "partly_kept": int(decided.get("partly_kept", 0)),
-                      "broken": int(decided.get("broken", 0))}  # fmt: skip
+        out["ptp"] = {
+            "due": due,
+            "kept": kept,
+            "partly_kept": int(decided.get("partly_kept", 0)),
+            "broken": int(decided.get("broken", 0)),
+        }
         out["ptp_kept_rate"] = _share(kept, due)
         ca = t.contact_attempt
         window = (ca.c.at >= start, ca.c.at < end, ca.c.direction == "outbound")
@@ -81,36 +90,57 @@ def measures(app: App, since: date, until: date) -> dict[str, Any]:
         out["right_party_contact_rate"] = _share(reached, attempts)
         pa_ = t.plan_action
         blocks = conn.execute(
-            select(pa_.c.rule, func.count()).where(
-                pa_.c.business_date >= since, pa_.c.business_date <= until,
-                pa_.c.status.in_(("blocked", "suppressed", "cancelled")), pa_.c.rule.is_not(None),
-            ).group_by(pa_.c.rule)
-        ).all()  # fmt: skip
+            select(pa_.c.rule, func.count())
+            .where(
+                pa_.c.business_date >= since,
+                pa_.c.business_date <= until,
+                pa_.c.status.in_(("blocked", "suppressed", "cancelled")),
+                pa_.c.rule.is_not(None),
+            )
+            .group_by(pa_.c.rule)
+        ).all()
         out["blocks_by_rule"] = {str(k): int(v) for k, v in sorted(blocks, key=lambda r: -r[1])}
     from arrears.service.cases.complaints import rates
 
     out["complaints_per_10k"] = [
-        {"by": r.by, "who": r.key, "complaints": r.complaints, "contacts": r.contacts,
-         "per_10k": r.per_10k}
+        {
+            "by": r.by,
+            "who": r.key,
+            "complaints": r.complaints,
+            "contacts": r.contacts,
+            "per_10k": r.per_10k,
+        }
         for r in rates(app, start, end)
-    ]  # fmt: skip
+    ]
     return out
 
 
 def _books(conn: Any, day: date) -> dict[str, Any]:
     ds = t.delinquency_snapshot
-    snap = day if conn.execute(select(ds.c.loan_id).where(ds.c.as_of == day).limit(1)).first() \
-        else None  # fmt: skip
+    snap = (
+        day
+        if conn.execute(select(ds.c.loan_id).where(ds.c.as_of == day).limit(1)).first()
+        else None
+    )
     if snap is not None:
-        bucket = conn.execute(select(ds.c.bucket, func.count(), func.sum(ds.c.total_due))
-                              .where(ds.c.as_of == snap).group_by(ds.c.bucket)).all()  # fmt: skip
-        stage = conn.execute(select(ds.c.stage, func.count(), func.sum(ds.c.total_due))
-                             .where(ds.c.as_of == snap).group_by(ds.c.stage)).all()  # fmt: skip
-        return {"book_from": "snapshot",
-                "by_bucket": {str(k or "settled"): {"loans": int(n), "total_due": int(s or 0)}
-                              for k, n, s in bucket},
-                "by_stage": {str(k): {"loans": int(n), "total_due": int(s or 0)}
-                             for k, n, s in stage}}  # fmt: skip
+        bucket = conn.execute(
+            select(ds.c.bucket, func.count(), func.sum(ds.c.total_due))
+            .where(ds.c.as_of == snap)
+            .group_by(ds.c.bucket)
+        ).all()
+        stage = conn.execute(
+            select(ds.c.stage, func.count(), func.sum(ds.c.total_due))
+            .where(ds.c.as_of == snap)
+            .group_by(ds.c.stage)
+        ).all()
+        return {
+            "book_from": "snapshot",
+            "by_bucket": {
+                str(k or "settled"): {"loans": int(n), "total_due": int(s or 0)}
+                for k, n, s in bucket
+            },
+            "by_stage": {str(k): {"loans": int(n), "total_due": int(s or 0)} for k, n, s in stage},
+        }
     st = t.account_stage
     stage = conn.execute(select(st.c.stage, func.count()).group_by(st.c.stage)).all()
     return {
@@ -125,7 +155,9 @@ def _rolls(conn: Any, since: date, until: date) -> dict[str, Any]:
     ds = t.delinquency_snapshot
     first, last = conn.execute(
         select(func.min(ds.c.as_of), func.max(ds.c.as_of)).where(
-            ds.c.as_of >= since, ds.c.as_of <= until)).one()  # fmt: skip
+            ds.c.as_of >= since, ds.c.as_of <= until
+        )
+    ).one()
     rows = []
     if first is not None and last is not None and first < last:
         a, b = ds.alias("a"), ds.alias("b")
@@ -134,11 +166,14 @@ def _rolls(conn: Any, since: date, until: date) -> dict[str, Any]:
             .select_from(a.join(b, (b.c.loan_id == a.c.loan_id) & (b.c.as_of == last)))
             .where(a.c.as_of == first, a.c.dpd > 0)
             .group_by(a.c.bucket, b.c.bucket, b.c.dpd)
-        ).all()  # fmt: skip
+        ).all()
     if not rows:
-        return {"roll_rates": None, "cure_rates": None,
-                "rolls_note": f"needs two delinquency snapshots between {since} and {until} "
-                              "(arrears portfolio stores one)"}  # fmt: skip
+        return {
+            "roll_rates": None,
+            "cure_rates": None,
+            "rolls_note": f"needs two delinquency snapshots between {since} and {until} "
+            "(arrears portfolio stores one)",
+        }
     start: dict[str, int] = defaultdict(int)
     moved: dict[tuple[str, str], int] = defaultdict(int)
     cured: dict[str, int] = defaultdict(int)

@@ -65,8 +65,15 @@ def _digest(secret: str) -> str:
 def _staff(row: object) -> Staff:
     r = row._mapping  # type: ignore[attr-defined]
     queues = tuple(q for q in (r["queues"] or "").split(",") if q)
-    return Staff(r["user_id"], r["username"], r["display_name"], r["role"], r["agency"],
-                 r["collector_id"], queues)  # fmt: skip
+    return Staff(
+        r["user_id"],
+        r["username"],
+        r["display_name"],
+        r["role"],
+        r["agency"],
+        r["collector_id"],
+        queues,
+    )
 
 
 def add_user(
@@ -98,13 +105,21 @@ def add_user(
         ).first()
         if taken:
             raise Conflict(f"username: {username} is taken", field="username")
-        conn.execute(insert(t.staff_user).values(
-            user_id=user_id, username=username, display_name=display_name or username,
-            role=role, agency=agency, collector_id=collector_id,
-            queues=",".join(queues) if queues else None,
-            password_hash=_hasher.hash(password), failed_logins=0, active=True,
-            created_at=app.clock(),
-        ))  # fmt: skip
+        conn.execute(
+            insert(t.staff_user).values(
+                user_id=user_id,
+                username=username,
+                display_name=display_name or username,
+                role=role,
+                agency=agency,
+                collector_id=collector_id,
+                queues=",".join(queues) if queues else None,
+                password_hash=_hasher.hash(password),
+                failed_logins=0,
+                active=True,
+                created_at=app.clock(),
+            )
+        )
     return user_id
 
 
@@ -143,8 +158,11 @@ def authenticate(app: App, username: str, password: str) -> Staff:
     clear(app, bucket)
     if _hasher.check_needs_rehash(row.password_hash):
         with app.engine.begin() as conn:
-            conn.execute(update(u).where(u.c.user_id == row.user_id)
-                         .values(password_hash=_hasher.hash(password)))  # fmt: skip
+            conn.execute(
+                update(u)
+                .where(u.c.user_id == row.user_id)
+                .values(password_hash=_hasher.hash(password))
+            )
     return _staff(row)
 
 
@@ -154,10 +172,15 @@ def open_session(app: App, user_id: str) -> tuple[str, str]:
     now = app.clock()
     with app.engine.begin() as conn:
         conn.execute(delete(t.staff_session).where(t.staff_session.c.expires_at < now))
-        conn.execute(insert(t.staff_session).values(
-            token_hash=_digest(token), user_id=user_id, csrf=csrf, created_at=now,
-            expires_at=now + timedelta(hours=SESSION_HOURS),
-        ))  # fmt: skip
+        conn.execute(
+            insert(t.staff_session).values(
+                token_hash=_digest(token),
+                user_id=user_id,
+                csrf=csrf,
+                created_at=now,
+                expires_at=now + timedelta(hours=SESSION_HOURS),
+            )
+        )
     return token, csrf
 
 
@@ -166,9 +189,10 @@ def session_user(app: App, token: str) -> tuple[Staff, str] | None:
     s, u = t.staff_session, t.staff_user
     with app.engine.connect() as conn:
         row = conn.execute(
-            select(u, s.c.csrf, s.c.expires_at).join(s, s.c.user_id == u.c.user_id)
+            select(u, s.c.csrf, s.c.expires_at)
+            .join(s, s.c.user_id == u.c.user_id)
             .where(s.c.token_hash == _digest(token), u.c.active)
-        ).first()  # fmt: skip
+        ).first()
     if row is None or as_utc(row.expires_at) <= app.clock():
         return None
     return _staff(row), str(row.csrf)
@@ -188,10 +212,15 @@ def create_token(app: App, name: str, scopes: list[str]) -> str:
     token_id = uuid.uuid4().hex[:12]
     secret = f"arr_{token_id}_{secrets.token_urlsafe(32)}"
     with app.engine.begin() as conn:
-        conn.execute(insert(t.api_token).values(
-            token_id=token_id, name=name, token_hash=_digest(secret),
-            scopes=",".join(sorted(set(scopes))), created_at=app.clock(),
-        ))  # fmt: skip
+        conn.execute(
+            insert(t.api_token).values(
+                token_id=token_id,
+                name=name,
+                token_hash=_digest(secret),
+                scopes=",".join(sorted(set(scopes))),
+                created_at=app.clock(),
+            )
+        )
     return secret
 
 
@@ -200,9 +229,10 @@ def token_scopes(app: App, secret: str) -> tuple[str, set[str]] | None:
     a = t.api_token
     with app.engine.connect() as conn:
         row = conn.execute(
-            select(a.c.name, a.c.scopes).where(a.c.token_hash == _digest(secret),
-                                               a.c.revoked_at.is_(None))
-        ).first()  # fmt: skip
+            select(a.c.name, a.c.scopes).where(
+                a.c.token_hash == _digest(secret), a.c.revoked_at.is_(None)
+            )
+        ).first()
     if row is None:
         return None
     return str(row.name), set(row.scopes.split(","))
@@ -211,8 +241,11 @@ def token_scopes(app: App, secret: str) -> tuple[str, set[str]] | None:
 def revoke_token(app: App, token_id: str) -> None:
     a = t.api_token
     with app.engine.begin() as conn:
-        done = conn.execute(update(a).where(a.c.token_id == token_id, a.c.revoked_at.is_(None))
-                            .values(revoked_at=app.clock())).rowcount  # fmt: skip
+        done = conn.execute(
+            update(a)
+            .where(a.c.token_id == token_id, a.c.revoked_at.is_(None))
+            .values(revoked_at=app.clock())
+        ).rowcount
     if done != 1:
         raise Invalid(f"token_id: {token_id} is not a live token", field="token_id")
 
@@ -220,17 +253,23 @@ def revoke_token(app: App, token_id: str) -> None:
 def log_access(app: App, user: Staff, borrower_id: str, what: str, unmasked: bool) -> None:
     """Record that ``user`` viewed ``borrower_id``'s personal data."""
     with app.engine.begin() as conn:
-        conn.execute(insert(t.access_log).values(
-            at=app.clock(), user_id=user.user_id, borrower_id=borrower_id, what=what,
-            unmasked=unmasked,
-        ))  # fmt: skip
+        conn.execute(
+            insert(t.access_log).values(
+                at=app.clock(),
+                user_id=user.user_id,
+                borrower_id=borrower_id,
+                what=what,
+                unmasked=unmasked,
+            )
+        )
 
 
 def assign_queues(app: App, username: str, queues: list[str]) -> None:
     """Give ``username`` these work queues (a supervisor's assignment)."""
     u = t.staff_user
     with app.engine.begin() as conn:
-        done = conn.execute(update(u).where(u.c.username == username)
-                            .values(queues=",".join(queues) or None)).rowcount  # fmt: skip
+        done = conn.execute(
+            update(u).where(u.c.username == username).values(queues=",".join(queues) or None)
+        ).rowcount
     if done != 1:
         raise Invalid(f"username: {username} is not a user", field="username")

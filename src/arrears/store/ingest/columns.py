@@ -39,8 +39,7 @@ def _as_text(col: pa.Array) -> pa.Array:
     parsers' :func:`arrears.store.ingest.fields.blank` says)."""
     if not pa.types.is_string(col.type) and not pa.types.is_large_string(col.type):
         col = pc.cast(col, pa.string())
-    trimmed = pc.replace_substring_regex(col, pattern=r"^[ \t\r\n]+|[ \t\r\n]+$",
-                                         replacement="")  # fmt: skip
+    trimmed = pc.replace_substring_regex(col, pattern=r"^[ \t\r\n]+|[ \t\r\n]+$", replacement="")
     return pc.if_else(pc.equal(trimmed, ""), pa.scalar(None, pa.string()), trimmed)
 
 
@@ -89,8 +88,11 @@ def _in_range(days: pa.Array) -> pa.Array:
 
 
 def iso_date(col: pa.Array) -> Checked:
-    if pa.types.is_date32(col.type) or pa.types.is_timestamp(col.type) or \
-            pa.types.is_date64(col.type):  # fmt: skip
+    if (
+        pa.types.is_date32(col.type)
+        or pa.types.is_timestamp(col.type)
+        or pa.types.is_date64(col.type)
+    ):
         days = col if pa.types.is_date32(col.type) else pc.cast(col, pa.date32())
         return days, _refused(pc.is_valid(days), _in_range(days))
     txt = _as_text(col)

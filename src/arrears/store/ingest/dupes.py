@@ -42,11 +42,13 @@ class KeyLedger:
             return
         parts = [pc.cast(k, pa.string()) for k in keys]
         key = parts[0] if len(parts) == 1 else pc.binary_join_element_wise(*parts, SEP)
-        chunk = pa.table({
-            "key": key,
-            "file": pa.array(np.full(len(rows), file, np.int32)),
-            "row": pa.array(np.asarray(rows, np.int64)),
-        })  # fmt: skip
+        chunk = pa.table(
+            {
+                "key": key,
+                "file": pa.array(np.full(len(rows), file, np.int32)),
+                "row": pa.array(np.asarray(rows, np.int64)),
+            }
+        )
         name = f"k_{entity}"
         self.con.register("chunk", chunk)
         if name not in self._tables:
@@ -75,8 +77,10 @@ class KeyLedger:
             ORDER BY file, row LIMIT {int(limit)}
             """
         ).fetchall()
-        return [Repeat(k.replace(SEP, ", "), (int(f0), int(r0)), (int(f), int(r)))
-                for k, f0, r0, f, r in rows]  # fmt: skip
+        return [
+            Repeat(k.replace(SEP, ", "), (int(f0), int(r0)), (int(f), int(r)))
+            for k, f0, r0, f, r in rows
+        ]
 
     def close(self) -> None:
         if self.con is not None:

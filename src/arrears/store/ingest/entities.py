@@ -325,7 +325,7 @@ CONTACTS = Entity(
             "role",
             f.choice("debtor", "guarantor", "emergency_contact", "third_party"),
             default="debtor",
-        ),  # fmt: skip
+        ),
         Col("destination", f.text(500), c.text(500)),
         Col("result", f.choice(*CONTACT_RESULTS)),
     ),

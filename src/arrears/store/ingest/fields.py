@@ -48,8 +48,10 @@ def text(max_len: int) -> Parser:
             raise Invalid(f"longer than {max_len} characters")
         bad = CONTROL.search(raw)  # looked for before trimming: Python trims some of them
         if bad:
-            raise Invalid(f"holds a control character (U+{ord(bad.group()):04X}) at position "
-                          f"{bad.start() + 1}")  # fmt: skip
+            raise Invalid(
+                f"holds a control character (U+{ord(bad.group()):04X}) at position "
+                f"{bad.start() + 1}"
+            )
         return out
 
     return parse
@@ -195,8 +197,9 @@ def timezone(value: Any) -> str:
 def locale(value: Any) -> str:
     s = str(value).strip(WS)
     if s not in LOCALES:
-        raise Invalid(f"expected one of the languages arrears speaks ({', '.join(LOCALES)}), "
-                      f"got {value!r}")  # fmt: skip
+        raise Invalid(
+            f"expected one of the languages arrears speaks ({', '.join(LOCALES)}), got {value!r}"
+        )
     return s
 
 

@@ -153,11 +153,16 @@ class _Batch:
         for r in self.keys.repeats(entity.name):
             (f0, r0), (f1, r1) = r.first, r.again
             keys = ", ".join(entity.keys)
-            self.errors.add(RowError(
-                self.files[f1], r1, entity.keys[0],
-                f"{keys} {r.key!r} again: the same as {self.files[f0]} row {r0}; a batch may "
-                "give each key once", r.key,
-            ))  # fmt: skip
+            self.errors.add(
+                RowError(
+                    self.files[f1],
+                    r1,
+                    entity.keys[0],
+                    f"{keys} {r.key!r} again: the same as {self.files[f0]} row {r0}; a batch may "
+                    "give each key once",
+                    r.key,
+                )
+            )
 
     def check_header(self, src: Source, entity: Entity) -> bool:
         names = header(src)
@@ -206,12 +211,19 @@ class _Batch:
         rows = pa.table(typed).filter(good)
         where = np.flatnonzero(good.to_numpy(False))
         rows, kept = self._check_rows(src, entity, first_row, rows, where)
-        self.keys.add(entity.name, [rows[k] for k in entity.keys], self.file_index(src),
-                      first_row + where[kept])  # fmt: skip
+        self.keys.add(
+            entity.name,
+            [rows[k] for k in entity.keys],
+            self.file_index(src),
+            first_row + where[kept],
+        )
         # an optional column the file does not have keeps what the store holds (a borrower's
         # preferences set in the portal survive the lender's next borrowers file)
-        absent = {c.name for c in entity.columns if c.name not in table.column_names
-                  and c.default is None and not c.required}  # fmt: skip
+        absent = {
+            c.name
+            for c in entity.columns
+            if c.name not in table.column_names and c.default is None and not c.required
+        }
         self._write(entity, rows, absent)
         self.counts[entity.name] = self.counts.get(entity.name, 0) + rows.num_rows
 
@@ -299,9 +311,13 @@ class _Batch:
         born: dict[str, date] = {}
         items = sorted(loans)
         for k in range(0, len(items), 500):
-            born.update(self.conn.execute(
-                select(t.loan.c.loan_id, t.loan.c.originated_on)
-                .where(t.loan.c.loan_id.in_(items[k : k + 500]))).all())  # fmt: skip
+            born.update(
+                self.conn.execute(
+                    select(t.loan.c.loan_id, t.loan.c.originated_on).where(
+                        t.loan.c.loan_id.in_(items[k : k + 500])
+                    )
+                ).all()
+            )
         latest = self.today + timedelta(days=1)
         pairs = zip(rows["loan_id"].to_pylist(), rows["paid_on"].to_pylist(), strict=True)
         for k, (loan, paid) in enumerate(pairs):
@@ -315,8 +331,15 @@ class _Batch:
                 reason = f"is in the future (after {latest.isoformat()})"
             if reason:
                 keep[k] = False
-                self.errors.add(RowError(src.path.name, first_row + int(where[k]), "paid_on",
-                                         reason, paid.isoformat()))  # fmt: skip
+                self.errors.add(
+                    RowError(
+                        src.path.name,
+                        first_row + int(where[k]),
+                        "paid_on",
+                        reason,
+                        paid.isoformat(),
+                    )
+                )
 
     def _write(
         self, entity: Entity, rows: pa.Table, absent: set[str] | frozenset[str] = frozenset()
@@ -328,8 +351,11 @@ class _Batch:
             rows = pa.Table.from_pylist(stored)
         # the file's columns only: what other parts of arrears add to a row (the dispatcher's
         # record of a contact) is kept when a file brings the row again
-        names = [c.name for c in entity.table.columns
-                 if c.name in rows.column_names and c.name not in absent]  # fmt: skip
+        names = [
+            c.name
+            for c in entity.table.columns
+            if c.name in rows.column_names and c.name not in absent
+        ]
         cols = [self._db_values(rows[name]) for name in names]
         self.conn.exec_driver_sql(
             upsert_sql(self.conn, entity.table, entity.keys, names), list(zip(*cols, strict=True))
@@ -355,14 +381,16 @@ def _plain(src: Source, first_row: int, table: pa.Table) -> pa.Table:
             col = col.dictionary_decode()
             kind = col.type
         if pa.types.is_nested(kind):
-            raise FileError(src.path, f"column {name!r} holds lists or records ({kind}); give one "
-                            "value a cell")  # fmt: skip
+            raise FileError(
+                src.path, f"column {name!r} holds lists or records ({kind}); give one value a cell"
+            )
         if pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
             try:
                 col = col.cast(pa.string())
             except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
-                raise FileError(src.path, f"column {name!r} holds bytes that are not UTF-8 text"
-                                ) from None  # fmt: skip
+                raise FileError(
+                    src.path, f"column {name!r} holds bytes that are not UTF-8 text"
+                ) from None
         elif pa.types.is_unsigned_integer(kind):
             col = col.cast(pa.string())
         elif pa.types.is_date(kind) or pa.types.is_timestamp(kind):
@@ -370,8 +398,9 @@ def _plain(src: Source, first_row: int, table: pa.Table) -> pa.Table:
             far = pc.or_(pc.less(days, _FIRST_DAY), pc.greater(days, _LAST_DAY))
             if pc.any(pc.fill_null(far, False)).as_py():
                 k = int(np.flatnonzero(pc.fill_null(far, False).to_numpy(zero_copy_only=False))[0])
-                raise FileError(src.path, f"column {name!r}: a date outside 1900-2199",
-                                row=first_row + k)  # fmt: skip
+                raise FileError(
+                    src.path, f"column {name!r}: a date outside 1900-2199", row=first_row + k
+                )
         cols[name] = col
     return pa.table(cols) if cols else table
 
@@ -381,8 +410,11 @@ def _days(col: pa.Array) -> pa.Array:
     kind = col.type
     if pa.types.is_date32(kind):
         return col.cast(pa.int32()).cast(pa.int64())
-    per_day = 86_400_000 if pa.types.is_date64(kind) else 86_400 * {
-        "s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[kind.unit]  # fmt: skip
+    per_day = (
+        86_400_000
+        if pa.types.is_date64(kind)
+        else 86_400 * {"s": 1, "ms": 1_000, "us": 1_000_000, "ns": 1_000_000_000}[kind.unit]
+    )
     return pc.divide(col.cast(pa.int64()), per_day)
 
 

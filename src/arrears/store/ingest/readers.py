@@ -59,8 +59,11 @@ def _parquet_file(path: Path) -> pq.ParquetFile:
     try:
         return pq.ParquetFile(path)
     except (pa.ArrowInvalid, OSError) as exc:
-        raise FileError(path, f"not a Parquet file ({exc}); give Parquet, or name the file "
-                        ".csv or .jsonl for what it is") from None  # fmt: skip
+        raise FileError(
+            path,
+            f"not a Parquet file ({exc}); give Parquet, or name the file "
+            ".csv or .jsonl for what it is",
+        ) from None
 
 
 def not_utf8(path: Path) -> FileError:
@@ -84,9 +87,11 @@ def _first_bad_line(path: Path) -> FileError:
                 row = number if fmt_of(path) == "csv" else number + 1  # CSV: a header first
                 bad = line[exc.start : exc.start + 2]
                 return FileError(
-                    path, f"not UTF-8 (byte {exc.start + 1} of the line is {bad!r}); save it "
-                    "as UTF-8, e.g. iconv -f GBK -t UTF-8", row=row or None,
-                )  # fmt: skip
+                    path,
+                    f"not UTF-8 (byte {exc.start + 1} of the line is {bad!r}); save it "
+                    "as UTF-8, e.g. iconv -f GBK -t UTF-8",
+                    row=row or None,
+                )
     return FileError(path, "not UTF-8; save it as UTF-8, e.g. iconv -f GBK -t UTF-8")
 
 
@@ -172,12 +177,19 @@ def _row_handler(src: Source, broken: list[FileError]) -> Callable[[Any], str]:
             line = _row_of(src.path, text) if row.number is None else row.number - 1
         except BROKEN:
             line = None
-        said = "an unbalanced quote or missing cells" if row.actual_columns < \
-            row.expected_columns else "extra cells"  # fmt: skip
-        broken.append(FileError(
-            src.path, f"{row.actual_columns} cells where the header has "
-            f"{row.expected_columns} ({said}): {text[:80]!r}", row=line,
-        ))  # fmt: skip
+        said = (
+            "an unbalanced quote or missing cells"
+            if row.actual_columns < row.expected_columns
+            else "extra cells"
+        )
+        broken.append(
+            FileError(
+                src.path,
+                f"{row.actual_columns} cells where the header has "
+                f"{row.expected_columns} ({said}): {text[:80]!r}",
+                row=line,
+            )
+        )
         return "skip"
 
     return malformed
@@ -199,8 +211,15 @@ def _csv(src: Source, rows: int, progress: Progress | None) -> Iterator[Chunk]:
         yield from _csv_batches(src, stream, read, parse, convert, broken, rows)
 
 
-def _csv_batches(src: Source, stream: Any, read: Any, parse: Any, convert: Any,
-                 broken: list[FileError], rows: int) -> Iterator[Chunk]:  # fmt: skip
+def _csv_batches(
+    src: Source,
+    stream: Any,
+    read: Any,
+    parse: Any,
+    convert: Any,
+    broken: list[FileError],
+    rows: int,
+) -> Iterator[Chunk]:
     n = 0
     try:
         reader = pacsv.open_csv(

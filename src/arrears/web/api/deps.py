@@ -43,8 +43,12 @@ Day = Annotated[date, BeforeValidator(_iso_day), AfterValidator(_in_range)]
 
 
 def problem(status: int, title: str, detail: str, field: str | None = None) -> JSONResponse:
-    body: dict[str, Any] = {"type": "about:blank", "title": title, "status": status,
-                            "detail": detail}  # fmt: skip
+    body: dict[str, Any] = {
+        "type": "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+    }
     if field:
         body["field"] = field
     return JSONResponse(body, status_code=status, media_type="application/problem+json")
@@ -81,9 +85,12 @@ def install_problems(api: FastAPI) -> None:
         path = request.url.path
         if not path.startswith("/api/") and path != "/portal/pay/notify":  # a page, not JSON
             text = html.escape(str(exc.detail))
-            return HTMLResponse(f"<!doctype html><meta charset=utf-8><title>{exc.status_code}"
-                                f"</title><p>{exc.status_code}: {text}</p><p><a href='/'>arrears"
-                                "</a></p>", status_code=exc.status_code)  # fmt: skip
+            return HTMLResponse(
+                f"<!doctype html><meta charset=utf-8><title>{exc.status_code}"
+                f"</title><p>{exc.status_code}: {text}</p><p><a href='/'>arrears"
+                "</a></p>",
+                status_code=exc.status_code,
+            )
         field = (exc.headers or {}).get("X-Field")
         return problem(exc.status_code, str(exc.detail), str(exc.detail), field)
 
@@ -138,8 +145,11 @@ def auth(app: App, scope: str) -> Callable[..., Caller]:
                 headers={"WWW-Authenticate": "Bearer", "X-Field": "Authorization"},
             )
         if scope not in found[1]:
-            raise HTTPException(403, f"Authorization: the token lacks the {scope!r} scope",
-                                headers={"X-Field": "Authorization"})  # fmt: skip
+            raise HTTPException(
+                403,
+                f"Authorization: the token lacks the {scope!r} scope",
+                headers={"X-Field": "Authorization"},
+            )
         return Caller(name=found[0], scopes=found[1])
 
     return check

@@ -56,8 +56,9 @@ def _plain_query(request: Request) -> None:
     """Every query parameter is text without control characters (422 naming it)."""
     for name, value in request.query_params.multi_items():
         if CONTROL.search(value) or CONTROL.search(name):
-            raise HTTPException(422, f"{name}: holds a control character",
-                                headers={"X-Field": name})  # fmt: skip
+            raise HTTPException(
+                422, f"{name}: holds a control character", headers={"X-Field": name}
+            )
 
 
 class PaymentCreate(_In):
@@ -104,8 +105,11 @@ class ArrangementAsk(_In):
     def ask(self) -> dict[str, Any]:
         if self.kind == "waiver":
             return {k: v for k in ("penalty", "fee", "interest") if (v := getattr(self, k))}
-        fields = {"extension": ("until", "days"), "plan": ("parts", "first", "whole_balance"),
-                  "settlement": ("amount", "pay_by")}[self.kind]  # fmt: skip
+        fields = {
+            "extension": ("until", "days"),
+            "plan": ("parts", "first", "whole_balance"),
+            "settlement": ("amount", "pay_by"),
+        }[self.kind]
         return {k: getattr(self, k) for k in fields if getattr(self, k) not in (None, False)}
 
 
@@ -174,11 +178,11 @@ def _loan_links(loan: str) -> dict[str, dict[str, Any]]:
         "promises": _link("list_promises", "The loan's promises to pay", loan_id=loan),
         "make_promise": _link("make_promise", "A promise to pay on the loan", loan_id=loan),
         "arrangements": _link("list_arrangements", "The loan's arrangements", loan_id=loan),
-        "preview_arrangement": _link("preview_arrangement", "An arrangement's effect",
-                                     loan_id=loan),
-        "propose_arrangement": _link("propose_arrangement", "Propose an arrangement",
-                                     loan_id=loan),
-    }  # fmt: skip
+        "preview_arrangement": _link(
+            "preview_arrangement", "An arrangement's effect", loan_id=loan
+        ),
+        "propose_arrangement": _link("propose_arrangement", "Propose an arrangement", loan_id=loan),
+    }
 
 
 def router(app: App) -> APIRouter:
@@ -194,13 +198,20 @@ def router(app: App) -> APIRouter:
 
 
 def _ingest(r: APIRouter, app: App, write: Any) -> None:
-    loaded = _link("get_statement", "A loan the batch loaded",
-                   loan_id="$request.body#/loans/0/loan_id")  # fmt: skip
+    loaded = _link(
+        "get_statement", "A loan the batch loaded", loan_id="$request.body#/loans/0/loan_id"
+    )
 
-    @r.post("/ingest", tags=["accounts"], status_code=201, max_body_size=MAX_INGEST_BODY,
-            operation_id="ingest", responses=_links(201, statement=loaded),
-            summary="Load portfolios, borrowers, contact points, loans, instalments and "
-                    "payments (upserted by the lender's ids; all or nothing)")  # fmt: skip
+    @r.post(
+        "/ingest",
+        tags=["accounts"],
+        status_code=201,
+        max_body_size=MAX_INGEST_BODY,
+        operation_id="ingest",
+        responses=_links(201, statement=loaded),
+        summary="Load portfolios, borrowers, contact points, loans, instalments and "
+        "payments (upserted by the lender's ids; all or nothing)",
+    )
     def ingest(_: write, body: IngestBatch) -> Any:
         import json
         import tempfile
@@ -212,8 +223,9 @@ def _ingest(r: APIRouter, app: App, write: Any) -> None:
 
         given = {k: v for k, v in body.model_dump().items() if v}
         if not given:
-            raise HTTPException(422, "body: give rows of at least one entity",
-                                headers={"X-Field": "body"})  # fmt: skip
+            raise HTTPException(
+                422, "body: give rows of at least one entity", headers={"X-Field": "body"}
+            )
         with tempfile.TemporaryDirectory(prefix="arrears-api-") as folder:
             for name, rows in given.items():
                 text = "".join(json.dumps(x, ensure_ascii=False) + "\n" for x in rows)
@@ -223,14 +235,25 @@ def _ingest(r: APIRouter, app: App, write: Any) -> None:
             except IngestRejected as exc:
                 first = exc.errors[0] if exc.errors else None
                 return JSONResponse(
-                    {"type": "about:blank", "title": "rejected", "status": 422,
-                     "detail": f"{exc}: {first}" if first else str(exc),
-                     "field": first.column if first else None,
-                     "errors": [{"entity": e.file.split(".")[0], "row": e.row,
-                                 "field": e.column, "reason": e.reason}
-                                for e in exc.errors[:100]]},
-                    status_code=422, media_type="application/problem+json",
-                )  # fmt: skip
+                    {
+                        "type": "about:blank",
+                        "title": "rejected",
+                        "status": 422,
+                        "detail": f"{exc}: {first}" if first else str(exc),
+                        "field": first.column if first else None,
+                        "errors": [
+                            {
+                                "entity": e.file.split(".")[0],
+                                "row": e.row,
+                                "field": e.column,
+                                "reason": e.reason,
+                            }
+                            for e in exc.errors[:100]
+                        ],
+                    },
+                    status_code=422,
+                    media_type="application/problem+json",
+                )
             except FileError as exc:
                 raise HTTPException(422, str(exc), headers={"X-Field": "body"}) from exc
         return {"loaded": report.counts}
@@ -239,52 +262,81 @@ def _ingest(r: APIRouter, app: App, write: Any) -> None:
 def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
     first = FIRST + "loan_id"
     pay_first = _link("post_payment", "A payment on the loan", {"loan_id": first})
-    complain_first = _link("file_complaint", "A complaint by the loan's borrower",
-                           {"borrower_id": FIRST + "borrower_id", "loan_id": first})  # fmt: skip
+    complain_first = _link(
+        "file_complaint",
+        "A complaint by the loan's borrower",
+        {"borrower_id": FIRST + "borrower_id", "loan_id": first},
+    )
 
-    @r.get("/loans", tags=["accounts"], summary="Loans, with their collection stage",
-           operation_id="list_loans",
-           responses=_links(200, **_loan_links(first), pay=pay_first,
-                            complaint=complain_first))  # fmt: skip
+    @r.get(
+        "/loans",
+        tags=["accounts"],
+        summary="Loans, with their collection stage",
+        operation_id="list_loans",
+        responses=_links(200, **_loan_links(first), pay=pay_first, complaint=complain_first),
+    )
     def loans(
-        _: read, p: PageDep,
+        _: read,
+        p: PageDep,
         stage: Annotated[str | None, Query(max_length=24)] = None,
         portfolio_id: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> Page:  # fmt: skip
+    ) -> Page:
         from arrears.service.queries.loans import loan_listing
 
-        found = loan_listing(app, stage=stage, portfolio_id=portfolio_id, limit=p.per_page,
-                             offset=p.offset)  # fmt: skip
+        found = loan_listing(
+            app, stage=stage, portfolio_id=portfolio_id, limit=p.per_page, offset=p.offset
+        )
         return page_of(found.rows, found.total, p)
 
-    pay_due = _link("post_payment", "Pay what is due, on the statement's date",
-                    {"loan_id": LOAN, "amount": "$response.body#/total_due",
-                     "paid_on": "$response.body#/as_of"})  # fmt: skip
-    promise_due = _link("make_promise", "Promise what is due, on the statement's date",
-                        {"parts": [{"due_on": "$response.body#/as_of",
-                                    "amount": "$response.body#/total_due"}]},
-                        loan_id=LOAN)  # fmt: skip
+    pay_due = _link(
+        "post_payment",
+        "Pay what is due, on the statement's date",
+        {
+            "loan_id": LOAN,
+            "amount": "$response.body#/total_due",
+            "paid_on": "$response.body#/as_of",
+        },
+    )
+    promise_due = _link(
+        "make_promise",
+        "Promise what is due, on the statement's date",
+        {"parts": [{"due_on": "$response.body#/as_of", "amount": "$response.body#/total_due"}]},
+        loan_id=LOAN,
+    )
     preview_on = _link("preview_arrangement", "An arrangement's effect", loan_id=LOAN)
 
-    @r.get("/loans/{loan_id}/statement", tags=["accounts"], operation_id="get_statement",
-           responses=_links(200, pay=pay_due, make_promise=promise_due,
-                            preview_arrangement=preview_on),
-           summary="What the loan owes on a date and how every amount was computed")  # fmt: skip
+    @r.get(
+        "/loans/{loan_id}/statement",
+        tags=["accounts"],
+        operation_id="get_statement",
+        responses=_links(
+            200, pay=pay_due, make_promise=promise_due, preview_arrangement=preview_on
+        ),
+        summary="What the loan owes on a date and how every amount was computed",
+    )
     def statement(_: read, loan_id: Id, as_of: Day | None = None) -> dict[str, Any]:
         from arrears.service.books.statements import statement_for_loan
 
         return service_call(lambda: statement_for_loan(app, loan_id, as_of or app.today()))
 
     paid = {
-        "reversal": _link("reverse_payment", "Reverse the payment (it bounced)",
-                          payment_id="$response.body#/payment_id"),
+        "reversal": _link(
+            "reverse_payment",
+            "Reverse the payment (it bounced)",
+            payment_id="$response.body#/payment_id",
+        ),
         "statement": _link("get_statement", "The loan's statement after it", loan_id=LOAN),
         "promises": _link("list_promises", "The loan's promises (kept or not)", loan_id=LOAN),
-    }  # fmt: skip
+    }
 
-    @r.post("/payments", tags=["payments"], status_code=201, operation_id="post_payment",
-            responses=_links(201, **paid),
-            summary="Post a payment: allocated, and what it makes pointless cancelled")  # fmt: skip
+    @r.post(
+        "/payments",
+        tags=["payments"],
+        status_code=201,
+        operation_id="post_payment",
+        responses=_links(201, **paid),
+        summary="Post a payment: allocated, and what it makes pointless cancelled",
+    )
     def pay(_: write, body: PaymentCreate) -> dict[str, Any]:
         from arrears.service.cases.payments import post_payment
 
@@ -299,15 +351,25 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
                 overpayment=body.overpayment,
             )
         )
-        return {"payment_id": done.payment_id, "loan_id": done.loan_id, "amount": done.amount,
-                "paid_on": done.paid_on, "cancelled": done.cancelled,
-                "promises_kept": done.promises_kept}  # fmt: skip
+        return {
+            "payment_id": done.payment_id,
+            "loan_id": done.loan_id,
+            "amount": done.amount,
+            "paid_on": done.paid_on,
+            "cancelled": done.cancelled,
+            "promises_kept": done.promises_kept,
+        }
 
     reversed_ = _link("get_statement", "The loan's statement after it", loan_id=LOAN)
 
-    @r.post("/payments/{payment_id}/reversal", tags=["payments"], status_code=201,
-            operation_id="reverse_payment", responses=_links(201, statement=reversed_),
-            summary="Reverse a bounced payment and restore what it changed")  # fmt: skip
+    @r.post(
+        "/payments/{payment_id}/reversal",
+        tags=["payments"],
+        status_code=201,
+        operation_id="reverse_payment",
+        responses=_links(201, statement=reversed_),
+        summary="Reverse a bounced payment and restore what it changed",
+    )
     def reverse(_: write, payment_id: Id, body: ReversalCreate) -> dict[str, Any]:
         from arrears.service.cases.payments import reverse_payment
 
@@ -321,82 +383,135 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         "statement": _link("get_statement", "The loan's statement", loan_id=LOAN),
     }
     on_path = "$request.path.loan_id"
-    previewed = _link("propose_arrangement", "Propose the arrangement previewed",
-                      "$request.body", loan_id=on_path)  # fmt: skip
+    previewed = _link(
+        "propose_arrangement", "Propose the arrangement previewed", "$request.body", loan_id=on_path
+    )
     proposed = {
         "arrangements": _link("list_arrangements", "The loan's arrangements", loan_id=on_path),
         "statement": _link("get_statement", "The loan's statement", loan_id=on_path),
     }
 
-    @r.post("/loans/{loan_id}/promises", tags=["cases"], status_code=201,
-            operation_id="make_promise", responses=_links(201, **promised),
-            summary="A promise to pay, in one or several parts")  # fmt: skip
+    @r.post(
+        "/loans/{loan_id}/promises",
+        tags=["cases"],
+        status_code=201,
+        operation_id="make_promise",
+        responses=_links(201, **promised),
+        summary="A promise to pay, in one or several parts",
+    )
     def promise(caller: write, loan_id: Id, body: PromiseCreate) -> dict[str, Any]:
         from arrears.service.cases.promises import Part, make_promise
 
         parts = [Part(x.due_on, x.amount) for x in body.parts]
-        ids = service_call(lambda: make_promise(app, loan_id, parts, source=body.source,
-                                                made_by=body.made_by or caller.name))  # fmt: skip
+        ids = service_call(
+            lambda: make_promise(
+                app, loan_id, parts, source=body.source, made_by=body.made_by or caller.name
+            )
+        )
         return {"loan_id": loan_id, "parts": ids}
 
-    @r.get("/loans/{loan_id}/promises", tags=["cases"], summary="A loan's promises to pay",
-           operation_id="list_promises")  # fmt: skip
+    @r.get(
+        "/loans/{loan_id}/promises",
+        tags=["cases"],
+        summary="A loan's promises to pay",
+        operation_id="list_promises",
+    )
     def promises(_: read, loan_id: Id, p: PageDep) -> Page:
         from arrears.service.queries.casework import promise_listing
 
         found = promise_listing(app, loan_id, limit=p.per_page, offset=p.offset)
         return page_of(found.rows, found.total, p)
 
-    @r.post("/loans/{loan_id}/arrangements/preview", tags=["cases"],
-            operation_id="preview_arrangement", responses=_links(200, propose=previewed),
-            summary="The effect of an arrangement, before anyone accepts it")  # fmt: skip
+    @r.post(
+        "/loans/{loan_id}/arrangements/preview",
+        tags=["cases"],
+        operation_id="preview_arrangement",
+        responses=_links(200, propose=previewed),
+        summary="The effect of an arrangement, before anyone accepts it",
+    )
     def preview(_: read, loan_id: Id, body: ArrangementAsk) -> dict[str, Any]:
         from arrears.service.cases.arrangements import preview as effect
 
         return service_call(lambda: effect(app, loan_id, body.kind, body.ask()))
 
-    @r.post("/loans/{loan_id}/arrangements", tags=["cases"], status_code=201,
-            operation_id="propose_arrangement", responses=_links(201, **proposed),
-            summary="Propose an arrangement (agreed at once within the API's limits, else it "
-                    "waits for a supervisor)")  # fmt: skip
+    @r.post(
+        "/loans/{loan_id}/arrangements",
+        tags=["cases"],
+        status_code=201,
+        operation_id="propose_arrangement",
+        responses=_links(201, **proposed),
+        summary="Propose an arrangement (agreed at once within the API's limits, else it "
+        "waits for a supervisor)",
+    )
     def propose(caller: write, loan_id: Id, body: ArrangementCreate) -> dict[str, Any]:
         from arrears.service.cases.arrangements import propose as make
 
-        done = service_call(lambda: make(app, loan_id, body.kind, body.ask(),
-                                         by=f"api:{caller.name}", role="api",
-                                         reason=body.reason))  # fmt: skip
-        return {"arrangement_id": done.arrangement_id, "status": done.status,
-                "effect": done.effect}  # fmt: skip
+        done = service_call(
+            lambda: make(
+                app,
+                loan_id,
+                body.kind,
+                body.ask(),
+                by=f"api:{caller.name}",
+                role="api",
+                reason=body.reason,
+            )
+        )
+        return {"arrangement_id": done.arrangement_id, "status": done.status, "effect": done.effect}
 
-    @r.get("/loans/{loan_id}/arrangements", tags=["cases"], summary="A loan's arrangements",
-           operation_id="list_arrangements")  # fmt: skip
+    @r.get(
+        "/loans/{loan_id}/arrangements",
+        tags=["cases"],
+        summary="A loan's arrangements",
+        operation_id="list_arrangements",
+    )
     def arrangements(_: read, loan_id: Id, p: PageDep) -> Page:
         from arrears.service.queries.casework import arrangement_listing
 
         found = arrangement_listing(app, loan_id, limit=p.per_page, offset=p.offset)
         return page_of(found.rows, found.total, p)
 
-    @r.post("/complaints", tags=["cases"], status_code=201, operation_id="file_complaint",
-            summary="A complaint taken by an integration (source api)")  # fmt: skip
+    @r.post(
+        "/complaints",
+        tags=["cases"],
+        status_code=201,
+        operation_id="file_complaint",
+        summary="A complaint taken by an integration (source api)",
+    )
     def complain(_: write, body: ComplaintCreate) -> dict[str, Any]:
         from arrears.service.cases.complaints import file_complaint
 
-        cid = service_call(lambda: file_complaint(
-            app, borrower_id=body.borrower_id, loan_id=body.loan_id, category=body.category,
-            description=body.description, source="api", attempt_ids=body.attempt_ids,
-        ))  # fmt: skip
+        cid = service_call(
+            lambda: file_complaint(
+                app,
+                borrower_id=body.borrower_id,
+                loan_id=body.loan_id,
+                category=body.category,
+                description=body.description,
+                source="api",
+                attempt_ids=body.attempt_ids,
+            )
+        )
         return {"complaint_id": cid}
 
-    complained = _link("file_complaint", "Another complaint by the borrower",
-                       {"borrower_id": FIRST + "borrower_id"})  # fmt: skip
+    complained = _link(
+        "file_complaint",
+        "Another complaint by the borrower",
+        {"borrower_id": FIRST + "borrower_id"},
+    )
 
-    @r.get("/complaints", tags=["cases"], summary="Complaints, newest first",
-           operation_id="list_complaints",
-           responses=_links(200, complaint=complained))  # fmt: skip
+    @r.get(
+        "/complaints",
+        tags=["cases"],
+        summary="Complaints, newest first",
+        operation_id="list_complaints",
+        responses=_links(200, complaint=complained),
+    )
     def complaints(
-        _: read, p: PageDep,
+        _: read,
+        p: PageDep,
         status: Literal["open", "escalated", "resolved"] | None = None,
-    ) -> Page:  # fmt: skip
+    ) -> Page:
         from arrears.service.queries.casework import complaint_listing
 
         found = complaint_listing(app, status=status, limit=p.per_page, offset=p.offset)
@@ -404,13 +519,18 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
 
 
 def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
-    @r.post("/compliance/check", tags=["compliance"], operation_id="check_compliance",
-            summary="Would this contact attempt be allowed? (the gate's decision)")  # fmt: skip
+    @r.post(
+        "/compliance/check",
+        tags=["compliance"],
+        operation_id="check_compliance",
+        summary="Would this contact attempt be allowed? (the gate's decision)",
+    )
     def check(
-        _: read, body: dict[str, Any],
+        _: read,
+        body: dict[str, Any],
         rulebook: Annotated[str, Query(pattern="^(cn|us-regf)$")] = "cn",
         locale: Annotated[str, Query(pattern="^(en|zh-CN)$")] = "en",
-    ) -> dict[str, Any]:  # fmt: skip
+    ) -> dict[str, Any]:
         from arrears.compliance.gate import check as decide
         from arrears.compliance.rulebook import load
         from arrears.compliance.wire import decision_to_dict, request_from_dict
@@ -427,15 +547,21 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         return service_call(run)
 
     listed = {
-        "outcome": _link("record_outcome", "Record the item's outcome",
-                         action_id=FIRST + "action_id"),
-        "statement": _link("get_statement", "The item's loan's statement",
-                           loan_id=FIRST + "loan_id"),
-    }  # fmt: skip
+        "outcome": _link(
+            "record_outcome", "Record the item's outcome", action_id=FIRST + "action_id"
+        ),
+        "statement": _link(
+            "get_statement", "The item's loan's statement", loan_id=FIRST + "loan_id"
+        ),
+    }
 
-    @r.get("/queues/{queue}/items", tags=["work"], operation_id="list_queue_items",
-           responses=_links(200, **listed),
-           summary="A queue's planned items for a day, highest priority first")  # fmt: skip
+    @r.get(
+        "/queues/{queue}/items",
+        tags=["work"],
+        operation_id="list_queue_items",
+        responses=_links(200, **listed),
+        summary="A queue's planned items for a day, highest priority first",
+    )
     def queue_items(_: read, queue: Id, p: PageDep, day: Day | None = None) -> Page:
         from arrears.service.outreach.worklist import items
         from arrears.service.queries.day_plan import planned_in_queue
@@ -464,44 +590,73 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
 
 def _cycle(r: APIRouter, app: App, read: Any) -> None:
     planned = {
-        "outcome": _link("record_outcome", "Record a worked action's outcome",
-                         action_id=FIRST + "action_id"),
-        "queue": _link("list_queue_items", "The action's queue that day",
-                       queue=FIRST + "queue", day="$request.query.day"),
-        "statement": _link("get_statement", "The action's loan's statement",
-                           loan_id=FIRST + "loan_id"),
-    }  # fmt: skip
+        "outcome": _link(
+            "record_outcome", "Record a worked action's outcome", action_id=FIRST + "action_id"
+        ),
+        "queue": _link(
+            "list_queue_items",
+            "The action's queue that day",
+            queue=FIRST + "queue",
+            day="$request.query.day",
+        ),
+        "statement": _link(
+            "get_statement", "The action's loan's statement", loan_id=FIRST + "loan_id"
+        ),
+    }
     ran = _link("get_plan", "The plan the run made", day=FIRST + "business_date")
 
-    @r.get("/plan", tags=["cycle"], summary="The day's planned actions", operation_id="get_plan",
-           responses=_links(200, **planned))  # fmt: skip
+    @r.get(
+        "/plan",
+        tags=["cycle"],
+        summary="The day's planned actions",
+        operation_id="get_plan",
+        responses=_links(200, **planned),
+    )
     def plan(
-        _: read, p: PageDep, day: Day | None = None,
+        _: read,
+        p: PageDep,
+        day: Day | None = None,
         status: Annotated[str | None, Query(max_length=16)] = None,
         channel: Annotated[str | None, Query(max_length=16)] = None,
-    ) -> Page:  # fmt: skip
+    ) -> Page:
         from arrears.service.queries.day_plan import plan_listing
 
-        found = plan_listing(app, day or app.today(), status=status, channel=channel,
-                             limit=p.per_page, offset=p.offset)  # fmt: skip
+        found = plan_listing(
+            app,
+            day or app.today(),
+            status=status,
+            channel=channel,
+            limit=p.per_page,
+            offset=p.offset,
+        )
         return page_of(found.rows, found.total, p)
 
-    @r.get("/runs", tags=["cycle"], summary="The cycle's run history, newest first",
-           operation_id="list_runs", responses=_links(200, plan=ran))  # fmt: skip
+    @r.get(
+        "/runs",
+        tags=["cycle"],
+        summary="The cycle's run history, newest first",
+        operation_id="list_runs",
+        responses=_links(200, plan=ran),
+    )
     def runs(_: read, p: PageDep) -> Page:
         from arrears.service.queries.day_plan import run_listing
 
         found = run_listing(app, limit=p.per_page, offset=p.offset)
         return page_of(found.rows, found.total, p)
 
-    @r.get("/kpis", tags=["cycle"], summary="The portfolio's measures over a period",
-           operation_id="get_kpis")  # fmt: skip
+    @r.get(
+        "/kpis",
+        tags=["cycle"],
+        summary="The portfolio's measures over a period",
+        operation_id="get_kpis",
+    )
     def kpis(_: read, since: Day | None = None, until: Day | None = None) -> dict[str, Any]:
         from arrears.service.staff.kpis import measures
 
         end = until or app.today()
-        return service_call(lambda: measures(app, since or date.fromordinal(end.toordinal() - 30),
-                                             end))  # fmt: skip
+        return service_call(
+            lambda: measures(app, since or date.fromordinal(end.toordinal() - 30), end)
+        )
 
 
 __all__ = ["router", "datetime"]

@@ -59,14 +59,17 @@ def signed(app: App, secret: str, headers: Mapping[str, str], body: bytes) -> by
     stamp = headers.get("X-Arrears-Timestamp", "")
     given = headers.get("X-Arrears-Signature", "")
     if not _STAMP.fullmatch(stamp):  # ASCII digits only, a sane length: never int("١"*9999)
-        return problem(401, "unsigned", "X-Arrears-Timestamp: missing or not a number",
-                       "X-Arrears-Timestamp")  # fmt: skip
+        return problem(
+            401, "unsigned", "X-Arrears-Timestamp: missing or not a number", "X-Arrears-Timestamp"
+        )
     if abs(app.clock().timestamp() - int(stamp)) > TOLERANCE_SECONDS:
-        return problem(401, "stale", "X-Arrears-Timestamp: more than 5 minutes away",
-                       "X-Arrears-Timestamp")  # fmt: skip
+        return problem(
+            401, "stale", "X-Arrears-Timestamp: more than 5 minutes away", "X-Arrears-Timestamp"
+        )
     if not hmac.compare_digest(given.encode(), signature(secret, stamp, body).encode()):
-        return problem(401, "bad signature", "X-Arrears-Signature: does not match",
-                       "X-Arrears-Signature")  # fmt: skip
+        return problem(
+            401, "bad signature", "X-Arrears-Signature: does not match", "X-Arrears-Signature"
+        )
     return body
 
 
@@ -117,8 +120,9 @@ HOOKS: dict[str, tuple[str, type[BaseModel] | None, Callable[[App, Any], dict[st
 }
 
 
-def _hook(app: App, secret: str, model: type[BaseModel] | None,
-          act: Callable[[App, Any], dict[str, Any]]) -> Callable[[Request], Any]:  # fmt: skip
+def _hook(
+    app: App, secret: str, model: type[BaseModel] | None, act: Callable[[App, Any], dict[str, Any]]
+) -> Callable[[Request], Any]:
     def work(headers: Mapping[str, str], body: bytes) -> JSONResponse:
         checked = signed(app, secret, headers, body)
         if isinstance(checked, JSONResponse):
@@ -165,5 +169,10 @@ def add_webhooks(
     if sms_receipt:
         hooks["sms"] = (HOOKS["sms"][0], None, _mapped_sms(sms_receipt))
     for name, (summary, model, act) in hooks.items():
-        api.add_api_route(f"/api/v1/webhooks/{name}", _hook(app, secret, model, act),
-                          methods=["POST"], summary=summary, tags=["webhooks"])  # fmt: skip
+        api.add_api_route(
+            f"/api/v1/webhooks/{name}",
+            _hook(app, secret, model, act),
+            methods=["POST"],
+            summary=summary,
+            tags=["webhooks"],
+        )

@@ -17,9 +17,11 @@ def bars(values: Mapping[str, float | int | None], title: str, *, percent: bool 
     items = [(k, float(v or 0)) for k, v in values.items()]
     top = max((v for _, v in items), default=0.0) or 1.0
     height = ROW * max(len(items), 1) + 30
-    out = [f'<svg class="chart" role="img" aria-label="{escape(title)}" '
-           f'viewBox="0 0 {WIDTH} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">',
-           f'<text x="0" y="14" class="title">{escape(title)}</text>']  # fmt: skip
+    out = [
+        f'<svg class="chart" role="img" aria-label="{escape(title)}" '
+        f'viewBox="0 0 {WIDTH} {height}" width="100%" xmlns="http://www.w3.org/2000/svg">',
+        f'<text x="0" y="14" class="title">{escape(title)}</text>',
+    ]
     for k, (key, v) in enumerate(items):
         y = 24 + k * ROW
         w = (WIDTH - LABEL - 95) * v / top

@@ -35,8 +35,9 @@ def compliance_pages(r: APIRouter, app: App, render: Render, officers: Any) -> N
 def _audit_rows(
     app: App, q: str, kind: str, page: int
 ) -> tuple[list[dict[str, Any]], int, list[str]]:
-    found = evidence_search.audit_search(app, q[:100], kind[:32], limit=PER_PAGE,
-                                         offset=(page - 1) * PER_PAGE)  # fmt: skip
+    found = evidence_search.audit_search(
+        app, q[:100], kind[:32], limit=PER_PAGE, offset=(page - 1) * PER_PAGE
+    )
     kinds = evidence_search.audit_kinds(app)
     for x in found.rows:
         x["payload"] = x["payload"][:300]
@@ -45,15 +46,27 @@ def _audit_rows(
 
 def _log_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
     @r.get("/compliance/audit")
-    def audit_log(request: Request, v: officers, q: str = "", kind: str = "", page: int = 1,
-                  verify: int = 0) -> HTMLResponse:  # fmt: skip
+    def audit_log(
+        request: Request, v: officers, q: str = "", kind: str = "", page: int = 1, verify: int = 0
+    ) -> HTMLResponse:
         from arrears.service.staff.evidence_log import verify_log
 
         page = max(1, min(page, 100_000))
         rows, total, kinds = _audit_rows(app, q, kind, page)
         chain = verify_log(app) if verify else None
-        return render(request, "audit.html", v, rows=rows, total=total, page=page, q=q,
-                      kind=kind, kinds=kinds, chain=chain, per_page=PER_PAGE)  # fmt: skip
+        return render(
+            request,
+            "audit.html",
+            v,
+            rows=rows,
+            total=total,
+            page=page,
+            q=q,
+            kind=kind,
+            kinds=kinds,
+            chain=chain,
+            per_page=PER_PAGE,
+        )
 
     @r.get("/compliance/gate")
     def gate(request: Request, v: officers, since: str = "", until: str = "") -> HTMLResponse:
@@ -83,16 +96,22 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
             raise HTTPException(404, "no such file")
         facts, data = found
         log_access(app, v.user, facts["borrower_id"], f"complaint file {evidence_id}", True)
-        return Response(data, media_type=facts["content_type"], headers={
-            "Content-Disposition": f'attachment; filename="{facts["evidence_id"]}"',
-            "X-Content-Type-Options": "nosniff"})  # fmt: skip
+        return Response(
+            data,
+            media_type=facts["content_type"],
+            headers={
+                "Content-Disposition": f'attachment; filename="{facts["evidence_id"]}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
 
     @r.post("/compliance/complaints/{complaint_id}/resolve")
     def resolve(
-        v: officers, complaint_id: str,
+        v: officers,
+        complaint_id: str,
         finding: Annotated[str, Form(max_length=16)],
         resolution: Annotated[str, Form(max_length=2000)],
-    ) -> Response:  # fmt: skip
+    ) -> Response:
         from arrears.service.cases.complaints import resolve as do
 
         try:
@@ -106,8 +125,9 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
         from arrears.service.cases.complaints import escalate as do
 
         done = do(app)
-        return RedirectResponse(f"/compliance/complaints?flash={len(done)} escalated",
-                                status_code=303)  # fmt: skip
+        return RedirectResponse(
+            f"/compliance/complaints?flash={len(done)} escalated", status_code=303
+        )
 
     _evidence_pages(r, app, officers)
 
@@ -115,15 +135,18 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
 def _evidence_pages(r: APIRouter, app: App, officers: Any) -> None:
     @r.get("/compliance/evidence/{loan_id}.pdf")
     def evidence_pdf(v: officers, loan_id: str) -> Response:
-        from arrears.service.outreach.agency import legal_package
+        from arrears.service.outreach.legal import legal_package
 
         try:
             pdf, _ = legal_package(app, loan_id, app.today())
         except ServiceError:
             return Response("no such account", status_code=404)
         _logged(app, v, loan_id, "evidence_pdf")
-        return Response(pdf, media_type="application/pdf", headers={
-            "Content-Disposition": f'attachment; filename="evidence-{loan_id}.pdf"'})  # fmt: skip
+        return Response(
+            pdf,
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="evidence-{loan_id}.pdf"'},
+        )
 
     @r.get("/compliance/evidence/{loan_id}.json")
     def evidence_json(v: officers, loan_id: str) -> Response:
@@ -132,9 +155,11 @@ def _evidence_pages(r: APIRouter, app: App, officers: Any) -> None:
         except ServiceError:
             return JSONResponse({"detail": "no such account"}, status_code=404)
         _logged(app, v, loan_id, "evidence_json")
-        return Response(json.dumps(body, ensure_ascii=False, indent=1, default=str),
-                        media_type="application/json", headers={
-            "Content-Disposition": f'attachment; filename="evidence-{loan_id}.json"'})  # fmt: skip
+        return Response(
+            json.dumps(body, ensure_ascii=False, indent=1, default=str),
+            media_type="application/json",
+            headers={"Content-Disposition": f'attachment; filename="evidence-{loan_id}.json"'},
+        )
 
 
 def _logged(app: App, v: Any, loan_id: str, what: str) -> None:
@@ -149,21 +174,31 @@ def evidence(app: App, loan_id: str) -> dict[str, Any]:
     """One account's evidence as data: the statement, every contact with its evidence hash and
     what was said, the gate's and the cases' audit entries, payments, promises, holds,
     complaints and arrangements."""
-    from arrears.service.outreach.agency import evidence_hash
+    from arrears.service.outreach.legal import evidence_hash
     from arrears.service.outreach.verify import CONTENT
 
     found = evidence_search.account_evidence(app, loan_id, app.today())
     contacts = [
-        {**{k: v for k, v in r.items() if k != "destination_hash"},
-         "content": app.cipher.open_text(CONTENT, r["content"]),
-         "evidence_hash": evidence_hash(app, SimpleNamespace(**r))}
+        {
+            **{k: v for k, v in r.items() if k != "destination_hash"},
+            "content": app.cipher.open_text(CONTENT, r["content"]),
+            "evidence_hash": evidence_hash(app, SimpleNamespace(**r)),
+        }
         for r in found.contacts
-    ]  # fmt: skip
-    return {"loan_id": loan_id, "borrower_id": found.borrower_id,
-            "as_of": app.today().isoformat(), "statement": found.statement,
-            "contacts": contacts, "audit": found.audit, "payments": found.payments,
-            "promises": found.promises, "holds": found.holds, "complaints": found.complaints,
-            "arrangements": found.arrangements}  # fmt: skip
+    ]
+    return {
+        "loan_id": loan_id,
+        "borrower_id": found.borrower_id,
+        "as_of": app.today().isoformat(),
+        "statement": found.statement,
+        "contacts": contacts,
+        "audit": found.audit,
+        "payments": found.payments,
+        "promises": found.promises,
+        "holds": found.holds,
+        "complaints": found.complaints,
+        "arrangements": found.arrangements,
+    }
 
 
 def parse_day(text: str | None) -> date | None:

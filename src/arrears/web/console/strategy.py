@@ -27,8 +27,15 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
     def page(request: Request, v: Any, status: int = 200, **extra: Any) -> HTMLResponse:
         end = app.today()
         arms = strategies.experiment_results(app, end - timedelta(days=30), end)
-        return render(request, "strategy.html", v, status=status,
-                      versions=strategies.versions(app), arms=arms, **extra)  # fmt: skip
+        return render(
+            request,
+            "strategy.html",
+            v,
+            status=status,
+            versions=strategies.versions(app),
+            arms=arms,
+            **extra,
+        )
 
     @r.get("/strategy")
     def strategy(request: Request, v: managers) -> HTMLResponse:

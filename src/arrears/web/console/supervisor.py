@@ -19,15 +19,22 @@ from arrears.web.console.session import Render
 def supervisor_pages(r: APIRouter, app: App, render: Render, approvers: Any) -> None:
     @r.get("/supervise")
     def supervise(request: Request, v: approvers) -> HTMLResponse:
-        return render(request, "supervise.html", v, queues=queue_loads(app, app.today()),
-                      team=team_figures(app, app.today()), agencies=agency_results(app),
-                      day=app.today())  # fmt: skip
+        return render(
+            request,
+            "supervise.html",
+            v,
+            queues=queue_loads(app, app.today()),
+            team=team_figures(app, app.today()),
+            agencies=agency_results(app),
+            day=app.today(),
+        )
 
     @r.post("/supervise/assign")
     def assign(
-        v: approvers, username: Annotated[str, Form(max_length=64)],
+        v: approvers,
+        username: Annotated[str, Form(max_length=64)],
         queues_: Annotated[str, Form(alias="queues", max_length=200)] = "",
-    ) -> Response:  # fmt: skip
+    ) -> Response:
         from arrears.service.staff.users import assign_queues
 
         names = [q.strip() for q in queues_.split(",") if q.strip()]

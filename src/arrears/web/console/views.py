@@ -89,22 +89,34 @@ def mount_console(api: FastAPI, app: App) -> None:
 
     api.add_exception_handler(SignIn, to_login)
     anyone = Annotated[Visitor, Depends(visitor(app))]
-    workers = Annotated[Visitor, Depends(visitor(app, ("collector", "field_agent", "supervisor",
-                                                       "agency", "compliance")))]  # fmt: skip
+    workers = Annotated[
+        Visitor,
+        Depends(visitor(app, ("collector", "field_agent", "supervisor", "agency", "compliance"))),
+    ]
     approvers = Annotated[Visitor, Depends(visitor(app, ("supervisor",)))]
-    watchers = Annotated[Visitor, Depends(visitor(app, ("supervisor", "compliance",
-                                                        "strategy_manager")))]  # fmt: skip
+    watchers = Annotated[
+        Visitor, Depends(visitor(app, ("supervisor", "compliance", "strategy_manager")))
+    ]
     agency = Annotated[Visitor, Depends(visitor(app, ("agency",)))]
     officers = Annotated[Visitor, Depends(visitor(app, ("compliance",)))]
     managers = Annotated[Visitor, Depends(visitor(app, ("strategy_manager",)))]
 
-    def render(request: Request, name: str, v: Visitor | None, status: int = 200,
-               **ctx: Any) -> HTMLResponse:  # fmt: skip
+    def render(
+        request: Request, name: str, v: Visitor | None, status: int = 200, **ctx: Any
+    ) -> HTMLResponse:
         lang = v.lang if v else lang_of(request)
         flash = request.query_params.get("flash")
-        base = {"w": tr(lang), "lang": lang, "me": v.user if v else None,
-                "csrf": v.csrf if v else "", "money": money, "pct": pct, "local": local,
-                "flash": tr(lang)(flash) if flash else None, "flash_error": False}  # fmt: skip
+        base = {
+            "w": tr(lang),
+            "lang": lang,
+            "me": v.user if v else None,
+            "csrf": v.csrf if v else "",
+            "money": money,
+            "pct": pct,
+            "local": local,
+            "flash": tr(lang)(flash) if flash else None,
+            "flash_error": False,
+        }
         return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
 
     r = APIRouter(include_in_schema=False)
@@ -122,8 +134,9 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
         """The sign-in page with a fresh double-submit token (cookie and hidden field)."""
         token = secrets.token_urlsafe(24)
         page = render(request, "login.html", None, status=status, login_csrf=token, error=error)
-        page.set_cookie(LOGIN_CSRF, token, httponly=True, samesite="strict",
-                        secure=secure_cookies(app))  # fmt: skip
+        page.set_cookie(
+            LOGIN_CSRF, token, httponly=True, samesite="strict", secure=secure_cookies(app)
+        )
         return page
 
     @r.get("/login")
@@ -132,10 +145,11 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
 
     @r.post("/login")
     def login(
-        request: Request, username: Annotated[str, Form(max_length=64)],
+        request: Request,
+        username: Annotated[str, Form(max_length=64)],
         password: Annotated[str, Form(max_length=200)],
         csrf: Annotated[str, Form(max_length=64)] = "",
-    ) -> Response:  # fmt: skip
+    ) -> Response:
         words = tr(lang_of(request))
         expected = request.cookies.get(LOGIN_CSRF, "")
         if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
@@ -146,8 +160,14 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
             return login_form(request, 401, words("wrong_login"))
         token, _ = open_session(app, user.user_id)
         out = RedirectResponse("/", status_code=303)
-        out.set_cookie(COOKIE, token, httponly=True, samesite="strict",
-                       secure=secure_cookies(app), max_age=12 * 3600)  # fmt: skip
+        out.set_cookie(
+            COOKIE,
+            token,
+            httponly=True,
+            samesite="strict",
+            secure=secure_cookies(app),
+            max_age=12 * 3600,
+        )
         return out
 
     @r.post("/logout")
@@ -166,9 +186,13 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
 
     @r.get("/")
     def home(v: anyone) -> Response:
-        where = {"collector": "/queue", "field_agent": "/queue", "agency": "/agency",
-                 "compliance": "/compliance/complaints",
-                 "strategy_manager": "/strategy"}  # fmt: skip
+        where = {
+            "collector": "/queue",
+            "field_agent": "/queue",
+            "agency": "/agency",
+            "compliance": "/compliance/complaints",
+            "strategy_manager": "/strategy",
+        }
         return RedirectResponse(where.get(v.user.role, "/supervise"), status_code=303)
 
     @r.post("/lint")
@@ -195,8 +219,9 @@ def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
             return RedirectResponse("/agency", status_code=303)
         chosen = queue if queue in mine else mine[0]
         rows = items(app, chosen, app.today(), limit=100)
-        return render(request, "queue.html", v, queues=mine, queue=chosen, items=rows,
-                      day=app.today())  # fmt: skip
+        return render(
+            request, "queue.html", v, queues=mine, queue=chosen, items=rows, day=app.today()
+        )
 
     def show(request: Request, v: Visitor, loan_id: str, **extra: Any) -> HTMLResponse:
         return _account_page(app, render, request, v, loan_id, **extra)
@@ -218,8 +243,9 @@ def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
         return await run_in_threadpool(_propose, app, show, request, v, loan_id, form)
 
 
-def _save_wrap_up(app: App, show: Callable[..., Response], request: Request, v: Visitor,
-                  loan_id: str, form: Any) -> Response:  # fmt: skip
+def _save_wrap_up(
+    app: App, show: Callable[..., Response], request: Request, v: Visitor, loan_id: str, form: Any
+) -> Response:
     from arrears.service.staff.account_view import can_see
 
     if not can_see(app, v.user, loan_id):
@@ -230,8 +256,9 @@ def _save_wrap_up(app: App, show: Callable[..., Response], request: Request, v: 
     return RedirectResponse("/queue?flash=saved", status_code=303)
 
 
-def _propose(app: App, show: Callable[..., Response], request: Request, v: Visitor, loan_id: str,
-             form: Any) -> Response:  # fmt: skip
+def _propose(
+    app: App, show: Callable[..., Response], request: Request, v: Visitor, loan_id: str, form: Any
+) -> Response:
     from arrears.service.cases.arrangements import propose
     from arrears.service.staff.account_view import can_see
 
@@ -239,8 +266,15 @@ def _propose(app: App, show: Callable[..., Response], request: Request, v: Visit
     if not can_see(app, v.user, loan_id):
         return show(request, v, loan_id)
     try:
-        p = propose(app, loan_id, kind, _ask(kind, form), by=v.user.username,
-                    role=v.user.role, reason=str(form.get("reason", "")))  # fmt: skip
+        p = propose(
+            app,
+            loan_id,
+            kind,
+            _ask(kind, form),
+            by=v.user.username,
+            role=v.user.role,
+            reason=str(form.get("reason", "")),
+        )
     except (ServiceError, ValueError) as exc:
         return show(request, v, loan_id, flash=str(exc), flash_error=True)
     waiting = " — " + tr(v.lang)("waiting") if p.status == "pending_approval" else ""
@@ -269,9 +303,17 @@ def _account_page(
     script = (zh if v.lang == "zh-CN" else en).format(
         org=a.creditor or app.settings.org_phone, id=v.user.collector_id or v.user.username
     )
-    return render(request, "account.html", v, a=a, action=_my_action(app, v, loan_id),
-                  results=RESULTS, script=script,
-                  tz=ZoneInfo(a.borrower["timezone"] or "Asia/Shanghai"), **extra)  # fmt: skip
+    return render(
+        request,
+        "account.html",
+        v,
+        a=a,
+        action=_my_action(app, v, loan_id),
+        results=RESULTS,
+        script=script,
+        tz=ZoneInfo(a.borrower["timezone"] or "Asia/Shanghai"),
+        **extra,
+    )
 
 
 def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
@@ -284,8 +326,13 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
         return "not an item of your queues today"
     who = v.user.collector_id or v.user.username
     try:
-        record_outcome(app, action_id, collector_id=who, result=str(form.get("result", "")),
-                       note=str(form.get("note") or "") or None)  # fmt: skip
+        record_outcome(
+            app,
+            action_id,
+            collector_id=who,
+            result=str(form.get("result", "")),
+            note=str(form.get("note") or "") or None,
+        )
     except ServiceError as exc:
         return str(exc)
     if str(form.get("next") or "none") == "call_back":
@@ -325,7 +372,7 @@ def _my_action(app: App, v: Visitor, loan_id: str) -> str | None:
 def _oversight_pages(
     r: APIRouter, app: App, render: Render, approvers: Any, watchers: Any, agency: Any
 ) -> None:
-    from arrears.service.cases.arrangements import approve, reject
+    from arrears.service.cases.approvals import approve, reject
 
     @r.get("/approvals")
     def approvals(request: Request, v: approvers) -> HTMLResponse:
@@ -344,18 +391,26 @@ def _oversight_pages(
 
     @r.post("/approvals/{arrangement_id}/reject")
     def do_reject(
-        v: approvers, arrangement_id: str, reason: Annotated[str, Form(max_length=500)] = "",
-    ) -> Response:  # fmt: skip
+        v: approvers,
+        arrangement_id: str,
+        reason: Annotated[str, Form(max_length=500)] = "",
+    ) -> Response:
         try:
-            reject(app, arrangement_id, by=v.user.username, role=v.user.role,
-                   reason=reason or "rejected")  # fmt: skip
+            reject(
+                app,
+                arrangement_id,
+                by=v.user.username,
+                role=v.user.role,
+                reason=reason or "rejected",
+            )
         except ServiceError as exc:
             return RedirectResponse(f"/approvals?flash={exc}", status_code=303)
         return RedirectResponse("/approvals?flash=saved", status_code=303)
 
     @r.get("/dashboard")
-    def dashboard(request: Request, v: watchers, since: str | None = None,
-                  until: str | None = None) -> HTMLResponse:  # fmt: skip
+    def dashboard(
+        request: Request, v: watchers, since: str | None = None, until: str | None = None
+    ) -> HTMLResponse:
         from arrears.service.staff.kpis import measures
 
         end = parse_day(until) or app.today()
@@ -363,14 +418,21 @@ def _oversight_pages(
         k = measures(app, min(start, end), end)
         graphs = {
             "stage": charts.bars({s: x["loans"] for s, x in k["by_stage"].items()}, "by stage"),
-            "bucket": charts.bars({b: x["total_due"] / 100 for b, x in k["by_bucket"].items()},
-                                  "by bucket (total due)"),
+            "bucket": charts.bars(
+                {b: x["total_due"] / 100 for b, x in k["by_bucket"].items()},
+                "by bucket (total due)",
+            ),
             "channels": charts.bars(k["contacts_by_channel"], "contacts by channel"),
             "blocks": charts.bars(dict(list(k["blocks_by_rule"].items())[:12]), "blocks by rule"),
-            "complaints": charts.bars({f"{c['by']}:{c['who']}": c["per_10k"]
-                                       for c in k["complaints_per_10k"] if c["complaints"]},
-                                      "complaints per 10,000 contacts"),
-        }  # fmt: skip
+            "complaints": charts.bars(
+                {
+                    f"{c['by']}:{c['who']}": c["per_10k"]
+                    for c in k["complaints_per_10k"]
+                    if c["complaints"]
+                },
+                "complaints per 10,000 contacts",
+            ),
+        }
         from arrears.service.daily.runs import last_run
 
         return render(request, "dashboard.html", v, k=k, charts=graphs, run=last_run(app))

@@ -22,8 +22,8 @@ from starlette.datastructures import UploadFile
 from arrears.bootstrap import App
 from arrears.channels.base import Channel
 from arrears.service.books.statements import statement_for_loan
-from arrears.service.borrower import portal
-from arrears.service.borrower.portal import Session
+from arrears.service.borrower import portal, signin
+from arrears.service.borrower.signin import Session
 from arrears.service.cases import evidence
 from arrears.service.cases.complaints import CATEGORIES, file_complaint
 from arrears.service.errors import Invalid, ServiceError
@@ -36,7 +36,7 @@ from arrears.web.portal.context import (
     fresh,
     mine,
     to_sign_in,
-)  # fmt: skip
+)
 from arrears.web.portal.limits import Limiter
 
 WINDOW = timedelta(minutes=10)
@@ -70,13 +70,16 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
     @r.get("/portal")
     def start(request: Request) -> Response:
         token = request.cookies.get(COOKIE)
-        if token and portal.session_of(app, token) is not None:
+        if token and signin.session_of(app, token) is not None:
             return RedirectResponse("/portal/home", status_code=303)
         return p.render(request, "signin.html")
 
     @r.post("/portal/code")
-    def send(request: Request, ref: Annotated[str, Form(max_length=64)],
-             csrf: Annotated[str, Form(max_length=100)] = "") -> HTMLResponse:  # fmt: skip
+    def send(
+        request: Request,
+        ref: Annotated[str, Form(max_length=64)],
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> HTMLResponse:
         if not fresh(request, csrf):
             return p.render(request, "signin.html", status=403, ref=ref)
         if sends.allow(request) is not None:
@@ -84,29 +87,34 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
         # answered before the work: a known reference (a code stored, logged and sent) and an
         # unknown one (nothing) take the same time to answer
         page = p.render(request, "signin.html", ref=ref, sent=True)
-        page.background = BackgroundTask(portal.send_code, app, ref, sms)
+        page.background = BackgroundTask(signin.send_code, app, ref, sms)
         return page
 
     @r.post("/portal/signin")
-    def enter(request: Request, ref: Annotated[str, Form(max_length=64)],
-              code: Annotated[str, Form(max_length=12)],
-              csrf: Annotated[str, Form(max_length=100)] = "") -> Response:  # fmt: skip
+    def enter(
+        request: Request,
+        ref: Annotated[str, Form(max_length=64)],
+        code: Annotated[str, Form(max_length=12)],
+        csrf: Annotated[str, Form(max_length=100)] = "",
+    ) -> Response:
         if not fresh(request, csrf):
             return p.render(request, "signin.html", status=403, ref=ref, sent=True)
         if guesses.allow(request) is not None:
-            return p.render(request, "signin.html", status=429, ref=ref, sent=True,
-                            problem="too_many")  # fmt: skip
-        found = portal.sign_in(app, ref, code)
+            return p.render(
+                request, "signin.html", status=429, ref=ref, sent=True, problem="too_many"
+            )
+        found = signin.sign_in(app, ref, code)
         if found is None:
-            return p.render(request, "signin.html", status=401, ref=ref, sent=True,
-                            problem="wrong_code")  # fmt: skip
+            return p.render(
+                request, "signin.html", status=401, ref=ref, sent=True, problem="wrong_code"
+            )
         return _welcome(app, p, request, found)
 
 
 def _loans(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
     @r.post("/portal/signout")
     def leave(request: Request, who: Who) -> Response:
-        portal.sign_out(app, request.cookies.get(COOKIE, ""))
+        signin.sign_out(app, request.cookies.get(COOKIE, ""))
         out = RedirectResponse("/portal", status_code=303)
         out.delete_cookie(COOKIE)
         return out
@@ -114,8 +122,10 @@ def _loans(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
     @r.get("/portal/home")
     def home(request: Request, who: Who) -> HTMLResponse:
         today = app.today()
-        loans = [{**ln, "st": statement_for_loan(app, ln["loan_id"], today)}
-                 for ln in portal.loans_of(app, who.borrower_id)]  # fmt: skip
+        loans = [
+            {**ln, "st": statement_for_loan(app, ln["loan_id"], today)}
+            for ln in portal.loans_of(app, who.borrower_id)
+        ]
         return p.render(request, "home.html", session=who, loans=loans)
 
     @r.get("/portal/loan/{loan_id}")
@@ -125,8 +135,15 @@ def _loans(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
         seen = portal.history(app, who.borrower_id, loan_id)
         for c in seen["contacts"]:
             c["when"] = portal.local_time(app, c["at"])
-        return p.render(request, "loan.html", session=who, loan_id=loan_id, s=st,
-                        payments=seen["payments"], contacts=seen["contacts"])  # fmt: skip
+        return p.render(
+            request,
+            "loan.html",
+            session=who,
+            loan_id=loan_id,
+            s=st,
+            payments=seen["payments"],
+            contacts=seen["contacts"],
+        )
 
     @r.get("/portal/loan/{loan_id}/statement.pdf")
     def pdf(loan_id: str, who: Who) -> Response:
@@ -142,36 +159,59 @@ def _loans(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
 def _prefs(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
     @r.get("/portal/prefs")
     def prefs(request: Request, who: Who) -> HTMLResponse:
-        return p.render(request, "prefs.html", session=who,
-                        prefs=portal.preferences(app, who.borrower_id))  # fmt: skip
+        return p.render(
+            request, "prefs.html", session=who, prefs=portal.preferences(app, who.borrower_id)
+        )
 
     @r.post("/portal/prefs")
-    def save_prefs(request: Request, who: Who,
-                   channels: Annotated[list[str] | None, Form()] = None,
-                   window_start: Annotated[str, Form(max_length=5)] = "",
-                   window_end: Annotated[str, Form(max_length=5)] = "",
-                   language: Annotated[str, Form(max_length=5)] = "zh-CN",
-                   preferred: Annotated[str, Form(max_length=16)] = "",
-                   ) -> Response:  # fmt: skip
+    def save_prefs(
+        request: Request,
+        who: Who,
+        channels: Annotated[list[str] | None, Form()] = None,
+        window_start: Annotated[str, Form(max_length=5)] = "",
+        window_end: Annotated[str, Form(max_length=5)] = "",
+        language: Annotated[str, Form(max_length=5)] = "zh-CN",
+        preferred: Annotated[str, Form(max_length=16)] = "",
+    ) -> Response:
         try:
-            saved = portal.set_preferences(app, who.borrower_id, channels=channels or [],
-                                           window_start=window_start, window_end=window_end,
-                                           language=language, preferred=preferred)  # fmt: skip
+            saved = portal.set_preferences(
+                app,
+                who.borrower_id,
+                channels=channels or [],
+                window_start=window_start,
+                window_end=window_end,
+                language=language,
+                preferred=preferred,
+            )
         except ServiceError as exc:
-            return p.render(request, "prefs.html", status=422, session=who, problem=str(exc),
-                            prefs=portal.preferences(app, who.borrower_id))  # fmt: skip
-        page = p.render(request, "prefs.html", session=who, prefs=saved, saved=True,
-                        lang=saved.language)  # fmt: skip
+            return p.render(
+                request,
+                "prefs.html",
+                status=422,
+                session=who,
+                problem=str(exc),
+                prefs=portal.preferences(app, who.borrower_id),
+            )
+        page = p.render(
+            request, "prefs.html", session=who, prefs=saved, saved=True, lang=saved.language
+        )
         return p.speak(page, saved.language)
 
 
-def _complaint_page(app: App, p: Portal, request: Request, who: Session, status: int = 200,
-                    **ctx: Any) -> HTMLResponse:  # fmt: skip
-    return p.render(request, "complaints.html", status=status, session=who,
-                    mine=portal.complaints_of(app, who.borrower_id),
-                    contacts=portal.recent_contacts(app, who.borrower_id),
-                    loans=portal.loans_of(app, who.borrower_id), categories=CATEGORIES,
-                    **ctx)  # fmt: skip
+def _complaint_page(
+    app: App, p: Portal, request: Request, who: Session, status: int = 200, **ctx: Any
+) -> HTMLResponse:
+    return p.render(
+        request,
+        "complaints.html",
+        status=status,
+        session=who,
+        mine=portal.complaints_of(app, who.borrower_id),
+        contacts=portal.recent_contacts(app, who.borrower_id),
+        loans=portal.loans_of(app, who.borrower_id),
+        categories=CATEGORIES,
+        **ctx,
+    )
 
 
 async def _uploads(form: Any) -> list[evidence.Upload]:
@@ -186,10 +226,14 @@ def _file(app: App, who: Session, form: Any, uploads: list[evidence.Upload]) -> 
     if loan_id is not None and not portal.owns(app, who.borrower_id, loan_id):
         raise Invalid("loan_id: not a loan of yours", field="loan_id")
     complaint_id = file_complaint(
-        app, borrower_id=who.borrower_id, category=str(form.get("category") or ""),
-        description=str(form.get("description") or "")[:4000], source="portal",
-        loan_id=loan_id, attempt_ids=[str(a) for a in form.getlist("attempts")][:20],
-    )  # fmt: skip
+        app,
+        borrower_id=who.borrower_id,
+        category=str(form.get("category") or ""),
+        description=str(form.get("description") or "")[:4000],
+        source="portal",
+        loan_id=loan_id,
+        attempt_ids=[str(a) for a in form.getlist("attempts")][:20],
+    )
     evidence.attach(app, complaint_id, uploads)
     return complaint_id
 
@@ -202,8 +246,15 @@ def _complaints(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
     @r.post("/portal/complaints", max_body_size=MAX_UPLOAD)
     async def complain(request: Request, who: Who) -> HTMLResponse:
         if int(request.headers.get("Content-Length") or 0) > MAX_UPLOAD:
-            return await run_in_threadpool(_complaint_page, app, p, request, who, 413,
-                                           problem="evidence: the upload is too large")  # fmt: skip
+            return await run_in_threadpool(
+                _complaint_page,
+                app,
+                p,
+                request,
+                who,
+                413,
+                problem="evidence: the upload is too large",
+            )
         async with request.form(max_files=evidence.MAX_FILES + 1, max_fields=60) as form:
             if not hmac.compare_digest(str(form.get("csrf") or ""), who.csrf):
                 raise HTTPException(403, "the form is out of date (CSRF); reload the page")
@@ -211,8 +262,9 @@ def _complaints(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
             try:
                 filed = await run_in_threadpool(_file, app, who, form, uploads)
             except ServiceError as exc:
-                return await run_in_threadpool(_complaint_page, app, p, request, who, 422,
-                                               problem=str(exc))  # fmt: skip
+                return await run_in_threadpool(
+                    _complaint_page, app, p, request, who, 422, problem=str(exc)
+                )
         return await run_in_threadpool(_complaint_page, app, p, request, who, filed=filed)
 
     @r.get("/portal/evidence/{evidence_id}")
@@ -221,6 +273,11 @@ def _complaints(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
         if found is None or found[0]["borrower_id"] != who.borrower_id:
             raise HTTPException(404, "no such file")
         facts, data = found
-        return Response(data, media_type=facts["content_type"], headers={
-            "Content-Disposition": f'attachment; filename="{facts["evidence_id"]}"',
-            "X-Content-Type-Options": "nosniff"})  # fmt: skip
+        return Response(
+            data,
+            media_type=facts["content_type"],
+            headers={
+                "Content-Disposition": f'attachment; filename="{facts["evidence_id"]}"',
+                "X-Content-Type-Options": "nosniff",
+            },
+        )

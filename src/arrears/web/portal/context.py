@@ -16,7 +16,7 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
-from arrears.service.borrower.portal import Session, session_of
+from arrears.service.borrower.signin import Session, session_of
 from arrears.web.console.session import secure_cookies
 from arrears.web.console.views import money
 from arrears.web.nul import refuse_control_fields
@@ -49,9 +49,15 @@ class Portal:
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["money"] = money
 
-    def render(self, request: Request, template: str, status: int = 200,
-               session: Session | None = None, lang: str | None = None,
-               **ctx: Any) -> HTMLResponse:  # fmt: skip
+    def render(
+        self,
+        request: Request,
+        template: str,
+        status: int = 200,
+        session: Session | None = None,
+        lang: str | None = None,
+        **ctx: Any,
+    ) -> HTMLResponse:
         lang = lang or lang_of(request)
         words = WORDS[lang]
         token = request.cookies.get(TOKEN) or secrets.token_urlsafe(24)
@@ -60,11 +66,21 @@ class Portal:
             text = words.get(key, key)
             return text.format(**values) if values else text
 
-        out = self.templates.TemplateResponse(request, template, {
-            "lang": lang, "w": w, "token": token, "session": session, **ctx,
-        }, status_code=status)  # fmt: skip
-        out.set_cookie(TOKEN, token, httponly=True, samesite="strict",
-                       secure=secure_cookies(self.app))  # fmt: skip
+        out = self.templates.TemplateResponse(
+            request,
+            template,
+            {
+                "lang": lang,
+                "w": w,
+                "token": token,
+                "session": session,
+                **ctx,
+            },
+            status_code=status,
+        )
+        out.set_cookie(
+            TOKEN, token, httponly=True, samesite="strict", secure=secure_cookies(self.app)
+        )
         if request.query_params.get("lang") in WORDS:
             out.set_cookie(LANG, lang, samesite="lax", secure=secure_cookies(self.app))
         return out
@@ -75,8 +91,9 @@ class Portal:
         return response
 
     def signed_in(self, response: Response, token: str) -> Response:
-        response.set_cookie(COOKIE, token, httponly=True, samesite="lax",
-                            secure=secure_cookies(self.app))  # fmt: skip
+        response.set_cookie(
+            COOKIE, token, httponly=True, samesite="lax", secure=secure_cookies(self.app)
+        )
         return response
 
 

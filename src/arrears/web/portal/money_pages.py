@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.service.borrower import checkout, portal, selfserve
-from arrears.service.borrower.portal import Session
+from arrears.service.borrower.signin import Session
 from arrears.service.errors import ServiceError
 from arrears.settings import Env
 from arrears.web.api.deps import problem
@@ -50,9 +50,13 @@ class HostedCheckout:
         self.url, self.secret, self.name = url, secret, name
 
     def redirect(self, order: checkout.Order, return_url: str, notify_url: str) -> str:
-        fields = {"order": order.order_id, "amount": str(order.amount),
-                  "currency": order.currency, "return": return_url,
-                  "notify": notify_url}  # fmt: skip
+        fields = {
+            "order": order.order_id,
+            "amount": str(order.amount),
+            "currency": order.currency,
+            "return": return_url,
+            "notify": notify_url,
+        }
         return f"{self.url}?{urlencode({**fields, 'sig': sign_fields(self.secret, fields)})}"
 
 
@@ -80,12 +84,22 @@ def mount_money(api: FastAPI, app: App, p: Portal) -> None:
 
 
 def _pay(r: APIRouter, app: App, p: Portal, Who: Any, provider: HostedCheckout | None) -> None:
-    def pay_page(request: Request, who: Session, loan_id: str, status: int = 200,
-                 **ctx: Any) -> HTMLResponse:  # fmt: skip
+    def pay_page(
+        request: Request, who: Session, loan_id: str, status: int = 200, **ctx: Any
+    ) -> HTMLResponse:
         b = checkout.amount_bounds(app, loan_id)
-        return p.render(request, "pay.html", status=status, session=who, loan_id=loan_id,
-                        least=b.least, most=b.most, due=b.due, provider=provider,
-                        **ctx)  # fmt: skip
+        return p.render(
+            request,
+            "pay.html",
+            status=status,
+            session=who,
+            loan_id=loan_id,
+            least=b.least,
+            most=b.most,
+            due=b.due,
+            provider=provider,
+            **ctx,
+        )
 
     @r.get("/portal/loan/{loan_id}/pay")
     def pay(request: Request, loan_id: str, who: Who) -> HTMLResponse:
@@ -93,19 +107,22 @@ def _pay(r: APIRouter, app: App, p: Portal, Who: Any, provider: HostedCheckout |
         return pay_page(request, who, loan_id)
 
     @r.post("/portal/loan/{loan_id}/pay")
-    def start(request: Request, loan_id: str, who: Who,
-              amount: Annotated[str, Form(max_length=20)]) -> Response:  # fmt: skip
+    def start(
+        request: Request, loan_id: str, who: Who, amount: Annotated[str, Form(max_length=20)]
+    ) -> Response:
         mine(app, who, loan_id)
         if provider is None:
             return pay_page(request, who, loan_id, status=503)
         try:
-            order = checkout.start_order(app, loan_id, selfserve.to_fen(amount, "amount"),
-                                         provider.name)  # fmt: skip
+            order = checkout.start_order(
+                app, loan_id, selfserve.to_fen(amount, "amount"), provider.name
+            )
         except ServiceError as exc:
             return pay_page(request, who, loan_id, status=422, problem=str(exc), typed=amount)
         base = app.settings.public_base  # configuration, never the request's Host header
-        to = provider.redirect(order, f"{base}/portal/pay/return?order={order.order_id}",
-                               f"{base}/portal/pay/notify")  # fmt: skip
+        to = provider.redirect(
+            order, f"{base}/portal/pay/return?order={order.order_id}", f"{base}/portal/pay/notify"
+        )
         return RedirectResponse(to, status_code=303)
 
     @r.get("/portal/pay/return")
@@ -164,10 +181,18 @@ def _notify_fields(data: dict[str, Any]) -> str | None:
 
 
 def _arrange(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
-    def page(request: Request, who: Session, loan_id: str, status: int = 200,
-             **ctx: Any) -> HTMLResponse:  # fmt: skip
-        return p.render(request, "arrange.html", status=status, session=who, loan_id=loan_id,
-                        opts=selfserve.options(app, loan_id), **ctx)  # fmt: skip
+    def page(
+        request: Request, who: Session, loan_id: str, status: int = 200, **ctx: Any
+    ) -> HTMLResponse:
+        return p.render(
+            request,
+            "arrange.html",
+            status=status,
+            session=who,
+            loan_id=loan_id,
+            opts=selfserve.options(app, loan_id),
+            **ctx,
+        )
 
     @r.get("/portal/loan/{loan_id}/arrange")
     def arrange(request: Request, loan_id: str, who: Who) -> HTMLResponse:
@@ -187,12 +212,14 @@ def _arrange(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
                 terms = selfserve.ask_of(kind, form)
                 if step != "confirm":
                     eff = selfserve.preview(app, loan_id, kind, terms)
-                    return page(request, who, loan_id, chosen=kind, form=form, effect=eff,
-                                ready=True)  # fmt: skip
+                    return page(
+                        request, who, loan_id, chosen=kind, form=form, effect=eff, ready=True
+                    )
                 done = selfserve.arrange(app, who.borrower_id, loan_id, kind, terms)
             except ServiceError as exc:
-                return page(request, who, loan_id, status=422, chosen=kind, form=form,
-                            problem=str(exc))  # fmt: skip
+                return page(
+                    request, who, loan_id, status=422, chosen=kind, form=form, problem=str(exc)
+                )
             return page(request, who, loan_id, chosen=kind, done=done)
 
         return await run_in_threadpool(work)
@@ -201,30 +228,58 @@ def _arrange(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
 def _sandbox(r: APIRouter, app: App, p: Portal, provider: HostedCheckout) -> None:
     def fields_of(source: Any) -> dict[str, str]:
         fields = {k: str(source.get(k, "")) for k in FIELDS}
-        if not hmac.compare_digest(str(source.get("sig", "")), sign_fields(provider.secret,
-                                                                          fields)):  # fmt: skip
+        if not hmac.compare_digest(
+            str(source.get("sig", "")), sign_fields(provider.secret, fields)
+        ):
             raise HTTPException(400, "the checkout link is not signed by the merchant")
         return fields
 
     @r.get("/sandbox/checkout")
     def show(request: Request) -> HTMLResponse:
         fields = fields_of(request.query_params)
-        return p.render(request, "sandbox.html", fields=fields,
-                        sig=request.query_params["sig"], amount=int(fields["amount"]))  # fmt: skip
+        return p.render(
+            request,
+            "sandbox.html",
+            fields=fields,
+            sig=request.query_params["sig"],
+            amount=int(fields["amount"]),
+        )
 
     @r.post("/sandbox/checkout")
-    def pay(request: Request, order: Annotated[str, Form()], amount: Annotated[str, Form()],
-            currency: Annotated[str, Form()], sig: Annotated[str, Form()],
-            notify: Annotated[str, Form()], choice: Annotated[str, Form()],
-            back: Annotated[str, Form(alias="return")]) -> Response:  # fmt: skip
-        fields = fields_of({"order": order, "amount": amount, "currency": currency,
-                            "return": back, "notify": notify, "sig": sig})  # fmt: skip
-        body = json.dumps({"order_id": fields["order"], "amount": int(fields["amount"]),
-                           "status": "paid" if choice == "pay" else "failed",
-                           "provider_ref": f"sbx-{uuid.uuid4().hex[:12]}"}).encode()  # fmt: skip
+    def pay(
+        request: Request,
+        order: Annotated[str, Form()],
+        amount: Annotated[str, Form()],
+        currency: Annotated[str, Form()],
+        sig: Annotated[str, Form()],
+        notify: Annotated[str, Form()],
+        choice: Annotated[str, Form()],
+        back: Annotated[str, Form(alias="return")],
+    ) -> Response:
+        fields = fields_of(
+            {
+                "order": order,
+                "amount": amount,
+                "currency": currency,
+                "return": back,
+                "notify": notify,
+                "sig": sig,
+            }
+        )
+        body = json.dumps(
+            {
+                "order_id": fields["order"],
+                "amount": int(fields["amount"]),
+                "status": "paid" if choice == "pay" else "failed",
+                "provider_ref": f"sbx-{uuid.uuid4().hex[:12]}",
+            }
+        ).encode()
         stamp = str(int(app.clock().timestamp()))
-        headers = {"X-Arrears-Timestamp": stamp, "Content-Type": "application/json",
-                   "X-Arrears-Signature": signature(provider.secret, stamp, body)}  # fmt: skip
+        headers = {
+            "X-Arrears-Timestamp": stamp,
+            "Content-Type": "application/json",
+            "X-Arrears-Signature": signature(provider.secret, stamp, body),
+        }
         answer = httpx.post(fields["notify"], content=body, headers=headers, timeout=30)
         if answer.status_code != 200:
             raise HTTPException(502, f"the merchant refused the notification: {answer.text}")

@@ -50,9 +50,10 @@ def mount_portal(api: FastAPI, app: App, sms: Channel | None = None) -> None:
 
     @r.post("/verify")
     def check(
-        request: Request, code: Annotated[str, Form(max_length=40)],
+        request: Request,
+        code: Annotated[str, Form(max_length=40)],
         csrf: Annotated[str, Form(max_length=100)] = "",
-    ) -> HTMLResponse:  # fmt: skip
+    ) -> HTMLResponse:
         from arrears.service.outreach.verify import verify
 
         if not fresh(request, csrf):
@@ -61,23 +62,30 @@ def mount_portal(api: FastAPI, app: App, sms: Channel | None = None) -> None:
         if wait is not None:
             minutes = f"{max(1, round(wait.total_seconds() / 60))} min"
             return p.render(request, "verify.html", status=429, typed=code, limited=minutes)
-        return p.render(request, "verify.html", typed=code,
-                        verdict=_verdict(verify(app, code), zone))  # fmt: skip
+        return p.render(
+            request, "verify.html", typed=code, verdict=_verdict(verify(app, code), zone)
+        )
 
     @r.post("/verify/report")
     def report(
-        request: Request, code: Annotated[str, Form(max_length=40)] = "",
+        request: Request,
+        code: Annotated[str, Form(max_length=40)] = "",
         what: Annotated[str, Form(max_length=2000)] = "",
         csrf: Annotated[str, Form(max_length=100)] = "",
-    ) -> HTMLResponse:  # fmt: skip
+    ) -> HTMLResponse:
         from arrears.store import audit
 
         if not fresh(request, csrf):
             return p.render(request, "verify.html", status=403)
         if limiter.allow(request) is not None:
             return p.render(request, "verify.html", status=429, limited="10 min")
-        entry = audit.Entry(kind="scam_report", subject="portal", rulebook="", at=app.clock(),
-                            payload={"code": code[:40], "what": what[:2000]})  # fmt: skip
+        entry = audit.Entry(
+            kind="scam_report",
+            subject="portal",
+            rulebook="",
+            at=app.clock(),
+            payload={"code": code[:40], "what": what[:2000]},
+        )
         with app.engine.begin() as conn:
             audit.append(conn, [entry])
         return p.render(request, "verify.html", reported=True)

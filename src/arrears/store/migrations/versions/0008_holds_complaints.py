@@ -56,11 +56,17 @@ def upgrade() -> None:
         sa.Column("complaint_id", sa.String(64), nullable=False),
         sa.Column("attempt_id", sa.String(64), nullable=False),
         sa.PrimaryKeyConstraint("complaint_id", "attempt_id", name="pk_complaint_attempt"),
-        sa.ForeignKeyConstraint(["complaint_id"], ["complaint.complaint_id"],
-                                name="fk_complaint_attempt_complaint_id_complaint"),
-        sa.ForeignKeyConstraint(["attempt_id"], ["contact_attempt.attempt_id"],
-                                name="fk_complaint_attempt_attempt_id_contact_attempt"),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["complaint_id"],
+            ["complaint.complaint_id"],
+            name="fk_complaint_attempt_complaint_id_complaint",
+        ),
+        sa.ForeignKeyConstraint(
+            ["attempt_id"],
+            ["contact_attempt.attempt_id"],
+            name="fk_complaint_attempt_attempt_id_contact_attempt",
+        ),
+    )
 
 
 def downgrade() -> None:

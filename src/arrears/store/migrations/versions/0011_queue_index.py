@@ -17,9 +17,10 @@ depends_on = None
 
 def upgrade() -> None:
     op.create_index(
-        "ix_plan_action_queue_day", "plan_action",
+        "ix_plan_action_queue_day",
+        "plan_action",
         ["queue", "business_date", "status", "priority"],
-    )  # fmt: skip
+    )
 
 
 def downgrade() -> None:

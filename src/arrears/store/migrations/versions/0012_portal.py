@@ -30,9 +30,10 @@ def upgrade() -> None:
         sa.Column("tries", sa.Integer, nullable=False, server_default="0"),
         sa.Column("used_at", WHEN),
         sa.PrimaryKeyConstraint("code_id", name="pk_portal_code"),
-        sa.ForeignKeyConstraint(["borrower_id"], ["borrower.borrower_id"],
-                                name="fk_portal_code_borrower_id_borrower"),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["borrower_id"], ["borrower.borrower_id"], name="fk_portal_code_borrower_id_borrower"
+        ),
+    )
     op.create_index("ix_portal_code_borrower_id", "portal_code", ["borrower_id"])
     op.create_table(
         "portal_session",
@@ -42,9 +43,10 @@ def upgrade() -> None:
         sa.Column("created_at", WHEN, nullable=False),
         sa.Column("expires_at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("token_hash", name="pk_portal_session"),
-        sa.ForeignKeyConstraint(["borrower_id"], ["borrower.borrower_id"],
-                                name="fk_portal_session_borrower_id_borrower"),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["borrower_id"], ["borrower.borrower_id"], name="fk_portal_session_borrower_id_borrower"
+        ),
+    )
     op.create_index("ix_portal_session_borrower_id", "portal_session", ["borrower_id"])
     op.create_table(
         "payment_order",
@@ -59,9 +61,10 @@ def upgrade() -> None:
         sa.Column("provider_ref", sa.String(128)),
         sa.Column("payment_id", sa.String(64)),
         sa.PrimaryKeyConstraint("order_id", name="pk_payment_order"),
-        sa.ForeignKeyConstraint(["loan_id"], ["loan.loan_id"],
-                                name="fk_payment_order_loan_id_loan"),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["loan_id"], ["loan.loan_id"], name="fk_payment_order_loan_id_loan"
+        ),
+    )
     op.create_index("ix_payment_order_loan_id", "payment_order", ["loan_id"])
     op.create_table(
         "complaint_evidence",
@@ -74,9 +77,12 @@ def upgrade() -> None:
         sa.Column("data_enc", sa.LargeBinary, nullable=False),
         sa.Column("uploaded_at", WHEN, nullable=False),
         sa.PrimaryKeyConstraint("evidence_id", name="pk_complaint_evidence"),
-        sa.ForeignKeyConstraint(["complaint_id"], ["complaint.complaint_id"],
-                                name="fk_complaint_evidence_complaint_id_complaint"),
-    )  # fmt: skip
+        sa.ForeignKeyConstraint(
+            ["complaint_id"],
+            ["complaint.complaint_id"],
+            name="fk_complaint_evidence_complaint_id_complaint",
+        ),
+    )
     op.create_index("ix_complaint_evidence_complaint_id", "complaint_evidence", ["complaint_id"])
 
 

@@ -23,11 +23,15 @@ ACTION_IDS = ("plan_action", "outbox_message", "contact_attempt", "placement")
 
 def upgrade() -> None:
     # a provider that echoes our action id as its reference keeps matching it
-    op.execute("UPDATE outbox_message SET provider_ref = REPLACE(provider_ref, '|', '~') "
-               "WHERE provider_ref = action_id")  # fmt: skip
+    op.execute(
+        "UPDATE outbox_message SET provider_ref = REPLACE(provider_ref, '|', '~') "
+        "WHERE provider_ref = action_id"
+    )
     for table in ACTION_IDS:
-        op.execute(f"UPDATE {table} SET action_id = REPLACE(action_id, '|', '~') "
-                   "WHERE action_id LIKE '%|%'")  # fmt: skip
+        op.execute(
+            f"UPDATE {table} SET action_id = REPLACE(action_id, '|', '~') "
+            "WHERE action_id LIKE '%|%'"
+        )
     with op.batch_alter_table("borrower") as batch:
         batch.add_column(sa.Column("id_type", sa.String(16)))
     op.create_table(
