@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 from arrears.bootstrap import App
 from arrears.compliance import gate
 from arrears.compliance.facts import Violation
+from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rules.frequency import connected_today
 from arrears.cycle.scalar_engine import Account
 from arrears.service.outreach.pending import Judge, step_of, strategies_of
@@ -37,6 +38,7 @@ class CallState:
     earliest: datetime | None  # refused: when the gate would allow it (None: a new event must)
     connected: int  # connected calls to the person in their local day, as the cap counts them
     limit: int | None  # the rulebook's cap on them (None: no such cap)
+    rulebook: Rulebook  # the account's rulebook, as the gate applied it
 
 
 def _account(app: App, loan_id: str) -> tuple[Account, Step] | None:
@@ -92,4 +94,5 @@ def call_state(app: App, loan_id: str, at: datetime | None = None) -> CallState 
         earliest=None if decision.allowed else decision.earliest_allowed_at,
         connected=connected_today(req, acct.book),
         limit=limit,
+        rulebook=acct.book,
     )

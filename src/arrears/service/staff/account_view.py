@@ -21,7 +21,6 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import or_, select
 
 from arrears.bootstrap import App
-from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.errors import NotFound
 from arrears.service.outreach.call_state import call_state
@@ -269,17 +268,6 @@ def _holds(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
     return [dict(r) for r in rows if as_utc(r["starts_at"]) <= now]
 
 
-def _rulebook_of(app: App, loan_id: str) -> str:
-    ln, pf = t.loan, t.portfolio
-    with app.engine.connect() as conn:
-        name = conn.execute(
-            select(pf.c.rulebook)
-            .join(ln, ln.c.portfolio_id == pf.c.portfolio_id)
-            .where(ln.c.loan_id == loan_id)
-        ).scalar()
-    return str(name or "cn")
-
-
 def _live_state(app: App, loan_id: str, holds: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
     """What the gate allows now, in words (en, zh-CN): asked of the gate itself
     (:func:`arrears.service.outreach.call_state.call_state`), never worked out here."""
@@ -311,8 +299,7 @@ def _live_state(app: App, loan_id: str, holds: list[dict[str, Any]]) -> tuple[li
     if state.limit is not None:
         en.append(f"{state.connected} of {state.limit} connected calls used today")
         zh.append(f"今日已接通 {state.connected}/{state.limit} 次")
-    book = load_rulebook(_rulebook_of(app, loan_id))
-    if book.third_party.require_borrower_unreachable:
+    if state.rulebook.third_party.require_borrower_unreachable:
         en.append("emergency contacts not allowed while the borrower can be reached")
         zh.append("可联系到借款人时不得联系紧急联系人")
     return en, zh
