@@ -77,7 +77,12 @@ def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) 
             .limit(limit)
             .offset(offset)
         ).all()
-    return [WorkItem(**r._mapping) for r in rows]
+    found = []
+    for r in rows:
+        row = dict(r._mapping)
+        row["window_start"], row["window_end"] = as_utc(r.window_start), as_utc(r.window_end)
+        found.append(WorkItem(**row))
+    return found
 
 
 def record_outcome(

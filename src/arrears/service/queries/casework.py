@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Select, select
 
-from arrears.service.queries.listing import Listing, page_of_query
+from arrears.service.queries.listing import Listing, page_of_query, row_model
 from arrears.store import tables as t
 
 if TYPE_CHECKING:
@@ -33,11 +33,14 @@ def promise_listing(app: App, loan_id: str, *, limit: int, offset: int) -> Listi
     return page_of_query(app, _promises(loan_id), limit, offset)
 
 
+def _arrangements(loan_id: str) -> Select[Any]:
+    ar = t.arrangement
+    return select(ar).where(ar.c.loan_id == loan_id).order_by(ar.c.proposed_at)
+
+
 def arrangement_listing(app: App, loan_id: str, *, limit: int, offset: int) -> Listing:
     """A page of a loan's arrangements, whole rows, oldest proposal first."""
-    ar = t.arrangement
-    q = select(ar).where(ar.c.loan_id == loan_id).order_by(ar.c.proposed_at)
-    return page_of_query(app, q, limit, offset)
+    return page_of_query(app, _arrangements(loan_id), limit, offset)
 
 
 def awaiting_approval(app: App) -> list[dict[str, Any]]:
@@ -48,9 +51,7 @@ def awaiting_approval(app: App) -> list[dict[str, Any]]:
         return [dict(x) for x in conn.execute(q).mappings()]
 
 
-def complaint_listing(app: App, *, status: str | None, limit: int, offset: int) -> Listing:
-    """A page of complaints, newest first (with ``status`` when given): who, what, where it
-    stands and whom it is about."""
+def _complaints(status: str | None) -> Select[Any]:
     c = t.complaint
     q = select(
         c.c.complaint_id,
@@ -66,9 +67,36 @@ def complaint_listing(app: App, *, status: str | None, limit: int, offset: int) 
         c.c.agency,
         c.c.template,
     ).order_by(c.c.received_at.desc())
-    if status:
-        q = q.where(c.c.status == status)
-    return page_of_query(app, q, limit, offset)
+    return q.where(c.c.status == status) if status else q
+
+
+def complaint_listing(app: App, *, status: str | None, limit: int, offset: int) -> Listing:
+    """A page of complaints, newest first (with ``status`` when given): who, what, where it
+    stands and whom it is about."""
+    return page_of_query(app, _complaints(status), limit, offset)
+
+
+#: a row of :func:`promise_listing`: one part of a promise
+PromiseRow = row_model(
+    "PromiseRow",
+    _promises(""),
+    "One part of a promise to pay: amount and day, who made it through which channel, and "
+    "how it was decided (pending, kept, partly_kept, broken; paid toward it).",
+)
+#: a row of :func:`arrangement_listing`
+ArrangementRow = row_model(
+    "ArrangementRow",
+    _arrangements(""),
+    "An arrangement: kind, status, the days it covers, what was agreed (terms) and its effect "
+    "(both canonical JSON), who proposed and who approved it.",
+)
+#: a row of :func:`complaint_listing`
+ComplaintRow = row_model(
+    "ComplaintRow",
+    _complaints(None),
+    "A complaint: whose, its category and channel, where it stands, its deadline for a "
+    "finding, and whom it is about (collector, agency, template).",
+)
 
 
 def complaints_by_deadline(app: App, *, status: str | None, limit: int) -> list[dict[str, Any]]:

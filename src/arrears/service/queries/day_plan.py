@@ -5,22 +5,18 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
-from arrears.service.queries.listing import Listing, page_of_query
+from arrears.service.queries.listing import Listing, page_of_query, row_model
 from arrears.store import tables as t
 
 if TYPE_CHECKING:
     from arrears.bootstrap import App
 
 
-def plan_listing(
-    app: App, day: date, *, status: str | None, channel: str | None, limit: int, offset: int
-) -> Listing:
-    """A page of ``day``'s planned actions by id (with ``status`` and ``channel`` when given):
-    loan, stage, segment, channel, template, queue, status, the rule that decided, window."""
+def _plan(day: date | None, status: str | None, channel: str | None) -> Select[Any]:
     pa_ = t.plan_action
     q = select(
         pa_.c.action_id,
@@ -39,7 +35,24 @@ def plan_listing(
         q = q.where(pa_.c.status == status)
     if channel:
         q = q.where(pa_.c.channel == channel)
-    return page_of_query(app, q.order_by(pa_.c.action_id), limit, offset)
+    return q.order_by(pa_.c.action_id)
+
+
+def plan_listing(
+    app: App, day: date, *, status: str | None, channel: str | None, limit: int, offset: int
+) -> Listing:
+    """A page of ``day``'s planned actions by id (with ``status`` and ``channel`` when given):
+    loan, stage, segment, channel, template, queue, status, the rule that decided, window."""
+    return page_of_query(app, _plan(day, status, channel), limit, offset)
+
+
+#: a row of :func:`plan_listing`
+PlanRow = row_model(
+    "PlanRow",
+    _plan(None, None, None),
+    "A planned action: its step's channel, template and queue, its status, the rule that "
+    "blocked, suppressed or cancelled it, and the window it may run in.",
+)
 
 
 def planned_in_queue(app: App, queue: str, day: date) -> int:
@@ -71,5 +84,18 @@ def planned_call(app: App, loan_id: str, day: date, queues: Sequence[str] | None
 
 def run_listing(app: App, *, limit: int, offset: int) -> Listing:
     """A page of the cycle's runs, whole rows, newest first."""
+    return page_of_query(app, _runs(), limit, offset)
+
+
+def _runs() -> Select[Any]:
     cr = t.cycle_run
-    return page_of_query(app, select(cr).order_by(cr.c.run_id.desc()), limit, offset)
+    return select(cr).order_by(cr.c.run_id.desc())
+
+
+#: a row of :func:`run_listing`
+RunRow = row_model(
+    "RunRow",
+    _runs(),
+    "A cycle run: its day, engine and strategy, its counts (canonical JSON), the digest of "
+    "its plan and its link in the runs' hash chain.",
+)

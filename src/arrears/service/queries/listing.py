@@ -1,11 +1,18 @@
-"""One page of a listing: the rows as the store holds them, and how many there are in all."""
+"""One page of a listing: the rows as the store holds them, and how many there are in all; and
+each listing's row as a typed record (:func:`row_model`, made from the query's own columns, so
+the two cannot drift apart)."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Any
 
+from pydantic import AfterValidator, BaseModel, ConfigDict, create_model
 from sqlalchemy import Select, func, select
+
+from arrears.store.db import as_utc
 
 if TYPE_CHECKING:
     from arrears.bootstrap import App
@@ -25,3 +32,24 @@ def page_of_query(app: App, q: Select[Any], limit: int, offset: int) -> Listing:
         rows = [dict(m) for m in conn.execute(q.limit(limit).offset(offset)).mappings()]
         total = conn.execute(select(func.count()).select_from(q.subquery())).scalar()
     return Listing(rows, int(total or 0))
+
+
+def row_model(
+    name: str, q: Select[Any], doc: str, *, nullable: Collection[str] = ()
+) -> type[BaseModel]:
+    """A frozen record with one field per column ``q`` selects, typed as the column is (a
+    column that may be NULL, or is named in ``nullable`` because an outer join may leave it
+    empty, is optional; an instant is aware, in UTC, whatever the store). Keys the query does
+    not select are refused."""
+    fields: dict[str, Any] = {}
+    for col in q.selected_columns:
+        kind: Any = col.type.python_type
+        if kind is datetime:  # an instant: SQLite hands it back naive, in UTC
+            kind = Annotated[datetime, AfterValidator(as_utc)]
+        empty = getattr(col, "nullable", None)
+        if empty is None:  # a label: the column under it
+            empty = getattr(getattr(col, "element", None), "nullable", True)
+        fields[col.name] = (kind | None, ...) if empty or col.name in nullable else (kind, ...)
+    config = ConfigDict(extra="forbid", frozen=True)
+    model: type[BaseModel] = create_model(name, __config__=config, __doc__=doc, **fields)
+    return model

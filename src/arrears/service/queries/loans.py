@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
-from arrears.service.queries.listing import Listing, page_of_query
+from arrears.service.queries.listing import Listing, page_of_query, row_model
 from arrears.store import tables as t
 
 if TYPE_CHECKING:
     from arrears.bootstrap import App
 
 
-def loan_listing(
-    app: App, *, stage: str | None, portfolio_id: str | None, limit: int, offset: int
-) -> Listing:
-    """Loans by id, with their collection stage (``stage_since``: since when), filtered by stage
-    and portfolio when given."""
+def _loans(stage: str | None, portfolio_id: str | None) -> Select[Any]:
     ln, st = t.loan, t.account_stage
     q = select(
         ln.c.loan_id,
@@ -33,7 +29,24 @@ def loan_listing(
         q = q.where(st.c.stage == stage)
     if portfolio_id:
         q = q.where(ln.c.portfolio_id == portfolio_id)
-    return page_of_query(app, q, limit, offset)
+    return q
+
+
+def loan_listing(
+    app: App, *, stage: str | None, portfolio_id: str | None, limit: int, offset: int
+) -> Listing:
+    """Loans by id, with their collection stage (``stage_since``: since when), filtered by stage
+    and portfolio when given."""
+    return page_of_query(app, _loans(stage, portfolio_id), limit, offset)
+
+
+#: a row of :func:`loan_listing`
+LoanRow = row_model(
+    "LoanRow",
+    _loans(None, None),
+    "A loan and its collection stage (none before the first cycle placed it).",
+    nullable=("stage", "stage_since"),
+)
 
 
 def borrower_of(app: App, loan_id: str) -> str | None:

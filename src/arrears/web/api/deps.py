@@ -12,7 +12,7 @@ from typing import Annotated, Any, TypeVar
 from fastapi import Depends, FastAPI, HTTPException, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import AfterValidator, BaseModel, BeforeValidator, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from arrears.bootstrap import App
@@ -174,14 +174,6 @@ def paging(
 PageDep = Annotated[Paging, Depends(paging)]
 
 
-class Page(BaseModel):
-    """One page of a list: ``total`` items in all."""
-
-    items: list[dict[str, Any]]
-    page: int
-    per_page: int
-    total: int = Field(ge=0)
-
-
-def page_of(rows: Sequence[dict[str, Any]], total: int, p: Paging) -> Page:
-    return Page(items=list(rows), page=p.page, per_page=p.per_page, total=total)
+def page_of(rows: Sequence[Any], total: int, p: Paging) -> dict[str, Any]:
+    """One page of a list, as the API's ``Page`` model of the rows gives it."""
+    return {"items": list(rows), "page": p.page, "per_page": p.per_page, "total": total}

@@ -5,51 +5,43 @@ Lists are paginated (``page``, ``per_page``).
 No ``from __future__ import annotations`` here: FastAPI reads the dependencies' annotations
 (local to :func:`router`) at run time."""
 
-import re
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Query, Request
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
 
-from arrears import ids
 from arrears.bootstrap import App
-from arrears.web.api.deps import (
-    PROBLEMS,
-    Caller,
-    Day,
-    Page,
-    PageDep,
-    auth,
-    page_of,
-    service_call,
+from arrears.service.outreach.worklist import WorkItem
+from arrears.service.queries.casework import ArrangementRow, ComplaintRow, PromiseRow
+from arrears.service.queries.day_plan import PlanRow, RunRow
+from arrears.service.queries.loans import LoanRow
+from arrears.web.api.deps import PROBLEMS, Caller, Day, PageDep, auth, page_of, service_call
+from arrears.web.api.models import (
+    CONTROL,
+    ActionId,
+    ArrangementAsk,
+    ArrangementCreate,
+    ArrangementProposed,
+    ComplaintCreate,
+    ComplaintFiled,
+    Decision,
+    Effect,
+    Id,
+    IngestBatch,
+    Kpis,
+    Loaded,
+    OutcomeCreate,
+    OutcomeRecorded,
+    PaymentCreate,
+    PaymentPosted,
+    PaymentReversed,
+    PromiseCreate,
+    PromiseMade,
+    ReversalCreate,
+    Statement,
+    page_model,
 )
-
-#: strict: an id is a string and an amount an integer number of minor units, as JSON gives
-#: them (never true, "100" or 100.0 coerced)
-Id = Annotated[str, Strict(), Field(min_length=1, max_length=64, pattern=ids.LENDER_PATTERN)]
-#: an id arrears composed (a plan action: business date ~ loan ~ step), arrears.ids
-ActionId = Annotated[str, Strict(), Field(min_length=1, max_length=160, pattern=ids.PATTERN)]
-Fen = Annotated[int, Strict(), Field(gt=0, le=10**13)]
-Minor = Annotated[int, Strict(), Field(ge=0, le=10**13)]
-
-
-#: characters no text the API takes may hold (PostgreSQL cannot store NUL; none belongs in a
-#: name, a reason or a note)
-CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
-
-
-class _In(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    @field_validator("*", mode="after")
-    @classmethod
-    def _no_control_characters(cls, value: Any) -> Any:
-        for text in value if isinstance(value, list) else [value]:
-            if isinstance(text, str) and CONTROL.search(text):
-                raise ValueError("holds a control character (NUL and the like)")
-        return value
 
 
 def _plain_query(request: Request) -> None:
@@ -61,91 +53,8 @@ def _plain_query(request: Request) -> None:
             )
 
 
-class PaymentCreate(_In):
-    loan_id: Id
-    amount: Fen
-    paid_on: Day | None = None
-    payment_id: Id | None = None
-    #: post an amount above what closes the loan (the excess is kept as a credit)
-    overpayment: StrictBool = False
-
-
-class ReversalCreate(_In):
-    reason: Annotated[str, Field(min_length=1, max_length=200)]
-
-
-class PartIn(_In):
-    due_on: Day
-    amount: Fen
-
-
-class PromiseCreate(_In):
-    parts: Annotated[list[PartIn], Field(min_length=1, max_length=24)]
-    source: Literal["agent_call", "robocall", "portal", "api"] = "api"
-    made_by: Id | None = None
-
-
-class ArrangementAsk(_In):
-    kind: Literal["waiver", "extension", "plan", "settlement"]
-    # waiver
-    penalty: Minor = 0
-    fee: Minor = 0
-    interest: Minor = 0
-    # extension
-    until: Day | None = None
-    days: Annotated[int, Strict(), Field(ge=1, le=366)] | None = None
-    # plan
-    parts: Annotated[int, Strict(), Field(ge=1, le=60)] | None = None
-    first: Day | None = None
-    whole_balance: StrictBool = False
-    # settlement
-    amount: Fen | None = None
-    pay_by: Day | None = None
-
-    def ask(self) -> dict[str, Any]:
-        if self.kind == "waiver":
-            return {k: v for k in ("penalty", "fee", "interest") if (v := getattr(self, k))}
-        fields = {
-            "extension": ("until", "days"),
-            "plan": ("parts", "first", "whole_balance"),
-            "settlement": ("amount", "pay_by"),
-        }[self.kind]
-        return {k: getattr(self, k) for k in fields if getattr(self, k) not in (None, False)}
-
-
-class ArrangementCreate(ArrangementAsk):
-    reason: Annotated[str, Field(min_length=1, max_length=500)]
-
-
-class ComplaintCreate(_In):
-    borrower_id: Id
-    loan_id: Id | None = None
-    category: Annotated[str, Field(min_length=1, max_length=32)]
-    description: Annotated[str, Field(min_length=1, max_length=5000)]
-    attempt_ids: Annotated[list[Id], Field(max_length=50)] = []
-
-
-class OutcomeCreate(_In):
-    collector_id: Id
-    result: Annotated[str, Field(min_length=1, max_length=32)]
-    note: Annotated[str, Field(max_length=2000)] | None = None
-
-
-Row = dict[str, str | int | float | bool | None]
-MAX_ROWS = 20_000
 #: the most an ingest batch's body may be (counted as it streams)
 MAX_INGEST_BODY = 64 * 1024 * 1024
-
-
-class IngestBatch(_In):
-    """Rows of the ingestion files (docs/DATA_FORMATS.md), by entity; loaded all or nothing."""
-
-    portfolios: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
-    borrowers: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
-    contact_points: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
-    loans: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
-    instalments: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
-    payments: Annotated[list[Row], Field(max_length=MAX_ROWS)] = []
 
 
 #: JSON pointers into the responses that carry ids (for the links below)
@@ -208,6 +117,8 @@ def _ingest(r: APIRouter, app: App, write: Any) -> None:
         status_code=201,
         max_body_size=MAX_INGEST_BODY,
         operation_id="ingest",
+        response_model=Loaded,
+        response_model_exclude_unset=True,
         responses=_links(201, statement=loaded),
         summary="Load portfolios, borrowers, contact points, loans, instalments and "
         "payments (upserted by the lender's ids; all or nothing)",
@@ -273,6 +184,8 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["accounts"],
         summary="Loans, with their collection stage",
         operation_id="list_loans",
+        response_model=page_model(LoanRow),
+        response_model_exclude_unset=True,
         responses=_links(200, **_loan_links(first), pay=pay_first, complaint=complain_first),
     )
     def loans(
@@ -280,7 +193,7 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
         p: PageDep,
         stage: Annotated[str | None, Query(max_length=24)] = None,
         portfolio_id: Annotated[str | None, Query(max_length=64)] = None,
-    ) -> Page:
+    ) -> Any:
         from arrears.service.queries.loans import loan_listing
 
         found = loan_listing(
@@ -309,6 +222,8 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
         "/loans/{loan_id}/statement",
         tags=["accounts"],
         operation_id="get_statement",
+        response_model=Statement,
+        response_model_exclude_unset=True,
         responses=_links(
             200, pay=pay_due, make_promise=promise_due, preview_arrangement=preview_on
         ),
@@ -334,6 +249,8 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["payments"],
         status_code=201,
         operation_id="post_payment",
+        response_model=PaymentPosted,
+        response_model_exclude_unset=True,
         responses=_links(201, **paid),
         summary="Post a payment: allocated, and what it makes pointless cancelled",
     )
@@ -367,6 +284,8 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["payments"],
         status_code=201,
         operation_id="reverse_payment",
+        response_model=PaymentReversed,
+        response_model_exclude_unset=True,
         responses=_links(201, statement=reversed_),
         summary="Reverse a bounced payment and restore what it changed",
     )
@@ -396,6 +315,8 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["cases"],
         status_code=201,
         operation_id="make_promise",
+        response_model=PromiseMade,
+        response_model_exclude_unset=True,
         responses=_links(201, **promised),
         summary="A promise to pay, in one or several parts",
     )
@@ -415,8 +336,10 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["cases"],
         summary="A loan's promises to pay",
         operation_id="list_promises",
+        response_model=page_model(PromiseRow),
+        response_model_exclude_unset=True,
     )
-    def promises(_: read, loan_id: Id, p: PageDep) -> Page:
+    def promises(_: read, loan_id: Id, p: PageDep) -> Any:
         from arrears.service.queries.casework import promise_listing
 
         found = promise_listing(app, loan_id, limit=p.per_page, offset=p.offset)
@@ -426,6 +349,8 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         "/loans/{loan_id}/arrangements/preview",
         tags=["cases"],
         operation_id="preview_arrangement",
+        response_model=Effect,
+        response_model_exclude_unset=True,
         responses=_links(200, propose=previewed),
         summary="The effect of an arrangement, before anyone accepts it",
     )
@@ -439,6 +364,8 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["cases"],
         status_code=201,
         operation_id="propose_arrangement",
+        response_model=ArrangementProposed,
+        response_model_exclude_unset=True,
         responses=_links(201, **proposed),
         summary="Propose an arrangement (agreed at once within the API's limits, else it "
         "waits for a supervisor)",
@@ -464,8 +391,10 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["cases"],
         summary="A loan's arrangements",
         operation_id="list_arrangements",
+        response_model=page_model(ArrangementRow),
+        response_model_exclude_unset=True,
     )
-    def arrangements(_: read, loan_id: Id, p: PageDep) -> Page:
+    def arrangements(_: read, loan_id: Id, p: PageDep) -> Any:
         from arrears.service.queries.casework import arrangement_listing
 
         found = arrangement_listing(app, loan_id, limit=p.per_page, offset=p.offset)
@@ -476,6 +405,8 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["cases"],
         status_code=201,
         operation_id="file_complaint",
+        response_model=ComplaintFiled,
+        response_model_exclude_unset=True,
         summary="A complaint taken by an integration (source api)",
     )
     def complain(_: write, body: ComplaintCreate) -> dict[str, Any]:
@@ -505,13 +436,15 @@ def _cases(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["cases"],
         summary="Complaints, newest first",
         operation_id="list_complaints",
+        response_model=page_model(ComplaintRow),
+        response_model_exclude_unset=True,
         responses=_links(200, complaint=complained),
     )
     def complaints(
         _: read,
         p: PageDep,
         status: Literal["open", "escalated", "resolved"] | None = None,
-    ) -> Page:
+    ) -> Any:
         from arrears.service.queries.casework import complaint_listing
 
         found = complaint_listing(app, status=status, limit=p.per_page, offset=p.offset)
@@ -523,6 +456,8 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         "/compliance/check",
         tags=["compliance"],
         operation_id="check_compliance",
+        response_model=Decision,
+        response_model_exclude_unset=True,
         summary="Would this contact attempt be allowed? (the gate's decision)",
     )
     def check(
@@ -559,10 +494,12 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         "/queues/{queue}/items",
         tags=["work"],
         operation_id="list_queue_items",
+        response_model=page_model(WorkItem),
+        response_model_exclude_unset=True,
         responses=_links(200, **listed),
         summary="A queue's planned items for a day, highest priority first",
     )
-    def queue_items(_: read, queue: Id, p: PageDep, day: Day | None = None) -> Page:
+    def queue_items(_: read, queue: Id, p: PageDep, day: Day | None = None) -> Any:
         from arrears.service.outreach.worklist import items
         from arrears.service.queries.day_plan import planned_in_queue
 
@@ -575,6 +512,8 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         tags=["work"],
         status_code=201,
         operation_id="record_outcome",
+        response_model=OutcomeRecorded,
+        response_model_exclude_unset=True,
         summary="The outcome of a worked call or visit (the note is checked by the lexicon)",
     )
     def outcome(_: write, action_id: ActionId, body: OutcomeCreate) -> dict[str, Any]:
@@ -610,6 +549,8 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
         tags=["cycle"],
         summary="The day's planned actions",
         operation_id="get_plan",
+        response_model=page_model(PlanRow),
+        response_model_exclude_unset=True,
         responses=_links(200, **planned),
     )
     def plan(
@@ -618,7 +559,7 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
         day: Day | None = None,
         status: Annotated[str | None, Query(max_length=16)] = None,
         channel: Annotated[str | None, Query(max_length=16)] = None,
-    ) -> Page:
+    ) -> Any:
         from arrears.service.queries.day_plan import plan_listing
 
         found = plan_listing(
@@ -636,9 +577,11 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
         tags=["cycle"],
         summary="The cycle's run history, newest first",
         operation_id="list_runs",
+        response_model=page_model(RunRow),
+        response_model_exclude_unset=True,
         responses=_links(200, plan=ran),
     )
-    def runs(_: read, p: PageDep) -> Page:
+    def runs(_: read, p: PageDep) -> Any:
         from arrears.service.queries.day_plan import run_listing
 
         found = run_listing(app, limit=p.per_page, offset=p.offset)
@@ -649,6 +592,8 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
         tags=["cycle"],
         summary="The portfolio's measures over a period",
         operation_id="get_kpis",
+        response_model=Kpis,
+        response_model_exclude_unset=True,
     )
     def kpis(_: read, since: Day | None = None, until: Day | None = None) -> dict[str, Any]:
         from arrears.service.staff.kpis import measures
