@@ -1,5 +1,6 @@
 """Refusals are told apart by their type, never by their text: the API's status and ``field``
-come from the exception, whatever its message says."""
+come from the exception, whatever its message says; the console's and the portal's headline,
+in the reader's language, and the command line's label, from its kind."""
 
 from __future__ import annotations
 
@@ -13,8 +14,10 @@ from arrears.service.errors import (
     LimitExceeded,
     NotFound,
     ServiceError,
+    StoreNotReady,
 )
 from arrears.web.api.deps import service_call
+from arrears.web.refusals import HEADLINES, flash_to, headline, refusal
 
 
 def _refuse(exc: ServiceError) -> None:
@@ -50,3 +53,55 @@ def test_every_kind_is_a_service_error() -> None:
     for kind in (Invalid, NotFound, Conflict, Forbidden, LimitExceeded):
         assert issubclass(kind, ServiceError)
         assert kind("m", field="f").field == "f"
+
+
+KINDS = (Invalid, NotFound, Conflict, Forbidden, LimitExceeded, StoreNotReady)
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_pages_head_a_refusal_by_its_kind_in_the_readers_language(lang: str) -> None:
+    said = [headline(kind("not found: the words do not decide"), lang) for kind in KINDS]
+    assert len(set(said)) == len(KINDS)  # each kind its own headline
+    assert said[0] != headline(NotFound("x"), lang)  # the words above did not decide it
+    if lang == "zh-CN":
+        assert all(any("\u4e00" <= ch <= "\u9fff" for ch in h) for h in said)
+    shown = refusal(Conflict("posted already", field="payment_id"), lang)
+    assert shown.startswith(headline(Conflict("x"), lang)) and shown.endswith("posted already")
+
+
+def test_an_unknown_language_reads_english_and_a_plain_refusal_has_a_headline() -> None:
+    assert headline(Forbidden("x"), "fr") == dict(HEADLINES["en"])[Forbidden]
+    assert headline(ServiceError("x"), "zh-CN") == dict(HEADLINES["zh-CN"])[ServiceError]
+
+
+def test_a_flash_address_quotes_the_message() -> None:
+    url = flash_to("/approvals", Invalid("amount: 5 & more #1?"), "en")
+    assert url.startswith("/approvals?flash=") and "&" not in url and "#" not in url
+    from urllib.parse import parse_qs, urlsplit
+
+    said = parse_qs(urlsplit(url).query)["flash"][0]
+    assert said == "Not accepted: amount: 5 & more #1?"
+
+
+@pytest.mark.parametrize(
+    ("exc", "label"),
+    [
+        (Invalid("bad"), "error: bad"),
+        (NotFound("gone"), "error: not found: gone"),
+        (Conflict("posted already"), "error: conflict: posted already"),
+        (Forbidden("role"), "error: not allowed: role"),
+        (LimitExceeded("too far"), "error: over the policy's limit: too far"),
+        (StoreNotReady("run arrears init"), "error: store not ready: run arrears init"),
+    ],
+)
+def test_the_command_line_labels_a_refusal_by_kind_and_exits_1(
+    exc: ServiceError, label: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import typer
+
+    from arrears.cli.common import _errors
+
+    with pytest.raises(typer.Exit) as raised, _errors():
+        raise exc
+    assert raised.value.exit_code == 1
+    assert " ".join(capsys.readouterr().err.split()) == label

@@ -22,7 +22,15 @@ from rich.progress import (
     TimeRemainingColumn,
 )
 
-from arrears.service.errors import ServiceError
+from arrears.service.errors import (
+    Conflict,
+    Forbidden,
+    Invalid,
+    LimitExceeded,
+    NotFound,
+    ServiceError,
+    StoreNotReady,
+)
 
 if TYPE_CHECKING:
     from arrears.bootstrap import App
@@ -54,6 +62,18 @@ def _as_of(value: str | None, a: App | None = None) -> date:
         raise typer.BadParameter(f"expected a date YYYY-MM-DD, got {value!r}") from exc
 
 
+#: how a refusal is introduced, by its kind (every refusal exits with status 1)
+KINDS: tuple[tuple[type[ServiceError], str], ...] = (
+    (Invalid, ""),
+    (NotFound, "not found: "),
+    (Conflict, "conflict: "),
+    (Forbidden, "not allowed: "),
+    (LimitExceeded, "over the policy's limit: "),
+    (StoreNotReady, "store not ready: "),
+    (ServiceError, ""),
+)
+
+
 def _fail(message: str, code: int = 1) -> None:
     err.print(f"[bold red]error:[/] {message}", highlight=False)
     raise typer.Exit(code)
@@ -65,7 +85,9 @@ def _errors() -> Iterator[None]:
 
     try:
         yield
-    except (ServiceError, FileError) as exc:
+    except ServiceError as exc:
+        _fail(f"{next(t for k, t in KINDS if isinstance(exc, k))}{exc}")
+    except FileError as exc:
         _fail(str(exc))
 
 

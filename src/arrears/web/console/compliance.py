@@ -23,6 +23,7 @@ from arrears.service.staff.users import log_access
 from arrears.store.db import as_utc
 from arrears.web.console import charts
 from arrears.web.console.session import Render
+from arrears.web.refusals import flash_to
 
 PER_PAGE = 50
 
@@ -117,7 +118,9 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
         try:
             do(app, complaint_id, finding=finding, resolution=resolution, by=v.user.username)
         except ServiceError as exc:
-            return RedirectResponse(f"/compliance/complaints?flash={exc}", status_code=303)
+            return RedirectResponse(
+                flash_to("/compliance/complaints", exc, v.lang), status_code=303
+            )
         return RedirectResponse("/compliance/complaints?flash=saved", status_code=303)
 
     @r.post("/compliance/complaints/escalate")

@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from arrears.bootstrap import App
 from arrears.service.errors import ServiceError
 from arrears.web.console.session import Render
+from arrears.web.refusals import flash_to, refusal
 
 MAX_UPLOAD = 200_000
 
@@ -54,7 +55,7 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
         try:
             d = diff_plans(app, app.today(), candidate=strategies.version(app, version_id))
         except ServiceError as exc:
-            return page(request, v, status=422, problems=[str(exc)])
+            return page(request, v, status=422, problems=[refusal(exc, v.lang)])
         return page(request, v, diff=d, diff_of=version_id)
 
     @r.post("/strategy/{version_id}/activate")
@@ -62,7 +63,7 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
         try:
             strategies.activate(app, version_id, by=v.user.username)
         except ServiceError as exc:
-            return RedirectResponse(f"/strategy?flash={exc}", status_code=303)
+            return RedirectResponse(flash_to("/strategy", exc, v.lang), status_code=303)
         return RedirectResponse("/strategy?flash=saved", status_code=303)
 
 

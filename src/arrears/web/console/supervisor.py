@@ -14,6 +14,7 @@ from arrears.bootstrap import App
 from arrears.service.errors import ServiceError
 from arrears.service.queries.team import agency_results, queue_loads, team_figures
 from arrears.web.console.session import Render
+from arrears.web.refusals import flash_to
 
 
 def supervisor_pages(r: APIRouter, app: App, render: Render, approvers: Any) -> None:
@@ -41,5 +42,5 @@ def supervisor_pages(r: APIRouter, app: App, render: Render, approvers: Any) -> 
         try:
             assign_queues(app, username, names)
         except ServiceError as exc:
-            return RedirectResponse(f"/supervise?flash={exc}", status_code=303)
+            return RedirectResponse(flash_to("/supervise", exc, v.lang), status_code=303)
         return RedirectResponse("/supervise?flash=saved", status_code=303)

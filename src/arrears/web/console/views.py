@@ -44,6 +44,7 @@ from arrears.web.console.session import (
 )
 from arrears.web.console.strategy import strategy_pages
 from arrears.web.console.supervisor import supervisor_pages
+from arrears.web.refusals import flash_to, refusal
 
 HERE = Path(__file__).parent
 LOGIN_CSRF = "arrears_login_csrf"
@@ -276,7 +277,7 @@ def _propose(
             reason=str(form.get("reason", "")),
         )
     except (ServiceError, ValueError) as exc:
-        return show(request, v, loan_id, flash=str(exc), flash_error=True)
+        return show(request, v, loan_id, flash=_said(exc, v.lang), flash_error=True)
     waiting = " — " + tr(v.lang)("waiting") if p.status == "pending_approval" else ""
     return show(
         request,
@@ -284,6 +285,11 @@ def _propose(
         loan_id,
         flash=f"{kind} {p.arrangement_id}: {p.status}{waiting}",
     )
+
+
+def _said(exc: Exception, lang: str) -> str:
+    """A refusal by its kind (:func:`refusal`); a form value that did not parse, as said."""
+    return refusal(exc, lang) if isinstance(exc, ServiceError) else str(exc)
 
 
 def _account_page(
@@ -334,7 +340,7 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
             note=str(form.get("note") or "") or None,
         )
     except ServiceError as exc:
-        return str(exc)
+        return refusal(exc, v.lang)
     if str(form.get("next") or "none") == "call_back":
         from arrears.service.outreach.worklist import call_back
 
@@ -345,7 +351,7 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
             part = Part(date.fromisoformat(when), int(amount))
             make_promise(app, loan_id, [part], source="agent_call", made_by=who)
         except (ServiceError, ValueError) as exc:
-            return f"outcome saved; promise refused: {exc}"
+            return f"outcome saved; promise refused: {_said(exc, v.lang)}"
     return None
 
 
@@ -386,7 +392,7 @@ def _oversight_pages(
         try:
             approve(app, arrangement_id, by=v.user.username, role=v.user.role)
         except ServiceError as exc:
-            return RedirectResponse(f"/approvals?flash={exc}", status_code=303)
+            return RedirectResponse(flash_to("/approvals", exc, v.lang), status_code=303)
         return RedirectResponse("/approvals?flash=saved", status_code=303)
 
     @r.post("/approvals/{arrangement_id}/reject")
@@ -404,7 +410,7 @@ def _oversight_pages(
                 reason=reason or "rejected",
             )
         except ServiceError as exc:
-            return RedirectResponse(f"/approvals?flash={exc}", status_code=303)
+            return RedirectResponse(flash_to("/approvals", exc, v.lang), status_code=303)
         return RedirectResponse("/approvals?flash=saved", status_code=303)
 
     @r.get("/dashboard")

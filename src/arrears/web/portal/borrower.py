@@ -34,10 +34,12 @@ from arrears.web.portal.context import (
     SignInFirst,
     borrower,
     fresh,
+    lang_of,
     mine,
     to_sign_in,
 )
 from arrears.web.portal.limits import Limiter
+from arrears.web.refusals import refusal
 
 WINDOW = timedelta(minutes=10)
 CODE_SENDS, GUESSES = 5, 10
@@ -189,7 +191,7 @@ def _prefs(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
                 "prefs.html",
                 status=422,
                 session=who,
-                problem=str(exc),
+                problem=refusal(exc, lang_of(request)),
                 prefs=portal.preferences(app, who.borrower_id),
             )
         page = p.render(
@@ -263,7 +265,13 @@ def _complaints(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
                 filed = await run_in_threadpool(_file, app, who, form, uploads)
             except ServiceError as exc:
                 return await run_in_threadpool(
-                    _complaint_page, app, p, request, who, 422, problem=str(exc)
+                    _complaint_page,
+                    app,
+                    p,
+                    request,
+                    who,
+                    422,
+                    problem=refusal(exc, lang_of(request)),
                 )
         return await run_in_threadpool(_complaint_page, app, p, request, who, filed=filed)
 

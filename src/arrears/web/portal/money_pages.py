@@ -33,7 +33,8 @@ from arrears.service.errors import ServiceError
 from arrears.settings import Env
 from arrears.web.api.deps import problem
 from arrears.web.api.webhooks import parse_body, signature, signed
-from arrears.web.portal.context import Portal, borrower, mine
+from arrears.web.portal.context import Portal, borrower, lang_of, mine
+from arrears.web.refusals import refusal
 
 FIELDS = ("order", "amount", "currency", "return", "notify")
 
@@ -118,7 +119,14 @@ def _pay(r: APIRouter, app: App, p: Portal, Who: Any, provider: HostedCheckout |
                 app, loan_id, selfserve.to_fen(amount, "amount"), provider.name
             )
         except ServiceError as exc:
-            return pay_page(request, who, loan_id, status=422, problem=str(exc), typed=amount)
+            return pay_page(
+                request,
+                who,
+                loan_id,
+                status=422,
+                problem=refusal(exc, lang_of(request)),
+                typed=amount,
+            )
         base = app.settings.public_base  # configuration, never the request's Host header
         to = provider.redirect(
             order, f"{base}/portal/pay/return?order={order.order_id}", f"{base}/portal/pay/notify"
@@ -218,7 +226,13 @@ def _arrange(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
                 done = selfserve.arrange(app, who.borrower_id, loan_id, kind, terms)
             except ServiceError as exc:
                 return page(
-                    request, who, loan_id, status=422, chosen=kind, form=form, problem=str(exc)
+                    request,
+                    who,
+                    loan_id,
+                    status=422,
+                    chosen=kind,
+                    form=form,
+                    problem=refusal(exc, lang_of(request)),
                 )
             return page(request, who, loan_id, chosen=kind, done=done)
 
