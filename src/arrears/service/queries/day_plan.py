@@ -39,11 +39,21 @@ def _plan(day: date | None, status: str | None, channel: str | None) -> Select[A
 
 
 def plan_listing(
-    app: App, day: date, *, status: str | None, channel: str | None, limit: int, offset: int
+    app: App,
+    day: date,
+    *,
+    status: str | None,
+    channel: str | None,
+    limit: int,
+    offset: int = 0,
+    after: str | None = None,
 ) -> Listing:
     """A page of ``day``'s planned actions by id (with ``status`` and ``channel`` when given):
-    loan, stage, segment, channel, template, queue, status, the rule that decided, window."""
-    return page_of_query(app, _plan(day, status, channel), limit, offset)
+    loan, stage, segment, channel, template, queue, status, the rule that decided, window.
+    From ``offset``, or the actions after the id ``after`` (by keyset: a day's plan holds an
+    action for every loan in collection, and a deep page costs what the first does)."""
+    key = None if after is None else (t.plan_action.c.action_id, after)
+    return page_of_query(app, _plan(day, status, channel), limit, offset, key)
 
 
 #: a row of :func:`plan_listing`

@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, create_model
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 
 from arrears.store.db import as_utc
 
@@ -26,10 +26,22 @@ class Listing:
     total: int
 
 
-def page_of_query(app: App, q: Select[Any], limit: int, offset: int) -> Listing:
-    """The ``limit`` rows of ``q`` from ``offset`` on, and how many rows ``q`` has in all."""
+def page_of_query(
+    app: App,
+    q: Select[Any],
+    limit: int,
+    offset: int,
+    after: tuple[ColumnElement[Any], str] | None = None,
+) -> Listing:
+    """The ``limit`` rows of ``q`` from ``offset`` on, and how many rows ``q`` has in all.
+
+    ``after`` = (the key ``q`` is ordered by, a value): the page by keyset instead, the rows
+    whose key is above the value (``offset`` unused), found through the key's index however
+    deep the page."""
+    page = q.limit(limit)
+    page = page.offset(offset) if after is None else page.where(after[0] > after[1])
     with app.engine.connect() as conn:
-        rows = [dict(m) for m in conn.execute(q.limit(limit).offset(offset)).mappings()]
+        rows = [dict(m) for m in conn.execute(page).mappings()]
         total = conn.execute(select(func.count()).select_from(q.subquery())).scalar()
     return Listing(rows, int(total or 0))
 

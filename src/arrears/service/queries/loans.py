@@ -33,11 +33,19 @@ def _loans(stage: str | None, portfolio_id: str | None) -> Select[Any]:
 
 
 def loan_listing(
-    app: App, *, stage: str | None, portfolio_id: str | None, limit: int, offset: int
+    app: App,
+    *,
+    stage: str | None,
+    portfolio_id: str | None,
+    limit: int,
+    offset: int = 0,
+    after: str | None = None,
 ) -> Listing:
     """Loans by id, with their collection stage (``stage_since``: since when), filtered by stage
-    and portfolio when given."""
-    return page_of_query(app, _loans(stage, portfolio_id), limit, offset)
+    and portfolio when given; from ``offset``, or the loans after the id ``after``
+    (by keyset: a deep page costs what the first does)."""
+    key = None if after is None else (t.loan.c.loan_id, after)
+    return page_of_query(app, _loans(stage, portfolio_id), limit, offset, key)
 
 
 #: a row of :func:`loan_listing`

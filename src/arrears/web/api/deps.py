@@ -173,6 +173,24 @@ def paging(
 
 PageDep = Annotated[Paging, Depends(paging)]
 
+#: keyset paging on a long list ordered by id: the items after this id
+After = Annotated[
+    str | None,
+    Query(
+        min_length=1,
+        max_length=160,
+        description="the items after this id (the last of the page before), by keyset: a "
+        "deep page costs what the first does; leave page out",
+    ),
+]
+
+
+def keyset(after: str | None, p: Paging) -> str | None:
+    """``after``, refused beside a ``page`` other than the first (the two would disagree)."""
+    if after is not None and p.page != 1:
+        raise HTTPException(422, "page: give page or after, not both", headers={"X-Field": "page"})
+    return after
+
 
 def page_of(rows: Sequence[Any], total: int, p: Paging) -> dict[str, Any]:
     """One page of a list, as the API's ``Page`` model of the rows gives it."""

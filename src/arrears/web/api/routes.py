@@ -16,7 +16,17 @@ from arrears.service.outreach.worklist import WorkItem
 from arrears.service.queries.casework import ArrangementRow, ComplaintRow, PromiseRow
 from arrears.service.queries.day_plan import PlanRow, RunRow
 from arrears.service.queries.loans import LoanRow
-from arrears.web.api.deps import PROBLEMS, Caller, Day, PageDep, auth, page_of, service_call
+from arrears.web.api.deps import (
+    PROBLEMS,
+    After,
+    Caller,
+    Day,
+    PageDep,
+    auth,
+    keyset,
+    page_of,
+    service_call,
+)
 from arrears.web.api.models import (
     CONTROL,
     ActionId,
@@ -193,11 +203,17 @@ def _accounts(r: APIRouter, app: App, read: Any, write: Any) -> None:
         p: PageDep,
         stage: Annotated[str | None, Query(max_length=24)] = None,
         portfolio_id: Annotated[str | None, Query(max_length=64)] = None,
+        after: After = None,
     ) -> Any:
         from arrears.service.queries.loans import loan_listing
 
         found = loan_listing(
-            app, stage=stage, portfolio_id=portfolio_id, limit=p.per_page, offset=p.offset
+            app,
+            stage=stage,
+            portfolio_id=portfolio_id,
+            limit=p.per_page,
+            offset=p.offset,
+            after=keyset(after, p),
         )
         return page_of(found.rows, found.total, p)
 
@@ -559,6 +575,7 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
         day: Day | None = None,
         status: Annotated[str | None, Query(max_length=16)] = None,
         channel: Annotated[str | None, Query(max_length=16)] = None,
+        after: After = None,
     ) -> Any:
         from arrears.service.queries.day_plan import plan_listing
 
@@ -569,6 +586,7 @@ def _cycle(r: APIRouter, app: App, read: Any) -> None:
             channel=channel,
             limit=p.per_page,
             offset=p.offset,
+            after=keyset(after, p),
         )
         return page_of(found.rows, found.total, p)
 
