@@ -19,6 +19,8 @@ from arrears.generate.portfolio import Options, generate
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.outreach.agency import place
+from arrears.service.queries.casework import promises_of
+from arrears.service.queries.loans import loan_listing
 from arrears.service.staff.users import add_user
 from arrears.store import tables as t
 from arrears.store.db import upgrade
@@ -85,14 +87,14 @@ def test_a_collector_works_the_first_account_and_it_leaves_the_queue(
     page.click("#wrapup button[type=submit]")
     page.wait_for_url(f"{url}/queue?flash=saved")
     assert first not in _rows(page)
+    (promise,) = promises_of(app, first)
     with app.engine.connect() as conn:
-        promise = conn.execute(select(t.promise).where(t.promise.c.loan_id == first)).first()
         attempt = conn.execute(
             select(t.contact_attempt).where(
                 t.contact_attempt.c.loan_id == first, t.contact_attempt.c.channel == "call"
             )
         ).first()
-    assert promise is not None and promise.made_by == "C0007" and promise.amount == due["total_due"]
+    assert promise["made_by"] == "C0007" and promise["amount"] == due["total_due"]
     assert attempt is not None and attempt.result == "conversation"
     page.close()
 
@@ -132,13 +134,9 @@ def test_a_threatening_note_is_refused(console: tuple[str, App], browser: Browse
 
 
 def _late_with_penalty(app: App) -> str:
-    with app.engine.connect() as conn:
-        loans = conn.execute(
-            select(t.account_stage.c.loan_id)
-            .where(t.account_stage.c.stage == "late")
-            .order_by(t.account_stage.c.loan_id)
-        ).scalars()
-        return next(x for x in loans if statement_for_loan(app, x, DAY)["overdue"]["penalty"] > 100)
+    late = loan_listing(app, stage="late", portfolio_id=None, limit=10_000).rows
+    loans = (r["loan_id"] for r in late)
+    return next(x for x in loans if statement_for_loan(app, x, DAY)["overdue"]["penalty"] > 100)
 
 
 def test_a_waiver_above_a_collectors_limit_waits_for_a_supervisor(

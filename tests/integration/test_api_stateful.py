@@ -252,7 +252,10 @@ def test_no_server_error_along_linked_operations(planned: tuple[str, App, str]) 
     explore(state_machine(schema, writer, seen), seen)
     log.info("stateful run: %s", seen.summary())
     if seen.server_errors:  # Hypothesis replays the failing scenario: the same error twice
-        pytest.fail("server error or an answer not as documented:\n" + "\n\n".join(dict.fromkeys(seen.server_errors)))
+        pytest.fail(
+            "server error or an answer not as documented:\n"
+            + "\n\n".join(dict.fromkeys(seen.server_errors))
+        )
     missing = _missing(seen)
     assert not missing, f"no linked call with a real id reached {missing}: {seen.summary()}"
     assert seen.calls[LOANS] and seen.calls[PAY], seen.summary()

@@ -21,6 +21,7 @@ from arrears.service.cases.arrangements import largest_allowed, propose, propose
 from arrears.service.cases.hold_records import end_hold, start_hold
 from arrears.service.cases.payments import post_payment, reverse_payment
 from arrears.service.errors import ServiceError
+from arrears.service.queries.casework import arrangement_listing
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from tests.support.files import readme_loan_files
@@ -85,12 +86,8 @@ def test_waivers_within_limits_at_once_above_them_only_with_a_second_person(loan
         events=snap.events,
     )
     assert d["total_due"].to_pylist() == [185412]
-    with loan.engine.connect() as conn:
-        rows = conn.execute(
-            select(t.arrangement.c.status, t.arrangement.c.approved_by).order_by(
-                t.arrangement.c.proposed_at
-            )
-        ).all()
+    listed = arrangement_listing(loan, "L1", limit=50, offset=0).rows
+    rows = [(a["status"], a["approved_by"]) for a in listed]
     assert sorted(rows) == sorted([("active", "C1"), ("active", "S1"), ("active", "A1")])
 
 
@@ -239,12 +236,10 @@ def test_a_hardship_hold_pauses_penalty(loan: App) -> None:
     end_hold(loan, dispute, reason="verified")
 
 
-def _status(app: App, arrangement_id: str) -> str:
-    with app.engine.connect() as conn:
-        return str(
-            conn.execute(
-                select(t.arrangement.c.status).where(
-                    t.arrangement.c.arrangement_id == arrangement_id
-                )
-            ).scalar()
-        )
+def _status(app: App, arrangement_id: str, loan_id: str = "L1") -> str:
+    (status,) = [
+        a["status"]
+        for a in arrangement_listing(app, loan_id, limit=50, offset=0).rows
+        if a["arrangement_id"] == arrangement_id
+    ]
+    return str(status)

@@ -20,6 +20,7 @@ from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
 from arrears.service.outreach.dispatch import dispatch
 from arrears.service.outreach.state import Options
+from arrears.service.queries.casework import complaint_state
 from arrears.store import tables as t
 from arrears.store.db import as_utc
 from arrears.strategy.model import load
@@ -127,8 +128,8 @@ def test_a_complaint_holds_the_debt_runs_its_sla_and_counts_against_who_it_is_ab
         attempt_ids=[contact.attempt_id],
     )
     with planned.engine.connect() as conn:
-        row = conn.execute(select(t.complaint).where(t.complaint.c.complaint_id == cid)).one()
         linked = conn.execute(select(t.complaint_attempt.c.attempt_id)).scalars().all()
+    row = complaint_state(planned, cid)
     assert (row.status, row.collector_id, row.template) == ("open", "SYS-001", contact.template)
     assert as_utc(row.sla_due_at) == FIXED_NOW + timedelta(days=15)
     assert linked == [contact.attempt_id]

@@ -27,6 +27,7 @@ from arrears.channels.sms_http import HttpSms, HttpSmsConfig
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.borrower.signin import send_code
 from arrears.service.daily.cycle import run_cycle
+from arrears.service.queries.casework import arrangement_listing
 from arrears.settings import Env, Settings
 from arrears.store import tables as t
 from arrears.store.db import upgrade
@@ -463,11 +464,12 @@ def test_arrangements_within_limits_are_agreed_above_wait_and_hardship_holds(
         assert "等待审核" in c.post("/portal/loan/L2/arrange", data=big).text
         hard = {"csrf": csrf, "kind": "hardship", "what": "I lost my job", "step": "confirm"}
         assert "困难申请已提交" in c.post("/portal/loan/L2/arrange", data=hard).text
+    arr = {
+        r["loan_id"]: (r["kind"], r["status"], r["proposed_role"])
+        for loan in ("L1", "L2")
+        for r in arrangement_listing(app, loan, limit=50, offset=0).rows
+    }
     with app.engine.connect() as conn:
-        arr = {
-            r.loan_id: (r.kind, r.status, r.proposed_role)
-            for r in conn.execute(select(t.arrangement))
-        }
         hold = conn.execute(select(t.hold)).one()
     assert arr == {"L1": ("extension", "active", "api"), "L2": ("plan", "pending_approval", "api")}
     assert statement_for_loan(app, "L1", date(2026, 2, 19))["dpd"] <= 0  # moved out of arrears

@@ -6,6 +6,7 @@ delinquency (and its treatments) back."""
 from __future__ import annotations
 
 from datetime import date, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -17,6 +18,7 @@ from arrears.service.cases.payments import post_payment, reverse_payment
 from arrears.service.cases.promises import Part, make_promise
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
+from arrears.service.queries.casework import arrangement_listing, promises_of
 from arrears.store import tables as t
 from arrears.strategy.model import load
 from tests.conftest import FIXED_NOW, PlanBook
@@ -31,10 +33,7 @@ def planned(plan_book: PlanBook) -> App:
 
 
 def _parts(app: App, loan_id: str) -> list[Any]:
-    with app.engine.connect() as conn:
-        return conn.execute(
-            select(t.promise).where(t.promise.c.loan_id == loan_id).order_by(t.promise.c.seq)
-        ).all()
+    return [SimpleNamespace(**r) for r in promises_of(app, loan_id)]
 
 
 def test_a_promise_must_fit_the_portfolio_limits(planned: App) -> None:
@@ -158,10 +157,12 @@ def test_a_breached_plan_changes_the_next_plan(planned: App) -> None:
     later = DAY + timedelta(days=n)
     clock.at = FIXED_NOW + timedelta(days=n)
     run_cycle(planned, later, strategy=load("default"), catch_up=False)
+    (status,) = [
+        a["status"]
+        for a in arrangement_listing(planned, loan, limit=50, offset=0).rows
+        if a["arrangement_id"] == p.arrangement_id
+    ]
     with planned.engine.connect() as conn:
-        status = conn.execute(
-            select(t.arrangement.c.status).where(t.arrangement.c.arrangement_id == p.arrangement_id)
-        ).scalar()
         stage = conn.execute(
             select(t.account_stage.c.stage).where(t.account_stage.c.loan_id == loan)
         ).scalar()

@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import httpx
@@ -25,6 +26,7 @@ from arrears.service.daily.cycle import run_cycle
 from arrears.service.outreach.dispatch import dispatch
 from arrears.service.outreach.state import Options
 from arrears.service.outreach.worklist import items
+from arrears.service.queries.casework import promises_of
 from arrears.store import tables as t
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
@@ -128,10 +130,11 @@ def test_dialer_keypad_outcomes_act_at_once(sent: tuple[App, Gateway], api: str)
     promise, dispute, back, busy = calls[:4]
     r = _post(url, {"reference": promise.action_id, "status": "answered", "digits": "1"})
     assert r.status_code == 200 and r.json()["choice"] == "promise_today"
-    with app.engine.connect() as conn:
-        row = conn.execute(
-            select(t.promise).where(t.promise.c.promise_id == r.json()["effect"])
-        ).one()
+    (row,) = [
+        SimpleNamespace(**x)
+        for x in promises_of(app, promise.loan_id)
+        if x["promise_id"] == r.json()["effect"]
+    ]
     owed = statement_for_loan(app, promise.loan_id, app.today())["total_due"]
     assert (row.loan_id, row.amount, row.due_on, row.status) == (
         promise.loan_id,
