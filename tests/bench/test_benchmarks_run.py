@@ -23,12 +23,25 @@ PYTHON = ROOT / ".venv" / "bin" / "python"
 RESULTS_MD = ROOT / "bench" / "RESULTS.md"
 HEAD = "# Benchmark results\n\nNewest first. Produced by `scripts/bench` (bench/*.py).\n\n"
 #: scripts/bench's names -> the file each runs, and the tiny size of each
-BENCHES = {"store": "run", "gate": "gate", "cycle": "cycle", "dispatch": "dispatch", "api": "api"}
+BENCHES = {
+    "store": "run",
+    "gate": "gate",
+    "cycle": "cycle",
+    "dispatch": "dispatch",
+    "api": "api",
+    "screen": "screen",
+}
 TINY = {
     "store": {"BENCH_LOANS": "200"},
     "gate": {"BENCH_GATE_DECISIONS": "300"},
     "cycle": {"BENCH_CYCLE_SCALE": "0.0001", "BENCH_CYCLE_REPEATS": "1"},
     "dispatch": {"BENCH_DISPATCH_LOANS": "300"},
+    "screen": {
+        "BENCH_SCREEN_FOLDS": "2",
+        "BENCH_SCREEN_DRAWS": "20",
+        "BENCH_SCREEN_FAMILIES": "4",
+        "BENCH_SCREEN_MESSAGES": "100",
+    },
     "api": {
         "BENCH_API_LOANS": "2000",
         "BENCH_API_COLLECTORS": "4",
@@ -242,3 +255,38 @@ def test_api(tmp_path: Path) -> None:
 def test_api_server_failing_fails_the_benchmark(tmp_path: Path) -> None:
     proc, results = bench("api", tmp_path, BENCH_BREAK="serve", BENCH_API_LOANS="200")
     failed(proc, results, "serve", "arrears serve --port", "broken on purpose", "exit status 1")
+
+
+# ------------------------------------------------------------------------------------------
+# screen
+
+SHARE = re.compile(r"^(\d\.\d{3}) \[(\d\.\d{3}), (\d\.\d{3})\] \(n=(\d+)\)")
+
+
+def test_screen(tmp_path: Path) -> None:
+    body = section(*bench("screen", tmp_path))
+    cells = [
+        [c.strip() for c in line.strip().strip("|").split("|")]
+        for line in body.splitlines()
+        if line.startswith("| ") and not line.startswith("| set ")
+    ]
+    sets = {c[0] for c in cells} - {"speed"}
+    assert {"corpus (grouped cv)", "held-out A", "held-out B"} <= sets, sets
+    for name in sets:
+        mine = {c[1]: c[2] for c in cells if c[0] == name}
+        assert len(mine) == 11, mine  # precision, recall, eight categories, all goals
+        for measure, value in mine.items():
+            if measure == "all goals":
+                assert value in ("met", "NOT met")
+                continue
+            share = SHARE.match(value)
+            assert share, (name, measure, value)
+            v, low, high, n = (float(x) for x in share.groups())
+            assert 0 <= low <= v <= high <= 1 and n > 0, (name, measure, value)
+    speed = {c[1]: c[2] for c in cells if c[0] == "speed"}
+    assert number(speed["messages/s, one core"]) > 0 and number(speed["p99 (ms)"]) > 0
+
+
+def test_screen_step_failing_fails_the_benchmark(tmp_path: Path) -> None:
+    proc, results = bench("screen", tmp_path, BENCH_BREAK="held-out A")
+    failed(proc, results, "held-out A", "broken on purpose")
