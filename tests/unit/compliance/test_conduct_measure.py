@@ -85,6 +85,13 @@ def test_folds_keep_families_whole_and_cover_every_line() -> None:
     assert all(parts)
 
 
+def test_folds_deal_every_labels_families_round_them() -> None:
+    lines = [_line(i, LABELS[i % 9], f"f{i % 45}") for i in range(450)]  # 5 families a label
+    for k in (2, 3, 5):
+        for part in folds(lines, k, seed=k):
+            assert {x.label for x in part} == set(LABELS)
+
+
 def test_shares_are_counted_as_defined() -> None:
     rows = [
         Scored(_line(1, "threat"), "threat"),  # caught, named

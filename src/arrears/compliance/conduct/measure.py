@@ -100,10 +100,18 @@ def scored(screen: Screen, lines: Sequence[Line]) -> list[Scored]:
 
 
 def folds(lines: Sequence[Line], k: int, seed: int = 7) -> list[list[Line]]:
-    """``lines`` in ``k`` folds, whole families to a fold (assigned at random, by ``seed``)."""
-    families = sorted({x.family for x in lines})
-    random.Random(seed).shuffle(families)
-    fold_of = {f: i % k for i, f in enumerate(families)}
+    """``lines`` in ``k`` folds, whole families to a fold, each label's families dealt round the
+    folds in a random order (by ``seed``): stratified, so every fold trains on every label
+    that has at least two families."""
+    label_of = {x.family: x.label for x in lines}
+    rng = random.Random(seed)
+    fold_of: dict[str, int] = {}
+    for label in sorted(set(label_of.values())):
+        families = sorted(f for f, lab in label_of.items() if lab == label)
+        rng.shuffle(families)
+        start = rng.randrange(k)
+        for i, f in enumerate(families):
+            fold_of[f] = (start + i) % k
     out: list[list[Line]] = [[] for _ in range(k)]
     for x in lines:
         out[fold_of[x.family]].append(x)
