@@ -1,4 +1,5 @@
-"""The conduct classifier: the same corpus gives the same model; the pinyin form reads
+"""The conduct classifier: the same corpus gives the same model; its scorer for one text at a
+time computes what the scikit-learn pipeline does; the pinyin form reads
 pinyin-written Chinese as the characters; every verdict carries its category and risk; a
 training set without a label is refused."""
 
@@ -38,6 +39,17 @@ def test_the_same_lines_train_the_same_model_and_verdicts_are_whole() -> None:
         assert v.risk == pytest.approx(1 - v.scores[ALLOWED])
         assert (v.category is None) == (v.risk < a.threshold)
         assert v.category is None or v.category in CATEGORIES
+
+
+def test_the_fast_scorer_computes_what_the_pipeline_does() -> None:
+    lines = _few(8)
+    c = train(lines)
+    texts = [x.text for x in read()[::37]] + ["", "!!!", "ＡＢＣ", "还钱"]
+    expected = c.pipeline.predict_proba(texts)
+    for text, row in zip(texts, expected, strict=True):
+        got = c.scorer.probabilities(text)
+        assert list(c.scorer.labels) == list(c.pipeline.classes_)
+        assert max(abs(got - row)) < 1e-12, text
 
 
 def test_training_without_every_label_is_refused() -> None:
