@@ -79,6 +79,7 @@ class Seen:
     server_errors: list[str] = field(default_factory=list)
     followed: Counter[str] = field(default_factory=Counter)
     reached: Counter[str] = field(default_factory=Counter)
+    missed: Counter[str] = field(default_factory=Counter)
     real: dict[str, set[str]] = field(default_factory=dict)
 
     def summary(self) -> str:
@@ -88,7 +89,8 @@ class Seen:
             f"{sum(self.calls.values())} calls, statuses {dict(sorted(self.statuses.items()))}; "
             f"{sum(self.followed.values())} calls followed a link, "
             f"{sum(self.reached.values())} of them reached a real object: {ids}; "
-            f"by link {dict(self.reached.most_common())}"
+            f"by link {dict(self.reached.most_common())}; "
+            f"followed but not reached, by link and status {dict(self.missed.most_common())}"
         )
 
 
@@ -100,15 +102,18 @@ def _call(case: Case[Any]) -> str:
 
 def _reached(label: str, response: Response) -> bool:
     """Did the call find the object its path names (a 2xx; for an outcome, also a refusal
-    because the action was worked or cancelled already)?"""
+    because the action was worked or cancelled already; for a reversal, because the payment
+    was reversed already)?"""
     if 200 <= response.status_code < 300:
         return True
-    if label != OUTCOME or response.status_code != 422:
+    if label not in (OUTCOME, REVERSAL) or response.status_code != 422:
         return False
     try:
         detail = str(response.json().get("detail", ""))
     except ValueError:
         return False
+    if label == REVERSAL:
+        return detail.startswith("payment_id: ") and " was reversed on " in detail
     return detail.startswith("action ") and ": already " in detail
 
 
@@ -139,11 +144,23 @@ class Checked(OpenAPIStateMachine):
         # an outcome's result is a free string in the document, checked against a code list by
         # the service: with a plan's real action id, give one of the codes (picked by the
         # generated string) so the call gets as far as the action
+        # a payment along a link: a small amount on the linked loan (a generated amount is
+        # mostly above what the loan owes, or dated in the future), so that the payment
+        # posts and its reversal link has a real payment to follow; a reversal along a link:
+        # a reason with words in it. Calls not along a link keep what was generated.
         body = case.body
-        if case.operation.label == OUTCOME and isinstance(body, dict) and self._linked(case):
-            if body.get("result") not in RESULTS:
-                pick = zlib.crc32(repr(body.get("result")).encode()) % len(RESULTS)
-                body["result"] = RESULTS[pick]
+        if not isinstance(body, dict) or not self._linked(case):
+            return
+        pick = zlib.crc32(repr(sorted(body.items(), key=str)).encode())
+        label = case.operation.label
+        if label == OUTCOME and body.get("result") not in RESULTS:
+            body["result"] = RESULTS[pick % len(RESULTS)]
+        elif label == PAY:
+            for key in ("paid_on", "payment_id", "overpayment"):
+                body.pop(key, None)
+            body["amount"] = 100 + pick % 5_000
+        elif label == REVERSAL:
+            body["reason"] = "bounced"
 
     def after_call(self, response: Response, case: Case[Any]) -> None:
         super().after_call(response, case)
@@ -154,7 +171,9 @@ class Checked(OpenAPIStateMachine):
         if link is None:
             return
         self.seen.followed[link] += 1
-        if _reached(label, response):
+        if not _reached(label, response):
+            self.seen.missed[f"{link} [{response.status_code}]"] += 1
+        else:
             self.seen.reached[link] += 1
             if label in MUST_REACH:
                 value = str(case.path_parameters[MUST_REACH[label]])
