@@ -243,17 +243,49 @@ def lint(
     third_party: Annotated[
         bool, typer.Option("--third-party", help="also refuse words that reveal a debt")
     ] = False,
+    explain: Annotated[
+        bool,
+        typer.Option(
+            "--explain", help="say where and why, in zh-CN and en, after the JSON (on stderr)"
+        ),
+    ] = False,
 ) -> None:
-    """Check a script, template or note for prohibited language (zh and en). Exit 4 if found."""
+    """Screen a script, template, note or transcript for prohibited conduct (threats, third
+    parties, exposure, impersonation, false consequences, insults, new borrowing, harassment;
+    zh and en). Prints JSON; exit 4 if anything is found."""
+    from arrears.compliance.conduct.screen import check
     from arrears.compliance.lint import load as lexicon
 
     text = file.read_text(encoding="utf-8") if file else sys.stdin.read()
-    lx = lexicon()
-    hits = lx.prohibited(text) + (lx.reveals_debt(text) if third_party else [])
-    result = {"clean": not hits, "hits": [{"category": h.category, "term": h.term} for h in hits]}
+    decision = check(text)
+    hits: list[dict[str, object]] = [
+        {"term": f.words.strip(), **f.as_dict()} for f in decision.findings
+    ]
+    if third_party:
+        hits += [
+            {"category": "debt_disclosure", "term": h.term, "source": "phrase"}
+            for h in lexicon().reveals_debt(text)
+        ]
+    result = {"clean": not hits, "risk": round(decision.risk, 4), "hits": hits}
     sys.stdout.write(json.dumps(result, ensure_ascii=False) + "\n")
+    if explain:
+        _explain(text, decision.risk, hits)
     if hits:
         raise typer.Exit(4)
+
+
+def _explain(text: str, risk: float, hits: list[dict[str, object]]) -> None:
+    """Each finding: the line and column, the words marked, the reason in zh-CN and en."""
+    if not hits:
+        err.print(f"clean: nothing to refuse (screen risk {risk:.2f}) / 未发现违规内容")
+        return
+    for k, h in enumerate(hits, 1):
+        start = int(str(h.get("start", 0)))
+        line = text.count("\n", 0, start) + 1
+        col = start - (text.rfind("\n", 0, start) + 1) + 1
+        err.print(f"{k}. {h['category']} at line {line}, column {col} ({h['source']})")
+        err.print(f"   {h.get('reason_zh', '')}", markup=False)
+        err.print(f"   {h.get('reason_en', h['term'])}", markup=False, soft_wrap=True)
 
 
 audit_app = typer.Typer(help="The evidence log: verify the hash chain, purge past retention.")

@@ -5,10 +5,12 @@ training set without a label is refused."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from arrears.compliance.conduct import ALLOWED, CATEGORIES, LABELS
-from arrears.compliance.conduct.classifier import spoken, train, written
+from arrears.compliance.conduct.classifier import Scorer, default, spoken, train, written
 from arrears.compliance.conduct.corpus import Line, read
 
 
@@ -56,3 +58,36 @@ def test_training_without_every_label_is_refused() -> None:
     lines = [x for x in _few(3) if x.label != "insult"]
     with pytest.raises(ValueError, match="insult"):
         train(lines)
+
+
+def test_a_saved_scorer_reads_back_the_same(tmp_path: Path) -> None:
+    c = train(_few(6))
+    path = tmp_path / "m.npz"
+    c.scorer.save(path)
+    back = Scorer.load(path)
+    texts = [x.text for x in read()[::53]] + ["", "bao jing"]
+    for text in texts:
+        assert max(abs(back.probabilities(text) - c.scorer.probabilities(text))) < 1e-15, text
+    assert not list(tmp_path.glob(".*.tmp"))  # written whole, then moved into place
+
+
+def test_the_default_model_is_cached_and_a_damaged_cache_is_trained_around(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("ARREARS_CACHE_DIR", str(tmp_path))
+    default.cache_clear()
+    try:
+        first = default()
+        (saved,) = tmp_path.glob("conduct-*.npz")
+        default.cache_clear()
+        again = default()
+        assert again.pipeline is None  # read from the cache, not trained
+        text = "你再不还钱我们就通知你单位领导"
+        assert again.verdict(text).risk == pytest.approx(first.verdict(text).risk, abs=1e-12)
+        saved.write_bytes(b"not a model")
+        default.cache_clear()
+        retrained = default()
+        assert retrained.pipeline is not None
+        assert Scorer.load(saved).labels == retrained.scorer.labels  # rewritten whole
+    finally:
+        default.cache_clear()

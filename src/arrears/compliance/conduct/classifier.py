@@ -14,10 +14,13 @@ corpus gives the same model."""
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -31,22 +34,33 @@ def written(text: str) -> str:
     return normalise(text)
 
 
-@lru_cache(maxsize=1 << 16)
-def _pinyin(ch: str) -> str:
-    """A Chinese character's commonest reading (tone-less pinyin); any other character as is."""
-    if not "\u3400" <= ch <= "\u9fff":
-        return ch
-    from pypinyin import lazy_pinyin
+class _Readings(dict[int, str]):
+    """A ``str.translate`` table that reads a Chinese character as its commonest pinyin
+    (tone-less) and keeps any other character; filled as characters are first met."""
 
-    return lazy_pinyin(ch)[0]
+    def __missing__(self, code: int) -> str:
+        ch = chr(code)
+        if "\u3400" <= ch <= "\u9fff":
+            from pypinyin import lazy_pinyin
+
+            ch = lazy_pinyin(ch)[0]
+        self[code] = ch
+        return ch
+
+
+_READINGS = _Readings()
 
 
 def _read_aloud(form: str) -> str:
-    return "".join(_pinyin(ch) for ch in form)
+    return form.translate(_READINGS)
 
 
 def spoken(text: str) -> str:
     return _read_aloud(written(text))
+
+
+#: the forms a block may read (their index is what a saved scorer stores)
+_FORMS: tuple[Callable[[str], str], ...] = (written, spoken)
 
 
 @dataclass(frozen=True)
@@ -66,21 +80,63 @@ class Scorer:
     overhead: the same n-grams, sublinear TF-IDF, L2 norm per block, logits and softmax as the
     pipeline (tests hold the two equal)."""
 
-    def __init__(self, pipeline: Any) -> None:
+    def __init__(
+        self, blocks: list[_Block], weights: np.ndarray, intercept: np.ndarray, labels: list[str]
+    ) -> None:
+        self.blocks = blocks
+        #: one row a feature (a row gathers faster than a strided column)
+        self.weights: np.ndarray = np.ascontiguousarray(weights)
+        self.intercept: np.ndarray = intercept
+        self.labels: list[str] = labels
+
+    @classmethod
+    def of(cls, pipeline: Any) -> Scorer:
+        """The scorer of a fitted pipeline (:func:`train`)."""
         union, model = pipeline.steps[0][1], pipeline.steps[-1][1]
-        self.blocks: list[_Block] = []
+        blocks: list[_Block] = []
         start = 0
         for _, vec in union.transformer_list:
             low, high = vec.ngram_range
             columns = {str(k): int(v) for k, v in vec.vocabulary_.items()}
-            self.blocks.append(
-                _Block(vec.preprocessor, range(low, high + 1), columns, vec.idf_, start)
-            )
+            blocks.append(_Block(vec.preprocessor, range(low, high + 1), columns, vec.idf_, start))
             start += len(columns)
-        #: one row a feature (a row gathers faster than a strided column)
-        self.weights: np.ndarray = np.ascontiguousarray(model.coef_.T)
-        self.intercept: np.ndarray = model.intercept_
-        self.labels: list[str] = [str(x) for x in model.classes_]
+        return cls(blocks, model.coef_.T, model.intercept_, [str(x) for x in model.classes_])
+
+    def save(self, path: Path) -> None:
+        """Write the scorer to ``path`` (numpy arrays only, no pickle), atomically."""
+        arrays: dict[str, np.ndarray] = {
+            "weights": self.weights,
+            "intercept": self.intercept,
+            "labels": np.array(self.labels),
+        }
+        for k, b in enumerate(self.blocks):
+            grams = sorted(b.columns, key=b.columns.__getitem__)
+            arrays[f"b{k}_grams"] = np.array(grams, dtype=str)
+            arrays[f"b{k}_idf"] = b.idf
+            arrays[f"b{k}_meta"] = np.array(
+                [_FORMS.index(b.form), b.sizes.start, b.sizes.stop, b.start]
+            )
+        path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+        with tmp.open("wb") as fh:
+            np.savez(fh, **arrays)  # type: ignore[arg-type]
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: Path) -> Scorer:
+        with np.load(path, allow_pickle=False) as data:
+            blocks: list[_Block] = []
+            k = 0
+            while f"b{k}_meta" in data:
+                form, low, stop, start = (int(x) for x in data[f"b{k}_meta"])
+                grams = [str(g) for g in data[f"b{k}_grams"]]
+                columns = {g: i for i, g in enumerate(grams)}
+                blocks.append(
+                    _Block(_FORMS[form], range(low, stop), columns, data[f"b{k}_idf"], start)
+                )
+                k += 1
+            labels = [str(x) for x in data["labels"]]
+            return cls(blocks, data["weights"], data["intercept"], labels)
 
     def probabilities(self, text: str) -> np.ndarray:
         cols: list[int] = []
@@ -93,12 +149,13 @@ class Scorer:
                 form = _read_aloud(base)
             else:
                 form = b.form(text)
-            grams = [form[i : i + n] for n in b.sizes for i in range(len(form) - n + 1)]
-            counts = Counter(c for c in map(b.columns.get, grams) if c is not None)
-            if not counts:
+            counts = Counter([form[i : i + n] for n in b.sizes for i in range(len(form) - n + 1)])
+            known = counts.keys() & b.columns.keys()
+            if not known:
                 continue
-            here = list(counts)
-            w = (1.0 + np.log(np.fromiter(counts.values(), float, len(counts)))) * b.idf[here]
+            here = [b.columns[g] for g in known]
+            tf = np.fromiter([counts[g] for g in known], float, len(here))
+            w = (1.0 + np.log(tf)) * b.idf[here]
             w /= np.sqrt(float(w @ w))
             cols += [b.start + c for c in here]
             vals += w.tolist()
@@ -115,7 +172,15 @@ class Verdict:
 
     category: str | None
     risk: float
-    scores: dict[str, float]
+    probabilities: np.ndarray
+    labels: tuple[str, ...]
+
+    @property
+    def scores(self) -> dict[str, float]:
+        return {x: float(p) for x, p in zip(self.labels, self.probabilities, strict=True)}
+
+    def score(self, label: str) -> float:
+        return float(self.probabilities[self.labels.index(label)])
 
 
 #: the risk from which a text is flagged: the highest at which grouped cross-validation on the
@@ -126,26 +191,30 @@ THRESHOLD = 0.6
 
 @dataclass(frozen=True)
 class Classifier:
-    pipeline: Any
+    """A fitted scorer and the threshold at which it flags; ``pipeline``, the scikit-learn
+    pipeline it was fitted as (None when loaded from a saved scorer)."""
+
+    scorer: Scorer
     threshold: float = THRESHOLD
-    scorer: Scorer = field(init=False)
+    pipeline: Any = None
+    _labels: tuple[str, ...] = field(init=False)
+    _allowed: int = field(init=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "scorer", Scorer(self.pipeline))
+        object.__setattr__(self, "_labels", tuple(self.scorer.labels))
+        object.__setattr__(self, "_allowed", self.scorer.labels.index(ALLOWED))
 
     def verdicts(self, texts: Sequence[str]) -> list[Verdict]:
-        labels = self.scorer.labels
-        allowed = labels.index(ALLOWED)
-        out = []
-        for row in (self.scorer.probabilities(t) for t in texts):
-            scores = {label: float(p) for label, p in zip(labels, row, strict=True)}
-            risk = 1.0 - float(row[allowed])
-            best = max((s, label) for label, s in scores.items() if label != ALLOWED)[1]
-            out.append(Verdict(best if risk >= self.threshold else None, risk, scores))
-        return out
+        return [self.verdict(t) for t in texts]
 
     def verdict(self, text: str) -> Verdict:
-        return self.verdicts([text])[0]
+        row = self.scorer.probabilities(text)
+        risk = 1.0 - float(row[self._allowed])
+        if risk < self.threshold:
+            return Verdict(None, risk, row, self._labels)
+        masked = row.copy()
+        masked[self._allowed] = -1.0
+        return Verdict(self._labels[int(masked.argmax())], risk, row, self._labels)
 
 
 #: the n-gram sizes of each form: by grouped cross-validation, (1-3, 3-5) catches as well as
@@ -187,10 +256,40 @@ def train(
     model = LogisticRegression(C=c, max_iter=3000, class_weight="balanced")
     pipeline = make_pipeline(features, model)
     pipeline.fit([x.text for x in lines], [x.label for x in lines])
-    return Classifier(pipeline, threshold)
+    return Classifier(Scorer.of(pipeline), threshold, pipeline)
+
+
+#: bump when training changes in a way the corpus's hash does not show
+MODEL_VERSION = 1
+
+
+def cache_dir() -> Path:
+    """Where trained models are kept between processes: ARREARS_CACHE_DIR, else the user's
+    cache folder (XDG_CACHE_HOME or ~/.cache) under arrears/."""
+    given = os.environ.get("ARREARS_CACHE_DIR")
+    if given:
+        return Path(given)
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "arrears"
 
 
 @lru_cache(maxsize=1)
 def default() -> Classifier:
-    """The classifier trained on the corpus shipped with arrears (trained once a process)."""
-    return train(read())
+    """The classifier trained on the corpus shipped with arrears: trained once, then read from
+    the cache (keyed by the corpus's SHA-256, the sizes and :data:`MODEL_VERSION`); a cache that
+    cannot be read or written is trained around, never trusted half-written."""
+    from arrears.compliance.conduct.corpus import CORPUS
+
+    key = hashlib.sha256(CORPUS.read_bytes())
+    key.update(repr((MODEL_VERSION, WRITTEN_SIZES, SPOKEN_SIZES, THRESHOLD)).encode())
+    path = cache_dir() / f"conduct-{key.hexdigest()[:16]}.npz"
+    try:
+        return Classifier(Scorer.load(path))
+    except (OSError, ValueError, KeyError):
+        pass
+    trained = train(read())
+    try:
+        trained.scorer.save(path)
+    except OSError:
+        pass  # a read-only home: train again next time
+    return trained

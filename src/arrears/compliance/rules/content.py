@@ -1,36 +1,38 @@
-"""content: no prohibited language; no threat of suit on a time-barred debt."""
+"""content: nothing the conduct screen flags (threats, third-party disclosure, exposure,
+impersonation, false consequences, insults, new borrowing, harassment); no threat of suit on a
+time-barred debt."""
 
 from __future__ import annotations
 
+from arrears.compliance.conduct.screen import check as screen
 from arrears.compliance.facts import Request, Violation
 from arrears.compliance.lint import load as lexicon
 from arrears.compliance.rulebook import Rulebook
-
-CATEGORY_ZH = {
-    "threat": "威胁恐吓",
-    "insult": "侮辱谩骂",
-    "impersonation": "冒充公检法",
-    "fake_blacklist": "虚假黑名单",
-    "exaggerated_legal": "夸大法律后果",
-    "new_borrowing": "诱导借新还旧",
-    "third_party_disclosure": "向第三方披露债务",
-}
+from arrears.compliance.rules.third import THIRD
 
 
 def check(req: Request, book: Rulebook) -> list[Violation]:
     text = req.attempt.content
     if not text:
         return []
-    lx = lexicon(tuple(book.content.lexicon))
-    out = [
-        Violation(
-            f"{book.id}.content.{hit.category}",
-            f"prohibited language ({hit.category.replace('_', ' ')}): {hit.term!r}",
-            f"含有禁止用语（{CATEGORY_ZH[hit.category]}）：{hit.term}",
-            None,
+    decision = screen(text)
+    out: list[Violation] = []
+    # to a third party, what may be said about the debt is third_party's to judge
+    # (reveals_debt); the screen's third_party category is about telling the borrower so
+    to_third = req.attempt.role in THIRD
+    for category in dict.fromkeys(f.category for f in decision.findings):
+        if to_third and category == "third_party":
+            continue
+        mine = [f for f in decision.findings if f.category == category]
+        out.append(
+            Violation(
+                f"{book.id}.content.{category}",
+                "prohibited language, " + "; ".join(f.reason_en for f in mine),
+                "含有禁止用语，" + "；".join(f.reason_zh for f in mine),
+                None,
+            )
         )
-        for hit in lx.prohibited(text)
-    ]
+    lx = lexicon(tuple(book.content.lexicon))
     barred = {d.debt_id for d in req.debts if d.time_barred}
     if book.content.no_suit_threat_on_time_barred_debt and barred & set(req.attempt.debt_ids):
         hits = lx.threatens_suit(text)

@@ -16,8 +16,8 @@ from sqlalchemy import Connection, and_, insert, select, update
 
 from arrears import ids
 from arrears.bootstrap import App
+from arrears.compliance.conduct.screen import check as screen
 from arrears.compliance.facts import RESULTS
-from arrears.compliance.lint import load as lexicon
 from arrears.service.errors import Conflict, Invalid, NotFound
 from arrears.service.outreach.verify import Contact, record_contact
 from arrears.service.store import require_current
@@ -101,10 +101,12 @@ def record_outcome(
             f"result: expected one of {', '.join(RESULTS)}, got {result!r}", field="result"
         )
     if note:
-        hits = lexicon().prohibited(note)
-        if hits:
-            found = ", ".join(f"{h.category} ({h.term})" for h in hits)
-            raise Invalid(f"note: prohibited language: {found}; nothing was recorded", field="note")
+        screened = screen(note)
+        if screened.flagged:
+            raise Invalid(
+                f"note: prohibited language: {screened.summary('en')}; nothing was recorded",
+                field="note",
+            )
     pa_ = t.plan_action
     with app.engine.begin() as conn:
         row = conn.execute(

@@ -22,8 +22,8 @@ from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
+from arrears.compliance.conduct.screen import check as screen
 from arrears.compliance.facts import RESULTS
-from arrears.compliance.lint import load as lexicon
 from arrears.service.errors import ServiceError
 from arrears.service.queries import casework, day_plan
 from arrears.service.queries.team import placed_with
@@ -198,10 +198,14 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
 
     @r.post("/lint")
     def lint(v: anyone, text: Annotated[str, Form(max_length=5000)] = "") -> JSONResponse:
-        hits = lexicon().prohibited(text)
-        words = [f"{h.category} ({h.term})" for h in hits]
-        msg = (tr(v.lang)("note_refused") + ": " + ", ".join(words)) if hits else ""
-        return JSONResponse({"hits": words, "message": msg})
+        decision = screen(text)
+        words = [f.reason(v.lang) for f in decision.findings]
+        sep = "；" if v.lang.startswith("zh") else "; "
+        msg = (tr(v.lang)("note_refused") + ": " + sep.join(words)) if words else ""
+        spans = [
+            {"start": f.start, "end": f.end, "category": f.category} for f in decision.findings
+        ]
+        return JSONResponse({"hits": words, "message": msg, "spans": spans})
 
 
 def _queues(v: Visitor) -> tuple[str, ...]:
