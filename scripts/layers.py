@@ -36,7 +36,7 @@ LAYERS: list[tuple[str, set[str], bool]] = [
 
 #: the service's rooms, from the bottom; a room may import the service's shared modules
 #: (errors, store, throttle) and the rooms below it
-ROOMS = ["books", "queries", "outreach", "cases", "daily", "borrower", "staff"]
+ROOMS = ["books", "queries", "outreach", "cases", "conduct", "daily", "borrower", "staff"]
 SHARED = {"errors", "store", "throttle"}
 #: rooms side by side that must not import each other
 SIDE_BY_SIDE = {frozenset({"borrower", "staff"})}

@@ -9,9 +9,10 @@ import pytest
 from sqlalchemy import select
 
 from arrears.bootstrap import App
+from arrears.service.conduct.outcomes import record_outcome
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.errors import ServiceError
-from arrears.service.outreach.worklist import items, record_outcome
+from arrears.service.outreach.worklist import items
 from arrears.store import tables as t
 from arrears.strategy.model import load
 from tests.conftest import PlanBook

@@ -24,11 +24,12 @@ from arrears.channels.profiles import build, read
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.payments import post_payment
 from arrears.service.cases.promises import Part, make_promise
+from arrears.service.conduct.outcomes import record_outcome
 from arrears.service.daily.cycle import run_cycle, strategy_from
 from arrears.service.errors import ServiceError
 from arrears.service.outreach.dispatch import dispatch
 from arrears.service.outreach.state import Options
-from arrears.service.outreach.worklist import items, record_outcome
+from arrears.service.outreach.worklist import items
 from arrears.store import tables as t
 
 CALL_QUEUES = ("early_callback", "mid_calls", "late_calls", "legal_desk")

@@ -260,6 +260,10 @@ contact_attempt = Table(
     Column("content", Text),  # what was said, as the borrower read or heard it
     Column("provider", String(32)),
     Column("provider_ref", String(128)),
+    # a visit's second collector (visits need two), and whether the contact broke the rules
+    # (recorded as a fact by the lender's policy, with a conduct alert: never silently)
+    Column("companion_id", String(64)),
+    Column("breach", Boolean),
 )
 
 # Every contact carries a code; anyone can ask whether a code is real (arrears verify, the
@@ -483,6 +487,29 @@ placement = Table(
     Column("file", String(300), nullable=False),  # the placement file it went out in
 )
 Index("ix_placement_agency_status", placement.c.agency, placement.c.status)
+
+# Conduct alerts: a contact recorded outside what the rules allow, prohibited language found
+# in what a person wrote or said, a call's quality inspection failing; each waits for a
+# compliance reviewer, who confirms or dismisses it (audited).
+conduct_alert = Table(
+    "conduct_alert",
+    metadata,
+    Column("alert_id", String(64), primary_key=True),
+    Column("kind", String(32), nullable=False),  # out_of_policy_contact | language | qa
+    Column("loan_id", String(64), index=True),
+    Column("borrower_id", String(64)),
+    Column("attempt_id", String(64), index=True),
+    Column("collector_id", String(64), index=True),
+    Column("agency", String(64)),
+    Column("rules", Text, nullable=False),  # JSON: the rules or categories, with spans
+    Column("detail", Text, nullable=False),  # why, in en
+    Column("detail_zh", Text, nullable=False),  # why, in zh-CN
+    Column("raised_at", UtcDateTime(), nullable=False),
+    Column("status", String(16), nullable=False, index=True),  # open | confirmed | dismissed
+    Column("reviewed_by", String(64)),
+    Column("reviewed_at", UtcDateTime()),
+    Column("review_note", Text),
+)
 
 # Complaints (投诉): what the borrower says happened, the contacts it concerns, who or what it is
 # about (the collector, the agency, the template), its SLA and its finding.

@@ -11,6 +11,7 @@ default:
   settlement: {min_dpd: 31, max_days: 30, max_discount: "0.5"}
   approval: {alone: {collector: {extension_days: 30, plan_parts: 6}}}
   portal: {hardship_days: 30, min_payment: 100}
+  conduct: {out_of_policy_contact: refuse}   # or record_as_breach
 portfolios:
   P-CASH: {promise: {max_days_out: 7}}
 ```
@@ -24,7 +25,7 @@ from __future__ import annotations
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
@@ -151,7 +152,17 @@ class PortalRules(_Strict):
     min_payment: int = Field(100, ge=1)  # minor units
 
 
+class ConductRules(_Strict):
+    """What a person's contact made outside what the rules allow becomes when its outcome is
+    recorded: ``refuse`` (nothing is written; the collector is told why and when it becomes
+    allowed) or ``record_as_breach`` (written as a fact, marked a breach, with a conduct alert
+    for compliance: never silently accepted)."""
+
+    out_of_policy_contact: Literal["refuse", "record_as_breach"] = "refuse"
+
+
 class Policy(_Strict):
+    conduct: ConductRules = Field(default_factory=lambda: ConductRules.model_validate({}))
     portal: PortalRules = Field(default_factory=lambda: PortalRules.model_validate({}))
     promise: PromiseRules = Field(default_factory=lambda: PromiseRules.model_validate({}))
     complaint: ComplaintRules = Field(default_factory=lambda: ComplaintRules.model_validate({}))

@@ -40,6 +40,8 @@ class Contact:
     provider: str | None = None
     provider_ref: str | None = None
     result: str | None = None
+    companion_id: str | None = None  # a visit's second collector
+    breach: bool | None = None  # recorded outside what the rules allow (the lender's policy)
 
 
 #: the associated data a contact's words are sealed under
@@ -68,6 +70,8 @@ def contact_rows(
         "content": app.cipher.seal_text(CONTENT, c.content),  # sealed at rest
         "provider": c.provider,
         "provider_ref": c.provider_ref,
+        "companion_id": c.companion_id,
+        "breach": c.breach,
     }
     if code is None:
         return attempt, None

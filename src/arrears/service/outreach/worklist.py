@@ -1,10 +1,7 @@
 """Agent calls and home visits as worklists: the day's planned items of a queue in priority
-order, and the outcome a collector records for one (the console's call wrap-up calls this).
-
-An outcome is a contact attempt (the result, the collector, the note as evidence) and ends the
-item: it leaves the queue and a re-run of the day's cycle keeps it. A note with prohibited
-language is refused, with the category, before anything is written.
-"""
+order, and call-backs first in line. Recording an item's outcome is conduct's
+(:mod:`arrears.service.conduct.outcomes`): the gate judges the contact and the screen the
+note."""
 
 from __future__ import annotations
 
@@ -12,14 +9,11 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, and_, insert, select, update
+from sqlalchemy import Connection, and_, insert, select
 
 from arrears import ids
 from arrears.bootstrap import App
-from arrears.compliance.conduct.screen import check as screen
-from arrears.compliance.facts import RESULTS
-from arrears.service.errors import Conflict, Invalid, NotFound
-from arrears.service.outreach.verify import Contact, record_contact
+from arrears.service.errors import Conflict, NotFound
 from arrears.service.store import require_current
 from arrears.store import tables as t
 from arrears.store.db import as_utc
@@ -83,67 +77,6 @@ def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) 
         row["window_start"], row["window_end"] = as_utc(r.window_start), as_utc(r.window_end)
         found.append(WorkItem(**row))
     return found
-
-
-def record_outcome(
-    app: App,
-    action_id: str,
-    *,
-    collector_id: str,
-    result: str,
-    note: str | None = None,
-    at: datetime | None = None,
-) -> str:
-    """Record the outcome of one worklist item; returns the contact attempt's id."""
-    require_current(app)
-    if result not in RESULTS:
-        raise Invalid(
-            f"result: expected one of {', '.join(RESULTS)}, got {result!r}", field="result"
-        )
-    if note:
-        screened = screen(note)
-        if screened.flagged:
-            raise Invalid(
-                f"note: prohibited language: {screened.summary('en')}; nothing was recorded",
-                field="note",
-            )
-    pa_ = t.plan_action
-    with app.engine.begin() as conn:
-        row = conn.execute(
-            select(pa_.c.loan_id, pa_.c.borrower_id, pa_.c.channel, pa_.c.status).where(
-                pa_.c.action_id == action_id
-            )
-        ).first()
-        if row is None:
-            raise NotFound(f"action {action_id!r}: not in the plan", field="action_id")
-        if row.channel not in WORKED:
-            raise Invalid(
-                f"action {action_id!r}: a {row.channel} is not worked from a list",
-                field="action_id",
-            )
-        if row.status != "planned":
-            raise Conflict(f"action {action_id!r}: already {row.status}", field="action_id")
-        moved = conn.execute(
-            update(pa_)
-            .where(and_(pa_.c.action_id == action_id, pa_.c.status == "planned"))
-            .values(status=DONE)
-        ).rowcount
-        if moved != 1:  # another collector recorded it first
-            raise Conflict(f"action {action_id!r}: already worked", field="action_id")
-        return record_contact(
-            app,
-            conn,
-            Contact(
-                borrower_id=row.borrower_id,
-                loan_id=row.loan_id,
-                channel=WORKED[row.channel],
-                at=at or app.clock(),
-                action_id=action_id,
-                collector_id=collector_id,
-                content=note,
-                result=result,
-            ),
-        )
 
 
 def add_call_back(conn: Connection, action: Any, now: datetime) -> str:

@@ -533,7 +533,7 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         summary="The outcome of a worked call or visit (the note is checked by the lexicon)",
     )
     def outcome(_: write, action_id: ActionId, body: OutcomeCreate) -> dict[str, Any]:
-        from arrears.service.outreach.worklist import record_outcome
+        from arrears.service.conduct.outcomes import record_outcome
 
         attempt = service_call(
             lambda: record_outcome(

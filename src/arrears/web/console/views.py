@@ -329,7 +329,7 @@ def _account_page(
 def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
     """Record a worked item's outcome (and a promise taken on the call); the problem, if any."""
     from arrears.service.cases.promises import Part, make_promise
-    from arrears.service.outreach.worklist import record_outcome
+    from arrears.service.conduct.outcomes import record_outcome
 
     action_id = str(form.get("action_id", ""))
     if action_id != _my_action(app, v, loan_id):

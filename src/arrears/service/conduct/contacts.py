@@ -1,0 +1,124 @@
+"""A person's contact (an agent call, a visit) judged by the gate at the instant it was made,
+as a message is at the instant it is sent: the borrower's hours in every candidate timezone,
+the agreed window, frequency caps across the lender and its agencies, holds, consent, and for
+a visit the two collectors. What is refused is refused with its reasons and the instant it
+becomes allowed; what the lender's policy records anyway is a breach, with a conduct alert."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, func, insert, select
+
+from arrears.bootstrap import App
+from arrears.compliance import gate
+from arrears.compliance.facts import Violation
+from arrears.service.cases.policy import load_policy
+from arrears.service.outreach.pending import Judge, step_of, strategies_of
+from arrears.store import tables as t
+
+
+@dataclass(frozen=True)
+class Judgement:
+    """The gate's answer for a person's contact: ``refusals`` (none: allowed), when it would
+    be allowed (None: not by time alone), the borrower's timezone and the lender's policy for
+    contacts outside the rules."""
+
+    at: datetime
+    timezone: str
+    refusals: tuple[Violation, ...]
+    earliest: datetime | None
+    policy: str  # refuse | record_as_breach
+    rulebook: str
+
+    @property
+    def allowed(self) -> bool:
+        return not self.refusals
+
+    def reasons(self, lang: str = "en") -> str:
+        sep = "；" if lang.startswith("zh") else "; "
+        return sep.join(
+            f"{v.rule}: {v.reason_zh if lang.startswith('zh') else v.reason}" for v in self.refusals
+        )
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "allowed": self.allowed,
+            "at": self.at.isoformat(),
+            "timezone": self.timezone,
+            "rules": [v.rule for v in self.refusals],
+            "earliest_allowed_at": self.earliest.isoformat() if self.earliest else None,
+            "rulebook": self.rulebook,
+        }
+
+
+def judge(
+    app: App, loan_id: str, channel: str, at: datetime, *, collectors: int = 1
+) -> Judgement | None:
+    """The gate's answer for a ``channel`` contact (``agent_call`` or ``visit``) with the
+    borrower of ``loan_id`` at ``at``, made by ``collectors`` people; None when the loan is
+    not in the store."""
+    cr = t.cycle_run
+    with app.engine.connect() as conn:
+        last = int(conn.execute(select(func.max(cr.c.run_id))).scalar() or 0)
+        strategy = strategies_of(app, conn, {last})[last]
+        portfolio = conn.execute(
+            select(t.loan.c.portfolio_id).where(t.loan.c.loan_id == loan_id)
+        ).scalar()
+    acct = Judge(app, app.today(), [loan_id]).account(loan_id, strategy)
+    if acct is None:
+        return None
+    step = dataclasses.replace(
+        step_of(strategy, f"console.{channel}", channel), channel=channel, collectors=collectors
+    )
+    decision = gate.check(acct.request(step, at), acct.book)
+    policy = load_policy(app.settings.collections_policy_file)
+    rules = policy.for_portfolio(portfolio) if portfolio else policy.default
+    return Judgement(
+        at=at,
+        timezone=acct.tz.key,
+        refusals=tuple(decision.violations),
+        earliest=None if decision.allowed else decision.earliest_allowed_at,
+        policy=rules.conduct.out_of_policy_contact,
+        rulebook=acct.book.id,
+    )
+
+
+def raise_alert(
+    conn: Connection,
+    *,
+    kind: str,
+    at: datetime,
+    rules: list[dict[str, Any]],
+    detail: str,
+    detail_zh: str,
+    loan_id: str | None = None,
+    borrower_id: str | None = None,
+    attempt_id: str | None = None,
+    collector_id: str | None = None,
+    agency: str | None = None,
+) -> str:
+    """A conduct alert for compliance review (in the caller's transaction); its id."""
+    alert_id = f"al-{uuid.uuid4().hex}"
+    conn.execute(
+        insert(t.conduct_alert).values(
+            alert_id=alert_id,
+            kind=kind,
+            loan_id=loan_id,
+            borrower_id=borrower_id,
+            attempt_id=attempt_id,
+            collector_id=collector_id,
+            agency=agency,
+            rules=json.dumps(rules, ensure_ascii=False, sort_keys=True),
+            detail=detail,
+            detail_zh=detail_zh,
+            raised_at=at,
+            status="open",
+        )
+    )
+    return alert_id
