@@ -190,3 +190,19 @@ def test_the_apis_outcome_endpoint_applies_the_same_gate(planned: App) -> None:
         assert noon.status_code == 201, noon.text
         again = httpx.post(f"{url}/api/v1/actions/{action}/outcome", json=body, headers=headers)
         assert again.status_code == 422 and "already" in again.json()["detail"]
+
+
+def test_borrowers_never_see_staff_notes(planned: App) -> None:
+    from arrears.service.borrower.portal import history, recent_contacts
+
+    first = items(planned, "early_callback", DAY, limit=1)[0]
+    note = "客户说下周发工资后还款，语气平和"
+    attempt = record_outcome(
+        planned, first.action_id, collector_id="C0007", result="conversation", note=note
+    )
+    seen = history(planned, first.borrower_id, first.loan_id)["contacts"]
+    mine = [c for c in seen if c["attempt_id"] == attempt]
+    assert mine and mine[0]["content"] is None and mine[0]["channel"] == "call"
+    recent = [c for c in recent_contacts(planned, first.borrower_id) if c["attempt_id"] == attempt]
+    assert recent and recent[0]["content"] is None
+    assert note not in json.dumps(seen, default=str, ensure_ascii=False)

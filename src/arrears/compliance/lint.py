@@ -9,8 +9,9 @@ collectors' notes.
 
 from __future__ import annotations
 
+import re
 import unicodedata
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +30,9 @@ PROHIBITED = (
 )
 #: lookalike characters NFKC keeps apart from the letters they imitate
 _LOOKALIKES = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s"})
+
+
+_PIECES = re.compile(r"[a-z0-9]+|[^\W_]")
 
 
 @lru_cache(maxsize=1)
@@ -62,14 +66,14 @@ def compact(text: str, *, lookalikes: bool = False) -> tuple[str, frozenset[int]
     out: list[str] = []
     starts: set[int] = set()
     ends: set[int] = set()
-    for i, ch in enumerate(s):
-        if not ch.isalnum():
-            continue
-        if i == 0 or not _ascii_word(s[i - 1]):
-            starts.add(len(out))
-        if i + 1 == len(s) or not _ascii_word(s[i + 1]):
-            ends.add(len(out) + 1)
-        out.append(ch)
+    at = 0
+    # ASCII words whole, any other letter or digit alone; punctuation, spaces and "_" dropped
+    for piece in _PIECES.findall(s):
+        if piece[0].isascii():
+            starts.add(at)
+            ends.add(at + len(piece))
+        out.append(piece)
+        at += len(piece)
     return "".join(out), frozenset(starts), frozenset(ends)
 
 
@@ -95,13 +99,41 @@ class Hit:
 class Lexicon:
     #: (category, normalised term, term as written)
     entries: tuple[tuple[str, str, str], ...]
+    #: every normalised term at once, the longest first at each position (a lookahead, so
+    #: overlapping terms are all seen), and the terms inside each term
+    _any: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    _inside: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        norms = sorted({norm for _, norm, _ in self.entries}, key=lambda n: (-len(n), n))
+        pattern = "|".join(re.escape(n) for n in norms) or "(?!)"
+        object.__setattr__(self, "_any", re.compile(f"(?=({pattern}))"))
+        inside = {n: tuple(m for m in norms if m in n) for n in norms}
+        object.__setattr__(self, "_inside", inside)
+
+    def _candidates(
+        self, forms: tuple[tuple[str, frozenset[int], frozenset[int]], ...]
+    ) -> set[str]:
+        """The normalised terms that occur in any form (word boundaries not yet checked)."""
+        out: set[str] = set()
+        for text, _, _ in forms:
+            for m in self._any.finditer(text):
+                out.update(self._inside[m.group(1)])
+        return out
 
     def scan(self, text: str, categories: tuple[str, ...] = PROHIBITED) -> list[Hit]:
         """Every (category, term) found in ``text``, once each."""
         forms = (compact(text), compact(text, lookalikes=True))
+        maybe = self._candidates(forms)
+        if not maybe:
+            return []
         hits: dict[tuple[str, str], Hit] = {}
         for category, norm, term in self.entries:
-            if category in categories and any(_found(norm, form) for form in forms):
+            if (
+                norm in maybe
+                and category in categories
+                and any(_found(norm, form) for form in forms)
+            ):
                 hits.setdefault((category, term), Hit(category, term))
         return list(hits.values())
 

@@ -17,7 +17,7 @@ from arrears.bootstrap import App
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.service.errors import Invalid
 from arrears.service.outreach.pending import PreferencesChanged, after_commit
-from arrears.service.outreach.verify import CONTENT
+from arrears.service.outreach.verify import CONTENT, STAFF_NOTE_CHANNELS
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -105,7 +105,7 @@ def history(app: App, borrower_id: str, loan_id: str) -> dict[str, list[dict[str
     return {
         "payments": [dict(r) for r in pays],
         "contacts": [
-            {**r, "at": as_utc(r["at"]), "content": app.cipher.open_text(CONTENT, r["content"])}
+            {**r, "at": as_utc(r["at"]), "content": _shown(app, r["channel"], r["content"])}
             for r in contacts
         ],
     }
@@ -294,6 +294,14 @@ def complaints_of(app: App, borrower_id: str) -> list[dict[str, Any]]:
     ]
 
 
+def _shown(app: App, channel: str, sealed: str | None) -> str | None:
+    """What the borrower may read of a contact: the words of a message they were sent; never
+    a staff note (what a collector wrote after a call or visit)."""
+    if channel in STAFF_NOTE_CHANNELS:
+        return None
+    return app.cipher.open_text(CONTENT, sealed)
+
+
 def recent_contacts(app: App, borrower_id: str, days: int = 60) -> list[dict[str, Any]]:
     """The contacts of the last ``days`` a complaint may be about (any role: a call to a
     relative concerns the borrower too)."""
@@ -321,7 +329,7 @@ def recent_contacts(app: App, borrower_id: str, days: int = 60) -> list[dict[str
         {
             **r,
             "when": local_time(app, r["at"]),
-            "content": app.cipher.open_text(CONTENT, r["content"]),
+            "content": _shown(app, r["channel"], r["content"]),
         }
         for r in rows
     ]

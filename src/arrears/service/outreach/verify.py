@@ -46,6 +46,9 @@ class Contact:
 
 #: the associated data a contact's words are sealed under
 CONTENT = "contact_attempt.content"
+#: contacts whose content is a staff note (what the collector wrote after a call or visit),
+#: not words the borrower read: borrowers never see it
+STAFF_NOTE_CHANNELS = frozenset({"call", "visit"})
 
 
 def contact_rows(
