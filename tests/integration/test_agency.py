@@ -146,3 +146,56 @@ def test_the_legal_package_holds_the_statement_payments_and_evidenced_contacts(
     assert len(referred) == sum(1 for a in todo if a["status"] == "referred")
     for p in referred.values():
         assert p.read_bytes().startswith(b"%PDF")
+
+
+def test_a_placed_account_is_not_worked_in_house_the_same_day_or_after(
+    planned: App, tmp_path: Path
+) -> None:
+    from arrears.service.daily.cycle import run_cycle
+    from arrears.strategy.model import load
+
+    todo = [a for a in _actions(planned, "agency") if a["status"] == "planned"]
+    assert todo
+    target = todo[0]
+    call_id = f"{target['action_id']}~inhouse"
+    with planned.engine.begin() as conn:  # an in-house call the same day, planned before
+        conn.execute(
+            insert(t.plan_action).values(
+                **{
+                    **target,
+                    "action_id": call_id,
+                    "step_id": "late.call",
+                    "channel": "agent_call",
+                    "queue": "late_calls",
+                    "pool": None,
+                }
+            )
+        )
+    placed = place(planned, DAY, tmp_path / "out")
+    assert placed.placed >= 1
+    with planned.engine.connect() as conn:
+        status, rule = conn.execute(
+            select(t.plan_action.c.status, t.plan_action.c.rule).where(
+                t.plan_action.c.action_id == call_id
+            )
+        ).one()
+        loans = set(
+            conn.execute(
+                select(t.placement.c.loan_id).where(t.placement.c.status == "placed")
+            ).scalars()
+        )
+    assert (status, rule) == ("cancelled", "suppression.placed_with_agency")
+    nxt = DAY + timedelta(days=1)
+    run_cycle(planned, nxt, strategy=load("default"))
+    with planned.engine.connect() as conn:
+        worked = conn.execute(
+            select(t.plan_action.c.status, t.plan_action.c.rule).where(
+                t.plan_action.c.business_date == nxt, t.plan_action.c.loan_id.in_(sorted(loans))
+            )
+        ).all()
+    assert {w.status for w in worked} <= {"suppressed"}  # nothing in-house goes out
+    from arrears.service.outreach.pending import Judge
+
+    judge = Judge(planned, nxt, sorted(loans))
+    accounts = [judge.account(x, load("default")) for x in sorted(loans)]
+    assert accounts and all(a is not None and a.env["placed_with_agency"] for a in accounts)

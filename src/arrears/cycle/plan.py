@@ -24,6 +24,7 @@ from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.compliance.rules.frequency import NOT_CONNECTED as COMPLIANCE_NOT_CONNECTED
 from arrears.cycle.accounts import _col
+from arrears.cycle.snapshot import PLACEMENT, WAIVER
 from arrears.ids import SEP
 from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
 from arrears.strategy.vector import compile_expr
@@ -121,7 +122,10 @@ def attributes(
         .sum(),
     )
     ar = arrangements.group_by("loan_id").aggregate(
-        plan_active=(arrangements.kind != "waiver").any()  # an arrangement in force
+        # an arrangement in force
+        plan_active=arrangements.kind.notin([WAIVER, PLACEMENT]).any(),
+        # placed with an agency: the in-house plan does not work it
+        placed_with_agency=(arrangements.kind == PLACEMENT).any(),
     )
     who = base.select(
         a_loan=base.loan_id,
@@ -224,7 +228,7 @@ def attributes(
         t = t.mutate(**{c: ibis.literal(0, "int64") for c in us_counts})
     counts = ["broken_promises", "contacts_last_7d", "connected_calls_today", "us_calls_7d"]
     counts += [f"us_talk_{n}" for n in range(0, 8)]
-    flags = ["promise_active", "plan_active", "hold_active"]
+    flags = ["promise_active", "plan_active", "hold_active", "placed_with_agency"]
     consent = {}
     for channel, medium in MEDIUM.items():
         agreed = t.consents.isnull() | _contains(t.consents, channel)

@@ -34,7 +34,7 @@ from arrears.compliance.rules import holds as holds_rule
 from arrears.cycle.accounts import bucket, local_instant, parse_window, send_window
 from arrears.cycle.book_delinquency import loan_from_rows
 from arrears.cycle.plan import CONTACT, MEDIUM, PERSON_HOLDS, POINT_KIND
-from arrears.cycle.snapshot import Snapshot
+from arrears.cycle.snapshot import PLACEMENT, WAIVER, Snapshot
 from arrears.domain.delinquency import BandTable, Statement, statement
 from arrears.ids import action_id
 from arrears.strategy.expr import evaluate, truthy
@@ -61,7 +61,9 @@ class History:
         self.contacts = _group(snap.contacts.to_pylist(), "borrower_id")
         self.promises = _group(snap.promises.to_pylist(), "loan_id")
         self.holds = _group(snap.holds.to_pylist(), "borrower_id")
-        self.plans = {r["loan_id"] for r in snap.arrangements.to_pylist() if r["kind"] != "waiver"}
+        held = snap.arrangements.to_pylist()
+        self.plans = {r["loan_id"] for r in held if r["kind"] not in (WAIVER, PLACEMENT)}
+        self.placed = {r["loan_id"] for r in held if r["kind"] == PLACEMENT}
         self.stages = {r["loan_id"]: r for r in snap.stages.to_pylist()}
 
 
@@ -144,6 +146,7 @@ class Account:
             ),
             "promise_active": any(p["status"] == "pending" for p in promises),
             "plan_active": loan_id in h.plans,
+            "placed_with_agency": loan_id in h.placed,
             "hold_active": any(_hold_active(x, ws) for x in self.holds),
             "paid_today": any(p["paid_on"] == as_of for p in h.pays.get(row["_idx"], [])),
             "last_contact_result": None if last is None else last["result"],

@@ -26,6 +26,11 @@ from sqlalchemy import Engine
 from arrears.domain.codec import POLICY_FIELDS
 from arrears.domain.ledger import LedgerEvent
 
+#: the kinds the snapshot's "arrangements" rows carry besides arrangements in force: a waiver
+#: (never loaded: it changes amounts, not the plan) and a placement with an agency
+WAIVER = "waiver"
+PLACEMENT = "placement"
+
 TS = pa.timestamp("us", tz="UTC")
 S, I64, I32, D, F, B = pa.string(), pa.int64(), pa.int32(), pa.date32(), pa.float64(), pa.bool_()
 
@@ -382,8 +387,11 @@ def _queries(as_of: date, loans: Sequence[str] | None = None) -> dict[str, str]:
         f"WHERE (status = 'pending' OR settled_on >= '{since}'){by_loan}",
         "holds": "SELECT borrower_id, loan_id, kind, starts_at, ends_at FROM hold "
         f"WHERE (ends_at IS NULL OR ends_at >= '{since}'){by_borrower}",
+        # arrangements in force, and (as kind 'placement') the loans placed with an agency
         "arrangements": "SELECT loan_id, kind FROM arrangement WHERE status = 'active' "
-        f"AND kind <> 'waiver'{by_loan}",
+        f"AND kind <> 'waiver'{by_loan} "
+        "UNION ALL SELECT loan_id, 'placement' AS kind FROM placement WHERE status = 'placed'"
+        f"{by_loan}",
         "stages": "SELECT loan_id, stage, since FROM account_stage"
         + (f" WHERE 1 = 1{by_loan}" if by_loan else ""),
     }

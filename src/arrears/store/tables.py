@@ -598,6 +598,20 @@ access_log = Table(
     Column("unmasked", Boolean, nullable=False),
 )
 
+# Break-glass: a collector opening an account outside their queues states why; the grant lasts
+# the day, is logged and reported to compliance (a conduct alert).
+access_grant = Table(
+    "access_grant",
+    metadata,
+    Column("grant_id", String(64), primary_key=True),
+    Column("user_id", String(64), nullable=False),
+    Column("loan_id", String(64), nullable=False),
+    Column("reason", Text, nullable=False),
+    Column("granted_at", UtcDateTime(), nullable=False),
+    Column("expires_at", UtcDateTime(), nullable=False),
+)
+Index("ix_access_grant_user_loan", access_grant.c.user_id, access_grant.c.loan_id)
+
 # Strategies uploaded through the console: each version kept whole; one is active (the cycle
 # runs it when no strategy is named).
 strategy_version = Table(

@@ -20,6 +20,7 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "promise_active": ("bool", "a promise to pay is pending"),
     "plan_active": ("bool", "an extension, instalment plan or settlement is in force"),
     "hold_active": ("bool", "a hold (dispute, complaint, cease ...) covers the account"),
+    "placed_with_agency": ("bool", "the account is placed with a collection agency"),
     "paid_today": ("bool", "a payment dated the business date has been posted"),
     "last_contact_result": ("str", "result of the last outbound contact, null if none"),
     "contacts_last_7d": ("int", "outbound contacts in the 7 days before the business date"),

@@ -32,7 +32,7 @@ from arrears import exports
 from arrears.bootstrap import App
 from arrears.parsing import ParseLimit, load_yaml
 from arrears.service.errors import Invalid
-from arrears.service.outreach.pending import apply_verdicts, judge_actions
+from arrears.service.outreach.pending import Placed, after_commit, apply_verdicts, judge_actions
 from arrears.service.outreach.state import Report
 from arrears.service.outreach.templates import loan_facts
 from arrears.service.store import require_current
@@ -235,6 +235,8 @@ def place(app: App, day: date, folder: Path | None = None) -> PlacementRun:
             path = folder / f"placement-{agency}-{day.isoformat()}.csv"
             _write_csv(path, PLACEMENT_FIELDS, rows)
             files[agency] = path
+    if records:  # the in-house plan stops working what was placed (same day included)
+        after_commit(app, Placed(tuple(r["loan_id"] for r in records)))
     return PlacementRun(files, len(records), len(already), stopped)
 
 

@@ -196,6 +196,7 @@ def _look(
     loan_id: str | None = None,
     borrower_id: str | None = None,
     since: date | None = None,
+    loan_ids: Sequence[str] = (),
 ) -> Report:
     """Judge a loan's (or a borrower's) pending actions of ``since`` (today) and later again
     now: those the event makes pointless or forbidden are cancelled, noting ``note``.
@@ -206,6 +207,8 @@ def _look(
         cond.append(pa_.c.loan_id == loan_id)
     if borrower_id is not None:
         cond.append(pa_.c.borrower_id == borrower_id)
+    if loan_ids:
+        cond.append(pa_.c.loan_id.in_(sorted(loan_ids)))
     with app.engine.connect() as conn:
         pending = conn.execute(select(pa_).where(*cond)).all()
     report = Report(claimed=len(pending))
@@ -257,7 +260,15 @@ class PreferencesChanged:
     borrower_id: str
 
 
-Event = PaymentPosted | HoldStarted | PromiseMade | ArrangementAgreed | PreferencesChanged
+@dataclass(frozen=True)
+class Placed:
+    """Loans placed with an agency: the in-house plan stops working them (the strategy's
+    ``placed_with_agency`` suppression)."""
+
+    loan_ids: tuple[str, ...]
+
+
+Event = PaymentPosted | HoldStarted | PromiseMade | ArrangementAgreed | PreferencesChanged | Placed
 
 
 def after_commit(app: App, event: Event) -> Report:
@@ -275,6 +286,8 @@ def after_commit(app: App, event: Event) -> Report:
             return _look(app, f"after {kind} {arrangement_id}", loan_id=loan_id)
         case PreferencesChanged(borrower_id):
             return _look(app, "after the borrower's preferences", borrower_id=borrower_id)
+        case Placed(loan_ids):
+            return _look(app, "after placement with an agency", loan_ids=loan_ids)
 
 
 def judge_actions(

@@ -4,7 +4,8 @@ and arrangements, the live compliance state, and who may see it at all.
 
 Who sees what:
 
-* an agency user sees only accounts with a live placement at their agency (:func:`can_see`);
+* an agency user sees only accounts with a live placement at their agency, a collector those
+  in their queues, their own work or opened by break-glass (:func:`can_see`, :mod:`.scope`);
 * names, phone numbers, emails, addresses and national ids are masked for every role except
   compliance and admin (:data:`UNMASKED_ROLES`); a collector sees the last four digits of a
   number, enough to confirm it with the borrower;
@@ -51,17 +52,11 @@ def mask(value: str | None, kind: str) -> str | None:
 
 
 def can_see(app: App, user: Staff, loan_id: str) -> bool:
-    """Whether ``user`` may open ``loan_id`` (an agency user: only while placed with them)."""
-    if user.role != "agency":
-        return True
-    pl = t.placement
-    with app.engine.connect() as conn:
-        row = conn.execute(
-            select(pl.c.loan_id).where(
-                pl.c.loan_id == loan_id, pl.c.agency == user.agency, pl.c.status == "placed"
-            )
-        ).first()
-    return row is not None
+    """Whether ``user`` may open ``loan_id`` now (:mod:`.scope`: an agency user only while it
+    is placed with them; a collector within their queues, their own work or a break-glass)."""
+    from arrears.service.staff.scope import in_scope
+
+    return in_scope(app, user, loan_id)
 
 
 @dataclass

@@ -58,6 +58,21 @@ class Staff:
     queues: tuple[str, ...] = ()
 
 
+#: the queues a role works when a supervisor has assigned none
+DEFAULT_QUEUES: dict[str, tuple[str, ...]] = {
+    "collector": ("early_callback", "mid_calls", "late_calls", "legal_desk", "call_back"),
+    "field_agent": ("field",),
+}
+
+
+def work_queues(user: Staff) -> tuple[str, ...]:
+    """The in-house queues ``user`` works: assigned ones, else the role's; none for an agency
+    (it works what is placed with it)."""
+    if user.role == "agency":
+        return ()
+    return user.queues or DEFAULT_QUEUES.get(user.role, DEFAULT_QUEUES["collector"])
+
+
 def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 

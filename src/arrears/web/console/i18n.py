@@ -60,6 +60,12 @@ WORDS: dict[str, dict[str, str]] = {
         "row, sign-in is locked for 15 minutes.",
         "login_expired": "The sign-in form had expired; please sign in again.",
         "note_refused": "The note was refused",
+        "bg_title": "Not in your queues",
+        "bg_explain": "This account is not in your queues and you have not worked it recently. "
+        "To open it, say why: your reason is logged and reported to compliance, and the account "
+        "stays open to you until the end of the day.",
+        "bg_reason": "Why do you need this account?",
+        "bg_open": "Open the account (logged)",
         "saved": "Saved.",
         "next_action": "Next action",
         "next_none": "None (the strategy decides)",
@@ -122,6 +128,11 @@ WORDS: dict[str, dict[str, str]] = {
         "wrong_login": "用户名或密码错误，或失败次数过多：连续失败 5 次后将锁定 15 分钟。",
         "login_expired": "登录页面已过期，请重新登录。",
         "note_refused": "备注被拒绝",
+        "bg_title": "不在您的工作队列中",
+        "bg_explain": "该账户不在您的队列中，您近期也未处理过。如需打开，请说明原因："
+        "原因将被记录并报告合规部门，当天内您可继续查看该账户。",
+        "bg_reason": "您为什么需要查看该账户？",
+        "bg_open": "打开账户（将被记录）",
         "saved": "已保存。",
         "next_action": "下一步",
         "next_none": "无（由策略决定）",

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
@@ -27,7 +28,13 @@ from arrears.compliance.facts import RESULTS
 from arrears.service.errors import ServiceError
 from arrears.service.queries import casework, day_plan
 from arrears.service.queries.team import placed_with
-from arrears.service.staff.users import AuthError, authenticate, close_session, open_session
+from arrears.service.staff.users import (
+    AuthError,
+    authenticate,
+    close_session,
+    open_session,
+    work_queues,
+)
 from arrears.store.db import as_utc
 from arrears.web.console import charts
 from arrears.web.console.compliance import compliance_pages, parse_day
@@ -49,9 +56,6 @@ from arrears.web.refusals import flash_to, refusal
 HERE = Path(__file__).parent
 LOGIN_CSRF = "arrears_login_csrf"
 #: the queues a role works when none are assigned
-DEFAULT_QUEUES = {"collector": ("early_callback", "mid_calls", "late_calls", "legal_desk",
-                                 "call_back"),
-                  "field_agent": ("field",)}  # fmt: skip
 WORKERS = ("collector", "field_agent")
 SCRIPTS = {
     "early": ("您好，我是{org}催收专员（工号{id}）。您的借款已逾期，请尽快还款；"
@@ -209,9 +213,7 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
 
 
 def _queues(v: Visitor) -> tuple[str, ...]:
-    if v.user.role == "agency":  # an agency works what is placed with it (/agency), never ours
-        return ()
-    return v.user.queues or DEFAULT_QUEUES.get(v.user.role, DEFAULT_QUEUES["collector"])
+    return work_queues(v.user)  # an agency works what is placed with it (/agency), never ours
 
 
 def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
@@ -235,6 +237,11 @@ def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
     def account_page(request: Request, v: workers, loan_id: str) -> HTMLResponse:
         return show(request, v, loan_id)
 
+    @r.post("/accounts/{loan_id}/break-glass")
+    async def break_glass_(request: Request, v: workers, loan_id: str) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(_break_glass, app, show, request, v, loan_id, form)
+
     @r.post("/accounts/{loan_id}/wrapup")
     async def wrapup(request: Request, v: workers, loan_id: str) -> Response:
         form = await request.form()
@@ -246,6 +253,20 @@ def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
         form = await request.form()
         # the store: in the threadpool, off the event loop
         return await run_in_threadpool(_propose, app, show, request, v, loan_id, form)
+
+
+def _break_glass(
+    app: App, show: Callable[..., Response], request: Request, v: Visitor, loan_id: str, form: Any
+) -> Response:
+    """Open an account outside the user's queues, for the reason they give (logged and raised
+    to compliance)."""
+    from arrears.service.staff.scope import break_glass
+
+    try:
+        break_glass(app, v.user, loan_id, str(form.get("reason", "")))
+    except ServiceError as exc:
+        return show(request, v, loan_id, flash=refusal(exc, v.lang), flash_error=True)
+    return RedirectResponse(f"/accounts/{quote(loan_id, safe='')}", status_code=303)
 
 
 def _save_wrap_up(
@@ -302,9 +323,12 @@ def _account_page(
     """The account in one screen, or a 404 page for one the user may not see (no hint that it
     exists)."""
     from arrears.service.staff.account_view import account, can_see
+    from arrears.service.staff.scope import SCOPED, exists
 
     if not can_see(app, v.user, loan_id):
-        return render(request, "base.html", v, status=404)
+        if v.user.role in SCOPED and exists(app, loan_id):  # say why, or go back
+            return render(request, "break_glass.html", v, loan_id=loan_id, status=403, **extra)
+        return render(request, "base.html", v, status=404)  # no hint that it exists
     try:
         a = account(app, v.user, loan_id)
     except ServiceError:

@@ -1,5 +1,6 @@
 """Conduct assurance: a visit's second collector and the breach mark on contact attempts; the
-conduct alerts a compliance reviewer confirms or dismisses.
+conduct alerts a compliance reviewer confirms or dismisses; break-glass grants (a collector
+opening an account outside their queues, with the reason).
 
 Revision ID: 0014
 Revises: 0013
@@ -40,9 +41,22 @@ def upgrade() -> None:
     )
     for column in ("loan_id", "attempt_id", "collector_id", "status"):
         op.create_index(f"ix_conduct_alert_{column}", "conduct_alert", [column])
+    op.create_table(
+        "access_grant",
+        sa.Column("grant_id", sa.String(64), nullable=False),
+        sa.Column("user_id", sa.String(64), nullable=False),
+        sa.Column("loan_id", sa.String(64), nullable=False),
+        sa.Column("reason", sa.Text, nullable=False),
+        sa.Column("granted_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("expires_at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("grant_id", name="pk_access_grant"),
+    )
+    op.create_index("ix_access_grant_user_loan", "access_grant", ["user_id", "loan_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_access_grant_user_loan", "access_grant")
+    op.drop_table("access_grant")
     for column in ("loan_id", "attempt_id", "collector_id", "status"):
         op.drop_index(f"ix_conduct_alert_{column}", "conduct_alert")
     op.drop_table("conduct_alert")
