@@ -6,7 +6,8 @@ fast it decides.
   folds by paraphrase family;
 * each held-out set under tests/heldout/conduct (written apart, from the definitions only; not
   read by whoever tunes the screen), scored by the classifier trained on the whole corpus;
-* speed: one message a call, on one core.
+* speed: one message a call through the whole screen (flagged texts explained), on one core:
+  on the corpus's mix (60 % to flag) and on its lawful texts alone (most real traffic).
 
 Goals on held-out text: precision >= 0.97, recall >= 0.95, every category's recall >= 0.9;
 speed >= 5,000 messages/s, p99 <= 2 ms. Figures are shares with 95 % bootstrap intervals over
@@ -124,6 +125,8 @@ def main() -> None:
             )
         )
     rate, p99 = step("speed", lambda: speed(whole, [x.text for x in corpus]))
+    lawful = [x.text for x in corpus if not x.flagged]
+    rate_ok, p99_ok = step("speed, lawful texts", lambda: speed(whole, lawful))
     knobs = ", ".join(
         f"{k}={v}"
         for k, v, d in (
@@ -150,6 +153,8 @@ def main() -> None:
         *[r for name, t in held for r in rows(f"held-out {name}", t)],
         f"| speed | messages/s, one core | {rate:,.0f} | ≥ 5,000 ({'met' if rate >= 5000 else 'NOT met'}) |",
         f"| speed | p99 (ms) | {p99:.2f} | ≤ 2 ({'met' if p99 <= 2 else 'NOT met'}) |",
+        f"| speed, lawful texts only (most traffic) | messages/s, one core | {rate_ok:,.0f} | ≥ 5,000 ({'met' if rate_ok >= 5000 else 'NOT met'}) |",
+        f"| speed, lawful texts only | p99 (ms) | {p99_ok:.2f} | ≤ 2 ({'met' if p99_ok <= 2 else 'NOT met'}) |",
         "",
         "",
     ]

@@ -32,6 +32,7 @@ PROHIBITED = (
 _LOOKALIKES = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s"})
 
 
+_NOT_ALNUM = re.compile(r"[\W_]+")
 _PIECES = re.compile(r"[a-z0-9]+|[^\W_]")
 
 
@@ -46,7 +47,7 @@ def normalise(text: str, *, lookalikes: bool = False) -> str:
     if lookalikes:
         s = s.translate(_LOOKALIKES)
     s = _t2s().convert(s)
-    return "".join(ch for ch in s if ch.isalnum())
+    return _NOT_ALNUM.sub("", s)  # letters and digits only (\w less "_" is str.isalnum)
 
 
 def _ascii_word(ch: str) -> bool:

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -63,16 +62,67 @@ def spoken(text: str) -> str:
 _FORMS: tuple[Callable[[str], str], ...] = (written, spoken)
 
 
+#: the rolling hash of an n-gram's code points (64 bits, wrapping): h = h * _MIX + c, then the
+#: size folded in, so grams of different sizes never share a hash
+_MIX = np.uint64(0x9E3779B97F4A7C15)
+_SIZE = np.uint64(0xC2B2AE3D27D4EB4F)
+
+
+def _gram_hashes(form: str, sizes: range) -> np.ndarray:
+    """The hash of every n-gram of ``form`` for each n of ``sizes`` (all at once, in numpy)."""
+    cps = np.frombuffer(form.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
+    out: list[np.ndarray] = []
+    h = cps
+    with np.errstate(over="ignore"):
+        for n in range(1, sizes.stop):
+            if n > 1:
+                h = h[:-1] * _MIX + cps[n - 1 :]
+            if len(h) == 0:
+                break
+            if n >= sizes.start:
+                out.append(h ^ (_SIZE * np.uint64(n)))
+    return np.concatenate(out) if out else np.empty(0, np.uint64)
+
+
 @dataclass(frozen=True)
 class _Block:
     """One vectoriser of the fitted pipeline: its form, n-gram sizes, vocabulary and IDF, and
-    where its columns start in the model's feature space."""
+    where its columns start in the model's feature space; the vocabulary also as sorted
+    n-gram hashes (``hashes``) with their columns (``by_hash``)."""
 
     form: Callable[[str], str]
     sizes: range
     columns: dict[str, int]
     idf: np.ndarray
     start: int
+    hashes: np.ndarray = field(init=False, repr=False, compare=False)
+    by_hash: np.ndarray = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        grams = list(self.columns)
+        hashed = np.array(
+            [int(_gram_hashes(g, range(len(g), len(g) + 1))[0]) for g in grams], dtype=np.uint64
+        )
+        order = np.argsort(hashed, kind="stable")
+        if len(order) and np.any(hashed[order][1:] == hashed[order][:-1]):
+            raise ValueError("two n-grams of the vocabulary share a hash")
+        object.__setattr__(self, "hashes", hashed[order])
+        cols = np.array([self.columns[g] for g in grams], dtype=np.int64)
+        object.__setattr__(self, "by_hash", cols[order])
+
+    def weights_of(self, form: str) -> tuple[np.ndarray, np.ndarray]:
+        """(columns, sublinear TF-IDF weights, L2-normalised) of ``form``'s known n-grams."""
+        found, counts = np.unique(_gram_hashes(form, self.sizes), return_counts=True)
+        if not len(found) or not len(self.hashes):
+            return np.empty(0, np.int64), np.empty(0)
+        at = np.minimum(np.searchsorted(self.hashes, found), len(self.hashes) - 1)
+        known = self.hashes[at] == found
+        if not known.any():
+            return np.empty(0, np.int64), np.empty(0)
+        cols = self.by_hash[at[known]]
+        w = (1.0 + np.log(counts[known].astype(float))) * self.idf[cols]
+        w /= np.sqrt(float(w @ w))
+        return cols + self.start, w
 
 
 class Scorer:
@@ -139,8 +189,8 @@ class Scorer:
             return cls(blocks, data["weights"], data["intercept"], labels)
 
     def probabilities(self, text: str) -> np.ndarray:
-        cols: list[int] = []
-        vals: list[float] = []
+        cols: list[np.ndarray] = []
+        vals: list[np.ndarray] = []
         base = written(text)  # both forms start from it: normalised once
         for b in self.blocks:
             if b.form is written:
@@ -149,17 +199,11 @@ class Scorer:
                 form = _read_aloud(base)
             else:
                 form = b.form(text)
-            counts = Counter([form[i : i + n] for n in b.sizes for i in range(len(form) - n + 1)])
-            known = counts.keys() & b.columns.keys()
-            if not known:
-                continue
-            here = [b.columns[g] for g in known]
-            tf = np.fromiter([counts[g] for g in known], float, len(here))
-            w = (1.0 + np.log(tf)) * b.idf[here]
-            w /= np.sqrt(float(w @ w))
-            cols += [b.start + c for c in here]
-            vals += w.tolist()
-        logits = self.intercept + (np.asarray(vals) @ self.weights[cols] if cols else 0.0)
+            c, w = b.weights_of(form)
+            cols.append(c)
+            vals.append(w)
+        at = np.concatenate(cols)
+        logits = self.intercept + (np.concatenate(vals) @ self.weights[at] if len(at) else 0.0)
         e = np.exp(logits - logits.max())
         out: np.ndarray = e / e.sum()
         return out

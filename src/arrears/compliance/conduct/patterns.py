@@ -39,16 +39,27 @@ class Form:
         return self.origin[start], self.origin[end - 1] + 1
 
 
+#: three single letters in a row with something that is not a letter or digit between them
+_SPELT = re.compile(r"(?<![^\W_])[a-z][\W_]+[a-z][\W_]+[a-z](?![^\W_])", re.ASCII)
+
+
 def _cjk(ch: str) -> bool:
     return "\u3400" <= ch <= "\u9fff" or "\uf900" <= ch <= "\ufaff"
 
 
 def _chars(text: str) -> list[tuple[str, int]]:
     """NFKC, lower case and simplified, character by character, with each one's origin."""
-    out: list[tuple[str, int]] = []
-    for i, ch in enumerate(text):
-        for c in unicodedata.normalize("NFKC", ch).lower():
-            out.append((c, i))
+    whole = unicodedata.normalize("NFKC", text).lower()
+    if len(whole) == len(text) and all(
+        unicodedata.is_normalized("NFKC", ch) or len(unicodedata.normalize("NFKC", ch)) == 1
+        for ch in text
+        if not ch.isascii()
+    ):  # character for character (the common case): no need to normalise one by one
+        out = [(c, i) for i, c in enumerate(whole)]
+    else:
+        out = [
+            (c, i) for i, ch in enumerate(text) for c in unicodedata.normalize("NFKC", ch).lower()
+        ]
     if not out:
         return out
     simple = _t2s().convert("".join(c for c, _ in out))
@@ -64,6 +75,8 @@ def _word_char(chars: list[tuple[str, int]], k: int) -> bool:
 
 def _unspell(chars: list[tuple[str, int]]) -> list[tuple[str, int]]:
     """Join letters spelt out one at a time ("a r r e s t", "k.i.l.l"): runs of 3 or more."""
+    if not _SPELT.search("".join(c for c, _ in chars)):
+        return chars
     out: list[tuple[str, int]] = []
     k = 0
     n = len(chars)
@@ -97,6 +110,7 @@ def _single_letter(chars: list[tuple[str, int]], k: int) -> bool:
     )
 
 
+@lru_cache(maxsize=1024)
 def form(text: str) -> Form:
     chars = _unspell(_chars(text))
     kept: list[tuple[str, int]] = []

@@ -27,7 +27,7 @@ from functools import lru_cache
 from arrears.compliance.conduct.classifier import Classifier, Verdict
 from arrears.compliance.conduct.patterns import Form, Patterns, form
 from arrears.compliance.conduct.patterns import load as patterns
-from arrears.compliance.lint import Lexicon, normalise
+from arrears.compliance.lint import Hit, Lexicon, normalise
 from arrears.compliance.lint import load as lexicon
 
 #: each category's name, in en and zh-CN
@@ -159,11 +159,14 @@ class Screen:
         if not text.strip():
             return Decision(text, 0.0)
         verdict = self.classifier.verdict(text)
+        hits = self.phrases.prohibited(text)
         if verdict.category is not None:
-            return Decision(text, verdict.risk, self.explain(text, verdict))
-        phrases = self._phrases(text)
+            return Decision(text, verdict.risk, self.explain(text, verdict, hits))
+        phrases = self._phrases(text, hits)
         if phrases:  # an exact phrase, neither negated nor quoted, needs no model's word
             return Decision(text, verdict.risk, tuple(_unique(phrases)))
+        if not (hits or self.patterns.matches(text, form(text))):
+            return Decision(text, verdict.risk)  # nothing marks any sentence of it
         return self._by_sentence(text, verdict.risk)
 
     def _by_sentence(self, text: str, risk: float) -> Decision:
@@ -195,12 +198,14 @@ class Screen:
             return Decision(text, v.risk, shifted)
         return Decision(text, risk)
 
-    def explain(self, text: str, verdict: Verdict) -> tuple[Finding, ...]:
+    def explain(
+        self, text: str, verdict: Verdict, hits: list[Hit] | None = None
+    ) -> tuple[Finding, ...]:
         """Where and why ``text`` is flagged. The lexicon's phrases first (curated, their
         category trusted), then the patterns whose category the classifier finds likely (the
         one it scores highest first); when neither is found, the clause that scores highest for
         the classifier's category."""
-        phrases = self._phrases(text)
+        phrases = self._phrases(text, hits)
         # a pattern of a category the classifier thinks unlikely is not a reason
         top = verdict.score(verdict.category or "")
         found = [
@@ -223,10 +228,10 @@ class Screen:
         ranked = sorted(phrases + found, key=lambda f: (f.category != lead, f.start, -f.end))
         return tuple(_unique(ranked))
 
-    def _phrases(self, text: str) -> list[Finding]:
+    def _phrases(self, text: str, hits: list[Hit] | None = None) -> list[Finding]:
         """The lexicon's phrases in ``text``, less those negated just before ("不会联系") and
         all of them when the text warns of or reports someone else's words."""
-        hits = self.phrases.prohibited(text)
+        hits = self.phrases.prohibited(text) if hits is None else hits
         if not hits:
             return []
         f = form(text)
