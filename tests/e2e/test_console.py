@@ -306,3 +306,61 @@ def test_sign_in_locks_after_five_failures(console: tuple[str, App], browser: Br
     expect(page.locator(".error")).to_contain_text("locked")
     assert page.goto(f"{url}/dashboard").url.endswith("/login")  # no session
     page.close()
+
+
+def test_compliance_reviews_conduct_alerts_and_no_one_else_can(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    from arrears.service.staff.scope import break_glass
+    from arrears.service.staff.users import authenticate
+
+    url, app = console
+    chen = authenticate(app, "chen", PASSWORD)
+    loan = _late_with_penalty(app)
+    break_glass(app, chen, loan, "checking a payment the borrower disputes")
+    collector = signed_in(browser, url, "chen")
+    assert collector.goto(f"{url}/compliance/conduct").status == 403
+    with app.engine.connect() as conn:
+        alert = conn.execute(
+            select(t.conduct_alert.c.alert_id).where(
+                t.conduct_alert.c.loan_id == loan,
+                t.conduct_alert.c.detail.contains("checking a payment"),
+            )
+        ).scalar_one()
+    collector.goto(f"{url}/queue")  # a valid form token of the collector's own session
+    csrf = collector.locator("input[name=csrf]").first.input_value()
+    sneak = collector.request.post(
+        f"{url}/compliance/conduct/{alert}/review",
+        form={"csrf": csrf, "verdict": "dismissed", "note": "nothing to see here"},
+    )
+    assert sneak.status == 403
+    collector.close()
+    officer = signed_in(browser, url, "zhao")
+    officer.goto(f"{url}/compliance/conduct")
+    row = officer.locator(f"#alerts tr[data-alert='{alert}']")
+    expect(row).to_contain_text("Break-glass")
+    expect(row).to_contain_text("checking a payment the borrower disputes")
+    row.locator("select[name=verdict]").select_option("confirmed")
+    row.locator("input[name=note]").fill("no ticket for this account; reminded the team")
+    row.locator("button").click()
+    officer.wait_for_url(f"{url}/compliance/conduct?flash=saved")
+    expect(officer.locator(f"#alerts tr[data-alert='{alert}']")).to_have_count(0)
+    expect(officer.locator("#breaches")).to_contain_text("C0007")
+    officer.goto(f"{url}/lang?to=zh-CN")
+    officer.goto(f"{url}/compliance/conduct?status=confirmed")
+    expect(officer.locator("h1")).to_contain_text("行为合规预警")
+    expect(officer.locator(f"#alerts tr[data-alert='{alert}']")).to_contain_text("越权查看")
+    officer.goto(f"{url}/lang?to=en")
+    officer.close()
+    with app.engine.connect() as conn:
+        status, by = conn.execute(
+            select(t.conduct_alert.c.status, t.conduct_alert.c.reviewed_by).where(
+                t.conduct_alert.c.alert_id == alert
+            )
+        ).one()
+        reviewed = conn.execute(
+            select(t.audit_log.c.payload).where(t.audit_log.c.kind == "conduct_review")
+        ).scalars()
+        payloads = list(reviewed)
+    assert (status, by) == ("confirmed", "zhao")
+    assert any(alert in p for p in payloads)

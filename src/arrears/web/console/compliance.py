@@ -31,6 +31,38 @@ PER_PAGE = 50
 def compliance_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
     _log_pages(r, app, render, officers)
     _case_pages(r, app, render, officers)
+    _conduct_pages(r, app, render, officers)
+
+
+def _conduct_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
+    from arrears.service.conduct import alerts as conduct
+
+    @r.get("/compliance/conduct")
+    def conduct_queue(request: Request, v: officers, status: str = "open") -> HTMLResponse:
+        showing = status if status in conduct.STATUSES else "open"
+        rows = conduct.alerts(app, showing)
+        return render(
+            request,
+            "conduct.html",
+            v,
+            rows=rows,
+            showing=showing,
+            statuses=conduct.STATUSES,
+            breaches=conduct.breaches_by(app),
+        )
+
+    @r.post("/compliance/conduct/{alert_id}/review")
+    def conduct_review(
+        v: officers,
+        alert_id: str,
+        verdict: Annotated[str, Form(max_length=16)],
+        note: Annotated[str, Form(max_length=2000)] = "",
+    ) -> Response:
+        try:
+            conduct.review(app, alert_id, by=v.user.username, verdict=verdict, note=note)
+        except ServiceError as exc:
+            return RedirectResponse(flash_to("/compliance/conduct", exc, v.lang), status_code=303)
+        return RedirectResponse("/compliance/conduct?flash=saved", status_code=303)
 
 
 def _audit_rows(
