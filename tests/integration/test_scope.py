@@ -123,3 +123,23 @@ def test_concurrent_break_glass_requests_each_leave_a_trace(planned: App) -> Non
         ).all()
     assert len(grants) == 3 and len(alerts) == 3
     assert {g.reason[-8:] for g in grants} == {f"ticket {k}" for k in range(3)}
+
+
+def test_masked_roles_see_no_personal_data_inside_what_people_wrote(planned: App) -> None:
+    from arrears.service.conduct.outcomes import record_outcome
+    from arrears.service.outreach.worklist import items
+
+    item = items(planned, "early_callback", DAY, limit=1)[0]
+    with planned.engine.connect() as conn:
+        sealed = conn.execute(
+            select(t.borrower.c.name_enc).where(t.borrower.c.borrower_id == item.borrower_id)
+        ).scalar_one()
+    name = planned.cipher.decrypt("borrower.name", sealed)
+    assert name
+    note = f"{name}接听，称新号码13998765432，周五还款"
+    record_outcome(planned, item.action_id, collector_id="C0007", result="conversation", note=note)
+    seen = " ".join(str(e["detail"]) for e in account(planned, CHEN, item.loan_id).timeline)
+    assert name not in seen and "13998765432" not in seen and "139****5432" in seen
+    officer = Staff("u-zhao", "zhao", "Zhao", "compliance", None, None)
+    full = " ".join(str(e["detail"]) for e in account(planned, officer, item.loan_id).timeline)
+    assert name in full and "13998765432" in full

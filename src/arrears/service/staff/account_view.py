@@ -26,29 +26,12 @@ from arrears.service.books.statements import statement_for_loan
 from arrears.service.errors import NotFound
 from arrears.service.outreach.call_state import call_state
 from arrears.service.outreach.verify import CONTENT
+from arrears.service.staff.masking import Known, mask, mask_text
 from arrears.service.staff.users import Staff, log_access
 from arrears.store import tables as t
 from arrears.store.db import as_utc
 
 UNMASKED_ROLES = frozenset({"compliance", "admin"})
-
-
-def mask(value: str | None, kind: str) -> str | None:
-    """``138****5678`` for a phone, ``z***@example.com`` for an email, the first character and
-    stars for a name, the first 3 and last 4 of an id, the first 6 characters of an address."""
-    if not value:
-        return value
-    if kind == "phone":
-        digits = value.replace(" ", "")
-        return digits[:3] + "*" * max(len(digits) - 7, 2) + digits[-4:]
-    if kind == "email":
-        user, _, domain = value.partition("@")
-        return (user[:1] + "***@" + domain) if domain else "***"
-    if kind == "national_id":
-        return value[:3] + "*" * max(len(value) - 7, 4) + value[-4:]
-    if kind == "address":
-        return value[:6] + "…"
-    return value[:1] + "*" * max(len(value) - 1, 1)
 
 
 def can_see(app: App, user: Staff, loan_id: str) -> bool:
@@ -84,7 +67,8 @@ def account(app: App, user: Staff, loan_id: str) -> Account:
     with app.engine.connect() as conn:
         loan = conn.execute(select(t.loan).where(t.loan.c.loan_id == loan_id)).mappings().one()
         bid = loan["borrower_id"]
-        who = _borrower(app, conn, bid, user.role in UNMASKED_ROLES)
+        unmasked = user.role in UNMASKED_ROLES
+        who, known = _borrower(app, conn, bid, unmasked)
         loans = [
             dict(r)
             for r in conn.execute(
@@ -99,11 +83,13 @@ def account(app: App, user: Staff, loan_id: str) -> Account:
             select(t.account_stage.c.stage).where(t.account_stage.c.loan_id == loan_id)
         ).scalar()
         holds = _holds(app, conn, bid, loan_id)
-        out = Account(
-            loan_id, who, loans, st, _timeline(app, conn, bid, loan_id), holds=holds, stage=stage
-        )
+        timeline = _timeline(app, conn, bid, loan_id)
+        if not unmasked:  # what people wrote and heard, not only the fields
+            for e in timeline:
+                e["detail"] = mask_text(str(e.get("detail") or ""), known)
+        out = Account(loan_id, who, loans, st, timeline, holds=holds, stage=stage)
         out.arrangements = [
-            dict(r)
+            _masked_reason(dict(r), known, unmasked)
             for r in conn.execute(
                 select(t.arrangement)
                 .where(t.arrangement.c.loan_id == loan_id)
@@ -123,11 +109,16 @@ def account(app: App, user: Staff, loan_id: str) -> Account:
     return out
 
 
-def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> dict[str, Any]:
+def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> tuple[dict[str, Any], Known]:
+    """The borrower as ``unmasked`` or not may see them, and what is personal about them (to
+    mask inside free text too)."""
     b = conn.execute(select(t.borrower).where(t.borrower.c.borrower_id == bid)).mappings().one()
     dec = app.cipher.decrypt
     name = dec("borrower.name", b["name_enc"])
     nid = dec("borrower.national_id", b["national_id_enc"])
+    known = Known()
+    known.add("name", name)
+    known.add("national_id", nid)
     points = []
     for p in conn.execute(
         select(t.contact_point)
@@ -135,6 +126,7 @@ def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> dict[str, Any]:
         .order_by(t.contact_point.c.contact_id)
     ).mappings():
         value = dec("contact_point.value", p["value_enc"])
+        known.add(p["kind"], value)
         points.append(
             {
                 "kind": p["kind"],
@@ -157,7 +149,13 @@ def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> dict[str, Any]:
         "preferred_channel": b["preferred_channel"],
         "points": points,
         "masked": not unmasked,
-    }
+    }, known
+
+
+def _masked_reason(row: dict[str, Any], known: Known, unmasked: bool) -> dict[str, Any]:
+    if not unmasked and row.get("reason"):
+        row["reason"] = mask_text(str(row["reason"]), known)
+    return row
 
 
 def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
