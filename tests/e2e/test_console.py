@@ -195,6 +195,24 @@ def test_an_agency_user_sees_only_its_own_placements(
     assert elsewhere is not None and elsewhere.status == 404
     assert placed["tier2"] not in page.content()
     assert page.goto(f"{url}/approvals").status == 403  # not a supervisor's page either
+    # no in-house queue, not even by URL
+    page.goto(f"{url}/queue?queue=early_callback")
+    assert page.url.endswith("/agency")
+    assert page.goto(f"{url}/compliance/conduct").status == 403
+    # the agency records its call through the same screen and gate as the lender's own
+    page.goto(f"{url}/accounts/{placed['tier1']}")
+    page.select_option("#ag-result", "conversation")
+    page.fill("#ag-note", "借款人同意周五还款")
+    page.click("#agency-contact button[type=submit]")
+    expect(page.locator(".flash")).not_to_have_class("flash error")
+    with app.engine.connect() as conn:
+        recorded = conn.execute(
+            select(t.contact_attempt.c.collector_id, t.contact_attempt.c.channel).where(
+                t.contact_attempt.c.loan_id == placed["tier1"],
+                t.contact_attempt.c.collector_id == "li",
+            )
+        ).all()
+    assert [tuple(r) for r in recorded] == [("li", "call")]
     page.close()
 
 

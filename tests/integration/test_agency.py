@@ -199,3 +199,51 @@ def test_a_placed_account_is_not_worked_in_house_the_same_day_or_after(
     judge = Judge(planned, nxt, sorted(loans))
     accounts = [judge.account(x, load("default")) for x in sorted(loans)]
     assert accounts and all(a is not None and a.env["placed_with_agency"] for a in accounts)
+
+
+def test_an_agencys_contacts_go_through_the_same_gate_and_limits(
+    planned: App, tmp_path: Path
+) -> None:
+    from datetime import UTC, datetime
+
+    from arrears.service.conduct.outcomes import record_agency_contact
+    from arrears.service.errors import Conflict, NotFound
+    from arrears.service.outreach.call_state import call_state
+
+    place(planned, DAY, tmp_path / "out")
+    with planned.engine.connect() as conn:
+        loan, agency = conn.execute(
+            select(t.placement.c.loan_id, t.placement.c.agency).where(
+                t.placement.c.status == "placed"
+            )
+        ).first()
+        elsewhere = conn.execute(
+            select(t.loan.c.loan_id).where(t.loan.c.loan_id.not_in(select(t.placement.c.loan_id)))
+        ).scalar()
+    noon = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)
+    planned.clock = lambda: noon
+    with pytest.raises(NotFound):
+        record_agency_contact(
+            planned, elsewhere, agency=agency, collector_id="AG1", channel="agent_call",
+            result="conversation",
+        )  # fmt: skip
+    night = datetime(2026, 11, 22, 20, 9, tzinfo=UTC)  # 04:09 in Shanghai
+    with pytest.raises(Conflict, match="allowed from"):
+        record_agency_contact(
+            planned, loan, agency=agency, collector_id="AG1", channel="agent_call",
+            result="conversation", at=night,
+        )  # fmt: skip
+    before = call_state(planned, loan)
+    assert before is not None and before.limit is not None
+    for _ in range(before.limit - before.connected):
+        record_agency_contact(
+            planned, loan, agency=agency, collector_id="AG1", channel="agent_call",
+            result="conversation", note="借款人确认周五还款",
+        )  # fmt: skip
+    after = call_state(planned, loan)
+    assert after is not None and after.connected == after.limit and not after.allowed
+    with pytest.raises(Conflict, match="frequency"):  # the lender's cap counts the agency's calls
+        record_agency_contact(
+            planned, loan, agency=agency, collector_id="AG1", channel="agent_call",
+            result="conversation",
+        )  # fmt: skip

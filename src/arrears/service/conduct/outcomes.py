@@ -17,11 +17,12 @@ and the SHA-256 of the note."""
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, and_, select, update
+from sqlalchemy import Connection, Row, and_, select, update
 
 from arrears.bootstrap import App
 from arrears.compliance.conduct.screen import check as screen
@@ -94,6 +95,96 @@ def _action(app: App, action_id: str) -> Row[Any, Any, Any, Any]:
     return row
 
 
+@dataclass(frozen=True)
+class _Made:
+    """A person's contact about to be written: whose, what, when, by whom."""
+
+    loan_id: str
+    borrower_id: str
+    plan_channel: str  # agent_call | visit
+    at: datetime
+    collector_id: str
+    result: str
+    note: str | None
+    companion_id: str | None = None
+    action_id: str | None = None
+    agency: str | None = None
+
+
+def _judged(app: App, made: _Made) -> tuple[Judgement | None, bool]:
+    """The gate's answer for the contact, and whether it is a breach; refused (nothing
+    written) when outside the rules and the lender's policy says refuse."""
+    collectors = 2 if made.companion_id else 1
+    judged = judge(app, made.loan_id, made.plan_channel, made.at, collectors=collectors)
+    breach = judged is not None and not judged.allowed
+    if judged is not None and breach and judged.policy == "refuse":
+        raise _refusal(WORKED[made.plan_channel], judged)
+    return judged, breach
+
+
+def _write(app: App, conn: Connection, made: _Made, judged: Judgement | None, breach: bool) -> str:
+    """The contact attempt, its evidence entry and (for a breach) the conduct alert, in the
+    caller's transaction; the attempt's id."""
+    channel = WORKED[made.plan_channel]
+    attempt_id = record_contact(
+        app,
+        conn,
+        Contact(
+            borrower_id=made.borrower_id,
+            loan_id=made.loan_id,
+            channel=channel,
+            at=made.at,
+            action_id=made.action_id,
+            collector_id=made.collector_id,
+            content=made.note,
+            result=made.result,
+            companion_id=made.companion_id,
+            breach=breach or None,
+        ),
+    )
+    note = made.note
+    audit.append(
+        conn,
+        [
+            audit.Entry(
+                kind="agent_contact",
+                subject=made.loan_id,
+                rulebook=judged.rulebook if judged else "",
+                payload={
+                    "attempt_id": attempt_id,
+                    "action_id": made.action_id,
+                    "channel": channel,
+                    "collectors": [c for c in (made.collector_id, made.companion_id) if c],
+                    "agency": made.agency,
+                    "result": made.result,
+                    "at": made.at.isoformat(),
+                    "recorded_at": app.clock().isoformat(),
+                    "note_sha256": hashlib.sha256(note.encode()).hexdigest() if note else None,
+                    "gate": judged.as_dict() if judged else None,
+                    "breach": breach,
+                },
+                at=app.clock(),
+            )
+        ],
+    )
+    if breach and judged is not None:
+        raise_alert(
+            conn,
+            kind="out_of_policy_contact",
+            at=app.clock(),
+            rules=[{"rule": v.rule} for v in judged.refusals],
+            detail=f"a {channel} recorded outside the rules: {judged.reasons()}",
+            detail_zh=f"在规则不允许的情况下记录了{_ZH.get(channel, '联系')}："
+            + judged.reasons("zh"),
+            loan_id=made.loan_id,
+            borrower_id=made.borrower_id,
+            attempt_id=attempt_id,
+            collector_id=made.collector_id,
+            agency=made.agency,
+        )
+    return attempt_id
+
+
 def record_outcome(
     app: App,
     action_id: str,
@@ -110,11 +201,18 @@ def record_outcome(
     _check_inputs(result, note, collector_id, companion_id)
     row = _action(app, action_id)
     pa_ = t.plan_action
-    when = at or app.clock()
-    judged = judge(app, row.loan_id, row.channel, when, collectors=2 if companion_id else 1)
-    breach = judged is not None and not judged.allowed
-    if judged is not None and breach and judged.policy == "refuse":
-        raise _refusal(WORKED[row.channel], judged)
+    made = _Made(
+        row.loan_id,
+        row.borrower_id,
+        row.channel,
+        at or app.clock(),
+        collector_id,
+        result,
+        note,
+        companion_id,
+        action_id,
+    )
+    judged, breach = _judged(app, made)
     with app.engine.begin() as conn:
         moved = conn.execute(
             update(pa_)
@@ -123,61 +221,51 @@ def record_outcome(
         ).rowcount
         if moved != 1:  # another collector recorded it first
             raise Conflict(f"action {action_id!r}: already worked", field="action_id")
-        attempt_id = record_contact(
-            app,
-            conn,
-            Contact(
-                borrower_id=row.borrower_id,
-                loan_id=row.loan_id,
-                channel=WORKED[row.channel],
-                at=when,
-                action_id=action_id,
-                collector_id=collector_id,
-                content=note,
-                result=result,
-                companion_id=companion_id,
-                breach=breach or None,
-            ),
-        )
-        gate_answer = judged.as_dict() if judged else None
-        audit.append(
-            conn,
-            [
-                audit.Entry(
-                    kind="agent_contact",
-                    subject=row.loan_id,
-                    rulebook=judged.rulebook if judged else "",
-                    payload={
-                        "attempt_id": attempt_id,
-                        "action_id": action_id,
-                        "channel": WORKED[row.channel],
-                        "collectors": [c for c in (collector_id, companion_id) if c],
-                        "result": result,
-                        "at": when.isoformat(),
-                        "recorded_at": app.clock().isoformat(),
-                        "note_sha256": hashlib.sha256(note.encode()).hexdigest() if note else None,
-                        "gate": gate_answer,
-                        "breach": breach,
-                    },
-                    at=app.clock(),
-                )
-            ],
-        )
-        if breach and judged is not None:
-            raise_alert(
-                conn,
-                kind="out_of_policy_contact",
-                at=app.clock(),
-                rules=[{"rule": v.rule} for v in judged.refusals],
-                detail=f"a {WORKED[row.channel]} recorded outside the rules: {judged.reasons()}",
-                detail_zh=f"在规则不允许的情况下记录了{_ZH.get(WORKED[row.channel], '联系')}："
-                + judged.reasons("zh"),
-                loan_id=row.loan_id,
-                borrower_id=row.borrower_id,
-                attempt_id=attempt_id,
-                collector_id=collector_id,
+        return _write(app, conn, made, judged, breach)
+
+
+def record_agency_contact(
+    app: App,
+    loan_id: str,
+    *,
+    agency: str,
+    collector_id: str,
+    channel: str,
+    result: str,
+    note: str | None = None,
+    at: datetime | None = None,
+    companion_id: str | None = None,
+) -> str:
+    """A call or visit an agency made on an account placed with it: the same screen, the same
+    gate and the same daily limits as the lender's own (its contacts count against them too);
+    returns the contact attempt's id."""
+    require_current(app)
+    if channel not in WORKED:
+        raise Invalid(f"channel: expected one of {', '.join(WORKED)}", field="channel")
+    _check_inputs(result, note, collector_id, companion_id)
+    pl = t.placement
+    with app.engine.connect() as conn:
+        placed = conn.execute(
+            select(pl.c.borrower_id).where(
+                pl.c.loan_id == loan_id, pl.c.agency == agency, pl.c.status == "placed"
             )
-    return attempt_id
+        ).first()
+    if placed is None:  # no hint whether the loan exists
+        raise NotFound(f"loan_id: {loan_id} is not placed with {agency}", field="loan_id")
+    made = _Made(
+        loan_id,
+        placed.borrower_id,
+        channel,
+        at or app.clock(),
+        collector_id,
+        result,
+        note,
+        companion_id,
+        agency=agency,
+    )
+    judged, breach = _judged(app, made)
+    with app.engine.begin() as conn:
+        return _write(app, conn, made, judged, breach)
 
 
 _ZH = {"call": "电话", "visit": "上门拜访"}

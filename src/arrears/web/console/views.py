@@ -242,6 +242,11 @@ def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
         form = await request.form()
         return await run_in_threadpool(_break_glass, app, show, request, v, loan_id, form)
 
+    @r.post("/accounts/{loan_id}/agency-contact")
+    async def agency_contact(request: Request, v: workers, loan_id: str) -> Response:
+        form = await request.form()
+        return await run_in_threadpool(_agency_contact, app, show, request, v, loan_id, form)
+
     @r.post("/accounts/{loan_id}/wrapup")
     async def wrapup(request: Request, v: workers, loan_id: str) -> Response:
         form = await request.form()
@@ -267,6 +272,30 @@ def _break_glass(
     except ServiceError as exc:
         return show(request, v, loan_id, flash=refusal(exc, v.lang), flash_error=True)
     return RedirectResponse(f"/accounts/{quote(loan_id, safe='')}", status_code=303)
+
+
+def _agency_contact(
+    app: App, show: Callable[..., Response], request: Request, v: Visitor, loan_id: str, form: Any
+) -> Response:
+    """An agency's call or visit on an account placed with it: the same screen and gate."""
+    from arrears.service.conduct.outcomes import record_agency_contact
+
+    if v.user.role != "agency" or not v.user.agency:
+        return show(request, v, loan_id, flash=tr(v.lang)("not_yours"), flash_error=True)
+    try:
+        record_agency_contact(
+            app,
+            loan_id,
+            agency=v.user.agency,
+            collector_id=v.user.username,
+            channel=str(form.get("channel", "")),
+            result=str(form.get("result", "")),
+            note=str(form.get("note") or "") or None,
+            companion_id=str(form.get("companion_id") or "") or None,
+        )
+    except ServiceError as exc:
+        return show(request, v, loan_id, flash=refusal(exc, v.lang), flash_error=True)
+    return show(request, v, loan_id, flash=tr(v.lang)("saved"))
 
 
 def _save_wrap_up(
