@@ -13,13 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, insert, select
 
 from arrears.bootstrap import App
 from arrears.compliance import gate
 from arrears.compliance.facts import Violation
 from arrears.service.cases.policy import load_policy
-from arrears.service.outreach.pending import Judge, step_of, strategies_of
+from arrears.service.outreach.call_state import account_for
 from arrears.store import tables as t
 
 
@@ -63,19 +63,15 @@ def judge(
     """The gate's answer for a ``channel`` contact (``agent_call`` or ``visit``) with the
     borrower of ``loan_id`` at ``at``, made by ``collectors`` people; None when the loan is
     not in the store."""
-    cr = t.cycle_run
+    found = account_for(app, loan_id, channel)
+    if found is None:
+        return None
+    acct, bare = found
+    step = dataclasses.replace(bare, collectors=collectors)
     with app.engine.connect() as conn:
-        last = int(conn.execute(select(func.max(cr.c.run_id))).scalar() or 0)
-        strategy = strategies_of(app, conn, {last})[last]
         portfolio = conn.execute(
             select(t.loan.c.portfolio_id).where(t.loan.c.loan_id == loan_id)
         ).scalar()
-    acct = Judge(app, app.today(), [loan_id]).account(loan_id, strategy)
-    if acct is None:
-        return None
-    step = dataclasses.replace(
-        step_of(strategy, f"console.{channel}", channel), channel=channel, collectors=collectors
-    )
     decision = gate.check(acct.request(step, at), acct.book)
     policy = load_policy(app.settings.collections_policy_file)
     rules = policy.for_portfolio(portfolio) if portfolio else policy.default

@@ -7,6 +7,7 @@ hours, the frequency caps, holds and consent are the rulebook's, applied by the 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
 
@@ -41,9 +42,10 @@ class CallState:
     rulebook: Rulebook  # the account's rulebook, as the gate applied it
 
 
-def _account(app: App, loan_id: str) -> tuple[Account, Step] | None:
+def account_for(app: App, loan_id: str, channel: str = "agent_call") -> tuple[Account, Step] | None:
     """The account as the second look sees it, under the strategy of the latest run, and a
-    bare agent-call step of it."""
+    bare step of ``channel`` (an agent call, a visit) of it; None when the loan is not in the
+    store."""
     cr = t.cycle_run
     with app.engine.connect() as conn:
         last = int(conn.execute(select(func.max(cr.c.run_id))).scalar() or 0)
@@ -51,7 +53,8 @@ def _account(app: App, loan_id: str) -> tuple[Account, Step] | None:
     acct = Judge(app, app.today(), [loan_id]).account(loan_id, strategy)
     if acct is None:
         return None
-    return acct, step_of(strategy, "console.agent_call", "agent_call")
+    step = step_of(strategy, f"console.{channel}", channel)
+    return acct, dataclasses.replace(step, channel=channel)
 
 
 def _refused_from(acct: Account, step: Step, at: datetime, day_end: datetime) -> datetime:
@@ -72,7 +75,7 @@ def _refused_from(acct: Account, step: Step, at: datetime, day_end: datetime) ->
 def call_state(app: App, loan_id: str, at: datetime | None = None) -> CallState | None:
     """The gate's answer for an agent call to the borrower of ``loan_id`` at ``at`` (now);
     None when the loan is not in the store."""
-    found = _account(app, loan_id)
+    found = account_for(app, loan_id)
     if found is None:
         return None
     acct, step = found
