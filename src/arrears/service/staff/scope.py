@@ -134,16 +134,3 @@ def break_glass(app: App, user: Staff, loan_id: str, reason: str) -> str:
         )
     log_access(app, user, borrower, "break_glass", False)
     return grant_id
-
-
-def grants(app: App, since: datetime) -> list[dict[str, object]]:
-    """Break-glass grants from ``since`` on, newest first (compliance's report)."""
-    g, u = t.access_grant, t.staff_user
-    with app.engine.connect() as conn:
-        rows = conn.execute(
-            select(g, u.c.username, u.c.role)
-            .select_from(g.join(u, u.c.user_id == g.c.user_id, isouter=True))
-            .where(g.c.granted_at >= since)
-            .order_by(g.c.granted_at.desc())
-        ).mappings()
-        return [dict(r) for r in rows]
