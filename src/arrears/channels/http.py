@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from typing import Any
 
 import httpx
@@ -46,3 +48,10 @@ def answer_field(r: httpx.Response, name: str) -> str | None:
         return None
     value = body.get(name) if isinstance(body, dict) else None
     return None if value is None else str(value)
+
+
+def signature(secret: str, timestamp: str, body: bytes) -> str:
+    """The signature of a webhook: ``sha256=`` and the hex HMAC-SHA256 of
+    ``<timestamp>.<raw body>`` under the shared secret (docs/CHANNELS.md)."""
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
+    return "sha256=" + mac.hexdigest()

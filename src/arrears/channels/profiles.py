@@ -27,7 +27,22 @@ robocall:
   url: https://dialer.example.com/v1/calls
   callback_url: https://collections.example.com/api/v1/webhooks/dialer
   token_env: DIALER_TOKEN
+agent_dialer:                      # click-to-call: the collector's phone first, then the borrower's
+  kind: http
+  url: https://dialer.example.com/v1/bridges
+  callback_url: https://collections.example.com/api/v1/webhooks/dialer
+  token_env: DIALER_TOKEN
+asr:                               # speech recognition of call recordings
+  kind: http
+  submit_url: https://asr.example.com/v1/jobs
+  poll_url: https://asr.example.com/v1/jobs       # GET <poll_url>/<job_id>; or callback_url
+  callback_url: https://collections.example.com/api/v1/webhooks/asr
+  audio: base64                    # base64 (inline) | url (the dialer's recording URL)
+  token_env: ASR_TOKEN
 ```
+
+Without ``agent_dialer`` the console cannot dial (calls are made outside and their outcome
+recorded); without ``asr`` recordings are kept but not written down or scored.
 """
 
 from __future__ import annotations
@@ -44,6 +59,7 @@ from arrears.channels.email_smtp import SmtpConfig, SmtpEmail
 from arrears.channels.outbox import Outbox
 from arrears.channels.push_http import HttpPush, HttpPushConfig
 from arrears.channels.sms_http import HttpSms, HttpSmsConfig
+from arrears.channels.telephony import AgentDialerConfig, AsrConfig, HttpAgentDialer, HttpAsr
 from arrears.channels.voice import DialerConfig, HttpDialer
 from arrears.parsing import load_yaml
 
@@ -105,6 +121,25 @@ class HttpDialerProfile(_Strict):
     rate_per_second: float = Field(10.0, gt=0)
 
 
+class AgentDialerProfile(_Strict):
+    kind: Literal["http"]
+    url: str  # the bridge endpoint
+    callback_url: str  # arrears serve's /api/v1/webhooks/dialer
+    token_env: str | None = None
+    caller_id: str | None = None
+    timeout_seconds: float = Field(10.0, gt=0)
+
+
+class AsrProfile(_Strict):
+    kind: Literal["http"]
+    submit_url: str
+    poll_url: str | None = None
+    callback_url: str | None = None
+    audio: Literal["url", "base64"] = "base64"
+    token_env: str | None = None
+    timeout_seconds: float = Field(30.0, gt=0)
+
+
 def _outbox() -> OutboxProfile:
     return OutboxProfile(kind="outbox")
 
@@ -117,6 +152,8 @@ class Profiles(_Strict):
     robocall: OutboxProfile | HttpDialerProfile = Field(
         default_factory=_outbox, discriminator="kind"
     )
+    agent_dialer: AgentDialerProfile | None = None
+    asr: AsrProfile | None = None
 
 
 class ProfileError(ValueError):
@@ -206,3 +243,38 @@ def build(profiles: Profiles, outbox_dir: Path, files: bool = False) -> dict[str
                 )
             )
     return out
+
+
+def agent_dialer(profiles: Profiles) -> HttpAgentDialer | None:
+    """The click-to-call dialer of ``profiles`` (None: none is configured)."""
+    p = profiles.agent_dialer
+    if p is None:
+        return None
+    return HttpAgentDialer(
+        AgentDialerConfig(
+            url=p.url,
+            callback_url=p.callback_url,
+            token=_secret(p.token_env, "agent_dialer.token_env"),
+            caller_id=p.caller_id,
+            timeout_seconds=p.timeout_seconds,
+        )
+    )
+
+
+def asr(profiles: Profiles) -> HttpAsr | None:
+    """The speech-recognition provider of ``profiles`` (None: none is configured)."""
+    p = profiles.asr
+    if p is None:
+        return None
+    if p.poll_url is None and p.callback_url is None:
+        raise ProfileError("asr: name a poll_url or a callback_url (how results come back)")
+    return HttpAsr(
+        AsrConfig(
+            submit_url=p.submit_url,
+            poll_url=p.poll_url,
+            callback_url=p.callback_url,
+            audio=p.audio,
+            token=_secret(p.token_env, "asr.token_env"),
+            timeout_seconds=p.timeout_seconds,
+        )
+    )

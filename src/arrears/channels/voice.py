@@ -42,15 +42,29 @@ class VoiceError(RuntimeError):
     pass
 
 
-def speak(text: str, locale: str, out: Path, *, words_per_minute: int = 150) -> Path:
-    """``text`` spoken to ``out`` (a WAV file) in the locale's voice, offline."""
+def speak(
+    text: str, locale: str, out: Path, *, words_per_minute: int = 150, pitch: int = 50
+) -> Path:
+    """``text`` spoken to ``out`` (a WAV file) in the locale's voice, offline (``pitch``
+    0-99 tells two speakers apart)."""
     exe = shutil.which("espeak-ng")
     if exe is None:
         raise VoiceError("espeak-ng is not installed (scripts/setup installs it)")
     voice = VOICES["zh" if locale.startswith("zh") else "en"]
     out.parent.mkdir(parents=True, exist_ok=True)
     proc = subprocess.run(
-        [exe, "-v", voice, "-s", str(words_per_minute), "-w", str(out), "--stdin"],
+        [
+            exe,
+            "-v",
+            voice,
+            "-s",
+            str(words_per_minute),
+            "-p",
+            str(pitch),
+            "-w",
+            str(out),
+            "--stdin",
+        ],
         input=text.encode("utf-8"),
         capture_output=True,
         timeout=120,

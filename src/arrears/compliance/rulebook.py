@@ -100,6 +100,29 @@ class Disclosure(_Strict):
     letter_fields: MarkerRule | None = None
 
 
+class Quality(_Strict):
+    """The call scorecard (质检) of every recorded call: required disclosures, the right-party
+    check before any debt detail, prohibited language, talk-over and long silence. Markers are
+    regular expressions matched (case-insensitively) in what the agent said."""
+
+    #: each required disclosure and the markers of it (one must be in an agent's line)
+    disclosures: dict[str, tuple[str, ...]]
+    #: markers of the right-party check (asking for, or confirming, the borrower's identity)
+    identity_check: tuple[str, ...]
+    #: markers of a debt detail (the amount, the loan, the arrears) that must not come first
+    debt_detail: tuple[str, ...]
+    #: points a call loses: per missing disclosure, for debt detail before the check, per line
+    #: of prohibited language, per talk-over by the agent, per long silence
+    points: dict[
+        Literal["disclosure", "debt_before_check", "prohibited", "talk_over", "silence"], int
+    ]
+    talk_over_seconds: float = Field(1.0, gt=0)
+    silence_seconds: float = Field(8.0, gt=0)
+    #: a call scoring under this goes to review (prohibited language or debt detail before the
+    #: check always does)
+    flag_below: int = Field(80, ge=0, le=100)
+
+
 class Rulebook(_Strict):
     id: str
     version: str
@@ -115,6 +138,7 @@ class Rulebook(_Strict):
     consent: Consent = Field(default_factory=Consent)
     content: Content = Field(default_factory=Content)
     disclosure: Disclosure = Field(default_factory=Disclosure)
+    quality: Quality | None = None
 
     def applies(self, family: str) -> bool:
         return family in self.families

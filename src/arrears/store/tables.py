@@ -264,6 +264,11 @@ contact_attempt = Table(
     # (recorded as a fact by the lender's policy, with a conduct alert: never silently)
     Column("companion_id", String(64)),
     Column("breach", Boolean),
+    # a call dialled from the console (click-to-call): the dialer's progress, the call's length,
+    # and when the collector's wrap-up completed it
+    Column("dial_status", String(24)),
+    Column("duration_seconds", Integer),
+    Column("wrapped_at", UtcDateTime()),
 )
 
 # Every contact carries a code; anyone can ask whether a code is real (arrears verify, the
@@ -611,6 +616,37 @@ access_grant = Table(
     Column("expires_at", UtcDateTime(), nullable=False),
 )
 Index("ix_access_grant_user_loan", access_grant.c.user_id, access_grant.c.loan_id)
+
+# A call's recording, fetched from the dialer and kept sealed; its SHA-256 is in the evidence log.
+call_recording = Table(
+    "call_recording",
+    metadata,
+    Column("attempt_id", String(64), primary_key=True),
+    Column("sha256", String(64), nullable=False),
+    Column("audio_enc", LargeBinary, nullable=False),
+    Column("content_type", String(32), nullable=False),
+    Column("size_bytes", Integer, nullable=False),
+    Column("duration_seconds", Integer),
+    Column("fetched_at", UtcDateTime(), nullable=False),
+)
+
+# What was said on a call, as the speech-recognition provider wrote it down (speaker-labelled
+# segments with times, sealed), and the call's quality-inspection scorecard (质检).
+call_transcript = Table(
+    "call_transcript",
+    metadata,
+    Column("attempt_id", String(64), primary_key=True),
+    Column("provider", String(32), nullable=False),
+    Column("job_id", String(128), index=True),
+    Column("status", String(16), nullable=False),  # submitted | done | failed
+    Column("requested_at", UtcDateTime(), nullable=False),
+    Column("completed_at", UtcDateTime()),
+    Column("detail", Text),
+    Column("segments", Text),  # sealed JSON
+    Column("score", Integer),  # 0-100
+    Column("flagged", Boolean),
+    Column("scorecard", Text),  # sealed JSON: items, findings with their time spans
+)
 
 # Strategies uploaded through the console: each version kept whole; one is active (the cycle
 # runs it when no strategy is named).

@@ -10,17 +10,20 @@ import dataclasses
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, insert, select
 
 from arrears.bootstrap import App
 from arrears.compliance import gate
-from arrears.compliance.facts import Violation
+from arrears.compliance.facts import CALLS, Request, Violation
 from arrears.service.cases.policy import load_policy
+from arrears.service.errors import Conflict
 from arrears.service.outreach.call_state import account_for
 from arrears.store import tables as t
+from arrears.store.db import as_utc
 
 
 @dataclass(frozen=True)
@@ -57,12 +60,43 @@ class Judgement:
         }
 
 
+def _dialled(app: App, req: Request, borrower_id: str, destination: str) -> Request:
+    """``req`` as a dial to ``destination`` (a number's keyed hash): the attempt names it and
+    the day's calls carry the numbers they went to, so the per-number dial limit applies."""
+    ca = t.contact_attempt
+    since = req.attempt.at - timedelta(days=2)
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(ca.c.channel, ca.c.at, ca.c.destination_hash).where(
+                ca.c.borrower_id == borrower_id,
+                ca.c.at >= since,
+                ca.c.channel.in_(sorted(CALLS)),
+                ca.c.destination_hash.is_not(None),
+            )
+        ).all()
+    to = {(r.channel, as_utc(r.at)): r.destination_hash for r in rows}
+    history = tuple(
+        dataclasses.replace(e, destination=to.get((e.kind, e.at), e.destination))
+        if e.kind in CALLS
+        else e
+        for e in req.history
+    )
+    attempt = dataclasses.replace(req.attempt, destination=destination)
+    return dataclasses.replace(req, attempt=attempt, history=history)
+
+
 def judge(
-    app: App, loan_id: str, channel: str, at: datetime, *, collectors: int = 1
+    app: App,
+    loan_id: str,
+    channel: str,
+    at: datetime,
+    *,
+    collectors: int = 1,
+    destination: str | None = None,
 ) -> Judgement | None:
     """The gate's answer for a ``channel`` contact (``agent_call`` or ``visit``) with the
-    borrower of ``loan_id`` at ``at``, made by ``collectors`` people; None when the loan is
-    not in the store."""
+    borrower of ``loan_id`` at ``at``, made by ``collectors`` people (a dial: to the number
+    whose keyed hash is ``destination``); None when the loan is not in the store."""
     found = account_for(app, loan_id, channel)
     if found is None:
         return None
@@ -72,7 +106,10 @@ def judge(
         portfolio = conn.execute(
             select(t.loan.c.portfolio_id).where(t.loan.c.loan_id == loan_id)
         ).scalar()
-    decision = gate.check(acct.request(step, at), acct.book)
+    req = acct.request(step, at)
+    if destination is not None:
+        req = _dialled(app, req, acct.row["borrower_id"], destination)
+    decision = gate.check(req, acct.book)
     policy = load_policy(app.settings.collections_policy_file)
     rules = policy.for_portfolio(portfolio) if portfolio else policy.default
     return Judgement(
@@ -118,3 +155,21 @@ def raise_alert(
         )
     )
     return alert_id
+
+
+def refusal(channel: str, j: Judgement) -> Conflict:
+    local = j.at.astimezone(_zone(j.timezone)).strftime("%Y-%m-%d %H:%M")
+    when = (
+        f"allowed from {j.earliest.astimezone(_zone(j.timezone)).strftime('%Y-%m-%d %H:%M')}"
+        if j.earliest
+        else "no time alone makes it allowed"
+    )
+    return Conflict(
+        f"at: a {channel} at {local} ({j.timezone}) is not allowed: {j.reasons()}; {when}; "
+        "nothing was recorded",
+        field="at",
+    )
+
+
+def _zone(name: str) -> ZoneInfo:
+    return ZoneInfo(name)

@@ -20,38 +20,19 @@ import hashlib
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Row, and_, select, update
 
 from arrears.bootstrap import App
 from arrears.compliance.conduct.screen import check as screen
 from arrears.compliance.facts import RESULTS
-from arrears.service.conduct.contacts import Judgement, judge, raise_alert
+from arrears.service.conduct.contacts import Judgement, judge, raise_alert, refusal
 from arrears.service.errors import Conflict, Invalid, NotFound
 from arrears.service.outreach.verify import Contact, record_contact
 from arrears.service.outreach.worklist import DONE, WORKED
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
-
-
-def _refusal(channel: str, j: Judgement) -> Conflict:
-    local = j.at.astimezone(_zone(j.timezone)).strftime("%Y-%m-%d %H:%M")
-    when = (
-        f"allowed from {j.earliest.astimezone(_zone(j.timezone)).strftime('%Y-%m-%d %H:%M')}"
-        if j.earliest
-        else "no time alone makes it allowed"
-    )
-    return Conflict(
-        f"at: a {channel} at {local} ({j.timezone}) is not allowed: {j.reasons()}; {when}; "
-        "nothing was recorded",
-        field="at",
-    )
-
-
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
 
 
 def _check_inputs(
@@ -118,7 +99,7 @@ def _judged(app: App, made: _Made) -> tuple[Judgement | None, bool]:
     judged = judge(app, made.loan_id, made.plan_channel, made.at, collectors=collectors)
     breach = judged is not None and not judged.allowed
     if judged is not None and breach and judged.policy == "refuse":
-        raise _refusal(WORKED[made.plan_channel], judged)
+        raise refusal(WORKED[made.plan_channel], judged)
     return judged, breach
 
 
@@ -198,6 +179,11 @@ def record_outcome(
     """Record the outcome of one worklist item; returns the contact attempt's id.
     ``companion_id``: a visit's second collector (visits need two)."""
     require_current(app)
+    from arrears.service.conduct.calls import open_call, wrap_up
+
+    dialled = open_call(app, action_id, collector_id)
+    if dialled is not None:  # dialled from here: judged when dialled; the wrap-up completes it
+        return wrap_up(app, dialled, collector_id=collector_id, result=result, note=note)
     _check_inputs(result, note, collector_id, companion_id)
     row = _action(app, action_id)
     pa_ = t.plan_action

@@ -2,7 +2,7 @@
 an SMS gateway's delivery receipt, an email bounce or complaint, and a dialer's status and
 keypad events.
 
-Each provider event acts once (:func:`_first_telling`): the dialer's call and status, an SMS's
+Each provider event acts once (:func:`first_telling`): the dialer's call and status, an SMS's
 id and status, an email's id and event. The event is claimed in the same transaction as its
 effect, so a callback told again, or several times at once, is acknowledged with what its
 first telling did and changes nothing.
@@ -57,9 +57,9 @@ def _mark(conn: Any, row: Any, delivery: str, detail: str | None, at: Any) -> No
     conn.execute(update(ca).where(ca.c.attempt_id == row.attempt_id).values(result=delivery))
 
 
-def _first_telling(conn: Any, provider: str, key: str, at: Any) -> str | None:
+def first_telling(conn: Any, provider: str, key: str, at: Any) -> str | None:
     """Claim the event ``key`` of ``provider`` for this transaction: None the first time (the
-    caller then acts and :func:`_told` what it did), else what the first telling did. The claim
+    caller then acts and :func:`told` what it did), else what the first telling did. The claim
     is the transaction's first write, so a concurrent telling waits for it and then sees it."""
     pe = t.provider_event
     row = {"provider": provider, "event_key": key[:200], "received_at": at, "outcome": "{}"}
@@ -76,7 +76,7 @@ def _first_telling(conn: Any, provider: str, key: str, at: Any) -> str | None:
     )
 
 
-def _told(conn: Any, provider: str, key: str, outcome: dict[str, Any]) -> None:
+def told(conn: Any, provider: str, key: str, outcome: dict[str, Any]) -> None:
     pe = t.provider_event
     conn.execute(
         update(pe)
@@ -98,7 +98,7 @@ def sms_receipt(app: App, provider_ref: str, status: str, detail: str | None = N
         )
     key = f"{provider_ref}|{said}"
     with app.engine.begin() as conn:
-        if _first_telling(conn, "sms", key, app.clock()) is not None:
+        if first_telling(conn, "sms", key, app.clock()) is not None:
             return delivery  # told before: acknowledged, nothing changes
         row = _message(conn, provider_ref=provider_ref, channel="sms")
         if row is None:
@@ -106,7 +106,7 @@ def sms_receipt(app: App, provider_ref: str, status: str, detail: str | None = N
                 f"id: no SMS of ours has the reference {provider_ref!r}", field="id"
             )
         _mark(conn, row, delivery, detail, app.clock())
-        _told(conn, "sms", key, {"delivery": delivery})
+        told(conn, "sms", key, {"delivery": delivery})
     return delivery
 
 
@@ -119,7 +119,7 @@ def email_event(app: App, message_id: str, event: str, detail: str | None = None
         )
     key = f"{message_id}|{event}"
     with app.engine.begin() as conn:
-        if _first_telling(conn, "email", key, app.clock()) is not None:
+        if first_telling(conn, "email", key, app.clock()) is not None:
             return EMAIL_EVENTS[event]  # told before: acknowledged, nothing changes
         row = _message(conn, provider_ref=message_id, channel="email")
         if row is None:
@@ -129,7 +129,7 @@ def email_event(app: App, message_id: str, event: str, detail: str | None = None
         _mark(conn, row, EMAIL_EVENTS[event], detail, app.clock())
         if event in ("bounced", "complained"):
             _email_point(app, conn, row, event)
-        _told(conn, "email", key, {"delivery": EMAIL_EVENTS[event]})
+        told(conn, "email", key, {"delivery": EMAIL_EVENTS[event]})
     return EMAIL_EVENTS[event]
 
 
@@ -180,7 +180,7 @@ def dialer_event(app: App, event: dict[str, Any]) -> CallResult:
         )
     )
     with app.engine.begin() as conn:
-        before = _first_telling(conn, "dialer", key, now)
+        before = first_telling(conn, "dialer", key, now)
         if before is not None:  # told before: what it did then, and nothing more
             return CallResult(**json.loads(before))
         row = _message(conn, action_id=normal(outcome.reference), channel="robocall")
@@ -193,7 +193,7 @@ def dialer_event(app: App, event: dict[str, Any]) -> CallResult:
         if outcome.choice is not None:
             effect = _act(app, conn, row, outcome.choice)
         result = CallResult(outcome.reference, outcome.result, outcome.choice, effect)
-        _told(conn, "dialer", key, asdict(result))
+        told(conn, "dialer", key, asdict(result))
     return result
 
 

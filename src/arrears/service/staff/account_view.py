@@ -109,6 +109,12 @@ def account(app: App, user: Staff, loan_id: str) -> Account:
     return out
 
 
+def known_of(app: App, borrower_id: str) -> Known:
+    """What is personal about a borrower, to mask inside what was written or said."""
+    with app.engine.connect() as conn:
+        return _borrower(app, conn, borrower_id, False)[1]
+
+
 def _borrower(app: App, conn: Any, bid: str, unmasked: bool) -> tuple[dict[str, Any], Known]:
     """The borrower as ``unmasked`` or not may see them, and what is personal about them (to
     mask inside free text too)."""

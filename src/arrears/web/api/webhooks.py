@@ -10,7 +10,6 @@ name the field at fault.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 from collections.abc import Callable, Mapping
@@ -22,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
+from arrears.channels.http import signature
 from arrears.parsing import ParseLimit, load_json
 from arrears.service.errors import Invalid, ServiceError
 from arrears.service.outreach import callbacks
@@ -30,11 +30,6 @@ from arrears.web.api.deps import problem
 TOLERANCE_SECONDS = 300
 #: how deeply a webhook's JSON may nest (a provider's callback is a flat object)
 MAX_DEPTH = 16
-
-
-def signature(secret: str, timestamp: str, body: bytes) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
-    return "sha256=" + mac.hexdigest()
 
 
 class SmsReceipt(BaseModel):
@@ -109,14 +104,22 @@ def _email(app: App, r: EmailEvent) -> dict[str, Any]:
 
 
 def _dialer(app: App, event: dict[str, Any]) -> dict[str, Any]:
-    r = callbacks.dialer_event(app, event)
-    return {"result": r.result, "choice": r.choice, "effect": r.effect}
+    from arrears.service.conduct.calls import dialer_webhook
+
+    return dialer_webhook(app, event)
+
+
+def _asr(app: App, body: dict[str, Any]) -> dict[str, Any]:
+    from arrears.service.conduct.inspection import asr_result
+
+    return asr_result(app, body)
 
 
 HOOKS: dict[str, tuple[str, type[BaseModel] | None, Callable[[App, Any], dict[str, Any]]]] = {
     "sms": ("An SMS gateway's delivery receipt", SmsReceipt, _sms),
     "email": ("An email's delivery, bounce or complaint", EmailEvent, _email),
-    "dialer": ("A dialer's call status and keypad outcome", None, _dialer),
+    "dialer": ("A dialer's call status, keypad outcome or recording", None, _dialer),
+    "asr": ("A speech-recognition job's result (a call's transcript)", None, _asr),
 }
 
 

@@ -27,12 +27,13 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
+from arrears.channels.http import signature
 from arrears.service.borrower import checkout, portal, selfserve
 from arrears.service.borrower.signin import Session
 from arrears.service.errors import ServiceError
 from arrears.settings import Env
 from arrears.web.api.deps import problem
-from arrears.web.api.webhooks import parse_body, signature, signed
+from arrears.web.api.webhooks import parse_body, signed
 from arrears.web.portal.context import Portal, borrower, lang_of, mine
 from arrears.web.refusals import refusal
 

@@ -1,0 +1,278 @@
+"""Click-to-call over real HTTP: arrears' API served by uvicorn on loopback, the stand-in dialer
+and speech recogniser on another port. A collector's dial is judged by the gate at that instant
+(refused at night with the reason and when it becomes allowed, and logged either way); the
+collector's phone rings first and the number never reaches them; the dialer's signed events
+fill the attempt; the recording is fetched, sealed and its SHA-256 logged; the transcript is
+scored and a breach raises a QA alert with its time span; the wrap-up completes the call.
+Replayed events change nothing; two dials at once place one call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from arrears.bootstrap import App
+from arrears.generate.standin import StandIn, persona_of
+from arrears.service.conduct import alerts, calls, inspection
+from arrears.service.conduct.outcomes import record_outcome
+from arrears.service.errors import Conflict, ServiceError
+from arrears.service.outreach.worklist import items
+from arrears.service.staff.evidence_log import verify_log
+from arrears.store import tables as t
+from arrears.web.app import create_app
+from tests.conftest import PlanBook
+from tests.support.servers import serve_asgi
+
+DAY = date(2026, 11, 23)
+NOON = datetime(2026, 11, 23, 4, 0, tzinfo=UTC)  # 12:00 in Shanghai
+NIGHT = datetime(2026, 11, 23, 15, 30, tzinfo=UTC)  # 23:30 in Shanghai
+SECRET = "calls-test-secret"
+
+
+@dataclass
+class Line:
+    app: App
+    phone: StandIn
+    api: str
+    now: list[datetime]
+
+
+def _providers(path: Path, phone: str, api: str) -> Path:
+    path.write_text(
+        "agent_dialer:\n"
+        "  kind: http\n"
+        f"  url: {phone}/bridges\n"
+        f"  callback_url: {api}/api/v1/webhooks/dialer\n"
+        "asr:\n"
+        "  kind: http\n"
+        f"  submit_url: {phone}/asr/jobs\n"
+        f"  poll_url: {phone}/asr/jobs\n"
+        f"  callback_url: {api}/api/v1/webhooks/asr\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+@pytest.fixture
+def line(plan_book: PlanBook, tmp_path: Path) -> Iterator[Line]:
+    now = [NOON]
+    app = plan_book(600, 5, DAY, clock=lambda: now[0])
+    phone = StandIn(SECRET, clock=lambda: now[0], breaches=True)
+    phone.persona = persona_of(app)
+    phone.start()
+    try:
+        with serve_asgi(create_app(app, SECRET)) as api:
+            path = _providers(tmp_path / "providers.yaml", phone.url, api)
+            app.settings = app.settings.model_copy(update={"providers_file": path})
+            yield Line(app, phone, api, now)
+    finally:
+        phone.stop()
+    assert not phone.errors, phone.errors
+
+
+def _answering(app: App) -> tuple[str, str]:
+    """A planned agent call whose borrower's phone answers (its last digit is not 0 or 9)."""
+    from arrears.generate.standin import StandIn as _  # noqa: F401  (the rule is the stand-in's)
+
+    for item in items(app, "early_callback", DAY, limit=100):
+        number = _number(app, item.loan_id)
+        if number and number[-1] not in "09":
+            return item.loan_id, item.action_id
+    raise AssertionError("no planned call to an answering phone")
+
+
+def _number(app: App, loan_id: str) -> str | None:
+    with app.engine.begin() as conn:
+        borrower = conn.execute(
+            select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)
+        ).scalar_one()
+        return calls._number(app, conn, borrower)
+
+
+def _attempt(app: App, attempt_id: str) -> Any:
+    with app.engine.connect() as conn:
+        return conn.execute(
+            select(t.contact_attempt).where(t.contact_attempt.c.attempt_id == attempt_id)
+        ).one()
+
+
+def _audit(app: App, kind: str) -> list[dict[str, Any]]:
+    with app.engine.connect() as conn:
+        rows = conn.execute(select(t.audit_log.c.payload).where(t.audit_log.c.kind == kind)).all()
+    return [json.loads(r.payload) for r in rows]
+
+
+def test_a_dial_rings_the_collector_first_and_the_call_is_recorded_transcribed_and_scored(
+    line: Line,
+) -> None:
+    app, phone = line.app, line.phone
+    loan, action = _answering(app)
+    number = _number(app, loan)
+    assert number is not None
+    dialled = calls.dial(app, loan, collector_id="C0007", action_id=action)
+    # the collector is told a masked number; the dialer alone got it in clear
+    assert number not in dialled.number and dialled.number.endswith(number[-4:])
+    assert "****" in dialled.number
+    assert [r["reference"] for r in phone.phones["C0007"]] == [dialled.attempt_id]
+    phone.drain()
+    row = _attempt(app, dialled.attempt_id)
+    assert (row.channel, row.result, row.dial_status) == ("call", "connected", "completed")
+    assert row.duration_seconds and row.duration_seconds > 3
+    assert row.provider_ref == dialled.call_id
+    # the dial's gate decision and the recording's SHA-256 are in the evidence log
+    dials = [p for p in _audit(app, "agent_dial") if p["attempt_id"] == dialled.attempt_id]
+    assert dials and dials[0]["gate"]["allowed"] is True and dials[0]["action_id"] == action
+    audio, kind = inspection.audio(app, dialled.attempt_id)
+    assert kind == "audio/wav" and audio[:4] == b"RIFF"
+    assert audio == phone.recordings[dialled.call_id]
+    kept = [p for p in _audit(app, "call_recording") if p["attempt_id"] == dialled.attempt_id]
+    assert kept == [
+        {
+            "attempt_id": dialled.attempt_id,
+            "sha256": hashlib.sha256(audio).hexdigest(),
+            "bytes": len(audio),
+            "content_type": "audio/wav",
+            "duration_seconds": row.duration_seconds,
+        }
+    ]
+    with app.engine.connect() as conn:
+        sealed = conn.execute(select(t.call_recording.c.audio_enc)).scalar_one()
+    assert audio[44:200] not in sealed  # kept sealed, not in clear
+    # the transcript came back by callback, was scored, and the breach raised a QA alert
+    record = inspection.call_record(app, dialled.attempt_id)
+    assert record.transcript_status == "done"
+    assert [s["speaker"] for s in record.segments][:1] == ["agent"]
+    card = record.scorecard
+    assert card is not None and card["flagged"] is True
+    prohibited = [f for f in card["findings"] if f["kind"] == "prohibited"]
+    assert prohibited, card
+    span = prohibited[0]
+    said = [s for s in record.segments if s["start"] == span["start"]]
+    assert said and said[0]["speaker"] == "agent" and span["end"] == said[0]["end"]
+    qa = [a for a in alerts.alerts(app) if a["kind"] == "qa"]
+    assert [a["attempt_id"] for a in qa] == [dialled.attempt_id]
+    assert qa[0]["collector_id"] == "C0007"
+    assert any(r["kind"] == "prohibited" and r["start"] == span["start"] for r in qa[0]["rules"])
+    inspections = [
+        p for p in _audit(app, "call_inspection") if p["attempt_id"] == dialled.attempt_id
+    ]
+    assert inspections[0]["score"] == card["score"] and inspections[0]["flagged"] is True
+    # the wrap-up completes the dialled call and its plan item
+    done = record_outcome(
+        app, action, collector_id="C0007", result="conversation", note="agreed to pay Friday"
+    )
+    assert done == dialled.attempt_id
+    row = _attempt(app, dialled.attempt_id)
+    assert row.result == "conversation" and row.wrapped_at is not None
+    with pytest.raises(Conflict):
+        calls.wrap_up(app, dialled.attempt_id, collector_id="C0007", result="conversation")
+    assert verify_log(app).ok
+
+
+def test_a_dial_at_night_is_refused_with_the_reason_and_when_and_is_logged(line: Line) -> None:
+    app = line.app
+    loan, action = _answering(app)
+    line.now[0] = NIGHT
+    with pytest.raises(Conflict) as info:
+        calls.dial(app, loan, collector_id="C0007", action_id=action)
+    said = str(info.value)
+    assert "23:30" in said and "cn.hours" in said and "allowed from 2026-11-24 08:00" in said
+    assert line.phone.phones == {}  # nothing rang
+    refused = [p for p in _audit(app, "agent_dial") if p["gate"]["allowed"] is False]
+    assert refused and refused[0]["attempt_id"] is None
+    assert "cn.hours.window" in refused[0]["gate"]["rules"] or any(
+        r.startswith("cn.hours") for r in refused[0]["gate"]["rules"]
+    )
+    with app.engine.connect() as conn:
+        assert (
+            conn.execute(
+                select(func.count())
+                .select_from(t.contact_attempt)
+                .where(t.contact_attempt.c.collector_id == "C0007")
+            ).scalar_one()
+            == 0
+        )
+
+
+def test_replayed_dialer_events_change_nothing(line: Line) -> None:
+    app, phone = line.app, line.phone
+    loan, action = _answering(app)
+    dialled = calls.dial(app, loan, collector_id="C0007", action_id=action)
+    phone.drain()
+    before = (
+        _attempt(app, dialled.attempt_id),
+        len(alerts.alerts(app)),
+        len(_audit(app, "call_recording")),
+    )
+    for url, event, _ in list(phone.posted):
+        raw = json.dumps(event).encode()
+        from arrears.channels.http import signature
+
+        stamp = str(int(line.now[0].timestamp()))
+        r = httpx.post(
+            url,
+            content=raw,
+            headers={
+                "Content-Type": "application/json",
+                "X-Arrears-Timestamp": stamp,
+                "X-Arrears-Signature": signature(SECRET, stamp, raw),
+            },
+            timeout=30,
+        )
+        assert r.status_code == 200, r.text
+    after = (
+        _attempt(app, dialled.attempt_id),
+        len(alerts.alerts(app)),
+        len(_audit(app, "call_recording")),
+    )
+    assert after == before
+
+
+def test_two_dials_at_once_place_one_call(line: Line) -> None:
+    app = line.app
+    loan, action = _answering(app)
+    results: list[object] = []
+
+    def go(who: str) -> None:
+        try:
+            results.append(calls.dial(app, loan, collector_id=who))
+        except ServiceError as exc:
+            results.append(exc)
+
+    threads = [threading.Thread(target=go, args=(f"C00{n}",)) for n in (11, 12)]
+    for th in threads:
+        th.start()
+    for th in threads:
+        th.join()
+    placed = [r for r in results if isinstance(r, calls.Dialled)]
+    refused = [r for r in results if isinstance(r, Conflict)]
+    assert len(placed) == 1 and len(refused) == 1, results
+    assert "in progress" in str(refused[0])
+    line.phone.drain()
+
+
+def test_a_recording_from_another_host_is_refused(line: Line) -> None:
+    app, phone = line.app, line.phone
+    loan, action = _answering(app)
+    dialled = calls.dial(app, loan, collector_id="C0007", action_id=action)
+    phone.drain()
+    with pytest.raises(ServiceError) as info:
+        calls.call_event(
+            app,
+            {
+                "reference": dialled.attempt_id,
+                "event": "recording",
+                "recording_url": "http://198.51.100.7/steal.wav",
+            },
+        )
+    assert info.value.field == "recording_url"
