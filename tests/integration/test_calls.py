@@ -82,7 +82,6 @@ def line(plan_book: PlanBook, tmp_path: Path) -> Iterator[Line]:
 
 def _answering(app: App) -> tuple[str, str]:
     """A planned agent call whose borrower's phone answers (its last digit is not 0 or 9)."""
-    from arrears.generate.standin import StandIn as _  # noqa: F401  (the rule is the stand-in's)
 
     for item in items(app, "early_callback", DAY, limit=100):
         number = _number(app, item.loan_id)

@@ -47,8 +47,11 @@ def headline(exc: ServiceError, lang: str) -> str:
 
 def refusal(exc: ServiceError, lang: str) -> str:
     """What a page says of ``exc``: its kind's headline, then the service's own words."""
+    from arrears.service.conduct.contacts import Refused
+
     colon = "：" if lang.startswith("zh") else ": "
-    return f"{headline(exc, lang)}{colon}{exc}"
+    said = exc.said(lang) if isinstance(exc, Refused) else str(exc)
+    return f"{headline(exc, lang)}{colon}{said}"
 
 
 def flash_to(path: str, exc: ServiceError, lang: str) -> str:

@@ -27,12 +27,21 @@ MIN_NOTE = 5
 def alerts(app: App, status: str | None = "open", limit: int = 200) -> list[dict[str, Any]]:
     """Alerts of ``status`` (all when None), oldest first."""
     require_current(app)
+    if status is None:
+        return _rows(app, limit=limit)
+    if status not in STATUSES:
+        raise Invalid(f"status: expected one of {', '.join(STATUSES)}", field="status")
+    return _rows(app, t.conduct_alert.c.status == status, limit=limit)
+
+
+def alerts_of_call(app: App, attempt_id: str) -> list[dict[str, Any]]:
+    """The alerts raised about one call (its QA alert, a breach), oldest first."""
+    return _rows(app, t.conduct_alert.c.attempt_id == attempt_id)
+
+
+def _rows(app: App, *where: Any, limit: int = 200) -> list[dict[str, Any]]:
     a = t.conduct_alert
-    q = select(a).order_by(a.c.raised_at, a.c.alert_id).limit(limit)
-    if status is not None:
-        if status not in STATUSES:
-            raise Invalid(f"status: expected one of {', '.join(STATUSES)}", field="status")
-        q = q.where(a.c.status == status)
+    q = select(a).where(*where).order_by(a.c.raised_at, a.c.alert_id).limit(limit)
     with app.engine.connect() as conn:
         rows = [dict(r) for r in conn.execute(q).mappings()]
     for r in rows:

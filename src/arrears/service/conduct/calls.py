@@ -74,6 +74,13 @@ def _number(app: App, conn: Connection, borrower_id: str) -> str | None:
     return None
 
 
+def masked_number(app: App, borrower_id: str) -> str:
+    """The borrower's number to call, masked (what a collector may see)."""
+    with app.engine.connect() as conn:
+        number = _number(app, conn, borrower_id)
+    return mask_phone(number) if number else ""
+
+
 def _planned(conn: Connection, action_id: str, loan_id: str) -> None:
     pa_ = t.plan_action
     row = conn.execute(

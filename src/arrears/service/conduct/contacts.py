@@ -157,19 +157,34 @@ def raise_alert(
     return alert_id
 
 
-def refusal(channel: str, j: Judgement) -> Conflict:
-    local = j.at.astimezone(_zone(j.timezone)).strftime("%Y-%m-%d %H:%M")
-    when = (
-        f"allowed from {j.earliest.astimezone(_zone(j.timezone)).strftime('%Y-%m-%d %H:%M')}"
-        if j.earliest
-        else "no time alone makes it allowed"
-    )
-    return Conflict(
-        f"at: a {channel} at {local} ({j.timezone}) is not allowed: {j.reasons()}; {when}; "
-        "nothing was recorded",
-        field="at",
-    )
+class Refused(Conflict):
+    """A person's contact the gate refuses: the reasons and when it becomes allowed, in the
+    reader's language (:meth:`said`)."""
+
+    def __init__(self, channel: str, judgement: Judgement) -> None:
+        self.channel = channel
+        self.judgement = judgement
+        super().__init__(self.said("en"), field="at")
+
+    def said(self, lang: str) -> str:
+        j = self.judgement
+        zone = ZoneInfo(j.timezone)
+        local = j.at.astimezone(zone).strftime("%Y-%m-%d %H:%M")
+        when = j.earliest.astimezone(zone).strftime("%Y-%m-%d %H:%M") if j.earliest else None
+        if lang.startswith("zh"):
+            what = _ZH_CHANNEL.get(self.channel, "联系")
+            later = f"最早可于 {when} 联系" if when else "仅凭时间推移不会变为允许"
+            return f"{local}（{j.timezone}）不允许{what}：{j.reasons('zh')}；{later}；未做任何记录"
+        later = f"allowed from {when}" if when else "no time alone makes it allowed"
+        return (
+            f"at: a {self.channel} at {local} ({j.timezone}) is not allowed: {j.reasons()}; "
+            f"{later}; nothing was recorded"
+        )
 
 
-def _zone(name: str) -> ZoneInfo:
-    return ZoneInfo(name)
+_ZH_CHANNEL = {"call": "拨打电话", "visit": "上门拜访"}
+
+
+def refusal(channel: str, j: Judgement) -> Refused:
+    """The refusal of a ``channel`` contact the gate does not allow."""
+    return Refused(channel, j)

@@ -72,3 +72,8 @@ def hear(app: App, user: Staff, attempt_id: str) -> tuple[bytes, str]:
     if user.role not in HEARERS:
         raise Forbidden(f"role: a {user.role} may not hear call recordings", field="role")
     return inspection.audio(app, attempt_id)
+
+
+def number_shown(app: App, record: inspection.CallRecord) -> str:
+    """The number a call went to, as a collector may see it (masked)."""
+    return calls.masked_number(app, record.borrower_id)

@@ -197,6 +197,115 @@ WORDS: dict[str, dict[str, str]] = {
 }
 
 
+def _calls() -> None:
+    """Words of calls, inspection and QA, and the labels of codes the service names."""
+    from arrears.compliance.conduct.scorecard import DISCLOSURES
+    from arrears.compliance.conduct.screen import NAMES
+    from arrears.service.cases.complaints import CATEGORIES
+
+    en, zh = WORDS["en"], WORDS["zh-CN"]
+    pairs = {
+        "call": ("Call", "通话"),
+        "dial": ("Call now", "立即拨打"),
+        "dial_hint": (
+            "Your phone rings first; when you answer, the borrower's number is dialled.",
+            "系统先呼叫您的座席电话，您接听后再拨打客户号码。",
+        ),
+        "call_number": ("Number (masked)", "号码（已脱敏）"),
+        "call_status": ("Progress", "呼叫进度"),
+        "call_duration": ("Length", "通话时长"),
+        "call_started": ("Dialled at", "拨打时间"),
+        "call_live_hint": (
+            "This page refreshes while the call is live.",
+            "通话进行中，本页自动刷新。",
+        ),
+        "seconds": ("s", "秒"),
+        "call_review": ("Call review", "通话质检复核"),
+        "flagged_span": ("flagged span", "违规片段"),
+        "no_recording": ("No recording (yet).", "暂无录音。"),
+        "scorecard": ("Scorecard", "质检评分"),
+        "flagged": ("Flagged", "已标记"),
+        "disclosure": ("Required disclosure", "必要告知"),
+        "missing": ("missing", "缺失"),
+        "identity_check_first": (
+            "Right-party check before any debt detail",
+            "提及欠款前已核实本人身份",
+        ),
+        "when": ("When", "时间"),
+        "finding": ("Finding", "问题"),
+        "words": ("Words", "原话"),
+        "points": ("Points", "扣分"),
+        "transcript": ("Transcript", "通话转写"),
+        "speaker": ("Speaker", "说话人"),
+        "said": ("What was said", "内容"),
+        "qa": ("Call quality", "通话质检"),
+        "qa_hint": (
+            "Every recorded call is scored; a call with a confirmed breach counts 0.",
+            "每通录音电话均自动评分；经确认违规的通话计 0 分。",
+        ),
+        "qa_by_collector": ("By collector", "按催收员"),
+        "qa_by_team": ("By team (first queue)", "按团队（首个队列）"),
+        "qa_by_agency": ("By agency", "按委外机构"),
+        "qa_by_category": ("Confirmed breaches by category", "已确认违规（按类别）"),
+        "qa_complaints": ("Complaints about calls", "与通话相关的投诉"),
+        "qa_calls": ("Calls scored", "质检通话数"),
+        "qa_score": ("QA score", "质检得分"),
+        "day_sheet": ("Today's visits", "今日外访"),
+        "route_order": ("Stop", "顺序"),
+        "address": ("Address", "地址"),
+        "companion": ("Second collector", "同行人员"),
+        "visit_window": ("Visit window", "可拜访时段"),
+    }
+    codes = {
+        "result_busy": ("Busy", "占线"),
+        "result_not_in_service": ("Not in service", "空号或停机"),
+        "result_no_answer": ("No answer", "无人接听"),
+        "result_voicemail": ("Voicemail", "语音信箱"),
+        "result_connected": ("Connected", "已接通"),
+        "result_conversation": ("Spoke with the borrower", "与本人通话"),
+        "dial_dialing": ("Ringing your phone", "正在呼叫您的座席电话"),
+        "dial_agent_answered": ("You answered; calling the borrower", "您已接听，正在呼叫客户"),
+        "dial_agent_missed": ("Your phone was not answered", "您的座席电话未接听"),
+        "dial_answered": ("Borrower answered", "客户已接听"),
+        "dial_no_answer": ("Borrower did not answer", "客户未接听"),
+        "dial_busy": ("Borrower's line busy", "客户占线"),
+        "dial_failed": ("Number not in service", "号码无法接通"),
+        "dial_voicemail": ("Went to voicemail", "转入语音信箱"),
+        "dial_completed": ("Call ended", "通话已结束"),
+        "dial_not_placed": ("The call was not placed", "呼叫未能发起"),
+        "speaker_agent": ("Collector", "催收员"),
+        "speaker_borrower": ("Borrower", "客户"),
+        "speaker_bot": ("Robot", "机器人"),
+        "speaker_other": ("Other", "其他"),
+        "transcript_none": (
+            "No transcript (no speech recognition configured)",
+            "无转写（未配置语音识别）",
+        ),
+        "transcript_submitted": ("Being transcribed", "转写中"),
+        "transcript_failed": ("Transcription failed", "转写失败"),
+        "transcript_done": ("No speech", "无语音内容"),
+        "status_open": ("open", "处理中"),
+        "status_escalated": ("escalated", "已升级"),
+        "status_resolved": ("resolved", "已办结"),
+        "category_debt_before_check": ("Debt named before identity check", "核实身份前提及欠款"),
+    }
+    for key, (e, z) in (pairs | codes).items():
+        en.setdefault(key, e)
+        zh.setdefault(key, z)
+    for code, (e, z) in NAMES.items():
+        en.setdefault(f"category_{code}", e)
+        zh.setdefault(f"category_{code}", z)
+    for code, (z, e) in CATEGORIES.items():
+        en.setdefault(f"complaint_{code}", e)
+        zh.setdefault(f"complaint_{code}", z)
+    for code, (e, z) in DISCLOSURES.items():
+        en.setdefault(f"disclosure_{code}", e)
+        zh.setdefault(f"disclosure_{code}", z)
+
+
+_calls()
+
+
 def tr(lang: str) -> Callable[[str], str]:
     words = WORDS.get(lang, WORDS["zh-CN"])
 

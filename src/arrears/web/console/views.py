@@ -37,6 +37,7 @@ from arrears.service.staff.users import (
 )
 from arrears.store.db import as_utc
 from arrears.web.console import charts
+from arrears.web.console.calls import call_pages
 from arrears.web.console.compliance import compliance_pages, parse_day
 from arrears.web.console.i18n import tr
 from arrears.web.console.session import (
@@ -131,6 +132,7 @@ def mount_console(api: FastAPI, app: App) -> None:
     compliance_pages(r, app, render, officers)
     supervisor_pages(r, app, render, approvers)
     strategy_pages(r, app, render, managers)
+    call_pages(r, app, render)
     api.include_router(r)
 
 
