@@ -77,6 +77,24 @@ def call_pages(r: APIRouter, app: App, render: Render) -> None:
         return RedirectResponse(f"{to}?flash=saved", status_code=303)
 
     _review_pages(r, app, render)
+    _field_pages(r, app, render)
+
+
+def _field_pages(r: APIRouter, app: App, render: Render) -> None:
+    field = Annotated[Visitor, Depends(visitor(app, ("field_agent", "supervisor")))]
+
+    @r.get("/field")
+    def day_sheet(request: Request, v: field, agent: str | None = None) -> HTMLResponse:
+        from arrears.service.staff.fieldwork import day_sheet as sheet
+
+        whose = agent or v.user.username
+        try:
+            stops = sheet(app, v.user, app.today(), whose, v.lang)
+        except ServiceError as exc:
+            return render(
+                request, "base.html", v, status=403, flash=refusal(exc, v.lang), flash_error=True
+            )
+        return render(request, "day_sheet.html", v, stops=stops, day=app.today(), agent=whose)
 
 
 def _review_pages(r: APIRouter, app: App, render: Render) -> None:

@@ -255,6 +255,14 @@ def _calls() -> None:
         "address": ("Address", "地址"),
         "companion": ("Second collector", "同行人员"),
         "visit_window": ("Visit window", "可拜访时段"),
+        "visit_allowed_now": ("may visit now", "当前可拜访"),
+        "visit_not_now": ("not now", "当前不可拜访"),
+        "route_hint": (
+            "In route order (by postal code, then address); visits need two collectors.",
+            "按路线顺序排列（按邮编和地址）；上门拜访须两人同行。",
+        ),
+        "no_address": ("no address on file", "无地址记录"),
+        "masked_for_you": ("addresses masked: not your visits", "非本人任务，地址已脱敏"),
     }
     codes = {
         "result_busy": ("Busy", "占线"),

@@ -397,6 +397,7 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
             collector_id=who,
             result=str(form.get("result", "")),
             note=str(form.get("note") or "") or None,
+            companion_id=str(form.get("companion_id") or "") or None,
         )
     except ServiceError as exc:
         return refusal(exc, v.lang)
