@@ -12,6 +12,7 @@ import hashlib
 import json
 import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -275,3 +276,41 @@ def test_a_recording_from_another_host_is_refused(line: Line) -> None:
             },
         )
     assert info.value.field == "recording_url"
+
+
+def test_a_bots_prohibited_line_stops_the_call_once(line: Line) -> None:
+    from arrears.service.staff.users import create_token
+
+    app = line.app
+    loan, action = _answering(app)
+    dialled = calls.dial(app, loan, collector_id="C0007", action_id=action)
+    line.phone.drain()
+    token = create_token(app, "voice-bot", ["write"])
+    url = f"{line.api}/api/v1/calls/{dialled.attempt_id}/lines"
+    auth = {"Authorization": f"Bearer {token}"}
+
+    def say(text: str) -> dict[str, Any]:
+        r = httpx.post(url, json={"text": text}, headers=auth, timeout=30)
+        assert r.status_code == 200, r.text
+        return dict(r.json())
+
+    assert say("您好，这里是还款提醒，本次通话将被录音。") == {
+        "speak": True,
+        "stopped": False,
+        "category": None,
+        "words": None,
+    }
+    threats = ["今天不还钱，我们就把你欠钱的事告诉你全家和单位同事", "再不还就让你在村里抬不起头"]
+    with ThreadPoolExecutor(2) as pool:  # two prohibited lines at once: one stop, one alert
+        answers = list(pool.map(say, threats))
+    assert all(a["speak"] is False and a["stopped"] is True for a in answers)
+    assert any(a["category"] for a in answers)
+    after = say("您可以申请分期还款。")
+    assert after["speak"] is False and after["stopped"] is True  # the script stays stopped
+    stops = [a for a in alerts.alerts(app) if a["kind"] == "language"]
+    assert [a["attempt_id"] for a in stops] == [dialled.attempt_id]
+    assert len(_audit(app, "live_interception")) == 1
+    unknown = httpx.post(
+        f"{line.api}/api/v1/calls/ca-nope/lines", json={"text": "hi"}, headers=auth, timeout=30
+    )
+    assert unknown.status_code == 404 and unknown.json()["field"] == "reference"

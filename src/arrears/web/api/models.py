@@ -352,6 +352,19 @@ class Decision(_Out):
     rulebook_version: str
 
 
+class BotLine(_In):
+    text: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+class LineAnswer(_Out):
+    """Whether the bot may say the line, and whether the call's script is stopped."""
+
+    speak: bool
+    stopped: bool
+    category: str | None = None
+    words: str | None = None
+
+
 class OutcomeRecorded(_Out):
     attempt_id: str
 

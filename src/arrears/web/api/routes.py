@@ -33,6 +33,7 @@ from arrears.web.api.models import (
     ArrangementAsk,
     ArrangementCreate,
     ArrangementProposed,
+    BotLine,
     ComplaintCreate,
     ComplaintFiled,
     Decision,
@@ -40,6 +41,7 @@ from arrears.web.api.models import (
     Id,
     IngestBatch,
     Kpis,
+    LineAnswer,
     Loaded,
     OutcomeCreate,
     OutcomeRecorded,
@@ -541,6 +543,19 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
             )
         )
         return {"attempt_id": attempt}
+
+    @r.post(
+        "/calls/{reference}/lines",
+        tags=["work"],
+        operation_id="screen_bot_line",
+        response_model=LineAnswer,
+        summary="Live interception: may a bot say this line now? A prohibited line stops the call",
+    )
+    def bot_line(_: write, reference: ActionId, body: BotLine) -> dict[str, Any]:
+        from arrears.service.conduct.interception import line
+
+        said = service_call(lambda: line(app, reference, body.text))
+        return vars(said)
 
 
 def _cycle(r: APIRouter, app: App, read: Any) -> None:
