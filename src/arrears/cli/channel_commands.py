@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 from rich.panel import Panel
 from rich.table import Table
 
-from arrears.cli.common import _app, _as_of, _errors, _progress, app, out
+from arrears.cli.common import _app, _as_of, _errors, _fail, _progress, app, out
 from arrears.service.errors import Invalid
+
+if TYPE_CHECKING:
+    from arrears.bootstrap import App
 
 template_app = typer.Typer(help="Contact templates: load and lint, list, preview for a loan.")
 app.add_typer(template_app, name="template")
@@ -434,6 +437,9 @@ def serve(
     host: Annotated[str, typer.Option(help="address to listen on")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="port")] = 8000,
     workers: Annotated[int, typer.Option(help="server processes (PostgreSQL stores)")] = 1,
+    standin_phone: Annotated[
+        bool, typer.Option(help="dial through the loopback stand-in dialer (demo)")
+    ] = False,
 ) -> None:
     """The staff console (/), the HTTP API (/api/v1, bearer tokens) and the providers' signed
     webhooks (when ARREARS_WEBHOOK_SECRET is set)."""
@@ -443,6 +449,8 @@ def serve(
     from arrears.web.app import create_app
 
     a = _app()
+    if standin_phone:
+        _standin(a, host, port)
     with _errors():
         sms = _profiles(a.settings).sms
     mapping = sms.receipt if isinstance(sms, HttpSmsProfile) else None
@@ -457,3 +465,24 @@ def serve(
         return
     # proxy headers are judged by the app against ARREARS_TRUSTED_PROXIES, never by uvicorn
     uvicorn.run(api, host=host, port=port, log_level="warning", proxy_headers=False)
+
+
+def _standin(a: App, host: str, port: int) -> None:
+    """The stand-in dialer and recogniser on a loopback port, in this process, named as the
+    agent_dialer and asr providers (the rest of the providers file as it is)."""
+    import tempfile
+
+    from arrears.generate.call_demo import providers_yaml
+    from arrears.generate.standin import StandIn, persona_of
+
+    if not a.settings.webhook_secret:
+        _fail("--standin-phone needs ARREARS_WEBHOOK_SECRET (the stand-in signs its callbacks)")
+    phone = StandIn(a.settings.webhook_secret or "", persona=persona_of(a), pace=0.5).start()
+    base = a.settings.providers_file
+    path = Path(tempfile.mkdtemp(prefix="arrears-standin-")) / "providers.yaml"
+    text = providers_yaml(
+        phone.url, f"http://{host}:{port}", base.read_text("utf-8") if base else ""
+    )
+    path.write_text(text, encoding="utf-8")
+    a.settings = a.settings.model_copy(update={"providers_file": path})
+    out.print(f"the stand-in dialer and speech recogniser on {phone.url} (nothing real is dialled)")
