@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from arrears.bootstrap import App
 from arrears.generate.standin import StandIn, persona_of
@@ -314,3 +314,62 @@ def test_a_bots_prohibited_line_stops_the_call_once(line: Line) -> None:
         f"{line.api}/api/v1/calls/ca-nope/lines", json={"text": "hi"}, headers=auth, timeout=30
     )
     assert unknown.status_code == 404 and unknown.json()["field"] == "reference"
+
+
+def test_a_robocall_is_recorded_and_its_spoken_script_inspected(line: Line, tmp_path: Path) -> None:
+    from arrears.channels.profiles import build, read
+    from arrears.service.outreach.dispatch import dispatch
+    from arrears.service.outreach.state import Options
+
+    app = line.app
+    path = tmp_path / "with-robocall.yaml"
+    path.write_text(
+        _providers(tmp_path / "p.yaml", line.phone.url, line.api).read_text()
+        + f"robocall: {{kind: http, url: '{line.phone.url}/calls', "
+        f"callback_url: '{line.api}/api/v1/webhooks/dialer'}}\n",
+        encoding="utf-8",
+    )
+    app.settings = app.settings.model_copy(update={"providers_file": path})
+    # this small book plans no robocall today: two of its planned SMS become the early one
+    pa_ = t.plan_action
+    with app.engine.begin() as conn:
+        sms = (
+            conn.execute(
+                select(pa_.c.action_id)
+                .where(pa_.c.channel == "sms", pa_.c.status == "planned", pa_.c.stage == "early")
+                .order_by(pa_.c.action_id)
+                .limit(2)
+            )
+            .scalars()
+            .all()
+        )
+        assert sms
+        conn.execute(
+            update(pa_)
+            .where(pa_.c.action_id.in_(sms))
+            .values(channel="robocall", template="early_robocall")
+        )
+    chans = build(read(path), tmp_path / "outbox")
+    report = dispatch(app, chans, Options(worker="w", channels=("robocall",), limit=2, senders=1))
+    assert report.sent >= 1
+    line.phone.drain()
+    ca, tr = t.contact_attempt, t.call_transcript
+    with app.engine.connect() as conn:
+        done = conn.execute(
+            select(ca.c.attempt_id, ca.c.content, tr.c.status, tr.c.score, tr.c.flagged)
+            .select_from(ca.join(tr, tr.c.attempt_id == ca.c.attempt_id))
+            .where(ca.c.channel == "robocall")
+        ).all()
+    assert len(done) == report.sent
+    for row in done:
+        record = inspection.call_record(app, row.attempt_id)
+        assert record.transcript_status == "done" and {s["speaker"] for s in record.segments} == {
+            "bot"
+        }
+        script = app.cipher.open_text("contact_attempt.content", row.content) or ""
+        said = "".join(s["text"] for s in record.segments)
+        assert said.replace(" ", "") in script.replace(" ", "").replace("\n", "")
+        # a template that passed the lint: its words are clean, and a script cannot check who
+        # answered, so only its words are scored
+        assert row.score == 100 and row.flagged is False
+    assert [a for a in alerts.alerts(app) if a["kind"] == "qa"] == []

@@ -205,11 +205,17 @@ def _timing(q: Quality, lines: list[Line]) -> list[Finding]:
 _WHO = {"agent": "催收员", "borrower": "客户", "bot": "机器人", "other": "其他人"}
 
 
-def score(lines: list[Line], q: Quality, org: str = "") -> Scorecard:
-    """The scorecard of a call whose transcript is ``lines``, under the rulebook's ``q``."""
+def score(lines: list[Line], q: Quality, org: str = "", *, scripted: bool = False) -> Scorecard:
+    """The scorecard of a call whose transcript is ``lines``, under the rulebook's ``q``.
+    ``scripted``: a robocall's recorded script, whose disclosures the template lint checked
+    when it was loaded and which cannot check who answered: only its words are scored."""
     staff = [x for x in sorted(lines, key=lambda x: x.start) if x.speaker in STAFF]
-    made, missing = _disclosures(q, staff, org)
-    in_order, order = _order(q, staff)
+    made: dict[str, bool] = {}
+    missing: list[Finding] = []
+    in_order, order = True, list[Finding]()
+    if not scripted:
+        made, missing = _disclosures(q, staff, org)
+        in_order, order = _order(q, staff)
     prohibited = _prohibited(q, staff)
     findings = sorted([*prohibited, *order, *missing, *_timing(q, lines)], key=lambda f: f.start)
     total = max(0, 100 - sum(f.points for f in findings))

@@ -235,7 +235,7 @@ def _scored(
     card: Scorecard | None = None
     if quality is not None:
         lines = [Line(s.speaker, s.start, s.end, s.text) for s in segments]
-        card = score(lines, quality)
+        card = score(lines, quality, scripted=call.channel == "robocall")
     conn.execute(
         update(tr)
         .where(tr.c.attempt_id == attempt_id)
