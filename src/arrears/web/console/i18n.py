@@ -259,6 +259,12 @@ def _calls() -> None:
         "address": ("Address", "地址"),
         "companion": ("Second collector", "同行人员"),
         "visit_window": ("Visit window", "可拜访时段"),
+        "not_found": ("Not found", "未找到"),
+        "not_found_hint": (
+            "There is nothing here, or it is not yours to see.",
+            "此处没有内容，或您无权查看。",
+        ),
+        "forbidden": ("Your role may not open this page", "您的角色无权打开此页面"),
         "visit_allowed_now": ("may visit now", "当前可拜访"),
         "visit_not_now": ("not now", "当前不可拜访"),
         "route_hint": (

@@ -122,6 +122,7 @@ def mount_console(api: FastAPI, app: App) -> None:
             "local": local,
             "flash": tr(lang)(flash) if flash else None,
             "flash_error": False,
+            "status": status,
         }
         return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
 
