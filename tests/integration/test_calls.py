@@ -373,3 +373,54 @@ def test_a_robocall_is_recorded_and_its_spoken_script_inspected(line: Line, tmp_
         # answered, so only its words are scored
         assert row.score == 100 and row.flagged is False
     assert [a for a in alerts.alerts(app) if a["kind"] == "qa"] == []
+
+
+def test_qa_scores_by_collector_team_and_agency_with_complaints_on_calls(line: Line) -> None:
+    from arrears.service.cases.complaints import file_complaint
+    from arrears.service.conduct.quality import quality
+    from arrears.service.staff.users import add_user
+
+    app = line.app
+    add_user(
+        app,
+        username="zhou",
+        password="correct-horse-9",
+        role="collector",
+        collector_id="C0021",
+        queues=["early_callback"],
+    )
+    loan, action = _answering(app)
+    dialled = calls.dial(app, loan, collector_id="C0021", action_id=action)
+    line.phone.drain()
+    record = inspection.call_record(app, dialled.attempt_id)
+    assert record.scorecard is not None
+    before = quality(app)
+    (mine,) = [x for x in before.by_collector if x.who == "C0021"]
+    assert (mine.calls, mine.score, mine.flagged, mine.confirmed) == (
+        1,
+        float(record.scorecard["score"]),
+        1,
+        0,
+    )
+    (team,) = [x for x in before.by_team if x.who == "early_callback"]
+    assert team.calls == 1
+    borrower = _attempt(app, dialled.attempt_id).borrower_id
+    complaint = file_complaint(
+        app,
+        borrower_id=borrower,
+        loan_id=loan,
+        category="threats",
+        description="the collector threatened me on the phone",
+        source="portal",
+        attempt_ids=[dialled.attempt_id],
+    )
+    (qa,) = [a for a in alerts.alerts(app) if a["attempt_id"] == dialled.attempt_id]
+    alerts.review(app, qa["alert_id"], by="qian", verdict="confirmed", note="threat at the span")
+    after = quality(app)
+    (mine,) = [x for x in after.by_collector if x.who == "C0021"]
+    assert (mine.score, mine.confirmed) == (0.0, 1)  # a confirmed breach counts 0
+    assert after.by_category and all(n >= 1 for _, n in after.by_category)
+    (linked,) = [c for c in after.complaints if c["complaint_id"] == complaint]
+    assert (
+        linked["attempt_id"] == dialled.attempt_id and linked["score"] == record.scorecard["score"]
+    )
