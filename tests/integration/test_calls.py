@@ -424,3 +424,43 @@ def test_qa_scores_by_collector_team_and_agency_with_complaints_on_calls(line: L
     assert (
         linked["attempt_id"] == dialled.attempt_id and linked["score"] == record.scorecard["score"]
     )
+
+
+def test_transcripts_by_polling_and_masked_for_the_collector(line: Line, tmp_path: Path) -> None:
+    from arrears.service.staff import calls as seen
+    from arrears.service.staff.users import add_user, authenticate
+
+    app = line.app
+    polled = tmp_path / "polled.yaml"
+    polled.write_text(
+        f"agent_dialer: {{kind: http, url: '{line.phone.url}/bridges', "
+        f"callback_url: '{line.api}/api/v1/webhooks/dialer'}}\n"
+        f"asr: {{kind: http, submit_url: '{line.phone.url}/asr/jobs', "
+        f"poll_url: '{line.phone.url}/asr/jobs'}}\n",
+        encoding="utf-8",
+    )
+    app.settings = app.settings.model_copy(update={"providers_file": polled})
+    add_user(
+        app, username="chen", password="correct-horse-9", role="collector", collector_id="C0007"
+    )
+    add_user(app, username="qian", password="correct-horse-9", role="compliance")
+    chen = authenticate(app, "chen", "correct-horse-9")
+    qian = authenticate(app, "qian", "correct-horse-9")
+    loan, action = _answering(app)
+    dialled = seen.dial(app, chen, loan, action)
+    line.phone.drain()
+    assert inspection.call_record(app, dialled.attempt_id).transcript_status == "submitted"
+    done = inspection.poll(app)
+    assert [d["status"] for d in done] == ["done"]
+    assert inspection.poll(app) == []  # nothing waits any more
+    clear = seen.my_call(app, qian, dialled.attempt_id)
+    masked = seen.my_call(app, chen, dialled.attempt_id)
+    from arrears.generate.standin import persona_of
+
+    name = persona_of(app)(_number(app, loan) or "")["borrower_name"]
+    assert name and any(name in s["text"] for s in clear.segments)
+    assert not any(name in s["text"] for s in masked.segments)
+    assert len(masked.segments) == len(clear.segments)
+    with pytest.raises(ServiceError):
+        seen.hear(app, chen, dialled.attempt_id)  # a collector may not hear recordings
+    assert seen.hear(app, qian, dialled.attempt_id)[0][:4] == b"RIFF"
