@@ -138,6 +138,8 @@ def dial(
         dialer = agent_dialer(read(app.settings.providers_file))
     except ProfileError as exc:
         raise Conflict(f"dialer: {exc}", field="dialer") from exc
+    if dialer is not None:
+        dialer.close()  # opened again to place the call, once the dial is judged and recorded
     if dialer is None:
         raise Conflict(
             "dialer: no dialer is configured (the providers file's agent_dialer); call from "
@@ -145,6 +147,7 @@ def dial(
             field="dialer",
         )
     now = app.clock()
+    ca = t.contact_attempt
     with app.engine.begin() as conn:
         borrower = conn.execute(
             select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)
@@ -177,28 +180,32 @@ def dial(
             "at": now.isoformat(),
             "destination_sha256": dest,
         }
+        attempt_id = None
         if not judged.allowed:
             _log_dial(conn, app, loan_id, {**payload, "attempt_id": None}, judged)
-    if not judged.allowed:  # the refusal is logged (committed above); nothing was dialled
+        else:  # recorded under the same lock: the next dial's judgement counts this one
+            attempt_id = record_contact(
+                app,
+                conn,
+                Contact(
+                    borrower_id=borrower,
+                    loan_id=loan_id,
+                    channel="call",
+                    at=now,
+                    action_id=action_id,
+                    collector_id=collector_id,
+                    destination_hash=dest,
+                    provider=dialer.name,
+                ),
+            )
+            conn.execute(
+                update(ca).where(ca.c.attempt_id == attempt_id).values(dial_status="dialing")
+            )
+            _log_dial(conn, app, loan_id, {**payload, "attempt_id": attempt_id}, judged)
+    if attempt_id is None:  # the refusal is logged (committed above); nothing was dialled
         raise refusal("call", judged)
-    with app.engine.begin() as conn:
-        attempt_id = record_contact(
-            app,
-            conn,
-            Contact(
-                borrower_id=borrower,
-                loan_id=loan_id,
-                channel="call",
-                at=now,
-                action_id=action_id,
-                collector_id=collector_id,
-                destination_hash=dest,
-                provider=dialer.name,
-            ),
-        )
-        ca = t.contact_attempt
-        conn.execute(update(ca).where(ca.c.attempt_id == attempt_id).values(dial_status="dialing"))
-        _log_dial(conn, app, loan_id, {**payload, "attempt_id": attempt_id}, judged)
+    dialer = agent_dialer(read(app.settings.providers_file))
+    assert dialer is not None
     try:
         call_id = dialer.bridge(
             telephony.Bridge(attempt_id, collector_id, number, dialer.config.callback_url)
