@@ -464,3 +464,16 @@ def test_transcripts_by_polling_and_masked_for_the_collector(line: Line, tmp_pat
     with pytest.raises(ServiceError):
         seen.hear(app, chen, dialled.attempt_id)  # a collector may not hear recordings
     assert seen.hear(app, qian, dialled.attempt_id)[0][:4] == b"RIFF"
+
+
+def test_the_fourth_connected_call_of_the_day_is_refused_whoever_dials(line: Line) -> None:
+    app = line.app
+    loan, _ = _answering(app)
+    for who in ("C0007", "C0011", "AG-tier1-01"):  # the lender's collectors and an agency's
+        calls.dial(app, loan, collector_id=who, agency="tier1" if who.startswith("AG") else None)
+        line.phone.drain()
+    with pytest.raises(Conflict) as info:
+        calls.dial(app, loan, collector_id="C0012")
+    said = str(info.value)
+    assert "cn.frequency.connected_calls_per_day" in said and "3 of 3" in said
+    assert "allowed from 2026-11-24 08:00" in said  # the next day, once its hours open
