@@ -20,10 +20,17 @@ PASSWORD = os.environ.get("ARREARS_NEW_PASSWORD", "demo-password")
 OUT = Path("var/screenshots")
 PAGES = {
     "collector": ["/queue", "{account}"],
-    "supervisor": ["/supervise", "/approvals", "/dashboard"],
+    "supervisor": ["/supervise", "/approvals", "/dashboard", "/qa"],
     "strategy": ["/strategy"],
-    "compliance": ["/compliance/complaints", "/compliance/audit?verify=1", "/compliance/gate"],
+    "compliance": [
+        "/compliance/complaints",
+        "/compliance/audit?verify=1",
+        "/compliance/gate",
+        "/compliance/conduct",
+        "/qa",
+    ],
     "agency": ["/agency"],
+    "field": ["/field"],
 }
 
 
