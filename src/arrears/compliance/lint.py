@@ -14,6 +14,7 @@ import unicodedata
 from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
+from typing import NamedTuple
 
 import opencc
 import yaml
@@ -30,6 +31,7 @@ PROHIBITED = (
 )
 #: lookalike characters NFKC keeps apart from the letters they imitate
 _LOOKALIKES = str.maketrans({"0": "o", "1": "i", "3": "e", "4": "a", "5": "s", "@": "a", "$": "s"})
+_LOOKALIKE = re.compile("[" + re.escape("".join(chr(c) for c in _LOOKALIKES)) + "]")
 
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -41,29 +43,66 @@ def _t2s() -> opencc.OpenCC:
     return opencc.OpenCC("t2s")
 
 
-def normalise(text: str, *, lookalikes: bool = False) -> str:
-    """The matching form of ``text``: NFKC, lower case, simplified, letters and digits only."""
+def fold(text: str, *, lookalikes: bool = False) -> str:
+    """NFKC, lower case (look-alike characters read as letters when asked) and simplified: the
+    form :func:`normalise` and :func:`compact` start from."""
     s = unicodedata.normalize("NFKC", text).lower()
     if lookalikes:
         s = s.translate(_LOOKALIKES)
-    s = _t2s().convert(s)
-    return _NOT_ALNUM.sub("", s)  # letters and digits only (\w less "_" is str.isalnum)
+    return _simplified(s)
+
+
+def _simplified(s: str) -> str:
+    """``s`` in simplified characters (OpenCC's t2s dictionaries hold no ASCII character: an
+    ASCII text is left as it is)."""
+    return s if s.isascii() else _t2s().convert(s)
+
+
+def letters(folded: str) -> str:
+    """Letters and digits only (``\\w`` less "_" is str.isalnum)."""
+    return _NOT_ALNUM.sub("", folded)
+
+
+def normalise(text: str, *, lookalikes: bool = False) -> str:
+    """The matching form of ``text``: NFKC, lower case, simplified, letters and digits only."""
+    return letters(fold(text, lookalikes=lookalikes))
+
+
+class Reading(NamedTuple):
+    """One text read once for every matcher: ``lowered`` (NFKC, lower case), ``folded``
+    (:func:`fold`: lowered and simplified) and ``plain`` (:func:`normalise`: folded, letters
+    and digits only)."""
+
+    lowered: str
+    folded: str
+    plain: str
+
+    @classmethod
+    def of(cls, text: str) -> Reading:
+        normal = unicodedata.is_normalized("NFKC", text)  # quick: most texts are
+        lowered = (text if normal else unicodedata.normalize("NFKC", text)).lower()
+        folded = _simplified(lowered)
+        return cls(lowered, folded, _NOT_ALNUM.sub("", folded))
 
 
 def _ascii_word(ch: str) -> bool:
     return ch.isascii() and ch.isalnum()
 
 
-def compact(text: str, *, lookalikes: bool = False) -> tuple[str, frozenset[int], frozenset[int]]:
+Compact = tuple[str, frozenset[int], frozenset[int]]
+
+
+def compact(text: str, *, lookalikes: bool = False) -> Compact:
     """The matching form and where its ASCII words start and end.
 
     "skill you" gives "skillyou" with words starting at 0 and 5, so the English term "kill you"
     (found at 1) is not a word match there; "k.i.l.l y o u" starts a word at every letter.
     """
-    s = unicodedata.normalize("NFKC", text).lower()
-    if lookalikes:
-        s = s.translate(_LOOKALIKES)
-    s = _t2s().convert(s)
+    return _compacted(fold(text, lookalikes=lookalikes))
+
+
+def _compacted(s: str) -> Compact:
+    """:func:`compact` of a text already folded."""
     out: list[str] = []
     starts: set[int] = set()
     ends: set[int] = set()
@@ -78,7 +117,7 @@ def compact(text: str, *, lookalikes: bool = False) -> tuple[str, frozenset[int]
     return "".join(out), frozenset(starts), frozenset(ends)
 
 
-def _found(term: str, form: tuple[str, frozenset[int], frozenset[int]]) -> bool:
+def _found(term: str, form: Compact) -> bool:
     text, starts, ends = form
     if not term.isascii():
         return term in text
@@ -100,46 +139,67 @@ class Hit:
 class Lexicon:
     #: (category, normalised term, term as written)
     entries: tuple[tuple[str, str, str], ...]
-    #: every normalised term at once, the longest first at each position (a lookahead, so
-    #: overlapping terms are all seen), and the terms inside each term
-    _any: re.Pattern[str] = field(init=False, repr=False, compare=False)
-    _inside: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    #: the normalised terms of two characters or more by their first two, and those of one
+    _by_start: dict[str, tuple[str, ...]] = field(init=False, repr=False, compare=False)
+    _starts: frozenset[str] = field(init=False, repr=False, compare=False)
+    _short: tuple[str, ...] = field(init=False, repr=False, compare=False)
+    #: the entries (their index) of each normalised term
+    _entries_of: dict[str, tuple[int, ...]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        norms = sorted({norm for _, norm, _ in self.entries}, key=lambda n: (-len(n), n))
-        pattern = "|".join(re.escape(n) for n in norms) or "(?!)"
-        object.__setattr__(self, "_any", re.compile(f"(?=({pattern}))"))
-        inside = {n: tuple(m for m in norms if m in n) for n in norms}
-        object.__setattr__(self, "_inside", inside)
+        norms = sorted({norm for _, norm, _ in self.entries})
+        by_start: dict[str, list[str]] = {}
+        for norm in norms:
+            if len(norm) > 1:
+                by_start.setdefault(norm[:2], []).append(norm)
+        object.__setattr__(self, "_by_start", {k: tuple(v) for k, v in by_start.items()})
+        object.__setattr__(self, "_starts", frozenset(by_start))
+        object.__setattr__(self, "_short", tuple(n for n in norms if len(n) == 1))
+        entries_of: dict[str, list[int]] = {}
+        for k, (_, norm, _) in enumerate(self.entries):
+            entries_of.setdefault(norm, []).append(k)
+        object.__setattr__(self, "_entries_of", {k: tuple(v) for k, v in entries_of.items()})
 
-    def _candidates(
-        self, forms: tuple[tuple[str, frozenset[int], frozenset[int]], ...]
-    ) -> set[str]:
-        """The normalised terms that occur in any form (word boundaries not yet checked)."""
-        out: set[str] = set()
-        for text, _, _ in forms:
-            for m in self._any.finditer(text):
-                out.update(self._inside[m.group(1)])
-        return out
+    def _candidates(self, plain: str) -> set[str]:
+        """The normalised terms that occur in ``plain`` (word boundaries not yet checked): of
+        those that start with a pair of characters it has, those in it."""
+        pairs = self._starts.intersection([plain[k : k + 2] for k in range(len(plain) - 1)])
+        found = {t for pair in pairs for t in self._by_start[pair] if t in plain}
+        found.update(t for t in self._short if t in plain)
+        return found
 
-    def scan(self, text: str, categories: tuple[str, ...] = PROHIBITED) -> list[Hit]:
-        """Every (category, term) found in ``text``, once each."""
-        forms = (compact(text), compact(text, lookalikes=True))
-        maybe = self._candidates(forms)
+    def scan(
+        self,
+        text: str,
+        categories: tuple[str, ...] = PROHIBITED,
+        *,
+        reading: Reading | None = None,
+    ) -> list[Hit]:
+        """Every (category, term) found in ``text``, once each (in the lexicon's order);
+        ``reading``, the text's :class:`Reading` when the caller has it."""
+        r = Reading.of(text) if reading is None else reading
+        # fold(text, lookalikes=True) is the folded form with its look-alikes read: t2s, which
+        # knows no ASCII character, leaves them as they are
+        look = r.folded.translate(_LOOKALIKES) if _LOOKALIKE.search(r.folded) else r.folded
+        plain = r.plain if look is r.folded else f"{r.plain}\n{letters(look)}"
+        maybe = sorted(
+            k
+            for norm in self._candidates(plain)
+            for k in self._entries_of[norm]
+            if self.entries[k][0] in categories
+        )
         if not maybe:
             return []
+        forms = [_compacted(r.folded)] + ([] if look is r.folded else [_compacted(look)])
         hits: dict[tuple[str, str], Hit] = {}
-        for category, norm, term in self.entries:
-            if (
-                norm in maybe
-                and category in categories
-                and any(_found(norm, form) for form in forms)
-            ):
+        for k in maybe:
+            category, norm, term = self.entries[k]
+            if any(_found(norm, form) for form in forms):
                 hits.setdefault((category, term), Hit(category, term))
         return list(hits.values())
 
-    def prohibited(self, text: str) -> list[Hit]:
-        return self.scan(text, PROHIBITED)
+    def prohibited(self, text: str, *, reading: Reading | None = None) -> list[Hit]:
+        return self.scan(text, PROHIBITED, reading=reading)
 
     def reveals_debt(self, text: str) -> list[Hit]:
         return self.scan(text, ("debt_terms",))

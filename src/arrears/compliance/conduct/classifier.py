@@ -33,25 +33,28 @@ def written(text: str) -> str:
     return normalise(text)
 
 
-class _Readings(dict[int, str]):
-    """A ``str.translate`` table that reads a Chinese character as its commonest pinyin
-    (tone-less) and keeps any other character; filled as characters are first met."""
-
-    def __missing__(self, code: int) -> str:
-        ch = chr(code)
-        if "\u3400" <= ch <= "\u9fff":
-            from pypinyin import lazy_pinyin
-
-            ch = lazy_pinyin(ch)[0]
-        self[code] = ch
-        return ch
+#: the Chinese characters a reading is kept for (CJK Unified Ideographs and Extension A)
+_HANZI = range(0x3400, 0xA000)
 
 
-_READINGS = _Readings()
+@lru_cache(maxsize=1)
+def _readings() -> tuple[str, ...]:
+    """A ``str.translate`` table that reads each Chinese character as its commonest pinyin
+    (tone-less) and keeps any other character: every code point below the end of the Chinese
+    ones, indexed by it (a sequence reads faster than a mapping; a code point past its end is
+    kept as it is). Built once, all at once: pypinyin reads a list word by word, so each
+    character as it reads it alone."""
+    from pypinyin import lazy_pinyin
+
+    chars = [chr(code) for code in _HANZI]
+    read = lazy_pinyin(chars)
+    if len(read) != len(chars):  # not one reading a character: ask one by one
+        read = [lazy_pinyin(ch)[0] for ch in chars]
+    return tuple(chr(code) for code in range(_HANZI.start)) + tuple(read)
 
 
 def _read_aloud(form: str) -> str:
-    return form.translate(_READINGS)
+    return form.translate(_readings())
 
 
 def spoken(text: str) -> str:
@@ -60,28 +63,6 @@ def spoken(text: str) -> str:
 
 #: the forms a block may read (their index is what a saved scorer stores)
 _FORMS: tuple[Callable[[str], str], ...] = (written, spoken)
-
-
-#: the rolling hash of an n-gram's code points (64 bits, wrapping): h = h * _MIX + c, then the
-#: size folded in, so grams of different sizes never share a hash
-_MIX = np.uint64(0x9E3779B97F4A7C15)
-_SIZE = np.uint64(0xC2B2AE3D27D4EB4F)
-
-
-def _gram_hashes(form: str, sizes: range) -> np.ndarray:
-    """The hash of every n-gram of ``form`` for each n of ``sizes`` (all at once, in numpy)."""
-    cps = np.frombuffer(form.encode("utf-32-le"), dtype=np.uint32).astype(np.uint64)
-    out: list[np.ndarray] = []
-    h = cps
-    with np.errstate(over="ignore"):
-        for n in range(1, sizes.stop):
-            if n > 1:
-                h = h[:-1] * _MIX + cps[n - 1 :]
-            if len(h) == 0:
-                break
-            if n >= sizes.start:
-                out.append(h ^ (_SIZE * np.uint64(n)))
-    return np.concatenate(out) if out else np.empty(0, np.uint64)
 
 
 @dataclass(frozen=True)
@@ -99,10 +80,10 @@ class _Block:
     by_hash: np.ndarray = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
+        from arrears.compliance.conduct.grams import hashes
+
         grams = list(self.columns)
-        hashed = np.array(
-            [int(_gram_hashes(g, range(len(g), len(g) + 1))[0]) for g in grams], dtype=np.uint64
-        )
+        hashed = hashes(grams)
         order = np.argsort(hashed, kind="stable")
         if len(order) and np.any(hashed[order][1:] == hashed[order][:-1]):
             raise ValueError("two n-grams of the vocabulary share a hash")
@@ -110,25 +91,12 @@ class _Block:
         cols = np.array([self.columns[g] for g in grams], dtype=np.int64)
         object.__setattr__(self, "by_hash", cols[order])
 
-    def weights_of(self, form: str) -> tuple[np.ndarray, np.ndarray]:
-        """(columns, sublinear TF-IDF weights, L2-normalised) of ``form``'s known n-grams."""
-        found, counts = np.unique(_gram_hashes(form, self.sizes), return_counts=True)
-        if not len(found) or not len(self.hashes):
-            return np.empty(0, np.int64), np.empty(0)
-        at = np.minimum(np.searchsorted(self.hashes, found), len(self.hashes) - 1)
-        known = self.hashes[at] == found
-        if not known.any():
-            return np.empty(0, np.int64), np.empty(0)
-        cols = self.by_hash[at[known]]
-        w = (1.0 + np.log(counts[known].astype(float))) * self.idf[cols]
-        w /= np.sqrt(float(w @ w))
-        return cols + self.start, w
-
 
 class Scorer:
     """The fitted model's arithmetic for one text at a time, without scikit-learn's per-call
     overhead: the same n-grams, sublinear TF-IDF, L2 norm per block, logits and softmax as the
-    pipeline (tests hold the two equal)."""
+    pipeline (tests hold the two equal), the n-grams hashed, looked up and weighed in one
+    compiled call (:mod:`.grams`)."""
 
     def __init__(
         self, blocks: list[_Block], weights: np.ndarray, intercept: np.ndarray, labels: list[str]
@@ -138,6 +106,16 @@ class Scorer:
         self.weights: np.ndarray = np.ascontiguousarray(weights)
         self.intercept: np.ndarray = intercept
         self.labels: list[str] = labels
+        from arrears.compliance.conduct.grams import Model  # numba: imported when first needed
+
+        self._model = Model.of(
+            [b.hashes for b in blocks],
+            [b.by_hash + b.start for b in blocks],
+            [b.idf[b.by_hash] for b in blocks],
+            [b.sizes for b in blocks],
+            self.weights,
+            intercept,
+        )
 
     @classmethod
     def of(cls, pipeline: Any) -> Scorer:
@@ -188,25 +166,33 @@ class Scorer:
             labels = [str(x) for x in data["labels"]]
             return cls(blocks, data["weights"], data["intercept"], labels)
 
-    def probabilities(self, text: str) -> np.ndarray:
-        cols: list[np.ndarray] = []
-        vals: list[np.ndarray] = []
-        base = written(text)  # both forms start from it: normalised once
-        for b in self.blocks:
-            if b.form is written:
-                form = base
-            elif b.form is spoken:
-                form = _read_aloud(base)
-            else:
-                form = b.form(text)
-            c, w = b.weights_of(form)
-            cols.append(c)
-            vals.append(w)
-        at = np.concatenate(cols)
-        logits = self.intercept + (np.concatenate(vals) @ self.weights[at] if len(at) else 0.0)
-        e = np.exp(logits - logits.max())
-        out: np.ndarray = e / e.sum()
+    def probabilities(self, text: str, base: str | None = None) -> np.ndarray:
+        """Each label's probability for ``text``; ``base``, its written form when the caller
+        has it (both forms start from it: normalised once)."""
+        forms = self._forms(text, written(text) if base is None else base)
+        e: np.ndarray = np.exp(self._model.logits(forms)[0])
+        e /= e.sum()
+        return e
+
+    def probabilities_of(self, texts: Sequence[str]) -> list[np.ndarray]:
+        """:meth:`probabilities` of each text, the n-grams of all of them weighed in one
+        call."""
+        if not texts:
+            return []
+        forms = [form for text in texts for form in self._forms(text, written(text))]
+        out: list[np.ndarray] = []
+        for shifted in self._model.logits(forms):
+            e = np.exp(shifted)
+            e /= e.sum()
+            out.append(e)
         return out
+
+    def _forms(self, text: str, base: str) -> list[str]:
+        """Each block's form of ``text`` (``base``, its written form)."""
+        return [
+            base if b.form is written else _read_aloud(base) if b.form is spoken else b.form(text)
+            for b in self.blocks
+        ]
 
 
 @dataclass(frozen=True)
@@ -252,10 +238,18 @@ class Classifier:
         object.__setattr__(self, "_allowed", self.scorer.labels.index(ALLOWED))
 
     def verdicts(self, texts: Sequence[str]) -> list[Verdict]:
-        return [self.verdict(t) for t in texts]
+        return [self._verdict(row) for row in self.scorer.probabilities_of(texts)]
 
-    def verdict(self, text: str) -> Verdict:
-        row = self.scorer.probabilities(text)
+    def scores(self, texts: Sequence[str], label: str) -> list[float]:
+        """Each text's probability of ``label`` (the texts weighed in one call)."""
+        at = self._labels.index(label)
+        return [float(row[at]) for row in self.scorer.probabilities_of(texts)]
+
+    def verdict(self, text: str, base: str | None = None) -> Verdict:
+        """The verdict on ``text``; ``base``, its written form when the caller has it."""
+        return self._verdict(self.scorer.probabilities(text, base))
+
+    def _verdict(self, row: np.ndarray) -> Verdict:
         risk = 1.0 - float(row[self._allowed])
         if risk < self.threshold:
             return Verdict(None, risk, row, self._labels)

@@ -24,10 +24,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
+from arrears.compliance.conduct import CATEGORIES
 from arrears.compliance.conduct.classifier import Classifier, Verdict
 from arrears.compliance.conduct.patterns import Form, Patterns, form
 from arrears.compliance.conduct.patterns import load as patterns
-from arrears.compliance.lint import Hit, Lexicon, normalise
+from arrears.compliance.lint import Hit, Lexicon, Reading, normalise
 from arrears.compliance.lint import load as lexicon
 
 #: each category's name, in en and zh-CN
@@ -61,6 +62,12 @@ RELEVANT = 0.5
 _CLAUSE = re.compile(r"[^。！？!?；;，,\n.…]+")
 #: a sentence: up to 。！？!?；; a line end, or a full stop before a space (not 1,234.00)
 _SENTENCE = re.compile(r"(?:[^。！？!?；;\n.]|\.(?!\s|$))+")
+#: a character of a sentence and one that ends a sentence (as _SENTENCE splits); a character of
+#: a clause with words (not a space) and one between clauses (as _CLAUSE splits)
+_IN_SENTENCE = re.compile(r"[^。！？!?；;\n.]|\.(?!\s|$)")
+_ENDS_SENTENCE = re.compile(r"[。！？!?；;\n]|\.(?=\s|$)")
+_WORD = re.compile(r"[^\s。！？!?；;，,\n.…]")
+_ENDS_CLAUSE = re.compile(r"[。！？!?；;，,\n.…]")
 #: the risk at which one sentence of a longer text, marked by a phrase or a pattern, flags it
 #: (by grouped cross-validation on the corpus: precision as for whole texts)
 SENTENCE_THRESHOLD = 0.8
@@ -146,6 +153,25 @@ def _finding(
     )
 
 
+class _Read:
+    """A text read once for every layer (:class:`.lint.Reading`: what the lexicon, the
+    classifier's written form and the patterns' form all start from), and the patterns' form
+    when first asked."""
+
+    __slots__ = ("_form", "reading", "text")
+
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.reading = Reading.of(text)
+        self._form: Form | None = None
+
+    @property
+    def form(self) -> Form:
+        if self._form is None:
+            self._form = form(self.text, self.reading)
+        return self._form
+
+
 @dataclass(frozen=True)
 class Screen:
     """The layers together; ``classifier`` is given so that measurement can train it on part
@@ -158,42 +184,42 @@ class Screen:
     def check(self, text: str) -> Decision:
         if not text.strip():
             return Decision(text, 0.0)
-        verdict = self.classifier.verdict(text)
-        hits = self.phrases.prohibited(text)
+        read = _Read(text)
+        verdict = self._verdict(read)
+        hits = self.phrases.prohibited(text, reading=read.reading)
         if verdict.category is not None:
-            return Decision(text, verdict.risk, self.explain(text, verdict, hits))
-        phrases = self._phrases(text, hits)
+            return Decision(text, verdict.risk, self._explain(read, verdict, hits))
+        phrases = self._phrases(read, hits)
         if phrases:  # an exact phrase, neither negated nor quoted, needs no model's word
             return Decision(text, verdict.risk, tuple(_unique(phrases)))
-        if not (hits or self.patterns.matches(text, form(text))):
-            return Decision(text, verdict.risk)  # nothing marks any sentence of it
-        return self._by_sentence(text, verdict.risk)
+        if not (_has_parts(text) and (hits or self.patterns.matches(text, read.form))):
+            # one clause (nothing to look at apart), or nothing marks any sentence of it
+            return Decision(text, verdict.risk)
+        return self._by_sentence(text, verdict.risk, _parts(text))
 
-    def _by_sentence(self, text: str, risk: float) -> Decision:
+    def _verdict(self, read: _Read) -> Verdict:
+        return self.classifier.verdict(read.text, read.reading.plain)
+
+    def _by_sentence(self, text: str, risk: float, parts: list[_Part]) -> Decision:
         """A long text the classifier lets through as a whole (lawful sentences dilute one bad
-        one) is flagged by a sentence or clause that a phrase or pattern marks and that the
-        classifier, reading it alone, flags at :data:`SENTENCE_THRESHOLD` (a sentence) or
-        :data:`CLAUSE_THRESHOLD` (a clause) or above."""
-        parts = [(m.start(), m.group(), SENTENCE_THRESHOLD) for m in _SENTENCE.finditer(text)]
-        if len(parts) < 2:
-            parts = []
-        for start, sentence, _ in list(parts):
-            clauses = [m for m in _CLAUSE.finditer(sentence) if m.group().strip()]
-            if len(clauses) > 1 or not parts:
-                parts += [(start + m.start(), m.group(), CLAUSE_THRESHOLD) for m in clauses]
-        if not parts and len(found := [m for m in _CLAUSE.finditer(text) if m.group().strip()]) > 1:
-            parts = [(m.start(), m.group(), CLAUSE_THRESHOLD) for m in found]
+        one) is flagged by a sentence or clause (``parts``) that a phrase or pattern marks and
+        that the classifier, reading it alone, flags at :data:`SENTENCE_THRESHOLD` (a
+        sentence) or :data:`CLAUSE_THRESHOLD` (a clause) or above."""
         for offset, part, threshold in parts:
             if not part.strip() or part.strip() == text.strip():
                 continue
-            if not (self.phrases.prohibited(part) or self.patterns.matches(part)):
+            read = _Read(part)
+            if not (
+                self.phrases.prohibited(part, reading=read.reading)
+                or self.patterns.matches(part, read.form)
+            ):
                 continue
-            v = self.classifier.verdict(part)
+            v = self._verdict(read)
             if v.category is None or v.risk < threshold:
                 continue
             shifted = tuple(
                 _finding(f.category, f.start + offset, f.end + offset, text, f.source, f.why)
-                for f in self.explain(part, v)
+                for f in self._explain(read, v)
             )
             return Decision(text, v.risk, shifted)
         return Decision(text, risk)
@@ -205,9 +231,16 @@ class Screen:
         category trusted), then the patterns whose category the classifier finds likely (the
         one it scores highest first); when neither is found, the clause that scores highest for
         the classifier's category."""
-        phrases = self._phrases(text, hits)
-        # a pattern of a category the classifier thinks unlikely is not a reason
+        return self._explain(_Read(text), verdict, hits)
+
+    def _explain(
+        self, read: _Read, verdict: Verdict, hits: list[Hit] | None = None
+    ) -> tuple[Finding, ...]:
+        text = read.text
+        phrases = self._phrases(read, hits)
+        # a pattern of a category the classifier thinks unlikely is not a reason (nor looked for)
         top = verdict.score(verdict.category or "")
+        likely = {c for c in CATEGORIES if verdict.score(c) >= RELEVANT * top}
         found = [
             _finding(
                 m.rule.category,
@@ -217,8 +250,7 @@ class Screen:
                 f"pattern:{m.rule.id}",
                 (m.rule.en, m.rule.zh),
             )
-            for m in self.patterns.matches(text, form(text))
-            if verdict.score(m.rule.category) >= RELEVANT * top
+            for m in self.patterns.matches(text, read.form, likely)
         ]
         if not phrases and not found:
             return (self._model_finding(text, verdict),)
@@ -228,18 +260,21 @@ class Screen:
         ranked = sorted(phrases + found, key=lambda f: (f.category != lead, f.start, -f.end))
         return tuple(_unique(ranked))
 
-    def _phrases(self, text: str, hits: list[Hit] | None = None) -> list[Finding]:
-        """The lexicon's phrases in ``text``, less those negated just before ("不会联系") and
+    def _phrases(self, read: _Read, hits: list[Hit] | None = None) -> list[Finding]:
+        """The lexicon's phrases in the text, less those negated just before ("不会联系") and
         all of them when the text warns of or reports someone else's words."""
-        hits = self.phrases.prohibited(text) if hits is None else hits
+        text = read.text
+        hits = self.phrases.prohibited(text, reading=read.reading) if hits is None else hits
         if not hits:
             return []
-        f = form(text)
+        f = read.form
         if self.patterns.quoted(f):
             return []
+        kept = [k for k, c in enumerate(f.text) if c != " "]
+        flat = f.text.replace(" ", "")
         out = []
         for hit in hits:
-            at = _locate(f, hit.term)
+            at = _locate(kept, flat, hit.term)
             if at is None:
                 start, end = 0, len(text)
             elif self.patterns.negated(f.text, at[0]):
@@ -257,9 +292,8 @@ class Screen:
         clauses = [(m.start(), m.end()) for m in _CLAUSE.finditer(text) if m.group().strip()]
         start, end = (0, len(text))
         if len(clauses) > 1:
-            scores = self.classifier.verdicts([text[s:e] for s, e in clauses])
-            best = max(range(len(clauses)), key=lambda k: scores[k].score(category))
-            start, end = clauses[best]
+            scores = self.classifier.scores([text[s:e] for s, e in clauses], category)
+            start, end = clauses[max(range(len(clauses)), key=scores.__getitem__)]
         while start < end and text[start].isspace():
             start += 1
         risk = f"{verdict.risk:.2f}"
@@ -267,6 +301,39 @@ class Screen:
 
     def checks(self, texts: Sequence[str]) -> list[Decision]:
         return [self.check(t) for t in texts]
+
+
+#: a sentence or clause of a text: where it starts, its words, the risk at which it flags
+_Part = tuple[int, str, float]
+
+
+def _parts(text: str) -> list[_Part]:
+    """The sentences of ``text`` (when it has two or more) and the clauses of each sentence
+    that has two or more (of the text, when it has one sentence and two or more clauses)."""
+    parts = [(m.start(), m.group(), SENTENCE_THRESHOLD) for m in _SENTENCE.finditer(text)]
+    if len(parts) < 2:
+        parts = []
+    for start, sentence, _ in list(parts):
+        clauses = [m for m in _CLAUSE.finditer(sentence) if m.group().strip()]
+        if len(clauses) > 1 or not parts:
+            parts += [(start + m.start(), m.group(), CLAUSE_THRESHOLD) for m in clauses]
+    if not parts and len(found := [m for m in _CLAUSE.finditer(text) if m.group().strip()]) > 1:
+        parts = [(m.start(), m.group(), CLAUSE_THRESHOLD) for m in found]
+    return parts
+
+
+def _has_parts(text: str) -> bool:
+    """Has ``text`` :func:`_parts`? Two sentences (a sentence's character, then something that
+    ends a sentence, then another sentence's) or two clauses with words (likewise)."""
+    return _apart(text, _IN_SENTENCE, _ENDS_SENTENCE) or _apart(text, _WORD, _ENDS_CLAUSE)
+
+
+def _apart(text: str, inside: re.Pattern[str], between: re.Pattern[str]) -> bool:
+    """Is there a character ``inside`` a part, then one ``between`` parts, then another inside
+    (three scans, each from where the last stopped)?"""
+    first = inside.search(text)
+    end = first and between.search(text, first.end())
+    return bool(end and inside.search(text, end.end()))
 
 
 def _unique(findings: Sequence[Finding]) -> list[Finding]:
@@ -284,16 +351,21 @@ def _unique(findings: Sequence[Finding]) -> list[Finding]:
     return out
 
 
-def _locate(f: Form, term: str) -> tuple[int, int] | None:
+def _locate(kept: list[int], flat: str, term: str) -> tuple[int, int] | None:
     """Where a lexicon term (matched after normalisation, spaces and all dropped) is in the
-    pattern form: [start, end) there, or None."""
-    kept = [k for k, c in enumerate(f.text) if c != " "]
-    flat = "".join(f.text[k] for k in kept)
-    needle = normalise(term)
+    pattern form: [start, end) there, or None. ``flat``: the form less its spaces, ``kept``:
+    where each of its characters is in the form."""
+    needle = _normalised(term)
     at = flat.find(needle)
     if at < 0 or not needle:
         return None
     return kept[at], kept[at + len(needle) - 1] + 1
+
+
+@lru_cache(maxsize=4096)
+def _normalised(term: str) -> str:
+    """A lexicon term normalised (the lexicon's terms are few: each is normalised once)."""
+    return normalise(term)
 
 
 def screen_with(classifier: Classifier) -> Screen:

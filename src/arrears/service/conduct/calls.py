@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Connection, select, update
@@ -123,6 +123,61 @@ def _log_dial(
     )
 
 
+@dataclass(frozen=True)
+class _Dial:
+    loan_id: str
+    borrower: str
+    collector_id: str
+    agency: str | None
+    action_id: str | None
+    at: datetime
+
+
+def _judge_and_record(
+    app: App, conn: Connection, d: _Dial, provider: str
+) -> tuple[str | None, Judgement, str]:
+    """Under the borrower's lock: the number, the gate's answer for dialling it now, and (when
+    allowed) the attempt recorded; (the attempt's id or None, the answer, the number)."""
+    ca = t.contact_attempt
+    loan_id, borrower, now = d.loan_id, d.borrower, d.at
+    number = _number(app, conn, borrower)
+    if not number:
+        raise Conflict(
+            "loan_id: the borrower has no phone number that may be called", field="loan_id"
+        )
+    dest = app.cipher.lookup_hash("phone", number)
+    judged = judge(app, loan_id, "agent_call", now, destination=dest)
+    assert judged is not None  # the loan is in the store
+    payload: dict[str, Any] = {
+        "action_id": d.action_id,
+        "collector": d.collector_id,
+        "agency": d.agency,
+        "at": now.isoformat(),
+        "destination_sha256": dest,
+    }
+    attempt_id = None
+    if not judged.allowed:
+        _log_dial(conn, app, loan_id, {**payload, "attempt_id": None}, judged)
+    else:  # recorded under the same lock: the next dial's judgement counts this one
+        attempt_id = record_contact(
+            app,
+            conn,
+            Contact(
+                borrower_id=borrower,
+                loan_id=loan_id,
+                channel="call",
+                at=now,
+                action_id=d.action_id,
+                collector_id=d.collector_id,
+                destination_hash=dest,
+                provider=provider,
+            ),
+        )
+        conn.execute(update(ca).where(ca.c.attempt_id == attempt_id).values(dial_status="dialing"))
+        _log_dial(conn, app, loan_id, {**payload, "attempt_id": attempt_id}, judged)
+    return attempt_id, judged, number
+
+
 def dial(
     app: App,
     loan_id: str,
@@ -139,8 +194,9 @@ def dial(
     except ProfileError as exc:
         raise Conflict(f"dialer: {exc}", field="dialer") from exc
     if dialer is not None:
+        provider = dialer.name
         dialer.close()  # opened again to place the call, once the dial is judged and recorded
-    if dialer is None:
+    else:
         raise Conflict(
             "dialer: no dialer is configured (the providers file's agent_dialer); call from "
             "your own phone and record the outcome",
@@ -165,43 +221,9 @@ def dial(
             raise Conflict(
                 f"loan_id: a call to this account is in progress ({busy})", field="loan_id"
             )
-        number = _number(app, conn, borrower)
-        if not number:
-            raise Conflict(
-                "loan_id: the borrower has no phone number that may be called", field="loan_id"
-            )
-        dest = app.cipher.lookup_hash("phone", number)
-        judged = judge(app, loan_id, "agent_call", now, destination=dest)
-        assert judged is not None  # the loan is in the store
-        payload: dict[str, Any] = {
-            "action_id": action_id,
-            "collector": collector_id,
-            "agency": agency,
-            "at": now.isoformat(),
-            "destination_sha256": dest,
-        }
-        attempt_id = None
-        if not judged.allowed:
-            _log_dial(conn, app, loan_id, {**payload, "attempt_id": None}, judged)
-        else:  # recorded under the same lock: the next dial's judgement counts this one
-            attempt_id = record_contact(
-                app,
-                conn,
-                Contact(
-                    borrower_id=borrower,
-                    loan_id=loan_id,
-                    channel="call",
-                    at=now,
-                    action_id=action_id,
-                    collector_id=collector_id,
-                    destination_hash=dest,
-                    provider=dialer.name,
-                ),
-            )
-            conn.execute(
-                update(ca).where(ca.c.attempt_id == attempt_id).values(dial_status="dialing")
-            )
-            _log_dial(conn, app, loan_id, {**payload, "attempt_id": attempt_id}, judged)
+        attempt_id, judged, number = _judge_and_record(
+            app, conn, _Dial(loan_id, borrower, collector_id, agency, action_id, now), provider
+        )
     if attempt_id is None:  # the refusal is logged (committed above); nothing was dialled
         raise refusal("call", judged)
     dialer = agent_dialer(read(app.settings.providers_file))
