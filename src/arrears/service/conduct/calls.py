@@ -28,9 +28,8 @@ from arrears.bootstrap import App
 from arrears.channels import telephony
 from arrears.channels.base import SendFailed
 from arrears.channels.profiles import ProfileError, agent_dialer, read
-from arrears.compliance.conduct.screen import check as screen
-from arrears.compliance.facts import FAILED, RESULTS
-from arrears.service.conduct.contacts import Judgement, judge, refusal
+from arrears.compliance.facts import FAILED
+from arrears.service.conduct.contacts import Judgement, check_inputs, judge, refusal
 from arrears.service.conduct.inspection import CallNews, recording
 from arrears.service.errors import Conflict, Invalid, NotFound
 from arrears.service.outreach.callbacks import UnknownReference, first_telling, told
@@ -313,17 +312,7 @@ def wrap_up(
     """The collector's result and note for a call they dialled: completes the attempt and the
     plan item it worked. Once only, and only by whoever dialled."""
     require_current(app)
-    if result not in RESULTS:
-        raise Invalid(
-            f"result: expected one of {', '.join(RESULTS)}, got {result!r}", field="result"
-        )
-    if note:
-        screened = screen(note)
-        if screened.flagged:
-            raise Invalid(
-                f"note: prohibited language: {screened.summary('en')}; nothing was recorded",
-                field="note",
-            )
+    check_inputs(result, note, collector_id, None)
     ca, pa_ = t.contact_attempt, t.plan_action
     now = app.clock()
     with app.engine.begin() as conn:

@@ -18,9 +18,10 @@ from sqlalchemy import Connection, insert, select
 
 from arrears.bootstrap import App
 from arrears.compliance import gate
-from arrears.compliance.facts import CALLS, Request, Violation
+from arrears.compliance.conduct.screen import check as screen
+from arrears.compliance.facts import CALLS, RESULTS, Request, Violation
 from arrears.service.cases.policy import load_policy
-from arrears.service.errors import Conflict
+from arrears.service.errors import Conflict, Invalid
 from arrears.service.outreach.call_state import account_for
 from arrears.store import tables as t
 from arrears.store.db import as_utc
@@ -188,3 +189,24 @@ _ZH_CHANNEL = {"call": "拨打电话", "visit": "上门拜访"}
 def refusal(channel: str, j: Judgement) -> Refused:
     """The refusal of a ``channel`` contact the gate does not allow."""
     return Refused(channel, j)
+
+
+def check_inputs(
+    result: str, note: str | None, collector_id: str, companion_id: str | None
+) -> None:
+    """The result a code of the list, the note past the screen, the companion another person."""
+    if result not in RESULTS:
+        raise Invalid(
+            f"result: expected one of {', '.join(RESULTS)}, got {result!r}", field="result"
+        )
+    if note:
+        screened = screen(note)
+        if screened.flagged:
+            raise Invalid(
+                f"note: prohibited language: {screened.summary('en')}; nothing was recorded",
+                field="note",
+            )
+    if companion_id is not None and companion_id == collector_id:
+        raise Invalid(
+            "companion_id: the second collector must be another person", field="companion_id"
+        )

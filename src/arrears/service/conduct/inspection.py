@@ -59,21 +59,19 @@ def _dialer_hosts(p: Profiles) -> set[str]:
     return {urlsplit(u).netloc for u in urls if u}
 
 
-def _call_of(conn: Connection, ev: telephony.CallEvent) -> Any:
+def call_of(conn: Connection, reference: str) -> Any:
     """The contact attempt a recording is of: a click-to-call (its id is the reference) or a
     robocall (the plan action's id is)."""
     ca, ob = t.contact_attempt, t.outbox_message
-    row = conn.execute(select(ca).where(ca.c.attempt_id == ev.reference)).first()
+    row = conn.execute(select(ca).where(ca.c.attempt_id == reference)).first()
     if row is None:
         sent = conn.execute(
-            select(ob.c.attempt_id).where(
-                ob.c.action_id == ev.reference, ob.c.channel == "robocall"
-            )
+            select(ob.c.attempt_id).where(ob.c.action_id == reference, ob.c.channel == "robocall")
         ).scalar()
         if sent is not None:
             row = conn.execute(select(ca).where(ca.c.attempt_id == sent)).first()
     if row is None or row.channel not in ("call", "robocall"):
-        raise UnknownReference(f"reference: no call of ours is {ev.reference!r}", field="reference")
+        raise UnknownReference(f"reference: no call of ours is {reference!r}", field="reference")
     return row
 
 
@@ -98,7 +96,7 @@ def recording(app: App, ev: telephony.CallEvent) -> CallNews:
             field="recording_url",
         )
     with app.engine.connect() as conn:
-        row = _call_of(conn, ev)
+        row = call_of(conn, ev.reference)
     with httpx.Client(timeout=60) as client:
         try:
             audio, kind = telephony.fetch(client, ev.recording_url)

@@ -9,15 +9,15 @@ dispatcher placed."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
 
-from sqlalchemy import Connection, select, update
+from sqlalchemy import update
 
 from arrears.bootstrap import App
 from arrears.compliance.conduct.screen import NAMES
 from arrears.compliance.conduct.screen import check as screen
 from arrears.service.conduct.contacts import raise_alert
-from arrears.service.errors import Invalid, NotFound
+from arrears.service.conduct.inspection import call_of
+from arrears.service.errors import Invalid
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -35,27 +35,13 @@ class LineVerdict:
     words: str | None = None
 
 
-def _call(conn: Connection, reference: str) -> Any:
-    ca, ob = t.contact_attempt, t.outbox_message
-    row = conn.execute(select(ca).where(ca.c.attempt_id == reference)).first()
-    if row is None:
-        sent = conn.execute(
-            select(ob.c.attempt_id).where(ob.c.action_id == reference, ob.c.channel == "robocall")
-        ).scalar()
-        if sent is not None:
-            row = conn.execute(select(ca).where(ca.c.attempt_id == sent)).first()
-    if row is None or row.channel not in ("call", "robocall"):
-        raise NotFound(f"reference: no call of ours is {reference!r}", field="reference")
-    return row
-
-
 def line(app: App, reference: str, text: str) -> LineVerdict:
     """May the bot on call ``reference`` say ``text`` now?"""
     require_current(app)
     if not text.strip() or len(text) > MAX_LINE:
         raise Invalid(f"text: a line of 1 to {MAX_LINE} characters", field="text")
     with app.engine.connect() as conn:
-        row = _call(conn, reference)
+        row = call_of(conn, reference)
     if row.dial_status == STOPPED:
         return LineVerdict(False, True)
     said = screen(text)  # outside the transaction: the screen takes its milliseconds first

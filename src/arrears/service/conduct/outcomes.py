@@ -24,36 +24,13 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, select, update
 
 from arrears.bootstrap import App
-from arrears.compliance.conduct.screen import check as screen
-from arrears.compliance.facts import RESULTS
-from arrears.service.conduct.contacts import Judgement, judge, raise_alert, refusal
+from arrears.service.conduct.contacts import Judgement, check_inputs, judge, raise_alert, refusal
 from arrears.service.errors import Conflict, Invalid, NotFound
 from arrears.service.outreach.verify import Contact, record_contact
 from arrears.service.outreach.worklist import DONE, WORKED
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
-
-
-def _check_inputs(
-    result: str, note: str | None, collector_id: str, companion_id: str | None
-) -> None:
-    """The result a code of the list, the note past the screen, the companion another person."""
-    if result not in RESULTS:
-        raise Invalid(
-            f"result: expected one of {', '.join(RESULTS)}, got {result!r}", field="result"
-        )
-    if note:
-        screened = screen(note)
-        if screened.flagged:
-            raise Invalid(
-                f"note: prohibited language: {screened.summary('en')}; nothing was recorded",
-                field="note",
-            )
-    if companion_id is not None and companion_id == collector_id:
-        raise Invalid(
-            "companion_id: the second collector must be another person", field="companion_id"
-        )
 
 
 def _action(app: App, action_id: str) -> Row[Any, Any, Any, Any]:
@@ -184,7 +161,7 @@ def record_outcome(
     dialled = open_call(app, action_id, collector_id)
     if dialled is not None:  # dialled from here: judged when dialled; the wrap-up completes it
         return wrap_up(app, dialled, collector_id=collector_id, result=result, note=note)
-    _check_inputs(result, note, collector_id, companion_id)
+    check_inputs(result, note, collector_id, companion_id)
     row = _action(app, action_id)
     pa_ = t.plan_action
     made = _Made(
@@ -228,7 +205,7 @@ def record_agency_contact(
     require_current(app)
     if channel not in WORKED:
         raise Invalid(f"channel: expected one of {', '.join(WORKED)}", field="channel")
-    _check_inputs(result, note, collector_id, companion_id)
+    check_inputs(result, note, collector_id, companion_id)
     pl = t.placement
     with app.engine.connect() as conn:
         placed = conn.execute(
