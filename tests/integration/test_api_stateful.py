@@ -50,7 +50,7 @@ OUTCOME = "POST /api/v1/actions/{action_id}/outcome"
 MUST_REACH = {STATEMENT: "loan_id", REVERSAL: "payment_id", OUTCOME: "action_id"}
 #: at least SCENARIOS scenarios of up to STEPS calls each, drawn CHUNK at a time; more (up to
 #: BUDGET seconds) until every chain of MUST_REACH was followed
-SCENARIOS, STEPS, CHUNK, BUDGET = 120, 20, 30, 70.0
+SCENARIOS, STEPS, CHUNK, BUDGET = 120, 20, 30, 150.0
 
 log = logging.getLogger(__name__)
 
