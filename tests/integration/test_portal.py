@@ -70,9 +70,12 @@ def portal(tmp_path: Path, store_url: str) -> Iterator[Portal]:
     """The portal over a store on SQLite and on PostgreSQL."""
     clock = Clock(NOW)
     app = _store(tmp_path, clock, store_url)
-    with serve_asgi(create_app(app)) as url:
-        app.settings = app.settings.model_copy(update={"public_url": url})
-        yield Portal(url, app, clock, tmp_path / "outbox")
+    try:
+        with serve_asgi(create_app(app)) as url:
+            app.settings = app.settings.model_copy(update={"public_url": url})
+            yield Portal(url, app, clock, tmp_path / "outbox")
+    finally:
+        app.engine.dispose()  # the pool's connections closed here, not left to the collector
 
 
 def _token(c: httpx.Client) -> str:
