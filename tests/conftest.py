@@ -54,9 +54,25 @@ def sqlite_url(tmp_path: Path) -> str:
     return f"sqlite:///{tmp_path / 'arrears.db'}"
 
 
+#: the applications :func:`make_app` made during the running test
+_MADE: list[App] = []
+
+
 def make_app(url: str) -> App:
     settings = Settings(env=Env.TEST, database_url=url)
-    return bootstrap(settings, clock=lambda: FIXED_NOW)
+    made = bootstrap(settings, clock=lambda: FIXED_NOW)
+    _MADE.append(made)
+    return made
+
+
+@pytest.fixture(autouse=True)
+def _engines_closed() -> Iterator[None]:
+    """Every engine a test made is disposed when it ends, passed or failed: its pooled
+    connections are closed then, not left to the collector (whose warnings would land in a
+    later test)."""
+    yield
+    while _MADE:
+        _MADE.pop().engine.dispose()
 
 
 @pytest.fixture

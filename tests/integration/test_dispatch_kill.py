@@ -273,7 +273,8 @@ def _gateway_once(gw: Gateway, sent: set[str]) -> int:
         offered[r["headers"].get("Idempotency-Key")].add(
             json.dumps(r["body"], sort_keys=True, ensure_ascii=False)
         )
-    assert all(len(v) == 1 for v in offered.values())
+    differ = {k: sorted(v) for k, v in offered.items() if len(v) != 1}
+    assert not differ, f"a key offered with different payloads: {differ}"
     return len(gw.requests) - len(gw.accepted)
 
 

@@ -440,6 +440,10 @@ def serve(
     standin_phone: Annotated[
         bool, typer.Option(help="dial through the loopback stand-in dialer (demo)")
     ] = False,
+    at: Annotated[
+        str | None,
+        typer.Option(help="run the clock from this instant (ISO 8601 with offset; one process)"),
+    ] = None,
 ) -> None:
     """The staff console (/), the HTTP API (/api/v1, bearer tokens) and the providers' signed
     webhooks (when ARREARS_WEBHOOK_SECRET is set)."""
@@ -448,7 +452,12 @@ def serve(
     from arrears.channels.profiles import HttpSmsProfile
     from arrears.web.app import create_app
 
+    if at is not None and workers > 1:
+        raise typer.BadParameter("--at: the clock can be set for one server process only")
     a = _app()
+    clock = _clock_at(at)
+    if clock is not None:
+        a.clock = clock
     if standin_phone:
         _standin(a, host, port)
     with _errors():
