@@ -358,3 +358,17 @@ def test_the_data_lake_mode_needs_no_store(tmp_path: Path) -> None:
     assert "Traceback" not in proc.stderr
     assert (out / "plan.parquet").exists() and (out / "quarantined.parquet").exists()
     assert not (tmp_path / "never" / "store.db").exists()  # nothing was opened
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--at", "tomorrow"], "expected an ISO 8601 instant"),
+        (["--at", "2026-11-23T10:00"], "give the offset"),
+        (["--at", "2026-11-23T10:00+08:00", "--workers", "2"], "one server process"),
+    ],
+)
+def test_serve_refuses_a_clock_it_cannot_keep(tmp_path: Path, args: list[str], said: str) -> None:
+    env = {"ARREARS_DATABASE_URL": f"sqlite:///{tmp_path / 'store.db'}"}
+    proc = run("serve", "--port", "1", *args, env=env, ok=False)
+    assert proc.returncode == 2 and said in proc.stderr and "--at" in proc.stderr
