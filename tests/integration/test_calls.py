@@ -371,7 +371,9 @@ def test_a_robocall_is_recorded_and_its_spoken_script_inspected(line: Line, tmp_
         assert said.replace(" ", "") in script.replace(" ", "").replace("\n", "")
         # a template that passed the lint: its words are clean, and a script cannot check who
         # answered, so only its words are scored
-        assert row.score == 100 and row.flagged is False
+        assert row.score == 100 and row.flagged is False, json.dumps(
+            [record.segments, record.scorecard], ensure_ascii=False
+        )
     assert [a for a in alerts.alerts(app) if a["kind"] == "qa"] == []
 
 

@@ -42,7 +42,7 @@ from arrears.generate import calls
 
 Persona = Callable[[str], dict[str, Any]]
 Clock = Callable[[], datetime]
-_SENTENCE = re.compile(r"[^。！？!?.]+[。！？!?.]?")
+_SENTENCE = re.compile(r"(?:[^。！？!?.]|\.(?!\s|$))+[。！？!?.]?")
 
 
 def _no_persona(number: str) -> dict[str, Any]:

@@ -182,7 +182,9 @@ class Screen:
     patterns: Patterns
 
     def check(self, text: str) -> Decision:
-        if not text.strip():
+        if not any(c.isalpha() for c in text):
+            # no word in any script (blank, digits, a stray "0."): nothing to judge, and a model
+            # asked about it answers by chance
             return Decision(text, 0.0)
         read = _Read(text)
         verdict = self._verdict(read)
