@@ -243,6 +243,10 @@ def explore(machine: type[OpenAPIStateMachine], seen: Seen) -> None:
             stateful_step_count=STEPS,
             deadline=None,
             database=None,
+            # each chunk draws new scenarios: with derandomize (Hypothesis' "ci" profile, loaded
+            # when CI is set) every chunk repeated the first chunk's scenarios, so a chain the
+            # first chunk missed was never followed however long the run went on
+            derandomize=False,
             suppress_health_check=list(HealthCheck),
             # no shrinking: the store keeps what earlier scenarios did, so a shrunk sequence
             # would not meet the same state; a failure is reported as it happened
