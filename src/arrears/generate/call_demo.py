@@ -2,11 +2,14 @@
 stand-in dialer and recogniser on another, and a collector's calls placed through the service
 as the console places them.
 
-1. At 10:30 in Shanghai a collector dials a planned call; their phone rings first, then the
-   borrower's; the dialer's signed events fill the call; the recording is fetched, sealed and
-   logged; the transcript comes back and is scored; a breach in it raises a QA alert with its
-   time span (the stand-in speaks a script with a breach, so there is one to see).
-2. At 23:30 another dial is refused, with the rule and when it becomes allowed.
+1. At 10:30 in the borrower's own timezone a collector dials a planned call; their phone rings
+   first, then the borrower's; the dialer's signed events fill the call; the recording is
+   fetched, sealed and logged; the transcript comes back and is scored; a breach in it raises a
+   QA alert with its time span (the stand-in speaks a script with a breach, so there is one to
+   see).
+2. At 23:30 in that borrower's own timezone another dial is refused, with the rule and when it
+   becomes allowed (no contact 22:00-08:00 borrower local time: 23:30 in Shanghai is 21:30 in
+   Urumqi, an hour a call to a borrower there is allowed).
 
 The clock is moved to those instants for the demo only (the demo runs at any hour)."""
 
@@ -77,8 +80,9 @@ class Shown:
         self.lines.append(text)
 
 
-def _planned_call(app: App, phone: StandIn) -> tuple[str, str] | None:
-    """A planned agent call of today whose borrower's phone answers."""
+def _planned_call(app: App, phone: StandIn) -> tuple[str, str, ZoneInfo] | None:
+    """A planned agent call of today whose borrower's phone answers: the loan, the action and
+    the borrower's timezone."""
     from arrears.service.conduct.calls import _number
     from arrears.service.outreach.worklist import items
     from arrears.store import tables as t
@@ -88,12 +92,15 @@ def _planned_call(app: App, phone: StandIn) -> tuple[str, str] | None:
             with app.engine.begin() as conn:
                 from sqlalchemy import select
 
-                borrower = conn.execute(
-                    select(t.loan.c.borrower_id).where(t.loan.c.loan_id == item.loan_id)
-                ).scalar_one()
+                b = t.borrower
+                borrower, zone = conn.execute(
+                    select(b.c.borrower_id, b.c.timezone)
+                    .join(t.loan, t.loan.c.borrower_id == b.c.borrower_id)
+                    .where(t.loan.c.loan_id == item.loan_id)
+                ).one()
                 number = _number(app, conn, borrower)
             if number and number[-1] not in "09":
-                return item.loan_id, item.action_id
+                return item.loan_id, item.action_id, ZoneInfo(zone)
     return None
 
 
@@ -108,9 +115,7 @@ def run(
     shown = Shown()
     real = app.clock
     day = real().astimezone(SHANGHAI).date()
-    morning = datetime.combine(day, dtime(10, 30), SHANGHAI)
-    night = datetime.combine(day, dtime(23, 30), SHANGHAI)
-    now = [morning]
+    now = [datetime.combine(day, dtime(10, 30), SHANGHAI)]
     app.clock = lambda: now[0]
     phone = StandIn(secret, persona=persona_of(app), clock=app.clock, breaches=True)
     phone.start()
@@ -126,13 +131,14 @@ def run(
             if found is None:
                 shown.say("no planned agent call to an answering phone today")
                 return shown
-            loan, action = found
+            loan, action, zone = found
+            now[0] = datetime.combine(day, dtime(10, 30), zone)
             placed = calls.dial(app, loan, collector_id=collector, action_id=action)
             shown.attempt_id = placed.attempt_id
             shown.say(
-                f"10:30 {collector} dials loan {loan} from the console: the stand-in rang the "
-                f"collector's phone (seat {collector}) first, then the borrower's "
-                f"{placed.number} (the collector sees only this)"
+                f"10:30 ({zone.key}) {collector} dials loan {loan} from the console: the "
+                f"stand-in rang the collector's phone (seat {collector}) first, then the "
+                f"borrower's {placed.number} (the collector sees only this)"
             )
             phone.drain()
             call = inspection.call_record(app, placed.attempt_id)
@@ -162,15 +168,16 @@ def run(
                 result="conversation",
                 note="borrower confirmed the amount; will pay on Friday",
             )
-            now[0] = night
             other = _planned_call(app, phone)
             if other is not None:
+                now[0] = datetime.combine(day, dtime(23, 30), other[2])
+                at = f"23:30 ({other[2].key})"
                 try:
                     calls.dial(app, other[0], collector_id=collector, action_id=other[1])
-                    shown.say("23:30 the night dial was placed (it should not have been)")
+                    shown.say(f"{at} the night dial was placed (it should not have been)")
                 except ServiceError as exc:
                     said = exc.said("zh-CN") if hasattr(exc, "said") else str(exc)
-                    shown.say(f"23:30 {collector} dials loan {other[0]}: refused")
+                    shown.say(f"{at} {collector} dials loan {other[0]}: refused")
                     shown.say(f"  {exc}")
                     shown.say(f"  {said}")
             if phone.errors:
