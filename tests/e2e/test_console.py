@@ -281,7 +281,14 @@ def test_a_strategy_manager_uploads_diffs_and_activates(
     candidate = shipped.replace('version: "2026.11"', 'version: "2026.12"').replace(
         "{on_day: 10, channel: agent_call", "{on_day: 9, channel: agent_call"
     )
-    page.fill("#text", candidate)
+    # the file chosen, not pasted (the file's field was once never read: always 422)
+    page.fill("#text", "")
+    page.set_input_files(
+        "#file",
+        files=[
+            {"name": "next.yaml", "mimeType": "application/x-yaml", "buffer": candidate.encode()}
+        ],
+    )
     page.click("#upload button[type=submit]")
     expect(page.locator("#versions")).to_contain_text("2026.12")
     page.locator("#versions a", has_text="dry-run diff").first.click()
