@@ -164,6 +164,8 @@ def schema(strategy: Strategy) -> pa.Schema:
             ("prior_since", pa.date32()),
             ("days_in_stage", i64),
             ("paid_today", pa.bool_()),
+            ("paid_today_amount", i64),
+            ("paid_today_share", pa.float64()),
             *((f"xb_{e.name}", i64) for e in strategy.experiments),
         ]
     )
@@ -217,7 +219,7 @@ def build(
     keep = pc.is_valid(stage)
     loan_cols = ["loan_id", "borrower_id", "portfolio_id", "product", "rulebook", "score"]
     loans = decoded(loans_in.select(loan_cols).filter(keep))
-    d = d.select([*AMOUNTS, "paid_today"]).filter(keep)
+    d = d.select([*AMOUNTS, "paid_today", "paid_today_amount"]).filter(keep)
     stage, prior = stage.filter(keep), prior.filter(keep)
     same = pc.fill_null(pc.equal(prior["stage"], stage), False)
     as_of_num = (snap.as_of - delinquency.EPOCH).days
@@ -239,7 +241,24 @@ def build(
         "prior_since": prior["since"],
         "days_in_stage": days_in_stage,
         "paid_today": d["paid_today"],
+        "paid_today_amount": d["paid_today_amount"],
+        "paid_today_share": paid_share(d["paid_today_amount"], d["total_due"]),
     }
     for e in strategy.experiments:
         cols[f"xb_{e.name}"] = buckets_of(e.salt, loans["loan_id"])
     return Accounts(book, pa.table(cols), quarantined)
+
+
+def paid_share(paid: Any, due: Any) -> pa.Array:
+    """What today's payments paid of what was due before them: paid / (paid + due now), not
+    rounded (a threshold such as 0.5 must not be reached by rounding); 0 when nothing was
+    paid. The scalar engine computes it with :func:`share_paid`."""
+    paid_np = np.asarray(pc.fill_null(paid, 0), dtype=np.float64)
+    before = paid_np + np.asarray(pc.fill_null(due, 0), dtype=np.float64)
+    out = np.divide(paid_np, before, out=np.zeros_like(paid_np), where=before > 0)
+    return pa.array(out, pa.float64())
+
+
+def share_paid(paid: int, due: int) -> float:
+    """One account's :func:`paid_share`."""
+    return paid / (paid + due) if paid > 0 and paid + due > 0 else 0.0

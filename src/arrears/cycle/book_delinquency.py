@@ -125,10 +125,10 @@ def compute(
     threads: int | None = None,
     events: Mapping[str, Sequence[LedgerEvent]] | None = None,
 ) -> pa.Table:
-    """One row per loan (in ``loans`` order): DPD, bucket, stage, the amounts owed and whether
-    a payment dated ``as_of`` was posted (``paid_today``). Loans with ``events`` (waivers,
-    arrangements, penalty pauses) are replayed by the scalar domain (the kernel knows payments
-    only)."""
+    """One row per loan (in ``loans`` order): DPD, bucket, stage, the amounts owed, whether a
+    payment dated ``as_of`` was posted (``paid_today``) and how much (``paid_today_amount``).
+    Loans with ``events`` (waivers, arrangements, penalty pauses) are replayed by the scalar
+    domain (the kernel knows payments only)."""
     events = events or {}
     n = loans.num_rows
     pol = _Policies(loans)
@@ -190,9 +190,16 @@ def compute(
             )
         except Exception as exc:  # one account never stops the book: it is quarantined
             why[int(i)] = reason(exc)
+    today = p_paid[keep] == day_number(as_of)
     paid_today = np.zeros(n, np.bool_)
-    paid_today[p_idx[p_paid[keep] == day_number(as_of)]] = True
-    table = _table(loans, out, buckets, stages).append_column("paid_today", pa.array(paid_today))
+    paid_today[p_idx[today]] = True
+    paid_amount = np.zeros(n, np.int64)
+    np.add.at(paid_amount, p_idx[today], _i64(payments["amount"])[keep][today])
+    table = (
+        _table(loans, out, buckets, stages)
+        .append_column("paid_today", pa.array(paid_today))
+        .append_column("paid_today_amount", pa.array(paid_amount, pa.int64()))
+    )
     quarantine = [why.get(i) for i in range(n)] if why else pa.nulls(n, pa.string())
     return table.append_column("quarantine", pa.array(quarantine, pa.string()))
 

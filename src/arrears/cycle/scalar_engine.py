@@ -31,7 +31,7 @@ from arrears.compliance.facts import Attempt, Event, Person, Request, Violation
 from arrears.compliance.rulebook import Rulebook
 from arrears.compliance.rulebook import load as load_rulebook
 from arrears.compliance.rules import holds as holds_rule
-from arrears.cycle.accounts import bucket, local_instant, parse_window, send_window
+from arrears.cycle.accounts import bucket, local_instant, parse_window, send_window, share_paid
 from arrears.cycle.book_delinquency import loan_from_rows
 from arrears.cycle.plan import CONTACT, MEDIUM, PERSON_HOLDS, POINT_KIND
 from arrears.cycle.snapshot import PLACEMENT, WAIVER, Snapshot
@@ -128,6 +128,8 @@ class Account:
             c for c in self.contacts if c["role"] == "debtor" and c["direction"] == "outbound"
         ]
         last = max(debtor_out, key=lambda c: c["at"], default=None)
+        pays = h.pays.get(row["_idx"], [])
+        paid_today = sum(int(p["amount"]) for p in pays if p["paid_on"] == as_of)
         self.env: dict[str, Any] = {
             "dpd": s.dpd,
             "days_in_stage": (as_of - prior["since"]).days if same and prior else 0,
@@ -148,7 +150,9 @@ class Account:
             "plan_active": loan_id in h.plans,
             "placed_with_agency": loan_id in h.placed,
             "hold_active": any(_hold_active(x, ws) for x in self.holds),
-            "paid_today": any(p["paid_on"] == as_of for p in h.pays.get(row["_idx"], [])),
+            "paid_today": any(p["paid_on"] == as_of for p in pays),
+            "paid_today_amount": paid_today,
+            "paid_today_share": share_paid(paid_today, s.total_due),
             "last_contact_result": None if last is None else last["result"],
             "contacts_last_7d": sum(1 for c in debtor_out if m7 <= c["at"] < d0),
             "connected_calls_today": sum(

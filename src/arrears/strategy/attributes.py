@@ -22,6 +22,12 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "hold_active": ("bool", "a hold (dispute, complaint, cease ...) covers the account"),
     "placed_with_agency": ("bool", "the account is placed with a collection agency"),
     "paid_today": ("bool", "a payment dated the business date has been posted"),
+    "paid_today_amount": ("int", "what the payments dated the business date paid (minor units)"),
+    "paid_today_share": (
+        "float",
+        "what today's payments paid of what was due before them, 0 to 1: "
+        "paid_today_amount / (paid_today_amount + total_due)",
+    ),
     "last_contact_result": ("str", "result of the last outbound contact, null if none"),
     "contacts_last_7d": ("int", "outbound contacts in the 7 days before the business date"),
     "connected_calls_today": ("int", "calls answered today, all collectors and agencies"),

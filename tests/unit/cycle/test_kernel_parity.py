@@ -41,6 +41,9 @@ def _expected(loan: Loan, as_of: date) -> dict[str, object]:
         "bucket": s.bucket,
         "stage": s.stage,
         "paid_today": any(not p.reversed and p.date == as_of for p in loan.payments),
+        "paid_today_amount": sum(
+            p.amount for p in loan.payments if not p.reversed and p.date == as_of
+        ),
         "quarantine": None,  # every loan the domain can replay is computed
     }
 
