@@ -156,6 +156,11 @@ def attributes(
         last_contact_result=person.result.argmax(person.at, where=outbound),
     )
     debt = person.filter(person.loan_id.isnull() | (person.loan_id == person.a_loan))
+    # what the borrower said last about this debt (or all of theirs): a collector's wrap-up
+    said = debt.group_by("a_loan").aggregate(
+        delinquency_reason=debt.reason.argmax(debt.at, where=debt.reason.notnull()),
+        last_disposition=debt.disposition.argmax(debt.at, where=debt.disposition.notnull()),
+    )
     calls = out & debt.channel.isin(CALLS) & (debt.at <= debt.a_ws)
     us_counts = ["us_calls_7d", *(f"us_talk_{n}" for n in range(0, 8))]
     per_debt = debt.group_by("a_loan").aggregate(
@@ -217,6 +222,7 @@ def attributes(
         (pr, "loan_id", "loan_id"),
         (ar, "loan_id", "loan_id"),
         (per_person, "loan_id", "a_loan"),
+        (said, "loan_id", "a_loan"),
         (hd, "loan_id", "a_loan"),
         (pts, "borrower_id", "borrower_id"),
     ]

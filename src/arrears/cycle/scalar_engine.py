@@ -129,6 +129,7 @@ class Account:
         ]
         last = max(debtor_out, key=lambda c: c["at"], default=None)
         pays = h.pays.get(row["_idx"], [])
+        said = [c for c in self.contacts if c["loan_id"] in (None, loan_id)]
         paid_today = sum(int(p["amount"]) for p in pays if p["paid_on"] == as_of)
         self.env: dict[str, Any] = {
             "dpd": s.dpd,
@@ -154,6 +155,8 @@ class Account:
             "paid_today_amount": paid_today,
             "paid_today_share": share_paid(paid_today, s.total_due),
             "last_contact_result": None if last is None else last["result"],
+            "delinquency_reason": _latest(said, "reason"),
+            "last_disposition": _latest(said, "disposition"),
             "contacts_last_7d": sum(1 for c in debtor_out if m7 <= c["at"] < d0),
             "connected_calls_today": sum(
                 1
@@ -371,3 +374,9 @@ def _cut(actions: list[dict[str, Any]], capacity: dict[str, int]) -> None:
         items.sort(key=lambda a: (-a["priority"], a["loan_id"], a["step_order"]))
         for a in items[capacity.get(lane, len(items)) :]:
             a["status"], a["rule"] = "cut", f"capacity.{lane}"
+
+
+def _latest(contacts: list[dict[str, Any]], key: str) -> str | None:
+    """The ``key`` of the latest contact that has one (what the borrower said last)."""
+    found = [c for c in contacts if c.get(key)]
+    return max(found, key=lambda c: c["at"])[key] if found else None

@@ -83,6 +83,8 @@ SCHEMAS: dict[str, pa.Schema] = {
             ("direction", S),
             ("role", S),
             ("result", S),
+            ("disposition", S),
+            ("reason", S),
         ]
     ),
     "promises": pa.schema([("loan_id", S), ("status", S), ("settled_on", D)]),
@@ -147,7 +149,10 @@ class Snapshot:
 
 
 #: columns a lake's file may lack (added later; read as nulls)
-OPTIONAL: dict[str, frozenset[str]] = {"borrowers": frozenset({"preferred_channel"})}
+OPTIONAL: dict[str, frozenset[str]] = {
+    "borrowers": frozenset({"preferred_channel"}),
+    "contacts": frozenset({"disposition", "reason"}),
+}
 
 
 class SnapshotError(ValueError):
@@ -381,8 +386,8 @@ def _queries(as_of: date, loans: Sequence[str] | None = None) -> dict[str, str]:
         "preferred_channel FROM borrower" + (f" WHERE 1 = 1{by_borrower}" if by_borrower else ""),
         "points": "SELECT borrower_id, kind, opt_outs FROM contact_point "
         f"WHERE owner_role = 'borrower' AND is_valid{by_borrower}",
-        "contacts": "SELECT borrower_id, loan_id, channel, at, direction, role, result "
-        f"FROM contact_attempt WHERE at >= '{since}'{by_borrower}",
+        "contacts": "SELECT borrower_id, loan_id, channel, at, direction, role, result, "
+        f"disposition, reason FROM contact_attempt WHERE at >= '{since}'{by_borrower}",
         "promises": "SELECT loan_id, status, settled_on FROM promise "
         f"WHERE (status = 'pending' OR settled_on >= '{since}'){by_loan}",
         "holds": "SELECT borrower_id, loan_id, kind, starts_at, ends_at FROM hold "
@@ -401,7 +406,7 @@ NULLABLE: dict[str, frozenset[str]] = {
     "loans": frozenset({"term_months", "first_due_date", "score", *POLICY_FIELDS}),
     "borrowers": frozenset({"consents", "contact_window", "preferred_channel"}),
     "points": frozenset({"opt_outs"}),
-    "contacts": frozenset({"loan_id", "result"}),
+    "contacts": frozenset({"loan_id", "result", "disposition", "reason"}),
     "promises": frozenset({"settled_on"}),
     "holds": frozenset({"loan_id", "ends_at"}),
 }

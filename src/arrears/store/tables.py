@@ -269,6 +269,10 @@ contact_attempt = Table(
     Column("dial_status", String(24)),
     Column("duration_seconds", Integer),
     Column("wrapped_at", UtcDateTime()),
+    # what the contact came to (right_party, wrong_party, refused, dispute ...: DISPOSITIONS)
+    # and the reason for falling behind the borrower gave (job_loss, illness ...: REASONS)
+    Column("disposition", String(24)),
+    Column("reason", String(24)),
 )
 
 # Every contact carries a code; anyone can ask whether a code is real (arrears verify, the
@@ -435,6 +439,8 @@ plan_action = Table(
     Column("attempt_id", String(64)),  # the contact attempt it became
     Column("sent_at", UtcDateTime()),
     Column("last_error", Text),
+    # an unworked call or visit carried over from an earlier day: the date first planned
+    Column("carried_from", Date),
 )
 Index("ix_plan_action_business_date_status", plan_action.c.business_date, plan_action.c.status)
 Index("ix_plan_action_status_window", plan_action.c.status, plan_action.c.window_start)

@@ -29,6 +29,17 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
         "paid_today_amount / (paid_today_amount + total_due)",
     ),
     "last_contact_result": ("str", "result of the last outbound contact, null if none"),
+    "delinquency_reason": (
+        "str",
+        "the borrower's reason for falling behind, as last noted by a collector (job_loss, "
+        "income_drop, illness, business_failure, family, over_indebted, forgot, dispute, fraud, "
+        "other); null if none in the last 90 days",
+    ),
+    "last_disposition": (
+        "str",
+        "what the last answered call or visit came to (right_party, promise, refused, dispute, "
+        "hardship, deceased, bankrupt, third_party, wrong_party); null if none",
+    ),
     "contacts_last_7d": ("int", "outbound contacts in the 7 days before the business date"),
     "connected_calls_today": ("int", "calls answered today, all collectors and agencies"),
     "consent_sms": ("bool", "SMS may be used (consent given and not opted out)"),

@@ -127,6 +127,9 @@ class StrategySpec(_Spec):
     pools: dict[str, QueueSpec] = {}
     suppressions: list[SuppressionSpec] = []
     experiments: list[ExperimentSpec] = []
+    #: how many days an unworked call or visit is carried over to the next days' worklists
+    #: before it expires (0, the default: it expires the next day)
+    carry_over: dict[Literal["agent_call", "visit"], Annotated[int, Field(ge=0, le=7)]] = {}
     treatments: dict[str, dict[str, list[StepSpec]]]
 
 

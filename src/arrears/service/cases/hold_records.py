@@ -13,7 +13,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import Connection, insert, select, update
 
 from arrears.bootstrap import App
 from arrears.cycle.plan import PERSON_HOLDS
@@ -67,28 +67,47 @@ def start_hold(
                 raise NotFound(
                     f"borrower_id: {borrower_id} is not in the store", field="borrower_id"
                 )
-        scope = None if kind in PERSON_HOLDS else loan_id
-        hold_id = f"hd-{uuid.uuid4().hex[:16]}"
-        conn.execute(
-            insert(t.hold).values(
-                hold_id=hold_id,
-                borrower_id=borrower_id,
-                loan_id=scope,
-                kind=kind,
-                starts_at=now,
-                ends_at=ends_at,
-                reason=reason,
-                created_by=by,
-            )
-        )
-        audit.record(
-            conn,
-            "hold",
-            scope or borrower_id,
-            now,
-            {"hold_id": hold_id, "kind": kind, "by": by, "reason": reason},
+        hold_id = insert_hold(
+            conn, kind, borrower_id, loan_id, now, ends_at=ends_at, reason=reason, by=by
         )
     after_commit(app, HoldStarted(hold_id, borrower_id))
+    return hold_id
+
+
+def insert_hold(
+    conn: Connection,
+    kind: str,
+    borrower_id: str,
+    loan_id: str | None,
+    now: datetime,
+    *,
+    ends_at: datetime | None = None,
+    reason: str | None = None,
+    by: str | None = None,
+) -> str:
+    """The hold and its evidence entry, in the caller's transaction (the caller reports
+    :class:`HoldStarted` once it commits); its id. A person's kind covers every debt."""
+    scope = None if kind in PERSON_HOLDS else loan_id
+    hold_id = f"hd-{uuid.uuid4().hex[:16]}"
+    conn.execute(
+        insert(t.hold).values(
+            hold_id=hold_id,
+            borrower_id=borrower_id,
+            loan_id=scope,
+            kind=kind,
+            starts_at=now,
+            ends_at=ends_at,
+            reason=reason,
+            created_by=by,
+        )
+    )
+    audit.record(
+        conn,
+        "hold",
+        scope or borrower_id,
+        now,
+        {"hold_id": hold_id, "kind": kind, "by": by, "reason": reason},
+    )
     return hold_id
 
 

@@ -29,16 +29,20 @@ from arrears.channels import telephony
 from arrears.channels.base import SendFailed
 from arrears.channels.profiles import ProfileError, agent_dialer, read
 from arrears.compliance.facts import FAILED
+from arrears.service.conduct import dispositions
 from arrears.service.conduct.contacts import Judgement, check_inputs, judge, refusal
+from arrears.service.conduct.dispositions import Wrap
 from arrears.service.conduct.inspection import CallNews, recording
 from arrears.service.errors import Conflict, Invalid, NotFound
 from arrears.service.outreach.callbacks import UnknownReference, first_telling, told
+from arrears.service.outreach.pending import after_commit
 from arrears.service.outreach.verify import Contact, record_contact
 from arrears.service.outreach.worklist import DONE
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
 from arrears.store.crypto import mask_phone
+from arrears.store.db import as_utc
 
 #: a call still in progress (a second dial of the same account waits for it)
 LIVE = frozenset({"dialing", "agent_answered", "answered"})
@@ -80,10 +84,16 @@ def masked_number(app: App, borrower_id: str) -> str:
     return mask_phone(number) if number else ""
 
 
-def _planned(conn: Connection, action_id: str, loan_id: str) -> None:
+#: how early a call-back may be dialled before the time the borrower asked for
+CALL_BACK_EARLY = timedelta(minutes=10)
+
+
+def _planned(conn: Connection, action_id: str, loan_id: str, now: datetime) -> None:
     pa_ = t.plan_action
     row = conn.execute(
-        select(pa_.c.loan_id, pa_.c.channel, pa_.c.status).where(pa_.c.action_id == action_id)
+        select(pa_.c.loan_id, pa_.c.channel, pa_.c.status, pa_.c.step_id, pa_.c.window_start).where(
+            pa_.c.action_id == action_id
+        )
     ).first()
     if row is None or row.loan_id != loan_id:
         raise NotFound(f"action_id: {action_id} is not planned for {loan_id}", field="action_id")
@@ -91,6 +101,13 @@ def _planned(conn: Connection, action_id: str, loan_id: str) -> None:
         raise Invalid(f"action_id: a {row.channel} is not dialled", field="action_id")
     if row.status != "planned":
         raise Conflict(f"action_id: {action_id} is {row.status} already", field="action_id")
+    due = as_utc(row.window_start)
+    if row.step_id == "call_back" and now < due - CALL_BACK_EARLY:
+        raise Conflict(
+            f"action_id: the borrower asked to be called back at {due.isoformat()}; "
+            "not before then",
+            field="action_id",
+        )
 
 
 def _in_progress(app: App, conn: Connection, loan_id: str) -> str | None:
@@ -214,7 +231,7 @@ def dial(
         b = t.borrower
         conn.execute(update(b).where(b.c.borrower_id == borrower).values(borrower_id=borrower))
         if action_id is not None:
-            _planned(conn, action_id, loan_id)
+            _planned(conn, action_id, loan_id, now)
         busy = _in_progress(app, conn, loan_id)
         if busy is not None:
             raise Conflict(
@@ -307,18 +324,29 @@ def call_event(app: App, event: dict[str, Any]) -> CallNews:
 
 
 def wrap_up(
-    app: App, attempt_id: str, *, collector_id: str, result: str, note: str | None = None
+    app: App,
+    attempt_id: str,
+    *,
+    collector_id: str,
+    result: str,
+    note: str | None = None,
+    wrap: Wrap | None = None,
 ) -> str:
     """The collector's result and note for a call they dialled: completes the attempt and the
-    plan item it worked. Once only, and only by whoever dialled."""
+    plan item it worked. Once only, and only by whoever dialled. ``wrap``: the disposition,
+    the borrower's reason and a call-back (:mod:`.dispositions`)."""
     require_current(app)
     check_inputs(result, note, collector_id, None)
+    wrap = wrap or Wrap()
     ca, pa_ = t.contact_attempt, t.plan_action
     now = app.clock()
+    with app.engine.connect() as conn:
+        first = _attempt(conn, attempt_id)
+    if first.collector_id != collector_id:
+        raise NotFound(f"attempt_id: {attempt_id} is not a call of yours", field="attempt_id")
+    dispositions.check(app, first.loan_id, result, wrap, worklist=first.action_id is not None)
     with app.engine.begin() as conn:
         row = _attempt(conn, attempt_id)
-        if row.collector_id != collector_id:
-            raise NotFound(f"attempt_id: {attempt_id} is not a call of yours", field="attempt_id")
         if row.dial_status is None:
             raise Invalid(f"attempt_id: {attempt_id} was not dialled from here", field="attempt_id")
         said = row.result
@@ -368,6 +396,11 @@ def wrap_up(
                 )
             ],
         )
+        events = dispositions.apply(
+            app, conn, attempt_id, wrap, by=collector_id, action_id=row.action_id
+        )
+    for event in events:
+        after_commit(app, event)
     return attempt_id
 
 

@@ -24,8 +24,11 @@ from typing import Any
 from sqlalchemy import Connection, Row, and_, select, update
 
 from arrears.bootstrap import App
+from arrears.service.conduct import dispositions
 from arrears.service.conduct.contacts import Judgement, check_inputs, judge, raise_alert, refusal
+from arrears.service.conduct.dispositions import Wrap
 from arrears.service.errors import Conflict, Invalid, NotFound
+from arrears.service.outreach.pending import after_commit
 from arrears.service.outreach.verify import Contact, record_contact
 from arrears.service.outreach.worklist import DONE, WORKED
 from arrears.service.store import require_current
@@ -51,6 +54,9 @@ def _action(app: App, action_id: str) -> Row[Any, Any, Any, Any]:
     if row.status != "planned":
         raise Conflict(f"action {action_id!r}: already {row.status}", field="action_id")
     return row
+
+
+NO_WRAP = Wrap()
 
 
 @dataclass(frozen=True)
@@ -152,17 +158,20 @@ def record_outcome(
     note: str | None = None,
     at: datetime | None = None,
     companion_id: str | None = None,
+    wrap: Wrap = NO_WRAP,
 ) -> str:
     """Record the outcome of one worklist item; returns the contact attempt's id.
-    ``companion_id``: a visit's second collector (visits need two)."""
+    ``companion_id``: a visit's second collector (visits need two); ``wrap``: the
+    disposition, the borrower's reason and a call-back (:mod:`.dispositions`)."""
     require_current(app)
     from arrears.service.conduct.calls import open_call, wrap_up
 
     dialled = open_call(app, action_id, collector_id)
     if dialled is not None:  # dialled from here: judged when dialled; the wrap-up completes it
-        return wrap_up(app, dialled, collector_id=collector_id, result=result, note=note)
+        return wrap_up(app, dialled, collector_id=collector_id, result=result, note=note, wrap=wrap)
     check_inputs(result, note, collector_id, companion_id)
     row = _action(app, action_id)
+    dispositions.check(app, row.loan_id, result, wrap)
     pa_ = t.plan_action
     made = _Made(
         row.loan_id,
@@ -184,7 +193,13 @@ def record_outcome(
         ).rowcount
         if moved != 1:  # another collector recorded it first
             raise Conflict(f"action {action_id!r}: already worked", field="action_id")
-        return _write(app, conn, made, judged, breach)
+        attempt_id = _write(app, conn, made, judged, breach)
+        events = dispositions.apply(
+            app, conn, attempt_id, wrap, by=collector_id, action_id=action_id
+        )
+    for event in events:
+        after_commit(app, event)
+    return attempt_id
 
 
 def record_agency_contact(
@@ -198,6 +213,7 @@ def record_agency_contact(
     note: str | None = None,
     at: datetime | None = None,
     companion_id: str | None = None,
+    wrap: Wrap = NO_WRAP,
 ) -> str:
     """A call or visit an agency made on an account placed with it: the same screen, the same
     gate and the same daily limits as the lender's own (its contacts count against them too);
@@ -206,6 +222,7 @@ def record_agency_contact(
     if channel not in WORKED:
         raise Invalid(f"channel: expected one of {', '.join(WORKED)}", field="channel")
     check_inputs(result, note, collector_id, companion_id)
+    dispositions.check(app, loan_id, result, wrap, worklist=False)
     pl = t.placement
     with app.engine.connect() as conn:
         placed = conn.execute(
@@ -228,7 +245,11 @@ def record_agency_contact(
     )
     judged, breach = _judged(app, made)
     with app.engine.begin() as conn:
-        return _write(app, conn, made, judged, breach)
+        attempt_id = _write(app, conn, made, judged, breach)
+        events = dispositions.apply(app, conn, attempt_id, wrap, by=collector_id)
+    for event in events:
+        after_commit(app, event)
+    return attempt_id
 
 
 _ZH = {"call": "电话", "visit": "上门拜访"}

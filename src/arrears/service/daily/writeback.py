@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, and_, delete, insert, select
+from sqlalchemy import Connection, and_, delete, insert, select, update
 
 from arrears.bootstrap import App
 from arrears.cycle.run import DayPlan
@@ -187,15 +187,101 @@ def write_back(
         changes,
         sick,
     )
+    carried = carry_over(conn, day, plan, base, strategy, dry_run=dry_run)
+    counts["carry_over"] = carried
     if dry_run:
         return result
-    conn.execute(delete(pa_).where(and_(pa_.c.business_date == day, pa_.c.status.in_(UNSENT))))
+    # call-backs set by collectors and items carried over are not the cycle's to replace
+    conn.execute(
+        delete(pa_).where(
+            and_(
+                pa_.c.business_date == day,
+                pa_.c.status.in_(UNSENT),
+                pa_.c.step_id != CALL_BACK_STEP,
+                pa_.c.carried_from.is_(None),
+            )
+        )
+    )
     digest = plan_digest(plan)
     run_id = _record_run(conn, app, day, engine, strategy, counts, digest, started)
     _apply_stages(conn, changes, run_id)
     _insert_plan(conn, plan, run_id)
     result.run_id = run_id
     return result
+
+
+#: people's channels whose unworked items carry over, and the step of a collector's call-back
+CARRIED = ("agent_call", "visit")
+CALL_BACK_STEP = "call_back"
+EXPIRED = "expired"
+
+
+def carry_over(
+    conn: Connection,
+    day: date,
+    plan: pa.Table,
+    book: pa.Table,
+    strategy: Strategy,
+    *,
+    dry_run: bool = False,
+) -> dict[str, int]:
+    """Unworked calls and visits of earlier days, by the strategy's ``carry_over`` rule: carried
+    to ``day`` (the window moved by whole days, ``carried_from`` the date first planned) while
+    within its days, else expired; expired at once when ``day``'s plan works the account on the
+    same channel (``carry_over.replanned``) or the account left collection
+    (``carry_over.left_collection``). The counts by what was done."""
+    pa_ = t.plan_action
+    rows = conn.execute(
+        select(
+            pa_.c.action_id,
+            pa_.c.loan_id,
+            pa_.c.channel,
+            pa_.c.business_date,
+            pa_.c.carried_from,
+            pa_.c.window_start,
+            pa_.c.window_end,
+        ).where(
+            pa_.c.business_date < day,
+            pa_.c.status == "planned",
+            pa_.c.channel.in_(CARRIED),
+        )
+    ).all()
+    if not rows:
+        return {}
+    live = plan.filter(pc.equal(plan["status"], "planned")).select(["loan_id", "channel"])
+    again = set(zip(live["loan_id"].to_pylist(), live["channel"].to_pylist(), strict=True))
+    staged = book.filter(pc.is_valid(book["stage"]))["loan_id"].to_pylist()
+    in_collection = set(staged)
+    done: dict[str, int] = {}
+    for r in rows:
+        first = r.carried_from or r.business_date
+        if r.loan_id not in in_collection:
+            rule: str | None = "carry_over.left_collection"
+        elif (r.loan_id, r.channel) in again:
+            rule = "carry_over.replanned"
+        elif (day - first).days <= strategy.spec.carry_over.get(r.channel, 0):
+            rule = None
+        else:
+            rule = "carry_over.expired"
+        done[rule or "carried"] = done.get(rule or "carried", 0) + 1
+        if dry_run:
+            continue
+        if rule is None:
+            shift = timedelta(days=(day - r.business_date).days)
+            values: dict[str, Any] = {
+                "business_date": day,
+                "carried_from": first,
+                "window_start": db.as_utc(r.window_start) + shift,
+                "window_end": db.as_utc(r.window_end) + shift,
+            }
+        else:
+            values = {"status": EXPIRED, "rule": rule}
+        conn.execute(
+            update(pa_)
+            .where(pa_.c.action_id == r.action_id, pa_.c.status == "planned")
+            .values(**values)
+        )
+    return dict(sorted(done.items()))
 
 
 def _versus(plan: pa.Table, before: dict[str, str]) -> dict[str, int]:

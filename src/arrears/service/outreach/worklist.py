@@ -39,6 +39,10 @@ class WorkItem:
     window_start: datetime
     window_end: datetime
     locale: str
+    #: carried over from an earlier day: the date first planned (None: planned for this day)
+    carried_from: date | None = None
+    #: a call-back a collector set for a time the borrower chose
+    call_back: bool = False
 
 
 def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) -> list[WorkItem]:
@@ -58,6 +62,8 @@ def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) 
                 pa_.c.window_start,
                 pa_.c.window_end,
                 pa_.c.locale,
+                pa_.c.carried_from,
+                (pa_.c.step_id == "call_back").label("call_back"),
             )
             .where(
                 and_(
@@ -75,6 +81,7 @@ def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) 
     for r in rows:
         row = dict(r._mapping)
         row["window_start"], row["window_end"] = as_utc(r.window_start), as_utc(r.window_end)
+        row["call_back"] = bool(r.call_back)
         found.append(WorkItem(**row))
     return found
 

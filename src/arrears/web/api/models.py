@@ -12,9 +12,18 @@ import re
 from datetime import date
 from typing import Annotated, Any, Generic, Literal, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, Strict, StrictBool, field_validator
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    Strict,
+    StrictBool,
+    field_validator,
+)
 
 from arrears import ids
+from arrears.domain.dispositions import DISPOSITIONS, REASONS
 from arrears.web.api.deps import Day
 
 Id = Annotated[str, Strict(), Field(min_length=1, max_length=64, pattern=ids.LENDER_PATTERN)]
@@ -108,6 +117,27 @@ class OutcomeCreate(_In):
     collector_id: Id
     result: Annotated[str, Field(min_length=1, max_length=32)]
     note: Annotated[str, Field(max_length=2000)] | None = None
+    disposition: (
+        Annotated[
+            Literal[tuple(DISPOSITIONS)],  # type: ignore[valid-type]
+            Field(description="what the contact came to, once someone answered"),
+        ]
+        | None
+    ) = None
+    reason: (
+        Annotated[
+            Literal[tuple(REASONS)],  # type: ignore[valid-type]
+            Field(description="the borrower's reason for falling behind (from the borrower only)"),
+        ]
+        | None
+    ) = None
+    call_back_at: (
+        Annotated[
+            AwareDatetime,
+            Field(description="call the borrower back then (with its offset); gated like any call"),
+        ]
+        | None
+    ) = None
 
 
 Row = dict[str, str | int | float | bool | None]

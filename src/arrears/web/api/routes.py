@@ -535,11 +535,17 @@ def _operations(r: APIRouter, app: App, read: Any, write: Any) -> None:
         summary="The outcome of a worked call or visit (the note is checked by the lexicon)",
     )
     def outcome(_: write, action_id: ActionId, body: OutcomeCreate) -> dict[str, Any]:
+        from arrears.service.conduct.dispositions import Wrap
         from arrears.service.conduct.outcomes import record_outcome
 
         attempt = service_call(
             lambda: record_outcome(
-                app, action_id, collector_id=body.collector_id, result=body.result, note=body.note
+                app,
+                action_id,
+                collector_id=body.collector_id,
+                result=body.result,
+                note=body.note,
+                wrap=Wrap(body.disposition, body.reason, body.call_back_at),
             )
         )
         return {"attempt_id": attempt}
