@@ -24,6 +24,7 @@ from babel.support import Translations
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
+from markupsafe import Markup
 
 #: the languages pages are written in, the default first
 LANGS = ("zh-CN", "en")
@@ -73,6 +74,13 @@ def gettext(lang: str) -> Callable[[str], str]:
     return translations(lang).gettext
 
 
+def as_is(value: object) -> Markup:
+    """``value`` (a name, an id, a code) shown as it is inside translated text, marked
+    ``translate="no"``; escaped. A template passes it into a message:
+    ``_('against %(name)s', name=as_is(x))``."""
+    return Markup('<bdi translate="no">{}</bdi>').format(value)
+
+
 def environment(directory: Path, lang: str, **globals_: Any) -> jinja2.Environment:
     """A Jinja2 environment for ``directory``'s templates with ``lang``'s translations
     installed (newstyle gettext), autoescaped."""
@@ -84,7 +92,7 @@ def environment(directory: Path, lang: str, **globals_: Any) -> jinja2.Environme
     env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: whitespace folded
     install = env.install_gettext_translations  # type: ignore[attr-defined]
     install(translations(lang), newstyle=True)
-    env.globals.update(globals_, switch=SWITCH[lang])
+    env.globals.update(globals_, switch=SWITCH[lang], as_is=as_is)
     return env
 
 

@@ -32,6 +32,17 @@ from arrears.store import tables as t
 from arrears.store.db import as_utc
 
 UNMASKED_ROLES = frozenset({"compliance", "admin"})
+#: the holds' names in the Chinese account state (arrears.compliance.rulebook.HOLD_KINDS)
+_HOLD_ZH = {
+    "cease_request": "要求停止联系",
+    "attorney_represented": "已委托律师",
+    "bankruptcy": "破产",
+    "deceased": "已身故",
+    "dispute": "债务异议",
+    "complaint": "投诉",
+    "legal": "法律程序",
+    "hardship": "困难申请",
+}
 
 
 def can_see(app: App, user: Staff, loan_id: str) -> bool:
@@ -291,9 +302,10 @@ def _live_state(app: App, loan_id: str, holds: list[dict[str, Any]]) -> tuple[li
     if state is None:
         return en, zh
     if holds:
-        kinds = ", ".join(sorted({h["kind"] for h in holds}))
-        en.append(f"on hold ({kinds}): no collection contact")
-        zh.append(f"暂停催收（{kinds}）：不得联系")
+        kinds = sorted({h["kind"] for h in holds})
+        en.append(f"on hold ({', '.join(kinds)}): no collection contact")
+        named = "、".join(_HOLD_ZH.get(k, k) for k in kinds)
+        zh.append(f"暂停催收（{named}）：不得联系")
     tz = ZoneInfo(state.timezone)
     if state.allowed and state.until is not None:
         until = state.until.astimezone(tz)

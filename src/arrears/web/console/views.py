@@ -19,6 +19,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
@@ -50,7 +51,7 @@ from arrears.web.console.session import (
 )
 from arrears.web.console.strategy import strategy_pages
 from arrears.web.console.supervisor import supervisor_pages
-from arrears.web.i18n import N_, Pages, gettext
+from arrears.web.i18n import N_, Pages, as_is, gettext
 from arrears.web.labels import labeller
 from arrears.web.refusals import flash_to, refusal
 
@@ -378,9 +379,10 @@ def _account_page(
     except ServiceError:
         return render(request, "base.html", v, status=404)
     _ = gettext(v.lang)
-    script = _(SCRIPTS.get(a.statement["stage"], SCRIPTS["early"])) % {
-        "org": a.creditor or app.settings.org_phone,
-        "id": v.user.collector_id or v.user.username,
+    org = a.creditor or app.settings.org_phone
+    script = escape(_(SCRIPTS.get(a.statement["stage"], SCRIPTS["early"]))) % {
+        "org": as_is(org),  # a name and an id: never translated
+        "id": as_is(v.user.collector_id or v.user.username),
     }
     return render(
         request,
@@ -519,7 +521,7 @@ def _dashboard_charts(k: dict[str, Any], lang: str) -> dict[str, str]:
             _("Accounts by stage"),
         ),
         "bucket": charts.bars(
-            {b: x["total_due"] / 100 for b, x in k["by_bucket"].items()},
+            {label("stage", b): x["total_due"] / 100 for b, x in k["by_bucket"].items()},
             _("Total due by DPD bucket"),
         ),
         "channels": charts.bars(
