@@ -189,6 +189,14 @@ LABELS: dict[str, dict[str, str]] = {
         "done": N_("Done"),
         "sent": N_("Sent"),
     },
+    "source": {  # where a payment, a promise or a complaint came from
+        "bank_transfer": N_("Bank transfer"),
+        "portal": N_("Borrower portal"),
+        "api": N_("Integration (API)"),
+        "collector": N_("Collector"),
+        "agent_call": N_("Call from an agent"),
+        "robocall": N_("Automated call"),
+    },
     "by": {  # who complaints are counted against
         "collector": N_("Collector"),
         "template": N_("Template"),
