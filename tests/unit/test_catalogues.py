@@ -189,3 +189,21 @@ def test_every_code_the_service_hands_a_page_has_a_label() -> None:
     }
     for family, codes in wanted.items():
         assert set(codes) <= set(LABELS[family]), (family, set(codes) - set(LABELS[family]))
+
+
+def test_a_missing_compiled_catalogue_stops_the_page_with_the_way_out(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Never msgids in place of Chinese: without its .mo a language does not load, and says
+    how to build it."""
+    from arrears.web import i18n
+
+    monkeypatch.setattr(i18n, "LOCALE_DIR", tmp_path)
+    i18n._catalogue.cache_clear()
+    try:
+        with pytest.raises(i18n.CatalogueMissing, match="scripts/i18n compile"):
+            i18n.translations("zh-CN")
+        with pytest.raises(i18n.CatalogueMissing):
+            i18n.environment(tmp_path, "en")
+    finally:
+        i18n._catalogue.cache_clear()
