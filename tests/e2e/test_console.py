@@ -164,13 +164,13 @@ def test_a_waiver_above_a_collectors_limit_waits_for_a_supervisor(
     page.fill("#penalty", str(penalty))
     page.fill("#reason", "hospital bills")
     page.click("#arrange button[type=submit]")
-    expect(page.locator(".flash")).to_contain_text("pending_approval")
+    expect(page.locator(".flash")).to_contain_text("Waiting for a second person")
     assert statement_for_loan(app, loan, DAY)["overdue"]["penalty"] == penalty
     page.close()
     boss = signed_in(browser, url, "wang")
     boss.goto(f"{url}/approvals")
     row = boss.locator("#approvals tr", has_text=loan)
-    expect(row).to_contain_text("chen (collector)")
+    expect(row).to_contain_text("chen (Collector)")
     row.locator("text=Approve").click()
     boss.wait_for_url(f"{url}/approvals?flash=saved")
     expect(boss.locator("#approvals tr", has_text=loan)).to_have_count(0)
@@ -232,7 +232,7 @@ def test_a_compliance_officer_searches_verifies_and_exports(
     url, app = console
     page = signed_in(browser, url, "qian")
     page.goto(f"{url}/compliance/audit?verify=1")
-    expect(page.locator("#chain")).to_contain_text("chain intact")
+    expect(page.locator("#chain")).to_contain_text("Chain intact")
     with app.engine.connect() as conn:
         kind, subject = conn.execute(
             select(t.audit_log.c.kind, t.audit_log.c.subject)
@@ -294,7 +294,7 @@ def test_a_strategy_manager_uploads_diffs_and_activates(
     page.locator("#versions a", has_text="dry-run diff").first.click()
     expect(page.locator("#diff")).to_contain_text("against")
     page.locator("#versions button", has_text="activate").first.click()
-    expect(page.locator("#versions")).to_contain_text("active")
+    expect(page.locator("#versions .tag")).to_contain_text("Active")
     assert strategy_from(app, None).version == "2026.12"
     page.close()
 

@@ -272,7 +272,7 @@ def test_a_promise_made_in_the_portal_is_on_the_consoles_timeline(
     desk = signed_in(browser, world.url, "chen")
     desk.goto(f"{world.url}/accounts/L1")
     row = desk.locator("#timeline tr", has_text="promise")
-    expect(row).to_contain_text("pending")
+    expect(row).to_contain_text("Pending")
     expect(row).to_contain_text(_money(due))
     expect(row).to_contain_text("2026-02-25")
     desk.close()

@@ -448,7 +448,7 @@ def test_arrangements_within_limits_are_agreed_above_wait_and_hardship_holds(
     with httpx.Client(base_url=portal.url) as c:
         csrf = sign_in(portal, c)
         page = c.get("/portal/loan/L1/arrange").text
-        assert "1 – 90" in page  # the portfolio's extension limit
+        assert "1 至 90 天" in page  # the portfolio's extension limit (in zh-CN, the default)
         ask = {"csrf": csrf, "kind": "extension", "days": "20"}
         preview = c.post("/portal/loan/L1/arrange", data=ask)
         assert preview.status_code == 200 and 'id="confirm"' in preview.text

@@ -23,9 +23,10 @@ def chromium() -> Iterator[Browser]:
             b.close()
 
 
-def signed_in(browser: Browser, url: str, user: str) -> Page:
-    """A desktop page of the console signed in as ``user``."""
-    page = browser.new_page(locale="en-US", viewport={"width": 1280, "height": 900})
+def signed_in(browser: Browser, url: str, user: str, locale: str = "en-US") -> Page:
+    """A desktop page of the console signed in as ``user``, its browser speaking ``locale``
+    (the console's language when no cookie chose one)."""
+    page = browser.new_page(locale=locale, viewport={"width": 1280, "height": 900})
     page.goto(f"{url}/login")
     page.fill("#username", user)
     page.fill("#password", PASSWORD)

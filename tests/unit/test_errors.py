@@ -70,8 +70,9 @@ def test_pages_head_a_refusal_by_its_kind_in_the_readers_language(lang: str) -> 
 
 
 def test_an_unknown_language_reads_english_and_a_plain_refusal_has_a_headline() -> None:
-    assert headline(Forbidden("x"), "fr") == dict(HEADLINES["en"])[Forbidden]
-    assert headline(ServiceError("x"), "zh-CN") == dict(HEADLINES["zh-CN"])[ServiceError]
+    assert headline(Forbidden("x"), "fr") == dict(HEADLINES)[Forbidden]  # the msgid: English
+    assert headline(ServiceError("x"), "en") == dict(HEADLINES)[ServiceError]
+    assert headline(ServiceError("x"), "zh-CN") == "无法办理"
 
 
 def test_a_flash_address_quotes_the_message() -> None:

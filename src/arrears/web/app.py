@@ -14,6 +14,7 @@ from arrears.web.api.deps import install_problems
 from arrears.web.api.routes import router
 from arrears.web.api.webhooks import add_webhooks
 from arrears.web.console.views import mount_console
+from arrears.web.errors import error_pages
 from arrears.web.nul import Hardened, NoNul
 from arrears.web.portal.public import mount_portal
 
@@ -57,7 +58,7 @@ def create_app(
         redoc_url=None,
         max_body_size=MAX_BODY,
     )
-    install_problems(api)
+    install_problems(api, error_pages())
     api.add_middleware(NoNul)  # no NUL reaches a handler (or PostgreSQL's text)
     api.include_router(router(app), prefix="/api/v1")
     if secret:

@@ -15,34 +15,26 @@ from arrears.service.errors import (
     ServiceError,
     StoreNotReady,
 )
+from arrears.web.i18n import N_, gettext
 
-#: the headline of each kind of refusal, by language (the first kind that matches)
-HEADLINES: dict[str, tuple[tuple[type[ServiceError], str], ...]] = {
-    "zh-CN": (
-        (Invalid, "输入有误"),
-        (NotFound, "未找到"),
-        (Conflict, "与账户当前状态冲突"),
-        (Forbidden, "您的角色无权执行此操作"),
-        (LimitExceeded, "超出资产包政策的限额"),
-        (StoreNotReady, "数据库尚未就绪"),
-        (ServiceError, "无法办理"),
-    ),
-    "en": (
-        (Invalid, "Not accepted"),
-        (NotFound, "Not found"),
-        (Conflict, "Not possible as the account stands"),
-        (Forbidden, "Your role may not do this"),
-        (LimitExceeded, "Beyond the portfolio policy's limit"),
-        (StoreNotReady, "The store is not ready"),
-        (ServiceError, "Cannot be done"),
-    ),
-}
+#: what a page says of a form sent with an outdated CSRF token (the HTTP error's detail)
+STALE_FORM = N_("The form is out of date (CSRF); reload the page.")
+#: the headline of each kind of refusal (the first kind that matches), translated when shown
+HEADLINES: tuple[tuple[type[ServiceError], str], ...] = (
+    (Invalid, N_("Not accepted")),
+    (NotFound, N_("Not found")),
+    (Conflict, N_("Not possible as the account stands")),
+    (Forbidden, N_("Your role may not do this")),
+    (LimitExceeded, N_("Beyond the portfolio policy's limit")),
+    (StoreNotReady, N_("The store is not ready")),
+    (ServiceError, N_("Cannot be done")),
+)
 
 
 def headline(exc: ServiceError, lang: str) -> str:
-    """The headline of ``exc``'s kind in ``lang`` (English for a language without one)."""
-    table = HEADLINES.get(lang, HEADLINES["en"])
-    return next(text for kind, text in table if isinstance(exc, kind))
+    """The headline of ``exc``'s kind in ``lang``."""
+    _ = gettext(lang)
+    return _(next(text for kind, text in HEADLINES if isinstance(exc, kind)))
 
 
 def refusal(exc: ServiceError, lang: str) -> str:

@@ -32,6 +32,17 @@ from arrears.store import tables as t
 from arrears.store.db import as_utc
 
 UNMASKED_ROLES = frozenset({"compliance", "admin"})
+#: the holds' names in the Chinese account state (arrears.compliance.rulebook.HOLD_KINDS)
+_HOLD_ZH = {
+    "cease_request": "要求停止联系",
+    "attorney_represented": "已委托律师",
+    "bankruptcy": "破产",
+    "deceased": "已身故",
+    "dispute": "债务异议",
+    "complaint": "投诉",
+    "legal": "法律程序",
+    "hardship": "困难申请",
+}
 
 
 def can_see(app: App, user: Staff, loan_id: str) -> bool:
@@ -166,7 +177,9 @@ def _masked_reason(row: dict[str, Any], known: Known, unmasked: bool) -> dict[st
 
 def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any]]:
     """Contacts, payments, promises, holds, complaints and arrangements, newest first (an
-    ended hold's end too; a hold set to expire shows its end before it comes)."""
+    ended hold's end too; a hold set to expire shows its end before it comes). Each event says
+    ``what`` in English and, for a page to word in its reader's language, the codes it is made
+    of (``status``, ``result``, ``hold`` and ``edge``, ``category``, ``arrangement``...)."""
     events: list[dict[str, Any]] = []
     ca = t.contact_attempt
     for c in conn.execute(
@@ -178,6 +191,8 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
                 "kind": "contact",
                 "channel": c["channel"],
                 "what": c["template"] or c["result"] or "",
+                "template": c["template"],
+                "result": c["result"],
                 "who": c["collector_id"],
                 "detail": (app.cipher.open_text(CONTENT, c["content"]) or "")[:200],
                 "direction": c["direction"],
@@ -190,6 +205,7 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
                 "at": as_utc(at),
                 "kind": "payment",
                 "what": p["status"],
+                "status": p["status"],
                 "amount": p["amount"],
                 "detail": p["payment_id"],
                 "who": p["source"],
@@ -201,8 +217,10 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
                 "at": as_utc(p["made_at"]),
                 "kind": "promise",
                 "what": p["status"],
+                "status": p["status"],
                 "amount": p["amount"],
                 "detail": f"by {p['due_on']}",
+                "due_on": p["due_on"],
                 "who": p["made_by"],
             }
         )
@@ -215,6 +233,8 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
                 "at": as_utc(x["starts_at"]),
                 "kind": "hold",
                 "what": f"{x['kind']} starts",
+                "hold": x["kind"],
+                "edge": "starts",
                 "detail": x["reason"] or "",
                 "who": x["created_by"],
             }
@@ -225,6 +245,8 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
                     "at": as_utc(x["ends_at"]),
                     "kind": "hold",
                     "what": f"{x['kind']} ends",
+                    "hold": x["kind"],
+                    "edge": "ends",
                     "detail": x["end_reason"] or "",
                     "who": x["ended_by"],
                 }
@@ -235,6 +257,8 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
                 "at": as_utc(c["received_at"]),
                 "kind": "complaint",
                 "what": f"{c['category']} ({c['status']})",
+                "category": c["category"],
+                "status": c["status"],
                 "detail": (c["description"] or "")[:200],
                 "who": c["source"],
             }
@@ -247,6 +271,8 @@ def _timeline(app: App, conn: Any, bid: str, loan_id: str) -> list[dict[str, Any
                 "at": as_utc(a["proposed_at"]) if a["proposed_at"] else None,
                 "kind": "arrangement",
                 "what": f"{a['kind']} ({a['status']})",
+                "arrangement": a["kind"],
+                "status": a["status"],
                 "detail": a["reason"] or "",
                 "who": a["proposed_by"],
             }
@@ -276,9 +302,10 @@ def _live_state(app: App, loan_id: str, holds: list[dict[str, Any]]) -> tuple[li
     if state is None:
         return en, zh
     if holds:
-        kinds = ", ".join(sorted({h["kind"] for h in holds}))
-        en.append(f"on hold ({kinds}): no collection contact")
-        zh.append(f"暂停催收（{kinds}）：不得联系")
+        kinds = sorted({h["kind"] for h in holds})
+        en.append(f"on hold ({', '.join(kinds)}): no collection contact")
+        named = "、".join(_HOLD_ZH.get(k, k) for k in kinds)
+        zh.append(f"暂停催收（{named}）：不得联系")
     tz = ZoneInfo(state.timezone)
     if state.allowed and state.until is not None:
         until = state.until.astimezone(tz)

@@ -91,6 +91,10 @@ def exists(app: App, loan_id: str) -> bool:
         )
 
 
+#: the roles that break glass, as the Chinese wording of the alert names them
+_ROLE_ZH = {"collector": "催收员", "field_agent": "外访员"}
+
+
 def break_glass(app: App, user: Staff, loan_id: str, reason: str) -> str:
     """Open ``loan_id`` outside ``user``'s scope for the rest of the day, for ``reason``:
     logged and raised to compliance. Returns the grant's id."""
@@ -127,7 +131,8 @@ def break_glass(app: App, user: Staff, loan_id: str, reason: str) -> str:
             at=now,
             rules=[{"rule": "scope.break_glass", "grant_id": grant_id}],
             detail=f"{user.username} ({user.role}) opened {loan_id} outside their queues: {why}",
-            detail_zh=f"{user.username}（{user.role}）在其队列之外打开了账户 {loan_id}：{why}",
+            detail_zh=f"{user.username}（{_ROLE_ZH.get(user.role, user.role)}）"
+            f"在其队列之外打开了账户 {loan_id}：{why}",
             loan_id=loan_id,
             borrower_id=borrower,
             collector_id=user.collector_id or user.username,

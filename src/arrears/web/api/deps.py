@@ -70,8 +70,11 @@ PROBLEMS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def install_problems(api: FastAPI) -> None:
-    """Every error as application/problem+json."""
+def install_problems(
+    api: FastAPI, page: Callable[[Request, StarletteHTTPException], Response] | None = None
+) -> None:
+    """Every error of the API as application/problem+json; an error on a page's address as
+    ``page`` draws it (a plain page when None)."""
 
     async def invalid(_: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, RequestValidationError)
@@ -84,6 +87,8 @@ def install_problems(api: FastAPI) -> None:
         assert isinstance(exc, StarletteHTTPException)
         path = request.url.path
         if not path.startswith("/api/") and path != "/portal/pay/notify":  # a page, not JSON
+            if page is not None:
+                return page(request, exc)
             text = html.escape(str(exc.detail))
             return HTMLResponse(
                 f"<!doctype html><meta charset=utf-8><title>{exc.status_code}"

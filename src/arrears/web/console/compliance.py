@@ -10,6 +10,7 @@ import json
 from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -23,6 +24,7 @@ from arrears.service.staff.users import log_access
 from arrears.store.db import as_utc
 from arrears.web.console import charts
 from arrears.web.console.session import Render
+from arrears.web.i18n import gettext, translations
 from arrears.web.refusals import flash_to
 
 PER_PAGE = 50
@@ -106,7 +108,9 @@ def _log_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
         end = parse_day(until) or app.today()
         start = parse_day(since) or end - timedelta(days=30)
         rows = evidence_search.decisions_by_rule(app, start, end)
-        chart = charts.bars({f"{x.rule}": x.count for x in rows[:15]}, "decisions by rule")
+        _ = gettext(v.lang)
+        title = _("Decisions by rule")
+        chart = charts.bars({f"{x.rule}": x.count for x in rows[:15]}, title, codes=True)
         return render(request, "gate.html", v, rows=rows, chart=chart, since=start, until=end)
 
 
@@ -119,7 +123,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
         for x in rows:
             x["late"] = x["status"] != "resolved" and as_utc(x["sla_due_at"]) < now
             x["files"] = complaint_files.evidence_of(app, x["complaint_id"])
-        return render(request, "complaints.html", v, rows=rows, showing=status, now=now)
+        return render(request, "complaints.html", v, rows=rows, showing=showing, now=now)
 
     @r.get("/compliance/complaint-files/{evidence_id}")
     def complaint_file(v: officers, evidence_id: str) -> Response:
@@ -160,8 +164,12 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
         from arrears.service.cases.complaints import escalate as do
 
         done = do(app)
+        n = len(done)
+        said = translations(v.lang).ngettext(
+            "%(num)d complaint escalated.", "%(num)d complaints escalated.", n
+        ) % {"num": n}
         return RedirectResponse(
-            f"/compliance/complaints?flash={len(done)} escalated", status_code=303
+            f"/compliance/complaints?flash={quote(said, safe='')}", status_code=303
         )
 
     _evidence_pages(r, app, officers)

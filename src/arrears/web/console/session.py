@@ -16,6 +16,7 @@ from arrears.bootstrap import App
 from arrears.service.staff.users import Staff, session_user
 from arrears.settings import Env
 from arrears.web.nul import refuse_control_fields
+from arrears.web.refusals import STALE_FORM
 
 #: renders a page: (request, template, visitor, status=..., **context)
 Render = Callable[..., HTMLResponse]
@@ -69,7 +70,7 @@ def visitor(
             form = await request.form()
             given = str(form.get("csrf") or request.headers.get("X-CSRF-Token") or "")
             if not hmac.compare_digest(given, csrf):
-                raise HTTPException(403, "the form is out of date (CSRF); reload the page")
+                raise HTTPException(403, STALE_FORM)
             try:
                 refuse_control_fields(form)
             except HTTPException:

@@ -18,6 +18,7 @@ from starlette.datastructures import UploadFile
 from arrears.bootstrap import App
 from arrears.service.errors import ServiceError
 from arrears.web.console.session import Render
+from arrears.web.i18n import gettext
 from arrears.web.refusals import flash_to, refusal
 
 MAX_UPLOAD = 200_000
@@ -73,11 +74,9 @@ def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, tex
     from arrears.service.daily import strategies
 
     if not text.strip() or len(text) > MAX_UPLOAD:
+        _ = gettext(v.lang)
         return page(
-            request,
-            v,
-            status=422,
-            problems=["give the strategy's YAML (≤ 200 kB)"],
+            request, v, status=422, problems=[_("Give the strategy's YAML (200 kB at most).")]
         )
     done = strategies.upload(app, text, by=v.user.username)
     if done.problems:

@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from fastapi.staticfiles import StaticFiles
-from fastapi.templating import Jinja2Templates
+from markupsafe import escape
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
@@ -39,7 +39,6 @@ from arrears.store.db import as_utc
 from arrears.web.console import charts
 from arrears.web.console.calls import call_pages
 from arrears.web.console.compliance import compliance_pages, parse_day
-from arrears.web.console.i18n import tr
 from arrears.web.console.session import (
     COOKIE,
     LANG_COOKIE,
@@ -52,25 +51,25 @@ from arrears.web.console.session import (
 )
 from arrears.web.console.strategy import strategy_pages
 from arrears.web.console.supervisor import supervisor_pages
+from arrears.web.i18n import N_, Pages, as_is, gettext
+from arrears.web.labels import labeller
 from arrears.web.refusals import flash_to, refusal
 
 HERE = Path(__file__).parent
 LOGIN_CSRF = "arrears_login_csrf"
 #: the queues a role works when none are assigned
 WORKERS = ("collector", "field_agent")
+#: what the collector says at each stage (in the page's language)
 SCRIPTS = {
-    "early": ("您好，我是{org}催收专员（工号{id}）。您的借款已逾期，请尽快还款；"
-              "如有困难可以申请还款安排。",
-              "Hello, this is {org} collections (agent {id}). Your loan is overdue; please pay, "
-              "or ask about a repayment arrangement if you are in difficulty."),
-    "mid": ("您好，我是{org}（工号{id}）。您的借款逾期已超过半个月，我们可以为您办理展期或分期。",
-            "Hello, {org} (agent {id}). Your loan is over two weeks late; we can offer an "
-            "extension or an instalment plan."),
-    "late": ("您好，我是{org}（工号{id}）。您的借款已严重逾期，"
-             "请与我们商定还款计划，以免进一步处理。",
-             "Hello, {org} (agent {id}). Your loan is seriously overdue; let us agree a plan to "
-             "avoid further steps."),
+    "early": N_("Hello, this is %(org)s collections (agent %(id)s). Your loan is overdue; please "
+                "pay, or ask about a repayment arrangement if you are in difficulty."),
+    "mid": N_("Hello, %(org)s (agent %(id)s). Your loan is over two weeks late; we can offer an "
+              "extension or an instalment plan."),
+    "late": N_("Hello, %(org)s (agent %(id)s). Your loan is seriously overdue; let us agree a "
+               "plan to avoid further steps."),
 }  # fmt: skip
+#: the messages a page is sent back with (``?flash=saved``); any other flash is shown as given
+FLASHES = {"saved": N_("Saved.")}
 
 
 def money(fen: int | None) -> str:
@@ -87,7 +86,11 @@ def mount_console(api: FastAPI, app: App) -> None:
     def local(at: datetime) -> datetime:
         return as_utc(at).astimezone(zone)
 
-    templates = Jinja2Templates(directory=str(HERE / "templates"))
+    pages = Pages(
+        HERE / "templates",
+        {"money": money, "pct": pct, "local": local},
+        lambda lang: {"label": labeller(lang)},
+    )
     api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
 
     async def to_login(_: Request, __: Exception) -> Response:
@@ -112,19 +115,17 @@ def mount_console(api: FastAPI, app: App) -> None:
     ) -> HTMLResponse:
         lang = v.lang if v else lang_of(request)
         flash = request.query_params.get("flash")
+        if flash in FLASHES:
+            flash = gettext(lang)(FLASHES[flash])
         base = {
-            "w": tr(lang),
             "lang": lang,
             "me": v.user if v else None,
             "csrf": v.csrf if v else "",
-            "money": money,
-            "pct": pct,
-            "local": local,
-            "flash": tr(lang)(flash) if flash else None,
+            "flash": flash or None,
             "flash_error": False,
             "status": status,
         }
-        return templates.TemplateResponse(request, name, {**base, **ctx}, status_code=status)
+        return pages.render(request, lang, name, {**base, **ctx}, status)
 
     r = APIRouter(include_in_schema=False)
     _auth_pages(r, app, render, anyone)
@@ -158,14 +159,23 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
         password: Annotated[str, Form(max_length=200)],
         csrf: Annotated[str, Form(max_length=64)] = "",
     ) -> Response:
-        words = tr(lang_of(request))
+        _ = gettext(lang_of(request))
         expected = request.cookies.get(LOGIN_CSRF, "")
         if not expected or not hmac.compare_digest(csrf.encode(), expected.encode()):
-            return login_form(request, 403, words("login_expired"))
+            return login_form(
+                request, 403, _("The sign-in form had expired; please sign in again.")
+            )
         try:
             user = authenticate(app, username, password)
         except AuthError:
-            return login_form(request, 401, words("wrong_login"))
+            return login_form(
+                request,
+                401,
+                _(
+                    "Wrong username or password, or too many failed sign-ins: after 5 in a row, "
+                    "sign-in is locked for 15 minutes."
+                ),
+            )
         token, _ = open_session(app, user.user_id)
         out = RedirectResponse("/", status_code=303)
         out.set_cookie(
@@ -208,7 +218,8 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
         decision = screen(text)
         words = [f.reason(v.lang) for f in decision.findings]
         sep = "；" if v.lang.startswith("zh") else "; "
-        msg = (tr(v.lang)("note_refused") + ": " + sep.join(words)) if words else ""
+        _ = gettext(v.lang)
+        msg = _("The note was refused: %(why)s") % {"why": sep.join(words)} if words else ""
         spans = [
             {"start": f.start, "end": f.end, "category": f.category} for f in decision.findings
         ]
@@ -284,7 +295,9 @@ def _agency_contact(
     from arrears.service.conduct.outcomes import record_agency_contact
 
     if v.user.role != "agency" or not v.user.agency:
-        return show(request, v, loan_id, flash=tr(v.lang)("not_yours"), flash_error=True)
+        _ = gettext(v.lang)
+        flash = _("Only the agency an account is placed with records its contacts here.")
+        return show(request, v, loan_id, flash=flash, flash_error=True)
     try:
         record_agency_contact(
             app,
@@ -298,7 +311,7 @@ def _agency_contact(
         )
     except ServiceError as exc:
         return show(request, v, loan_id, flash=refusal(exc, v.lang), flash_error=True)
-    return show(request, v, loan_id, flash=tr(v.lang)("saved"))
+    return show(request, v, loan_id, flash=gettext(v.lang)(FLASHES["saved"]))
 
 
 def _save_wrap_up(
@@ -335,13 +348,13 @@ def _propose(
         )
     except (ServiceError, ValueError) as exc:
         return show(request, v, loan_id, flash=_said(exc, v.lang), flash_error=True)
-    waiting = " — " + tr(v.lang)("waiting") if p.status == "pending_approval" else ""
-    return show(
-        request,
-        v,
-        loan_id,
-        flash=f"{kind} {p.arrangement_id}: {p.status}{waiting}",
-    )
+    _, label = gettext(v.lang), labeller(v.lang)
+    said = _("%(kind)s %(ref)s: %(status)s") % {
+        "kind": label("arrangement", kind),
+        "ref": p.arrangement_id,
+        "status": label("arrangement_status", p.status),
+    }
+    return show(request, v, loan_id, flash=said)
 
 
 def _said(exc: Exception, lang: str) -> str:
@@ -365,10 +378,12 @@ def _account_page(
         a = account(app, v.user, loan_id)
     except ServiceError:
         return render(request, "base.html", v, status=404)
-    zh, en = SCRIPTS.get(a.statement["stage"], SCRIPTS["early"])
-    script = (zh if v.lang == "zh-CN" else en).format(
-        org=a.creditor or app.settings.org_phone, id=v.user.collector_id or v.user.username
-    )
+    _ = gettext(v.lang)
+    org = a.creditor or app.settings.org_phone
+    script = escape(_(SCRIPTS.get(a.statement["stage"], SCRIPTS["early"]))) % {
+        "org": as_is(org),  # a name and an id: never translated
+        "id": as_is(v.user.collector_id or v.user.username),
+    }
     return render(
         request,
         "account.html",
@@ -387,9 +402,10 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
     from arrears.service.cases.promises import Part, make_promise
     from arrears.service.conduct.outcomes import record_outcome
 
+    _ = gettext(v.lang)
     action_id = str(form.get("action_id", ""))
     if action_id != _my_action(app, v, loan_id):
-        return "not an item of your queues today"
+        return _("Not an item of your queues today.")
     who = v.user.collector_id or v.user.username
     try:
         record_outcome(
@@ -412,7 +428,9 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
             part = Part(date.fromisoformat(when), int(amount))
             make_promise(app, loan_id, [part], source="agent_call", made_by=who)
         except (ServiceError, ValueError) as exc:
-            return f"outcome saved; promise refused: {_said(exc, v.lang)}"
+            return _("Outcome saved; the promise was refused: %(why)s") % {
+                "why": _said(exc, v.lang)
+            }
     return None
 
 
@@ -483,23 +501,7 @@ def _oversight_pages(
         end = parse_day(until) or app.today()
         start = parse_day(since) or end - timedelta(days=30)
         k = measures(app, min(start, end), end)
-        graphs = {
-            "stage": charts.bars({s: x["loans"] for s, x in k["by_stage"].items()}, "by stage"),
-            "bucket": charts.bars(
-                {b: x["total_due"] / 100 for b, x in k["by_bucket"].items()},
-                "by bucket (total due)",
-            ),
-            "channels": charts.bars(k["contacts_by_channel"], "contacts by channel"),
-            "blocks": charts.bars(dict(list(k["blocks_by_rule"].items())[:12]), "blocks by rule"),
-            "complaints": charts.bars(
-                {
-                    f"{c['by']}:{c['who']}": c["per_10k"]
-                    for c in k["complaints_per_10k"]
-                    if c["complaints"]
-                },
-                "complaints per 10,000 contacts",
-            ),
-        }
+        graphs = _dashboard_charts(k, v.lang)
         from arrears.service.daily.runs import last_run
 
         return render(request, "dashboard.html", v, k=k, charts=graphs, run=last_run(app))
@@ -507,3 +509,35 @@ def _oversight_pages(
     @r.get("/agency")
     def placed(request: Request, v: agency) -> HTMLResponse:
         return render(request, "agency.html", v, rows=placed_with(app, v.user.agency))
+
+
+def _dashboard_charts(k: dict[str, Any], lang: str) -> dict[str, str]:
+    """The dashboard's charts, titled and labelled in ``lang`` (rule ids, collector ids and
+    template names are codes, shown as they are)."""
+    _, label = gettext(lang), labeller(lang)
+    return {
+        "stage": charts.bars(
+            {label("stage", s): x["loans"] for s, x in k["by_stage"].items()},
+            _("Accounts by stage"),
+        ),
+        "bucket": charts.bars(
+            {label("stage", b): x["total_due"] / 100 for b, x in k["by_bucket"].items()},
+            _("Total due by DPD bucket"),
+        ),
+        "channels": charts.bars(
+            {label("channel", c): n for c, n in k["contacts_by_channel"].items()},
+            _("Contacts by channel"),
+        ),
+        "blocks": charts.bars(
+            dict(list(k["blocks_by_rule"].items())[:12]), _("Blocks by rule"), codes=True
+        ),
+        "complaints": charts.bars(
+            {
+                f"{label('by', c['by'])}: {c['who']}": c["per_10k"]
+                for c in k["complaints_per_10k"]
+                if c["complaints"]
+            },
+            _("Complaints per 10,000 contacts"),
+            codes=True,
+        ),
+    }

@@ -27,6 +27,7 @@ from arrears.service.borrower.signin import Session
 from arrears.service.cases import evidence
 from arrears.service.cases.complaints import CATEGORIES, file_complaint
 from arrears.service.errors import Invalid, ServiceError
+from arrears.web.i18n import N_, gettext
 from arrears.web.portal.context import (
     COOKIE,
     LANG,
@@ -39,12 +40,21 @@ from arrears.web.portal.context import (
     to_sign_in,
 )
 from arrears.web.portal.limits import Limiter
-from arrears.web.refusals import refusal
+from arrears.web.refusals import STALE_FORM, refusal
 
 WINDOW = timedelta(minutes=10)
 CODE_SENDS, GUESSES = 5, 10
 #: the most an upload may be (every file at its largest, and the form's words)
 MAX_UPLOAD = evidence.MAX_FILES * evidence.MAX_BYTES + 64 * 1024
+#: what a page says when it refuses (translated when shown)
+TOO_MANY = N_("Too many tries; please wait and try again.")
+WRONG_CODE = N_("That code is wrong or has expired; ask for a new one.")
+TOO_LARGE = N_("Evidence: the upload is too large.")
+
+
+def said(request: Request, text: str) -> str:
+    """``text`` (marked with N_) in the language of the page answering ``request``."""
+    return gettext(lang_of(request))(text)
 
 
 def mount_borrower(api: FastAPI, app: App, p: Portal, sms: Channel) -> None:
@@ -85,7 +95,9 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
         if not fresh(request, csrf):
             return p.render(request, "signin.html", status=403, ref=ref)
         if sends.allow(request) is not None:
-            return p.render(request, "signin.html", status=429, ref=ref, problem="too_many")
+            return p.render(
+                request, "signin.html", status=429, ref=ref, problem=said(request, TOO_MANY)
+            )
         # answered before the work: a known reference (a code stored, logged and sent) and an
         # unknown one (nothing) take the same time to answer
         page = p.render(request, "signin.html", ref=ref, sent=True)
@@ -103,12 +115,22 @@ def _sign_in(r: APIRouter, app: App, p: Portal, sms: Channel) -> None:
             return p.render(request, "signin.html", status=403, ref=ref, sent=True)
         if guesses.allow(request) is not None:
             return p.render(
-                request, "signin.html", status=429, ref=ref, sent=True, problem="too_many"
+                request,
+                "signin.html",
+                status=429,
+                ref=ref,
+                sent=True,
+                problem=said(request, TOO_MANY),
             )
         found = signin.sign_in(app, ref, code)
         if found is None:
             return p.render(
-                request, "signin.html", status=401, ref=ref, sent=True, problem="wrong_code"
+                request,
+                "signin.html",
+                status=401,
+                ref=ref,
+                sent=True,
+                problem=said(request, WRONG_CODE),
             )
         return _welcome(app, p, request, found)
 
@@ -255,11 +277,11 @@ def _complaints(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
                 request,
                 who,
                 413,
-                problem="evidence: the upload is too large",
+                problem=said(request, TOO_LARGE),
             )
         async with request.form(max_files=evidence.MAX_FILES + 1, max_fields=60) as form:
             if not hmac.compare_digest(str(form.get("csrf") or ""), who.csrf):
-                raise HTTPException(403, "the form is out of date (CSRF); reload the page")
+                raise HTTPException(403, STALE_FORM)
             uploads = await _uploads(form)
             try:
                 filed = await run_in_threadpool(_file, app, who, form, uploads)

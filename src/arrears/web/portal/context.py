@@ -12,15 +12,16 @@ from typing import Any
 
 from fastapi import HTTPException, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.service.borrower.signin import Session, session_of
 from arrears.web.console.session import secure_cookies
 from arrears.web.console.views import money
+from arrears.web.i18n import LANGS, Pages
+from arrears.web.labels import labeller
 from arrears.web.nul import refuse_control_fields
-from arrears.web.portal.words import WORDS
+from arrears.web.refusals import STALE_FORM
 
 HERE = Path(__file__).parent
 COOKIE = "arrears_portal"
@@ -32,7 +33,7 @@ FORM_FILES, FORM_FIELDS = 6, 60  # the double-submit token of the forms before s
 
 def lang_of(request: Request) -> str:
     for chosen in (request.query_params.get("lang"), request.cookies.get(LANG)):
-        if chosen in WORDS:
+        if chosen in LANGS:
             return str(chosen)
     return "en" if request.headers.get("Accept-Language", "").lower().startswith("en") else "zh-CN"
 
@@ -46,8 +47,9 @@ class Portal:
 
     def __init__(self, app: App) -> None:
         self.app = app
-        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
-        self.templates.env.globals["money"] = money
+        self.pages = Pages(
+            HERE / "templates", {"money": money}, lambda lang: {"label": labeller(lang)}
+        )
 
     def render(
         self,
@@ -59,29 +61,18 @@ class Portal:
         **ctx: Any,
     ) -> HTMLResponse:
         lang = lang or lang_of(request)
-        words = WORDS[lang]
         token = request.cookies.get(TOKEN) or secrets.token_urlsafe(24)
-
-        def w(key: str, **values: str) -> str:
-            text = words.get(key, key)
-            return text.format(**values) if values else text
-
-        out = self.templates.TemplateResponse(
+        out = self.pages.render(
             request,
+            lang,
             template,
-            {
-                "lang": lang,
-                "w": w,
-                "token": token,
-                "session": session,
-                **ctx,
-            },
-            status_code=status,
+            {"lang": lang, "token": token, "session": session, **ctx},
+            status,
         )
         out.set_cookie(
             TOKEN, token, httponly=True, samesite="strict", secure=secure_cookies(self.app)
         )
-        if request.query_params.get("lang") in WORDS:
+        if request.query_params.get("lang") in LANGS:
             out.set_cookie(LANG, lang, samesite="lax", secure=secure_cookies(self.app))
         return out
 
@@ -134,7 +125,7 @@ def borrower(app: App) -> Callable[[Request], Awaitable[Session]]:
             raise SignInFirst()
         if request.method not in ("GET", "HEAD", "OPTIONS"):  # whatever the content type
             if not await csrf_ok(request, found.csrf):
-                raise HTTPException(403, "the form is out of date (CSRF); reload the page")
+                raise HTTPException(403, STALE_FORM)
         return found
 
     return check

@@ -60,7 +60,7 @@ def mount_portal(api: FastAPI, app: App, sms: Channel | None = None) -> None:
             return p.render(request, "verify.html", status=403, typed=code)
         wait = limiter.allow(request)
         if wait is not None:
-            minutes = f"{max(1, round(wait.total_seconds() / 60))} min"
+            minutes = max(1, round(wait.total_seconds() / 60))
             return p.render(request, "verify.html", status=429, typed=code, limited=minutes)
         return p.render(
             request, "verify.html", typed=code, verdict=_verdict(verify(app, code), zone)
@@ -78,7 +78,7 @@ def mount_portal(api: FastAPI, app: App, sms: Channel | None = None) -> None:
         if not fresh(request, csrf):
             return p.render(request, "verify.html", status=403)
         if limiter.allow(request) is not None:
-            return p.render(request, "verify.html", status=429, limited="10 min")
+            return p.render(request, "verify.html", status=429, limited=10)
         entry = audit.Entry(
             kind="scam_report",
             subject="portal",

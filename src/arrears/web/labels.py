@@ -1,0 +1,219 @@
+"""The words pages show for the codes the service hands them (a stage, a channel, a call's
+result, a complaint's status...): English labels marked for the catalogue with :func:`N_` and
+translated when a page is drawn (``label(family, code)`` in a template). A code without a label
+(one a configuration made up) is shown as it is.
+
+>>> LABELS["stage"]["early"]
+'Early'
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from arrears.web.i18n import N_, translations
+
+LABELS: dict[str, dict[str, str]] = {
+    "role": {
+        "admin": N_("Administrator"),
+        "strategy_manager": N_("Strategy manager"),
+        "supervisor": N_("Supervisor"),
+        "collector": N_("Collector"),
+        "field_agent": N_("Field agent"),
+        "compliance": N_("Compliance officer"),
+        "agency": N_("Agency"),
+    },
+    "stage": {
+        "current": N_("Current"),
+        "pre_due": N_("Before due"),
+        "early": N_("Early"),
+        "mid": N_("Mid-stage"),
+        "late": N_("Late"),
+        "legal": N_("Legal"),
+        "settled": N_("Settled"),
+    },
+    "channel": {
+        "sms": N_("SMS"),
+        "push": N_("App push"),
+        "email": N_("Email"),
+        "letter": N_("Letter"),
+        "robocall": N_("Automated call"),
+        "agent_call": N_("Call from an agent"),
+        "call": N_("Call from an agent"),
+        "visit": N_("Home visit"),
+        "agency": N_("Agency placement"),
+    },
+    "result": {
+        "busy": N_("Busy"),
+        "not_in_service": N_("Not in service"),
+        "no_answer": N_("No answer"),
+        "voicemail": N_("Voicemail"),
+        "connected": N_("Connected"),
+        "conversation": N_("Spoke with the borrower"),
+    },
+    "dial": {
+        "dialing": N_("Ringing your phone"),
+        "agent_answered": N_("You answered; calling the borrower"),
+        "agent_missed": N_("Your phone was not answered"),
+        "answered": N_("Borrower answered"),
+        "no_answer": N_("Borrower did not answer"),
+        "busy": N_("Borrower's line busy"),
+        "failed": N_("Number not in service"),
+        "voicemail": N_("Went to voicemail"),
+        "completed": N_("Call ended"),
+        "not_placed": N_("The call was not placed"),
+    },
+    "speaker": {
+        "agent": N_("Collector"),
+        "borrower": N_("Borrower"),
+        "bot": N_("Robot"),
+        "other": N_("Other"),
+    },
+    "transcript": {
+        "none": N_("No transcript (no speech recognition configured)"),
+        "submitted": N_("Being transcribed"),
+        "failed": N_("Transcription failed"),
+        "done": N_("No speech"),
+    },
+    "complaint_status": {
+        "open": N_("Open"),
+        "escalated": N_("Escalated"),
+        "resolved": N_("Resolved"),
+    },
+    "complaint": {  # arrears.service.cases.complaints.CATEGORIES
+        "threats": N_("Threats"),
+        "insults": N_("Insults"),
+        "contacting_relatives": N_("Contacting relatives or colleagues"),
+        "too_many_calls": N_("Too many calls"),
+        "calls_at_night": N_("Calls at night"),
+        "impersonation": N_("Impersonation"),
+        "wrong_amount": N_("Wrong amount"),
+        "privacy_leak": N_("Privacy leak"),
+    },
+    "finding": {
+        "upheld": N_("Upheld"),
+        "partly_upheld": N_("Partly upheld"),
+        "not_upheld": N_("Not upheld"),
+    },
+    "alert_status": {
+        "open": N_("Awaiting review"),
+        "confirmed": N_("Confirmed"),
+        "dismissed": N_("Dismissed"),
+    },
+    "alert": {
+        "out_of_policy_contact": N_("Contact outside the rules"),
+        "break_glass": N_("Break-glass"),
+        "language": N_("Prohibited language"),
+        "qa": N_("Call inspection"),
+    },
+    "category": {  # arrears.compliance.conduct.screen.NAMES, and the scorecard's own
+        "threat": N_("threat of harm"),
+        "third_party": N_("disclosure to or contact of a third party"),
+        "exposure": N_("public exposure or shaming"),
+        "impersonation": N_("impersonating authority or false criminal claims"),
+        "false_consequence": N_("false consequences"),
+        "insult": N_("insult or humiliation"),
+        "new_borrowing": N_("pushing new borrowing"),
+        "harassment": N_("harassment"),
+        "debt_before_check": N_("Debt named before identity check"),
+    },
+    "disclosure": {  # arrears.compliance.conduct.scorecard.DISCLOSURES
+        "identity": N_("the agent's name or staff number"),
+        "organisation": N_("the organisation"),
+        "recording_notice": N_("that the call is recorded"),
+        "amount": N_("the amount owed"),
+        "mini_miranda": N_("that this is a debt collector"),
+    },
+    "arrangement": {
+        "waiver": N_("Waiver"),
+        "extension": N_("Extension"),
+        "plan": N_("Instalment plan"),
+        "settlement": N_("Settlement"),
+        "promise": N_("Promise to pay"),
+        "hardship": N_("Hardship"),
+    },
+    "arrangement_status": {
+        "active": N_("In force"),
+        "pending_approval": N_("Waiting for a second person's approval"),
+        "rejected": N_("Rejected"),
+        "completed": N_("Completed"),
+        "broken": N_("Broken"),
+    },
+    "promise_status": {
+        "pending": N_("Pending"),
+        "kept": N_("Kept"),
+        "partly_kept": N_("Partly kept"),
+        "broken": N_("Broken"),
+    },
+    "payment_status": {
+        "posted": N_("Posted"),
+        "reversed": N_("Reversed"),
+    },
+    "hold": {  # arrears.compliance.rulebook.HOLD_KINDS
+        "cease_request": N_("Request to stop contact"),
+        "attorney_represented": N_("Represented by a lawyer"),
+        "bankruptcy": N_("Bankruptcy"),
+        "deceased": N_("Deceased"),
+        "dispute": N_("Dispute"),
+        "complaint": N_("Complaint"),
+        "legal": N_("Legal proceedings"),
+        "hardship": N_("Hardship"),
+    },
+    "event": {
+        "contact": N_("Contact"),
+        "payment": N_("Payment"),
+        "promise": N_("Promise"),
+        "hold": N_("Hold"),
+        "complaint": N_("Complaint"),
+        "arrangement": N_("Arrangement"),
+    },
+    "point": {
+        "phone": N_("Phone"),
+        "mobile": N_("Mobile"),
+        "email": N_("Email"),
+        "address": N_("Address"),
+    },
+    "party": {  # arrears.compliance.facts.ROLES and the contact points' owners
+        "borrower": N_("Borrower"),
+        "debtor": N_("Borrower"),
+        "guarantor": N_("Guarantor"),
+        "emergency_contact": N_("Emergency contact"),
+        "third_party": N_("Third party"),
+    },
+    "action": {  # a planned action's status (the cycle's plan, the gate's decisions)
+        "planned": N_("Planned"),
+        "cut": N_("Over capacity"),
+        "blocked": N_("Blocked by the rules"),
+        "suppressed": N_("Suppressed by the strategy"),
+        "cancelled": N_("Cancelled"),
+        "done": N_("Done"),
+        "sent": N_("Sent"),
+    },
+    "source": {  # where a payment, a promise or a complaint came from
+        "bank_transfer": N_("Bank transfer"),
+        "portal": N_("Borrower portal"),
+        "api": N_("Integration (API)"),
+        "collector": N_("Collector"),
+        "agent_call": N_("Call from an agent"),
+        "robocall": N_("Automated call"),
+    },
+    "by": {  # who complaints are counted against
+        "collector": N_("Collector"),
+        "template": N_("Template"),
+        "agency": N_("Agency"),
+    },
+}
+
+
+def labeller(lang: str) -> Callable[[str, str | None], str]:
+    """``label(family, code)`` in ``lang``: the code's label translated, or the code itself when
+    it has none (empty for None)."""
+    gettext = translations(lang).gettext
+
+    def label(family: str, code: str | None) -> str:
+        if code is None:
+            return ""
+        text = LABELS[family].get(code)
+        return gettext(text) if text else code
+
+    return label
