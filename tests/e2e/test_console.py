@@ -7,8 +7,9 @@ dashboard draws its charts; and sign-in locks after repeated failures."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime, time
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -23,7 +24,7 @@ from arrears.service.queries.casework import promises_of
 from arrears.service.queries.loans import loan_listing
 from arrears.service.staff.users import add_user
 from arrears.store import tables as t
-from arrears.store.db import upgrade
+from arrears.store.db import as_utc, upgrade
 from arrears.store.ingest.loader import ingest
 from arrears.strategy.model import load
 from arrears.web.app import create_app
@@ -82,7 +83,7 @@ def test_a_collector_works_the_first_account_and_it_leaves_the_queue(
     expect(page.locator("#total-due")).to_contain_text(f"{due['total_due'] / 100:,.2f}")
     page.select_option("#result", "conversation")
     page.fill("#note", "Borrower will pay on Friday after salary")
-    page.fill("#promise_amount", str(due["total_due"]))
+    page.fill("#promise_amount", f"{due['total_due'] / 100:,.2f}")  # typed in yuan
     page.fill("#promise_date", "2026-11-27")
     page.click("#wrapup button[type=submit]")
     page.wait_for_url(f"{url}/queue?flash=saved")
@@ -113,6 +114,65 @@ def test_no_answer_with_a_call_back_puts_the_account_first_in_the_call_back_queu
     assert loan not in _rows(page)
     page.goto(f"{url}/queue?queue=call_back")
     assert _rows(page)[0] == loan
+    page.close()
+
+
+def test_a_wrap_up_says_what_the_call_came_to_and_sets_a_timed_call_back(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    """Outcome codes, the reason, a call-back at the borrower's local time; a refused promise
+    keeps the wrap-up open with everything entered, and writes nothing."""
+    url, app = console
+    page = signed_in(browser, url, "chen")
+    loan = _rows(page)[1]
+    page.goto(f"{url}/accounts/{loan}")
+    with app.engine.connect() as conn:  # the borrower's own timezone
+        zone = conn.execute(
+            select(t.borrower.c.timezone)
+            .join(t.loan, t.loan.c.borrower_id == t.borrower.c.borrower_id)
+            .where(t.loan.c.loan_id == loan)
+        ).scalar_one()
+    tz = ZoneInfo(zone)
+    page.select_option("#result", "conversation")
+    page.select_option("#disposition", "right_party")
+    page.select_option("#reason", "job_loss")
+    page.fill("#call_back_at", f"{DAY.isoformat()}T15:00")
+    page.fill("#note", "Lost his job last month; call back at three")
+    page.fill("#promise_amount", "99,999,999.00")  # far more than is owed
+    page.fill("#promise_date", "2026-11-27")
+    page.click("#wrapup button[type=submit]")
+    expect(page.locator(".flash.error")).to_be_visible()
+    assert page.input_value("#note") == "Lost his job last month; call back at three"
+    assert page.input_value("#disposition") == "right_party"
+    assert page.input_value("#reason") == "job_loss"
+    assert page.input_value("#promise_amount") == "99,999,999.00"
+    assert page.input_value("#call_back_at").startswith(f"{DAY.isoformat()}T15:00")
+    with app.engine.connect() as conn:
+        written = conn.execute(
+            select(t.contact_attempt.c.attempt_id).where(
+                t.contact_attempt.c.loan_id == loan, t.contact_attempt.c.collector_id == "C0007"
+            )
+        ).all()
+    assert written == [], "a refused promise wrote nothing"
+    page.fill("#promise_amount", "")
+    page.fill("#promise_date", "")
+    page.click("#wrapup button[type=submit]")
+    page.wait_for_url(f"{url}/queue?flash=saved")
+    with app.engine.connect() as conn:
+        row = conn.execute(
+            select(t.contact_attempt).where(
+                t.contact_attempt.c.loan_id == loan, t.contact_attempt.c.collector_id == "C0007"
+            )
+        ).one()
+        back = conn.execute(
+            select(t.plan_action).where(
+                t.plan_action.c.loan_id == loan, t.plan_action.c.step_id == "call_back"
+            )
+        ).one()
+    assert (row.result, row.disposition, row.reason) == ("conversation", "right_party", "job_loss")
+    expected = datetime.combine(DAY, time(15), tz)
+    assert as_utc(back.window_start) == expected.astimezone(UTC)
+    expect(page.locator("#queue")).to_contain_text("Call-back the borrower asked for")
     page.close()
 
 

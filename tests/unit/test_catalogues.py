@@ -170,6 +170,7 @@ def test_every_code_the_service_hands_a_page_has_a_label() -> None:
     from arrears.compliance.facts import RESULTS
     from arrears.compliance.rulebook import HOLD_KINDS
     from arrears.domain.delinquency import DEFAULT_STAGES
+    from arrears.domain.dispositions import DISPOSITIONS, REASONS
     from arrears.service.borrower import selfserve
     from arrears.service.cases import complaints, restructure
     from arrears.service.conduct.alerts import STATUSES
@@ -186,6 +187,8 @@ def test_every_code_the_service_hands_a_page_has_a_label() -> None:
         "alert_status": STATUSES,
         "arrangement": (*restructure.KINDS, *selfserve.KINDS, "waiver"),
         "stage": tuple(b.name for b in DEFAULT_STAGES.bands),
+        "disposition": DISPOSITIONS,
+        "reason": REASONS,
     }
     for family, codes in wanted.items():
         assert set(codes) <= set(LABELS[family]), (family, set(codes) - set(LABELS[family]))

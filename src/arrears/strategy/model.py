@@ -228,6 +228,27 @@ class Strategy:
     queues: dict[str, int]
     pools: dict[str, int]
 
+    def labels(self, lang: str) -> dict[str, dict[str, str]]:
+        """The strategy's own words for its stages, segments, queues, pools and suppressions
+        in ``lang`` (zh-CN or en), by kind and name; a name without a label is absent."""
+        zh = lang.startswith("zh")
+
+        def of(named: Any) -> dict[str, str]:
+            return {
+                name: (label.zh_CN if zh else label.en)
+                for name, label in named
+                if label is not None
+            }
+
+        spec = self.spec
+        return {
+            "stage": of((s.name, s.label) for s in spec.stages),
+            "segment": of((s.name, s.label) for s in spec.segments),
+            "queue": of((k, q.label) for k, q in spec.queues.items()),
+            "pool": of((k, q.label) for k, q in spec.pools.items()),
+            "suppression": of((s.name, s.label) for s in spec.suppressions),
+        }
+
     def stage_of(self, dpd: int | None) -> str | None:
         if dpd is None:
             return None

@@ -93,6 +93,36 @@ def check_parts(parts: list[Part], today: date, total_due: int, rules: Any) -> N
         )
 
 
+def check_promise(app: App, loan_id: str, parts: list[Part]) -> list[Part]:
+    """Would :func:`make_promise` take this promise now? Raises what it would refuse with;
+    writes nothing (a wrap-up checks the promise before it records the call). The parts in
+    date order."""
+    today = app.today()
+    with app.engine.connect() as conn:
+        loan = _loan(conn, loan_id)
+        pending = conn.execute(
+            select(t.promise.c.group_id).where(
+                t.promise.c.loan_id == loan_id, t.promise.c.status == PENDING
+            )
+        ).first()
+    total_due = int(statement_for_loan(app, loan_id, today)["total_due"])
+    if total_due <= 0:
+        raise Invalid(f"loan_id: nothing is due on {loan_id} today", field="loan_id")
+    rules = load_policy(app.settings.collections_policy_file).for_portfolio(loan.portfolio_id)
+    parts = sorted(parts, key=lambda p: p.due_on)
+    check_parts(parts, today, total_due, rules.promise)
+    if pending is not None:
+        raise _pending(loan_id, pending[0])
+    return parts
+
+
+def _pending(loan_id: str, group: str) -> Conflict:
+    return Conflict(
+        f"loan_id: {loan_id} has a pending promise ({group}); it must be kept or broken first",
+        field="loan_id",
+    )
+
+
 def make_promise(
     app: App,
     loan_id: str,
@@ -107,16 +137,8 @@ def make_promise(
         raise Invalid(
             f"source: expected one of {', '.join(SOURCES)}, got {source!r}", field="source"
         )
-    today = app.today()
     now = app.clock()
-    with app.engine.connect() as conn:
-        loan = _loan(conn, loan_id)
-    total_due = int(statement_for_loan(app, loan_id, today)["total_due"])
-    if total_due <= 0:
-        raise Invalid(f"loan_id: nothing is due on {loan_id} today", field="loan_id")
-    rules = load_policy(app.settings.collections_policy_file).for_portfolio(loan.portfolio_id)
-    parts = sorted(parts, key=lambda p: p.due_on)
-    check_parts(parts, today, total_due, rules.promise)
+    parts = check_promise(app, loan_id, parts)
     group = f"pg-{uuid.uuid4().hex[:16]}"
     ids = [f"{group}-{k + 1}" for k in range(len(parts))]
     pr = t.promise
@@ -129,11 +151,7 @@ def make_promise(
             select(pr.c.group_id).where(pr.c.loan_id == loan_id, pr.c.status == PENDING)
         ).first()
         if pending is not None:
-            raise Conflict(
-                f"loan_id: {loan_id} has a pending promise ({pending[0]}); it must be kept or "
-                "broken first",
-                field="loan_id",
-            )
+            raise _pending(loan_id, pending[0])
         conn.execute(
             insert(pr),
             [

@@ -139,7 +139,7 @@ def apply(
             row.borrower_id,
             row.loan_id,
             now,
-            reason=f"{DISPOSITIONS[str(wrap.disposition)][0]} (contact {attempt_id})",
+            reason=f"{wrap.disposition} on contact {attempt_id}",
             by=by,
         )
         events.append(HoldStarted(hold, row.borrower_id))

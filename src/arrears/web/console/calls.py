@@ -8,6 +8,7 @@ run time.
 
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
@@ -15,8 +16,11 @@ from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.compliance.facts import RESULTS
+from arrears.domain.dispositions import DISPOSITIONS, REASONS
 from arrears.service.errors import ServiceError
+from arrears.service.staff.account_view import borrower_timezone
 from arrears.web.console.session import Render, Visitor, visitor
+from arrears.web.console.wrapup import wrap_of
 from arrears.web.refusals import flash_to, refusal
 
 #: a call still ringing or talking: its page refreshes itself
@@ -40,6 +44,8 @@ def call_pages(r: APIRouter, app: App, render: Render) -> None:
             return RedirectResponse(flash_to(page, exc, v.lang), status_code=303)
         return RedirectResponse(f"/calls/{placed.attempt_id}", status_code=303)
 
+    business = ZoneInfo(app.settings.business_timezone)
+
     @r.get("/calls/{attempt_id}")
     def call_page(request: Request, v: diallers, attempt_id: str) -> HTMLResponse:
         try:
@@ -53,6 +59,9 @@ def call_pages(r: APIRouter, app: App, render: Render) -> None:
             call=call,
             live=call.dial_status in LIVE,
             results=RESULTS,
+            dispositions=DISPOSITIONS,
+            reasons=REASONS,
+            tz=borrower_timezone(app, call.loan_id) if call.loan_id else business,
             number=calls.number_shown(app, call),
         )
 
@@ -61,16 +70,20 @@ def call_pages(r: APIRouter, app: App, render: Render) -> None:
         from arrears.service.conduct.calls import wrap_up
 
         form = await request.form()
-        try:
-            await run_in_threadpool(
-                lambda: wrap_up(
-                    app,
-                    attempt_id,
-                    collector_id=calls.seat(v.user),
-                    result=str(form.get("result", "")),
-                    note=str(form.get("note") or "") or None,
-                )
+
+        def save() -> None:
+            call = calls.my_call(app, v.user, attempt_id)
+            wrap_up(
+                app,
+                attempt_id,
+                collector_id=calls.seat(v.user),
+                result=str(form.get("result", "")),
+                note=str(form.get("note") or "") or None,
+                wrap=wrap_of(app, call.loan_id, form) if call.loan_id else None,
             )
+
+        try:
+            await run_in_threadpool(save)
         except ServiceError as exc:
             return RedirectResponse(flash_to(f"/calls/{attempt_id}", exc, v.lang), status_code=303)
         to = "/agency" if v.user.role == "agency" else "/queue"

@@ -10,7 +10,7 @@ import hmac
 import json
 import secrets
 from collections.abc import Callable
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -25,6 +25,7 @@ from starlette.concurrency import run_in_threadpool
 from arrears.bootstrap import App
 from arrears.compliance.conduct.screen import check as screen
 from arrears.compliance.facts import RESULTS
+from arrears.domain.dispositions import DISPOSITIONS, REASONS
 from arrears.service.errors import ServiceError
 from arrears.service.queries import casework, day_plan
 from arrears.service.queries.team import placed_with
@@ -51,6 +52,7 @@ from arrears.web.console.session import (
 )
 from arrears.web.console.strategy import strategy_pages
 from arrears.web.console.supervisor import supervisor_pages
+from arrears.web.console.wrapup import promise_of, wrap_of
 from arrears.web.i18n import N_, Pages, as_is, gettext
 from arrears.web.labels import labeller
 from arrears.web.refusals import flash_to, refusal
@@ -238,10 +240,19 @@ def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
         mine = _queues(v)
         if not mine:  # no in-house queue: an agency's accounts are on its own page
             return RedirectResponse("/agency", status_code=303)
+        from arrears.service.daily.cycle import strategy_from
+
         chosen = queue if queue in mine else mine[0]
         rows = items(app, chosen, app.today(), limit=100)
         return render(
-            request, "queue.html", v, queues=mine, queue=chosen, items=rows, day=app.today()
+            request,
+            "queue.html",
+            v,
+            queues=mine,
+            queue=chosen,
+            items=rows,
+            day=app.today(),
+            names=strategy_from(app, None).labels(v.lang),
         )
 
     def show(request: Request, v: Visitor, loan_id: str, **extra: Any) -> HTMLResponse:
@@ -322,8 +333,9 @@ def _save_wrap_up(
     if not can_see(app, v.user, loan_id):
         return show(request, v, loan_id)
     problem = _wrap_up(app, v, loan_id, form)
-    if problem:
-        return show(request, v, loan_id, flash=problem, flash_error=True)
+    if problem:  # the wrap-up stays open with what was entered
+        entered = {k: str(x) for k, x in form.items() if k != "csrf" and isinstance(x, str)}
+        return show(request, v, loan_id, flash=problem, flash_error=True, entered=entered)
     return RedirectResponse("/queue?flash=saved", status_code=303)
 
 
@@ -391,6 +403,8 @@ def _account_page(
         a=a,
         action=_my_action(app, v, loan_id),
         results=RESULTS,
+        dispositions=DISPOSITIONS,
+        reasons=REASONS,
         script=script,
         tz=ZoneInfo(a.borrower["timezone"] or "Asia/Shanghai"),
         **extra,
@@ -398,8 +412,10 @@ def _account_page(
 
 
 def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
-    """Record a worked item's outcome (and a promise taken on the call); the problem, if any."""
-    from arrears.service.cases.promises import Part, make_promise
+    """Record a worked item's outcome, what it came to and a promise taken on the call; the
+    problem, if any. The promise is checked first: a refused promise writes nothing, so the
+    wrap-up stays open with what was entered."""
+    from arrears.service.cases.promises import check_promise, make_promise
     from arrears.service.conduct.outcomes import record_outcome
 
     _ = gettext(v.lang)
@@ -408,6 +424,10 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
         return _("Not an item of your queues today.")
     who = v.user.collector_id or v.user.username
     try:
+        wrap = wrap_of(app, loan_id, form)
+        parts = promise_of(form)
+        if parts:
+            check_promise(app, loan_id, parts)
         record_outcome(
             app,
             action_id,
@@ -415,6 +435,7 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
             result=str(form.get("result", "")),
             note=str(form.get("note") or "") or None,
             companion_id=str(form.get("companion_id") or "") or None,
+            wrap=wrap,
         )
     except ServiceError as exc:
         return refusal(exc, v.lang)
@@ -422,14 +443,12 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
         from arrears.service.outreach.worklist import call_back
 
         call_back(app, action_id)
-    amount, when = str(form.get("promise_amount") or ""), str(form.get("promise_date") or "")
-    if amount and when:
+    if parts:
         try:
-            part = Part(date.fromisoformat(when), int(amount))
-            make_promise(app, loan_id, [part], source="agent_call", made_by=who)
-        except (ServiceError, ValueError) as exc:
+            make_promise(app, loan_id, parts, source="agent_call", made_by=who)
+        except ServiceError as exc:  # taken by someone else meanwhile
             return _("Outcome saved; the promise was refused: %(why)s") % {
-                "why": _said(exc, v.lang)
+                "why": refusal(exc, v.lang)
             }
     return None
 
