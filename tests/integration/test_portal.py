@@ -36,7 +36,7 @@ from arrears.strategy.model import load
 from arrears.web.api.webhooks import signature
 from arrears.web.app import create_app
 from tests.conftest import make_app
-from tests.support.clock import Clock
+from tests.support.clock import Clock, plan_rows
 from tests.support.files import two_borrower_files
 from tests.support.servers import Gateway, serve_asgi
 
@@ -379,6 +379,34 @@ def test_payment_callbacks_are_signed_and_post_once(portal: Portal) -> None:
     assert [(p.amount, p.source) for p in pays] == [(due, "portal")]
     assert statement_for_loan(app, "L1", date(2026, 2, 19))["total_due"] == 0
     assert ("cancelled", "L1") in actions and ("planned", "L2") in actions
+
+
+def test_a_small_payment_says_what_still_follows(portal: Portal) -> None:
+    """A token payment leaves the day's contacts in place, and the page says so (never that
+    reminders stopped); paying the rest says nothing more is due."""
+    app = portal.app
+    day = date(2026, 2, 19)
+    run_cycle(app, day, strategy=load("default"))
+    planned = [a for a in plan_rows(app, loan_id="L1") if a.status == "planned"]
+    assert planned, "the cycle plans contacts for L1 that day"
+    due = int(statement_for_loan(app, "L1", day)["total_due"])
+    secret = app.settings.checkout_secret
+    with httpx.Client(base_url=portal.url) as c:
+        csrf = sign_in(portal, c)
+        order = _order(c, "L1", csrf, "1.00")
+        paid = {"order_id": order, "status": "paid", "amount": 100, "provider_ref": "bank-7"}
+        assert _notify(c, secret, paid, NOW).status_code == 200
+        shown = c.get(f"/portal/pay/return?order={order}").text
+        assert "已入账" in shown and f"目前仍应还：¥{(due - 100) / 100:,.2f}" in shown
+        assert "还清前仍将进行以下联系" in shown
+        assert "今日的催收提醒已停止" not in shown and "不会再有" not in shown
+        still = [a for a in plan_rows(app, loan_id="L1") if a.status == "planned"]
+        assert {a.action_id for a in still} == {a.action_id for a in planned}
+        rest = _order(c, "L1", csrf, f"{(due - 100) // 100}.{(due - 100) % 100:02d}")
+        paid = {"order_id": rest, "status": "paid", "amount": due - 100, "provider_ref": "bank-8"}
+        assert _notify(c, secret, paid, NOW).status_code == 200
+        shown = c.get(f"/portal/pay/return?order={rest}").text
+        assert "目前已无应还款项" in shown
 
 
 def test_preferences_are_honoured_by_the_dispatcher_and_the_next_cycle(tmp_path: Path) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert, select, update
@@ -163,3 +164,44 @@ def complete_order(
     found = order_of(app, order_id)
     assert found is not None
     return found
+
+
+#: the contacts a borrower is told about (a collector's call or visit, and messages)
+TOLD = ("sms", "push", "email", "letter", "robocall", "agent_call", "visit")
+#: what cancels a contact because the borrower paid
+PAID_RULES = ("suppression.paid_today", "dispatch.paid")
+
+
+@dataclass(frozen=True)
+class Follows:
+    """What follows a payment, as the borrower is told: what is still due, the contacts still
+    planned (channel and when), and how many the payment stopped today."""
+
+    still_due: int
+    planned: list[tuple[str, datetime]]
+    stopped: int
+
+
+def what_follows(app: App, loan_id: str) -> Follows:
+    """After a payment on ``loan_id``: what is still due and which contacts still follow (a
+    small payment leaves the day's call in place: the page must not say reminders stopped)."""
+    from arrears.service.books.statements import statement_for_loan
+    from arrears.store.db import as_utc
+
+    today = app.today()
+    due = int(statement_for_loan(app, loan_id, today)["total_due"])
+    pa_ = t.plan_action
+    with app.engine.connect() as conn:
+        rows = conn.execute(
+            select(pa_.c.channel, pa_.c.window_start, pa_.c.status, pa_.c.rule)
+            .where(
+                pa_.c.loan_id == loan_id,
+                pa_.c.business_date >= today,
+                pa_.c.channel.in_(TOLD),
+                pa_.c.status.in_(("planned", "cancelled")),
+            )
+            .order_by(pa_.c.window_start)
+        ).all()
+    planned = [(r.channel, as_utc(r.window_start)) for r in rows if r.status == "planned"]
+    stopped = sum(1 for r in rows if r.status == "cancelled" and r.rule in PAID_RULES)
+    return Follows(due, planned, stopped)

@@ -1,8 +1,10 @@
-"""The loans: a page of them with their collection stage, and whose a loan is."""
+"""The loans: a page of them with their collection stage, whose a loan is, and in which timezone
+its borrower lives."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Select, select
 
@@ -62,3 +64,14 @@ def borrower_of(app: App, loan_id: str) -> str | None:
     with app.engine.connect() as conn:
         found = conn.execute(select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id))
         return found.scalar()
+
+
+def borrower_timezone(app: App, loan_id: str) -> ZoneInfo:
+    """The timezone of ``loan_id``'s borrower (a time they name is theirs)."""
+    with app.engine.connect() as conn:
+        zone = conn.execute(
+            select(t.borrower.c.timezone)
+            .join(t.loan, t.loan.c.borrower_id == t.borrower.c.borrower_id)
+            .where(t.loan.c.loan_id == loan_id)
+        ).scalar()
+    return ZoneInfo(zone or app.settings.business_timezone)

@@ -329,14 +329,3 @@ def _live_state(app: App, loan_id: str, holds: list[dict[str, Any]]) -> tuple[li
         en.append("emergency contacts not allowed while the borrower can be reached")
         zh.append("可联系到借款人时不得联系紧急联系人")
     return en, zh
-
-
-def borrower_timezone(app: App, loan_id: str) -> ZoneInfo:
-    """The timezone of ``loan_id``'s borrower (a time they name is theirs)."""
-    with app.engine.connect() as conn:
-        zone = conn.execute(
-            select(t.borrower.c.timezone)
-            .join(t.loan, t.loan.c.borrower_id == t.borrower.c.borrower_id)
-            .where(t.loan.c.loan_id == loan_id)
-        ).scalar()
-    return ZoneInfo(zone or app.settings.business_timezone)

@@ -18,7 +18,7 @@ from arrears.bootstrap import App
 from arrears.compliance.facts import RESULTS
 from arrears.domain.dispositions import DISPOSITIONS, REASONS
 from arrears.service.errors import ServiceError
-from arrears.service.staff.account_view import borrower_timezone
+from arrears.service.queries.loans import borrower_timezone
 from arrears.web.console.session import Render, Visitor, visitor
 from arrears.web.console.wrapup import wrap_of
 from arrears.web.refusals import flash_to, refusal

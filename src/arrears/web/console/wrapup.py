@@ -11,7 +11,7 @@ from arrears.service.borrower.selfserve import to_fen
 from arrears.service.cases.promises import Part
 from arrears.service.conduct.dispositions import Wrap
 from arrears.service.errors import Invalid
-from arrears.service.staff.account_view import borrower_timezone
+from arrears.service.queries.loans import borrower_timezone
 
 
 def promise_of(form: Any) -> list[Part]:

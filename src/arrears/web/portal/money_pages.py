@@ -139,7 +139,11 @@ def _pay(r: APIRouter, app: App, p: Portal, Who: Any, provider: HostedCheckout |
         found = checkout.order_of(app, order)
         if found is None or not portal.owns(app, who.borrower_id, found.loan_id):
             raise HTTPException(404, "no such payment")
-        return p.render(request, "paid.html", session=who, order=found)
+        from arrears.service.queries.loans import borrower_timezone
+
+        follows = checkout.what_follows(app, found.loan_id) if found.status == "paid" else None
+        tz = borrower_timezone(app, found.loan_id)
+        return p.render(request, "paid.html", session=who, order=found, follows=follows, tz=tz)
 
 
 def _notify(r: APIRouter, app: App, provider: HostedCheckout | None) -> None:
