@@ -176,6 +176,55 @@ def test_a_wrap_up_says_what_the_call_came_to_and_sets_a_timed_call_back(
     page.close()
 
 
+def _phone_and_id(app: App, loan: str) -> tuple[str, str]:
+    """The borrower's phone number (spaced, as a caller reads it out) and national id."""
+    with app.engine.connect() as conn:
+        b = conn.execute(
+            select(t.borrower.c.borrower_id, t.borrower.c.national_id_enc)
+            .join(t.loan, t.loan.c.borrower_id == t.borrower.c.borrower_id)
+            .where(t.loan.c.loan_id == loan)
+        ).one()
+        enc = conn.execute(
+            select(t.contact_point.c.value_enc).where(
+                t.contact_point.c.borrower_id == b.borrower_id,
+                t.contact_point.c.kind == "phone",
+                t.contact_point.c.owner_role == "borrower",
+            )
+        ).first()
+    assert enc is not None
+    phone = str(app.cipher.decrypt("contact_point.value", enc.value_enc))
+    digits = "".join(ch for ch in phone if ch.isdigit())
+    return f"{digits[:3]} {digits[3:7]} {digits[7:]}", str(
+        app.cipher.decrypt("borrower.national_id", b.national_id_enc)
+    )
+
+
+def test_search_finds_an_account_by_phone_or_id_within_the_users_scope(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    url, app = console
+    page = signed_in(browser, url, "chen")
+    mine = _rows(page)[0]
+    phone, national_id = _phone_and_id(app, mine)
+    page.fill("#search-q", phone)
+    page.click("#search-form button")
+    expect(page.locator("#hits")).to_contain_text(mine)
+    expect(page.locator("#hits")).to_contain_text("Phone number")
+    # an account outside the collector's queues is not listed, and nothing says it exists
+    # a late account: not in the collector's early-stage queue, never worked by them
+    theirs = loan_listing(app, stage="late", portfolio_id=None, limit=1).rows[0]["loan_id"]
+    page.goto(f"{url}/search?q={theirs}")
+    expect(page.locator("#no-hits")).to_be_visible()
+    page.close()
+    boss = signed_in(browser, url, "wang")
+    boss.goto(f"{url}/search?q={national_id}")
+    expect(boss.locator("#hits")).to_contain_text(mine)
+    expect(boss.locator("#hits")).to_contain_text("National id")
+    boss.goto(f"{url}/search?q={theirs}")
+    expect(boss.locator("#hits")).to_contain_text(theirs)
+    boss.close()
+
+
 def test_a_threatening_note_is_refused(console: tuple[str, App], browser: Browser) -> None:
     url, app = console
     page = signed_in(browser, url, "chen")

@@ -208,7 +208,13 @@ def _console_pages(browser: Browser, c: Console, reader: Reader) -> None:
     anyone.close()
     chen = _as(browser, c, "chen", lang)
     reader.read(chen, "/queue (chen, collector)")
-    for path in (f"/accounts/{c.call_loan}", f"/accounts/{c.late}", f"/calls/{c.attempt}"):
+    for path in (
+        f"/accounts/{c.call_loan}",
+        f"/accounts/{c.late}",
+        f"/calls/{c.attempt}",
+        f"/search?q={c.call_loan}",
+        "/search?q=NO-SUCH-LOAN",
+    ):
         reader.visit(chen, f"{url}{path}")
     reader.visit(chen, f"{url}/accounts/{c.elsewhere}", 403)  # break-glass: say why
     reader.visit(chen, f"{url}/approvals", 403)  # not a collector's page

@@ -143,3 +143,40 @@ def test_masked_roles_see_no_personal_data_inside_what_people_wrote(planned: App
     officer = Staff("u-zhao", "zhao", "Zhao", "compliance", None, None)
     full = " ".join(str(e["detail"]) for e in account(planned, officer, item.loan_id).timeline)
     assert name in full and "13998765432" in full
+
+
+def _phone_of(app: App, loan_id: str) -> str:
+    with app.engine.connect() as conn:
+        enc = conn.execute(
+            select(t.contact_point.c.value_enc)
+            .join(t.loan, t.loan.c.borrower_id == t.contact_point.c.borrower_id)
+            .where(
+                t.loan.c.loan_id == loan_id,
+                t.contact_point.c.kind == "phone",
+                t.contact_point.c.owner_role == "borrower",
+            )
+        ).first()
+    assert enc is not None
+    return str(app.cipher.decrypt("contact_point.value", enc.value_enc))
+
+
+def test_search_finds_by_any_key_and_lists_only_what_the_user_may_open(planned: App) -> None:
+    from arrears.service.staff.search import search
+
+    mine, other = _loans(planned)
+    phone = "".join(ch for ch in _phone_of(planned, mine) if ch.isdigit())
+    for typed in (phone, f"+86 {phone[:3]}-{phone[3:7]}-{phone[7:]}", f" {phone} "):
+        hits = search(planned, CHEN, typed)
+        assert mine in {h.loan_id for h in hits} and {h.matched for h in hits} == {"phone"}
+    assert [h.loan_id for h in search(planned, CHEN, mine)] == [mine]
+    assert search(planned, CHEN, other) == []  # not theirs: no hint that it exists
+    assert [h.loan_id for h in search(planned, BOSS, other)] == [other]
+    assert search(planned, AGENT, mine) == []  # not placed with the agency
+    assert search(planned, BOSS, "13800000000-not-a-number") == []
+    with pytest.raises(Invalid, match="q: give a loan reference"):
+        search(planned, BOSS, "   ")
+    with planned.engine.connect() as conn:
+        logged = conn.execute(
+            select(t.access_log.c.what).where(t.access_log.c.what == "search")
+        ).all()
+    assert len(logged) == 3  # each lookup by phone that found something, logged

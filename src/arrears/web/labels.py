@@ -51,6 +51,12 @@ LABELS: dict[str, dict[str, str]] = {
         "connected": N_("Connected"),
         "conversation": N_("Spoke with the borrower"),
     },
+    "found_by": {  # what an account search matched
+        "loan_id": N_("Loan reference"),
+        "borrower_id": N_("Borrower id"),
+        "phone": N_("Phone number"),
+        "national_id": N_("National id"),
+    },
     "queue": {  # the platform's own queues (a strategy's queues carry their own labels)
         "call_back": N_("Call-backs"),
     },

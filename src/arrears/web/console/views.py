@@ -132,6 +132,7 @@ def mount_console(api: FastAPI, app: App) -> None:
     r = APIRouter(include_in_schema=False)
     _auth_pages(r, app, render, anyone)
     _work_pages(r, app, render, workers)
+    _search_page(r, app, render, workers)
     _oversight_pages(r, app, render, approvers, watchers, agency)
     compliance_pages(r, app, render, officers)
     supervisor_pages(r, app, render, approvers)
@@ -230,6 +231,22 @@ def _auth_pages(r: APIRouter, app: App, render: Render, anyone: Any) -> None:
 
 def _queues(v: Visitor) -> tuple[str, ...]:
     return work_queues(v.user)  # an agency works what is placed with it (/agency), never ours
+
+
+def _search_page(r: APIRouter, app: App, render: Render, workers: Any) -> None:
+    @r.get("/search")
+    def find(request: Request, v: workers, q: str = "") -> HTMLResponse:
+        from arrears.service.staff.search import search
+
+        hits: list[Any] = []
+        if q.strip():
+            try:
+                hits = search(app, v.user, q[:64])
+            except ServiceError as exc:
+                return render(
+                    request, "search.html", v, q=q, flash=refusal(exc, v.lang), flash_error=True
+                )
+        return render(request, "search.html", v, q=q, hits=hits)
 
 
 def _work_pages(r: APIRouter, app: App, render: Render, workers: Any) -> None:
