@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -411,18 +412,76 @@ def test_a_strategy_manager_uploads_diffs_and_activates(
 def test_a_supervisor_sees_queues_and_assigns_them(
     console: tuple[str, App], browser: Browser
 ) -> None:
-    url, _ = console
+    url, app = console
     page = signed_in(browser, url, "wang")
     page.goto(f"{url}/supervise")
-    expect(page.locator("#queues")).to_contain_text("early_callback")
-    row = page.locator("#team tr", has_text="chen")
-    row.locator("input[name=queues]").fill("mid_calls")
-    row.locator("button").click()
-    expect(page.locator("#team tr", has_text="chen")).to_contain_text("mid_calls")
+    expect(page.locator("#queues")).to_contain_text("Early call-back")  # the strategy's label
+    page.check("#who-chen")
+    page.select_option("#assign-queues", ["mid_calls"])
+    page.click("#assign button[type=submit]")
+    page.wait_for_url(f"{url}/supervise?flash=saved")
+    expect(page.locator("#team tr", has_text="chen")).to_contain_text("Mid-stage calls")
+    # only queues that exist can be given: a typo posted by hand is refused, nothing changes
+    csrf = page.locator("#assign input[name=csrf]").input_value()
+    r = page.request.post(
+        f"{url}/supervise/assign",
+        form={"csrf": csrf, "username": "chen", "queues": "mid_cals"},
+        max_redirects=0,
+    )
+    assert r.status == 303 and "flash" in r.headers["location"]
+    with app.engine.connect() as conn:
+        kept = conn.execute(
+            select(t.staff_user.c.queues).where(t.staff_user.c.username == "chen")
+        ).scalar()
+    assert kept == "mid_calls"
     page.close()
     collector = signed_in(browser, url, "chen")
     assert collector.locator("#q").input_value() == "mid_calls"
     collector.close()
+
+
+def test_the_team_table_drills_down_and_exports_without_formulas(
+    console: tuple[str, App], browser: Browser, tmp_path: Path
+) -> None:
+    """Everyone who worked that day (a collector id known only from the contacts too), each
+    figure opening its accounts, and the table as CSV and Excel with formula text disarmed."""
+    from openpyxl import load_workbook
+
+    from arrears.service.conduct.dispositions import Wrap
+    from arrears.service.conduct.outcomes import record_outcome
+    from arrears.service.outreach.worklist import items
+
+    url, app = console
+    add_user(
+        app, username="mallory", password=PASSWORD, role="collector", display_name="=1+2",
+        collector_id="C0666",
+    )  # fmt: skip
+    item = items(app, "mid_calls", DAY, limit=1)[0]
+    record_outcome(
+        app, item.action_id, collector_id="C0666", result="conversation", wrap=Wrap("refused")
+    )
+    page = signed_in(browser, url, "wang")
+    page.goto(f"{url}/supervise?day={DAY.isoformat()}")
+    row = page.locator("#worked tr", has_text="C0666")
+    expect(row).to_contain_text("=1+2")
+    expect(row).to_contain_text("100.0%")  # one right-party contact of one attempt
+    row.locator("a").first.click()
+    expect(page.locator("#drill")).to_contain_text(item.loan_id)
+    page.goto(f"{url}/supervise?day={DAY.isoformat()}")
+    with page.expect_download() as got:
+        page.click("#team-csv")
+    assert got.value.suggested_filename == f"team-{DAY.isoformat()}.csv"
+    text = Path(got.value.path()).read_text(encoding="utf-8-sig")
+    assert "C0666,'=1+2,1," in text and ",=1+2" not in text
+    with page.expect_download() as got:
+        page.click("#team-xlsx")
+    assert got.value.suggested_filename.endswith(".xlsx")
+    saved = tmp_path / "team.xlsx"
+    got.value.save_as(saved)
+    sheet = load_workbook(saved).active
+    names = {r[0].value: r[1] for r in sheet.iter_rows(min_row=2)}
+    assert names["C0666"].value == "'=1+2" and names["C0666"].data_type == "s"
+    page.close()
 
 
 def test_sign_in_locks_after_five_failures(console: tuple[str, App], browser: Browser) -> None:

@@ -49,10 +49,13 @@ LANGS = ("zh-CN", "en")
 
 # --- the allow-list: what a Chinese page may show in Latin letters, each for a reason --------
 #: whole words: the brand (``arrears``, in the title); the currency code; the file formats a
-#: link or a field names (PDF, JSON, YAML; SHA-256 beside a recording); a unit of size (MB, as
+#: link or a field names (PDF, JSON, YAML, CSV, and Excel, the product a download opens in;
+#: SHA-256 beside a recording); a unit of size (MB, as
 #: Chinese text writes it); the language switch, which names the other language in its own words
 #: ("English" on a Chinese page, as "中文" on an English one)
-ALLOWED_WORDS = frozenset({"arrears", "CNY", "PDF", "JSON", "YAML", "SHA", "MB", "English"})
+ALLOWED_WORDS = frozenset(
+    {"arrears", "CNY", "PDF", "JSON", "YAML", "CSV", "Excel", "SHA", "MB", "English"}
+)
 #: the stories' staff usernames: ids, chosen when a user is made (pinyin here), shown where a
 #: stored record names who did something (a conduct alert's wording)
 USERNAMES = frozenset({"chen", "wang", "li", "qian", "sun", "zhou"})

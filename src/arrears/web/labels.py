@@ -51,6 +51,15 @@ LABELS: dict[str, dict[str, str]] = {
         "connected": N_("Connected"),
         "conversation": N_("Spoke with the borrower"),
     },
+    "measure": {  # a team-table figure whose accounts a supervisor opens
+        "attempts": N_("Calls and visits"),
+        "reached": N_("Right-party contacts"),
+        "promises": N_("Promises taken"),
+        "kept": N_("Promises kept"),
+        "cash": N_("Cash collected"),
+        "complaints": N_("Complaints"),
+        "qa_score": N_("Scored calls"),
+    },
     "found_by": {  # what an account search matched
         "loan_id": N_("Loan reference"),
         "borrower_id": N_("Borrower id"),

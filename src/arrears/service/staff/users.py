@@ -279,12 +279,37 @@ def log_access(app: App, user: Staff, borrower_id: str, what: str, unmasked: boo
         )
 
 
+def known_queues(app: App) -> set[str]:
+    """The queues work can be in: the strategy in force's, and the call-back queue."""
+    from arrears.service.daily.cycle import strategy_from
+    from arrears.service.outreach.worklist import CALL_BACK_QUEUE
+
+    return {*strategy_from(app, None).queues, CALL_BACK_QUEUE}
+
+
 def assign_queues(app: App, username: str, queues: list[str]) -> None:
     """Give ``username`` these work queues (a supervisor's assignment)."""
+    assign_many(app, [username], queues)
+
+
+def assign_many(app: App, usernames: list[str], queues: list[str]) -> None:
+    """Give every one of ``usernames`` these work queues, all or none: only queues that exist
+    (the strategy in force's, and the call-back queue) and only people who do; a typo is
+    refused, never assigned."""
+    known = known_queues(app)
+    unknown = [q for q in queues if q not in known]
+    if unknown:
+        raise Invalid(
+            f"queues: {', '.join(unknown)} is not a queue (there are {', '.join(sorted(known))})",
+            field="queues",
+        )
+    if not usernames:
+        raise Invalid("username: choose at least one person", field="username")
     u = t.staff_user
     with app.engine.begin() as conn:
-        done = conn.execute(
-            update(u).where(u.c.username == username).values(queues=",".join(queues) or None)
-        ).rowcount
-    if done != 1:
-        raise Invalid(f"username: {username} is not a user", field="username")
+        for name in usernames:
+            done = conn.execute(
+                update(u).where(u.c.username == name).values(queues=",".join(queues) or None)
+            ).rowcount
+            if done != 1:  # the transaction is rolled back: nobody was reassigned
+                raise Invalid(f"username: {name} is not a user", field="username")

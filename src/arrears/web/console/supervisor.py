@@ -5,42 +5,122 @@ No ``from __future__ import annotations`` here: FastAPI reads the dependencies' 
 run time.
 """
 
-from typing import Annotated, Any
+from datetime import date
+from typing import Any
 
-from fastapi import APIRouter, Form, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
 from arrears.service.errors import ServiceError
+from arrears.service.exports import export
 from arrears.service.queries.team import agency_results, queue_loads, team_figures
+from arrears.service.queries.team_day import MEASURES, TeamDay, team_day
 from arrears.web.console.session import Render
+from arrears.web.i18n import gettext
 from arrears.web.refusals import flash_to
 
 
 def supervisor_pages(r: APIRouter, app: App, render: Render, approvers: Any) -> None:
     @r.get("/supervise")
-    def supervise(request: Request, v: approvers) -> HTMLResponse:
+    def supervise(request: Request, v: approvers, day: str | None = None) -> HTMLResponse:
+        from arrears.service.daily.cycle import strategy_from
+        from arrears.service.staff.users import known_queues
+
+        when = _day(day) or app.today()
         return render(
             request,
             "supervise.html",
             v,
             queues=queue_loads(app, app.today()),
             team=team_figures(app, app.today()),
+            worked=team_day(app, when),
+            known=sorted(known_queues(app)),
+            names=strategy_from(app, None).labels(v.lang),
             agencies=agency_results(app),
             day=app.today(),
+            shown=when,
+        )
+
+    @r.get("/supervise/team.{fmt}")
+    def team_file(v: approvers, fmt: str, day: str | None = None) -> Response:
+        when = _day(day) or app.today()
+        try:
+            data, kind = export(fmt, f"team {when}", *_team_table(team_day(app, when), v.lang))
+        except ServiceError as exc:
+            return RedirectResponse(flash_to("/supervise", exc, v.lang), status_code=303)
+        name = f"team-{when.isoformat()}.{fmt}"
+        return Response(
+            data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
+
+    @r.get("/supervise/team/{collector_id}/{measure}")
+    def drill(
+        request: Request, v: approvers, collector_id: str, measure: str, day: str | None = None
+    ) -> HTMLResponse:
+        when = _day(day) or app.today()
+        if measure not in MEASURES:
+            return render(request, "base.html", v, status=404)
+        loans = sorted(team_day(app, when).accounts.get((collector_id, measure), set()))
+        return render(
+            request,
+            "drill.html",
+            v,
+            collector_id=collector_id,
+            measure=measure,
+            loans=loans,
+            shown=when,
         )
 
     @r.post("/supervise/assign")
-    def assign(
-        v: approvers,
-        username: Annotated[str, Form(max_length=64)],
-        queues_: Annotated[str, Form(alias="queues", max_length=200)] = "",
-    ) -> Response:
-        from arrears.service.staff.users import assign_queues
+    async def assign(request: Request, v: approvers) -> Response:
+        from arrears.service.staff.users import assign_many
 
-        names = [q.strip() for q in queues_.split(",") if q.strip()]
+        form = await request.form()
+        people = [str(x) for x in form.getlist("username") if str(x)]
+        chosen = [str(x) for x in form.getlist("queues") if str(x)]
         try:
-            assign_queues(app, username, names)
+            await run_in_threadpool(assign_many, app, people, chosen)
         except ServiceError as exc:
             return RedirectResponse(flash_to("/supervise", exc, v.lang), status_code=303)
         return RedirectResponse("/supervise?flash=saved", status_code=303)
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _team_table(team: TeamDay, lang: str) -> tuple[list[str], list[list[Any]]]:
+    """The team table as a header and rows, in the reader's language (amounts in yuan)."""
+    _ = gettext(lang)
+    header = [
+        _("Collector id"), _("Name"), _("Calls and visits"), _("Calls per hour"),
+        _("Talk time (minutes)"), _("Right-party contacts"), _("Right-party contact rate"),
+        _("Promises taken"), _("Promised (yuan)"), _("Promises kept"),
+        _("Promises with a known outcome"), _("Cash collected (yuan)"), _("Complaints (30 days)"),
+        _("QA score (30 days)"),
+    ]  # fmt: skip
+    rows = [
+        [
+            m.collector_id,
+            m.name,
+            m.attempts,
+            None if m.calls_per_hour is None else round(m.calls_per_hour, 1),
+            round(m.talk_seconds / 60, 1),
+            m.reached,
+            None if m.rpc_rate is None else round(m.rpc_rate, 4),
+            m.promises,
+            m.promised / 100,
+            m.kept,
+            m.decided,
+            m.cash / 100,
+            m.complaints,
+            None if m.qa_score is None else round(m.qa_score, 1),
+        ]  # fmt: skip
+        for m in team.members
+    ]
+    return header, rows
