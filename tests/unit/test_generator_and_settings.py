@@ -77,3 +77,20 @@ def test_ciphertext_is_bound_to_its_column_and_key() -> None:
     with pytest.raises(CryptoError):
         Cipher(b"b" * 32).decrypt("borrower.name", blob)
     assert a.lookup_hash("phone", "+86 138 0013 8000") == a.lookup_hash("phone", "13800138000")
+
+
+def test_a_settled_promise_in_the_history_is_judged_by_the_loans_payments() -> None:
+    """Never assumed broken: kept in full, partly kept or broken by what was paid between its
+    making and its settling."""
+    rows = make_chunk(11, 0, 1, 3000, AS_OF)
+    settled = [p for p in rows["promises"] if p["status"] != "pending"]
+    assert len(settled) > 20
+    pays: dict[str, list[tuple[date, int]]] = {}
+    for p in rows["payments"]:
+        if p["status"] == "posted":
+            pays.setdefault(p["loan_id"], []).append((p["paid_on"], p["amount"]))
+    for pr in settled:
+        made = pr["made_at"].date()
+        paid = sum(a for d, a in pays.get(pr["loan_id"], []) if made <= d < pr["settled_on"])
+        expected = "kept" if paid >= pr["amount"] else "partly_kept" if paid else "broken"
+        assert pr["status"] == expected, pr

@@ -1,5 +1,6 @@
 """A loan's collection history so far, as a lender would bring it along: 90 days of contact
-attempts (more and more pressing the later the loan), promises to pay kept, broken or pending,
+attempts (more and more pressing the later the loan), promises to pay (a settled one kept,
+partly kept or broken by the loan's own payments, never assumed broken) or pending,
 and the odd hold (a complaint, a dispute, hardship). Drawn from its own random stream, so the
 loans and payments of a seed do not change."""
 
@@ -25,6 +26,14 @@ def oldest_unpaid(loan: Loan, as_of: date) -> date | None:
         if owed > paid:
             return inst.due_date
     return None
+
+
+def _outcome(loan: Loan, made: date, settled: date | None, amount: int) -> str:
+    """A settled promise judged by the loan's own payments between its making and its
+    settling, as arrears judges one: kept in full, partly kept, or broken."""
+    assert settled is not None
+    paid = sum(p.amount for p in loan.payments if not p.reversed and made <= p.date < settled)
+    return "kept" if paid >= amount else "partly_kept" if paid > 0 else "broken"
 
 
 def _at(rng: random.Random, day: date) -> datetime:
@@ -68,18 +77,19 @@ def collection(rng: random.Random, loan: Loan, borrower_id: str, as_of: date, ro
         if pending:  # made in the last days, due within the week
             made = _at(rng, as_of - timedelta(days=rng.randint(1, 4)))
             due_on, settled = as_of + timedelta(days=rng.randint(1, 7)), None
-        else:  # made weeks ago, due three days later, found broken the day after
+        else:  # made weeks ago, due three days later, settled the day after
             made = _at(rng, as_of - timedelta(days=rng.randint(5, max(5, min(dpd, 30)))))
             due_on = made.date() + timedelta(days=3)
             settled = due_on + timedelta(days=1)
+        amount = max(loan.instalments[0].principal // 2, 1)
         rows["promises"].append(
             {
                 "promise_id": f"{lid}-P1",
                 "loan_id": lid,
-                "amount": max(loan.instalments[0].principal // 2, 1),
+                "amount": amount,
                 "due_on": due_on,
                 "made_at": made,
-                "status": "pending" if pending else "broken",
+                "status": "pending" if pending else _outcome(loan, made.date(), settled, amount),
                 "settled_on": settled,
             }
         )

@@ -151,40 +151,66 @@ def _books(conn: Any, day: date) -> dict[str, Any]:
 
 
 def _rolls(conn: Any, since: date, until: date) -> dict[str, Any]:
-    """Between the first and the last delinquency snapshot stored within [since, until]."""
+    """Between the first and the last delinquency snapshot stored within [since, until]: the
+    roll and cure rates, and the bucket-by-bucket matrix (loans and balances). The first
+    snapshot ever stored is said, so a period that starts before it is flagged."""
     ds = t.delinquency_snapshot
+    ever = conn.execute(select(func.min(ds.c.as_of))).scalar()
     first, last = conn.execute(
         select(func.min(ds.c.as_of), func.max(ds.c.as_of)).where(
             ds.c.as_of >= since, ds.c.as_of <= until
         )
     ).one()
+    out: dict[str, Any] = {"first_snapshot": ever.isoformat() if ever else None}
+    out["starts_before_snapshots"] = ever is None or since < ever
     rows = []
     if first is not None and last is not None and first < last:
         a, b = ds.alias("a"), ds.alias("b")
         rows = conn.execute(
-            select(a.c.bucket, b.c.bucket, b.c.dpd, func.sum(a.c.total_due))
+            select(a.c.bucket, b.c.bucket, b.c.dpd, func.count(), func.sum(a.c.total_due))
             .select_from(a.join(b, (b.c.loan_id == a.c.loan_id) & (b.c.as_of == last)))
             .where(a.c.as_of == first, a.c.dpd > 0)
             .group_by(a.c.bucket, b.c.bucket, b.c.dpd)
         ).all()
     if not rows:
-        return {
+        return out | {
             "roll_rates": None,
             "cure_rates": None,
+            "roll_matrix": None,
             "rolls_note": f"needs two delinquency snapshots between {since} and {until} "
             "(arrears portfolio stores one)",
         }
     start: dict[str, int] = defaultdict(int)
     moved: dict[tuple[str, str], int] = defaultdict(int)
     cured: dict[str, int] = defaultdict(int)
-    for i, j, dpd, bal in rows:
+    cells: dict[str, dict[str, dict[str, int]]] = defaultdict(dict)
+    for i, j, dpd, n, bal in rows:
         start[i] += int(bal or 0)
-        if dpd is None or dpd <= 0:
+        to = "cured" if dpd is None or dpd <= 0 else str(j)
+        cell = cells[i].setdefault(to, {"loans": 0, "balance": 0})
+        cell["loans"] += int(n)
+        cell["balance"] += int(bal or 0)
+        if to == "cured":
             cured[i] += int(bal or 0)
         else:
             moved[(i, j)] += int(bal or 0)
-    return {
+    buckets = sorted({*start, *(j for row in cells.values() for j in row if j != "cured")},
+                     key=bucket_order)  # fmt: skip
+    return out | {
         "rolls_between": [first.isoformat(), last.isoformat()],
         "roll_rates": {f"{i}->{j}": _share(v, start[i]) for (i, j), v in sorted(moved.items())},
         "cure_rates": {i: _share(cured[i], start[i]) for i in sorted(start)},
+        "roll_matrix": {
+            "buckets": buckets,
+            "rows": [
+                {"from": i, "start": start[i], "cells": cells[i]}
+                for i in sorted(start, key=bucket_order)
+            ],
+        },
     }
+
+
+def bucket_order(name: str) -> tuple[int, str]:
+    """M0, M1 ... M7+ in DPD order (the number in the name), others after."""
+    digits = "".join(ch for ch in name if ch.isdigit())
+    return (int(digits) if digits else 999, name)

@@ -29,6 +29,7 @@ from arrears.domain.dispositions import DISPOSITIONS, REASONS
 from arrears.service.errors import ServiceError
 from arrears.service.queries import casework, day_plan
 from arrears.service.queries.team import placed_with
+from arrears.service.staff.kpis import bucket_order
 from arrears.service.staff.users import (
     AuthError,
     authenticate,
@@ -547,17 +548,31 @@ def _oversight_pages(
         return render(request, "agency.html", v, rows=placed_with(app, v.user.agency))
 
 
+def stage_order(name: str) -> tuple[int, str]:
+    """Stages in DPD order (before due, early, mid, late, legal), others after."""
+    from arrears.domain.delinquency import DEFAULT_STAGES
+
+    order = [b.name for b in DEFAULT_STAGES.bands]
+    return (order.index(name) if name in order else len(order), name)
+
+
 def _dashboard_charts(k: dict[str, Any], lang: str) -> dict[str, str]:
     """The dashboard's charts, titled and labelled in ``lang`` (rule ids, collector ids and
     template names are codes, shown as they are)."""
     _, label = gettext(lang), labeller(lang)
     return {
         "stage": charts.bars(
-            {label("stage", s): x["loans"] for s, x in k["by_stage"].items()},
+            {
+                label("stage", s): k["by_stage"][s]["loans"]
+                for s in sorted(k["by_stage"], key=stage_order)
+            },
             _("Accounts by stage"),
         ),
         "bucket": charts.bars(
-            {label("stage", b): x["total_due"] / 100 for b, x in k["by_bucket"].items()},
+            {
+                label("stage", b): k["by_bucket"][b]["total_due"] / 100
+                for b in sorted(k["by_bucket"], key=bucket_order)
+            },
             _("Total due by DPD bucket"),
         ),
         "channels": charts.bars(
