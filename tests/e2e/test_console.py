@@ -403,7 +403,10 @@ def test_a_strategy_manager_uploads_diffs_and_activates(
     expect(page.locator("#versions")).to_contain_text("2026.12")
     page.locator("#versions a", has_text="dry-run diff").first.click()
     expect(page.locator("#diff")).to_contain_text("against")
-    page.locator("#versions button", has_text="activate").first.click()
+    page.locator("#versions button", has_text="ctivate").first.click()
+    expect(page.locator("#confirm")).to_contain_text("Activate version")  # asked once more
+    assert strategy_from(app, None).version != "2026.12"
+    page.click("#confirm-activate")
     expect(page.locator("#versions .tag")).to_contain_text("Active")
     assert strategy_from(app, None).version == "2026.12"
     page.close()

@@ -669,6 +669,9 @@ strategy_version = Table(
     Column("activated_by", String(64)),
     Column("activated_at", UtcDateTime()),
     Column("active", Boolean, nullable=False, server_default=false()),
+    # who asked for its activation, where the policy wants a second person to approve it
+    Column("requested_by", String(64)),
+    Column("requested_at", UtcDateTime()),
 )
 
 # The portal's one-time sign-in codes (6 digits, sent by SMS): only a keyed hash is kept; a

@@ -172,8 +172,16 @@ class Policy(_Strict):
     settlement: SettlementRules = Field(default_factory=lambda: SettlementRules.model_validate({}))
 
 
+class StrategyRules(_Strict):
+    """Activating a strategy version: with ``second_person``, the strategy manager who asks
+    for it cannot also approve it; another one must (four eyes)."""
+
+    second_person: bool = False
+
+
 class PolicyFile(_Strict):
     default: Policy = Field(default_factory=lambda: Policy.model_validate({}))
+    strategy: StrategyRules = Field(default_factory=lambda: StrategyRules.model_validate({}))
     portfolios: dict[str, dict[str, Any]] = Field(default_factory=dict)
 
     def for_portfolio(self, portfolio_id: str) -> Policy:

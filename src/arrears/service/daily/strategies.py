@@ -37,6 +37,9 @@ def upload(app: App, text: str, *, by: str) -> Uploaded:
         s = loads(text, "upload")
     except StrategyError as exc:
         return Uploaded(None, [str(p) for p in exc.problems])
+    missing = unknown_templates(app, s)
+    if missing:
+        return Uploaded(None, missing)
     with app.engine.begin() as conn:
         vid = conn.execute(
             insert(t.strategy_version)
@@ -52,6 +55,39 @@ def upload(app: App, text: str, *, by: str) -> Uploaded:
             .returning(t.strategy_version.c.version_id)
         ).scalar_one()
     return Uploaded(int(vid), [])
+
+
+def unknown_templates(app: App, s: Strategy) -> list[str]:
+    """Each step naming a template that exists nowhere (neither in the store nor in the
+    templates folder ``arrears template load`` reads), or one made for another channel."""
+    from arrears.channels import templating
+
+    channels: dict[str, set[str]] = {}
+    with app.engine.connect() as conn:
+        for name, channel in conn.execute(select(t.template.c.name, t.template.c.channel)):
+            channels.setdefault(name, set()).add(channel)
+    try:
+        found = templating.read_folder(app.settings.templates_dir or templating.HERE)
+    except templating.TemplateError:
+        found = []
+    for tpl in found:
+        channels.setdefault(tpl.name, set()).add(tpl.channel)
+    problems = []
+    for step in s.steps:
+        if step.template is None:
+            continue
+        have = channels.get(step.template)
+        if have is None:
+            problems.append(
+                f"upload: treatments (step {step.id}): template: no template is named "
+                f"{step.template!r}"
+            )
+        elif step.channel not in have:
+            problems.append(
+                f"upload: treatments (step {step.id}): template: {step.template!r} is a "
+                f"{'/'.join(sorted(have))} template, not {step.channel}"
+            )
+    return problems
 
 
 def versions(app: App) -> list[dict[str, Any]]:
@@ -70,6 +106,8 @@ def versions(app: App) -> list[dict[str, Any]]:
                     sv.c.activated_by,
                     sv.c.activated_at,
                     sv.c.active,
+                    sv.c.requested_by,
+                    sv.c.requested_at,
                 ).order_by(sv.c.version_id.desc())
             ).mappings()
         ]
@@ -92,13 +130,44 @@ def active(app: App) -> Strategy | None:
     return None if text is None else loads(text, "active version")
 
 
-def activate(app: App, version_id: int, *, by: str) -> None:
-    """Make ``version_id`` the one the cycle runs (the next run uses it)."""
+def activate(app: App, version_id: int, *, by: str) -> str:
+    """Make ``version_id`` the one the cycle runs (the next run uses it); "active". Where the
+    collections policy wants a second person (``strategy.second_person``), the first call asks
+    ("requested") and only another strategy manager's call activates it."""
+    from arrears.service.cases.policy import load_policy
+    from arrears.service.errors import Forbidden
+
     require_current(app)
     s = version(app, version_id)
     sv = t.strategy_version
     now = app.clock()
+    four_eyes = load_policy(app.settings.collections_policy_file).strategy.second_person
     with app.engine.begin() as conn:
+        asked = conn.execute(
+            select(sv.c.requested_by, sv.c.active).where(sv.c.version_id == version_id)
+        ).one()
+        if asked.active:
+            return "active"
+        if four_eyes and asked.requested_by is None:
+            conn.execute(
+                update(sv)
+                .where(sv.c.version_id == version_id)
+                .values(requested_by=by, requested_at=now)
+            )
+            audit.record(
+                conn,
+                "strategy_activation_requested",
+                s.name,
+                now,
+                {"version_id": version_id, "by": by, "version": s.version},
+            )
+            return "requested"
+        if four_eyes and asked.requested_by == by:
+            raise Forbidden(
+                f"version_id: {by} asked for this activation; a second strategy manager must "
+                "approve it",
+                field="version_id",
+            )
         conn.execute(update(sv).where(sv.c.active).values(active=False))
         conn.execute(
             update(sv)
@@ -110,8 +179,14 @@ def activate(app: App, version_id: int, *, by: str) -> None:
             "strategy_activated",
             s.name,
             now,
-            {"version_id": version_id, "by": by, "version": s.version},
+            {
+                "version_id": version_id,
+                "by": by,
+                "requested_by": asked.requested_by,
+                "version": s.version,
+            },
         )
+    return "active"
 
 
 def experiment_results(app: App, since: date, until: date) -> list[dict[str, Any]]:

@@ -61,12 +61,17 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
         return page(request, v, diff=d, diff_of=version_id)
 
     @r.post("/strategy/{version_id}/activate")
-    def activate(v: managers, version_id: int) -> Response:
+    async def activate(request: Request, v: managers, version_id: int) -> Response:
+        form = await request.form()
+        if form.get("confirm") != "yes":  # a second, deliberate click: what changes, then go
+            return page(request, v, confirm=version_id)
         try:
-            strategies.activate(app, version_id, by=v.user.username)
+            done = await run_in_threadpool(
+                lambda: strategies.activate(app, version_id, by=v.user.username)
+            )
         except ServiceError as exc:
             return RedirectResponse(flash_to("/strategy", exc, v.lang), status_code=303)
-        return RedirectResponse("/strategy?flash=saved", status_code=303)
+        return RedirectResponse(f"/strategy?flash={done}", status_code=303)
 
 
 def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, text: str) -> Response:

@@ -72,7 +72,11 @@ SCRIPTS = {
                "plan to avoid further steps."),
 }  # fmt: skip
 #: the messages a page is sent back with (``?flash=saved``); any other flash is shown as given
-FLASHES = {"saved": N_("Saved.")}
+FLASHES = {
+    "saved": N_("Saved."),
+    "active": N_("Activated: the next cycle runs this version."),
+    "requested": N_("Asked for: another strategy manager must approve the activation."),
+}
 
 
 def money(fen: int | None) -> str:

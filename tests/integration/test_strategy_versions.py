@@ -1,0 +1,50 @@
+"""Strategy versions from the manager's side: a step naming a template that exists nowhere (or
+one made for another channel) is refused with the step; with the policy's four eyes, the person
+who asks for an activation cannot approve it, another strategy manager does."""
+
+from __future__ import annotations
+
+from importlib import resources
+from pathlib import Path
+
+import pytest
+
+from arrears.bootstrap import App
+from arrears.service.daily import strategies
+from arrears.service.daily.cycle import strategy_from
+from arrears.service.errors import Forbidden
+
+SHIPPED = (resources.files("arrears.strategy") / "strategies" / "default.yaml").read_text()
+
+
+def test_a_step_naming_a_missing_template_is_refused(app: App) -> None:
+    assert strategies.upload(app, SHIPPED, by="sun").problems == []
+    typo = SHIPPED.replace("template: early_sms_firm", "template: early_sms_frim", 1)
+    done = strategies.upload(app, typo, by="sun")
+    assert done.version_id is None
+    assert done.problems == [
+        "upload: treatments (step early.standard.3): template: no template is named "
+        "'early_sms_frim'"
+    ], done.problems
+    wrong = SHIPPED.replace(
+        "channel: robocall, template: early_robocall", "channel: robocall, template: early_sms", 1
+    )
+    said = strategies.upload(app, wrong, by="sun").problems
+    assert len(said) == 1 and "'early_sms' is a sms template, not robocall" in said[0]
+
+
+def test_four_eyes_on_activation(app: App, tmp_path: Path) -> None:
+    policy = tmp_path / "policy.yaml"
+    policy.write_text("strategy: {second_person: true}\n", encoding="utf-8")
+    app.settings = app.settings.model_copy(update={"collections_policy_file": policy})
+    candidate = SHIPPED.replace('version: "2026.11"', 'version: "2026.12"')
+    vid = strategies.upload(app, candidate, by="sun").version_id
+    assert vid is not None
+    assert strategies.activate(app, vid, by="sun") == "requested"
+    assert strategy_from(app, None).version != "2026.12"
+    with pytest.raises(Forbidden, match="a second strategy manager must approve"):
+        strategies.activate(app, vid, by="sun")
+    assert strategies.activate(app, vid, by="zhou") == "active"
+    assert strategy_from(app, None).version == "2026.12"
+    (row,) = [v for v in strategies.versions(app) if v["version_id"] == vid]
+    assert (row["requested_by"], row["activated_by"], row["active"]) == ("sun", "zhou", True)
