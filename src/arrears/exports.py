@@ -1,5 +1,5 @@
 """Files that leave arrears (agency placements and recalls, the print vendor's manifest, the
-ingest error report) and are opened in a spreadsheet.
+ingest error report, the console's tables as CSV or Excel) and are opened in a spreadsheet.
 
 A cell that begins with ``=``, ``+``, ``-``, ``@``, a tab or a carriage return is a formula to
 Excel, LibreOffice and Google Sheets: a borrower named ``=HYPERLINK("http://…")`` would run in
@@ -10,7 +10,9 @@ numbers (a negative amount stays -100)."""
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 from typing import IO, Any
 
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -58,3 +60,51 @@ class _SafeDict:
     def writerows(self, rows: Iterable[Mapping[str, Any]]) -> None:
         for row in rows:
             self.writerow(row)
+
+
+def to_csv(header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A table as CSV in UTF-8 with a byte-order mark (so Excel reads Chinese), neutralised."""
+    out = io.StringIO()
+    w = writer(out)
+    w.writerow(header)
+    w.writerows([["" if v is None else v for v in row] for row in rows])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+def to_xlsx(title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]) -> bytes:
+    """A table as an Excel workbook (openpyxl): every text cell neutralised and stored as text,
+    never as a formula; an aware instant as its ISO text (Excel has no timezones)."""
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet: Any = book.active
+    sheet.title = title[:31] or "Sheet1"
+    sheet.append([cell(h) for h in header])
+    for row in rows:
+        sheet.append(
+            [cell(v.isoformat() if isinstance(v, datetime) and v.tzinfo else v) for v in row]
+        )
+        for c in sheet[sheet.max_row]:
+            if isinstance(c.value, str):
+                c.data_type = "s"
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+#: the formats a table downloads as, and their media types
+FORMATS = {
+    "csv": "text/csv; charset=utf-8",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+}
+
+
+def export(
+    fmt: str, title: str, header: Sequence[str], rows: Iterable[Sequence[Any]]
+) -> tuple[bytes, str]:
+    """The table in ``fmt`` (csv or xlsx) and its media type; ValueError for another format."""
+    if fmt == "xlsx":
+        return to_xlsx(title, header, rows), FORMATS["xlsx"]
+    if fmt == "csv":
+        return to_csv(header, rows), FORMATS["csv"]
+    raise ValueError(f"format: expected csv or xlsx, got {fmt!r}")

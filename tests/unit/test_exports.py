@@ -10,8 +10,8 @@ from datetime import UTC, datetime
 import pytest
 from openpyxl import load_workbook
 
-from arrears.service.errors import ServiceError
-from arrears.service.exports import export, neutral, to_csv, to_xlsx
+from arrears.exports import cell as neutral
+from arrears.exports import export, to_csv, to_xlsx
 
 EVIL = ["=1+2", "+SUM(A1)", "-3+4", "@cmd", "\tx", "\rx"]
 
@@ -47,5 +47,5 @@ def test_xlsx_cells_are_text_not_formulas(tmp_path: object) -> None:
 
 
 def test_an_unknown_format_is_refused() -> None:
-    with pytest.raises(ServiceError, match="format: expected csv or xlsx"):
+    with pytest.raises(ValueError, match="format: expected csv or xlsx"):
         export("pdf", "t", ["a"], [])

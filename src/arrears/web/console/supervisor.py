@@ -13,8 +13,8 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from arrears.bootstrap import App
+from arrears.exports import FORMATS, export
 from arrears.service.errors import ServiceError
-from arrears.service.exports import export
 from arrears.service.queries.team import agency_results, queue_loads, team_figures
 from arrears.service.queries.team_day import MEASURES, TeamDay, team_day
 from arrears.web.console.session import Render
@@ -46,10 +46,9 @@ def supervisor_pages(r: APIRouter, app: App, render: Render, approvers: Any) -> 
     @r.get("/supervise/team.{fmt}")
     def team_file(v: approvers, fmt: str, day: str | None = None) -> Response:
         when = _day(day) or app.today()
-        try:
-            data, kind = export(fmt, f"team {when}", *_team_table(team_day(app, when), v.lang))
-        except ServiceError as exc:
-            return RedirectResponse(flash_to("/supervise", exc, v.lang), status_code=303)
+        if fmt not in FORMATS:
+            return Response(status_code=404)
+        data, kind = export(fmt, f"team {when}", *_team_table(team_day(app, when), v.lang))
         name = f"team-{when.isoformat()}.{fmt}"
         return Response(
             data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
