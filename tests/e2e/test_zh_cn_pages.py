@@ -14,11 +14,14 @@ the page's language."""
 
 from __future__ import annotations
 
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
 from importlib import resources
+from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -112,6 +115,7 @@ class Reader:
     found: dict[str, list[str]]
 
     def read(self, page: Page, where: str | None = None) -> None:
+        shoot(page, self.lang)  # first: reading takes out what is not to be translated
         text = page_text(page)
         foreign = english_words(text) if self.lang == "zh-CN" else chinese_words(text)
         if foreign:
@@ -125,6 +129,49 @@ class Reader:
     def verdict(self) -> str:
         words = "\n".join(f"  {where}: {', '.join(w)}" for where, w in self.found.items())
         return f"words not in {self.lang} on its pages:\n{words}"
+
+
+#: where ``scripts/screenshots`` wants every page read here, at desktop and phone size
+SHOTS = os.environ.get("ARREARS_SCREENSHOTS")
+DESKTOP, PHONE = {"width": 1280, "height": 800}, {"width": 390, "height": 844}
+
+
+def shoot(page: Page, lang: str) -> None:
+    """The page as a person sees it, at desktop and at phone size, when screenshots are asked
+    for (``scripts/screenshots``); the page is left at the size it had."""
+    if not SHOTS:
+        return
+    before = page.viewport_size
+    path = urlsplit(page.url)
+    name = re.sub(r"[^A-Za-z0-9]+", "_", f"{path.path}_{path.query}").strip("_") or "root"
+    for size, box in (("desktop", DESKTOP), ("phone", PHONE)):
+        page.set_viewport_size(box)
+        folder = Path(SHOTS) / lang / size
+        folder.mkdir(parents=True, exist_ok=True)
+        page.screenshot(path=str(folder / f"{name[:80]}.png"), full_page=True)
+    if before:
+        page.set_viewport_size(before)
+
+
+#: a phone-size page keeps every table readable: no table wider than the screen unless it
+#: sits in a sideways-scrolling box, and no cell squeezed to a character's width
+CRAMPED = """() => {
+  const out = [];
+  const width = document.documentElement.clientWidth;
+  for (const table of document.querySelectorAll('table')) {
+    const boxed = table.closest('.scroll');
+    if (!boxed && table.getBoundingClientRect().right > width + 1)
+      out.push('table ' + (table.id || '?') + ' is cut at the screen edge');
+    for (const cell of table.querySelectorAll('td, th')) {
+      const text = cell.innerText.trim();
+      if (text.length > 1 && cell.getBoundingClientRect().width < 24)
+        out.push('cell "' + text.slice(0, 20) + '" is ' +
+                 Math.round(cell.getBoundingClientRect().width) + 'px wide');
+    }
+  }
+  if (document.documentElement.scrollWidth > width + 1) out.push('the page scrolls sideways');
+  return out;
+}"""
 
 
 @pytest.fixture(scope="module")
@@ -250,6 +297,26 @@ def test_every_console_page_is_in_the_readers_language(
     reader = Reader(lang, {})
     _console_pages(browser, console, reader)
     assert not reader.found, reader.verdict()
+
+
+def test_the_collectors_pages_fit_a_phone(console: Console, browser: Browser) -> None:
+    """The queue, the account and the field agent's day sheet at phone size: no cut table, no
+    cell squeezed to a character's width, no sideways page."""
+    found: dict[str, list[str]] = {}
+    for user, paths in (
+        ("chen", ("/queue", f"/accounts/{console.call_loan}")),
+        ("zhou", ("/field",)),
+        ("wang", ("/supervise",)),
+    ):
+        page = _as(browser, console, user, "zh-CN")
+        page.set_viewport_size(PHONE)
+        for path in paths:
+            page.goto(f"{console.url}{path}")
+            cramped = page.evaluate(CRAMPED)
+            if cramped:
+                found[f"{path} ({user})"] = cramped
+        page.close()
+    assert not found, found
 
 
 # --- the portal -------------------------------------------------------------------------------
