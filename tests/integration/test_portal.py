@@ -409,6 +409,28 @@ def test_a_small_payment_says_what_still_follows(portal: Portal) -> None:
         assert "目前已无应还款项" in shown
 
 
+def test_lateness_is_said_in_words_never_as_negative_days(portal: Portal) -> None:
+    """Before the due date: "not overdue, next due on ..."; once late: the days, since when,
+    and the next instalment; a penalty never paid is not shown as "−0.00"."""
+    portal.clock.at = datetime(2026, 1, 12, 2, 0, tzinfo=UTC)  # three days before the first due
+    with httpx.Client(base_url=portal.url) as c:
+        sign_in(portal, c)
+        home = c.get("/portal/home").text
+        page = c.get("/portal/loan/L1").text
+    for text in (home, page):
+        assert "未逾期" in text and "下一还款日 2026-01-15" in text
+        assert 'dpd">' not in text and ">-3<" not in text
+    assert "已还罚息" not in page
+    portal.clock.at = NOW  # L1 is late now
+    with httpx.Client(base_url=portal.url) as c:
+        sign_in(portal, c)
+        page = c.get("/portal/loan/L1").text
+    st = statement_for_loan(portal.app, "L1", NOW.date())
+    assert st["dpd"] > 0 and f'<td id="dpd">{st["dpd"]}</td>' in page
+    assert "逾期起始日" in page and str(st["oldest_unpaid_due_date"]) in page
+    assert "未逾期" not in page
+
+
 def test_preferences_are_honoured_by_the_dispatcher_and_the_next_cycle(tmp_path: Path) -> None:
     clock = Clock(datetime(2026, 1, 16, 1, 0, tzinfo=UTC))  # L1 and L2 are a day late
     app = _store(tmp_path, clock)
