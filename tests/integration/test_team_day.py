@@ -41,11 +41,19 @@ def test_each_figure_and_the_accounts_behind_it(planned: App) -> None:
     due = int(statement_for_loan(planned, a.loan_id, DAY)["total_due"])
     make_promise(planned, a.loan_id, [Part(DAY + timedelta(days=3), due)], source="agent_call",
                  made_by="C1")  # fmt: skip
+    due_b = int(statement_for_loan(planned, b.loan_id, DAY)["total_due"])
+    make_promise(
+        planned,
+        b.loan_id,
+        [Part(DAY + timedelta(days=2), due_b)],
+        source="portal",
+        made_by=b.borrower_id,
+    )  # fmt: skip  (the borrower's own: nobody's figure)
     post_payment(planned, d.loan_id, 5_000, DAY)  # C2 spoke with d's borrower (no disposition)
     post_payment(planned, c.loan_id, 700, DAY)  # only a third party was reached: nobody's
     team = team_day(planned, DAY)
     by = {m.collector_id: m for m in team.members}
-    assert set(by) == {"C1", "C2"}
+    assert set(by) == {"C1", "C2"}, set(by)
     one, two = by["C1"], by["C2"]
     assert (one.attempts, one.reached, one.rpc_rate) == (2, 1, 0.5)
     assert (two.attempts, two.reached, two.rpc_rate) == (2, 1, 0.5)

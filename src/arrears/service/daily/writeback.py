@@ -187,7 +187,7 @@ def write_back(
         changes,
         sick,
     )
-    carried = carry_over(conn, day, plan, base, strategy, dry_run=dry_run)
+    carried = carry_over(conn, day, plan, base, strategy, sick=sick, dry_run=dry_run)
     counts["carry_over"] = carried
     if dry_run:
         return result
@@ -216,6 +216,32 @@ CALL_BACK_STEP = "call_back"
 EXPIRED = "expired"
 
 
+class _Today:
+    """What the day's plan says of each account, for the items carried into it."""
+
+    def __init__(self, plan: pa.Table, book: pa.Table, sick: pa.Table | None) -> None:
+        rows = plan.select(["loan_id", "channel", "status", "rule"]).to_pylist()
+        #: the day's plan works the account on that channel (whatever became of the action)
+        self.again = {(r["loan_id"], r["channel"]) for r in rows}
+        #: a suppression stops the account's contacts today (a payment, a promise, a hold ...)
+        self.stopped = {
+            r["loan_id"]: r["rule"]
+            for r in rows
+            if r["status"] in ("suppressed", "blocked")
+            and str(r["rule"] or "").startswith("suppression.")
+        }
+        self.staged = set(book.filter(pc.is_valid(book["stage"]))["loan_id"].to_pylist())
+        self.sick = set() if sick is None else set(sick["loan_id"].to_pylist())
+
+    def verdict(self, loan_id: str, channel: str) -> str | None:
+        """Why the item expires today, or None: it may be carried."""
+        if loan_id not in self.staged:
+            return "carry_over.left_collection"
+        if (loan_id, channel) in self.again:
+            return "carry_over.replanned"
+        return self.stopped.get(loan_id)
+
+
 def carry_over(
     conn: Connection,
     day: date,
@@ -223,13 +249,15 @@ def carry_over(
     book: pa.Table,
     strategy: Strategy,
     *,
+    sick: pa.Table | None = None,
     dry_run: bool = False,
 ) -> dict[str, int]:
     """Unworked calls and visits of earlier days, by the strategy's ``carry_over`` rule: carried
     to ``day`` (the window moved by whole days, ``carried_from`` the date first planned) while
     within its days, else expired; expired at once when ``day``'s plan works the account on the
-    same channel (``carry_over.replanned``) or the account left collection
-    (``carry_over.left_collection``). The counts by what was done."""
+    same channel (``carry_over.replanned``), a suppression stops the account's contacts today
+    (its rule) or the account left collection (``carry_over.left_collection``); an account not
+    computed today (quarantined) keeps its items as they are. The counts by what was done."""
     pa_ = t.plan_action
     rows = conn.execute(
         select(
@@ -248,20 +276,14 @@ def carry_over(
     ).all()
     if not rows:
         return {}
-    live = plan.filter(pc.equal(plan["status"], "planned")).select(["loan_id", "channel"])
-    again = set(zip(live["loan_id"].to_pylist(), live["channel"].to_pylist(), strict=True))
-    staged = book.filter(pc.is_valid(book["stage"]))["loan_id"].to_pylist()
-    in_collection = set(staged)
+    today = _Today(plan, book, sick)
     done: dict[str, int] = {}
     for r in rows:
         first = r.carried_from or r.business_date
-        if r.loan_id not in in_collection:
-            rule: str | None = "carry_over.left_collection"
-        elif (r.loan_id, r.channel) in again:
-            rule = "carry_over.replanned"
-        elif (day - first).days <= strategy.spec.carry_over.get(r.channel, 0):
-            rule = None
-        else:
+        if r.loan_id in today.sick:  # not computed today: left as it is until it can be
+            continue
+        rule = today.verdict(r.loan_id, r.channel)
+        if rule is None and (day - first).days > strategy.spec.carry_over.get(r.channel, 0):
             rule = "carry_over.expired"
         done[rule or "carried"] = done.get(rule or "carried", 0) + 1
         if dry_run:

@@ -122,7 +122,10 @@ def _promises(
     pr = t.promise
     for r in conn.execute(
         select(pr.c.made_by, pr.c.loan_id, pr.c.amount, pr.c.status, pr.c.made_at).where(
-            pr.c.made_at >= month, pr.c.made_at < d1, pr.c.made_by.is_not(None)
+            pr.c.made_at >= month,
+            pr.c.made_at < d1,
+            pr.c.made_by.is_not(None),
+            pr.c.source == "agent_call",  # a collector's; a portal promise is the borrower's
         )
     ):
         m = who(str(r.made_by))
@@ -215,7 +218,7 @@ def _qa(conn: Any, since: datetime, until: datetime, who: Any, behind: dict[Any,
 
 def _cash(conn: Any, day: date, zone: ZoneInfo, who: Any, behind: dict[Any, set[str]]) -> None:
     """Payments dated ``day``, each credited to the last person who reached the borrower about
-    the loan in the :data:`CREDIT_DAYS` up to the end of that day."""
+    the loan in the :data:`CREDIT_DAYS` days up to the end of that day (that day included)."""
     ca, p = t.contact_attempt, t.payment
     pays = conn.execute(
         select(p.c.loan_id, p.c.amount).where(p.c.paid_on == day, p.c.status == "posted")
@@ -223,7 +226,7 @@ def _cash(conn: Any, day: date, zone: ZoneInfo, who: Any, behind: dict[Any, set[
     if not pays:
         return
     end = datetime.combine(day + timedelta(days=1), time(0), zone)
-    since = end - timedelta(days=CREDIT_DAYS + 1)
+    since = end - timedelta(days=CREDIT_DAYS)
     loans = sorted({r.loan_id for r in pays})
     touch: dict[str, tuple[datetime, str]] = {}
     for r in conn.execute(

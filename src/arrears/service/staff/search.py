@@ -7,6 +7,7 @@ exists. A lookup by phone or national id is written to the access log."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from sqlalchemy import select
@@ -55,7 +56,7 @@ def search(app: App, user: Staff, query: str) -> list[Hit]:
                     )
                 ).scalars()
             ]
-        ids = app.cipher.lookup_hashes("national_id", q)
+        ids = app.cipher.lookup_hashes("national_id", re.sub(r"[\s-]", "", q))
         if ids:
             owners += [
                 (str(r), "national_id")

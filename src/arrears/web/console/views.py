@@ -53,7 +53,7 @@ from arrears.web.console.session import (
 )
 from arrears.web.console.strategy import strategy_pages
 from arrears.web.console.supervisor import supervisor_pages
-from arrears.web.console.wrapup import promise_of, wrap_of
+from arrears.web.console.wrapup import promise_fits, promise_of, wrap_of
 from arrears.web.i18n import N_, Pages, as_is, gettext
 from arrears.web.labels import labeller
 from arrears.web.refusals import flash_to, refusal
@@ -449,6 +449,7 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
         wrap = wrap_of(app, loan_id, form)
         parts = promise_of(form)
         if parts:
+            promise_fits(str(form.get("result", "")), wrap)
             check_promise(app, loan_id, parts)
         record_outcome(
             app,
@@ -461,18 +462,22 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
         )
     except ServiceError as exc:
         return refusal(exc, v.lang)
-    if str(form.get("next") or "none") == "call_back":
-        from arrears.service.outreach.worklist import call_back
-
-        call_back(app, action_id)
+    said = []
     if parts:
         try:
             make_promise(app, loan_id, parts, source="agent_call", made_by=who)
         except ServiceError as exc:  # taken by someone else meanwhile
-            return _("Outcome saved; the promise was refused: %(why)s") % {
-                "why": refusal(exc, v.lang)
-            }
-    return None
+            said.append(
+                _("Outcome saved; the promise was refused: %(why)s") % {"why": refusal(exc, v.lang)}
+            )
+    if str(form.get("next") or "none") == "call_back":
+        from arrears.service.outreach.worklist import call_back
+
+        try:
+            call_back(app, action_id)
+        except ServiceError as exc:  # a call-back's own item: already first in line
+            said.append(_("Outcome saved; no call-back: %(why)s") % {"why": refusal(exc, v.lang)})
+    return " ".join(said) or None
 
 
 def _ask(kind: str, form: Any) -> dict[str, Any]:

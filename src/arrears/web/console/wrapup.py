@@ -45,3 +45,18 @@ def wrap_of(app: App, loan_id: str, form: Any) -> Wrap:
         str(form.get("reason") or "") or None,
         at,
     )
+
+
+def promise_fits(result: str, wrap: Wrap) -> None:
+    """A promise is taken from the borrower: the call was answered and, when a disposition is
+    given, it is a promise or another right-party one that does not stop collection."""
+    from arrears.compliance.facts import CONNECTED
+    from arrears.domain.dispositions import HOLDS, RIGHT_PARTY
+
+    d = wrap.disposition
+    if result not in CONNECTED or (d is not None and (d not in RIGHT_PARTY or d in HOLDS)):
+        raise Invalid(
+            "promise_amount: a promise is taken from the borrower on an answered call "
+            f"(here: {result}{', ' + d if d else ''})",
+            field="promise_amount",
+        )
