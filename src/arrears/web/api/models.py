@@ -426,9 +426,30 @@ class PromisesDecided(_Out):
     broken: int
 
 
+class RollCell(_Out):
+    loans: int
+    balance: int
+
+
+class RollRow(_Out):
+    from_: str = Field(alias="from", serialization_alias="from")
+    start: int
+    cells: dict[str, RollCell]  # by the bucket at the end, or "cured"
+
+    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+
+
+class RollMatrix(_Out):
+    """Loans and balances by bucket at the first snapshot (rows) and at the last (cells)."""
+
+    buckets: list[str]
+    rows: list[RollRow]
+
+
 class Kpis(_Out):
     """The portfolio's measures over [since, until] (docs/CONSOLE.md). Roll and cure rates need
-    two delinquency snapshots in the period: without them ``rolls_note`` says so."""
+    two delinquency snapshots in the period: without them ``rolls_note`` says so. A period
+    that starts before the first snapshot ever stored says so (``starts_before_snapshots``)."""
 
     since: date
     until: date
@@ -439,6 +460,9 @@ class Kpis(_Out):
     cure_rates: dict[str, float | None] | None
     rolls_between: list[date] | None = None
     rolls_note: str | None = None
+    roll_matrix: RollMatrix | None = None
+    first_snapshot: date | None = None
+    starts_before_snapshots: bool = False
     ptp: PromisesDecided
     ptp_kept_rate: float | None
     contacts_by_channel: dict[str, int]
