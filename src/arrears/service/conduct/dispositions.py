@@ -29,6 +29,7 @@ from arrears.domain.dispositions import DISPOSITIONS, HOLDS, REASONS, RIGHT_PART
 from arrears.service.cases.hold_records import insert_hold
 from arrears.service.errors import Conflict, Invalid
 from arrears.service.outreach.pending import Event, HoldStarted
+from arrears.service.outreach.worklist import call_back_row
 from arrears.store import audit
 from arrears.store import tables as t
 from arrears.store.db import as_utc
@@ -173,25 +174,10 @@ def add_timed_call_back(app: App, conn: Connection, action_id: str, at: datetime
         raise Conflict(
             f"call_back_at: a call-back at {at.isoformat()} is set already", field="call_back_at"
         )
-    values = {c.name: getattr(action, c.name) for c in pa_.c}
-    values.update(
-        action_id=item,
+    values = call_back_row(
+        action,
+        item,
         business_date=start.astimezone(ZoneInfo(app.settings.business_timezone)).date(),
-        step_id="call_back",
-        channel="agent_call",
-        template=None,
-        pool=None,
-        priority=1e9,
-        status="planned",
-        rule=None,
-        lease_owner=None,
-        lease_until=None,
-        tries=None,
-        next_try_at=None,
-        attempt_id=None,
-        sent_at=None,
-        last_error=None,
-        carried_from=None,
         window_start=start,
         window_end=start + CALL_BACK_DUE_FOR,
     )

@@ -86,6 +86,32 @@ def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) 
     return found
 
 
+def call_back_row(action: Any, item: str, **values: Any) -> dict[str, Any]:
+    """The plan row of a call-back ``item`` made from ``action``'s row: an agent call first in
+    line, not yet worked; ``values`` (its queue, window, date) over the action's own."""
+    row = {c.name: getattr(action, c.name) for c in t.plan_action.c}
+    row.update(
+        action_id=item,
+        step_id="call_back",
+        channel="agent_call",
+        template=None,
+        pool=None,
+        priority=1e9,
+        status="planned",
+        rule=None,
+        lease_owner=None,
+        lease_until=None,
+        tries=None,
+        next_try_at=None,
+        attempt_id=None,
+        sent_at=None,
+        last_error=None,
+        carried_from=None,
+    )
+    row.update(values)
+    return row
+
+
 def add_call_back(conn: Connection, action: Any, now: datetime) -> str:
     """An agent call for ``action``'s account in today's call-back worklist, first in line
     (once); returns its action id."""
@@ -93,27 +119,13 @@ def add_call_back(conn: Connection, action: Any, now: datetime) -> str:
     item = ids.call_back(action.action_id)
     exists = conn.execute(select(pa_.c.action_id).where(pa_.c.action_id == item)).first()
     if exists is None:
-        values = {c.name: getattr(action, c.name) for c in pa_.c}
-        values.update(
-            action_id=item,
-            step_id="call_back",
-            channel="agent_call",
-            template=None,
+        row = call_back_row(
+            action,
+            item,
             queue=CALL_BACK_QUEUE,
-            pool=None,
-            priority=1e9,
-            status="planned",
-            rule=None,
-            lease_owner=None,
-            lease_until=None,
-            tries=None,
-            next_try_at=None,
-            attempt_id=None,
-            sent_at=None,
-            last_error=None,
             window_start=max(as_utc(action.window_start), now),
         )
-        conn.execute(insert(pa_).values(**values))
+        conn.execute(insert(pa_).values(**row))
     return item
 
 
