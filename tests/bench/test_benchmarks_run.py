@@ -30,11 +30,13 @@ BENCHES = {
     "dispatch": "dispatch",
     "api": "api",
     "screen": "screen",
+    "diff": "diff",
 }
 TINY = {
     "store": {"BENCH_LOANS": "200"},
     "gate": {"BENCH_GATE_DECISIONS": "300"},
     "cycle": {"BENCH_CYCLE_SCALE": "0.0001", "BENCH_CYCLE_REPEATS": "1"},
+    "diff": {"BENCH_DIFF_SIZES": "600"},
     "dispatch": {"BENCH_DISPATCH_LOANS": "300"},
     "screen": {
         "BENCH_SCREEN_FOLDS": "2",
@@ -211,6 +213,25 @@ def test_cycle_step_failing_fails_the_benchmark(tmp_path: Path) -> None:
     failed(proc, results, "reference", "cycle_ref.py", "broken on purpose", "exit status 1")
     assert "$ arrears cycle --as-of 2026-11-23\n" in proc.stdout  # the store's step ran
     assert not (tmp_path / "out" / "cycle" / "steps.json").exists()
+
+
+# ------------------------------------------------------------------------------------------
+# diff: the strategy dry run
+
+
+def test_diff(tmp_path: Path) -> None:
+    body = section(*bench("diff", tmp_path))
+    (row,) = [cells for first, cells in rows(body).items() if first == "600"]
+    served, again, cli, warm, upload, changed, peak = (number(c) for c in row)
+    assert 0 < served and 0 < again and 0 < cli and 0 < warm and 0 < upload
+    assert changed > 0 and peak > 0
+    assert "not judged (other sizes)" in body
+
+
+def test_diff_step_failing_fails_the_benchmark(tmp_path: Path) -> None:
+    proc, results = bench("diff", tmp_path, BENCH_BREAK="cli 600")
+    failed(proc, results, "cli 600", "arrears plan diff", "broken on purpose")
+    assert "$ python " in proc.stdout  # the served step ran before
 
 
 # ------------------------------------------------------------------------------------------

@@ -6,6 +6,7 @@ dashboard draws its charts; and sign-in locks after repeated failures."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -374,12 +375,19 @@ def test_a_compliance_officer_searches_verifies_and_exports(
     page.close()
 
 
+def candidate_file(folder: Path, text: str) -> str:
+    path = folder / "candidate.yaml"
+    path.write_text(text, encoding="utf-8")
+    return str(path)
+
+
 def test_a_strategy_manager_uploads_diffs_and_activates(
-    console: tuple[str, App], browser: Browser
+    console: tuple[str, App], browser: Browser, tmp_path: Path
 ) -> None:
     from importlib import resources
 
     from arrears.service.daily.cycle import strategy_from
+    from arrears.service.daily.plans import diff_plans
 
     url, app = console
     page = signed_in(browser, url, "sun")
@@ -388,8 +396,10 @@ def test_a_strategy_manager_uploads_diffs_and_activates(
     page.click("#upload button[type=submit]")
     expect(page.locator("#problems")).to_contain_text("stages")
     shipped = (resources.files("arrears.strategy") / "strategies" / "default.yaml").read_text()
-    candidate = shipped.replace('version: "2026.11"', 'version: "2026.12"').replace(
-        "{on_day: 10, channel: agent_call", "{on_day: 9, channel: agent_call"
+    candidate = (
+        shipped.replace('version: "2026.11"', 'version: "2026.12"')
+        .replace("{on_day: 10, channel: agent_call", "{on_day: 9, channel: agent_call")
+        .replace("{on_day: -1, channel: sms,", "{on_day: -2, channel: sms,")
     )
     # the file chosen, not pasted (the file's field was once never read: always 422)
     page.fill("#text", "")
@@ -403,6 +413,22 @@ def test_a_strategy_manager_uploads_diffs_and_activates(
     expect(page.locator("#versions")).to_contain_text("2026.12")
     page.locator("#versions a", has_text="dry-run diff").first.click()
     expect(page.locator("#diff")).to_contain_text("against")
+    # account by account: who loses the day-before reminder, who gets one two days before
+    d = diff_plans(app, DAY, candidate=strategy_from(app, candidate_file(tmp_path, candidate)))
+    assert {a.kind for a in d.accounts} >= {"added", "removed"}
+    shown = page.locator("#changes tbody tr")
+    expect(shown).to_have_count(min(50, len(d.accounts)))
+    first = d.accounts[0]
+    expect(shown.first).to_contain_text(first.loan_id)
+    expect(page.locator("#changes")).to_contain_text("No longer acted on")
+    if len(d.accounts) > 50:
+        page.locator("nav.pager a[rel=next]").click()
+        expect(shown.first).to_contain_text(d.accounts[50].loan_id)
+    with page.expect_download() as got:
+        page.click("#diff-csv")
+    assert re.fullmatch(r"dry-run-v\d+-\d{4}-\d{2}-\d{2}\.csv", got.value.suggested_filename)
+    lines = Path(got.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert lines[0].startswith("Loan,") and len(lines) == 1 + len(d.accounts)
     page.locator("#versions button", has_text="ctivate").first.click()
     expect(page.locator("#confirm")).to_contain_text("Activate version")  # asked once more
     assert strategy_from(app, None).version != "2026.12"

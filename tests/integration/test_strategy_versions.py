@@ -48,3 +48,26 @@ def test_four_eyes_on_activation(app: App, tmp_path: Path) -> None:
     assert strategy_from(app, None).version == "2026.12"
     (row,) = [v for v in strategies.versions(app) if v["version_id"] == vid]
     assert (row["requested_by"], row["activated_by"], row["active"]) == ("sun", "zhou", True)
+
+
+def test_every_problem_is_shown_at_once(app: App) -> None:
+    """A schema fault does not hide a broken condition, a missing template or an unknown queue:
+    the manager sees all of them from one upload, each with its line."""
+    bad = (
+        SHIPPED.replace('when: "score < 0.3 or broken_promises >= 2"', 'when: "score <<< 0.3"', 1)
+        .replace("template: early_sms_firm", "template: early_sms_frim", 1)
+        .replace('priority: "total_due / 2"', 'priority: "total_due / 2", colour: red', 1)
+    )
+    said = strategies.upload(app, bad, by="sun").problems
+    assert any("colour: unknown field" in p for p in said), said
+    assert any("segments[0].when" in p and "score <<< 0.3" in p for p in said), said
+    assert any("no template is named 'early_sms_frim'" in p for p in said), said
+    # a queue named but not defined, on a schema-valid file, beside a second fault
+    typo = SHIPPED.replace(
+        'queue: early_callback, priority: "total_due / 2"',
+        'queue: early_calback, priority: "total_due / 2"',
+        1,
+    ).replace('when: "score >= 0.7 and broken_promises == 0"', 'when: "score >= "', 1)
+    said = strategies.upload(app, typo, by="sun").problems
+    assert any("'early_calback'" in p or "needs a queue" in p for p in said), said
+    assert any("segments[1].when" in p for p in said), said

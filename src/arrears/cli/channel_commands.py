@@ -465,7 +465,7 @@ def serve(
     mapping = sms.receipt if isinstance(sms, HttpSmsProfile) else None
     if not a.settings.webhook_secret:
         out.print("ARREARS_WEBHOOK_SECRET is not set: the webhooks are not served")
-    api = create_app(a, a.settings.webhook_secret, mapping)
+    api = create_app(a, a.settings.webhook_secret, mapping, warm=workers <= 1)
     out.print(f"arrears on http://{host}:{port}/ (API: /api/v1/openapi.json)")
     if workers > 1:  # each process builds its own application from the environment
         from arrears.web.serve import serve_workers

@@ -187,17 +187,13 @@ def build(
     strategy: Strategy,
     *,
     buckets: BandTable,
+    computed: pa.Table | None = None,
 ) -> Accounts:
     """The delinquency and stage of every loan; the full per-loan table (columns documented in
-    docs/STRATEGY.md) for the loans in a collection stage, the only ones that can have actions."""
-    d = delinquency.compute_parts(
-        snap.loans,
-        snap.ledger,
-        snap.as_of,
-        buckets=buckets,
-        stages=DEFAULT_STAGES,
-        events=snap.events,
-    )
+    docs/STRATEGY.md) for the loans in a collection stage, the only ones that can have actions.
+    ``computed``: the book's delinquency (:func:`delinquency_of`) when already known: it does
+    not depend on the strategy, so two strategies' plans of one day share it."""
+    d = delinquency_of(snap, buckets) if computed is None else computed
     sick = pc.is_valid(d["quarantine"])
     quarantined = pa.table({"loan_id": d["loan_id"], "reason": d["quarantine"]}).filter(sick)
     loans_in = snap.loans
@@ -247,6 +243,18 @@ def build(
     for e in strategy.experiments:
         cols[f"xb_{e.name}"] = buckets_of(e.salt, loans["loan_id"])
     return Accounts(book, pa.table(cols), quarantined)
+
+
+def delinquency_of(snap: Snapshot, buckets: BandTable) -> pa.Table:
+    """What every loan of ``snap`` owes and how late it is (the strategy plays no part)."""
+    return delinquency.compute_parts(
+        snap.loans,
+        snap.ledger,
+        snap.as_of,
+        buckets=buckets,
+        stages=DEFAULT_STAGES,
+        events=snap.events,
+    )
 
 
 def paid_share(paid: Any, due: Any) -> pa.Array:

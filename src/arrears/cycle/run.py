@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from datetime import date
 from typing import Any, NamedTuple
 
 import pyarrow as pa
@@ -11,7 +13,7 @@ import pyarrow.compute as pc
 
 from arrears.compliance.rulebook import Rulebook
 from arrears.cycle import accounts, plan
-from arrears.cycle.engines import Engine
+from arrears.cycle.engines import DuckDB, Engine
 from arrears.cycle.snapshot import SCHEMAS, Snapshot
 from arrears.domain.delinquency import BandTable
 from arrears.strategy.model import Strategy
@@ -41,7 +43,13 @@ class DayPlan(NamedTuple):
 
 
 def make_plan(
-    snap: Snapshot, strategy: Strategy, engine: Engine, *, buckets: BandTable, release: bool = False
+    snap: Snapshot,
+    strategy: Strategy,
+    engine: Engine,
+    *,
+    buckets: BandTable,
+    release: bool = False,
+    computed: pa.Table | None = None,
 ) -> DayPlan:
     """The day's plan for ``snap`` under ``strategy`` (only accounts in a collection stage can
     have actions: the engine sees those alone). One account that cannot be computed (its
@@ -52,12 +60,13 @@ def make_plan(
 
     The engine's side (the history tables, the send windows, compiling both queries against an
     empty accounts table of the right shape) is prepared on another thread while the
-    delinquency is computed; the queries then run on the real accounts."""
+    delinquency is computed (unless ``computed`` gives it); the queries then run on the real
+    accounts."""
     rulebook_ids = [str(r) for r in snap.loans["rulebook"].unique().to_pylist() if r] or ["cn"]
     with ThreadPoolExecutor(1) as pool:
         prepared = pool.submit(_prepare, snap, strategy, engine, rulebook_ids)
         try:
-            book, base_in, sick = accounts.build(snap, strategy, buckets=buckets)
+            book, base_in, sick = accounts.build(snap, strategy, buckets=buckets, computed=computed)
         finally:
             queries = prepared.result()
     if release:
@@ -90,6 +99,14 @@ def make_plan(
     return DayPlan(planned.drop_columns(["account_seq"]), book, sick)
 
 
+#: compiled queries by what they depend on: the strategy's text, the day, the rulebooks, the
+#: engine (the SQL names its tables; their rows are the day's). Compiling is most of a small
+#: book's time, and a dry-run diff compiles the same current strategy again and again.
+_COMPILED: dict[tuple[str, ...], tuple[str, str, pa.Schema]] = {}
+_COMPILED_LOCK = threading.Lock()
+_COMPILED_MAX = 16
+
+
 def _prepare(
     snap: Snapshot, strategy: Strategy, engine: Engine, rulebook_ids: list[str]
 ) -> _Queries:
@@ -106,6 +123,52 @@ def _prepare(
         b.select(timezone=b.timezone, window_key=b.contact_window.fill_null("")).distinct()
     )
     wins = engine.table("windows", accounts.windows(pairs, sorted(books), snap.as_of))
+    key = (strategy.digest, snap.as_of.isoformat(), engine.name, *sorted(books))
+    with _COMPILED_LOCK:
+        known = _COMPILED.get(key)
+    if known is None:
+        known = _compile(snap.as_of, strategy, engine, books, t, wins)
+        _keep(key, known)
+    return _Queries(known[0], known[1], known[2], books, t["borrowers"], wins)
+
+
+def _keep(key: tuple[str, ...], compiled: tuple[str, str, pa.Schema]) -> None:
+    with _COMPILED_LOCK:
+        while len(_COMPILED) >= _COMPILED_MAX:
+            del _COMPILED[next(iter(_COMPILED))]
+        _COMPILED[key] = compiled
+
+
+def precompile(strategy: Strategy, as_of: date, rulebook_ids: list[str]) -> None:
+    """Compile ``strategy``'s queries for ``as_of`` on DuckDB ahead of need (against empty
+    tables: the SQL depends on their names and types, not their rows), so that the first plan
+    made with it in this process, a dry run say, does not wait for it."""
+    books = plan.rulebooks(rulebook_ids or ["cn"])
+    key = (strategy.digest, as_of.isoformat(), "duckdb", *sorted(books))
+    with _COMPILED_LOCK:
+        if key in _COMPILED:
+            return
+    engine = DuckDB()
+    try:
+        used = ("borrowers", "contacts", "promises", "holds", "arrangements", "points")
+        t = {name: engine.table(name, SCHEMAS[name].empty_table()) for name in used}
+        none = pa.table(
+            {"timezone": pa.array([], pa.string()), "window_key": pa.array([], pa.string())}
+        )
+        wins = engine.table("windows", accounts.windows(none, sorted(books), as_of))
+        _keep(key, _compile(as_of, strategy, engine, books, t, wins))
+    finally:
+        engine.close()
+
+
+def _compile(
+    as_of: date,
+    strategy: Strategy,
+    engine: Engine,
+    books: dict[str, Rulebook],
+    t: dict[str, Any],
+    wins: Any,
+) -> tuple[str, str, pa.Schema]:
     # the history is looked up only for accounts that some step would act on today
     b = engine.table("accounts", accounts.schema(strategy).empty_table())
     acting = b.filter(plan.due_today(b, strategy))
@@ -116,18 +179,15 @@ def _prepare(
         t["holds"],
         t["arrangements"],
         t["points"],
-        snap.as_of,
+        as_of,
         books,
         people=acting,
     )
     accounts_expr = plan.with_segments(features, strategy)
     accts = engine.placeholder("collection_accounts", accounts_expr.schema())
-    plan_expr = plan.build_plan(accts, strategy, snap.as_of, books)
-    return _Queries(
+    plan_expr = plan.build_plan(accts, strategy, as_of, books)
+    return (
         engine.compile(accounts_expr),
         engine.compile(plan_expr),
         plan_expr.schema().to_pyarrow(),
-        books,
-        t["borrowers"],
-        wins,
     )

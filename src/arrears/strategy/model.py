@@ -275,11 +275,15 @@ class Problem:
 
 
 class StrategyError(ValueError):
-    """A strategy file that cannot be used; ``problems`` lists every fault found."""
+    """A strategy file that cannot be used; ``problems`` lists every fault found, ``steps`` the
+    steps that could still be read (id, channel, template), for checks against the store."""
 
-    def __init__(self, problems: list[Problem]) -> None:
+    def __init__(
+        self, problems: list[Problem], steps: list[tuple[str, str, str | None]] | None = None
+    ) -> None:
         super().__init__("\n".join(str(p) for p in problems))
         self.problems = problems
+        self.steps = steps or []
 
 
 def _lines(node: yaml.Node, path: tuple[Any, ...], out: dict[tuple[Any, ...], int]) -> None:
@@ -366,14 +370,61 @@ def loads(text: str, file: str = "<strategy>") -> Strategy:
     try:
         spec = StrategySpec.model_validate(data)
     except ValidationError as exc:
+        bad = set()
         for err in exc.errors():
             loc = tuple(p for p in err["loc"] if not (isinstance(p, str) and "[" in p))
             check.fail(loc, _expected(err))
-        raise StrategyError(check.problems) from exc
+            bad.add(loc)
+        # the conditions are checked too, so one upload shows every problem at once
+        for path, source in _raw_conditions(data):
+            if path not in bad:
+                check.expr(source, path)
+        check.problems.sort(key=lambda p: (p.line or 0, p.field))
+        raise StrategyError(check.problems, _raw_steps(data)) from exc
     strategy = _compile(spec, text, check)
     if check.problems:
-        raise StrategyError(check.problems)
+        raise StrategyError(check.problems, [(s.id, s.channel, s.template) for s in strategy.steps])
     return strategy
+
+
+def _raw_steps_of(data: dict[str, Any]) -> Iterator[tuple[str, str, int, dict[str, Any]]]:
+    """(stage, segment, index, step) of each step of a file the schema refused, where readable."""
+    treatments = data.get("treatments")
+    for stage, by_segment in (treatments if isinstance(treatments, dict) else {}).items():
+        for segment, steps in (by_segment if isinstance(by_segment, dict) else {}).items():
+            for k, step in enumerate(steps if isinstance(steps, list) else []):
+                if isinstance(step, dict):
+                    yield stage, segment, k, step
+
+
+def _raw_conditions(data: dict[str, Any]) -> Iterator[tuple[tuple[Any, ...], str]]:
+    """Each condition (and step priority) of a file the schema refused, with its path: they
+    can still be parsed and reported beside the schema's problems."""
+    for key in ("segments", "suppressions"):
+        items = data.get(key)
+        for k, item in enumerate(items if isinstance(items, list) else []):
+            if isinstance(item, dict) and isinstance(item.get("when"), str):
+                yield (key, k, "when"), item["when"]
+    for stage, segment, k, step in _raw_steps_of(data):
+        for name in ("when", "priority"):
+            if isinstance(step.get(name), str):
+                yield ("treatments", stage, segment, k, name), step[name]
+
+
+def _raw_steps(data: dict[str, Any]) -> list[tuple[str, str, str | None]]:
+    """(id, channel, template) of each step of a file the schema refused, where readable."""
+    out = []
+    for stage, segment, k, step in _raw_steps_of(data):
+        if isinstance(step.get("channel"), str):
+            template = step.get("template")
+            out.append(
+                (
+                    str(step.get("id") or f"{stage}.{segment}.{k + 1}"),
+                    step["channel"],
+                    template if isinstance(template, str) else None,
+                )
+            )
+    return out
 
 
 def _expected(err: Any) -> str:
@@ -481,6 +532,18 @@ def _steps(
                 order += 1
 
 
+def _lanes(spec: StrategySpec, check: _Checker, step: StepSpec, path: tuple[Any, ...]) -> None:
+    """A step's queue and pool: needed by its channel, and defined when named."""
+    if step.channel in NEEDS_QUEUE and step.queue not in spec.queues:
+        check.fail((*path, "queue"), f"a {step.channel} step needs a queue defined under queues")
+    elif step.queue is not None and step.queue not in spec.queues:
+        check.fail((*path, "queue"), f"no queue is named {step.queue!r} under queues")
+    if step.channel in NEEDS_POOL and step.pool not in spec.pools:
+        check.fail((*path, "pool"), "an agency step needs a pool defined under pools")
+    elif step.pool is not None and step.pool not in spec.pools:
+        check.fail((*path, "pool"), f"no pool is named {step.pool!r} under pools")
+
+
 def _step(
     spec: StrategySpec,
     check: _Checker,
@@ -496,10 +559,7 @@ def _step(
         check.fail((*path, "from_day"), "every needs from_day: the DPD the repetition starts on")
     if step.channel in NEEDS_TEMPLATE and not step.template:
         check.fail((*path, "template"), f"a {step.channel} step needs a template")
-    if step.channel in NEEDS_QUEUE and step.queue not in spec.queues:
-        check.fail((*path, "queue"), f"a {step.channel} step needs a queue defined under queues")
-    if step.channel in NEEDS_POOL and step.pool not in spec.pools:
-        check.fail((*path, "pool"), "an agency step needs a pool defined under pools")
+    _lanes(spec, check, step, path)
     if step.channel == "visit" and step.collectors is None:
         check.fail((*path, "collectors"), "a home visit needs the number of collectors")
     experiment = arm = None

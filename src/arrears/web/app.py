@@ -4,6 +4,7 @@ portal (``/portal``, ``/verify``)."""
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from fastapi import FastAPI
@@ -45,10 +46,18 @@ def create_app(
     secret: str = "",
     sms_receipt: dict[str, str] | None = None,
     portal_sms: Channel | None = None,
+    *,
+    warm: bool = False,
 ) -> FastAPI:
     """The application; without a webhook secret the webhooks are not mounted (everything else
     works). The portal sends its sign-in codes through ``portal_sms`` (the SMS channel of the
-    provider profiles when None)."""
+    provider profiles when None). With ``warm``, the cycle's compiled kernels and the active
+    strategy's queries are made ready on a background thread, so a manager's first dry run
+    does not wait for them (a served process does this; tests need not)."""
+    if warm:
+        from arrears.service.daily.plans import warm_up
+
+        threading.Thread(target=warm_up, args=(app,), name="warm-up", daemon=True).start()
     api = _Api(
         title="arrears",
         version="1",
@@ -77,4 +86,4 @@ def from_env() -> FastAPI:
     app = bootstrap()
     sms = read(app.settings.providers_file).sms
     mapping = sms.receipt if isinstance(sms, HttpSmsProfile) else None
-    return create_app(app, app.settings.webhook_secret, mapping)
+    return create_app(app, app.settings.webhook_secret, mapping, warm=True)

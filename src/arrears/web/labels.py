@@ -231,6 +231,11 @@ LABELS: dict[str, dict[str, str]] = {
         "sent": N_("Sent"),
         "expired": N_("Expired (not worked in time)"),
     },
+    "change": {  # how a dry run changes an account's day
+        "added": N_("Acted on only by the candidate"),
+        "removed": N_("No longer acted on"),
+        "changed": N_("Other actions"),
+    },
     "source": {  # where a payment, a promise or a complaint came from
         "bank_transfer": N_("Bank transfer"),
         "portal": N_("Borrower portal"),

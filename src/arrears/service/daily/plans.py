@@ -2,19 +2,42 @@
 
 from __future__ import annotations
 
+import logging
+import threading
+import time
 from collections import Counter
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from sqlalchemy import select
+
 from arrears.bootstrap import App
-from arrears.cycle import engines, snapshot
+from arrears.cycle import accounts, engines, snapshot
 from arrears.cycle.run import make_plan
 from arrears.service.books.bands import bands_for
 from arrears.service.daily.cycle import strategy_from
 from arrears.service.errors import Invalid
 from arrears.service.store import require_current
+from arrears.store import tables as t
 from arrears.strategy.model import Strategy
+
+log = logging.getLogger(__name__)
+
+
+#: what an account gets from one plan: (channel, status, rule, priority) of each action, in
+#: step order (the priority is a call's place in its queue)
+Action = tuple[str, str, str | None, float]
+Actions = tuple[Action, ...]
+
+
+@dataclass(frozen=True)
+class AccountChange:
+    loan_id: str
+    stage: str
+    kind: str  # added (only the candidate acts), removed (only the current), changed
+    current: Actions
+    candidate: Actions
 
 
 @dataclass
@@ -25,6 +48,9 @@ class PlanDiff:
     added: int
     removed: int
     changed: int
+    #: every account whose actions differ (channel, status or the rule behind it), by loan
+    accounts: list[AccountChange] = field(default_factory=list)
+    seconds: float = 0.0
 
 
 def diff_plans(
@@ -32,10 +58,13 @@ def diff_plans(
     day: date,
     *,
     candidate: str | Strategy,
-    current: str | None = None,
+    current: str | Strategy | None = None,
     engine: str | None = None,
 ) -> PlanDiff:
-    """Both strategies' plans on the same snapshot (nothing is written)."""
+    """Both strategies' plans on the same snapshot (nothing is written). The snapshot and the
+    book's delinquency are read once for both; compiled queries are reused across calls
+    (:mod:`arrears.cycle.run`), so a second look at a candidate costs only the plans' run."""
+    started = time.perf_counter()
     require_current(app)
     old, new = strategy_from(app, current), strategy_from(app, candidate)
     name = engine or app.settings.cycle_engine
@@ -45,10 +74,11 @@ def diff_plans(
         )
     snap = snapshot.from_store(app.engine, day)
     bands = bands_for(app.settings)
+    computed = accounts.delinquency_of(snap, bands.buckets)
     eng = engines.connect(name)
     try:
-        a = make_plan(snap, old, eng, buckets=bands.buckets).plan
-        b = make_plan(snap, new, eng, buckets=bands.buckets).plan
+        a = make_plan(snap, old, eng, buckets=bands.buckets, computed=computed).plan
+        b = make_plan(snap, new, eng, buckets=bands.buckets, computed=computed).plan
     finally:
         eng.close()
 
@@ -82,4 +112,76 @@ def diff_plans(
         added=len(kb.keys() - ka.keys()),
         removed=len(ka.keys() - kb.keys()),
         changed=sum(1 for k in ka.keys() & kb.keys() if ka[k] != kb[k]),
+        accounts=account_changes(a, b),
+        seconds=time.perf_counter() - started,
     )
+
+
+def account_changes(current: Any, candidate: Any) -> list[AccountChange]:
+    """The accounts whose day differs between two plans of the same snapshot, by loan."""
+
+    def by_loan(t: Any) -> tuple[dict[str, list[Action]], dict[str, str]]:
+        acts: dict[str, list[Action]] = {}
+        stage: dict[str, str] = {}
+        names = ("loan_id", "stage", "channel", "status", "rule", "priority")
+        cols = [t[c].to_pylist() for c in names]
+        for loan, st, channel, status, rule, priority in zip(*cols, strict=True):
+            acts.setdefault(loan, []).append((channel, status, rule, round(priority or 0, 2)))
+            stage[loan] = st
+        return acts, stage
+
+    (ia, sa), (ib, sb) = by_loan(current), by_loan(candidate)
+    out = []
+    for loan in sorted(ia.keys() | ib.keys()):
+        was, will = tuple(ia.get(loan, ())), tuple(ib.get(loan, ()))
+        if was == will:
+            continue
+        kind = "added" if not was else ("removed" if not will else "changed")
+        out.append(AccountChange(loan, sb.get(loan) or sa[loan], kind, was, will))
+    return out
+
+
+_KEPT: dict[tuple[str, ...], tuple[float, PlanDiff]] = {}
+_KEPT_LOCK = threading.Lock()
+KEEP_SECONDS = 600.0
+
+
+def kept_diff(app: App, day: date, candidate: Strategy) -> PlanDiff:
+    """:func:`diff_plans` against the active strategy, kept for ten minutes so that paging
+    through the changed accounts and exporting them does not plan the day again."""
+    current = strategy_from(app, None)
+    key = (candidate.digest, current.digest, day.isoformat(), app.settings.cycle_engine)
+    now = time.monotonic()
+    with _KEPT_LOCK:
+        for k in [k for k, (at, _) in _KEPT.items() if now - at > KEEP_SECONDS]:
+            del _KEPT[k]
+        hit = _KEPT.get(key)
+    if hit is not None:
+        return hit[1]
+    d = diff_plans(app, day, candidate=candidate, current=current)
+    with _KEPT_LOCK:
+        _KEPT[key] = (time.monotonic(), d)
+    return d
+
+
+def warm_up(app: App) -> None:
+    """Load the cycle's compiled kernels and compile the active strategy's queries for today,
+    ahead of a dry run (a served process calls this once, on a background thread). A failure
+    here only costs the first dry run its speed: it is logged, not raised."""
+    try:
+        from arrears.cycle.run import precompile
+        from arrears.cycle.snapshot import SCHEMAS, Snapshot
+
+        day = app.today()
+        empty = Snapshot(day, **{n: SCHEMAS[n].empty_table() for n in SCHEMAS})
+        accounts.delinquency_of(empty, bands_for(app.settings).buckets)
+        precompile(strategy_from(app, None), day, rulebooks_in_use(app))
+    except Exception:
+        log.warning("warm-up failed; the first dry run will be slower", exc_info=True)
+
+
+def rulebooks_in_use(app: App) -> list[str]:
+    """The rulebooks the portfolios name (those the cycle's queries are compiled for)."""
+    with app.engine.connect() as conn:
+        found = conn.execute(select(t.portfolio.c.rulebook).distinct()).scalars().all()
+    return sorted({str(r) for r in found if r}) or ["cn"]

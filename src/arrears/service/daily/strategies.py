@@ -36,8 +36,9 @@ def upload(app: App, text: str, *, by: str) -> Uploaded:
     try:
         s = loads(text, "upload")
     except StrategyError as exc:
-        return Uploaded(None, [str(p) for p in exc.problems])
-    missing = unknown_templates(app, s)
+        # every problem at once: the store's templates are checked even when the file is not
+        return Uploaded(None, [str(p) for p in exc.problems] + unknown_templates(app, exc.steps))
+    missing = unknown_templates(app, [(p.id, p.channel, p.template) for p in s.steps])
     if missing:
         return Uploaded(None, missing)
     with app.engine.begin() as conn:
@@ -57,7 +58,7 @@ def upload(app: App, text: str, *, by: str) -> Uploaded:
     return Uploaded(int(vid), [])
 
 
-def unknown_templates(app: App, s: Strategy) -> list[str]:
+def unknown_templates(app: App, steps: list[tuple[str, str, str | None]]) -> list[str]:
     """Each step naming a template that exists nowhere (neither in the store nor in the
     templates folder ``arrears template load`` reads), or one made for another channel."""
     from arrears.channels import templating
@@ -73,19 +74,18 @@ def unknown_templates(app: App, s: Strategy) -> list[str]:
     for tpl in found:
         channels.setdefault(tpl.name, set()).add(tpl.channel)
     problems = []
-    for step in s.steps:
-        if step.template is None:
+    for step_id, channel, template in steps:
+        if template is None:
             continue
-        have = channels.get(step.template)
+        have = channels.get(template)
         if have is None:
             problems.append(
-                f"upload: treatments (step {step.id}): template: no template is named "
-                f"{step.template!r}"
+                f"upload: treatments (step {step_id}): template: no template is named {template!r}"
             )
-        elif step.channel not in have:
+        elif channel not in have:
             problems.append(
-                f"upload: treatments (step {step.id}): template: {step.template!r} is a "
-                f"{'/'.join(sorted(have))} template, not {step.channel}"
+                f"upload: treatments (step {step_id}): template: {template!r} is a "
+                f"{'/'.join(sorted(have))} template, not {channel}"
             )
     return problems
 

@@ -78,4 +78,5 @@ def visitor(
                 raise
         return Visitor(user, csrf, lang_of(request))
 
+    check.roles = roles  # type: ignore[attr-defined]  # who may: read by the role tests
     return check

@@ -16,12 +16,16 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from arrears.bootstrap import App
+from arrears.exports import FORMATS, export
 from arrears.service.errors import ServiceError
 from arrears.web.console.session import Render
 from arrears.web.i18n import gettext
+from arrears.web.labels import labeller
 from arrears.web.refusals import flash_to, refusal
 
 MAX_UPLOAD = 200_000
+#: changed accounts shown on one page of a dry run
+PAGE = 50
 
 
 def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> None:
@@ -50,15 +54,7 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
         # parsing, checking and the store: in the threadpool, off the event loop
         return await run_in_threadpool(_keep, app, page, request, v, text)
 
-    @r.get("/strategy/{version_id}/diff")
-    def diff(request: Request, v: managers, version_id: int) -> HTMLResponse:
-        from arrears.service.daily.plans import diff_plans
-
-        try:
-            d = diff_plans(app, app.today(), candidate=strategies.version(app, version_id))
-        except ServiceError as exc:
-            return page(request, v, status=422, problems=[refusal(exc, v.lang)])
-        return page(request, v, diff=d, diff_of=version_id)
+    _diff_pages(r, app, page, managers)
 
     @r.post("/strategy/{version_id}/activate")
     async def activate(request: Request, v: managers, version_id: int) -> Response:
@@ -74,6 +70,46 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
         return RedirectResponse(f"/strategy?flash={done}", status_code=303)
 
 
+def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], managers: Any) -> None:
+    """A version's dry run: the plan's counts, then the accounts that change, paged and as
+    files."""
+    from arrears.service.daily import strategies
+    from arrears.service.daily.plans import kept_diff  # the cycle's engines: loaded when used
+
+    @r.get("/strategy/{version_id}/diff")
+    def diff(request: Request, v: managers, version_id: int, page_no: int = 1) -> HTMLResponse:
+        try:
+            d = kept_diff(app, app.today(), strategies.version(app, version_id))
+        except ServiceError as exc:
+            return page(request, v, status=422, problems=[refusal(exc, v.lang)])
+        pages = max(1, -(-len(d.accounts) // PAGE))
+        at = min(max(page_no, 1), pages)
+        return page(
+            request,
+            v,
+            diff=d,
+            diff_of=version_id,
+            changes=d.accounts[(at - 1) * PAGE : at * PAGE],
+            page_no=at,
+            pages=pages,
+        )
+
+    @r.get("/strategy/{version_id}/diff.{fmt}")
+    def diff_file(v: managers, version_id: int, fmt: str) -> Response:
+        if fmt not in FORMATS:
+            return Response(status_code=404)
+        day = app.today()
+        try:
+            d = kept_diff(app, day, strategies.version(app, version_id))
+        except ServiceError as exc:
+            return Response(refusal(exc, v.lang), status_code=422)
+        data, kind = export(fmt, f"dry run v{version_id} {day}", *_changes_table(d, v.lang))
+        name = f"dry-run-v{version_id}-{day.isoformat()}.{fmt}"
+        return Response(
+            data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
+
+
 def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, text: str) -> Response:
     """Check an uploaded strategy and keep it as a new version; the page says how it went."""
     from arrears.service.daily import strategies
@@ -86,6 +122,12 @@ def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, tex
     done = strategies.upload(app, text, by=v.user.username)
     if done.problems:
         return page(request, v, status=422, problems=done.problems, text=text)
+    assert done.version_id is not None
+    # compiled now, while the manager reads the page: the dry run then only plans the day
+    from arrears.cycle.run import precompile
+    from arrears.service.daily.plans import rulebooks_in_use
+
+    precompile(strategies.version(app, done.version_id), app.today(), rulebooks_in_use(app))
     return RedirectResponse(f"/strategy?flash=saved&uploaded={done.version_id}", 303)
 
 
@@ -96,3 +138,27 @@ async def _uploaded(request: Request) -> str:
         if isinstance(file, UploadFile) and file.filename:
             return (await file.read(MAX_UPLOAD + 1)).decode("utf-8", "replace")
         return str(form.get("text") or "")
+
+
+def _changes_table(d: Any, lang: str) -> tuple[list[str], list[list[Any]]]:
+    """The dry run's changed accounts as a table a person reads: words, not codes."""
+    _, label = gettext(lang), labeller(lang)
+
+    def said(actions: Any) -> str:
+        return "; ".join(
+            f"{label('channel', c)} {label('action', st)}" + (f" ({rule})" if rule else "")
+            for c, st, rule, _p in actions
+        )
+
+    header = [_("Loan"), _("Stage"), _("Change"), _("Now"), _("Candidate")]
+    rows = [
+        [
+            a.loan_id,
+            label("stage", a.stage),
+            label("change", a.kind),
+            said(a.current),
+            said(a.candidate),
+        ]
+        for a in d.accounts
+    ]
+    return header, rows
