@@ -6,7 +6,9 @@ dashboard draws its charts; and sign-in locks after repeated failures."""
 
 from __future__ import annotations
 
+import json
 import re
+import subprocess
 from collections.abc import Iterator
 from datetime import UTC, date, datetime, time
 from pathlib import Path
@@ -15,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from arrears.bootstrap import App
 from arrears.generate.portfolio import Options, generate
@@ -353,6 +355,19 @@ def test_a_compliance_officer_searches_verifies_and_exports(
     page.goto(f"{url}/compliance/audit?kind={kind}&q={subject}")
     cells = page.locator("#audit tr td:nth-child(3)").all_inner_texts()
     assert cells and set(cells) == {kind}
+    # the record is read field by field, whole: the longest entry's last field is on the page
+    with app.engine.connect() as conn:
+        kind, subject, payload = conn.execute(
+            select(t.audit_log.c.kind, t.audit_log.c.subject, t.audit_log.c.payload)
+            .order_by(func.length(t.audit_log.c.payload).desc())
+            .limit(1)
+        ).one()
+    record = json.loads(payload)
+    page.goto(f"{url}/compliance/audit?kind={kind}&q={subject}")
+    last_key, last_value = list(record.items())[-1]
+    if not isinstance(last_value, dict | list):
+        expect(page.locator("#audit td.record dt", has_text=last_key).first).to_be_visible()
+    assert "{" not in page.locator("#audit td.record").first.inner_text()[:1]
     with app.engine.connect() as conn:
         loan = conn.execute(
             select(t.contact_attempt.c.loan_id)
@@ -363,15 +378,37 @@ def test_a_compliance_officer_searches_verifies_and_exports(
     body = got.json()
     assert got.status == 200 and body["loan_id"] == loan
     assert body["contacts"] and all(len(c["evidence_hash"]) == 64 for c in body["contacts"])
-    pdf = page.request.get(f"{url}/compliance/evidence/{loan}.pdf")
-    assert pdf.status == 200 and pdf.body()[:5] == b"%PDF-"
     page.goto(f"{url}/accounts/{loan}")
     expect(page.locator("#borrower-name")).not_to_contain_text("*")  # unmasked for compliance
+    # titled by what it is for, in local time, with the collectors and the promises
+    page.select_option("#ev-purpose", "complaint")
+    with page.expect_download() as got_pdf:
+        page.click("#evidence button")
+    assert got_pdf.value.suggested_filename == f"evidence-complaint-{loan}-{DAY.isoformat()}.pdf"
+    text = subprocess.run(
+        ["pdftotext", "-layout", got_pdf.value.path(), "-"],
+        capture_output=True, text=True, check=True,
+    ).stdout  # fmt: skip
+    assert "Evidence for a complaint investigation" in text and "Legal referral" not in text
+    assert "All times are local time in Asia/Shanghai" in text
+    assert "Promises to pay" in text and "Collector id" in text
+    bad = page.request.get(f"{url}/compliance/evidence/{loan}.pdf?purpose=gossip")
+    assert bad.status == 422
+    # how often each borrower was contacted, and by whom, as a page and as files
+    page.goto(f"{url}/compliance/frequency?since=2026-11-01&until={DAY.isoformat()}")
+    expect(page.locator("#freq-borrowers tbody tr").first).to_be_visible()
+    with page.expect_download() as got_csv:
+        page.click("#collectors-csv")
+    assert got_csv.value.suggested_filename == (
+        f"contact-frequency-collectors-2026-11-01-{DAY.isoformat()}.csv"
+    )
+    head = Path(got_csv.value.path()).read_text(encoding="utf-8-sig").splitlines()[0]
+    assert head.startswith("Collector id,Calls,Connected calls")
     with app.engine.connect() as conn:
         seen = (
             conn.execute(select(t.access_log.c.what).where(t.access_log.c.unmasked)).scalars().all()
         )
-    assert {"evidence_json", "evidence_pdf", "account"} <= set(seen)
+    assert {"evidence_json", "evidence_pdf:complaint", "account"} <= set(seen)
     page.close()
 
 

@@ -241,7 +241,9 @@ def console(desk: calls_story.Desk, browser: Browser) -> Console:
     )
     assert waiting.status == "pending_approval"
     shipped = (resources.files("arrears.strategy") / "strategies" / "default.yaml").read_text()
-    candidate = shipped.replace('version: "2026.11"', 'version: "2026.12"')
+    candidate = shipped.replace('version: "2026.11"', 'version: "2026.12"').replace(
+        "{on_day: -1, channel: sms,", "{on_day: -2, channel: sms,"
+    )  # some accounts change: the dry run lists them
     version = strategies.upload(app, candidate, by="sun").version_id
     assert version is not None
     return Console(desk.url, app, attempt, call_loan, late, elsewhere, version)
@@ -279,7 +281,8 @@ def _console_pages(browser: Browser, c: Console, reader: Reader) -> None:
         "qian": ("/compliance/audit?verify=1", "/compliance/gate", "/compliance/complaints",
                  "/compliance/complaints?status=resolved", "/compliance/conduct",
                  "/compliance/conduct?status=confirmed", f"/compliance/calls/{c.attempt}",
-                 f"/accounts/{c.call_loan}"),
+                 f"/accounts/{c.call_loan}", "/compliance/frequency",
+                 "/compliance/complaints?who=nobody"),
         "sun": ("/strategy", f"/strategy/{c.version}/diff", "/dashboard"),
     }  # fmt: skip
     for user, paths in pages.items():

@@ -64,6 +64,26 @@ WORDS = {
         "waived": "已减免",
         "what": "内容",
         "collector": "工号",
+        "said": "记录或发送内容",
+        "promises": "还款承诺",
+        "made_at": "承诺时间",
+        "due_on": "承诺还款日",
+        "status": "状态",
+        "by": "记录人",
+        "holds": "暂停催收",
+        "kind": "类型",
+        "from": "开始",
+        "to": "结束",
+        "complaints": "投诉",
+        "category": "类别",
+        "received": "收到时间",
+        "times": "时间均为 {zone} 时区当地时间",
+        "purpose": "用途",
+        "p_litigation": "诉讼材料包",
+        "p_complaint": "投诉调查证据材料",
+        "p_regulator": "监管报送证据材料",
+        "p_audit": "内部审计证据材料",
+        "p_borrower_request": "借款人查询证据材料",
     },
     "en": {
         "statement": "Statement of account",
@@ -106,6 +126,26 @@ WORDS = {
         "waived": "Waived",
         "what": "What was sent",
         "collector": "Collector id",
+        "said": "Noted or sent",
+        "promises": "Promises to pay",
+        "made_at": "Made",
+        "due_on": "Due on",
+        "status": "Status",
+        "by": "Taken by",
+        "holds": "Holds",
+        "kind": "Kind",
+        "from": "From",
+        "to": "To",
+        "complaints": "Complaints",
+        "category": "Category",
+        "received": "Received",
+        "times": "All times are local time in {zone}",
+        "purpose": "Purpose",
+        "p_litigation": "Legal referral package",
+        "p_complaint": "Evidence for a complaint investigation",
+        "p_regulator": "Evidence for the regulator",
+        "p_audit": "Evidence for an internal audit",
+        "p_borrower_request": "Evidence requested by the borrower",
     },
 }
 
@@ -289,34 +329,69 @@ def borrower_statement_html(
     return _page(w["statement"], _facts(w, st, name, loan_id, creditor), body, locale)
 
 
-def legal_package_html(
+def evidence_html(
     st: dict[str, Any],
     *,
+    purpose: str,
     name: str,
     loan_id: str,
     creditor: str,
     currency: str,
     locale: str,
+    zone: str,
     payments: list[dict[str, Any]],
+    promises: list[dict[str, Any]],
     contacts: list[dict[str, Any]],
+    holds: list[dict[str, Any]],
+    complaints: list[dict[str, Any]],
 ) -> str:
-    """``payments``: paid_on, amount, status; ``contacts``: at, channel, role, result, hash."""
+    """An account's evidence titled by its purpose; times already in ``zone``'s local time.
+    ``contacts``: at, channel, result, collector, said, hash; ``promises``: made_at, due_on,
+    amount, status, by."""
     w = _w(locale)
+    title = w[f"p_{purpose}"]
     pays = _table(
         [(w["paid_on"], False), (w["amount"], True), (w["result"], False)],
         [[p["paid_on"], money(p["amount"], currency), p["status"]] for p in payments],
         w["none"],
     )
-    seen = _table(
-        [(w["at"], False), (w["channel"], False), (w["result"], False), (w["evidence"], False)],
-        [[c["at"], c["channel"], c.get("result") or "", c["hash"]] for c in contacts],
+    promised = _table(
+        [(w["made_at"], False), (w["due_on"], False), (w["amount"], True), (w["status"], False),
+         (w["by"], False)],
+        [[p["made_at"], p["due_on"], money(p["amount"], currency), p["status"], p["by"]]
+         for p in promises],
         w["none"],
+    )  # fmt: skip
+    seen = _table(
+        [(w["at"], False), (w["channel"], False), (w["collector"], False), (w["result"], False),
+         (w["said"], False)],
+        [[c["at"], c["channel"], c["collector"], c.get("result") or "", c["said"]]
+         for c in contacts],
+        w["none"],
+    )  # fmt: skip
+    hashes = "".join(
+        f'<p class="small">{_e(c["at"])} {_e(c["channel"])}: {_e(c["hash"])}</p>' for c in contacts
+    )
+    held = _table(
+        [(w["kind"], False), (w["from"], False), (w["to"], False)],
+        [[h["kind"], h["from"], h["to"]] for h in holds],
+        w["none"],
+    )
+    complained = _table(
+        [(w["received"], False), (w["category"], False), (w["status"], False)],
+        [[c["at"], c["category"], c["status"]] for c in complaints],
+        w["none"],
+    )
+    head = _facts(w, st, name, loan_id, creditor) + (
+        f"<p>{_e(w['purpose'])}: {_e(title)}<br>{_e(w['times'].format(zone=zone))}</p>"
     )
     body = (
         _statement_part(st, w, currency)
-        + f"<h2>{w['payments']}</h2>{pays}<h2>{w['contacts']}</h2>{seen}"
+        + f"<h2>{w['payments']}</h2>{pays}<h2>{w['promises']}</h2>{promised}"
+        + f"<h2>{w['contacts']}</h2>{seen}<h2>{w['evidence']}</h2>{hashes or _e(w['none'])}"
+        + f"<h2>{w['holds']}</h2>{held}<h2>{w['complaints']}</h2>{complained}"
     )
-    return _page(w["legal"], _facts(w, st, name, loan_id, creditor), body, locale)
+    return _page(title, head, body, locale)
 
 
 def to_pdf(page: str) -> bytes:

@@ -546,6 +546,10 @@ complaint = Table(
     Column("agency", String(64)),
     Column("template", String(64)),
     Column("hold_id", String(64)),  # the hold it started, if the portfolio says so
+    # who handles it (a compliance officer or a supervisor), who gave it to them and when
+    Column("owner", String(64), index=True),
+    Column("assigned_by", String(64)),
+    Column("assigned_at", UtcDateTime()),
 )
 
 complaint_attempt = Table(

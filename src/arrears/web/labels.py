@@ -231,6 +231,29 @@ LABELS: dict[str, dict[str, str]] = {
         "sent": N_("Sent"),
         "expired": N_("Expired (not worked in time)"),
     },
+    "frequency": {  # the contact-frequency report's columns
+        "borrower_id": N_("Borrower"),
+        "collector_id": N_("Collector id"),
+        "contacts": N_("Contacts"),
+        "calls": N_("Calls"),
+        "connected": N_("Connected calls"),
+        "most_connected_in_a_day": N_("Most connected calls in a day"),
+        "most_dials_to_a_number_in_a_day": N_("Most dials to one number in a day"),
+        "days_over_a_limit": N_("Days over a limit"),
+        "talk_minutes": N_("Talk time (minutes)"),
+        "borrowers_reached": N_("Borrowers reached"),
+        "most_connected_to_a_borrower_in_a_day": N_(
+            "Most connected calls to one borrower in a day"
+        ),
+        "breaches": N_("Contacts recorded as breaches"),
+    },
+    "purpose": {  # what an evidence package is for (arrears.service.outreach.legal.PURPOSES)
+        "complaint": N_("A complaint investigation"),
+        "regulator": N_("The regulator"),
+        "audit": N_("An internal audit"),
+        "litigation": N_("Litigation"),
+        "borrower_request": N_("The borrower's request"),
+    },
     "change": {  # how a dry run changes an account's day
         "added": N_("Acted on only by the candidate"),
         "removed": N_("No longer acted on"),

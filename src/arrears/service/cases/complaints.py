@@ -254,6 +254,75 @@ def resolve(app: App, complaint_id: str, *, finding: str, resolution: str, by: s
         end_hold(app, row.hold_id, reason=f"complaint {complaint_id} {finding}", by=by)
 
 
+#: who may own a complaint
+OWNERS = ("compliance", "supervisor", "admin")
+
+
+def owners(app: App) -> list[str]:
+    """The people a complaint can be given to: active compliance officers and supervisors."""
+    u = t.staff_user
+    q = select(u.c.username).where(u.c.role.in_(OWNERS[:2]), u.c.active.is_(True))
+    with app.engine.connect() as conn:
+        return sorted(conn.execute(q).scalars())
+
+
+def assign(app: App, complaint_id: str, *, owner: str, by: str) -> None:
+    """Give ``complaint_id`` to ``owner`` (an active compliance officer or supervisor), in the
+    evidence log. Assigning it again to its owner changes nothing; a resolved complaint keeps
+    the owner it was resolved by. Two people assigning it at once are applied one after the
+    other, each entry naming the owner it replaced."""
+    require_current(app)
+    u = t.staff_user
+    with app.engine.connect() as conn:
+        who = conn.execute(
+            select(u.c.role).where(u.c.username == owner, u.c.active.is_(True))
+        ).scalar()
+    if who not in OWNERS:
+        raise Invalid(
+            f"owner: {owner!r} is not an active compliance officer or supervisor", field="owner"
+        )
+    for _ in range(5):
+        if _assign_once(app, complaint_id, owner, by):
+            return
+    raise Conflict(f"complaint_id: {complaint_id} is being reassigned; try again")
+
+
+def _assign_once(app: App, complaint_id: str, owner: str, by: str) -> bool:
+    """One try: False when someone else changed the owner between the read and the write."""
+    c = t.complaint
+    now = app.clock()
+    with app.engine.begin() as conn:
+        row = conn.execute(select(c).where(c.c.complaint_id == complaint_id)).first()
+        if row is None:
+            raise NotFound(
+                f"complaint_id: {complaint_id} is not in the store", field="complaint_id"
+            )
+        if row.status == "resolved":
+            raise Conflict(
+                f"complaint_id: {complaint_id} was resolved already", field="complaint_id"
+            )
+        if row.owner == owner:
+            return True
+        same = c.c.owner.is_(None) if row.owner is None else c.c.owner == row.owner
+        changed = conn.execute(
+            update(c)
+            .where(c.c.complaint_id == complaint_id, c.c.status != "resolved", same)
+            .values(owner=owner, assigned_by=by, assigned_at=now)
+        ).rowcount
+        if changed != 1:
+            return False
+        said = {"complaint_id": complaint_id, "owner": owner, "was": row.owner, "by": by}
+        entry = audit.Entry(
+            kind="complaint_assigned",
+            rulebook="",
+            at=now,
+            subject=row.loan_id or row.borrower_id,
+            payload=said,
+        )
+        audit.append(conn, [entry])
+    return True
+
+
 @dataclass(frozen=True)
 class Rate:
     by: str  # collector | agency | template

@@ -9,13 +9,15 @@ import hashlib
 import os
 from datetime import date
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 
 from arrears.bootstrap import App
 from arrears.channels import documents
-from arrears.service.books.statements import statement_for_loan
+from arrears.service.errors import Invalid
 from arrears.service.outreach.pending import apply_verdicts, judge_actions
 from arrears.service.outreach.state import Report
 from arrears.service.outreach.templates import loan_facts
@@ -52,53 +54,89 @@ def evidence_hash(app: App, row: Any) -> str:
     return hashlib.sha256(audit.canonical(values).encode("utf-8")).hexdigest()
 
 
+#: what an evidence package is put together for; its title says so
+PURPOSES = ("litigation", "complaint", "regulator", "audit", "borrower_request")
+
+
 def legal_package(app: App, loan_id: str, as_of: date) -> tuple[bytes, dict[str, Any]]:
     """The PDF of ``loan_id``'s legal package, and what it contains (for an index)."""
+    return evidence_package(app, loan_id, as_of, purpose="litigation")
+
+
+def evidence_package(
+    app: App, loan_id: str, as_of: date, *, purpose: str, locale: str = "zh-CN"
+) -> tuple[bytes, dict[str, Any]]:
+    """``loan_id``'s evidence as a PDF titled by its ``purpose``: the statement, payments,
+    promises (who took each), every contact (in the business timezone, with the collector and
+    what was noted or sent, and its evidence hash), holds and complaints; and an index."""
+    from arrears.service.queries.evidence_search import account_evidence
+
+    if purpose not in PURPOSES:
+        raise Invalid(f"purpose: expected one of {', '.join(PURPOSES)}, got {purpose!r}")
     require_current(app)
-    st = statement_for_loan(app, loan_id, as_of)
-    ca, pay = t.contact_attempt, t.payment
+    found = account_evidence(app, loan_id, as_of)
+    zone = ZoneInfo(app.settings.business_timezone)
+
+    def local(at: Any) -> str:
+        return "" if at is None else as_utc(at).astimezone(zone).strftime("%Y-%m-%d %H:%M")
+
     with app.engine.connect() as conn:
         f = loan_facts(conn, [loan_id])[loan_id]
-        borrower = conn.execute(
-            select(t.loan.c.borrower_id).where(t.loan.c.loan_id == loan_id)
-        ).scalar_one()
-        payments = [
-            {"paid_on": r.paid_on.isoformat(), "amount": r.amount, "status": r.status}
-            for r in conn.execute(
-                select(pay).where(pay.c.loan_id == loan_id).order_by(pay.c.paid_on)
-            )
-        ]
-        contacts = [
-            {
-                "at": as_utc(r.at).strftime("%Y-%m-%d %H:%M UTC"),
-                "channel": r.channel,
-                "role": r.role,
-                "result": r.result,
-                "hash": evidence_hash(app, r),
-            }
-            for r in conn.execute(
-                select(ca)
-                .where(
-                    ca.c.borrower_id == borrower, (ca.c.loan_id == loan_id) | ca.c.loan_id.is_(None)
-                )
-                .order_by(ca.c.at, ca.c.attempt_id)
-            )
-        ]
-    locale = "zh-CN"
-    page = documents.legal_package_html(
-        st,
+    contacts = [
+        {
+            "at": local(r["at"]),
+            "channel": r["channel"],
+            "role": r["role"],
+            "result": r["disposition"] or r["result"],
+            "collector": r["collector_id"] or "",
+            "said": app.cipher.open_text(CONTENT, r["content"]) or r["subject"] or "",
+            "hash": evidence_hash(app, SimpleNamespace(**r)),
+        }
+        for r in found.contacts
+    ]
+    promises = [
+        {
+            "made_at": local(p["made_at"]),
+            "due_on": p["due_on"].isoformat(),
+            "amount": p["amount"],
+            "status": p["status"],
+            "by": p["made_by"] or p["source"] or "",
+        }
+        for p in sorted(found.promises, key=lambda p: (p["made_at"], p["promise_id"]))
+    ]
+    payments = [
+        {"paid_on": p["paid_on"].isoformat(), "amount": p["amount"], "status": p["status"]}
+        for p in sorted(found.payments, key=lambda p: (p["paid_on"], p["payment_id"]))
+    ]
+    holds = [
+        {"kind": h["kind"], "from": local(h["starts_at"]), "to": local(h["ends_at"])}
+        for h in found.holds
+    ]
+    complaints = [
+        {"at": local(c["received_at"]), "category": c["category"], "status": c["status"]}
+        for c in found.complaints
+    ]
+    page = documents.evidence_html(
+        found.statement,
+        purpose=purpose,
         name=app.cipher.decrypt("borrower.name", f.name_enc) or "",
         loan_id=loan_id,
         creditor=f.creditor,
         currency=f.currency,
         locale=locale,
+        zone=app.settings.business_timezone,
         payments=payments,
+        promises=promises,
         contacts=contacts,
+        holds=holds,
+        complaints=complaints,
     )
     return documents.to_pdf(page), {
         "loan_id": loan_id,
+        "purpose": purpose,
         "as_of": as_of.isoformat(),
         "payments": len(payments),
+        "promises": len(promises),
         "contacts": contacts,
     }
 

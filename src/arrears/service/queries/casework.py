@@ -99,13 +99,19 @@ ComplaintRow = row_model(
 )
 
 
-def complaints_by_deadline(app: App, *, status: str | None, limit: int) -> list[dict[str, Any]]:
-    """The first ``limit`` complaints (with ``status`` when given), whole rows, the nearest
-    deadline for a finding first."""
+def complaints_by_deadline(
+    app: App, *, status: str | None, limit: int, owner: str | None = None
+) -> list[dict[str, Any]]:
+    """The first ``limit`` complaints (with ``status`` when given; ``owner``'s only, or with
+    none when ``owner`` is ""), whole rows, the nearest deadline for a finding first."""
     c = t.complaint
     q = select(c).order_by(c.c.sla_due_at)
     if status is not None:
         q = q.where(c.c.status == status)
+    if owner == "":
+        q = q.where(c.c.owner.is_(None))
+    elif owner is not None:
+        q = q.where(c.c.owner == owner)
     with app.engine.connect() as conn:
         return [dict(x) for x in conn.execute(q.limit(limit)).mappings()]
 

@@ -25,7 +25,7 @@ from arrears.store.db import as_utc
 from arrears.web.console import charts
 from arrears.web.console.session import Render
 from arrears.web.i18n import gettext, translations
-from arrears.web.refusals import flash_to
+from arrears.web.refusals import flash_to, refusal
 
 PER_PAGE = 50
 
@@ -34,6 +34,61 @@ def compliance_pages(r: APIRouter, app: App, render: Render, officers: Any) -> N
     _log_pages(r, app, render, officers)
     _case_pages(r, app, render, officers)
     _conduct_pages(r, app, render, officers)
+    _frequency_pages(r, app, render, officers)
+
+
+#: the contact-frequency report's two tables: their columns, in order
+FREQUENCY = {
+    "borrowers": (
+        "borrower_id", "contacts", "calls", "connected", "most_connected_in_a_day",
+        "most_dials_to_a_number_in_a_day", "days_over_a_limit",
+    ),
+    "collectors": (
+        "collector_id", "calls", "connected", "talk_minutes", "borrowers_reached",
+        "most_connected_to_a_borrower_in_a_day", "breaches",
+    ),
+}  # fmt: skip
+
+
+def _frequency_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
+    from arrears.exports import FORMATS, export
+    from arrears.service.queries.frequency import contact_frequency
+    from arrears.web.labels import labeller
+
+    def report(since: str, until: str) -> Any:
+        end = parse_day(until) or app.today()
+        start = parse_day(since) or end - timedelta(days=6)
+        return contact_frequency(app, start, end)
+
+    @r.get("/compliance/frequency")
+    def frequency(request: Request, v: officers, since: str = "", until: str = "") -> HTMLResponse:
+        try:
+            found = report(since, until)
+        except ServiceError as exc:
+            return render(
+                request, "frequency.html", v, status=422, problem=refusal(exc, v.lang), rep=None
+            )
+        return render(request, "frequency.html", v, rep=found, columns=FREQUENCY, problem=None)
+
+    @r.get("/compliance/frequency/{which}.{fmt}")
+    def frequency_file(
+        v: officers, which: str, fmt: str, since: str = "", until: str = ""
+    ) -> Response:
+        if which not in FREQUENCY or fmt not in FORMATS:
+            return Response(status_code=404)
+        try:
+            found = report(since, until)
+        except ServiceError as exc:
+            return Response(refusal(exc, v.lang), status_code=422)
+        label = labeller(v.lang)
+        cols = FREQUENCY[which]
+        rows = [[x[c] for c in cols] for x in getattr(found, which)]
+        header = [label("frequency", c) for c in cols]
+        data, kind = export(fmt, f"{which} {found.since}", header, rows)
+        name = f"contact-frequency-{which}-{found.since}-{found.until}.{fmt}"
+        return Response(
+            data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
 
 
 def _conduct_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
@@ -75,8 +130,32 @@ def _audit_rows(
     )
     kinds = evidence_search.audit_kinds(app)
     for x in found.rows:
-        x["payload"] = x["payload"][:300]
+        x["fields"] = readable(x["payload"])
     return found.rows, found.total, kinds
+
+
+def readable(payload: str) -> list[tuple[str, str]]:
+    """A log entry's record as field: value lines, nested fields by their dotted path, whole
+    (a record cut at 300 characters proved nothing); text that is not JSON as one line."""
+    try:
+        data = json.loads(payload)
+    except ValueError:
+        return [("", payload)]
+    out: list[tuple[str, str]] = []
+
+    def walk(prefix: str, value: Any) -> None:
+        if isinstance(value, dict) and value:
+            for k, v in value.items():
+                walk(f"{prefix}.{k}" if prefix else str(k), v)
+        elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
+            out.append((prefix, ", ".join("—" if v is None else str(v) for v in value)))
+        elif isinstance(value, dict | list):
+            out.append((prefix, json.dumps(value, ensure_ascii=False)))
+        else:
+            out.append((prefix, "—" if value is None else str(value)))
+
+    walk("", data)
+    return out
 
 
 def _log_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
@@ -116,14 +195,42 @@ def _log_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
 
 def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
     @r.get("/compliance/complaints")
-    def complaints(request: Request, v: officers, status: str = "open") -> HTMLResponse:
+    def complaints(
+        request: Request, v: officers, status: str = "open", who: str = "all"
+    ) -> HTMLResponse:
+        from arrears.service.cases.complaints import owners
+
         showing = status if status in ("open", "escalated", "resolved") else None
-        rows = casework.complaints_by_deadline(app, status=showing, limit=200)
+        whose = {"mine": v.user.username, "nobody": ""}.get(who)
+        rows = casework.complaints_by_deadline(app, status=showing, limit=200, owner=whose)
         now = app.clock()
         for x in rows:
             x["late"] = x["status"] != "resolved" and as_utc(x["sla_due_at"]) < now
             x["files"] = complaint_files.evidence_of(app, x["complaint_id"])
-        return render(request, "complaints.html", v, rows=rows, showing=showing, now=now)
+        return render(
+            request,
+            "complaints.html",
+            v,
+            rows=rows,
+            showing=showing,
+            who=who if whose is not None else "all",
+            owners=owners(app),
+            now=now,
+        )
+
+    @r.post("/compliance/complaints/{complaint_id}/assign")
+    def assign(
+        v: officers, complaint_id: str, owner: Annotated[str, Form(max_length=64)]
+    ) -> Response:
+        from arrears.service.cases.complaints import assign as do
+
+        try:
+            do(app, complaint_id, owner=owner, by=v.user.username)
+        except ServiceError as exc:
+            return RedirectResponse(
+                flash_to("/compliance/complaints", exc, v.lang), status_code=303
+            )
+        return RedirectResponse("/compliance/complaints?flash=saved", status_code=303)
 
     @r.get("/compliance/complaint-files/{evidence_id}")
     def complaint_file(v: officers, evidence_id: str) -> Response:
@@ -177,18 +284,22 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
 
 def _evidence_pages(r: APIRouter, app: App, officers: Any) -> None:
     @r.get("/compliance/evidence/{loan_id}.pdf")
-    def evidence_pdf(v: officers, loan_id: str) -> Response:
-        from arrears.service.outreach.legal import legal_package
+    def evidence_pdf(v: officers, loan_id: str, purpose: str = "audit") -> Response:
+        from arrears.service.outreach.legal import PURPOSES, evidence_package
 
+        if purpose not in PURPOSES:
+            return Response(f"purpose: expected one of {', '.join(PURPOSES)}", status_code=422)
+        day = app.today()
         try:
-            pdf, _ = legal_package(app, loan_id, app.today())
+            pdf, _ = evidence_package(app, loan_id, day, purpose=purpose, locale=v.lang)
         except ServiceError:
             return Response("no such account", status_code=404)
-        _logged(app, v, loan_id, "evidence_pdf")
+        _logged(app, v, loan_id, f"evidence_pdf:{purpose}")
+        name = f"evidence-{purpose}-{loan_id}-{day.isoformat()}.pdf"
         return Response(
             pdf,
             media_type="application/pdf",
-            headers={"Content-Disposition": f'attachment; filename="evidence-{loan_id}.pdf"'},
+            headers={"Content-Disposition": f'attachment; filename="{name}"'},
         )
 
     @r.get("/compliance/evidence/{loan_id}.json")
@@ -201,7 +312,11 @@ def _evidence_pages(r: APIRouter, app: App, officers: Any) -> None:
         return Response(
             json.dumps(body, ensure_ascii=False, indent=1, default=str),
             media_type="application/json",
-            headers={"Content-Disposition": f'attachment; filename="evidence-{loan_id}.json"'},
+            headers={
+                "Content-Disposition": (
+                    f'attachment; filename="evidence-{loan_id}-{app.today().isoformat()}.json"'
+                )
+            },
         )
 
 
