@@ -260,6 +260,19 @@ def test_a_promise_made_in_the_portal_is_on_the_consoles_timeline(
 ) -> None:
     page = _borrower(browser, world, "L1", "13812345678")
     page.goto(f"{world.url}/portal/loan/L1/arrange")
+    # first a look at an extension: every payment left, and nothing claimed before confirming
+    most = page.get_attribute("#extension #days", "max")
+    assert most is not None
+    page.fill("#extension #days", most)  # more than agreed at once: a person reviews it
+    page.click("#extension button")
+    expect(page.locator("#needs-approval")).to_contain_text("如果您确认")
+    expect(page.locator("#payments tr.arranged").first).to_be_visible()
+    expect(page.locator("#payments tr.regular").first).to_be_visible()  # the regular ones too
+    expect(page.locator("#not-yet")).to_be_visible()
+    text = page.locator("main").inner_text()
+    assert "已提交" not in text and "已发送" not in text and "已受理" not in text
+    _fits(page)
+    page.goto(f"{world.url}/portal/loan/L1/arrange")
     due = statement_for_loan(world.app, "L1", NOW.date())["total_due"]
     page.fill("#promise #amount", f"{due // 100}.{due % 100:02d}")
     page.fill("#promise #due_on", "2026-02-25")

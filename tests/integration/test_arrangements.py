@@ -243,3 +243,41 @@ def _status(app: App, arrangement_id: str, loan_id: str = "L1") -> str:
         if a["arrangement_id"] == arrangement_id
     ]
     return str(status)
+
+
+def test_an_extension_that_clears_the_arrears_supersedes_the_pending_promise(loan: App) -> None:
+    """The promise to pay the arrears is replaced, not left to be judged broken on its date
+    (it would count against the borrower and the collector); the preview lists every payment
+    left, the regular instalments after the arrangement too."""
+    from arrears.service.cases.promises import Part, make_promise
+
+    (pid,) = make_promise(
+        loan, "L1", [Part(DAY + timedelta(days=5), _total(loan))], source="agent_call",
+        made_by="C1",
+    )  # fmt: skip
+    p = propose(loan, "L1", "extension", {"days": 29}, by="C1", role="collector", reason="salary")
+    assert p.status == "active" and p.effect["dpd_after"] <= 0
+    with loan.engine.connect() as conn:
+        status = conn.execute(
+            select(t.promise.c.status).where(t.promise.c.promise_id == pid)
+        ).scalar_one()
+        said = conn.execute(
+            select(t.audit_log.c.payload).where(t.audit_log.c.kind == "arrangement_proposed")
+        ).scalar_one()
+    assert status == "superseded" and pid in said
+    pays = p.effect["payments"]
+    arranged = [(x["due_date"], x["amount"]) for x in pays if x["arranged"]]
+    assert arranged == [(s["due_date"], s["amount"]) for s in p.effect["schedule"]]
+    regular = [x for x in pays if not x["arranged"]]
+    st = statement_for_loan(loan, "L1", DAY)
+    later = [i for i in st["instalments"] if not i["original_due_date"] and i["unpaid"] > 0]
+    assert len(regular) == len(later) > 0
+    assert [x["due_date"] for x in pays] == sorted(x["due_date"] for x in pays)
+    # the settled measure never counts it: neither kept nor broken
+    from arrears.service.cases.promises import settle
+
+    assert settle(loan, DAY + timedelta(days=30), "L1") == {
+        "kept": 0,
+        "partly_kept": 0,
+        "broken": 0,
+    }

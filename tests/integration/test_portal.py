@@ -451,6 +451,14 @@ def test_preferences_are_honoured_by_the_dispatcher_and_the_next_cycle(tmp_path:
         csrf = sign_in(p, c)
         page = c.get("/portal/prefs").text
         assert 'value="letter"' not in page  # the rulebook keeps letters: not offered
+        # each channel that cannot be refused names the rule that says so; a visit is never
+        # presented as something the law requires
+        fixed = re.findall(r'<label class="check fixed" id="why-(\w+)">(.*?)</label>', page, re.S)
+        assert {c for c, _ in fixed} == {"letter", "agent_call", "visit"}
+        for _c, text in fixed:
+            assert "cn.consent.borrower_may_refuse" in text
+        visit = dict(fixed)["visit"]
+        assert "不是法律要求" in visit or "not required by law" in visit
         bad = c.post(
             "/portal/prefs",
             data={

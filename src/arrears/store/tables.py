@@ -310,7 +310,9 @@ promise = Table(
     Column("amount", BigInteger, nullable=False),
     Column("due_on", Date, nullable=False),
     Column("made_at", UtcDateTime(), nullable=False),
-    Column("status", String(16), nullable=False),  # pending | kept | partly_kept | broken
+    Column(
+        "status", String(16), nullable=False
+    ),  # pending | kept | partly_kept | broken | superseded
     Column("settled_on", Date),  # the day the status was decided
     Column("group_id", String(64)),  # the parts of one promise share it
     Column("seq", Integer),  # the part's number in its promise

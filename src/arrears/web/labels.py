@@ -185,6 +185,7 @@ LABELS: dict[str, dict[str, str]] = {
         "kept": N_("Kept"),
         "partly_kept": N_("Partly kept"),
         "broken": N_("Broken"),
+        "superseded": N_("Replaced by a plan or extension"),
     },
     "payment_status": {
         "posted": N_("Posted"),

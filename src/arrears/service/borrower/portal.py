@@ -119,6 +119,9 @@ class Preferences:
     hours: tuple[str, str]  # the rulebook's calling hours
     language: str
     preferred: str  # sms, push, email or "" (none)
+    #: the rule that decides which channels the borrower may refuse here, e.g.
+    #: ``cn.consent.borrower_may_refuse`` (shown beside those that cannot be)
+    rule: str = ""
 
 
 def _book(app: App, conn: Any, borrower_id: str) -> Any:
@@ -150,6 +153,7 @@ def preferences(app: App, borrower_id: str) -> Preferences:
         hours,
         "en" if b.locale.startswith("en") else "zh-CN",
         b.preferred_channel or "",
+        f"{book.id}.consent.borrower_may_refuse",
     )
 
 

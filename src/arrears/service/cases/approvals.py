@@ -21,6 +21,7 @@ from arrears.service.cases.arrangements import (
     preview_waiver,
     rules_of,
 )
+from arrears.service.cases.promises import supersede
 from arrears.service.cases.restructure import IN_FORCE, Draft, effect, event_for
 from arrears.service.errors import Conflict, Forbidden, Invalid, NotFound
 from arrears.service.outreach.pending import ArrangementAgreed, after_commit
@@ -102,6 +103,7 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
             )
         if row.kind == "waiver":
             apply_waiver(conn, app, arrangement_id, row.loan_id, eff)
+        replaced = supersede(app, conn, row.loan_id, app.today(), row.kind, eff)
         audit.record(
             conn,
             "arrangement_approved",
@@ -112,6 +114,7 @@ def approve(app: App, arrangement_id: str, *, by: str, role: str) -> Proposal:
                 "by": by,
                 "role": role,
                 "kind": row.kind,
+                "superseded_promises": replaced,
             },
         )
     after_commit(app, ArrangementAgreed(arrangement_id, row.kind, row.loan_id))

@@ -30,6 +30,7 @@ from arrears.domain.ledger import Loan, Waiver
 from arrears.service.books.bands import bands_for
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.cases.policy import Policy, load_policy
+from arrears.service.cases.promises import supersede
 from arrears.service.cases.restructure import IN_FORCE, KINDS, Draft, draft, effect
 from arrears.service.errors import Invalid, NotFound
 from arrears.service.outreach.pending import ArrangementAgreed, after_commit
@@ -238,6 +239,7 @@ def propose(
                 approved_at=now if alone else None,
             )
         )
+        replaced = supersede(app, conn, loan_id, app.today(), kind, eff) if alone else []
         audit.record(
             conn,
             "arrangement_proposed",
@@ -250,6 +252,7 @@ def propose(
                 "role": role,
                 "status": status,
                 "effect": eff,
+                "superseded_promises": replaced,
             },
         )
         if alone and kind == "waiver":

@@ -33,6 +33,11 @@ from arrears.store.db import as_utc
 
 SOURCES = ("agent_call", "robocall", "portal", "api")
 PENDING, KEPT, PARTLY, BROKEN = "pending", "kept", "partly_kept", "broken"
+#: replaced by an extension or plan that cleared the arrears: neither kept nor broken (the
+#: borrower's word is now the arrangement's schedule), so no measure counts it either way
+SUPERSEDED = "superseded"
+#: the arrangements that take a pending promise's place when they clear the arrears
+SUPERSEDING = ("extension", "plan")
 
 
 @dataclass(frozen=True)
@@ -263,6 +268,27 @@ def on_payment(app: App, conn: Connection, loan_id: str, day: date) -> int:
     pr = t.promise
     where = and_(pr.c.loan_id == loan_id, pr.c.status == PENDING)
     return _decide(conn, app, day, where, final=False)[KEPT]
+
+
+def supersede(
+    app: App, conn: Connection, loan_id: str, day: date, kind: str, effect: dict[str, Any]
+) -> list[str]:
+    """An extension or plan now in force that clears the arrears (no day overdue after it)
+    judges the loan's pending promises: those already paid up are kept, the rest superseded;
+    returns the superseded ones. Anything else leaves them to run."""
+    if kind not in SUPERSEDING or int(effect.get("dpd_after") or 0) > 0:
+        return []
+    pr = t.promise
+    pending = and_(pr.c.loan_id == loan_id, pr.c.status == PENDING)
+    _decide(conn, app, day, pending, final=False)
+    ids = sorted(conn.execute(select(pr.c.promise_id).where(pending)).scalars())
+    if ids:
+        conn.execute(
+            update(pr)
+            .where(pr.c.promise_id.in_(ids), pr.c.status == PENDING)
+            .values(status=SUPERSEDED, settled_on=day, paid=0)
+        )
+    return ids
 
 
 def settle(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:

@@ -259,11 +259,21 @@ def effect(
         then = statement(loan, last, **kw)  # type: ignore[arg-type]
         baseline = sum(owes(i) for i in then.instalments if i.seq in covered)
     saving = baseline - total
+    if isinstance(ev, Settlement):
+        payments = [{**schedule[0], "arranged": True}]
+    else:  # every payment left to make: the arrangement's and the regular instalments after it
+        payments = [
+            {"due_date": i.due_date.isoformat(), "amount": owes(i),
+             "arranged": i.arrangement_id == "trial"}
+            for i in sorted(after.instalments, key=lambda i: (i.due_date, i.seq))
+            if owes(i) > 0
+        ]  # fmt: skip
     return {
         "kind": d.kind,
         "as_of": today.isoformat(),
         "terms": d.terms,
         "schedule": schedule,
+        "payments": payments,
         "total_cost": total,
         "baseline": baseline,
         "saving_to_borrower": saving,

@@ -81,7 +81,7 @@ PromiseRow = row_model(
     "PromiseRow",
     _promises(""),
     "One part of a promise to pay: amount and day, who made it through which channel, and "
-    "how it was decided (pending, kept, partly_kept, broken; paid toward it).",
+    "how it was decided (pending, kept, partly_kept, broken, superseded; paid toward it).",
 )
 #: a row of :func:`arrangement_listing`
 ArrangementRow = row_model(

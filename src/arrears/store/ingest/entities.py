@@ -350,7 +350,11 @@ PROMISES = Entity(
         Col("amount", f.integer(1), c.integer(1), required=True),
         Col("due_on", f.iso_date, c.iso_date, required=True),
         Col("made_at", f.instant, required=True),
-        Col("status", f.choice("pending", "kept", "partly_kept", "broken"), default="pending"),
+        Col(
+            "status",
+            f.choice("pending", "kept", "partly_kept", "broken", "superseded"),
+            default="pending",
+        ),
         Col("settled_on", f.iso_date, c.iso_date),
     ),
     refs=(Ref("loan_id", t.loan, "loan_id"),),
