@@ -17,7 +17,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from arrears.bootstrap import App
 from arrears.generate.portfolio import Options, generate
@@ -25,7 +25,7 @@ from arrears.service.books.statements import statement_for_loan
 from arrears.service.daily.cycle import run_cycle
 from arrears.service.outreach.agency import place
 from arrears.service.queries.casework import promises_of
-from arrears.service.queries.loans import loan_listing
+from arrears.service.queries.loans import borrower_of, loan_listing
 from arrears.service.staff.users import add_user
 from arrears.store import tables as t
 from arrears.store.db import as_utc, upgrade
@@ -274,10 +274,20 @@ def test_a_waiver_above_a_collectors_limit_waits_for_a_supervisor(
     page.click("#break-glass button[type=submit]")
     page.wait_for_url(f"{url}/accounts/{loan}")
     page.select_option("#kind", "waiver")
-    page.fill("#penalty", str(penalty))
+    page.fill("#penalty", f"{penalty // 100}.{penalty % 100:02d}")  # typed in yuan
     page.fill("#reason", "hospital bills")
     page.click("#arrange button[type=submit]")
-    expect(page.locator(".flash")).to_contain_text("Waiting for a second person")
+    # a sentence with a short reference, not a raw id
+    expect(page.locator(".flash")).to_contain_text("waits for a second person's approval")
+    expect(page.locator(".flash")).to_have_text(re.compile(r"reference [0-9A-F]{4}-[0-9A-F]{4}"))
+    expect(page.locator(".flash")).not_to_contain_text("ar-")
+    with app.engine.connect() as conn:
+        asked = conn.execute(
+            select(t.arrangement.c.terms).where(
+                t.arrangement.c.loan_id == loan, t.arrangement.c.status == "pending_approval"
+            )
+        ).scalar_one()
+    assert json.loads(asked)["penalty"] == penalty  # kept in fen
     assert statement_for_loan(app, loan, DAY)["overdue"]["penalty"] == penalty
     page.close()
     boss = signed_in(browser, url, "wang")
@@ -623,3 +633,51 @@ def test_compliance_reviews_conduct_alerts_and_no_one_else_can(
         payloads = list(reviewed)
     assert (status, by) == ("confirmed", "qian")
     assert any(alert in p for p in payloads)
+
+
+def test_an_account_not_overdue_says_when_it_is_next_due(
+    console: tuple[str, App], browser: Browser
+) -> None:
+    """Never a negative number of days: an account not overdue names its next due date; an
+    overdue one says since when, then what is due next."""
+    url, app = console
+    ahead = loan_listing(app, stage=None, portfolio_id=None, limit=2500).rows
+    current = next(
+        r["loan_id"]
+        for r in ahead
+        if (s := statement_for_loan(app, r["loan_id"], DAY))["dpd"] is not None
+        and s["dpd"] <= 0
+        and s["next_due_date"]
+    )
+    page = signed_in(browser, url, "qian")
+    page.goto(f"{url}/accounts/{current}")
+    st = statement_for_loan(app, current, DAY)
+    expect(page.locator("#lateness")).to_have_text(
+        f"Not overdue, next due on {st['next_due_date']}"
+    )
+    late = _late_with_penalty(app)
+    page.goto(f"{url}/accounts/{late}")
+    lt = statement_for_loan(app, late, DAY)
+    expect(page.locator("#lateness")).to_have_text(
+        f"{lt['dpd']} days overdue, since {lt['oldest_unpaid_due_date']}"
+    )
+    assert not re.search(r"(^|\s)-\d", page.locator("h1").inner_text())
+    # a borrower in another time zone: the timeline says so and gives their local time too
+    bid = borrower_of(app, current)
+    with app.engine.begin() as conn:
+        was = conn.execute(
+            select(t.borrower.c.timezone).where(t.borrower.c.borrower_id == bid)
+        ).scalar_one()
+        conn.execute(
+            update(t.borrower).where(t.borrower.c.borrower_id == bid).values(timezone="Asia/Urumqi")
+        )
+    try:
+        page.goto(f"{url}/accounts/{current}")
+        expect(page.locator("#zones")).to_contain_text("Asia/Urumqi")
+        expect(page.locator("#zones")).to_contain_text("Asia/Shanghai")
+    finally:
+        with app.engine.begin() as conn:
+            conn.execute(
+                update(t.borrower).where(t.borrower.c.borrower_id == bid).values(timezone=was)
+            )
+    page.close()

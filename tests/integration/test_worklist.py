@@ -30,6 +30,9 @@ def test_a_collector_works_the_queue_in_priority_order(planned: App) -> None:
     assert queue, "the default strategy plans early call-backs on this portfolio"
     assert [q.priority for q in queue] == sorted((q.priority for q in queue), reverse=True)
     assert {q.channel for q in queue} == {"agent_call"}
+    with planned.engine.connect() as conn:
+        zones = dict(conn.execute(select(t.borrower.c.borrower_id, t.borrower.c.timezone)).all())
+    assert all(q.timezone == zones[q.borrower_id] for q in queue)  # shown beside the window
     first = queue[0]
     attempt = record_outcome(
         planned,

@@ -92,8 +92,15 @@ def environment(directory: Path, lang: str, **globals_: Any) -> jinja2.Environme
     env.policies["ext.i18n.trimmed"] = True  # {% trans %} blocks: whitespace folded
     install = env.install_gettext_translations  # type: ignore[attr-defined]
     install(translations(lang), newstyle=True)
-    env.globals.update(globals_, switch=SWITCH[lang], as_is=as_is)
+    env.globals.update(globals_, switch=SWITCH[lang], as_is=as_is, short_ref=short_ref)
     return env
+
+
+def short_ref(ident: str) -> str:
+    """A reference a person can read out: ``ar-9dd4a1b2c3...`` -> ``9DD4-A1B2`` (the id's first
+    eight characters after its kind, which is said in words beside it)."""
+    body = ident.split("-", 1)[-1].replace("-", "")[:8].upper()
+    return f"{body[:4]}-{body[4:]}" if len(body) > 4 else body
 
 
 class Pages:

@@ -43,6 +43,9 @@ class WorkItem:
     carried_from: date | None = None
     #: a call-back a collector set for a time the borrower chose
     call_back: bool = False
+    #: the borrower's time zone (the window is shown in it too where it differs from the
+    #: business time zone)
+    timezone: str | None = None
 
 
 def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) -> list[WorkItem]:
@@ -64,7 +67,9 @@ def items(app: App, queue: str, day: date, *, limit: int = 50, offset: int = 0) 
                 pa_.c.locale,
                 pa_.c.carried_from,
                 (pa_.c.step_id == "call_back").label("call_back"),
+                t.borrower.c.timezone,
             )
+            .join(t.borrower, t.borrower.c.borrower_id == pa_.c.borrower_id, isouter=True)
             .where(
                 and_(
                     pa_.c.business_date == day,

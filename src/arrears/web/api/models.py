@@ -329,10 +329,20 @@ class ScheduleLine(_Out):
     penalty: int | None = None
 
 
+class PaymentLine(_Out):
+    """One payment left to make once an arrangement is in force: the arrangement's own
+    (``arranged``) or a regular instalment after it."""
+
+    due_date: date
+    amount: int
+    arranged: bool
+
+
 class Effect(_Out):
     """An arrangement's effect today: before and after, the saving to the borrower and the
     cost to the lender. A waiver gives ``waive`` and ``share_of_unpaid``; an extension, a plan
-    or a settlement gives its ``terms``, ``schedule``, ``baseline`` and ``total_cost``."""
+    or a settlement gives its ``terms``, ``schedule``, ``baseline`` and ``total_cost``, and
+    ``payments``: every payment left to make, the regular instalments too."""
 
     as_of: date
     total_due_before: int
@@ -345,6 +355,7 @@ class Effect(_Out):
     kind: str | None = None
     terms: dict[str, Any] | None = None
     schedule: list[ScheduleLine] | None = None
+    payments: list[PaymentLine] | None = None
     total_cost: int | None = None
     baseline: int | None = None
     dpd_before: int | None = None

@@ -54,7 +54,7 @@ from arrears.web.console.session import (
 from arrears.web.console.strategy import strategy_pages
 from arrears.web.console.supervisor import supervisor_pages
 from arrears.web.console.wrapup import promise_fits, promise_of, wrap_of
-from arrears.web.i18n import N_, Pages, as_is, gettext
+from arrears.web.i18n import N_, Pages, as_is, gettext, short_ref
 from arrears.web.labels import labeller
 from arrears.web.refusals import flash_to, refusal
 
@@ -93,9 +93,21 @@ def mount_console(api: FastAPI, app: App) -> None:
     def local(at: datetime) -> datetime:
         return as_utc(at).astimezone(zone)
 
+    def zoned(at: datetime, name: str) -> datetime:
+        try:
+            return as_utc(at).astimezone(ZoneInfo(name))
+        except (ValueError, KeyError):
+            return local(at)
+
     pages = Pages(
         HERE / "templates",
-        {"money": money, "pct": pct, "local": local},
+        {
+            "money": money,
+            "pct": pct,
+            "local": local,
+            "zoned": zoned,
+            "business_tz": app.settings.business_timezone,
+        },
         lambda lang: {"label": labeller(lang)},
     )
     api.mount("/static", StaticFiles(directory=str(HERE / "static")), name="static")
@@ -383,11 +395,11 @@ def _propose(
     except (ServiceError, ValueError) as exc:
         return show(request, v, loan_id, flash=_said(exc, v.lang), flash_error=True)
     _, label = gettext(v.lang), labeller(v.lang)
-    said = _("%(kind)s %(ref)s: %(status)s") % {
-        "kind": label("arrangement", kind),
-        "ref": p.arrangement_id,
-        "status": label("arrangement_status", p.status),
-    }
+    said = (
+        _("%(kind)s agreed and in force (reference %(ref)s).")
+        if p.status == "active"
+        else _("%(kind)s proposed: it waits for a second person's approval (reference %(ref)s).")
+    ) % {"kind": label("arrangement", kind), "ref": short_ref(p.arrangement_id)}
     return show(request, v, loan_id, flash=said)
 
 
@@ -481,17 +493,25 @@ def _wrap_up(app: App, v: Visitor, loan_id: str, form: Any) -> str | None:
 
 
 def _ask(kind: str, form: Any) -> dict[str, Any]:
+    """The terms the arrangement form asks for: days and parts as whole numbers, amounts typed
+    in yuan (kept in fen)."""
+    from arrears.service.borrower.selfserve import to_fen
+
     def num(key: str) -> int | None:
         text = str(form.get(key) or "").strip()
         return int(text) if text else None
 
+    def fen(key: str) -> int | None:
+        text = str(form.get(key) or "").strip()
+        return to_fen(text, key) if text else None
+
     if kind == "waiver":
-        return {"penalty": num("penalty") or 0}
+        return {"penalty": fen("penalty") or 0}
     if kind == "extension":
         return {"days": num("days")}
     if kind == "plan":
         return {"parts": num("parts")}
-    return {"amount": num("amount"), "pay_by": str(form.get("pay_by") or "")}
+    return {"amount": fen("amount"), "pay_by": str(form.get("pay_by") or "")}
 
 
 def _my_action(app: App, v: Visitor, loan_id: str) -> str | None:
