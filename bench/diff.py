@@ -152,7 +152,7 @@ def write(started: datetime, results: dict[int, dict[str, float]]) -> None:
     else:
         lines += ["", f"Goal (dry run on {GOAL_LOANS:,} loans <= {GOAL_SECONDS:g} s): not judged "
                   "(other sizes)."]  # fmt: skip
-    lines.append("")
+    lines += ["", ""]
     prepend(lines)
 
 
