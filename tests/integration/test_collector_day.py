@@ -6,6 +6,7 @@ calls carried over by the strategy's rule, then expired; nothing half-written on
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -220,3 +221,29 @@ def test_unworked_calls_are_carried_over_then_expire(planned: App) -> None:
     run_cycle(planned, next_day + timedelta(days=1), strategy=load("default"))
     rows = {a.action_id: a for a in plan_rows(planned) if a.action_id in carried}
     assert {(a.status, a.rule) for a in rows.values()} == {("expired", "carry_over.expired")}
+
+
+def test_a_re_run_of_the_day_judges_again_what_it_carried(planned: App, tmp_path: Path) -> None:
+    """What the day's first run carried over is not left alone by a re-run: run again with a
+    strategy that carries nothing, the carried calls expire and leave the queue."""
+    from importlib import resources
+
+    unworked = {q.action_id for q in items(planned, QUEUE, DAY, limit=500)}
+    clock: Clock = planned.clock  # type: ignore[assignment]
+    next_day = DAY + timedelta(days=1)
+    clock.at = FIXED_NOW + timedelta(days=1)
+    run_cycle(planned, next_day, strategy=load("default"))
+    carried = {
+        a.action_id for a in plan_rows(planned)
+        if a.action_id in unworked and a.status == "planned"
+    }  # fmt: skip
+    assert carried
+    shipped = (resources.files("arrears.strategy") / "strategies" / "default.yaml").read_text()
+    strict = tmp_path / "strict.yaml"
+    no_calls = shipped.replace("carry_over: {agent_call: 1, visit: 2}", "carry_over: {visit: 2}")
+    assert no_calls != shipped
+    strict.write_text(no_calls, encoding="utf-8")
+    run_cycle(planned, next_day, strategy=load(strict))
+    rows = {a.action_id: a for a in plan_rows(planned) if a.action_id in carried}
+    assert {(a.status, a.rule) for a in rows.values()} == {("expired", "carry_over.expired")}
+    assert not carried & {q.action_id for q in items(planned, QUEUE, next_day, limit=1000)}

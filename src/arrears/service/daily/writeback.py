@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from sqlalchemy import Connection, and_, delete, insert, select, update
+from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from arrears.bootstrap import App
 from arrears.cycle.run import DayPlan
@@ -269,7 +269,12 @@ def carry_over(
             pa_.c.window_start,
             pa_.c.window_end,
         ).where(
-            pa_.c.business_date < day,
+            # what earlier days left, and what an earlier run of this day carried (judged
+            # again: a re-run's plan or strategy may replan, suppress or expire it)
+            or_(
+                pa_.c.business_date < day,
+                and_(pa_.c.business_date == day, pa_.c.carried_from.is_not(None)),
+            ),
             pa_.c.status == "planned",
             pa_.c.channel.in_(CARRIED),
         )
@@ -286,8 +291,8 @@ def carry_over(
         if rule is None and (day - first).days > strategy.spec.carry_over.get(r.channel, 0):
             rule = "carry_over.expired"
         done[rule or "carried"] = done.get(rule or "carried", 0) + 1
-        if dry_run:
-            continue
+        if dry_run or (rule is None and r.business_date == day):
+            continue  # carried already by an earlier run of the day, and still carried
         if rule is None:
             shift = timedelta(days=(day - r.business_date).days)
             values: dict[str, Any] = {
