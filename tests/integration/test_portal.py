@@ -453,7 +453,7 @@ def test_preferences_are_honoured_by_the_dispatcher_and_the_next_cycle(tmp_path:
         assert 'value="letter"' not in page  # the rulebook keeps letters: not offered
         # each channel that cannot be refused names the rule that says so; a visit is never
         # presented as something the law requires
-        fixed = re.findall(r'<label class="check fixed" id="why-(\w+)">(.*?)</label>', page, re.S)
+        fixed = re.findall(r'<div class="fixed" id="why-(\w+)">(.*?)</div>', page, re.S)
         assert {c for c, _ in fixed} == {"letter", "agent_call", "visit"}
         for _c, text in fixed:
             assert "cn.consent.borrower_may_refuse" in text
