@@ -108,3 +108,24 @@ def export(
     if fmt == "csv":
         return to_csv(header, rows), FORMATS["csv"]
     raise ValueError(f"format: expected csv or xlsx, got {fmt!r}")
+
+
+def disposition(filename: str, fallback: str) -> str:
+    """A ``Content-Disposition`` for a download named ``filename`` (a person's own, in any
+    script): the name as RFC 6266/5987 ``filename*`` (UTF-8, percent-encoded) and ``fallback``
+    (ASCII) for clients that read only ``filename``; no quote, slash or control character of the
+    name reaches the header."""
+    from urllib.parse import quote
+
+    clean = "".join(c for c in filename if c.isprintable() and c not in '"\\/').strip() or fallback
+    safe = "".join(c if c.isascii() and (c.isalnum() or c in "._-") else "_" for c in fallback)
+    return f"attachment; filename=\"{safe}\"; filename*=UTF-8''{quote(clean, safe='')}"
+
+
+def evidence_download(facts: dict[str, Any]) -> str:
+    """The ``Content-Disposition`` of a file a borrower attached: their own file name, and
+    ``<evidence id><extension of its type>`` for clients that read only ASCII."""
+    import mimetypes
+
+    ext = mimetypes.guess_extension(str(facts.get("content_type") or "")) or ""
+    return disposition(str(facts.get("filename") or ""), f"{facts['evidence_id']}{ext}")

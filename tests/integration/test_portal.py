@@ -591,6 +591,10 @@ def test_complaint_evidence_is_checked_stored_encrypted_and_all_or_nothing(
         png = next(r for r in rows if r.content_type == "image/png")
         got = c.get(f"/portal/evidence/{png.evidence_id}")
         assert got.content == PNG and got.headers["X-Content-Type-Options"] == "nosniff"
+        # downloaded under the borrower's own (cleaned) name, an ASCII one for old clients
+        said = got.headers["Content-Disposition"]
+        assert f'filename="{png.evidence_id}.png"' in said and "filename*=UTF-8''" in said
+        assert "passwd.png" in said and "/" not in said.split("filename*=")[1]
     assert (complaint.source, complaint.category, complaint.status) == ("portal", "threats", "open")
     assert complaint.hold_id is not None  # threats put the debt on hold
 

@@ -49,3 +49,17 @@ def test_xlsx_cells_are_text_not_formulas(tmp_path: object) -> None:
 def test_an_unknown_format_is_refused() -> None:
     with pytest.raises(ValueError, match="format: expected csv or xlsx"):
         export("pdf", "t", ["a"], [])
+
+
+def test_a_download_keeps_a_persons_file_name_and_nothing_that_breaks_the_header() -> None:
+    from urllib.parse import unquote
+
+    from arrears.exports import disposition
+
+    said = disposition('催收录音 "3".mp3\r\nX-Evil: 1', "ev-1.mp3")
+    assert said.startswith("attachment; filename=\"ev-1.mp3\"; filename*=UTF-8''")
+    assert "\r" not in said and "\n" not in said and said.count('"') == 2
+    assert unquote(said.split("''", 1)[1]) == "催收录音 3.mp3X-Evil: 1"
+    climbing = disposition("../../etc/passwd", "ev-2.pdf")
+    assert "%2F" not in climbing and "/" not in climbing.split("filename*=")[1]
+    assert disposition("", "ev-3.pdf").endswith("filename*=UTF-8''ev-3.pdf")

@@ -16,6 +16,7 @@ from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from arrears.bootstrap import App
+from arrears.exports import evidence_download
 from arrears.service.cases import evidence as complaint_files
 from arrears.service.errors import ServiceError
 from arrears.service.queries import casework, evidence_search
@@ -244,7 +245,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
             data,
             media_type=facts["content_type"],
             headers={
-                "Content-Disposition": f'attachment; filename="{facts["evidence_id"]}"',
+                "Content-Disposition": evidence_download(facts),
                 "X-Content-Type-Options": "nosniff",
             },
         )

@@ -21,6 +21,7 @@ from starlette.datastructures import UploadFile
 
 from arrears.bootstrap import App
 from arrears.channels.base import Channel
+from arrears.exports import evidence_download
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.borrower import portal, signin
 from arrears.service.borrower.signin import Session
@@ -307,7 +308,7 @@ def _complaints(r: APIRouter, app: App, p: Portal, Who: Any) -> None:
             data,
             media_type=facts["content_type"],
             headers={
-                "Content-Disposition": f'attachment; filename="{facts["evidence_id"]}"',
+                "Content-Disposition": evidence_download(facts),
                 "X-Content-Type-Options": "nosniff",
             },
         )
