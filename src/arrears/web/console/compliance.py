@@ -149,7 +149,8 @@ def readable(payload: str) -> list[tuple[str, str]]:
             for k, v in value.items():
                 walk(f"{prefix}.{k}" if prefix else str(k), v)
         elif isinstance(value, list) and all(not isinstance(v, dict | list) for v in value):
-            out.append((prefix, ", ".join("—" if v is None else str(v) for v in value)))
+            said = ", ".join("—" if v is None else str(v) for v in value)
+            out.append((prefix, said or "—"))
         elif isinstance(value, dict | list):
             out.append((prefix, json.dumps(value, ensure_ascii=False)))
         else:
