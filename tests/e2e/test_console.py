@@ -402,6 +402,7 @@ def test_a_compliance_officer_searches_verifies_and_exports(
     assert "Evidence for a complaint investigation" in text and "Legal referral" not in text
     assert "All times are local time in Asia/Shanghai" in text
     assert "Promises to pay" in text and "Collector id" in text
+    assert "conversation" not in text and "no_answer" not in text  # results in words
     bad = page.request.get(f"{url}/compliance/evidence/{loan}.pdf?purpose=gossip")
     assert bad.status == 422
     # how often each borrower was contacted, and by whom, as a page and as files

@@ -26,7 +26,8 @@ def book(plan_book: PlanBook) -> App:
 
 
 def _calls(app: App, borrower: str, at: list[datetime], *, collector: str, number: str,
-           result: str = "conversation", breach: bool = False) -> None:  # fmt: skip
+           result: str = "conversation", breach: bool = False, role: str = "debtor",
+           direction: str = "outbound") -> None:  # fmt: skip
     with app.engine.begin() as conn:
         for k, when in enumerate(at):
             conn.execute(
@@ -35,8 +36,8 @@ def _calls(app: App, borrower: str, at: list[datetime], *, collector: str, numbe
                     borrower_id=borrower,
                     channel="call",
                     at=when,
-                    direction="outbound",
-                    role="debtor",
+                    direction=direction,
+                    role=role,
                     result=result,
                     collector_id=collector,
                     destination_hash=number,
@@ -69,8 +70,20 @@ def test_counts_by_the_borrowers_own_day_against_the_limits(book: App) -> None:
     _calls(book, near, four, collector="C0008", number="h2", breach=True)  # split over two days
     _calls(book, near, [base + timedelta(minutes=m) for m in range(7)], collector="A0001",
            number="h3", result="no_answer")  # fmt: skip  # seven dials, one number, one day
+    # calls that the rules do not count: inbound, and to an emergency contact
+    _calls(
+        book,
+        far,
+        [base - timedelta(hours=2)],
+        collector="C0007",
+        number="h1",
+        role="emergency_contact",
+    )
+    _calls(
+        book, far, [base - timedelta(hours=1)], collector="C0007", number="h1", direction="inbound"
+    )
     rep = contact_frequency(book, date(2026, 11, 14), date(2026, 11, 20))
-    assert (rep.connected_limit, rep.dials_limit) == (3, 6)
+    assert {(k, v.connected, v.dials) for k, v in rep.limits.items()} == {("cn", 3, 6)}
     by = {r["borrower_id"]: r for r in rep.borrowers}
     assert by[far]["most_connected_in_a_day"] == 4 and by[far]["days_over_a_limit"] == 1
     assert by[far]["connected"] == 4 and by[far]["calls"] == 4
@@ -79,10 +92,13 @@ def test_counts_by_the_borrowers_own_day_against_the_limits(book: App) -> None:
     assert by[near]["most_dials_to_a_number_in_a_day"] == 7 and by[near]["days_over_a_limit"] == 1
     assert rep.borrowers[0]["days_over_a_limit"] == 1  # those over a limit first
     cs = {r["collector_id"]: r for r in rep.collectors}
-    assert cs["C0007"]["calls"] == 4 and cs["C0007"]["talk_minutes"] == 6.0
+    assert cs["C0007"]["calls"] == 5 and cs["C0007"]["talk_minutes"] == 7.5  # + the contact's
     assert cs["C0007"]["most_connected_to_a_borrower_in_a_day"] == 4
     assert cs["C0008"]["breaches"] == 3 and cs["C0008"]["borrowers_reached"] == 1
     assert cs["A0001"]["connected"] == 0 and cs["A0001"]["calls"] == 7
+    assert rep.borrowers_total == len(rep.borrowers) >= 2
+    first = contact_frequency(book, date(2026, 11, 14), date(2026, 11, 20), limit=1)
+    assert len(first.borrowers) == 1 and first.borrowers_total == rep.borrowers_total
     with pytest.raises(Invalid, match="before"):
         contact_frequency(book, date(2026, 11, 20), date(2026, 11, 14))
     with pytest.raises(Invalid, match="at most 92 days"):

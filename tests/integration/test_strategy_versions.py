@@ -71,3 +71,31 @@ def test_every_problem_is_shown_at_once(app: App) -> None:
     said = strategies.upload(app, typo, by="sun").problems
     assert any("'early_calback'" in p or "needs a queue" in p for p in said), said
     assert any("segments[1].when" in p for p in said), said
+
+
+def test_a_queue_named_but_not_defined_is_refused_on_upload_only(app: App) -> None:
+    """An SMS step naming a queue nobody defined is a typo the upload refuses; a version kept
+    before this check still loads (the cycle does not stop on it)."""
+    from sqlalchemy import insert
+
+    from arrears.store import tables as t
+
+    typo = SHIPPED.replace(
+        "{on_day: 2, channel: robocall, template: early_robocall}",
+        "{on_day: 2, channel: robocall, template: early_robocall, queue: nowhere}",
+        1,
+    )
+    assert typo != SHIPPED
+    said = strategies.upload(app, typo, by="sun").problems
+    assert said == [
+        "upload: treatments (step early.high_risk.2): queue: no queue is named 'nowhere' under "
+        "queues"
+    ], said
+    with app.engine.begin() as conn:  # as a version uploaded before the check was there
+        vid = conn.execute(
+            insert(t.strategy_version)
+            .values(name="default", version="old", text=typo, sha256="x" * 64,
+                    uploaded_by="sun", uploaded_at=app.clock(), active=False)
+            .returning(t.strategy_version.c.version_id)
+        ).scalar_one()  # fmt: skip
+    assert strategies.version(app, vid).steps  # loads

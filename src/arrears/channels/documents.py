@@ -150,6 +150,50 @@ WORDS = {
 }
 
 
+#: the codes an evidence package shows, in words (zh-CN, en); a code not listed is shown as is
+CODES: dict[str, tuple[str, str]] = {
+    "sms": ("短信", "SMS"), "push": ("应用推送", "Push"), "email": ("电子邮件", "Email"),
+    "letter": ("信函", "Letter"), "robocall": ("语音外呼", "Automated call"),
+    "call": ("人工来电", "Agent call"), "visit": ("上门", "Visit"),
+    "pending": ("待履行", "Pending"), "kept": ("已履行", "Kept"),
+    "partly_kept": ("部分履行", "Partly kept"), "broken": ("未履行", "Broken"),
+    "superseded": ("已由分期或展期取代", "Replaced by a plan or extension"),
+    "posted": ("已入账", "Posted"), "reversed": ("已冲正", "Reversed"),
+    "open": ("处理中", "Open"), "escalated": ("已升级处理", "Escalated"),
+    "resolved": ("已办结", "Resolved"),
+    "dispute": ("争议", "Dispute"), "complaint": ("投诉", "Complaint"),
+    "cease_request": ("要求停止联系", "Request to stop contact"),
+    "attorney_represented": ("已委托律师", "Represented by a lawyer"),
+    "bankruptcy": ("破产", "Bankruptcy"), "deceased": ("已故", "Deceased"),
+    "hardship": ("经济困难", "Hardship"), "legal": ("法律程序", "Legal action"),
+    "threats": ("威胁恐吓", "Threats"), "insults": ("侮辱谩骂", "Insults"),
+    "contacting_relatives": ("骚扰亲友或同事", "Contacting relatives or colleagues"),
+    "too_many_calls": ("频繁来电", "Too many calls"),
+    "calls_at_night": ("夜间催收", "Calls at night"),
+    "impersonation": ("冒充公检法或他人", "Impersonation"),
+    "wrong_amount": ("金额有误", "Wrong amount"),
+    "privacy_leak": ("泄露个人信息", "Privacy leak"),
+    "busy": ("占线", "Busy"), "not_in_service": ("空号", "Not in service"),
+    "no_answer": ("无人接听", "No answer"), "voicemail": ("语音信箱", "Voicemail"),
+    "connected": ("已接通", "Connected"), "conversation": ("已通话", "Conversation"),
+    "delivered": ("已送达", "Delivered"), "sent": ("已发送", "Sent"),
+    "failed": ("发送失败", "Failed"),
+    "right_party": ("本人接听", "Right party"), "promise": ("承诺还款", "Promise to pay"),
+    "refused": ("拒绝还款", "Refused to pay"), "disputes": ("对债务有异议", "Disputes the debt"),
+    "third_party": ("第三方接听", "Third party reached"), "wrong_party": ("非本人", "Wrong party"),
+    "agent_call": ("人工来电", "Agent call"), "portal": ("自助服务", "Portal"),
+    "api": ("系统接口", "API"), "collector": ("催收员", "Collector"),
+}  # fmt: skip
+
+
+def said(code: str | None, locale: str) -> str:
+    """A code in words for ``locale`` (the code itself when it has none)."""
+    if not code:
+        return ""
+    words = CODES.get(code)
+    return code if words is None else words[0 if locale.startswith("zh") else 1]
+
+
 def _w(locale: str) -> dict[str, str]:
     return WORDS["zh-CN" if locale.startswith("zh") else "en"]
 
@@ -310,7 +354,7 @@ def borrower_statement_html(
     w = _w(locale)
     pays = _table(
         [(w["paid_on"], False), (w["amount"], True), (w["result"], False)],
-        [[p["paid_on"], money(p["amount"], currency), p["status"]] for p in payments],
+        [[p["paid_on"], money(p["amount"], currency), said(p["status"], locale)] for p in payments],
         w["none"],
     )
     sent = _table(
@@ -352,20 +396,22 @@ def evidence_html(
     title = w[f"p_{purpose}"]
     pays = _table(
         [(w["paid_on"], False), (w["amount"], True), (w["result"], False)],
-        [[p["paid_on"], money(p["amount"], currency), p["status"]] for p in payments],
+        [[p["paid_on"], money(p["amount"], currency), said(p["status"], locale)] for p in payments],
         w["none"],
     )
     promised = _table(
         [(w["made_at"], False), (w["due_on"], False), (w["amount"], True), (w["status"], False),
          (w["by"], False)],
-        [[p["made_at"], p["due_on"], money(p["amount"], currency), p["status"], p["by"]]
+        [[p["made_at"], p["due_on"], money(p["amount"], currency), said(p["status"], locale),
+          said(p["by"], locale) if p["by"] in CODES else p["by"]]
          for p in promises],
         w["none"],
     )  # fmt: skip
     seen = _table(
         [(w["at"], False), (w["channel"], False), (w["collector"], False), (w["result"], False),
          (w["said"], False)],
-        [[c["at"], c["channel"], c["collector"], c.get("result") or "", c["said"]]
+        [[c["at"], said(c["channel"], locale), c["collector"], said(c.get("result"), locale),
+          c["said"]]
          for c in contacts],
         w["none"],
     )  # fmt: skip
@@ -374,12 +420,12 @@ def evidence_html(
     )
     held = _table(
         [(w["kind"], False), (w["from"], False), (w["to"], False)],
-        [[h["kind"], h["from"], h["to"]] for h in holds],
+        [[said(h["kind"], locale), h["from"], h["to"]] for h in holds],
         w["none"],
     )
     complained = _table(
         [(w["received"], False), (w["category"], False), (w["status"], False)],
-        [[c["at"], c["category"], c["status"]] for c in complaints],
+        [[c["at"], said(c["category"], locale), said(c["status"], locale)] for c in complaints],
         w["none"],
     )
     head = _facts(w, st, name, loan_id, creditor) + (

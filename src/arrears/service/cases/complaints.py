@@ -254,20 +254,20 @@ def resolve(app: App, complaint_id: str, *, finding: str, resolution: str, by: s
         end_hold(app, row.hold_id, reason=f"complaint {complaint_id} {finding}", by=by)
 
 
-#: who may own a complaint
-OWNERS = ("compliance", "supervisor", "admin")
+#: who may own a complaint: those who open the complaints pages
+OWNERS = ("compliance", "admin")
 
 
 def owners(app: App) -> list[str]:
-    """The people a complaint can be given to: active compliance officers and supervisors."""
+    """The people a complaint can be given to: active compliance officers (and admins)."""
     u = t.staff_user
-    q = select(u.c.username).where(u.c.role.in_(OWNERS[:2]), u.c.active.is_(True))
+    q = select(u.c.username).where(u.c.role.in_(OWNERS), u.c.active.is_(True))
     with app.engine.connect() as conn:
         return sorted(conn.execute(q).scalars())
 
 
 def assign(app: App, complaint_id: str, *, owner: str, by: str) -> None:
-    """Give ``complaint_id`` to ``owner`` (an active compliance officer or supervisor), in the
+    """Give ``complaint_id`` to ``owner`` (an active compliance officer or admin), in the
     evidence log. Assigning it again to its owner changes nothing; a resolved complaint keeps
     the owner it was resolved by. Two people assigning it at once are applied one after the
     other, each entry naming the owner it replaced."""
@@ -278,9 +278,7 @@ def assign(app: App, complaint_id: str, *, owner: str, by: str) -> None:
             select(u.c.role).where(u.c.username == owner, u.c.active.is_(True))
         ).scalar()
     if who not in OWNERS:
-        raise Invalid(
-            f"owner: {owner!r} is not an active compliance officer or supervisor", field="owner"
-        )
+        raise Invalid(f"owner: {owner!r} is not an active compliance officer", field="owner")
     for _ in range(5):
         if _assign_once(app, complaint_id, owner, by):
             return

@@ -209,9 +209,12 @@ def _payments(conn: Connection, loan_ids: set[str]) -> dict[str, list[tuple[date
     return out
 
 
-def _decide(conn: Connection, app: App, day: date, where: Any, *, final: bool) -> dict[str, int]:
+def _decide(
+    conn: Connection, app: App, day: date, where: Any, *, final: bool, replaced: bool = False
+) -> dict[str, int]:
     """Decide the pending parts of the groups ``where`` selects, as of ``day``: kept when paid
-    up (always); partly kept or broken when ``final`` and past their date plus grace."""
+    up (always); partly kept or broken when ``final`` and past their date plus grace; with
+    ``replaced``, every part not kept is superseded (with what was paid toward it)."""
     pr = t.promise
     found = conn.execute(select(pr.c.group_id, pr.c.promise_id).where(where)).all()
     counts = {KEPT: 0, PARTLY: 0, BROKEN: 0}
@@ -250,6 +253,8 @@ def _decide(conn: Connection, app: App, day: date, where: Any, *, final: bool) -
                 status = None
                 if paid >= promised:
                     status = KEPT
+                elif replaced:
+                    status = SUPERSEDED
                 elif final and day > r.due_on + timedelta(days=grace):
                     status = PARTLY if toward > 0 else BROKEN
                 if status is not None:
@@ -258,7 +263,7 @@ def _decide(conn: Connection, app: App, day: date, where: Any, *, final: bool) -
                         .where(pr.c.promise_id == r.promise_id)
                         .values(status=status, settled_on=day, paid=toward)
                     )
-                    counts[status] += 1
+                    counts[status] = counts.get(status, 0) + 1
             before = promised
     return counts
 
@@ -280,15 +285,13 @@ def supersede(
         return []
     pr = t.promise
     pending = and_(pr.c.loan_id == loan_id, pr.c.status == PENDING)
-    _decide(conn, app, day, pending, final=False)
     ids = sorted(conn.execute(select(pr.c.promise_id).where(pending)).scalars())
-    if ids:
+    _decide(conn, app, day, pending, final=False, replaced=True)
+    return sorted(
         conn.execute(
-            update(pr)
-            .where(pr.c.promise_id.in_(ids), pr.c.status == PENDING)
-            .values(status=SUPERSEDED, settled_on=day, paid=0)
-        )
-    return ids
+            select(pr.c.promise_id).where(pr.c.promise_id.in_(ids), pr.c.status == SUPERSEDED)
+        ).scalars()
+    )
 
 
 def settle(app: App, day: date, loan_id: str | None = None) -> dict[str, int]:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -51,6 +51,8 @@ class PlanDiff:
     #: every account whose actions differ (channel, status or the rule behind it), by loan
     accounts: list[AccountChange] = field(default_factory=list)
     seconds: float = 0.0
+    #: when it was planned (a kept diff is shown for up to ten minutes)
+    planned_at: datetime | None = None
 
 
 def diff_plans(
@@ -143,25 +145,52 @@ def account_changes(current: Any, candidate: Any) -> list[AccountChange]:
 
 _KEPT: dict[tuple[str, ...], tuple[float, PlanDiff]] = {}
 _KEPT_LOCK = threading.Lock()
+#: one lock per diff being planned: a second request for it waits and reads the first's
+_PLANNING: dict[tuple[str, ...], threading.Lock] = {}
 KEEP_SECONDS = 600.0
+KEEP_MAX = 4
 
 
 def kept_diff(app: App, day: date, candidate: Strategy) -> PlanDiff:
-    """:func:`diff_plans` against the active strategy, kept for ten minutes so that paging
-    through the changed accounts and exporting them does not plan the day again."""
+    """:func:`diff_plans` against the active strategy, kept for ten minutes (at most four, per
+    store) so that paging through the changed accounts and exporting them does not plan the
+    day again; two requests for the same diff at once plan it once."""
     current = strategy_from(app, None)
-    key = (candidate.digest, current.digest, day.isoformat(), app.settings.cycle_engine)
-    now = time.monotonic()
+    key = (
+        str(app.engine.url),
+        candidate.digest,
+        current.digest,
+        day.isoformat(),
+        app.settings.cycle_engine,
+    )
     with _KEPT_LOCK:
-        for k in [k for k, (at, _) in _KEPT.items() if now - at > KEEP_SECONDS]:
-            del _KEPT[k]
+        _forget_old()
         hit = _KEPT.get(key)
-    if hit is not None:
-        return hit[1]
-    d = diff_plans(app, day, candidate=candidate, current=current)
-    with _KEPT_LOCK:
-        _KEPT[key] = (time.monotonic(), d)
+        if hit is not None:
+            return hit[1]
+        planning = _PLANNING.setdefault(key, threading.Lock())
+    with planning:
+        with _KEPT_LOCK:
+            hit = _KEPT.get(key)
+        if hit is not None:
+            return hit[1]
+        d = diff_plans(app, day, candidate=candidate, current=current)
+        d.planned_at = app.clock()
+        with _KEPT_LOCK:
+            _KEPT[key] = (time.monotonic(), d)
+            _forget_old()
+            _PLANNING.pop(key, None)
     return d
+
+
+def _forget_old() -> None:
+    """Drop the kept diffs past their time, then the oldest beyond :data:`KEEP_MAX` (the lock
+    is held)."""
+    now = time.monotonic()
+    for k in [k for k, (at, _) in _KEPT.items() if now - at > KEEP_SECONDS]:
+        del _KEPT[k]
+    while len(_KEPT) > KEEP_MAX:
+        del _KEPT[min(_KEPT, key=lambda k: _KEPT[k][0])]
 
 
 def warm_up(app: App) -> None:

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, insert, select, update
 
 from arrears.bootstrap import App
-from arrears.service.errors import NotFound
+from arrears.service.errors import Invalid, NotFound
 from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
@@ -39,6 +39,7 @@ def upload(app: App, text: str, *, by: str) -> Uploaded:
         # every problem at once: the store's templates are checked even when the file is not
         return Uploaded(None, [str(p) for p in exc.problems] + unknown_templates(app, exc.steps))
     missing = unknown_templates(app, [(p.id, p.channel, p.template) for p in s.steps])
+    missing += undefined_lanes(s)
     if missing:
         return Uploaded(None, missing)
     with app.engine.begin() as conn:
@@ -56,6 +57,21 @@ def upload(app: App, text: str, *, by: str) -> Uploaded:
             .returning(t.strategy_version.c.version_id)
         ).scalar_one()
     return Uploaded(int(vid), [])
+
+
+def undefined_lanes(s: Strategy) -> list[str]:
+    """Each step naming a queue or pool the strategy does not define, on a channel that does
+    not need one (one that does is refused by the loader itself). Checked on upload only, so
+    a version kept before this check still loads."""
+    problems = []
+    for step in s.steps:
+        for kind, name, known in (("queue", step.queue, s.queues), ("pool", step.pool, s.pools)):
+            if name is not None and name not in known:
+                problems.append(
+                    f"upload: treatments (step {step.id}): {kind}: no {kind} is named {name!r} "
+                    f"under {kind}s"
+                )
+    return problems
 
 
 def unknown_templates(app: App, steps: list[tuple[str, str, str | None]]) -> list[str]:
@@ -119,7 +135,10 @@ def version(app: App, version_id: int) -> Strategy:
         text = conn.execute(select(sv.c.text).where(sv.c.version_id == version_id)).scalar()
     if text is None:
         raise NotFound(f"version_id: {version_id} is not in the store", field="version_id")
-    return loads(text, f"version {version_id}")
+    try:
+        return loads(text, f"version {version_id}")
+    except StrategyError as exc:  # kept before a check it now fails: said, not a crash
+        raise Invalid(str(exc)) from exc
 
 
 def active(app: App) -> Strategy | None:

@@ -109,7 +109,7 @@ def account_evidence(app: App, loan_id: str, as_of: date) -> AccountEvidence:
                 .where(
                     ca.c.borrower_id == bid, or_(ca.c.loan_id == loan_id, ca.c.loan_id.is_(None))
                 )
-                .order_by(ca.c.at)
+                .order_by(ca.c.at, ca.c.attempt_id)
             ).mappings()
         ]
         audit = [

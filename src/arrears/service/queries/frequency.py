@@ -14,7 +14,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from arrears.bootstrap import App
 from arrears.compliance.facts import CALLS, CONNECTED
@@ -28,26 +28,37 @@ MAX_DAYS = 92
 
 
 @dataclass(frozen=True)
+class Limits:
+    """A rulebook's daily limits (None: it sets none) and the zone for an unknown one."""
+
+    connected: int | None
+    dials: int | None
+    zone: str
+
+
+@dataclass(frozen=True)
 class FrequencyReport:
     since: date
     until: date
-    #: the rulebook's limits the figures are judged against (None: the rulebook sets none)
-    connected_limit: int | None
-    dials_limit: int | None
+    #: the limits each borrower is judged against, by rulebook (that of the borrower's loans)
+    limits: dict[str, Limits]
     borrowers: list[dict[str, Any]]
+    #: how many borrowers were contacted (``borrowers`` may hold only the first of them)
+    borrowers_total: int
     collectors: list[dict[str, Any]]
 
 
 def contact_frequency(
-    app: App, since: date, until: date, *, rulebook: str = "cn", limit: int = 200
+    app: App, since: date, until: date, *, limit: int | None = 200
 ) -> FrequencyReport:
     """The report for ``since``..``until`` (both included): the ``limit`` borrowers most
-    contacted (those over a limit first) and every collector who called."""
+    contacted (those over a limit first; all of them with None) and every collector who
+    called. As the rules count them: outbound calls to the borrower, by the rulebook of the
+    borrower's loans."""
     if until < since:
         raise Invalid(f"until: {until} is before since ({since})", field="until")
     if (until - since).days + 1 > MAX_DAYS:
         raise Invalid(f"since: at most {MAX_DAYS} days at once", field="since")
-    freq = load_rulebook(rulebook).frequency
     ca, b = t.contact_attempt, t.borrower
     start = datetime.combine(since - timedelta(days=1), time(0), UTC)
     end = datetime.combine(until + timedelta(days=2), time(0), UTC)
@@ -61,22 +72,40 @@ def contact_frequency(
             ca.c.destination_hash,
             ca.c.duration_seconds,
             ca.c.breach,
+            ca.c.direction,
+            ca.c.role,
             b.c.timezone,
         )
         .join(b, b.c.borrower_id == ca.c.borrower_id, isouter=True)
         .where(ca.c.at >= start, ca.c.at < end)
     )
-    people = _People()
     with app.engine.connect() as conn:
+        books = dict(
+            conn.execute(
+                select(t.loan.c.borrower_id, func.min(t.portfolio.c.rulebook))
+                .join(t.portfolio, t.portfolio.c.portfolio_id == t.loan.c.portfolio_id)
+                .group_by(t.loan.c.borrower_id)
+            ).all()
+        )
+        limits = {
+            name: Limits(
+                book.frequency.connected_calls_per_person_per_day,
+                book.frequency.dial_attempts_per_destination_per_day,
+                book.default_timezone,
+            )
+            for name in sorted(set(books.values()) | {"cn"})
+            for book in [load_rulebook(name)]
+        }
+        people = _People(books, limits)
         for row in conn.execute(q):
-            people.add(row, since, until, app.settings.business_timezone)
-    limits = (freq.connected_calls_per_person_per_day, freq.dial_attempts_per_destination_per_day)
+            people.add(row, since, until)
+    everyone = people.borrowers()
     return FrequencyReport(
         since,
         until,
-        limits[0],
-        limits[1],
-        people.borrowers(*limits)[:limit],
+        {k: v for k, v in limits.items() if k in set(books.values())} or limits,
+        everyone if limit is None else everyone[:limit],
+        len(everyone),
         people.collectors(),
     )
 
@@ -84,7 +113,8 @@ def contact_frequency(
 class _People:
     """The period's attempts, counted by borrower and by collector."""
 
-    def __init__(self) -> None:
+    def __init__(self, books: dict[str, str], limits: dict[str, Limits]) -> None:
+        self.books, self.limits = books, limits
         self.b: dict[str, Counter[str]] = defaultdict(Counter)
         self.connected_day: Counter[tuple[str, date]] = Counter()
         self.dials_day: Counter[tuple[str, str, date]] = Counter()
@@ -92,15 +122,21 @@ class _People:
         self.reached: dict[str, set[str]] = defaultdict(set)
         self.c_day: Counter[tuple[str, str, date]] = Counter()
 
-    def add(self, row: Any, since: date, until: date, business_tz: str) -> None:
+    def limits_of(self, borrower_id: str) -> Limits:
+        return self.limits[self.books.get(borrower_id, "cn")]
+
+    def add(self, row: Any, since: date, until: date) -> None:
+        fallback = self.limits_of(row.borrower_id).zone  # the rulebook's, as the gate does
         try:
-            zone = ZoneInfo(row.timezone or business_tz)
+            zone = ZoneInfo(row.timezone or fallback)
         except (ValueError, KeyError):
-            zone = ZoneInfo(business_tz)
+            zone = ZoneInfo(fallback)
         day = as_utc(row.at).astimezone(zone).date()
-        if not since <= day <= until:
+        if not since <= day <= until or row.direction != "outbound":
             return
-        bid, call = row.borrower_id, row.channel in CALLS
+        bid = row.borrower_id
+        # the limits count calls to the borrower: not to a guarantor or an emergency contact
+        call = row.channel in CALLS and row.role == "debtor"
         connected = call and row.result in CONNECTED
         counts = self.b[bid]
         counts["contacts"] += 1
@@ -110,29 +146,30 @@ class _People:
             self.connected_day[(bid, day)] += 1
         if call and row.destination_hash:
             self.dials_day[(bid, row.destination_hash, day)] += 1
-        if row.collector_id and row.channel == "call":
+        if row.collector_id and row.channel == "call":  # whoever they called
+            answered = row.result in CONNECTED
             c = self.c[row.collector_id]
             c["calls"] += 1
-            c["connected"] += connected
-            c["talk_seconds"] += int(row.duration_seconds or 0) if connected else 0
+            c["connected"] += answered
+            c["talk_seconds"] += int(row.duration_seconds or 0) if answered else 0
             c["breaches"] += bool(row.breach)
-            if connected:
+            if connected:  # the borrower reached
                 self.reached[row.collector_id].add(bid)
                 self.c_day[(row.collector_id, bid, day)] += 1
 
-    def borrowers(
-        self, connected_limit: int | None, dials_limit: int | None
-    ) -> list[dict[str, Any]]:
+    def borrowers(self) -> list[dict[str, Any]]:
         most_connected: Counter[str] = Counter()
         over: dict[str, set[date]] = defaultdict(set)
         for (bid, day), n in self.connected_day.items():
             most_connected[bid] = max(most_connected[bid], n)
-            if connected_limit is not None and n > connected_limit:
+            top = self.limits_of(bid).connected
+            if top is not None and n > top:
                 over[bid].add(day)
         most_dials: Counter[str] = Counter()
         for (bid, _, day), n in self.dials_day.items():
             most_dials[bid] = max(most_dials[bid], n)
-            if dials_limit is not None and n > dials_limit:
+            top = self.limits_of(bid).dials
+            if top is not None and n > top:
                 over[bid].add(day)
         rows: list[dict[str, Any]] = [
             {

@@ -56,10 +56,10 @@ def _frequency_pages(r: APIRouter, app: App, render: Render, officers: Any) -> N
     from arrears.service.queries.frequency import contact_frequency
     from arrears.web.labels import labeller
 
-    def report(since: str, until: str) -> Any:
+    def report(since: str, until: str, limit: int | None = 200) -> Any:
         end = parse_day(until) or app.today()
         start = parse_day(since) or end - timedelta(days=6)
-        return contact_frequency(app, start, end)
+        return contact_frequency(app, start, end, limit=limit)
 
     @r.get("/compliance/frequency")
     def frequency(request: Request, v: officers, since: str = "", until: str = "") -> HTMLResponse:
@@ -78,7 +78,7 @@ def _frequency_pages(r: APIRouter, app: App, render: Render, officers: Any) -> N
         if which not in FREQUENCY or fmt not in FORMATS:
             return Response(status_code=404)
         try:
-            found = report(since, until)
+            found = report(since, until, limit=None)  # the file holds every borrower
         except ServiceError as exc:
             return Response(refusal(exc, v.lang), status_code=422)
         label = labeller(v.lang)

@@ -6,6 +6,7 @@ No ``from __future__ import annotations`` here: FastAPI reads the dependencies' 
 run time.
 """
 
+import logging
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -24,6 +25,7 @@ from arrears.web.labels import labeller
 from arrears.web.refusals import flash_to, refusal
 
 MAX_UPLOAD = 200_000
+log = logging.getLogger(__name__)
 #: changed accounts shown on one page of a dry run
 PAGE = 50
 
@@ -90,6 +92,7 @@ def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], manag
             diff=d,
             diff_of=version_id,
             changes=d.accounts[(at - 1) * PAGE : at * PAGE],
+            shown_rule=shown_rule,
             page_no=at,
             pages=pages,
         )
@@ -127,7 +130,10 @@ def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, tex
     from arrears.cycle.run import precompile
     from arrears.service.daily.plans import rulebooks_in_use
 
-    precompile(strategies.version(app, done.version_id), app.today(), rulebooks_in_use(app))
+    try:
+        precompile(strategies.version(app, done.version_id), app.today(), rulebooks_in_use(app))
+    except Exception:
+        log.warning("compiling version %s ahead failed", done.version_id, exc_info=True)
     return RedirectResponse(f"/strategy?flash=saved&uploaded={done.version_id}", 303)
 
 
@@ -140,15 +146,25 @@ async def _uploaded(request: Request) -> str:
         return str(form.get("text") or "")
 
 
+def shown_rule(rule: str) -> str:
+    """A rule as a strategy manager may see it: which hold an account is under (a death, a
+    bankruptcy, a lawyer) is need-to-know, so the holds' rules say only that there is one."""
+    book, dot, rest = rule.partition(".")
+    return f"{book}.holds" if dot and rest.startswith("holds.") else rule
+
+
 def _changes_table(d: Any, lang: str) -> tuple[list[str], list[list[Any]]]:
     """The dry run's changed accounts as a table a person reads: words, not codes."""
     _, label = gettext(lang), labeller(lang)
 
+    def one(c: str, st: str, rule: str | None, p: float) -> str:
+        text = f"{label('channel', c)} {label('action', st)}"
+        if c in ("agent_call", "visit"):
+            text += " " + _("priority %(p)s") % {"p": f"{p:,.0f}"}
+        return text + (f" ({shown_rule(rule)})" if rule else "")
+
     def said(actions: Any) -> str:
-        return "; ".join(
-            f"{label('channel', c)} {label('action', st)}" + (f" ({rule})" if rule else "")
-            for c, st, rule, _p in actions
-        )
+        return "; ".join(one(*a) for a in actions)
 
     header = [_("Loan"), _("Stage"), _("Change"), _("Now"), _("Candidate")]
     rows = [
