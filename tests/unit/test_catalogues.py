@@ -169,6 +169,7 @@ def test_every_code_the_service_hands_a_page_has_a_label() -> None:
     from arrears.compliance.conduct.screen import NAMES
     from arrears.compliance.facts import RESULTS
     from arrears.compliance.rulebook import HOLD_KINDS
+    from arrears.domain.complaint_categories import CATEGORIES
     from arrears.domain.delinquency import DEFAULT_STAGES
     from arrears.domain.dispositions import DISPOSITIONS, REASONS
     from arrears.service.borrower import selfserve
@@ -180,7 +181,7 @@ def test_every_code_the_service_hands_a_page_has_a_label() -> None:
         "result": RESULTS,
         "role": ROLES,
         "hold": HOLD_KINDS,
-        "complaint": tuple(complaints.CATEGORIES),
+        "complaint": tuple(CATEGORIES),
         "finding": complaints.FINDINGS,
         "category": tuple(NAMES),
         "disclosure": tuple(DISCLOSURES),

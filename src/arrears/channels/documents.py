@@ -13,6 +13,7 @@ import html
 from typing import Any
 
 from arrears.channels.letter import STYLE, _no_fetch
+from arrears.domain.complaint_categories import CATEGORIES
 
 TABLE_STYLE = """
 table { border-collapse: collapse; width: 100%; margin: 2mm 0 5mm 0; font-size: 9pt; }
@@ -166,13 +167,6 @@ CODES: dict[str, tuple[str, str]] = {
     "attorney_represented": ("已委托律师", "Represented by a lawyer"),
     "bankruptcy": ("破产", "Bankruptcy"), "deceased": ("已故", "Deceased"),
     "hardship": ("经济困难", "Hardship"), "legal": ("法律程序", "Legal action"),
-    "threats": ("威胁恐吓", "Threats"), "insults": ("侮辱谩骂", "Insults"),
-    "contacting_relatives": ("骚扰亲友或同事", "Contacting relatives or colleagues"),
-    "too_many_calls": ("频繁来电", "Too many calls"),
-    "calls_at_night": ("夜间催收", "Calls at night"),
-    "impersonation": ("冒充公检法或他人", "Impersonation"),
-    "wrong_amount": ("金额有误", "Wrong amount"),
-    "privacy_leak": ("泄露个人信息", "Privacy leak"),
     "busy": ("占线", "Busy"), "not_in_service": ("空号", "Not in service"),
     "no_answer": ("无人接听", "No answer"), "voicemail": ("语音信箱", "Voicemail"),
     "connected": ("已接通", "Connected"), "conversation": ("已通话", "Conversation"),
@@ -190,7 +184,7 @@ def said(code: str | None, locale: str) -> str:
     """A code in words for ``locale`` (the code itself when it has none)."""
     if not code:
         return ""
-    words = CODES.get(code)
+    words = CODES.get(code) or CATEGORIES.get(code)
     return code if words is None else words[0 if locale.startswith("zh") else 1]
 
 
@@ -391,7 +385,7 @@ def evidence_html(
 ) -> str:
     """An account's evidence titled by its purpose; times already in ``zone``'s local time.
     ``contacts``: at, channel, result, collector, said, hash; ``promises``: made_at, due_on,
-    amount, status, by."""
+    amount, status, by; ``complaints``: at, category, status."""
     w = _w(locale)
     title = w[f"p_{purpose}"]
     pays = _table(

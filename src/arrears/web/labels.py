@@ -121,7 +121,7 @@ LABELS: dict[str, dict[str, str]] = {
         "escalated": N_("Escalated"),
         "resolved": N_("Resolved"),
     },
-    "complaint": {  # arrears.service.cases.complaints.CATEGORIES
+    "complaint": {  # arrears.domain.complaint_categories.CATEGORIES
         "threats": N_("Threats"),
         "insults": N_("Insults"),
         "contacting_relatives": N_("Contacting relatives or colleagues"),

@@ -21,6 +21,7 @@ from typing import Any
 from sqlalchemy import func, insert, select, update
 
 from arrears.bootstrap import App
+from arrears.domain.complaint_categories import CATEGORIES
 from arrears.service.cases.hold_records import end_hold, start_hold
 from arrears.service.cases.policy import load_policy
 from arrears.service.errors import Conflict, Invalid, NotFound
@@ -28,17 +29,6 @@ from arrears.service.store import require_current
 from arrears.store import audit
 from arrears.store import tables as t
 
-#: the categories, with their labels (zh-CN, en)
-CATEGORIES = {
-    "threats": ("威胁恐吓", "Threats"),
-    "insults": ("侮辱谩骂", "Insults"),
-    "contacting_relatives": ("骚扰亲友或同事", "Contacting relatives or colleagues"),
-    "too_many_calls": ("频繁来电", "Too many calls"),
-    "calls_at_night": ("夜间催收", "Calls at night"),
-    "impersonation": ("冒充公检法或他人", "Impersonation"),
-    "wrong_amount": ("金额有误", "Wrong amount"),
-    "privacy_leak": ("泄露个人信息", "Privacy leak"),
-}
 SOURCES = ("portal", "api", "collector")
 FINDINGS = ("upheld", "partly_upheld", "not_upheld")
 

@@ -21,12 +21,13 @@ from starlette.datastructures import UploadFile
 
 from arrears.bootstrap import App
 from arrears.channels.base import Channel
+from arrears.domain.complaint_categories import CATEGORIES
 from arrears.exports import evidence_download
 from arrears.service.books.statements import statement_for_loan
 from arrears.service.borrower import portal, signin
 from arrears.service.borrower.signin import Session
 from arrears.service.cases import evidence
-from arrears.service.cases.complaints import CATEGORIES, file_complaint
+from arrears.service.cases.complaints import file_complaint
 from arrears.service.errors import Invalid, ServiceError
 from arrears.web.i18n import N_, gettext
 from arrears.web.portal.context import (
