@@ -29,6 +29,7 @@ LAYERS: list[tuple[str, set[str], bool]] = [
     ("engine", {"arrears.cycle"}, False),
     ("service", {"arrears.service"}, False),
     ("tools", {"arrears.generate"}, False),
+    ("learning", {"arrears.learn"}, False),
     ("web", {"arrears.web"}, False),
     ("cli", {"arrears.cli"}, False),
     ("main", {"arrears.__main__"}, False),
@@ -77,7 +78,7 @@ def package(module: str) -> str:
 
 
 _PACKAGES = {"domain", "compliance", "strategy", "store", "channels", "cycle", "service",
-             "generate", "web", "cli"}  # fmt: skip
+             "generate", "learn", "web", "cli"}  # fmt: skip
 
 
 def layer(module: str) -> int:
