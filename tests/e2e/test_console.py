@@ -544,7 +544,18 @@ def test_the_team_table_drills_down_and_exports_without_formulas(
     expect(row).to_contain_text("100.0%")  # one right-party contact of one attempt
     row.locator("a").first.click()
     expect(page.locator("#drill")).to_contain_text(item.loan_id)
+    with page.expect_download() as got:
+        page.click("#drill-csv")  # the accounts behind the figure, as a file too
+    assert got.value.suggested_filename.endswith(f"-C0666-{DAY.isoformat()}.csv")
+    behind = Path(got.value.path()).read_text(encoding="utf-8-sig").splitlines()
+    assert behind[0] == "Loan" and item.loan_id in behind[1:]
     page.goto(f"{url}/supervise?day={DAY.isoformat()}")
+    for table in ("queues", "agencies"):  # every table of the page downloads
+        with page.expect_download() as got:
+            page.click(f"#{table}-csv")
+        assert got.value.suggested_filename == f"{table}-{DAY.isoformat()}.csv"
+        lines = Path(got.value.path()).read_text(encoding="utf-8-sig").splitlines()
+        assert lines[0].startswith(("Queue,Capacity", "Agency,Accounts")) and len(lines) >= 2
     with page.expect_download() as got:
         page.click("#team-csv")
     assert got.value.suggested_filename == f"team-{DAY.isoformat()}.csv"

@@ -19,6 +19,7 @@ from arrears.service.queries.team import agency_results, queue_loads, team_figur
 from arrears.service.queries.team_day import MEASURES, TeamDay, team_day
 from arrears.web.console.session import Render
 from arrears.web.i18n import gettext
+from arrears.web.labels import labeller
 from arrears.web.refusals import flash_to
 
 
@@ -43,16 +44,7 @@ def supervisor_pages(r: APIRouter, app: App, render: Render, approvers: Any) -> 
             shown=when,
         )
 
-    @r.get("/supervise/team.{fmt}")
-    def team_file(v: approvers, fmt: str, day: str | None = None) -> Response:
-        when = _day(day) or app.today()
-        if fmt not in FORMATS:
-            return Response(status_code=404)
-        data, kind = export(fmt, f"team {when}", *_team_table(team_day(app, when), v.lang))
-        name = f"team-{when.isoformat()}.{fmt}"
-        return Response(
-            data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
-        )
+    _file_pages(r, app, approvers)
 
     @r.get("/supervise/team/{collector_id}/{measure}")
     def drill(
@@ -91,6 +83,76 @@ def _day(text: str | None) -> date | None:
         return date.fromisoformat(text) if text else None
     except ValueError:
         return None
+
+
+def _file_pages(r: APIRouter, app: App, approvers: Any) -> None:
+    """The supervisor's tables as files: the team, today's queues, the agencies, and the
+    accounts behind a figure."""
+
+    @r.get("/supervise/team.{fmt}")
+    def team_file(v: approvers, fmt: str, day: str | None = None) -> Response:
+        when = _day(day) or app.today()
+        if fmt not in FORMATS:
+            return Response(status_code=404)
+        header, rows = _team_table(team_day(app, when), v.lang)
+        return _download(fmt, f"team {when}", header, rows, f"team-{when.isoformat()}.{fmt}")
+
+    @r.get("/supervise/{table}.{fmt}")
+    def table_file(v: approvers, table: str, fmt: str) -> Response:
+        """Today's queues or the agencies' results as CSV or Excel (words, amounts in yuan)."""
+        tables = {"queues": _queues_table, "agencies": _agencies_table}
+        if fmt not in FORMATS or table not in tables:
+            return Response(status_code=404)
+        today = app.today()
+        header, rows = tables[table](app, v.lang)
+        return _download(fmt, f"{table} {today}", header, rows, f"{table}-{today}.{fmt}")
+
+    @r.get("/supervise/team/{collector_id}/{measure}.{fmt}")
+    def drill_file(
+        v: approvers, collector_id: str, measure: str, fmt: str, day: str | None = None
+    ) -> Response:
+        """The accounts behind one figure of the team table, as CSV or Excel."""
+        when = _day(day) or app.today()
+        if measure not in MEASURES or fmt not in FORMATS:
+            return Response(status_code=404)
+        loans = sorted(team_day(app, when).accounts.get((collector_id, measure), set()))
+        _ = gettext(v.lang)
+        name = f"{measure}-{''.join(c for c in collector_id if c.isalnum())}-{when}.{fmt}"
+        return _download(fmt, f"{measure} {when}", [_("Loan")], [[x] for x in loans], name)
+
+
+def _queues_table(app: App, lang: str) -> tuple[list[str], list[list[Any]]]:
+    from arrears.service.daily.cycle import strategy_from
+
+    _, label = gettext(lang), labeller(lang)
+    names = strategy_from(app, None).labels(lang)["queue"]
+    header = [_("Queue"), _("Capacity"), _("To work"), _("Worked"), _("Other")]
+    rows = [
+        [names.get(q.queue) or label("queue", q.queue), q.capacity, q.planned, q.done, q.other]
+        for q in queue_loads(app, app.today())
+    ]
+    return header, rows
+
+
+def _agencies_table(app: App, lang: str) -> tuple[list[str], list[list[Any]]]:
+    _ = gettext(lang)
+    header = [_("Agency"), _("Accounts"), _("Placed balance (yuan)"), _("Collected (yuan)"),
+              _("Rate")]  # fmt: skip
+    rows = [
+        [a.agency, a.accounts, a.balance / 100, a.collected / 100,
+         None if a.rate is None else round(a.rate, 4)]
+        for a in agency_results(app)
+    ]  # fmt: skip
+    return header, rows
+
+
+def _download(
+    fmt: str, title: str, header: list[str], rows: list[list[Any]], name: str
+) -> Response:
+    data, kind = export(fmt, title, header, rows)
+    return Response(
+        data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+    )
 
 
 def _team_table(team: TeamDay, lang: str) -> tuple[list[str], list[list[Any]]]:
