@@ -61,6 +61,15 @@ def test_the_roll_matrix_and_the_first_snapshot(planned: App) -> None:
     assert rows["M2"]["cells"] == {"M3": {"loans": 1, "balance": 20_000}}
     assert k["roll_rates"] == {"M1->M2": 0.6667, "M2->M3": 1.0}
     assert k["cure_rates"] == {"M1": 0.3333, "M2": 0.0}
+    # the matrix as a file: a row per starting bucket, loans and yuan for each end
+    from arrears.web.console.views import _rolls_table
+
+    header, table = _rolls_table(k, "en")
+    assert header[:3] == ["Start, end", "M1: loans", "M1: balance (yuan)"]
+    assert header[-2:] == ["Cured: loans", "Cured: balance (yuan)"]
+    assert table[0] == ["M1", 0, 0.0, 1, 100.0, 0, 0.0, 1, 50.0]
+    zh, _ = _rolls_table(k, "zh-CN")
+    assert zh[0] != "Start, end" and "元" in zh[2]
     earlier = measures(planned, D0 - timedelta(days=7), D1)
     assert earlier["starts_before_snapshots"] is True
     assert sorted(["M10", "M2", "M7+", "M0", "X"], key=bucket_order) == [

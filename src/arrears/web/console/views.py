@@ -572,9 +572,54 @@ def _oversight_pages(
 
         return render(request, "dashboard.html", v, k=k, charts=graphs, run=last_run(app))
 
+    _dashboard_files(r, app, watchers)
+
     @r.get("/agency")
     def placed(request: Request, v: agency) -> HTMLResponse:
         return render(request, "agency.html", v, rows=placed_with(app, v.user.agency))
+
+
+def _dashboard_files(r: APIRouter, app: App, watchers: Any) -> None:
+    @r.get("/dashboard/rolls.{fmt}")
+    def rolls_file(
+        v: watchers, fmt: str, since: str | None = None, until: str | None = None
+    ) -> Response:
+        """The roll-rate matrix as CSV or Excel: a row per starting bucket, for each bucket
+        at the end (and cured) the loans and the balance in yuan."""
+        from arrears.exports import FORMATS, export
+        from arrears.service.staff.kpis import measures
+
+        if fmt not in FORMATS:
+            return Response(status_code=404)
+        end = parse_day(until) or app.today()
+        start = parse_day(since) or end - timedelta(days=30)
+        header, rows = _rolls_table(measures(app, min(start, end), end), v.lang)
+        data, kind = export(fmt, f"rolls {start} {end}", header, rows)
+        name = f"roll-rates-{min(start, end)}-{end}.{fmt}"
+        return Response(
+            data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
+        )
+
+
+def _rolls_table(k: dict[str, Any], lang: str) -> tuple[list[str], list[list[Any]]]:
+    _ = gettext(lang)
+    matrix = k.get("roll_matrix") or {"buckets": [], "rows": []}
+    ends = [*matrix["buckets"], "cured"]
+    header = [_("Start, end")]
+    for b in ends:
+        said = _("Cured") if b == "cured" else b
+        header += [
+            _("%(bucket)s: loans") % {"bucket": said},
+            _("%(bucket)s: balance (yuan)") % {"bucket": said},
+        ]
+    rows = []
+    for row in matrix["rows"]:
+        line: list[Any] = [row["from"]]
+        for b in ends:
+            cell = row["cells"].get(b) or {"loans": 0, "balance": 0}
+            line += [cell["loans"], cell["balance"] / 100]
+        rows.append(line)
+    return header, rows
 
 
 def stage_order(name: str) -> tuple[int, str]:
