@@ -99,3 +99,25 @@ def test_a_queue_named_but_not_defined_is_refused_on_upload_only(app: App) -> No
             .returning(t.strategy_version.c.version_id)
         ).scalar_one()  # fmt: skip
     assert strategies.version(app, vid).steps  # loads
+
+
+def test_a_served_process_compiles_the_active_strategy_ahead(app: App) -> None:
+    """``create_app(warm=True)`` (what ``arrears serve`` builds) warms up on a thread: the
+    kernels loaded and the active strategy's queries compiled for today, so the first dry run
+    does not wait for them; a warm-up that fails only logs."""
+    from arrears.cycle import run
+    from arrears.service.daily.plans import rulebooks_in_use, warm_up
+
+    run._COMPILED.clear()
+    warm_up(app)
+    active = strategy_from(app, None)
+    day = app.today().isoformat()
+    assert any(k[0] == active.digest and k[1] == day for k in run._COMPILED), run._COMPILED
+    assert rulebooks_in_use(app) == ["cn"]
+    broken = App(
+        settings=app.settings.model_copy(update={"strategy": "no-such-strategy"}),
+        engine=app.engine,
+        cipher=app.cipher,
+        clock=app.clock,
+    )
+    warm_up(broken)  # logged, not raised
