@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -186,13 +187,26 @@ def _transcribe(app: App, row: Any, audio: bytes, url: str, profiles: Profiles) 
 # -- transcripts and scorecards ----------------------------------------------------------------
 
 
+#: how long a callback for a job not yet known waits for it: a provider may answer before
+#: the submission that got its job id has been written (the stand-in does, in a thread)
+UNKNOWN_JOB_WAIT = 3.0
+
+
 def asr_result(app: App, body: dict[str, Any]) -> dict[str, Any]:
-    """A provider's callback with a job's result: the transcript kept and the call scored."""
+    """A provider's callback with a job's result: the transcript kept and the call scored. A
+    job not known yet is looked for again for a few seconds before it is refused."""
     try:
         got = telephony.state(body)
     except ValueError as exc:
         raise Invalid(str(exc), field=getattr(exc, "field", None)) from exc
-    return _settle(app, got)
+    deadline = time.monotonic() + UNKNOWN_JOB_WAIT
+    while True:
+        try:
+            return _settle(app, got)
+        except UnknownReference:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.05)
 
 
 def _settle(app: App, got: telephony.AsrState) -> dict[str, Any]:
