@@ -211,15 +211,7 @@ def resolve(app: App, complaint_id: str, *, finding: str, resolution: str, by: s
     c = t.complaint
     now = app.clock()
     with app.engine.begin() as conn:
-        row = conn.execute(select(c).where(c.c.complaint_id == complaint_id)).first()
-        if row is None:
-            raise NotFound(
-                f"complaint_id: {complaint_id} is not in the store", field="complaint_id"
-            )
-        if row.status == "resolved":
-            raise Conflict(
-                f"complaint_id: {complaint_id} was resolved already", field="complaint_id"
-            )
+        row = _open_complaint(conn, complaint_id)
         conn.execute(
             update(c)
             .where(c.c.complaint_id == complaint_id)
@@ -275,20 +267,23 @@ def assign(app: App, complaint_id: str, *, owner: str, by: str) -> None:
     raise Conflict(f"complaint_id: {complaint_id} is being reassigned; try again")
 
 
+def _open_complaint(conn: Any, complaint_id: str) -> Any:
+    """``complaint_id``'s row, refused when it is not in the store or is resolved already."""
+    c = t.complaint
+    row = conn.execute(select(c).where(c.c.complaint_id == complaint_id)).first()
+    if row is None:
+        raise NotFound(f"complaint_id: {complaint_id} is not in the store", field="complaint_id")
+    if row.status == "resolved":
+        raise Conflict(f"complaint_id: {complaint_id} was resolved already", field="complaint_id")
+    return row
+
+
 def _assign_once(app: App, complaint_id: str, owner: str, by: str) -> bool:
     """One try: False when someone else changed the owner between the read and the write."""
     c = t.complaint
     now = app.clock()
     with app.engine.begin() as conn:
-        row = conn.execute(select(c).where(c.c.complaint_id == complaint_id)).first()
-        if row is None:
-            raise NotFound(
-                f"complaint_id: {complaint_id} is not in the store", field="complaint_id"
-            )
-        if row.status == "resolved":
-            raise Conflict(
-                f"complaint_id: {complaint_id} was resolved already", field="complaint_id"
-            )
+        row = _open_complaint(conn, complaint_id)
         if row.owner == owner:
             return True
         same = c.c.owner.is_(None) if row.owner is None else c.c.owner == row.owner
