@@ -26,7 +26,8 @@ from arrears.compliance.rules.frequency import NOT_CONNECTED as COMPLIANCE_NOT_C
 from arrears.cycle.accounts import _col
 from arrears.cycle.snapshot import PLACEMENT, WAIVER
 from arrears.ids import SEP
-from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
+from arrears.strategy.attributes import MODEL_SCORES, SCORED_CHANNELS
+from arrears.strategy.model import ALL_SEGMENTS, NONE, Step, Strategy
 from arrears.strategy.vector import compile_expr
 
 #: the compliance channel (see arrears.compliance.facts) of each strategy channel; agency and
@@ -310,7 +311,26 @@ def _step_rows(t: ir.Table, strategy: Strategy, step: Step, as_of: date) -> ir.T
     if step.experiment is not None:
         cond &= _arm_expr(t, strategy, step.experiment) == step.arm
     rows = t.filter(cond)
+    scored = [rows[f"uplift_{c}"] for c in SCORED_CHANNELS if f"uplift_{c}" in rows.columns]
+    if step.channel == NONE and scored:
+        # worth nothing over doing nothing, when the account is scored at all (unscored, the
+        # first compliant option listed is taken, as for every option)
+        score: Any = ibis.ifelse(
+            ibis.coalesce(*scored).notnull(), _lit(0.0, "float64"), _lit(None, "float64")
+        )
+    elif step.channel == NONE:
+        score = _lit(None, "float64")
+    elif step.channel in SCORED_CHANNELS and f"uplift_{step.channel}" in rows.columns:
+        score = rows[f"uplift_{step.channel}"]
+    else:
+        score = _lit(None, "float64")
     return rows.mutate(
+        grp=_lit(step.group),
+        opt=_lit(step.option, "int64"),
+        bit=_lit(1 << step.option, "int64"),
+        # the choice's place among the day's choices: its draws are shifted by it
+        first_order=_lit(step.order - step.option, "int64"),
+        score=score,
         step_id=_lit(step.id),
         step_order=_lit(step.order, "int64"),
         channel=_lit(step.channel),
@@ -398,14 +418,32 @@ def due_today(t: ir.Table, strategy: Strategy) -> Any:
     return ibis.literal(False) if cond is None else cond.fill_null(False)
 
 
-def with_segments(features: ir.Table, strategy: Strategy) -> ir.Table:
-    """The accounts in a collection stage, each with its segment (the first that matches)."""
+def in_collection(features: ir.Table) -> ir.Table:
+    """The accounts in a collection stage, with what only went into their attributes dropped."""
     t = features.filter(features.stage.notnull())
-    t = t.mutate(segment=_segment(t, strategy))
-    # what only went into the attributes above is not carried further
     spent = {"consents", "prior_stage", "prior_since", *(_col(-n) for n in range(1, 8))}
     spent |= {c for c in t.columns if c.startswith(("n_", "off_"))}
     return t.select([c for c in t.columns if c not in spent])
+
+
+#: what the cycle works out for each acting account before the plan when the strategy uses
+#: models or makes choices (:func:`arrears.cycle.run.decision_inputs`): the model scores and
+#: the account's two keyed draws for the day's choices
+INPUTS = {
+    "loan_id": "string",
+    "u_explore": "float64",
+    "u_pick": "float64",
+    **dict.fromkeys(MODEL_SCORES, "float64"),
+}
+
+
+def with_segments(accts: ir.Table, strategy: Strategy, inputs: ir.Table | None = None) -> ir.Table:
+    """The accounts with their model scores and draws (``inputs``, when the strategy uses
+    them), each with its segment (the first that matches)."""
+    t = accts
+    if inputs is not None:
+        t = _left_join(t, inputs, "loan_id", "loan_id")
+    return t.mutate(segment=_segment(t, strategy))
 
 
 def _union(tables: list[ir.Table]) -> ir.Table:
@@ -422,28 +460,114 @@ def _decided(a: ir.Table, strategy: Strategy, books: dict[str, Rulebook]) -> ir.
         ws = bws if ws is None else ibis.ifelse(hit, bws, ws)
         we = bwe if we is None else ibis.ifelse(hit, bwe, we)
         rule = brule if rule is None else ibis.ifelse(hit, brule, rule)
+    # doing nothing is always allowed: no rule refuses it
+    rule = ibis.ifelse(a.channel == NONE, _lit(None), rule)
     a = a.mutate(window_start=ws, window_end=we, blocked=rule)
     a = a.mutate(lane=ibis.coalesce(a.queue, a.pool))
     return a.mutate(eligible=a.suppressed.isnull() & a.blocked.isnull() & a.lane.notnull())
+
+
+#: the golden ratio's fraction: the day's n-th choice for an account shifts its draws by n times
+#: this (mod 1), so two choices of one day are not drawn alike
+SHIFT = 0.6180339887498949
+
+
+def _frac(x: Any) -> Any:
+    return x - x.floor()
+
+
+def _choose(g: ir.Table, strategy: Strategy) -> ir.Table:
+    """Each choice's options (one row each, gated) down to the one taken: the policy's (the
+    compliant option with the highest score, else the first compliant one listed) or, for the
+    stage's exploration share, one drawn uniformly among the compliant options. Kept with it:
+    the compliant options (a bit mask of their places), how many, the probability of the one
+    taken and whether it was explored. A choice with no compliant option keeps its first row,
+    blocked or suppressed as it is."""
+    ok = g.suppressed.isnull() & g.blocked.isnull()
+    okn = ok.cast("int64")
+    part = [g.loan_id, g.grp]
+    whole = ibis.window(group_by=part)
+    by_policy = ibis.window(
+        group_by=part,
+        order_by=[ibis.desc(okn), ibis.desc(g.score.fill_null(-1e18)), g.opt],
+    )
+    by_place = ibis.window(group_by=part, order_by=[ibis.desc(okn), g.opt])
+    g = g.mutate(
+        okn=okn,
+        n_ok=okn.sum().over(whole),
+        mask=(okn * g.bit).sum().over(whole),
+        r_policy=ibis.row_number().over(by_policy),
+        r_place=ibis.row_number().over(by_place),
+    )
+    shift = g.first_order.cast("float64") * SHIFT
+    eps = g.stage.substitute(strategy.explore, else_=_lit(0.0, "float64")).cast("float64")
+    explored = _frac(g.u_explore + shift) < eps
+    pick = (_frac(g.u_pick + shift) * g.n_ok).floor().cast("int64")
+    policy = (g.okn == 1) & (g.r_policy == 0)
+    drawn = (g.okn == 1) & (g.r_place == pick)
+    chosen = ibis.ifelse(explored, drawn, policy)
+    g = g.mutate(
+        explored=explored & (g.n_ok > 0),
+        propensity=ibis.ifelse(
+            chosen,
+            (1 - eps) * policy.cast("float64") + eps / g.n_ok.cast("float64"),
+            _lit(None, "float64"),
+        ),
+        keep=chosen | ((g.n_ok == 0) & (g.r_place == 0)),
+    )
+    g = g.filter(g.keep)
+    return g.drop("okn", "r_policy", "r_place", "keep")
+
+
+def _fixed(a: ir.Table) -> ir.Table:
+    """A step that is not a choice, as a decision: its one treatment, when compliant, taken
+    with probability 1."""
+    ok = a.suppressed.isnull() & a.blocked.isnull()
+    return a.mutate(
+        n_ok=ok.cast("int64"),
+        mask=ok.cast("int64"),
+        explored=_lit(False, "boolean"),
+        propensity=ibis.ifelse(ok, _lit(1.0, "float64"), _lit(None, "float64")),
+    )
 
 
 def build_plan(
     t: ir.Table, strategy: Strategy, as_of: date, books: dict[str, Rulebook]
 ) -> ir.Table:
     """Every action the strategy wants today, with its status and the rule behind it, from the
-    accounts of :func:`with_segments`."""
+    accounts of :func:`with_segments`; each with the decision it came of (the compliant
+    options, the probability of the one taken) and the attributes it was decided on
+    (:data:`DECIDED_ON`). A choice that did nothing is a ``skipped`` row of channel ``none``."""
     if not strategy.steps:
         raise ValueError("the strategy has no treatment steps")
+    plain = [s for s in strategy.steps if s.group is None]
+    chosen = None
+    if strategy.chooses:
+        grouped = [s for s in strategy.steps if s.group is not None]
+        rows = _union([_step_rows(t, strategy, s, as_of) for s in grouped])
+        chosen = _choose(_decided(rows, strategy, books), strategy)
     # actions of steps with a queue or pool are ranked against its capacity; the others
     # (messages, letters ...) need no ranking, so the engine never sorts them
-    queued = [s for s in strategy.steps if s.queue is not None or s.pool is not None]
-    direct = [s for s in strategy.steps if s.queue is None and s.pool is None]
-    parts = []
+    queued = [s for s in plain if s.queue is not None or s.pool is not None]
+    direct = [s for s in plain if s.queue is None and s.pool is None]
+    d_parts, q_parts = [], []
     if direct:
-        d = _decided(_union([_step_rows(t, strategy, s, as_of) for s in direct]), strategy, books)
-        parts.append(d.mutate(rank=_lit(None, "int64")))
+        rows = _union([_step_rows(t, strategy, s, as_of) for s in direct])
+        d_parts.append(_fixed(_decided(rows, strategy, books)))
     if queued:
-        q = _decided(_union([_step_rows(t, strategy, s, as_of) for s in queued]), strategy, books)
+        rows = _union([_step_rows(t, strategy, s, as_of) for s in queued])
+        q_parts.append(_fixed(_decided(rows, strategy, books)))
+    if chosen is not None:
+        cols = d_parts[0].columns if d_parts else q_parts[0].columns if q_parts else None
+        if cols is not None:
+            chosen = chosen.select(*cols)
+        d_parts.append(chosen.filter(chosen.lane.isnull()))
+        q_parts.append(chosen.filter(chosen.lane.notnull()))
+    parts = []
+    if d_parts:
+        parts.append(_union(d_parts).mutate(rank=_lit(None, "int64")))
+    if q_parts:
+        q = _union(q_parts)
         w = ibis.window(
             group_by=[q.lane, q.eligible],
             order_by=[ibis.desc(q.priority), q.loan_id, q.step_order],
@@ -454,12 +578,18 @@ def build_plan(
     cap = a.lane.substitute(capacity, else_=_lit(None, "int64"))
     over = (a.eligible & (a.rank >= cap)).fill_null(False)  # row_number counts from 0
     status = ibis.cases(
+        (a.channel == NONE, "skipped"),
         (a.suppressed.notnull(), "suppressed"),
         (a.blocked.notnull(), "blocked"),
         (over, "cut"),
         else_="planned",
     )
     reason = ibis.coalesce(
+        ibis.ifelse(
+            a.channel == NONE,
+            ibis.ifelse(a.explored, _lit("choice.explored"), _lit("choice.policy")),
+            _lit(None),
+        ),
         a.suppressed,
         a.blocked,
         ibis.ifelse(over, ibis.literal("capacity.") + a.lane, _lit(None)),
@@ -488,7 +618,37 @@ def build_plan(
         status=status,
         rule=reason,
         account_seq=a.account_seq,
+        decision=a.grp.fill_null(a.step_id),
+        n_ok=a.n_ok,
+        options_ok=a.mask,
+        propensity=a.propensity,
+        explored=a.explored,
+        **{f"x_{name}": a[name] for name in DECIDED_ON},
     ).order_by(["account_seq", "step_order"])
+
+
+#: the attributes each decision is logged with (the models' features): the decision log's
+#: ``x_`` columns (docs/LEARNING.md)
+DECIDED_ON = (
+    "dpd",
+    "days_in_stage",
+    "total_due",
+    "overdue_principal",
+    "overdue_penalty",
+    "outstanding_principal",
+    "score",
+    "broken_promises",
+    "promise_active",
+    "plan_active",
+    "contacts_last_7d",
+    "paid_today_share",
+    "consent_sms",
+    "consent_call",
+    "last_contact_result",
+    "delinquency_reason",
+    "last_disposition",
+    "product",
+)
 
 
 def rulebooks(ids: list[str]) -> dict[str, Rulebook]:

@@ -6,17 +6,20 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
+import ibis
 import pyarrow as pa
 import pyarrow.compute as pc
 
 from arrears.compliance.rulebook import Rulebook
 from arrears.cycle import accounts, plan
+from arrears.cycle.draws import draws
 from arrears.cycle.engines import DuckDB, Engine
 from arrears.cycle.snapshot import SCHEMAS, Snapshot
 from arrears.domain.delinquency import BandTable
-from arrears.strategy.model import Strategy
+from arrears.strategy.attributes import MODEL_SCORES
+from arrears.strategy.model import NONE, Strategy
 
 
 @dataclass
@@ -24,6 +27,7 @@ class _Queries:
     """The day's two queries as SQL text, compiled before the accounts exist."""
 
     accounts: str
+    accounts_schema: pa.Schema
     plan: str
     plan_schema: pa.Schema
     books: dict[str, Rulebook]
@@ -40,6 +44,8 @@ class DayPlan(NamedTuple):
     #: the loans that could not be computed or placed (loan_id, reason): no action, no stage
     #: change; the run's record names them
     quarantined: pa.Table
+    #: each step's decision for each account acting today (the decision log, docs/LEARNING.md)
+    decisions: pa.Table | None = None
 
 
 def make_plan(
@@ -50,6 +56,7 @@ def make_plan(
     buckets: BandTable,
     release: bool = False,
     computed: pa.Table | None = None,
+    scorer: Scorer | None = None,
 ) -> DayPlan:
     """The day's plan for ``snap`` under ``strategy`` (only accounts in a collection stage can
     have actions: the engine sees those alone). One account that cannot be computed (its
@@ -61,7 +68,9 @@ def make_plan(
     The engine's side (the history tables, the send windows, compiling both queries against an
     empty accounts table of the right shape) is prepared on another thread while the
     delinquency is computed (unless ``computed`` gives it); the queries then run on the real
-    accounts."""
+    accounts. A strategy that uses model scores or makes choices has the acting accounts
+    scored by ``scorer`` (none: the scores are null) and drawn for (:func:`decision_inputs`)
+    between the two."""
     rulebook_ids = [str(r) for r in snap.loans["rulebook"].unique().to_pylist() if r] or ["cn"]
     with ThreadPoolExecutor(1) as pool:
         prepared = pool.submit(_prepare, snap, strategy, engine, rulebook_ids)
@@ -93,16 +102,91 @@ def make_plan(
         engine.table("accounts", base_in.cast(accounts.schema(strategy)))
     # computed once: every step of the strategy reads the same accounts
     engine.materialize_sql("collection_accounts", queries.accounts)
+    if strategy.uses_models:
+        features = engine.sql_to_arrow("SELECT * FROM collection_accounts", queries.accounts_schema)
+        inputs = decision_inputs(features, strategy, snap.as_of, scorer)
+        engine.table("decision_inputs_in", inputs)
+        engine.materialize_sql("decision_inputs", "SELECT * FROM decision_inputs_in")
     planned = engine.sql_to_arrow(queries.plan, queries.plan_schema)
     if sick.num_rows:
         sick = sick.sort_by("loan_id")
-    return DayPlan(planned.drop_columns(["account_seq"]), book, sick)
+    decisions = planned.select(["business_date", "loan_id", "stage", "segment", *DECISION_COLS])
+    acts = planned.filter(pc.not_equal(planned["channel"], NONE))
+    return DayPlan(acts.select(PLAN_COLS), book, sick, decisions)
+
+
+#: the plan's own columns (the rest of the plan query's output is the decision log's)
+PLAN_COLS = [
+    "action_id",
+    "business_date",
+    "loan_id",
+    "borrower_id",
+    "portfolio_id",
+    "stage",
+    "segment",
+    "step_id",
+    "step_order",
+    "channel",
+    "template",
+    "queue",
+    "pool",
+    "locale",
+    "priority",
+    "experiment",
+    "arm",
+    "window_start",
+    "window_end",
+    "status",
+    "rule",
+]
+DECISION_COLS = [
+    "decision",
+    "step_id",
+    "channel",
+    "status",
+    "rule",
+    "n_ok",
+    "options_ok",
+    "propensity",
+    "explored",
+    "experiment",
+    "arm",
+    *(f"x_{name}" for name in plan.DECIDED_ON),
+]
+
+
+class Scorer(Protocol):
+    """Scores accounts from their attributes (:mod:`arrears.learn.models`)."""
+
+    def score(self, features: pa.Table) -> dict[str, pa.Array]:
+        """Model score columns (names from ``MODEL_SCORES``), one value per row."""
+        ...
+
+
+def decision_inputs(
+    features: pa.Table, strategy: Strategy, as_of: date, scorer: Scorer | None
+) -> pa.Table:
+    """The acting accounts' model scores (null without a scorer) and the two keyed draws of
+    their day (:func:`arrears.cycle.draws.draws`: the same on a re-run)."""
+    loans = features["loan_id"].combine_chunks()
+    n = len(loans)
+    u = draws(f"{strategy.name}|{as_of.isoformat()}", [str(x) for x in loans.to_pylist()])
+    cols: dict[str, Any] = {
+        "loan_id": loans,
+        "u_explore": pa.array(u[:, 0], pa.float64()),
+        "u_pick": pa.array(u[:, 1], pa.float64()),
+    }
+    scores = scorer.score(features) if scorer is not None else {}
+    for name in MODEL_SCORES:
+        got = scores.get(name)
+        cols[name] = pa.nulls(n, pa.float64()) if got is None else pa.array(got, pa.float64())
+    return pa.table(cols)
 
 
 #: compiled queries by what they depend on: the strategy's text, the day, the rulebooks, the
 #: engine (the SQL names its tables; their rows are the day's). Compiling is most of a small
 #: book's time, and a dry-run diff compiles the same current strategy again and again.
-_COMPILED: dict[tuple[str, ...], tuple[str, str, pa.Schema]] = {}
+_COMPILED: dict[tuple[str, ...], tuple[str, pa.Schema, str, pa.Schema]] = {}
 _COMPILED_LOCK = threading.Lock()
 _COMPILED_MAX = 16
 
@@ -129,10 +213,10 @@ def _prepare(
     if known is None:
         known = _compile(snap.as_of, strategy, engine, books, t, wins)
         _keep(key, known)
-    return _Queries(known[0], known[1], known[2], books, t["borrowers"], wins)
+    return _Queries(*known, books, t["borrowers"], wins)
 
 
-def _keep(key: tuple[str, ...], compiled: tuple[str, str, pa.Schema]) -> None:
+def _keep(key: tuple[str, ...], compiled: tuple[str, pa.Schema, str, pa.Schema]) -> None:
     with _COMPILED_LOCK:
         while len(_COMPILED) >= _COMPILED_MAX:
             del _COMPILED[next(iter(_COMPILED))]
@@ -168,7 +252,7 @@ def _compile(
     books: dict[str, Rulebook],
     t: dict[str, Any],
     wins: Any,
-) -> tuple[str, str, pa.Schema]:
+) -> tuple[str, pa.Schema, str, pa.Schema]:
     # the history is looked up only for accounts that some step would act on today
     b = engine.table("accounts", accounts.schema(strategy).empty_table())
     acting = b.filter(plan.due_today(b, strategy))
@@ -183,11 +267,15 @@ def _compile(
         books,
         people=acting,
     )
-    accounts_expr = plan.with_segments(features, strategy)
+    accounts_expr = plan.in_collection(features)
     accts = engine.placeholder("collection_accounts", accounts_expr.schema())
-    plan_expr = plan.build_plan(accts, strategy, as_of, books)
+    inputs = None
+    if strategy.uses_models:
+        inputs = engine.placeholder("decision_inputs", ibis.schema(plan.INPUTS))
+    plan_expr = plan.build_plan(plan.with_segments(accts, strategy, inputs), strategy, as_of, books)
     return (
         engine.compile(accounts_expr),
+        accounts_expr.schema().to_pyarrow(),
         engine.compile(plan_expr),
         plan_expr.schema().to_pyarrow(),
     )

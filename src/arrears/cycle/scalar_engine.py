@@ -33,12 +33,13 @@ from arrears.compliance.rulebook import load as load_rulebook
 from arrears.compliance.rules import holds as holds_rule
 from arrears.cycle.accounts import bucket, local_instant, parse_window, send_window, share_paid
 from arrears.cycle.book_delinquency import loan_from_rows
-from arrears.cycle.plan import CONTACT, MEDIUM, PERSON_HOLDS, POINT_KIND
+from arrears.cycle.draws import draws
+from arrears.cycle.plan import CONTACT, MEDIUM, PERSON_HOLDS, POINT_KIND, SHIFT
 from arrears.cycle.snapshot import PLACEMENT, WAIVER, Snapshot
 from arrears.domain.delinquency import BandTable, Statement, statement
 from arrears.ids import action_id
 from arrears.strategy.expr import evaluate, truthy
-from arrears.strategy.model import ALL_SEGMENTS, Step, Strategy
+from arrears.strategy.model import ALL_SEGMENTS, NONE, Step, Strategy
 
 MIDNIGHT = datetime.min.time()
 
@@ -246,6 +247,8 @@ class Account:
     def blocked_by(self, step: Step) -> tuple[datetime, datetime, str | None]:
         """(window start, window end, the first rule refusing) for one of this account's steps."""
         ws, we = self.window(step)
+        if step.channel == NONE:  # doing nothing: no rule refuses it
+            return ws, we, None
         found = self.refusals(step, ws)
         return ws, we, (found[0].rule if found else None)
 
@@ -308,13 +311,45 @@ def reference_plan(
         book = books.setdefault(row["rulebook"], load_rulebook(row["rulebook"]))
         acct = Account(row, s, h, snap, strategy, book)
         segment = _segment(acct.env, strategy)
-        for step in _steps(acct, segment, strategy):
-            actions.append(_action(acct, step, segment, strategy, snap.as_of))
+        steps = _steps(acct, segment, strategy)
+        mine = [_action(acct, step, segment, strategy, snap.as_of) for step in steps]
+        actions += _choose(mine, strategy, snap.as_of)
     _cut(actions, {**strategy.queues, **strategy.pools})
     for a in actions:
         del a["_lane"]
+    actions = [a for a in actions if a["channel"] != NONE]
     actions.sort(key=lambda a: (a["loan_id"], a["step_order"]))
     return pa.Table.from_pylist(actions)
+
+
+def _choose(actions: list[dict[str, Any]], strategy: Strategy, as_of: date) -> list[dict[str, Any]]:
+    """One account's actions with each choice down to the option taken (no model scores: the
+    first compliant option listed, or for the stage's exploration share one drawn with the
+    keyed draws of :mod:`arrears.cycle.draws`), as :func:`arrears.cycle.plan._choose` does."""
+    out: list[dict[str, Any]] = []
+    groups: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for a in actions:
+        step = a["_step"]
+        if step.group is None:
+            out.append(a)
+        else:
+            groups[step.group].append(a)
+    for options in groups.values():
+        options.sort(key=lambda a: a["_step"].option)
+        ok = [a for a in options if a["status"] in ("planned", "skipped")]
+        if not ok:
+            out.append(options[0])
+            continue
+        first = options[0]["_step"]
+        u = draws(f"{strategy.name}|{as_of.isoformat()}", [options[0]["loan_id"]])[0]
+        shift = (first.order - first.option) * SHIFT
+        eps = strategy.explore.get(first.stage, 0.0)
+        explored = (u[0] + shift) % 1.0 < eps
+        pick = int(((u[1] + shift) % 1.0) * len(ok))
+        out.append(ok[pick] if explored else ok[0])
+    for a in out:
+        del a["_step"]
+    return out
 
 
 def _known_zone(name: str | None) -> bool:
@@ -361,7 +396,9 @@ def _action(
         "window_end": we,
         "status": "suppressed" if suppressed else ("blocked" if blocked else "planned"),
         "rule": suppressed or blocked,
+        **({"status": "skipped", "rule": None} if step.channel == NONE else {}),
         "_lane": step.queue or step.pool,
+        "_step": step,
     }
 
 

@@ -12,11 +12,12 @@ second process agrees with the first.
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
+
+from arrears.cycle.draws import draws
 
 
 @dataclass(frozen=True)
@@ -27,16 +28,6 @@ class Explored:
     probability: NDArray[np.float64]
     #: whether the draw explored (for the log; the probability is what judging needs)
     explored: NDArray[np.bool_]
-
-
-def _uniform(salt: str, keys: list[str]) -> NDArray[np.float64]:
-    """Two numbers in [0, 1) per key, from SHA-256: the same for the same salt and key."""
-    out = np.empty((len(keys), 2))
-    for i, key in enumerate(keys):
-        digest = hashlib.sha256(f"{salt}\x1f{key}".encode()).digest()
-        out[i, 0] = int.from_bytes(digest[:8], "big") / 2**64
-        out[i, 1] = int.from_bytes(digest[8:16], "big") / 2**64
-    return out
 
 
 def explore(
@@ -61,7 +52,7 @@ def explore(
         bad = int(np.argmax(~cand[np.arange(n), chosen]))
         raise ValueError(f"policy[{bad}]: the policy chose a treatment that is not a candidate")
     size = cand.sum(axis=1)
-    u = _uniform(salt, keys)
+    u = draws(salt, keys)
     explored = u[:, 0] < epsilon
     # the k-th candidate of each row, k drawn uniformly from its candidates
     pick = np.minimum((u[:, 1] * size).astype(np.int64), size - 1)

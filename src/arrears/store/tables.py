@@ -766,3 +766,50 @@ provider_event = Table(
     Column("received_at", UtcDateTime(), nullable=False),
     Column("outcome", Text, nullable=False),  # what the first telling did (canonical JSON)
 )
+
+# The decision log (docs/LEARNING.md): for each account and day, each step's decision: the
+# treatments that were compliant and possible, the one taken with its probability under the
+# policy that chose it (what judging another policy from the logs needs), the experiment arm,
+# and the attributes it was decided on (``x_``). A re-run of the day replaces the day's rows.
+decision = Table(
+    "decision",
+    metadata,
+    Column("decision_id", String(200), primary_key=True),
+    Column("business_date", Date, nullable=False),
+    Column("run_id", Integer, nullable=False),
+    Column("loan_id", String(64), nullable=False),
+    Column("stage", String(24), nullable=False),
+    Column("segment", String(32), nullable=False),
+    Column("decision", String(64), nullable=False),
+    Column("step_id", String(64), nullable=False),
+    Column("taken", String(16)),
+    Column("status", String(16), nullable=False),
+    Column("rule", String(80)),
+    Column("candidates", String(200), nullable=False),
+    Column("n_ok", Integer, nullable=False),
+    Column("propensity", Float),
+    Column("explored", Boolean, nullable=False),
+    Column("policy", String(64), nullable=False),
+    Column("experiment", String(64)),
+    Column("arm", String(64)),
+    Column("x_dpd", Integer),
+    Column("x_days_in_stage", Integer),
+    Column("x_total_due", BigInteger),
+    Column("x_overdue_principal", BigInteger),
+    Column("x_overdue_penalty", BigInteger),
+    Column("x_outstanding_principal", BigInteger),
+    Column("x_score", Float),
+    Column("x_broken_promises", Integer),
+    Column("x_promise_active", Boolean),
+    Column("x_plan_active", Boolean),
+    Column("x_contacts_last_7d", Integer),
+    Column("x_paid_today_share", Float),
+    Column("x_consent_sms", Boolean),
+    Column("x_consent_call", Boolean),
+    Column("x_last_contact_result", String(32)),
+    Column("x_delinquency_reason", String(32)),
+    Column("x_last_disposition", String(32)),
+    Column("x_product", String(64)),
+)
+Index("ix_decision_business_date", decision.c.business_date)
+Index("ix_decision_loan", decision.c.loan_id, decision.c.business_date)

@@ -56,4 +56,22 @@ ATTRIBUTES: dict[str, tuple[str, str]] = {
     "portfolio": ("str", "the portfolio id"),
 }
 
+#: the model scores (null when no model is loaded; docs/LEARNING.md): the chance of paying in
+#: full within 7 and 30 days, and each treatment's expected recovery over doing nothing today,
+#: net of its cost and complaint risk (minor units)
+SCORED_CHANNELS = ("sms", "push", "email", "letter", "robocall", "agent_call", "visit")
+MODEL_SCORES: dict[str, tuple[str, str]] = {
+    "p_pay_7d": ("float", "the model's chance the account pays in full within 7 days, 0 to 1"),
+    "p_pay_30d": ("float", "the model's chance the account pays in full within 30 days"),
+    **{
+        f"uplift_{c}": (
+            "float",
+            f"what {c} today is expected to add to recovery over doing nothing, net of its "
+            "cost and complaint risk (minor units)",
+        )
+        for c in SCORED_CHANNELS
+    },
+}
+ATTRIBUTES |= MODEL_SCORES
+
 NAMES: dict[str, str] = {name: kind for name, (kind, _) in ATTRIBUTES.items()}

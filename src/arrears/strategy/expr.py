@@ -239,6 +239,21 @@ def depth(node: Node) -> int:
     return deepest
 
 
+def names_in(node: Node) -> set[str]:
+    """The attribute names ``node`` reads."""
+    out: set[str] = set()
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        if isinstance(n, Name):
+            out.add(n.name)
+        elif isinstance(n, Unary):
+            stack.append(n.arg)
+        elif isinstance(n, Binary):
+            stack.extend((n.left, n.right))
+    return out
+
+
 def _list_items(p: _Parser, opening: _Tok) -> ListLit:
     items: list[Any] = []
     while not p.take("]"):

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -52,6 +52,23 @@ NEEDS_TEMPLATE = frozenset({"sms", "push", "email", "letter", "robocall"})
 NEEDS_QUEUE = frozenset({"agent_call", "visit"})
 NEEDS_POOL = frozenset({"agency"})
 ALL_SEGMENTS = "all"
+#: the option of a choice that does nothing today (``best_of: [none, sms, ...]``); it is also
+#: what exploration may draw instead of a fixed step's action in an explored stage
+NONE = "none"
+Option = Literal[
+    "none",
+    "sms",
+    "push",
+    "email",
+    "letter",
+    "robocall",
+    "agent_call",
+    "visit",
+    "agency",
+    "legal_referral",
+]
+#: the largest exploration share a stage may name
+MAX_EXPLORE = 0.5
 
 
 class _Spec(BaseModel):
@@ -82,8 +99,12 @@ class StepSpec(_Spec):
     every: Annotated[int, Field(ge=1)] | None = None
     from_day: int | None = None
     to_day: int | None = None
-    channel: Channel
-    template: str | None = None
+    channel: Channel | None = None
+    #: a choice among treatments, made each day by the model scores (``uplift_<channel>``), the
+    #: first compliant one listed when there are none
+    best_of: Annotated[list[Option], Field(min_length=2, max_length=8)] | None = None
+    #: one template, or (for a choice) a template for each channel that needs one
+    template: str | dict[str, str] | None = None
     queue: str | None = None
     pool: str | None = None
     priority: str = "0"
@@ -130,6 +151,9 @@ class StrategySpec(_Spec):
     #: how many days an unworked call or visit is carried over to the next days' worklists
     #: before it expires (0, the default: it expires the next day)
     carry_over: dict[Literal["agent_call", "visit"], Annotated[int, Field(ge=0, le=7)]] = {}
+    #: exploration share by stage: that fraction of the stage's decisions is drawn at random
+    #: among the step's compliant treatments (off by default; see docs/LEARNING.md)
+    explore: dict[str, Annotated[float, Field(ge=0, le=MAX_EXPLORE)]] = {}
     treatments: dict[str, dict[str, list[StepSpec]]]
 
 
@@ -168,6 +192,10 @@ class Step:
     experiment: str | None
     arm: str | None
     collectors: int | None
+    #: the choice this step is an option of (the step's own id, before the channel), if any
+    group: str | None = None
+    #: its place in the choice's list
+    option: int = 0
 
     def fires_on(self, dpd: int) -> bool:
         if self.on_days and dpd in self.on_days:
@@ -227,6 +255,26 @@ class Strategy:
     experiments: tuple[Experiment, ...]
     queues: dict[str, int]
     pools: dict[str, int]
+    #: exploration share by stage (absent: none)
+    explore: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def chooses(self) -> bool:
+        """Whether any step is a choice (``best_of``, or an explored stage's step)."""
+        return any(s.group is not None for s in self.steps)
+
+    @property
+    def uses_models(self) -> bool:
+        """Whether the plan needs the model scores: a choice, or a condition naming one."""
+        from arrears.strategy.attributes import MODEL_SCORES
+        from arrears.strategy.expr import names_in
+
+        nodes: list[Node | None] = [n for _, n in self.segments]
+        nodes += [s.when for s in self.suppressions]
+        for s in self.steps:
+            nodes += [s.priority, s.when]
+        used = set().union(*(names_in(n) for n in nodes if n is not None))
+        return self.chooses or bool(used & set(MODEL_SCORES))
 
     def labels(self, lang: str) -> dict[str, dict[str, str]]:
         """The strategy's own words for its stages, segments, queues, pools and suppressions
@@ -453,6 +501,9 @@ def _compile(spec: StrategySpec, text: str, check: _Checker) -> Strategy:
             "the last segment must be a catch-all (omit when), so every account has a segment",
         )
     experiments = _experiments(spec, check)
+    for stage in spec.explore:
+        if stage not in names:
+            check.fail(("explore", stage), f"no such stage; stages: {', '.join(sorted(names))}")
     steps = list(_steps(spec, check, names, set(seg_names), {e.name: e for e in experiments}))
     _unique(check, [s.id for s in steps], "treatments (step ids)")
     suppressions = []
@@ -473,6 +524,7 @@ def _compile(spec: StrategySpec, text: str, check: _Checker) -> Strategy:
         experiments=tuple(experiments),
         queues={k: q.capacity for k, q in spec.queues.items()},
         pools={k: q.capacity for k, q in spec.pools.items()},
+        explore={k: v for k, v in spec.explore.items() if v > 0},
     )
 
 
@@ -528,8 +580,50 @@ def _steps(
                 )
             for k, step in enumerate(steps):
                 path = ("treatments", stage, segment, k)
-                yield _step(spec, check, step, path, order, experiments)
-                order += 1
+                for one, group, option in _options(spec, check, step, path):
+                    made = _step(spec, check, one, path, order, experiments)
+                    yield made if group is None else replace(made, group=group, option=option)
+                    order += 1
+
+
+def _options(
+    spec: StrategySpec, check: _Checker, step: StepSpec, path: tuple[Any, ...]
+) -> Iterator[tuple[StepSpec, str | None, int]]:
+    """A step, or the options of its choice: one step each, ``<id>.<channel>``, with the
+    choice's id as their group (and, in an explored stage, a fixed step with doing nothing)."""
+    if (step.channel is None) == (step.best_of is None):
+        check.fail(path, "a step needs a channel, or best_of: a list of channels to choose from")
+        return
+    if step.best_of is None:
+        if isinstance(step.template, dict):
+            check.fail((*path, "template"), "a step with one channel has one template")
+        if not spec.explore.get(path[1], 0):
+            yield step, None, 0
+            return
+        options: list[str] = [step.channel or "", NONE]
+    else:
+        options = list(step.best_of)
+        if len(set(options)) != len(options):
+            check.fail((*path, "best_of"), "each channel may be listed once")
+    base = step.id or f"{path[1]}.{path[2]}.{path[3] + 1}"
+    if len(base) > 64 - len(".legal_referral"):
+        check.fail((*path, "id"), "a choice's id must leave room for its channels (49 at most)")
+    for k, channel in enumerate(options):
+        template = step.template
+        if isinstance(template, dict):
+            template = template.get(channel)
+        one = step.model_copy(
+            update={
+                "id": f"{base}.{channel}",
+                "channel": channel,
+                "best_of": None,
+                "template": template if channel in NEEDS_TEMPLATE else None,
+                "queue": step.queue if channel in NEEDS_QUEUE else None,
+                "pool": step.pool if channel in NEEDS_POOL else None,
+                "collectors": step.collectors if channel == "visit" else None,
+            }
+        )
+        yield one, base, k
 
 
 def _lanes(spec: StrategySpec, check: _Checker, step: StepSpec, path: tuple[Any, ...]) -> None:
@@ -575,8 +669,8 @@ def _step(
         stage=stage,
         segment=segment,
         order=order,
-        channel=step.channel,
-        template=step.template,
+        channel=str(step.channel),
+        template=step.template if isinstance(step.template, str) else None,
         queue=step.queue,
         pool=step.pool,
         priority=check.expr(step.priority, (*path, "priority")) or Lit(0),

@@ -24,6 +24,7 @@ from sqlalchemy import Connection, func, select
 
 from arrears.bootstrap import App
 from arrears.cycle import engines, kernel, snapshot
+from arrears.cycle.decisions import log_rows
 from arrears.cycle.run import make_plan
 from arrears.service.books.bands import bands_for
 from arrears.service.daily.writeback import (
@@ -191,7 +192,7 @@ def run_lake(
         raise Invalid(str(exc)) from exc
     eng = engines.connect(engine)
     try:
-        plan, base, sick = make_plan(
+        plan, base, sick, decisions = make_plan(
             snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS, release=True
         )
     except snapshot.SnapshotError as exc:  # the instalments and payments are read as it goes
@@ -210,6 +211,9 @@ def run_lake(
             ),
             pool.submit(pq.write_table, sick.cast(QUARANTINE), out / "quarantined.parquet"),
         ]
+        if decisions is not None:
+            rows = log_rows(decisions, strategy)
+            done.append(pool.submit(pq.write_table, rows, out / "decisions.parquet"))
         for f in done:
             f.result()
     counts = day_counts(plan, changes, base.num_rows, sick)

@@ -15,6 +15,7 @@ import pyarrow.compute as pc
 from sqlalchemy import Connection, and_, delete, insert, or_, select, update
 
 from arrears.bootstrap import App
+from arrears.cycle.decisions import log_rows
 from arrears.cycle.run import DayPlan
 from arrears.service.daily.runs import GENESIS
 from arrears.service.errors import Invalid
@@ -160,7 +161,7 @@ def write_back(
     engine: str,
     dry_run: bool,
 ) -> DayResult:
-    plan, base, sick = day_plan
+    plan, base, sick = day_plan.plan, day_plan.book, day_plan.quarantined
     started = app.clock()
     pa_ = t.plan_action
     existing = conn.execute(
@@ -206,6 +207,7 @@ def write_back(
     run_id = _record_run(conn, app, day, engine, strategy, counts, digest, started)
     _apply_stages(conn, changes, run_id)
     _insert_plan(conn, plan, run_id)
+    _insert_decisions(conn, day, day_plan.decisions, strategy, run_id)
     result.run_id = run_id
     return result
 
@@ -363,6 +365,21 @@ def _insert_plan(conn: Connection, plan: pa.Table, run_id: int) -> None:
     db.insert_arrow(
         conn,
         t.plan_action,
+        rows.append_column("run_id", pa.array(np.full(rows.num_rows, run_id, np.int64))),
+    )
+
+
+def _insert_decisions(
+    conn: Connection, day: date, decisions: pa.Table | None, strategy: Strategy, run_id: int
+) -> None:
+    """The day's decision log, replacing an earlier run's."""
+    conn.execute(delete(t.decision).where(t.decision.c.business_date == day))
+    if decisions is None or not decisions.num_rows:
+        return
+    rows = log_rows(decisions, strategy)
+    db.insert_arrow(
+        conn,
+        t.decision,
         rows.append_column("run_id", pa.array(np.full(rows.num_rows, run_id, np.int64))),
     )
 

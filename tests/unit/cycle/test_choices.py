@@ -1,0 +1,156 @@
+"""Choices in the plan (``best_of``) and exploration per stage, with the decision log: the
+option taken is always compliant, its logged probability is the exploring policy's, the draw
+is keyed (a re-run takes the same), and model scores steer the policy."""
+
+from __future__ import annotations
+
+from collections import Counter
+from datetime import date
+from importlib import resources
+from typing import Any
+
+import pyarrow as pa
+import pytest
+
+from arrears.cycle.decisions import log_rows
+from arrears.cycle.engines import DuckDB
+from arrears.cycle.run import DayPlan, make_plan
+from arrears.cycle.scalar_engine import reference_plan
+from arrears.domain.delinquency import DEFAULT_BUCKETS
+from arrears.strategy.model import Strategy, StrategyError, loads
+from tests.unit.cycle.random_portfolio import snapshot
+
+AS_OF = date(2026, 11, 23)
+FIXED = "      - {every: 7, from_day: 31, channel: sms, template: late_sms}\n"
+CHOICE = (
+    "      - {id: nba, every: 1, from_day: 31, to_day: 90, best_of: [none, sms, robocall,"
+    " agent_call],\n         template: {sms: late_sms, robocall: early_robocall},"
+    " queue: late_calls}\n"
+)
+
+
+def _text(explore: str = "", choice: str = CHOICE) -> str:
+    text = (resources.files("arrears.strategy") / "strategies" / "default.yaml").read_text()
+    assert FIXED in text
+    text = text.replace(FIXED, choice)
+    return text.replace("\ntreatments:\n", f"\n{explore}\ntreatments:\n")
+
+
+def _plan(strategy: Strategy, scorer: Any = None, seed: int = 5) -> DayPlan:
+    engine = DuckDB()
+    try:
+        return make_plan(
+            snapshot(seed, 3000, AS_OF), strategy, engine, buckets=DEFAULT_BUCKETS, scorer=scorer
+        )
+    finally:
+        engine.close()
+
+
+def _log(strategy: Strategy, day: DayPlan) -> list[dict[str, Any]]:
+    assert day.decisions is not None
+    return log_rows(day.decisions, strategy).to_pylist()
+
+
+def test_a_choice_takes_one_compliant_option_with_its_probability() -> None:
+    strategy = loads(_text("explore: {late: 0.3}"), "nba.yaml")
+    day = _plan(strategy)
+    log = _log(strategy, day)
+    ids = [r["decision_id"] for r in log]
+    assert len(ids) == len(set(ids)), "one row per account, day and decision"
+    choices = [r for r in log if r["decision"] == "nba"]
+    assert len(choices) > 100
+    listed = ["none", "sms", "robocall", "agent_call"]
+    for r in choices:
+        options = r["candidates"].split(",")
+        assert options == [c for c in listed if c in options], "in listed order"
+        assert "none" in options, "doing nothing is always allowed"
+        assert r["taken"] in options
+        policy = options[0]  # no scores: the first compliant option listed
+        want = 0.7 * (r["taken"] == policy) + 0.3 / len(options)
+        assert r["propensity"] == pytest.approx(want)
+    explored = sum(r["explored"] for r in choices) / len(choices)
+    assert 0.2 < explored < 0.4
+    # doing nothing never reaches the plan; every option taken that did is compliant
+    plan = day.plan.to_pylist()
+    assert not [a for a in plan if a["channel"] == "none"]
+    acted = {(a["loan_id"], a["step_id"]): a for a in plan if a["step_id"].startswith("nba.")}
+    for r in choices:
+        if r["taken"] not in (None, "none"):
+            action = acted.pop((r["loan_id"], f"nba.{r['taken']}"))
+            assert action["status"] in ("planned", "cut"), action
+    assert not acted, "no option of a choice reaches the plan untaken"
+    # the explored stage's fixed steps can be skipped too, and are logged as such
+    fixed = [r for r in log if r["stage"] == "late" and r["decision"] != "nba"]
+    assert fixed and {r["taken"] for r in fixed} >= {"none"}
+    assert all(r["candidates"].endswith("none") for r in fixed if r["n_ok"])
+
+
+def test_the_scalar_reference_makes_the_same_choices() -> None:
+    strategy = loads(_text("explore: {late: 0.3, early: 0.2}"), "nba.yaml")
+    snap = snapshot(6, 1500, AS_OF)
+    engine = DuckDB()
+    try:
+        got = make_plan(snap, strategy, engine, buckets=DEFAULT_BUCKETS).plan.to_pylist()
+    finally:
+        engine.close()
+    want = reference_plan(snapshot(6, 1500, AS_OF), strategy, buckets=DEFAULT_BUCKETS)
+    assert sorted(map(str, got)) == sorted(map(str, want.to_pylist()))
+    assert any(a["step_id"].startswith("nba.") for a in got)
+
+
+def test_the_draw_is_keyed_so_a_rerun_takes_the_same() -> None:
+    strategy = loads(_text("explore: {late: 0.3}"), "nba.yaml")
+    first, again = _log(strategy, _plan(strategy)), _log(strategy, _plan(strategy))
+    assert [(r["decision_id"], r["taken"]) for r in first] == [
+        (r["decision_id"], r["taken"]) for r in again
+    ]
+
+
+def test_without_exploration_the_policy_is_taken_with_probability_one() -> None:
+    strategy = loads(_text(), "nba.yaml")
+    log = _log(strategy, _plan(strategy))
+    choices = [r for r in log if r["decision"] == "nba"]
+    assert choices and all(r["taken"] == "none" and r["propensity"] == 1.0 for r in choices)
+    assert not any(r["explored"] for r in log)
+
+
+class _Scorer:
+    """Robocall is worth most to accounts with an even dpd, SMS to the rest."""
+
+    def score(self, features: pa.Table) -> dict[str, Any]:
+        dpd = features["dpd"].to_pylist()
+        return {
+            "uplift_robocall": [500.0 if d % 2 == 0 else 10.0 for d in dpd],
+            "uplift_sms": [100.0] * len(dpd),
+            "uplift_agent_call": [-50.0] * len(dpd),
+        }
+
+
+def test_model_scores_steer_the_policy() -> None:
+    strategy = loads(_text(), "nba.yaml")
+    log = _log(strategy, _plan(strategy, _Scorer()))
+    choices = [r for r in log if r["decision"] == "nba"]
+    taken = Counter((r["x_dpd"] % 2, r["taken"]) for r in choices)
+    for r in choices:
+        options = r["candidates"].split(",")
+        best = "robocall" if r["x_dpd"] % 2 == 0 and "robocall" in options else "sms"
+        if best not in options:
+            best = "none"  # agent_call is worth less than nothing
+        assert r["taken"] == best, r
+    assert taken[(0, "robocall")] and taken[(1, "sms")]
+
+
+@pytest.mark.parametrize(
+    ("text", "field"),
+    [
+        (_text("explore: {nowhere: 0.1}"), "explore.nowhere"),
+        (_text("explore: {late: 0.9}"), "explore.late"),
+        (_text(choice=CHOICE.replace("best_of: [none,", "best_of: [none, none,")), "best_of"),
+        (_text(choice=CHOICE.replace("best_of", "channel: sms, best_of")), "treatments"),
+        (_text(choice=CHOICE.replace("template: {sms: late_sms, ", "template: {")), "template"),
+    ],
+)
+def test_bad_choices_and_exploration_are_refused_naming_the_field(text: str, field: str) -> None:
+    with pytest.raises(StrategyError) as err:
+        loads(text, "nba.yaml")
+    assert any(field in p.field for p in err.value.problems), err.value.problems
