@@ -16,6 +16,7 @@ from typing import Any
 
 import ibis
 import ibis.expr.types as ir
+import pyarrow as pa
 
 from arrears.compliance.facts import CALLS as COMPLIANCE_CALLS
 from arrears.compliance.facts import CONNECTED as COMPLIANCE_CONNECTED
@@ -111,11 +112,16 @@ def attributes(
     as_of: date,
     books: dict[str, Rulebook],
     people: ir.Table | None = None,
+    today: ir.Table | None = None,
 ) -> ir.Table:
     """``base`` with every strategy attribute and the gate's inputs, one row per loan.
     ``people``: a cheaper table with the same borrower_id values as ``base``, if there is one
     (the accounts before the borrower join)."""
-    since = ibis.literal(as_of - timedelta(days=90))
+    # read from the one-row ``today`` table (:func:`today_table`) when given, so that the
+    # compiled query serves every day
+    since = (
+        ibis.literal(as_of - timedelta(days=90)) if today is None else today.since.as_scalar()
+    )
     pr = promises.group_by("loan_id").aggregate(
         promise_active=(promises.status == "pending").any(),
         broken_promises=((promises.status == "broken") & (promises.settled_on >= since))
@@ -531,8 +537,23 @@ def _fixed(a: ir.Table) -> ir.Table:
     )
 
 
+def today_table(as_of: date) -> pa.Table:
+    """The business date as the one-row table the compiled queries read it from."""
+    return pa.table(
+        {
+            "as_of": pa.array([as_of], pa.date32()),
+            "since": pa.array([as_of - timedelta(days=90)], pa.date32()),
+            "day": pa.array([f"{as_of.isoformat()}{SEP}"], pa.string()),
+        }
+    )
+
+
 def build_plan(
-    t: ir.Table, strategy: Strategy, as_of: date, books: dict[str, Rulebook]
+    t: ir.Table,
+    strategy: Strategy,
+    as_of: date,
+    books: dict[str, Rulebook],
+    today: ir.Table | None = None,
 ) -> ir.Table:
     """Every action the strategy wants today, with its status and the rule behind it, from the
     accounts of :func:`with_segments`; each with the decision it came of (the compliant
@@ -594,10 +615,13 @@ def build_plan(
         a.blocked,
         ibis.ifelse(over, ibis.literal("capacity.") + a.lane, _lit(None)),
     )
-    day = as_of.isoformat()
+    day: Any = ibis.literal(f"{as_of.isoformat()}{SEP}")
+    business_date: Any = ibis.literal(as_of)
+    if today is not None:
+        day, business_date = today.day.as_scalar(), today.as_of.as_scalar()
     return a.select(
-        action_id=ibis.literal(f"{day}{SEP}") + a.loan_id + ibis.literal(SEP) + a.step_id,
-        business_date=ibis.literal(as_of),
+        action_id=day + a.loan_id + ibis.literal(SEP) + a.step_id,
+        business_date=business_date,
         loan_id=a.loan_id,
         borrower_id=a.borrower_id,
         portfolio_id=a.portfolio,

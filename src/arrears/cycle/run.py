@@ -207,7 +207,9 @@ def _prepare(
         b.select(timezone=b.timezone, window_key=b.contact_window.fill_null("")).distinct()
     )
     wins = engine.table("windows", accounts.windows(pairs, sorted(books), snap.as_of))
-    key = (strategy.digest, snap.as_of.isoformat(), engine.name, *sorted(books))
+    engine.table("today", plan.today_table(snap.as_of))
+    # the queries read the date from ``today``: one compiled form serves every day
+    key = (strategy.digest, engine.name, *sorted(books))
     with _COMPILED_LOCK:
         known = _COMPILED.get(key)
     if known is None:
@@ -228,7 +230,7 @@ def precompile(strategy: Strategy, as_of: date, rulebook_ids: list[str]) -> None
     tables: the SQL depends on their names and types, not their rows), so that the first plan
     made with it in this process, a dry run say, does not wait for it."""
     books = plan.rulebooks(rulebook_ids or ["cn"])
-    key = (strategy.digest, as_of.isoformat(), "duckdb", *sorted(books))
+    key = (strategy.digest, "duckdb", *sorted(books))
     with _COMPILED_LOCK:
         if key in _COMPILED:
             return
@@ -240,6 +242,7 @@ def precompile(strategy: Strategy, as_of: date, rulebook_ids: list[str]) -> None
             {"timezone": pa.array([], pa.string()), "window_key": pa.array([], pa.string())}
         )
         wins = engine.table("windows", accounts.windows(none, sorted(books), as_of))
+        engine.table("today", plan.today_table(as_of))
         _keep(key, _compile(as_of, strategy, engine, books, t, wins))
     finally:
         engine.close()
@@ -254,6 +257,7 @@ def _compile(
     wins: Any,
 ) -> tuple[str, pa.Schema, str, pa.Schema]:
     # the history is looked up only for accounts that some step would act on today
+    today = engine.table("today", plan.today_table(as_of))
     b = engine.table("accounts", accounts.schema(strategy).empty_table())
     acting = b.filter(plan.due_today(b, strategy))
     features = plan.attributes(
@@ -266,13 +270,15 @@ def _compile(
         as_of,
         books,
         people=acting,
+        today=today,
     )
     accounts_expr = plan.in_collection(features)
     accts = engine.placeholder("collection_accounts", accounts_expr.schema())
     inputs = None
     if strategy.uses_models:
         inputs = engine.placeholder("decision_inputs", ibis.schema(plan.INPUTS))
-    plan_expr = plan.build_plan(plan.with_segments(accts, strategy, inputs), strategy, as_of, books)
+    accts = plan.with_segments(accts, strategy, inputs)
+    plan_expr = plan.build_plan(accts, strategy, as_of, books, today=today)
     return (
         engine.compile(accounts_expr),
         accounts_expr.schema().to_pyarrow(),
