@@ -119,9 +119,7 @@ def attributes(
     (the accounts before the borrower join)."""
     # read from the one-row ``today`` table (:func:`today_table`) when given, so that the
     # compiled query serves every day
-    since = (
-        ibis.literal(as_of - timedelta(days=90)) if today is None else today.since.as_scalar()
-    )
+    since = ibis.literal(as_of - timedelta(days=90)) if today is None else today.since.as_scalar()
     pr = promises.group_by("loan_id").aggregate(
         promise_active=(promises.status == "pending").any(),
         broken_promises=((promises.status == "broken") & (promises.settled_on >= since))

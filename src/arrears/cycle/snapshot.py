@@ -525,6 +525,16 @@ def _read_small(conn: Any, sql: str, schema: pa.Schema) -> pa.Table:
     return pa.table(cols)
 
 
+#: a SQLite book of at most this many loans is read in this process, through the store's own
+#: driver: starting the reading process would take longer than the read
+SMALL_BOOK = 20_000
+
+
+def _loan_count(engine: Engine) -> int:
+    with engine.connect() as conn:
+        return int(conn.exec_driver_sql("SELECT count(*) FROM loan").scalar() or 0)
+
+
 def from_store(
     engine: Engine, as_of: date, threads: int = 2, loans: Sequence[str] | None = None
 ) -> Snapshot:
@@ -542,7 +552,8 @@ def from_store(
             else 3
         ),
     )
-    if loans is not None:  # a few accounts: through the store's own driver and pool
+    small = loans is not None or (sqlite and _loan_count(engine) <= SMALL_BOOK)
+    if small:  # a few accounts, or a small book: through the store's own driver and pool
         with engine.connect() as conn:
             raw = {
                 name: _read_small(

@@ -70,9 +70,12 @@ def respond(
     calls: ArrayLike,
     offer: ArrayLike | None = None,
     escalation: ArrayLike | None = None,
+    offer_when_reached: bool = False,
 ) -> Answers:
     """The day's answers of every account of ``book`` to the contacts made: ``reminders`` and
-    ``calls`` counts, ``offer`` and ``escalation`` flags (each an array over the accounts)."""
+    ``calls`` counts, ``offer`` and ``escalation`` flags (each an array over the accounts).
+    ``offer_when_reached``: a borrower reached is offered a plan (collectors offer one when
+    they hear of hardship), so the offer's lift applies too."""
     n = book.n
     sent = np.asarray(reminders, dtype=np.int64)
     dialled = np.asarray(calls, dtype=np.int64)
@@ -90,6 +93,8 @@ def respond(
     hazard = book.hazard.copy()
     hazard = np.where(sent > 0, hazard * book.reminder, hazard)
     hazard = np.where(reached, hazard * book.conversation, hazard)
+    if offer_when_reached:
+        offered = offered | reached
     hazard = np.where(offered, hazard * book.offer, hazard)
     hazard = np.where(escalated, hazard * book.escalation, hazard)
     hazard = np.minimum(hazard, 1.0)

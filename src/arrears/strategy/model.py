@@ -105,7 +105,8 @@ class StepSpec(_Spec):
     best_of: Annotated[list[Option], Field(min_length=2, max_length=8)] | None = None
     #: one template, or (for a choice) a template for each channel that needs one
     template: str | dict[str, str] | None = None
-    queue: str | None = None
+    #: one queue, or (for a choice) a queue for each people's channel (agent_call, visit)
+    queue: str | dict[str, str] | None = None
     pool: str | None = None
     priority: str = "0"
     when: str | None = None
@@ -595,8 +596,9 @@ def _options(
         check.fail(path, "a step needs a channel, or best_of: a list of channels to choose from")
         return
     if step.best_of is None:
-        if isinstance(step.template, dict):
-            check.fail((*path, "template"), "a step with one channel has one template")
+        for name in ("template", "queue"):
+            if isinstance(getattr(step, name), dict):
+                check.fail((*path, name), f"a step with one channel has one {name}")
         if not spec.explore.get(path[1], 0):
             yield step, None, 0
             return
@@ -609,16 +611,18 @@ def _options(
     if len(base) > 64 - len(".legal_referral"):
         check.fail((*path, "id"), "a choice's id must leave room for its channels (49 at most)")
     for k, channel in enumerate(options):
-        template = step.template
+        template, queue = step.template, step.queue
         if isinstance(template, dict):
             template = template.get(channel)
+        if isinstance(queue, dict):
+            queue = queue.get(channel)
         one = step.model_copy(
             update={
                 "id": f"{base}.{channel}",
                 "channel": channel,
                 "best_of": None,
                 "template": template if channel in NEEDS_TEMPLATE else None,
-                "queue": step.queue if channel in NEEDS_QUEUE else None,
+                "queue": queue if channel in NEEDS_QUEUE else None,
                 "pool": step.pool if channel in NEEDS_POOL else None,
                 "collectors": step.collectors if channel == "visit" else None,
             }
@@ -671,7 +675,7 @@ def _step(
         order=order,
         channel=str(step.channel),
         template=step.template if isinstance(step.template, str) else None,
-        queue=step.queue,
+        queue=step.queue if isinstance(step.queue, str) else None,
         pool=step.pool,
         priority=check.expr(step.priority, (*path, "priority")) or Lit(0),
         when=check.expr(step.when, (*path, "when")),

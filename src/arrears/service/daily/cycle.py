@@ -25,7 +25,7 @@ from sqlalchemy import Connection, func, select
 from arrears.bootstrap import App
 from arrears.cycle import engines, kernel, snapshot
 from arrears.cycle.decisions import log_rows
-from arrears.cycle.run import make_plan
+from arrears.cycle.run import Scorer, make_plan
 from arrears.service.books.bands import bands_for
 from arrears.service.daily.writeback import (
     QUARANTINE,
@@ -110,8 +110,10 @@ def run_cycle(
     dry_run: bool = False,
     catch_up: bool = True,
     progress: Progress | None = None,
+    scorer: Scorer | None = None,
 ) -> list[DayResult]:
-    """Run the cycle for ``as_of`` (and any missed dates before it, in order)."""
+    """Run the cycle for ``as_of`` (and any missed dates before it, in order); ``scorer``
+    gives the model scores a strategy may use (:mod:`arrears.learn.models`)."""
     require_current(app)
     name = engine or app.settings.cycle_engine
     if name not in engines.ENGINES:
@@ -146,7 +148,9 @@ def run_cycle(
                     if progress:
                         progress(f"{day}: plan ({snap.loans.num_rows:,} loans on {name})")
                     eng = eng or starting.result()
-                    day_plan = make_plan(snap, strategy, eng, buckets=bands.buckets, release=True)
+                    day_plan = make_plan(
+                        snap, strategy, eng, buckets=bands.buckets, release=True, scorer=scorer
+                    )
                     if progress:
                         progress(f"{day}: write")
                     results.append(write_back(app, conn, day, day_plan, strategy, name, dry_run))
