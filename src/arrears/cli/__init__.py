@@ -11,7 +11,7 @@ from arrears.cli.common import app
 
 #: the command modules, in the order ``arrears --help`` lists their commands
 COMMANDS = ("store_commands", "channel_commands", "case_commands", "cycle_commands",
-            "staff_commands", "call_commands")  # fmt: skip
+            "staff_commands", "call_commands", "learn_commands")  # fmt: skip
 for _name in COMMANDS:
     importlib.import_module(f"arrears.cli.{_name}")
 

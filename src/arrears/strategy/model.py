@@ -611,23 +611,27 @@ def _options(
     if len(base) > 64 - len(".legal_referral"):
         check.fail((*path, "id"), "a choice's id must leave room for its channels (49 at most)")
     for k, channel in enumerate(options):
-        template, queue = step.template, step.queue
-        if isinstance(template, dict):
-            template = template.get(channel)
-        if isinstance(queue, dict):
-            queue = queue.get(channel)
-        one = step.model_copy(
-            update={
-                "id": f"{base}.{channel}",
-                "channel": channel,
-                "best_of": None,
-                "template": template if channel in NEEDS_TEMPLATE else None,
-                "queue": queue if channel in NEEDS_QUEUE else None,
-                "pool": step.pool if channel in NEEDS_POOL else None,
-                "collectors": step.collectors if channel == "visit" else None,
-            }
-        )
-        yield one, base, k
+        yield _option(step, base, channel), base, k
+
+
+def _option(step: StepSpec, base: str, channel: str) -> StepSpec:
+    """One option of a choice, as a step of its own: what the channel needs, nothing else."""
+    template, queue = step.template, step.queue
+    if isinstance(template, dict):
+        template = template.get(channel)
+    if isinstance(queue, dict):
+        queue = queue.get(channel)
+    return step.model_copy(
+        update={
+            "id": f"{base}.{channel}",
+            "channel": channel,
+            "best_of": None,
+            "template": template if channel in NEEDS_TEMPLATE else None,
+            "queue": queue if channel in NEEDS_QUEUE else None,
+            "pool": step.pool if channel in NEEDS_POOL else None,
+            "collectors": step.collectors if channel == "visit" else None,
+        }
+    )
 
 
 def _lanes(spec: StrategySpec, check: _Checker, step: StepSpec, path: tuple[Any, ...]) -> None:

@@ -1,0 +1,163 @@
+"""``arrears learn``: train the models on simulated history, judge the learned policy against
+the champion on sealed worlds (or worlds from a file), write the report, export the decision
+log with its outcomes (docs/LEARNING.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from arrears.cli.common import _app, _errors, _fail, _progress, app, out
+
+learn_app = typer.Typer(no_args_is_help=True, help="Learning: train, evaluate, report, export.")
+app.add_typer(learn_app, name="learn")
+
+MODEL = Path("var/learned-model.json")
+JUDGED = Path("var/learn-evaluation.json")
+
+
+@learn_app.command("train")
+def train_cmd(
+    model: Annotated[Path, typer.Option("--out", help="the model file to write")] = MODEL,
+    worlds: Annotated[int, typer.Option(help="training worlds to simulate")] = 2,
+    loans: Annotated[int, typer.Option(help="loans in the simulated book")] = 2000,
+    days: Annotated[int, typer.Option(help="days to simulate in each world")] = 90,
+    seed: Annotated[int, typer.Option(help="seed of the training worlds")] = 1,
+    workers: Annotated[int, typer.Option(help="worlds simulated at once")] = 2,
+) -> None:
+    """Simulate the learned strategy exploring in training worlds through the real cycle,
+    then train the models on the decision logs with their outcomes."""
+    from arrears.learn.train import learn
+
+    with _errors(), _progress() as bar:
+        task = bar.add_task("simulating training worlds", total=worlds)
+        trained, log = learn(
+            model,
+            worlds=worlds,
+            loans=loans,
+            days=days,
+            seed=seed,
+            workers=workers,
+            done=lambda _: bar.update(task, advance=1),
+        )
+    counts = trained.trained_on.get("by_treatment", {})
+    taken = ", ".join(f"{k} {v:,}" for k, v in counts.items())
+    out.print(
+        f"trained on {log.num_rows:,} decisions ({taken}); "
+        f"models for {', '.join(trained.treatments)}; written to {model}"
+    )
+
+
+def _pct(v: float) -> str:
+    return f"{v:+.1%}"
+
+
+@learn_app.command("evaluate")
+def evaluate_cmd(
+    model: Annotated[Path, typer.Option(help="the model file (arrears learn train)")] = MODEL,
+    worlds_file: Annotated[
+        Path | None,
+        typer.Option("--worlds", help="worlds from a YAML or JSON file instead of the sealed ones"),
+    ] = None,
+    loans: Annotated[int, typer.Option(help="loans in the simulated book")] = 2000,
+    days: Annotated[int, typer.Option(help="days each policy lives in each world")] = 90,
+    workers: Annotated[int, typer.Option(help="runs at once")] = 2,
+    save: Annotated[Path, typer.Option("--out", help="the figures as JSON")] = JUDGED,
+) -> None:
+    """Judge the learned policy against the champion (the default strategy): both live each
+    world through the real cycle; prints the goals table."""
+    from arrears.learn.evaluate import judge
+    from arrears.learn.models import ModelError, load
+    from arrears.learn.worlds import WorldsError, load_worlds
+
+    worlds = None
+    try:
+        load(model)
+        if worlds_file is not None:
+            worlds = load_worlds(worlds_file)
+    except (ModelError, WorldsError) as exc:
+        _fail(str(exc))
+    n = 2 * (len(worlds) if worlds is not None else 10)
+    with _errors(), _progress() as bar:
+        task = bar.add_task("policies living the worlds", total=n)
+        judged = judge(
+            model,
+            worlds=worlds,
+            loans=loans,
+            days=days,
+            workers=workers,
+            done=lambda _: bar.update(task, advance=1),
+        )
+    save.parent.mkdir(parents=True, exist_ok=True)
+    body = {"worlds": judged.worlds, "days": days, "loans": loans, "runs": judged.runs,
+            "by_world": judged.by_world, "goals": judged.goals}  # fmt: skip
+    save.write_text(json.dumps(body, indent=1), encoding="utf-8")
+    out.print(worlds_table(judged.by_world))
+    out.print(goals_table(judged.goals))
+    out.print(f"figures written to {save}")
+
+
+def worlds_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table(title="by world: the learned policy against the champion")
+    for col in ("world", "champion recovery", "learned recovery", "points", "contacts",
+                "complaints", "rule breaks"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "world" else "right")
+    for w in rows:
+        table.add_row(
+            w["world"],
+            f"{w['champion_recovery']:.1%}",
+            f"{w['learned_recovery']:.1%}",
+            f"{w['points']:+.2f}",
+            _pct(w["contacts_change"]),
+            _pct(w["complaints_change"]),
+            str(w["rule_breaks"]),
+        )
+    return table
+
+
+def goals_table(goals: list[dict[str, Any]]) -> Table:
+    table = Table(title="goals, pooled over the worlds")
+    for col in ("goal", "target", "measured", "met"):
+        table.add_column(col)
+    for g in goals:
+        v = g["measured"]
+        if g["met"] is None:
+            continue
+        if "points" in g["goal"]:
+            shown = f"{v:+.2f}"
+        elif g["goal"] == "rule breaks":
+            shown = f"{int(v)}"
+        elif "worlds" in g["goal"]:
+            shown = f"{v:.0%}"
+        else:
+            shown = _pct(v)
+        table.add_row(
+            g["goal"], g["target"], shown, "[green]met[/]" if g["met"] else "[red]not met[/]"
+        )
+    return table
+
+
+@learn_app.command("export")
+def export_cmd(
+    to: Annotated[Path, typer.Option("--out", help="a .parquet or .csv file")],
+) -> None:
+    """The decision log with its outcomes, for analysts."""
+    import pyarrow.csv as pacsv
+    import pyarrow.parquet as pq
+
+    from arrears.service.queries.decisions import decisions_with_outcomes
+
+    with _errors():
+        table = decisions_with_outcomes(_app())
+        to.parent.mkdir(parents=True, exist_ok=True)
+        if to.suffix == ".csv":
+            pacsv.write_csv(table, to)
+        elif to.suffix == ".parquet":
+            pq.write_table(table, to)
+        else:
+            _fail(f"--out {to}: expected a .parquet or .csv file")
+    out.print(f"{table.num_rows:,} decisions written to {to}")

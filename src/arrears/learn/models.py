@@ -1,0 +1,222 @@
+"""The models, trained from the decision log with its outcomes
+(:func:`arrears.service.queries.decisions.decisions_with_outcomes`), and the scorer the cycle
+asks for the model attributes (docs/LEARNING.md, "Models").
+
+* ``p_pay_7d`` and ``p_pay_30d``: the chance the account pays what it owed in full within 7 and
+  30 days of the decision, under the policy that logged it (LightGBM classifiers, calibrated by
+  isotonic regression on a held-out fifth).
+* ``uplift_<channel>``: what a treatment today adds to recovery over doing nothing, net of its
+  cost and complaint risk, in minor units. A T-learner: one LightGBM model per treatment
+  (doing nothing among them) of the share of the arrears paid within 7 days, fitted on the
+  decisions that took it; the uplift is the difference to doing nothing times the arrears, less
+  the treatment's cost and its extra complaints (the rate after it over the rate after doing
+  nothing, per decision) times what a complaint costs.
+
+The features are the strategy attributes the decision was taken on (the log's ``x_`` columns,
+:data:`arrears.cycle.plan.DECIDED_ON`) and the stage. Everything a model needs is kept in one
+JSON file (the boosters as LightGBM's own text), read back by :func:`load`.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import lightgbm as lgb
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+from sklearn.isotonic import IsotonicRegression
+
+from arrears.cycle.plan import DECIDED_ON
+from arrears.learn.simulator import COST
+from arrears.strategy.attributes import SCORED_CHANNELS
+
+#: what a complaint costs the lender, in minor units: an assumption (docs/LEARNING.md), the
+#: handling, the regulator's attention and the goodwill, 500 yuan
+COMPLAINT_COST = 50_000
+#: features that are categories (codes from the training data's own values)
+CATEGORICAL = ("stage", "last_contact_result", "delinquency_reason", "last_disposition", "product")
+FEATURES = ("stage", *DECIDED_ON)
+#: small trees: the book is scored every day, and there is little to learn per treatment
+PARAMS: dict[str, Any] = {
+    "n_estimators": 120,
+    "learning_rate": 0.06,
+    "num_leaves": 15,
+    "min_child_samples": 40,
+    "subsample": 0.8,
+    "subsample_freq": 1,
+    "colsample_bytree": 0.9,
+    "n_jobs": 2,
+    "verbose": -1,
+}
+#: a treatment needs this many decisions to be learned
+MIN_ROWS = 200
+FORMAT = "arrears-model/1"
+
+
+class ModelError(ValueError):
+    """A model file that cannot be used, or logs a model cannot be learned from."""
+
+
+@dataclass
+class Model:
+    vocab: dict[str, list[str]]
+    #: LightGBM's text of each booster, by name (p_pay_7d, p_pay_30d, share_<treatment>)
+    boosters: dict[str, str]
+    #: the isotonic calibration of each propensity: (x thresholds, y values)
+    calibration: dict[str, tuple[list[float], list[float]]]
+    #: complaints per decision after each treatment
+    complaint_rate: dict[str, float]
+    trained_on: dict[str, Any] = field(default_factory=dict)
+    _loaded: dict[str, lgb.Booster] = field(default_factory=dict, repr=False)
+
+    @property
+    def treatments(self) -> list[str]:
+        return sorted(k.removeprefix("share_") for k in self.boosters if k.startswith("share_"))
+
+    def booster(self, name: str) -> lgb.Booster:
+        if name not in self._loaded:
+            self._loaded[name] = lgb.Booster(model_str=self.boosters[name])
+        return self._loaded[name]
+
+    def matrix(self, features: pa.Table, prefix: str = "") -> NDArray[np.float64]:
+        """The feature matrix of ``features`` (attribute columns, or the log's ``x_`` ones
+        with ``prefix="x_"``; the stage is ``stage`` in both)."""
+        cols = []
+        for name in FEATURES:
+            col = features[name if name == "stage" else prefix + name]
+            if name in CATEGORICAL:
+                known = self.vocab.get(name, [])
+                codes = pc.index_in(pc.cast(col, pa.string()), pa.array(known, pa.string()))
+                cols.append(pc.fill_null(pc.cast(codes, pa.float64()), np.nan).to_numpy())
+            else:
+                cols.append(
+                    pc.cast(col, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float64)
+                )
+        return np.column_stack(cols) if cols else np.empty((features.num_rows, 0))
+
+    def predict(self, name: str, x: NDArray[np.float64]) -> NDArray[np.float64]:
+        out = np.asarray(self.booster(name).predict(x), dtype=np.float64)
+        if name in self.calibration:
+            xs, ys = self.calibration[name]
+            out = np.interp(out, xs, ys)
+        return np.clip(out, 0.0, 1.0)
+
+    def score(self, features: pa.Table, prefix: str = "") -> dict[str, NDArray[np.float64]]:
+        """The model attributes of each row of ``features`` (``MODEL_SCORES``)."""
+        x = self.matrix(features, prefix)
+        due = pc.fill_null(pc.cast(features[prefix + "total_due"], pa.float64()), 0.0)
+        owed = np.maximum(due.to_numpy(zero_copy_only=False), 0.0)
+        out = {"p_pay_7d": self.predict("p_pay_7d", x), "p_pay_30d": self.predict("p_pay_30d", x)}
+        if "none" not in self.treatments:
+            return out
+        base = self.predict("share_none", x)
+        for channel in SCORED_CHANNELS:
+            if channel not in self.treatments:
+                continue
+            gain = (self.predict(f"share_{channel}", x) - base) * owed
+            extra = self.complaint_rate.get(channel, 0.0) - self.complaint_rate.get("none", 0.0)
+            out[f"uplift_{channel}"] = gain - COST.get(channel, 0) - extra * COMPLAINT_COST
+        return out
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        body = {
+            "format": FORMAT,
+            "features": list(FEATURES),
+            "vocab": self.vocab,
+            "boosters": self.boosters,
+            "calibration": self.calibration,
+            "complaint_rate": self.complaint_rate,
+            "trained_on": self.trained_on,
+        }
+        tmp = path.with_suffix(path.suffix + ".tmp")
+        tmp.write_text(json.dumps(body), encoding="utf-8")
+        tmp.replace(path)  # never half a model
+
+
+def load(path: Path) -> Model:
+    try:
+        body = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ModelError(f"{path}: {str(exc).splitlines()[0]}") from exc
+    if not isinstance(body, dict) or body.get("format") != FORMAT:
+        raise ModelError(f"{path}: format: expected {FORMAT!r}, not an arrears model file")
+    if body.get("features") != list(FEATURES):
+        raise ModelError(f"{path}: features: the model was trained on other attributes; retrain")
+    return Model(
+        vocab=body["vocab"],
+        boosters=body["boosters"],
+        calibration={k: (v[0], v[1]) for k, v in body["calibration"].items()},
+        complaint_rate=body["complaint_rate"],
+        trained_on=body.get("trained_on", {}),
+    )
+
+
+def _vocab(log: pa.Table) -> dict[str, list[str]]:
+    out = {}
+    for name in CATEGORICAL:
+        col = log[name if name == "stage" else f"x_{name}"]
+        out[name] = sorted(str(v) for v in pc.unique(col).to_pylist() if v is not None)
+    return out
+
+
+def _fit(
+    x: NDArray[np.float64],
+    y: NDArray[np.float64],
+    cats: list[int],
+    objective: str,
+    seed: int,
+) -> lgb.Booster:
+    model = lgb.LGBMRegressor(objective=objective, random_state=seed, **PARAMS)
+    model.fit(x, y, categorical_feature=cats)
+    return model.booster_
+
+
+def train(log: pa.Table, *, seed: int = 7) -> Model:
+    """The models from a decision log with outcomes. Only decisions that took a treatment
+    (compliant ones) are learned from."""
+    taken = log.filter(pc.is_valid(log["taken"]))
+    if taken.num_rows < MIN_ROWS:
+        raise ModelError(f"the log has {taken.num_rows} decisions taken; at least {MIN_ROWS}")
+    model = Model(vocab=_vocab(taken), boosters={}, calibration={}, complaint_rate={})
+    x = model.matrix(taken, prefix="x_")
+    cats = [k for k, name in enumerate(FEATURES) if name in CATEGORICAL]
+    owed = np.maximum(
+        pc.fill_null(pc.cast(taken["x_total_due"], pa.float64()), 0.0).to_numpy(), 0.0
+    )
+    rng = np.random.default_rng(seed)
+    hold = rng.random(taken.num_rows) < 0.2
+    for days in (7, 30):
+        paid = pc.cast(taken[f"paid_{days}d"], pa.float64()).to_numpy()
+        y = ((owed > 0) & (paid >= owed)).astype(np.float64)
+        name = f"p_pay_{days}d"
+        booster = _fit(x[~hold], y[~hold], cats, "binary", seed)
+        model.boosters[name] = booster.model_to_string()
+        raw = np.asarray(booster.predict(x[hold]), dtype=np.float64)
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y[hold])
+        model.calibration[name] = (
+            [float(v) for v in iso.X_thresholds_],
+            [float(v) for v in iso.y_thresholds_],
+        )
+    paid7 = pc.cast(taken["paid_7d"], pa.float64()).to_numpy()
+    share = np.where(owed > 0, np.minimum(paid7, owed) / np.maximum(owed, 1.0), 0.0)
+    complaints = pc.cast(taken["complaints_7d"], pa.float64()).to_numpy()
+    treatment = np.array(taken["taken"].to_pylist(), dtype=object)
+    counts = {}
+    for k in sorted(set(treatment.tolist())):
+        rows = treatment == k
+        counts[k] = int(rows.sum())
+        model.complaint_rate[k] = float(complaints[rows].mean())
+        if k != "none" and k not in SCORED_CHANNELS:
+            continue
+        if rows.sum() < MIN_ROWS:
+            continue
+        booster = _fit(x[rows], share[rows], cats, "cross_entropy", seed)
+        model.boosters[f"share_{k}"] = booster.model_to_string()
+    model.trained_on = {"decisions": int(taken.num_rows), "by_treatment": counts}
+    return model
