@@ -109,7 +109,7 @@ def optimal(
     chosen = np.full(n, NONE, dtype=np.int64)
     if m == 0:
         return Allocation(chosen, 0.0, cap.copy())
-    h = highspy.Highs()
+    h = highspy.Highs()  # type: ignore[no-untyped-call]
     h.setOptionValue("output_flag", False)
     lp = highspy.HighsLp()
     lp.num_col_ = m
