@@ -161,3 +161,24 @@ def export_cmd(
         else:
             _fail(f"--out {to}: expected a .parquet or .csv file")
     out.print(f"{table.num_rows:,} decisions written to {to}")
+
+
+@learn_app.command("report")
+def report_cmd(
+    figures: Annotated[Path, typer.Option("--from", help="the judge's figures")] = JUDGED,
+    to: Annotated[Path, typer.Option("--out", help="the HTML page to write")] = Path(
+        "var/learn-report.html"
+    ),
+) -> None:
+    """The judge's figures as an HTML page with charts: recovery curves, contacts per account,
+    complaints per 10,000 contacts, cost per yuan recovered, by borrower type."""
+    from arrears.learn.report import write
+
+    try:
+        body = json.loads(figures.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        _fail(f"{figures}: {str(exc).splitlines()[0]} (run arrears learn evaluate first)")
+    if not isinstance(body, dict) or not isinstance(body.get("runs"), list):
+        _fail(f"{figures}: runs: expected the figures arrears learn evaluate writes")
+    write(body, to)
+    out.print(f"report written to {to}")

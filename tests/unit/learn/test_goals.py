@@ -74,3 +74,25 @@ def test_a_bad_worlds_file_is_refused_naming_file_world_and_field(tmp_path: Path
     assert got.exit_code != 0
     said = got.output
     assert "worlds.yaml" in said and "worlds[1] (odd)" in said and "type_mix" in said
+
+
+def test_the_report_draws_every_chart_from_the_figures(tmp_path: Path) -> None:
+    from arrears.learn.report import write
+    from arrears.learn.worlds import TYPES
+
+    runs = []
+    for world, (c, ch) in {"a": (500, 540), "b": (600, 590)}.items():
+        for policy, got in (("champion", c), ("learned", ch)):
+            r = _run(world, policy, 1000, got, 10, 100 if policy == "champion" else 60, 2)
+            r["curve"] = [got / 2000, got / 1000]
+            r["cost_per_yuan"] = r["cost"] / got
+            r["by_type"] = {k: {"accounts": 2, "owed": 200, "recovered": got // 5,
+                                "contacts": 20, "complaints": 0} for k in TYPES}  # fmt: skip
+            runs.append(r)
+    _, goals = goals_table(runs)
+    out = tmp_path / "r.html"
+    write({"runs": runs, "goals": goals, "worlds": ["a", "b"], "days": 2, "loans": 20}, out)
+    page = out.read_text()
+    assert page.count("<img") == 5 and "data:image/png;base64," in page
+    assert "90-day recovery, relative" in page and "not met" in page
+    assert all(k in page for k in TYPES)
