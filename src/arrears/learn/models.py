@@ -55,6 +55,8 @@ PARAMS: dict[str, Any] = {
 }
 #: a treatment needs this many decisions to be learned
 MIN_ROWS = 200
+#: complaint rates are kept by contacts in the 7 days before: 0, 1, 2, 3, 4 or more
+BUCKETS = 5
 FORMAT = "arrears-model/1"
 
 
@@ -69,9 +71,12 @@ class Model:
     boosters: dict[str, str]
     #: the isotonic calibration of each propensity: (x thresholds, y values)
     calibration: dict[str, tuple[list[float], list[float]]]
-    #: complaints per decision after each treatment
+    #: complaints per decision after each treatment (all decisions)
     complaint_rate: dict[str, float]
     trained_on: dict[str, Any] = field(default_factory=dict)
+    #: ... and by contacts in the 7 days before (0, 1, 2, 3, 4 or more): annoyance grows with
+    #: them
+    complaint_by_contacts: dict[str, list[float]] = field(default_factory=dict)
     _loaded: dict[str, lgb.Booster] = field(default_factory=dict, repr=False)
 
     @property
@@ -115,13 +120,22 @@ class Model:
         if "none" not in self.treatments:
             return out
         base = self.predict("share_none", x)
+        recent = pc.fill_null(pc.cast(features[prefix + "contacts_last_7d"], pa.float64()), 0.0)
+        bucket = np.clip(recent.to_numpy(zero_copy_only=False), 0, BUCKETS - 1).astype(np.int64)
         for channel in SCORED_CHANNELS:
             if channel not in self.treatments:
                 continue
             gain = (self.predict(f"share_{channel}", x) - base) * owed
-            extra = self.complaint_rate.get(channel, 0.0) - self.complaint_rate.get("none", 0.0)
+            extra = self.complaints(channel, bucket) - self.complaints("none", bucket)
             out[f"uplift_{channel}"] = gain - COST.get(channel, 0) - extra * COMPLAINT_COST
         return out
+
+    def complaints(self, treatment: str, bucket: NDArray[np.int64]) -> NDArray[np.float64]:
+        """Complaints per decision after ``treatment``, by each row's contacts bucket."""
+        rates = self.complaint_by_contacts.get(treatment)
+        if rates is None:
+            return np.full(bucket.shape, self.complaint_rate.get(treatment, 0.0))
+        return np.asarray(rates, dtype=np.float64)[bucket]
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -132,6 +146,7 @@ class Model:
             "boosters": self.boosters,
             "calibration": self.calibration,
             "complaint_rate": self.complaint_rate,
+            "complaint_by_contacts": self.complaint_by_contacts,
             "trained_on": self.trained_on,
         }
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -154,6 +169,7 @@ def load(path: Path) -> Model:
         calibration={k: (v[0], v[1]) for k, v in body["calibration"].items()},
         complaint_rate=body["complaint_rate"],
         trained_on=body.get("trained_on", {}),
+        complaint_by_contacts=body.get("complaint_by_contacts", {}),
     )
 
 
@@ -175,6 +191,17 @@ def _fit(
     model = lgb.LGBMRegressor(objective=objective, random_state=seed, **PARAMS)
     model.fit(x, y, categorical_feature=cats)
     return model.booster_
+
+
+def _by_bucket(complaints: NDArray[np.float64], bucket: NDArray[np.int64]) -> list[float]:
+    """Complaints per decision by bucket, shrunk toward the treatment's overall rate (a bucket
+    with few decisions says little on its own: 50 decisions' worth of the overall rate)."""
+    overall = float(complaints.mean()) if complaints.size else 0.0
+    out = []
+    for b in range(BUCKETS):
+        mine = complaints[bucket == b]
+        out.append(float((mine.sum() + 50 * overall) / (mine.size + 50)))
+    return out
 
 
 def train(log: pa.Table, *, seed: int = 7) -> Model:
@@ -207,11 +234,17 @@ def train(log: pa.Table, *, seed: int = 7) -> Model:
     share = np.where(owed > 0, np.minimum(paid7, owed) / np.maximum(owed, 1.0), 0.0)
     complaints = pc.cast(taken["complaints_7d"], pa.float64()).to_numpy()
     treatment = np.array(taken["taken"].to_pylist(), dtype=object)
+    recent = np.clip(
+        pc.fill_null(pc.cast(taken["x_contacts_last_7d"], pa.float64()), 0.0).to_numpy(),
+        0,
+        BUCKETS - 1,
+    ).astype(np.int64)
     counts = {}
     for k in sorted(set(treatment.tolist())):
         rows = treatment == k
         counts[k] = int(rows.sum())
         model.complaint_rate[k] = float(complaints[rows].mean())
+        model.complaint_by_contacts[k] = _by_bucket(complaints[rows], recent[rows])
         if k != "none" and k not in SCORED_CHANNELS:
             continue
         if rows.sum() < MIN_ROWS:

@@ -9,7 +9,9 @@ happened (a reminder, a conversation, an offer, an escalation), at most 1. A cal
 borrower with the world's contact rate (each dial on its own), never for a type that cannot be
 reached. A borrower reached who does not pay promises half the time (the promise is kept, when
 its day comes, with the type's ``promise_kept``). Every contact beyond the day's first may end
-in a complaint, with the type's ``complaint_per_extra_contact``.
+in a complaint, with the type's ``complaint_per_extra_contact``, counted over the week: the
+day's contacts and the six days' before. A reminder lifts less when others came in the six
+days before (the type's ``reminder_fatigue``: borrowers get used to them).
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Book:
         self.escalation = col("escalation_lift")
         self.kept = col("promise_kept")
         self.annoyance = col("complaint_per_extra_contact")
+        self.fatigue = col("reminder_fatigue")
         self.reachable = col("reachable").astype(bool)
 
     @property
@@ -71,11 +74,15 @@ def respond(
     offer: ArrayLike | None = None,
     escalation: ArrayLike | None = None,
     offer_when_reached: bool = False,
+    recent_reminders: ArrayLike | None = None,
+    recent_contacts: ArrayLike | None = None,
 ) -> Answers:
     """The day's answers of every account of ``book`` to the contacts made: ``reminders`` and
     ``calls`` counts, ``offer`` and ``escalation`` flags (each an array over the accounts).
     ``offer_when_reached``: a borrower reached is offered a plan (collectors offer one when
-    they hear of hardship), so the offer's lift applies too."""
+    they hear of hardship), so the offer's lift applies too. ``recent_reminders`` and
+    ``recent_contacts``: each account's reminders and contacts in the six days before (for
+    habituation and annoyance; none when not given)."""
     n = book.n
     sent = np.asarray(reminders, dtype=np.int64)
     dialled = np.asarray(calls, dtype=np.int64)
@@ -91,7 +98,9 @@ def respond(
     p_reach = np.where(book.reachable, 1.0 - (1.0 - rate) ** dialled, 0.0)
     reached = rng.random(n) < p_reach
     hazard = book.hazard.copy()
-    hazard = np.where(sent > 0, hazard * book.reminder, hazard)
+    before = np.zeros(n) if recent_reminders is None else np.asarray(recent_reminders, float)
+    lift = 1.0 + (book.reminder - 1.0) * book.fatigue**before
+    hazard = np.where(sent > 0, hazard * lift, hazard)
     hazard = np.where(reached, hazard * book.conversation, hazard)
     if offer_when_reached:
         offered = offered | reached
@@ -100,7 +109,9 @@ def respond(
     hazard = np.minimum(hazard, 1.0)
     paid = rng.random(n) < hazard
     promised = reached & ~paid & (rng.random(n) < PROMISE_WHEN_REACHED)
-    extra = np.maximum(sent + dialled + offered + escalated - 1, 0)
+    week = np.zeros(n) if recent_contacts is None else np.asarray(recent_contacts, float)
+    today = sent + dialled + escalated
+    extra = np.where(today > 0, np.maximum(today + week - 1, 0), 0)
     complained = rng.random(n) < 1.0 - (1.0 - book.annoyance) ** extra
     return Answers(reached, paid, promised, complained, hazard)
 

@@ -230,6 +230,9 @@ class _Run:
         paid = np.zeros(len(self.loans), np.int64)
         contacts = np.zeros(len(self.loans), np.int64)
         complaints = np.zeros(len(self.loans), np.int64)
+        # the six days before: reminders and contacts, for habituation and annoyance
+        week_reminders = np.zeros((6, len(self.loans)), np.int64)
+        week_contacts = np.zeros((6, len(self.loans)), np.int64)
         for k in range(days):
             day = start + timedelta(days=k)
             self._set_clock(day, 8)
@@ -247,7 +250,11 @@ class _Run:
                 calls=made["calls"],
                 escalation=made["escalation"],
                 offer_when_reached=True,
+                recent_reminders=week_reminders.sum(axis=0),
+                recent_contacts=week_contacts.sum(axis=0),
             )
+            week_reminders[k % 6] = made["reminders"]
+            week_contacts[k % 6] = made["count"]
             self._record_calls(day, made["call_rows"], answers.reached)
             contacts += made["count"]
             self._set_clock(day, 18)

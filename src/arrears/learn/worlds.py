@@ -55,8 +55,12 @@ class Effects(_Spec):
     escalation_lift: Annotated[float, Field(ge=0.0, le=50.0)] = 1.0
     #: the chance a promise taken is kept
     promise_kept: Share = 0.5
-    #: the chance that a contact beyond the first of a day leads to a complaint
+    #: annoyance: the chance that each contact beyond the first in seven days (the day's and
+    #: the six before) leads to a complaint
     complaint_per_extra_contact: Share = 0.001
+    #: habituation: each reminder in the six days before keeps this share of a reminder's lift
+    #: (1.0: none; 0.5: the second reminder of a week lifts half as much above 1)
+    reminder_fatigue: Share = 1.0
     #: reached at all on the phone (0: until new contact data comes)
     reachable: bool = True
 
@@ -65,16 +69,16 @@ class Effects(_Spec):
 DEFAULT_EFFECTS: dict[str, Effects] = {
     "forgets": Effects(daily_hazard=0.06, reminder_lift=2.5, conversation_lift=3.0,
                        offer_lift=1.0, escalation_lift=1.2, promise_kept=0.8,
-                       complaint_per_extra_contact=0.002),
+                       complaint_per_extra_contact=0.0015, reminder_fatigue=0.6),
     "hardship": Effects(daily_hazard=0.01, reminder_lift=1.1, conversation_lift=1.5,
                         offer_lift=6.0, escalation_lift=0.8, promise_kept=0.4,
-                        complaint_per_extra_contact=0.006),
+                        complaint_per_extra_contact=0.004, reminder_fatigue=0.7),
     "strategic": Effects(daily_hazard=0.008, reminder_lift=1.0, conversation_lift=1.3,
                          offer_lift=1.5, escalation_lift=5.0, promise_kept=0.3,
-                         complaint_per_extra_contact=0.004),
+                         complaint_per_extra_contact=0.003, reminder_fatigue=0.8),
     "unreachable": Effects(daily_hazard=0.004, reachable=False, promise_kept=0.2),
     "never": Effects(daily_hazard=0.0005, reminder_lift=1.0, conversation_lift=1.0,
-                     promise_kept=0.05, complaint_per_extra_contact=0.008),
+                     promise_kept=0.05, complaint_per_extra_contact=0.005),
 }  # fmt: skip
 
 DEFAULT_MIX = {"forgets": 0.55, "hardship": 0.18, "strategic": 0.12, "unreachable": 0.08,

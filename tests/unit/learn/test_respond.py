@@ -89,3 +89,19 @@ def test_the_same_seed_gives_the_same_day_and_bad_input_is_named() -> None:
     kept = keeps(book, np.random.default_rng(12), due)
     assert not kept[N // 2 :].any()
     assert _rate(kept[: N // 2]) == pytest.approx(book.kept[0], abs=0.01)
+
+
+def test_a_week_of_contacts_annoys_and_reminders_wear_off() -> None:
+    book = _book("forgets", daily_hazard=0.05, reminder_lift=3.0, reminder_fatigue=0.5,
+                 complaint_per_extra_contact=0.05)  # fmt: skip
+    fresh = respond(book, np.random.default_rng(13), reminders=np.ones(N), calls=np.zeros(N))
+    worn = respond(book, np.random.default_rng(13), reminders=np.ones(N), calls=np.zeros(N),
+                   recent_reminders=np.full(N, 2), recent_contacts=np.full(N, 2))  # fmt: skip
+    assert fresh.hazard[0] == pytest.approx(0.15)
+    assert worn.hazard[0] == pytest.approx(0.05 * (1 + 2 * 0.25))  # the lift above 1 quartered
+    assert not fresh.complained.any()
+    assert _rate(worn.complained) == pytest.approx(1 - 0.95**2, abs=0.01)
+    # no contact today: no complaint, however busy the week was
+    quiet = respond(book, np.random.default_rng(14), reminders=np.zeros(N), calls=np.zeros(N),
+                    recent_contacts=np.full(N, 5))  # fmt: skip
+    assert not quiet.complained.any()
