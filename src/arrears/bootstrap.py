@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 from datetime import UTC, date, datetime
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,9 @@ class App:
     engine: Engine
     cipher: Cipher
     clock: Clock
+    #: scores accounts for strategies that use models (``arrears.cycle.run.Scorer``); set by
+    #: the entrypoints from ``ARREARS_MODEL_FILE``
+    scorer: Any = None
 
     def today(self, timezone: str | None = None) -> date:
         """The business date now, in the business timezone (Asia/Shanghai by default)."""

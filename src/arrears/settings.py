@@ -45,6 +45,9 @@ class Settings(BaseSettings):
     delinquency_file: Path | None = None
     #: the collections strategy the cycle runs: a shipped name (default) or a YAML file
     strategy: str = "default"
+    #: the learned model (``arrears learn train``) the cycle scores accounts with when its
+    #: strategy uses model scores or makes choices (docs/LEARNING.md); none: scores are null
+    model_file: Path | None = None
     #: where the cycle's plan is computed: duckdb (embedded) or spark
     cycle_engine: str = "duckdb"
     #: what every contact says about the lender (besides the portfolio's creditor name)

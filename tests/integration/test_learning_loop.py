@@ -102,3 +102,38 @@ def test_outcomes_are_what_the_store_holds(book: Path, tmp_path: Path) -> None:
             assert r["paid_7d"] == want
     assert any(r["paid_7d"] for r in log)
     app.engine.dispose()
+
+
+def test_champion_and_challenger_run_side_by_side_with_the_model(
+    book: Path, tmp_path: Path
+) -> None:
+    """The champion-challenger strategy: the default's steps for one arm, the learned choices
+    for the other, taken by the model's scores; the experiments page's figures see both."""
+    import shutil
+
+    from arrears.bootstrap import bootstrap
+    from arrears.learn.models import train
+    from arrears.learn.simulator import _settings
+    from arrears.service.daily.cycle import run_cycle
+    from arrears.service.daily.strategies import experiment_results
+    from tests.unit.learn.test_models import _log
+
+    db = tmp_path / "cc.db"
+    shutil.copyfile(book, db)
+    app = bootstrap(_settings(db, tmp_path))
+    app.scorer = train(_log(3000))
+    run_cycle(app, START, strategy=load("champion-challenger"))
+    engine = create_engine(f"sqlite:///{db}")
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT arm, decision, taken, candidates, propensity FROM decision")
+        ).all()
+    arms = Counter(r.arm for r in rows)
+    assert arms["champion"] and arms["learned"]
+    learned = [r for r in rows if r.arm == "learned"]
+    assert all(r.decision.endswith("-nba") and r.propensity == 1.0 for r in learned if r.taken)
+    # the synthetic model finds SMS worth most to some and nothing worth it to others
+    assert {r.taken for r in learned} >= {"sms", "none"}
+    figures = {r["arm"] for r in experiment_results(app, START, START)}
+    assert {"champion", "learned"} <= figures
+    app.engine.dispose()

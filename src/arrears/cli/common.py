@@ -50,7 +50,15 @@ err = Console(stderr=True)
 def _app() -> App:
     from arrears.bootstrap import bootstrap  # deferred: the store stack is slow to import
 
-    return bootstrap()
+    a = bootstrap()
+    if a.settings.model_file is not None:  # the learned model, for strategies that score
+        from arrears.learn.models import ModelError, load
+
+        try:
+            a.scorer = load(a.settings.model_file)
+        except ModelError as exc:
+            _fail(f"ARREARS_MODEL_FILE: {exc}")
+    return a
 
 
 def _as_of(value: str | None, a: App | None = None) -> date:

@@ -121,6 +121,7 @@ def run_cycle(
             f"engine: expected one of {', '.join(engines.ENGINES)}, got {name!r}", field="engine"
         )
     days = dates_to_run(app, as_of, catch_up)
+    scorer = scorer if scorer is not None else app.scorer
     if dry_run:
         days = days[-1:]  # what would change today; a dry run never writes, so no catch-up
     bands = bands_for(app.settings)
