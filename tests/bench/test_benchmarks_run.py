@@ -31,12 +31,21 @@ BENCHES = {
     "api": "api",
     "screen": "screen",
     "diff": "diff",
+    "learn": "learn",
 }
 TINY = {
     "store": {"BENCH_LOANS": "200"},
     "gate": {"BENCH_GATE_DECISIONS": "300"},
     "cycle": {"BENCH_CYCLE_SCALE": "0.0001", "BENCH_CYCLE_REPEATS": "1"},
     "diff": {"BENCH_DIFF_SIZES": "600"},
+    "learn": {
+        "BENCH_LEARN_ACCOUNTS": "3000",
+        "BENCH_LEARN_DECISIONS": "5000",
+        "BENCH_LEARN_WORLDS": "1",
+        "BENCH_LEARN_TRAIN_WORLDS": "2",
+        "BENCH_LEARN_DAYS": "4",
+        "BENCH_LEARN_LOANS": "600",
+    },
     "dispatch": {"BENCH_DISPATCH_LOANS": "300"},
     "screen": {
         "BENCH_SCREEN_FOLDS": "2",
@@ -232,6 +241,25 @@ def test_diff_step_failing_fails_the_benchmark(tmp_path: Path) -> None:
     proc, results = bench("diff", tmp_path, BENCH_BREAK="cli 600")
     failed(proc, results, "cli 600", "arrears plan diff", "broken on purpose")
     assert "$ python " in proc.stdout  # the served step ran before
+
+
+def test_learn(tmp_path: Path) -> None:
+    body = section(*bench("learn", tmp_path))
+    table = rows(body)
+    assert number(table["scoring 3,000 accounts (scores and draws)"][0]) > 0
+    assert number(table["training on 5,000 decisions"][0]) > 0
+    for goal in ("90-day recovery, relative", "contacts per account", "rule breaks",
+                 "worlds where it beats the champion"):  # fmt: skip
+        measured, met = table[goal][1], table[goal][2]
+        number(measured.lstrip("+"))
+        assert met in ("met", "NOT met")
+    assert table["rule breaks"][1:] == ["0", "met"]
+
+
+def test_learn_step_failing_fails_the_benchmark(tmp_path: Path) -> None:
+    proc, results = bench("learn", tmp_path, BENCH_BREAK="evaluate")
+    failed(proc, results, "evaluate", "arrears learn evaluate", "broken on purpose")
+    assert "learn train" in proc.stdout  # the training ran before
 
 
 # ------------------------------------------------------------------------------------------

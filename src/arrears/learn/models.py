@@ -55,6 +55,9 @@ PARAMS: dict[str, Any] = {
 }
 #: a treatment needs this many decisions to be learned
 MIN_ROWS = 200
+#: each model learns from at most this many decisions (a random sample beyond): 1M accounts
+#: over 90 days log tens of millions, and a sample of two million says as much to these trees
+MAX_ROWS = 2_000_000
 #: complaint rates are kept by contacts in the 7 days before: 0, 1, 2, 3, 4 or more
 BUCKETS = 5
 FORMAT = "arrears-model/1"
@@ -188,6 +191,9 @@ def _fit(
     objective: str,
     seed: int,
 ) -> lgb.Booster:
+    if x.shape[0] > MAX_ROWS:
+        pick = np.random.default_rng(seed).choice(x.shape[0], MAX_ROWS, replace=False)
+        x, y = x[pick], y[pick]
     model = lgb.LGBMRegressor(objective=objective, random_state=seed, **PARAMS)
     model.fit(x, y, categorical_feature=cats)
     return model.booster_
