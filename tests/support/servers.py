@@ -54,7 +54,11 @@ class Gateway:
 
             def do_POST(self) -> None:
                 size = int(self.headers.get("Content-Length", "0"))
-                body = json.loads(self.rfile.read(size) or b"{}")
+                raw = self.rfile.read(size)
+                if len(raw) < size:  # the client died mid-request: nothing was offered
+                    self.close_connection = True
+                    return
+                body = json.loads(raw or b"{}")
                 key = self.headers.get("Idempotency-Key", "")
                 if gw.delay:
                     time.sleep(gw.delay)
