@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, text
 
-from arrears.learn.simulator import live
+from arrears.learn.simulator import NOTES, live
 from arrears.learn.train import BOOK_DAY, START, book_for, explorer
 from arrears.learn.worlds import draw
 from arrears.strategy.model import load
@@ -82,7 +82,8 @@ def test_outcomes_are_what_the_store_holds(book: Path, tmp_path: Path) -> None:
     app = bootstrap(_settings(db, tmp_path))
     from arrears.learn.simulator import _Run
 
-    _Run(app, draw("w", 22), strategy, None, "learned").go(START, DAYS, None)
+    run = _Run(app, draw("w", 22), strategy, None, "learned")
+    run.go(START, DAYS, None)
     log = decisions_with_outcomes(app).to_pylist()
     assert [r["paid_7d"] for r in log] == [r["paid_7d"] for r in lived.log.to_pylist()]
     engine = create_engine(f"sqlite:///{db}")
@@ -101,6 +102,23 @@ def test_outcomes_are_what_the_store_holds(book: Path, tmp_path: Path) -> None:
             ).scalar()
             assert r["paid_7d"] == want
     assert any(r["paid_7d"] for r in log)
+    # a conversation's wrap-up notes what the borrower said: their own type's words, or a plain
+    # right-party contact; an unanswered call notes nothing
+    with engine.connect() as conn:
+        calls = conn.execute(
+            text(
+                "SELECT loan_id, result, disposition, reason FROM contact_attempt "
+                "WHERE provider = 'simulator' AND channel IN ('call', 'visit')"
+            )
+        ).all()
+    talked = [c for c in calls if c.result == "conversation"]
+    assert talked and len(talked) < len(calls)
+    for c in calls:
+        kind = run.kinds[run.index[c.loan_id]]
+        if c.result != "conversation":
+            assert c.disposition is None and c.reason is None
+        elif c.disposition != "right_party":
+            assert c.disposition == NOTES[kind][0] and c.reason in NOTES[kind][1]
     app.engine.dispose()
 
 

@@ -50,6 +50,35 @@ def train_cmd(
         f"trained on {log.num_rows:,} decisions ({taken}); "
         f"models for {', '.join(trained.treatments)}; written to {model}"
     )
+    tuning = trained.trained_on.get("tuning", {})
+    if tuning.get("judged"):
+        out.print(tuning_table(tuning))
+        verdict = (
+            "promoted: the lower bound beats doing nothing"
+            if tuning["promoted"]
+            else "NOT promoted: its lower bound does not beat doing nothing; judge it before use"
+        )
+        out.print(f"margin {tuning['margin'] / 100:,.2f} yuan chosen; {verdict}")
+
+
+def tuning_table(tuning: dict[str, Any]) -> Table:
+    """Each margin's value on the held-out accounts, by the doubly robust estimator."""
+    table = Table(
+        title=f"held-out decisions ({tuning['judged']:,}): value per decision, yuan "
+        "(doubly robust, 95%)"
+    )
+    for col in ("margin", "value", "interval", "contacts", "ESS"):
+        table.add_column(col, justify="right")
+    rows = [tuning["nothing"], *tuning["table"]]
+    for r in rows:
+        table.add_row(
+            "do nothing" if r["margin"] is None else f"{r['margin'] / 100:,.2f}",
+            f"{r['value'] / 100:,.2f}",
+            f"{r['low'] / 100:,.2f} to {r['high'] / 100:,.2f}",
+            f"{r['contact_share']:.0%}",
+            f"{r['ess']:,.0f}",
+        )
+    return table
 
 
 def _pct(v: float) -> str:

@@ -80,6 +80,10 @@ class Model:
     #: ... and by contacts in the 7 days before (0, 1, 2, 3, 4 or more): annoyance grows with
     #: them
     complaint_by_contacts: dict[str, list[float]] = field(default_factory=dict)
+    #: the hurdle a contact's uplift must clear over doing nothing (minor units), chosen on
+    #: held-out decisions by off-policy evaluation (:mod:`arrears.learn.tune`): estimates are
+    #: noisy, and the best of several noisy estimates is too high
+    margin: float = 0.0
     _loaded: dict[str, lgb.Booster] = field(default_factory=dict, repr=False)
 
     @property
@@ -114,8 +118,12 @@ class Model:
             out = np.interp(out, xs, ys)
         return np.clip(out, 0.0, 1.0)
 
-    def score(self, features: pa.Table, prefix: str = "") -> dict[str, NDArray[np.float64]]:
-        """The model attributes of each row of ``features`` (``MODEL_SCORES``)."""
+    def score(
+        self, features: pa.Table, prefix: str = "", *, margin: float | None = None
+    ) -> dict[str, NDArray[np.float64]]:
+        """The model attributes of each row of ``features`` (``MODEL_SCORES``); each uplift
+        net of the model's margin (or ``margin``)."""
+        hurdle = self.margin if margin is None else margin
         x = self.matrix(features, prefix)
         due = pc.fill_null(pc.cast(features[prefix + "total_due"], pa.float64()), 0.0)
         owed = np.maximum(due.to_numpy(zero_copy_only=False), 0.0)
@@ -130,8 +138,25 @@ class Model:
                 continue
             gain = (self.predict(f"share_{channel}", x) - base) * owed
             extra = self.complaints(channel, bucket) - self.complaints("none", bucket)
-            out[f"uplift_{channel}"] = gain - COST.get(channel, 0) - extra * COMPLAINT_COST
+            cost = COST.get(channel, 0) + extra * COMPLAINT_COST + hurdle
+            out[f"uplift_{channel}"] = gain - cost
         return out
+
+    def expected(self, features: pa.Table, prefix: str = "") -> dict[str, NDArray[np.float64]]:
+        """Each learned treatment's expected reward for each row (what the account pays of its
+        arrears within 7 days, less the treatment's cost and its complaints): the reward model
+        of the doubly robust estimate (:mod:`arrears.learn.tune`)."""
+        x = self.matrix(features, prefix)
+        due = pc.fill_null(pc.cast(features[prefix + "total_due"], pa.float64()), 0.0)
+        owed = np.maximum(due.to_numpy(zero_copy_only=False), 0.0)
+        recent = pc.fill_null(pc.cast(features[prefix + "contacts_last_7d"], pa.float64()), 0.0)
+        bucket = np.clip(recent.to_numpy(zero_copy_only=False), 0, BUCKETS - 1).astype(np.int64)
+        return {
+            k: self.predict(f"share_{k}", x) * owed
+            - COST.get(k, 0)
+            - self.complaints(k, bucket) * COMPLAINT_COST
+            for k in self.treatments
+        }
 
     def complaints(self, treatment: str, bucket: NDArray[np.int64]) -> NDArray[np.float64]:
         """Complaints per decision after ``treatment``, by each row's contacts bucket."""
@@ -150,6 +175,7 @@ class Model:
             "calibration": self.calibration,
             "complaint_rate": self.complaint_rate,
             "complaint_by_contacts": self.complaint_by_contacts,
+            "margin": self.margin,
             "trained_on": self.trained_on,
         }
         tmp = path.with_suffix(path.suffix + ".tmp")
@@ -173,6 +199,7 @@ def load(path: Path) -> Model:
         complaint_rate=body["complaint_rate"],
         trained_on=body.get("trained_on", {}),
         complaint_by_contacts=body.get("complaint_by_contacts", {}),
+        margin=float(body.get("margin", 0.0)),
     )
 
 

@@ -76,6 +76,17 @@ ESCALATION_TEMPLATES = frozenset({"demand_letter", "legal_notice_letter"})
 #: otherwise (docs/LEARNING.md, calibration)
 ON_TIME = 0.945
 ZONE = "Asia/Shanghai"
+#: what a collector notes after a conversation (the wrap-up's disposition and reason), by the
+#: borrower's hidden type: people say why they are behind. An assumption (docs/LEARNING.md):
+#: the note tells the type this often; otherwise it is a plain right-party contact
+DISCLOSED = 0.7
+NOTES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "forgets": ("promise", ("forgot",)),
+    "hardship": ("hardship", ("job_loss", "income_drop", "illness", "business_failure")),
+    "strategic": ("refused", ("other",)),
+    "unreachable": ("right_party", ("other",)),
+    "never": ("refused", ("over_indebted",)),
+}
 
 
 @dataclass
@@ -367,6 +378,8 @@ class _Run:
             "template": r.template,
             "collector_id": "simulator",
             "provider": "simulator",
+            "disposition": None,
+            "reason": None,
         }
 
     def _write(self, attempts: list[dict[str, Any]], sent: list[str]) -> None:
@@ -385,10 +398,21 @@ class _Run:
                 )
 
     def _record_calls(self, day: date, call_rows: list[Any], reached: np.ndarray) -> None:
-        attempts = [
-            self._attempt(r, day, "conversation" if reached[i] else "no_answer")
-            for i, r in call_rows
-        ]
+        # the wrap-up's note draws from its own stream (one draw per account a day), so the
+        # answers' common random numbers stay the same whatever was called
+        note = np.random.default_rng([self.world.seed, 0xD15C, day.toordinal()])
+        tells, pick = note.random(len(self.loans)), note.random(len(self.loans))
+        attempts = []
+        for i, r in call_rows:
+            row = self._attempt(r, day, "conversation" if reached[i] else "no_answer")
+            if reached[i]:
+                disposition, reasons = NOTES[self.kinds[i]]
+                if tells[i] < DISCLOSED:
+                    row |= {"disposition": disposition,
+                            "reason": reasons[int(pick[i] * len(reasons))]}  # fmt: skip
+                else:
+                    row["disposition"] = "right_party"
+            attempts.append(row)
         self._write(attempts, [r.action_id for _, r in call_rows])
 
     def _kept_promises(self, day: date, due: np.ndarray) -> np.ndarray:

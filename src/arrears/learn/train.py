@@ -20,6 +20,7 @@ import pyarrow as pa
 
 from arrears.learn.models import Model, load, train
 from arrears.learn.simulator import Lived, live, make_book
+from arrears.learn.tune import held_out, tune
 from arrears.learn.worlds import World, training_worlds
 from arrears.strategy.model import MAX_EXPLORE, Strategy, loads
 from arrears.strategy.model import load as load_strategy
@@ -123,8 +124,11 @@ def learn(
         lived = run_all(jobs, workers, done)
     logs = [x.log for x in lived if x.log is not None and x.log.num_rows]
     log = pa.concat_tables(logs, promote_options="default")
-    model = train(log)
+    # the models learn from four accounts in five; the margin is chosen on the fifth
+    hold = held_out(log["loan_id"])
+    model = train(log.filter(pa.array(~hold)))
     model.trained_on |= {"worlds": worlds, "loans": loans, "days": days, "seed": seed}
+    model.trained_on["tuning"] = tune(model, log.filter(pa.array(hold)))
     model.save(out)
     return model, log
 
