@@ -217,13 +217,27 @@ def _fit(
     cats: list[int],
     objective: str,
     seed: int,
+    weight: NDArray[np.float64] | None = None,
 ) -> lgb.Booster:
     if x.shape[0] > MAX_ROWS:
         pick = np.random.default_rng(seed).choice(x.shape[0], MAX_ROWS, replace=False)
         x, y = x[pick], y[pick]
+        weight = None if weight is None else weight[pick]
     model = lgb.LGBMRegressor(objective=objective, random_state=seed, **PARAMS)
-    model.fit(x, y, categorical_feature=cats)
+    model.fit(x, y, sample_weight=weight, categorical_feature=cats)
     return model.booster_
+
+
+def _choices(taken: pa.Table) -> tuple[NDArray[np.bool_], NDArray[np.float64]]:
+    """Which decisions had a real choice (two or more compliant options: the treatment was the
+    policy's or the exploration's, not the gate's), and each one's inverse-propensity weight
+    (at most 20). A log without candidates (an analyst's) counts every decision, weighted 1."""
+    n = taken.num_rows
+    if "n_ok" not in taken.column_names or "propensity" not in taken.column_names:
+        return np.ones(n, bool), np.ones(n)
+    n_ok = pc.fill_null(pc.cast(taken["n_ok"], pa.int64()), 0).to_numpy(zero_copy_only=False)
+    p = pc.fill_null(pc.cast(taken["propensity"], pa.float64()), 1.0).to_numpy()
+    return n_ok >= 2, 1.0 / np.clip(p, 0.05, 1.0)
 
 
 def _by_bucket(complaints: NDArray[np.float64], bucket: NDArray[np.int64]) -> list[float]:
@@ -273,6 +287,11 @@ def train(log: pa.Table, *, seed: int = 7) -> Model:
         BUCKETS - 1,
     ).astype(np.int64)
     counts = {}
+    # the treatment models learn from decisions that had a choice, weighted by the inverse of
+    # the probability of what was taken: each model then sees the same population of
+    # decisions, not those its treatment happened to be given to (when only doing nothing was
+    # compliant, say under a promise, doing nothing was the gate's, not a choice)
+    chose, weight = _choices(taken)
     for k in sorted(set(treatment.tolist())):
         rows = treatment == k
         counts[k] = int(rows.sum())
@@ -280,9 +299,10 @@ def train(log: pa.Table, *, seed: int = 7) -> Model:
         model.complaint_by_contacts[k] = _by_bucket(complaints[rows], recent[rows])
         if k != "none" and k not in SCORED_CHANNELS:
             continue
+        rows = rows & chose
         if rows.sum() < MIN_ROWS:
             continue
-        booster = _fit(x[rows], share[rows], cats, "cross_entropy", seed)
+        booster = _fit(x[rows], share[rows], cats, "cross_entropy", seed, weight[rows])
         model.boosters[f"share_{k}"] = booster.model_to_string()
     model.trained_on = {"decisions": int(taken.num_rows), "by_treatment": counts}
     return model

@@ -89,3 +89,34 @@ def test_a_wrong_model_file_is_refused_naming_it(tmp_path: Path) -> None:
 def test_too_few_decisions_are_refused() -> None:
     with pytest.raises(ModelError, match="at least"):
         train(_log(50))
+
+
+def test_doing_nothing_the_gate_imposed_is_not_learned_as_a_choice() -> None:
+    """Decisions where only doing nothing was compliant (under a promise about to be kept, say)
+    pay far more often than the rest, for reasons the attributes do not show. Learned from as
+    if chosen, they would make every contact look harmful; the treatment models learn only
+    from decisions that had a choice, weighted by their probabilities."""
+    base = _log(8000, seed=5)
+    n = base.num_rows
+    rng = np.random.default_rng(11)
+    forced = rng.random(n) < 0.4
+    taken = np.where(forced, "none", np.asarray(base["taken"].to_pylist(), dtype=object))
+    due = np.asarray(base["x_total_due"].to_numpy())
+    # no treatment helps anyone in the decisions that had a choice; the forced ones all pay
+    paid = np.where(forced | (rng.random(n) < 0.1), due, 0)
+    chosen = np.asarray(taken, dtype=object)
+    log = (
+        base.set_column(base.schema.get_field_index("taken"), "taken", pa.array(chosen.tolist()))
+        .set_column(base.schema.get_field_index("paid_7d"), "paid_7d", pa.array(paid))
+        .append_column("n_ok", pa.array(np.where(forced, 1, 3)))
+    )
+    log = log.set_column(
+        log.schema.get_field_index("propensity"),
+        "propensity",
+        pa.array(np.where(forced, 1.0, 1 / 3)),
+    )
+    model = train(log)
+    scores = model.score(_log(2000, seed=9), prefix="x_")
+    test_due = np.asarray(_log(2000, seed=9)["x_total_due"].to_numpy(), dtype=float)
+    # an SMS neither helps nor harms: its uplift is its cost, give or take the noise
+    assert abs(float(np.median(scores["uplift_sms"] / test_due))) < 0.05
