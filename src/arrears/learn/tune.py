@@ -14,8 +14,10 @@ too, but a day's payments vary so much that its intervals say little. The reward
 decision: what the account paid of its arrears within 7 days, less the treatment's cost and
 its complaints at what a complaint costs.
 
-The margin with the highest estimate is kept. The model is *promoted* only when that
-estimate's lower bound beats the estimate of doing nothing, on decisions the models never saw;
+The margin kept is the largest whose estimate is inside the best estimate's interval: when
+the evidence cannot tell margins apart, the policy makes fewer contacts (a contact the estimate
+cannot show is worth making is not made). The model is *promoted* only when the kept margin's
+lower bound beats the estimate of doing nothing, on decisions the models never saw;
 ``arrears learn train`` says so, and says plainly when it is not.
 """
 
@@ -164,12 +166,15 @@ def tune(model: Model, log: pa.Table, *, seed: int = 7) -> dict[str, Any]:
         choice = choices(model.score(sub, prefix="x_", margin=margin), places)
         taken = np.array([places[c][i] for i, c in enumerate(choice)], dtype=object)
         table.append(_row(margin, judge(choice), float(np.mean(taken != NONE))))
+    # the largest margin (the fewest contacts) the held-out evidence cannot tell from the best:
+    # a contact the estimate cannot show is worth making is not made
     best = max(table, key=lambda r: r["value"])
-    model.margin = float(best["margin"])
+    chosen = max((r for r in table if r["value"] >= best["low"]), key=lambda r: r["margin"])
+    model.margin = float(chosen["margin"])
     return {
         "judged": data.n,
         "margin": model.margin,
-        "promoted": bool(best["low"] > base.value),
+        "promoted": bool(chosen["low"] > base.value),
         "nothing": _row(None, base, 0.0),
         "table": table,
     }

@@ -85,11 +85,14 @@ def test_a_real_effect_is_promoted_and_its_margin_contacts_only_those_it_helps()
     got = tune(model, _log(0.3))
     assert got["promoted"]
     assert got["margin"] == model.margin
-    best = max(got["table"], key=lambda r: r["value"])
+    best = next(r for r in got["table"] if r["margin"] == got["margin"])
     # contacting the half it helps is worth about 0.3 x 10,000 x 1/2 more a decision
     assert best["value"] - got["nothing"]["value"] == pytest.approx(1500, abs=400)
     assert 0.4 < best["contact_share"] < 0.6
     assert best["low"] <= best["value"] <= best["high"]
+    # every margin below the gain (30 yuan) contacts the same half; the largest is kept, and
+    # one above it, which contacts nobody, is not
+    assert got["margin"] == 1600.0
 
 
 def test_no_effect_is_not_promoted() -> None:
