@@ -13,7 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from arrears.compliance.rulebook import Rulebook
-from arrears.cycle import accounts, plan
+from arrears.cycle import accounts, capacity, plan
 from arrears.cycle.draws import draws
 from arrears.cycle.engines import DuckDB, Engine
 from arrears.cycle.snapshot import SCHEMAS, Snapshot
@@ -102,17 +102,30 @@ def make_plan(
         engine.table("accounts", base_in.cast(accounts.schema(strategy)))
     # computed once: every step of the strategy reads the same accounts
     engine.materialize_sql("collection_accounts", queries.accounts)
+    inputs = None
     if strategy.uses_models:
         features = engine.sql_to_arrow("SELECT * FROM collection_accounts", queries.accounts_schema)
         inputs = decision_inputs(features, strategy, snap.as_of, scorer)
         engine.table("decision_inputs_in", inputs)
         engine.materialize_sql("decision_inputs", "SELECT * FROM decision_inputs_in")
     planned = engine.sql_to_arrow(queries.plan, queries.plan_schema)
+    if inputs is not None and scorer is not None and strategy.chooses:
+        # the queue and pool places to the choices they add most for, once the plan has shown
+        # what the gate allows; the day planned again with the places withheld from the rest
+        reserved = capacity.reserve(_decisions(planned), inputs, strategy)
+        if reserved is not None:
+            engine.table("decision_inputs_in", reserved)
+            engine.materialize_sql("decision_inputs", "SELECT * FROM decision_inputs_in")
+            planned = engine.sql_to_arrow(queries.plan, queries.plan_schema)
     if sick.num_rows:
         sick = sick.sort_by("loan_id")
-    decisions = planned.select(["business_date", "loan_id", "stage", "segment", *DECISION_COLS])
+    decisions = _decisions(planned)
     acts = planned.filter(pc.not_equal(planned["channel"], NONE))
     return DayPlan(acts.select(PLAN_COLS), book, sick, decisions)
+
+
+def _decisions(planned: pa.Table) -> pa.Table:
+    return planned.select(["business_date", "loan_id", "stage", "segment", *DECISION_COLS])
 
 
 #: the plan's own columns (the rest of the plan query's output is the decision log's)
@@ -179,7 +192,11 @@ def decision_inputs(
     scores = scorer.score(features) if scorer is not None else {}
     for name in MODEL_SCORES:
         got = scores.get(name)
-        cols[name] = pa.nulls(n, pa.float64()) if got is None else pa.array(got, pa.float64())
+        cols[name] = (
+            pa.nulls(n, pa.float64())
+            if got is None
+            else pa.array(got, pa.float64(), from_pandas=True)  # NaN: no score
+        )
     return pa.table(cols)
 
 

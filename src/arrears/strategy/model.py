@@ -155,6 +155,11 @@ class StrategySpec(_Spec):
     #: exploration share by stage: that fraction of the stage's decisions is drawn at random
     #: among the step's compliant treatments (off by default; see docs/LEARNING.md)
     explore: dict[str, Annotated[float, Field(ge=0, le=MAX_EXPLORE)]] = {}
+    #: how a day's choices share the queues and pools, when they are scored: ``optimal`` (a
+    #: linear programme: the lanes go where they add most over each account's best option
+    #: without one), ``greedy`` (the same, best first by what a place adds), or ``priority``
+    #: (no reservation: each account takes its best option, and the queue's priority cuts)
+    allocation: Literal["optimal", "greedy", "priority"] = "optimal"
     treatments: dict[str, dict[str, list[StepSpec]]]
 
 
@@ -258,6 +263,8 @@ class Strategy:
     pools: dict[str, int]
     #: exploration share by stage (absent: none)
     explore: dict[str, float] = field(default_factory=dict)
+    #: how scored choices share the lanes (``StrategySpec.allocation``)
+    allocation: str = "optimal"
 
     @property
     def chooses(self) -> bool:
@@ -526,6 +533,7 @@ def _compile(spec: StrategySpec, text: str, check: _Checker) -> Strategy:
         queues={k: q.capacity for k, q in spec.queues.items()},
         pools={k: q.capacity for k, q in spec.pools.items()},
         explore={k: v for k, v in spec.explore.items() if v > 0},
+        allocation=spec.allocation,
     )
 
 

@@ -154,3 +154,52 @@ def test_bad_choices_and_exploration_are_refused_naming_the_field(text: str, fie
     with pytest.raises(StrategyError) as err:
         loads(text, "nba.yaml")
     assert any(field in p.field for p in err.value.problems), err.value.problems
+
+
+class _Callers:
+    """A call is worth more the more is owed; an SMS is worth a little to everyone."""
+
+    def score(self, features: pa.Table) -> dict[str, Any]:
+        due = features["total_due"].to_pylist()
+        return {
+            "uplift_agent_call": [200.0 + d / 100 for d in due],
+            "uplift_sms": [100.0] * len(due),
+            "uplift_robocall": [-1.0] * len(due),
+        }
+
+
+def _five_places(allocation: str) -> str:
+    """The choice's calls in a queue of their own with five places."""
+    text = _text(allocation, choice=CHOICE.replace("queue: late_calls", "queue: nba_calls"))
+    return text.replace(
+        "\nqueues:", "\nqueues:\n  nba_calls: {capacity: 5, label: {zh-CN: 测试, en: Test}}", 1
+    )
+
+
+@pytest.mark.parametrize("allocation", ["optimal", "greedy"])
+def test_the_queue_places_go_where_they_add_most(allocation: str) -> None:
+    """Five places in the calls queue: the optimiser gives them to the five accounts a call
+    adds most for over their SMS; the others send their SMS instead of waiting to be cut."""
+    strategy = loads(_five_places(f"allocation: {allocation}"), "nba.yaml")
+    choices = [r for r in _log(strategy, _plan(strategy, _Callers())) if r["decision"] == "nba"]
+    called = {r["loan_id"] for r in choices if r["taken"] == "agent_call"}
+
+    def gain(r: dict[str, Any]) -> float:  # a call over the account's best other option
+        return 200 + r["x_total_due"] / 100 - (100 if "sms" in r["candidates"] else 0)
+
+    could = [r for r in choices if "agent_call" in r["candidates"].split(",")]
+    assert len(could) > 5, "more accounts could be called than there are places"
+    top = sorted(could, key=gain, reverse=True)[:5]
+    assert called == {r["loan_id"] for r in top}
+    rest = [r for r in choices if r["taken"] != "agent_call" and "sms" in r["candidates"]]
+    assert rest and all(r["taken"] == "sms" for r in rest)
+
+
+def test_without_reservation_the_queue_cuts_by_priority() -> None:
+    strategy = loads(_five_places("allocation: priority"), "nba.yaml")
+    day = _plan(strategy, _Callers())
+    choices = [r for r in _log(strategy, day) if r["decision"] == "nba"]
+    # every account that could be called chose the call; the queue kept five, cut the rest
+    assert len([r for r in choices if r["taken"] == "agent_call"]) > 5
+    calls = [a for a in day.plan.to_pylist() if a["step_id"] == "nba.agent_call"]
+    assert sum(a["status"] == "cut" for a in calls) == len(calls) - 5

@@ -7,7 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from arrears.learn.allocate import NONE, greedy
+from arrears.cycle.capacity import NONE, greedy
 
 # treatments: 0 SMS (free), 1 agent call (10 minutes of lane 0), 2 visit (one of lane 1)
 LANE = [-1, 0, 1]
@@ -60,7 +60,7 @@ def test_shapes_are_checked() -> None:
 
 
 def test_the_optimiser_is_never_worse_than_greedy_and_beats_it_where_greedy_errs() -> None:
-    from arrears.learn.allocate import optimal
+    from arrears.cycle.capacity import optimal
 
     # one call (10 minutes) and one visit: greedy ranks by value per unit across lanes, so
     # account 0 takes the visit (60 a visit) and account 1, who can only be visited, gets

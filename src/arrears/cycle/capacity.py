@@ -3,11 +3,18 @@ worth most net of its cost and complaint risk, while the people's treatments fit
 (agent minutes per queue and time slot, visits per field team, agency pool places). Compliance
 is not decided here: a treatment the gate refuses is never offered (``allowed`` false).
 
-This module holds the greedy baseline the optimiser is reported beside ("uplift per minute"):
-each account's best treatment that uses no capacity (SMS, push, email, letters, automated
-calls) is its fallback; a lane's treatment is taken, best first by what it adds over the
-fallback per unit of capacity, while the lane has room; the rest keep their fallback (if it is
-worth anything).
+The optimiser (:func:`optimal`) is a linear programme solved by HiGHS. Beside it, the greedy
+baseline ("uplift per minute", :func:`greedy`): each account's best treatment that uses no
+capacity (SMS, push, email, letters, automated calls) is its fallback; a lane's treatment is
+taken, best first by what it adds over the fallback per unit of capacity, while the lane has
+room; the rest keep their fallback (if it is worth anything).
+
+The cycle uses them once its plan has shown what the gate allows (:func:`reserve`, from
+:func:`arrears.cycle.run.make_plan`): a strategy whose choices are scored gives its queue and
+pool places to the accounts they add most for over their best option without a place
+(``allocation: optimal``, the default, or ``greedy``), and plans the day again with the places
+withheld from the rest, who then take their best other option instead of waiting for the
+queue to cut them. When no lane was oversubscribed the first plan stands.
 """
 
 from __future__ import annotations
@@ -15,7 +22,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 from numpy.typing import ArrayLike, NDArray
+
+from arrears.cycle.decisions import log_rows
+from arrears.strategy.model import Strategy
 
 NONE = -1  # an account left untreated today
 
@@ -163,3 +175,82 @@ def optimal(
         chosen = np.where((chosen == NONE) & (top > 0), best, chosen)
     picked = chosen != NONE
     return Allocation(chosen, float(np.sum(v[np.nonzero(picked)[0], chosen[picked]])), left)
+
+
+def reserve(decisions: pa.Table, inputs: pa.Table, strategy: Strategy) -> pa.Table | None:
+    """The day's queue and pool places given to the scored choices they add most for, by
+    ``strategy.allocation`` (:func:`optimal` or :func:`greedy`), once the plan has shown which
+    options the gate allows: ``decisions`` the plan's (``DayPlan.decisions``), ``inputs`` its
+    model scores (:func:`arrears.cycle.run.decision_inputs`). Each choice's options are its
+    compliant ones with an uplift; an option that needs a place the allocation did not give
+    the account loses its score (the choice then passes over it, as over any unscored option).
+    Returns the inputs with the places withheld, or None when the plan already took what the
+    allocation gives (no lane was oversubscribed)."""
+    if strategy.allocation == "priority" or decisions.num_rows == 0:
+        return None
+    names = {**strategy.queues, **strategy.pools}
+    lanes = sorted(names)
+    cols = _columns(strategy, inputs, lanes)
+    if not any(c[2] >= 0 for c in cols):
+        return None
+    log = log_rows(decisions, strategy)
+    chosen_rows = pc.is_in(log["decision"], pa.array(sorted({c[0] for c in cols})))
+    log = log.filter(pc.and_(chosen_rows, pc.is_valid(log["taken"])))
+    if log.num_rows == 0:
+        return None
+    row_of = {loan: i for i, loan in enumerate(inputs["loan_id"].to_pylist())}
+    at = np.array([row_of[x] for x in log["loan_id"].to_pylist()], np.int64)
+    decision = np.array(log["decision"].to_pylist(), dtype=object)
+    offered = [set(str(c).split(",")) for c in log["candidates"].to_pylist()]
+    taken = np.array(log["taken"].to_pylist(), dtype=object)
+    value = np.zeros((log.num_rows, len(cols)))
+    allowed = np.zeros(value.shape, bool)
+    uplift = {
+        c: pc.fill_null(inputs[f"uplift_{c}"], np.nan).to_numpy(zero_copy_only=False)[at]
+        for c in {c[1] for c in cols}
+    }
+    for k, (group, channel, _) in enumerate(cols):
+        ok = (decision == group) & np.array([channel in o for o in offered], bool)
+        allowed[:, k] = ok & ~np.isnan(uplift[channel])
+        value[:, k] = np.where(allowed[:, k], uplift[channel], 0.0)
+    lane = np.array([c[2] for c in cols], np.int64)
+    use = np.where(lane >= 0, 1.0, 0.0)
+    capacity = np.array([float(names[x]) for x in lanes])
+    solve = optimal if strategy.allocation == "optimal" else greedy
+    chosen = solve(value, allowed, lane, use, capacity).chosen
+    withheld: dict[str, set[int]] = {}
+    changed = False
+    for k, (group, channel, ln) in enumerate(cols):
+        if ln < 0:
+            continue
+        mine = decision == group
+        given = mine & (chosen == k)
+        changed = changed or bool(np.any(given != (mine & (taken == channel))))
+        withheld.setdefault(channel, set()).update(at[mine & ~given].tolist())
+    return _withhold(inputs, withheld) if changed else None
+
+
+def _columns(strategy: Strategy, inputs: pa.Table, lanes: list[str]) -> list[tuple[str, str, int]]:
+    """Each scored choice option: (the choice, the channel, its lane's place in ``lanes`` or
+    -1 when it needs none)."""
+    cols: list[tuple[str, str, int]] = []
+    for s in strategy.steps:
+        if s.group is None or f"uplift_{s.channel}" not in inputs.column_names:
+            continue
+        place = s.queue or s.pool
+        col = (s.group, s.channel, lanes.index(place) if place in lanes else -1)
+        if col not in cols:
+            cols.append(col)
+    return cols
+
+
+def _withhold(inputs: pa.Table, withheld: dict[str, set[int]]) -> pa.Table:
+    """``inputs`` with each channel's uplift null in the rows given."""
+    out = inputs
+    for channel, rows in withheld.items():
+        name = f"uplift_{channel}"
+        keep = np.ones(inputs.num_rows, bool)
+        keep[sorted(rows)] = False
+        col = pc.if_else(pa.array(keep), inputs[name], pa.scalar(None, pa.float64()))
+        out = out.set_column(out.schema.get_field_index(name), name, col)
+    return out
