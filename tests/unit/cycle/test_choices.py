@@ -36,11 +36,11 @@ def _text(explore: str = "", choice: str = CHOICE) -> str:
     return text.replace("\ntreatments:\n", f"\n{explore}\ntreatments:\n")
 
 
-def _plan(strategy: Strategy, scorer: Any = None, seed: int = 5) -> DayPlan:
+def _plan(strategy: Strategy, scorer: Any = None, seed: int = 5, loans: int = 3000) -> DayPlan:
     engine = DuckDB()
     try:
         return make_plan(
-            snapshot(seed, 3000, AS_OF), strategy, engine, buckets=DEFAULT_BUCKETS, scorer=scorer
+            snapshot(seed, loans, AS_OF), strategy, engine, buckets=DEFAULT_BUCKETS, scorer=scorer
         )
     finally:
         engine.close()
@@ -181,7 +181,8 @@ def test_the_queue_places_go_where_they_add_most(allocation: str) -> None:
     """Five places in the calls queue: the optimiser gives them to the five accounts a call
     adds most for over their SMS; the others send their SMS instead of waiting to be cut."""
     strategy = loads(_five_places(f"allocation: {allocation}"), "nba.yaml")
-    choices = [r for r in _log(strategy, _plan(strategy, _Callers())) if r["decision"] == "nba"]
+    day = _plan(strategy, _Callers(), loans=1000)
+    choices = [r for r in _log(strategy, day) if r["decision"] == "nba"]
     called = {r["loan_id"] for r in choices if r["taken"] == "agent_call"}
 
     def gain(r: dict[str, Any]) -> float:  # a call over the account's best other option
@@ -197,7 +198,7 @@ def test_the_queue_places_go_where_they_add_most(allocation: str) -> None:
 
 def test_without_reservation_the_queue_cuts_by_priority() -> None:
     strategy = loads(_five_places("allocation: priority"), "nba.yaml")
-    day = _plan(strategy, _Callers())
+    day = _plan(strategy, _Callers(), loans=1000)
     choices = [r for r in _log(strategy, day) if r["decision"] == "nba"]
     # every account that could be called chose the call; the queue kept five, cut the rest
     assert len([r for r in choices if r["taken"] == "agent_call"]) > 5
