@@ -155,3 +155,30 @@ def test_champion_and_challenger_run_side_by_side_with_the_model(
     figures = {r["arm"] for r in experiment_results(app, START, START)}
     assert {"champion", "learned"} <= figures
     app.engine.dispose()
+
+
+def test_the_dry_run_scores_the_choices_with_the_loaded_model(book: Path, tmp_path: Path) -> None:
+    """The console's dry run (a plan diff) plans a learned strategy with the model the process
+    loaded (ARREARS_MODEL_FILE): without one every choice does nothing."""
+    import shutil
+
+    from arrears.bootstrap import bootstrap
+    from arrears.learn.models import train
+    from arrears.learn.simulator import _settings
+    from arrears.service.daily.plans import diff_plans
+    from tests.unit.learn.test_models import _log
+
+    db = tmp_path / "dry.db"
+    shutil.copyfile(book, db)
+    app = bootstrap(_settings(db, tmp_path))
+
+    def early(kind: str) -> int:
+        got = diff_plans(app, START, candidate="learned", current="default")
+        return sum(
+            r["candidate"] for r in got.rows if r["stage"] == "early" and r["channel"] == kind
+        )
+
+    assert early("sms") == 0  # no model: the first option listed, doing nothing
+    app.scorer = train(_log(3000))
+    assert early("sms") > 0
+    app.engine.dispose()

@@ -52,10 +52,10 @@ def _app() -> App:
 
     a = bootstrap()
     if a.settings.model_file is not None:  # the learned model, for strategies that score
-        from arrears.learn.models import ModelError, load
+        from arrears.learn.models import ModelError, attach
 
         try:
-            a.scorer = load(a.settings.model_file)
+            attach(a)
         except ModelError as exc:
             _fail(f"ARREARS_MODEL_FILE: {exc}")
     return a

@@ -203,6 +203,13 @@ def load(path: Path) -> Model:
     )
 
 
+def attach(app: Any) -> None:
+    """Load the model the settings name (``ARREARS_MODEL_FILE``) as ``app``'s scorer: what the
+    cycle and the console's dry runs score the choices with. Raises :class:`ModelError`."""
+    if app.settings.model_file is not None:
+        app.scorer = load(app.settings.model_file)
+
+
 def _vocab(log: pa.Table) -> dict[str, list[str]]:
     out = {}
     for name in CATEGORICAL:

@@ -82,8 +82,10 @@ def from_env() -> FastAPI:
     arrears.web.app:from_env --workers N`` (each worker process builds its own)."""
     from arrears.bootstrap import bootstrap
     from arrears.channels.profiles import HttpSmsProfile, read
+    from arrears.learn.models import attach
 
     app = bootstrap()
+    attach(app)  # the learned model (ARREARS_MODEL_FILE), for the dry runs' choices
     sms = read(app.settings.providers_file).sms
     mapping = sms.receipt if isinstance(sms, HttpSmsProfile) else None
     return create_app(app, app.settings.webhook_secret, mapping, warm=True)

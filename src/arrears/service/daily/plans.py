@@ -79,8 +79,13 @@ def diff_plans(
     computed = accounts.delinquency_of(snap, bands.buckets)
     eng = engines.connect(name)
     try:
-        a = make_plan(snap, old, eng, buckets=bands.buckets, computed=computed).plan
-        b = make_plan(snap, new, eng, buckets=bands.buckets, computed=computed).plan
+        # with the learned model when one is loaded: a strategy's choices are the model's
+        a = make_plan(
+            snap, old, eng, buckets=bands.buckets, computed=computed, scorer=app.scorer
+        ).plan
+        b = make_plan(
+            snap, new, eng, buckets=bands.buckets, computed=computed, scorer=app.scorer
+        ).plan
     finally:
         eng.close()
 
