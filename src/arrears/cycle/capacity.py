@@ -14,7 +14,8 @@ The cycle uses them once its plan has shown what the gate allows (:func:`reserve
 pool places to the accounts they add most for over their best option without a place
 (``allocation: optimal``, the default, or ``greedy``), and plans the day again with the places
 withheld from the rest, who then take their best other option instead of waiting for the
-queue to cut them. When no lane was oversubscribed the first plan stands.
+queue to cut them. What fixed steps and explored draws put in a lane comes off its places
+first. When the first plan already took what the allocation gives, it stands.
 """
 
 from __future__ import annotations
@@ -177,57 +178,83 @@ def optimal(
     return Allocation(chosen, float(np.sum(v[np.nonzero(picked)[0], chosen[picked]])), left)
 
 
-def reserve(decisions: pa.Table, inputs: pa.Table, strategy: Strategy) -> pa.Table | None:
+def reserve(planned: pa.Table, inputs: pa.Table, strategy: Strategy) -> pa.Table | None:
     """The day's queue and pool places given to the scored choices they add most for, by
-    ``strategy.allocation`` (:func:`optimal` or :func:`greedy`), once the plan has shown which
-    options the gate allows: ``decisions`` the plan's (``DayPlan.decisions``), ``inputs`` its
-    model scores (:func:`arrears.cycle.run.decision_inputs`). Each choice's options are its
-    compliant ones with an uplift; an option that needs a place the allocation did not give
-    the account loses its score (the choice then passes over it, as over any unscored option).
-    Returns the inputs with the places withheld, or None when the plan already took what the
-    allocation gives (no lane was oversubscribed)."""
-    if strategy.allocation == "priority" or decisions.num_rows == 0:
+    ``strategy.allocation`` (:func:`optimal` or :func:`greedy`), once a first plan has shown
+    which options the gate allows: ``planned`` the plan query's rows (actions and decisions),
+    ``inputs`` its model scores (:func:`arrears.cycle.run.decision_inputs`).
+
+    The places go to the policy's choices only: what fixed steps and explored draws put in a
+    lane (planned or cut) is taken off its capacity first, and an explored decision keeps its
+    draw. Each choice's options are its compliant ones with an uplift; an option that needs a
+    place its decision was not given is withheld from that decision (the ``withheld`` input:
+    the choice then passes over it, as over an unscored option; nothing else reads it).
+    Returns the inputs with the places withheld, or None when the first plan already took what
+    the allocation gives."""
+    if strategy.allocation == "priority" or planned.num_rows == 0:
         return None
     names = {**strategy.queues, **strategy.pools}
     lanes = sorted(names)
     cols = _columns(strategy, inputs, lanes)
     if not any(c[2] >= 0 for c in cols):
         return None
-    log = log_rows(decisions, strategy)
-    chosen_rows = pc.is_in(log["decision"], pa.array(sorted({c[0] for c in cols})))
-    log = log.filter(pc.and_(chosen_rows, pc.is_valid(log["taken"])))
-    if log.num_rows == 0:
+    log = log_rows(planned, strategy)
+    group = np.array(log["decision"].to_pylist(), dtype=object)
+    explored = np.asarray(log["explored"].to_numpy(zero_copy_only=False), dtype=bool)
+    taken = np.array(log["taken"].to_pylist(), dtype=object)
+    decided = np.array([x is not None for x in taken], bool)
+    policy = np.isin(group, list({c[0] for c in cols})) & ~explored & decided
+    capacity = _room(planned, policy, lanes, names)
+    rows = np.flatnonzero(policy)
+    if rows.size == 0:
         return None
     row_of = {loan: i for i, loan in enumerate(inputs["loan_id"].to_pylist())}
-    at = np.array([row_of[x] for x in log["loan_id"].to_pylist()], np.int64)
-    decision = np.array(log["decision"].to_pylist(), dtype=object)
+    loans = np.array(log["loan_id"].to_pylist(), dtype=object)[rows]
+    at = np.array([row_of[x] for x in loans], np.int64)
     offered = [set(str(c).split(",")) for c in log["candidates"].to_pylist()]
-    taken = np.array(log["taken"].to_pylist(), dtype=object)
-    value = np.zeros((log.num_rows, len(cols)))
+    value = np.zeros((rows.size, len(cols)))
     allowed = np.zeros(value.shape, bool)
-    uplift = {
-        c: pc.fill_null(inputs[f"uplift_{c}"], np.nan).to_numpy(zero_copy_only=False)[at]
-        for c in {c[1] for c in cols}
-    }
-    for k, (group, channel, _) in enumerate(cols):
-        ok = (decision == group) & np.array([channel in o for o in offered], bool)
-        allowed[:, k] = ok & ~np.isnan(uplift[channel])
-        value[:, k] = np.where(allowed[:, k], uplift[channel], 0.0)
+    for k, (g, channel, _) in enumerate(cols):
+        uplift = pc.fill_null(inputs[f"uplift_{channel}"], np.nan)
+        score = uplift.to_numpy(zero_copy_only=False)[at]
+        here = (group[rows] == g) & np.array([channel in offered[r] for r in rows], bool)
+        allowed[:, k] = here & ~np.isnan(score)
+        value[:, k] = np.where(allowed[:, k], score, 0.0)
     lane = np.array([c[2] for c in cols], np.int64)
     use = np.where(lane >= 0, 1.0, 0.0)
-    capacity = np.array([float(names[x]) for x in lanes])
     solve = optimal if strategy.allocation == "optimal" else greedy
     chosen = solve(value, allowed, lane, use, capacity).chosen
-    withheld: dict[str, set[int]] = {}
+    withheld: dict[int, list[str]] = {}
     changed = False
-    for k, (group, channel, ln) in enumerate(cols):
+    for k, (g, channel, ln) in enumerate(cols):
         if ln < 0:
             continue
-        mine = decision == group
+        mine = group[rows] == g
         given = mine & (chosen == k)
-        changed = changed or bool(np.any(given != (mine & (taken == channel))))
-        withheld.setdefault(channel, set()).update(at[mine & ~given].tolist())
-    return _withhold(inputs, withheld) if changed else None
+        changed = changed or bool(np.any(given != (mine & (taken[rows] == channel))))
+        for i in at[mine & ~given]:
+            withheld.setdefault(int(i), []).append(f"{g}.{channel}")
+    if not changed:
+        return None
+    text: list[str | None] = [None] * inputs.num_rows
+    for i, ids in withheld.items():
+        text[i] = "," + ",".join(ids) + ","
+    at_col = inputs.schema.get_field_index("withheld")
+    return inputs.set_column(at_col, "withheld", pa.array(text, pa.string()))
+
+
+def _room(
+    planned: pa.Table, policy: NDArray[np.bool_], lanes: list[str], names: dict[str, int]
+) -> NDArray[np.float64]:
+    """Each lane's places less what the plan put in it other than the policy's choices
+    (fixed steps, explored draws: planned or cut), never below none."""
+    lane = pc.coalesce(planned["queue"], planned["pool"]).to_pylist()
+    status = planned["status"].to_pylist()
+    used = dict.fromkeys(lanes, 0)
+    for i, name in enumerate(lane):
+        if name in used and not policy[i] and status[i] in ("planned", "cut"):
+            used[name] += 1
+    return np.array([max(float(names[x] - used[x]), 0.0) for x in lanes])
 
 
 def _columns(strategy: Strategy, inputs: pa.Table, lanes: list[str]) -> list[tuple[str, str, int]]:
@@ -242,15 +269,3 @@ def _columns(strategy: Strategy, inputs: pa.Table, lanes: list[str]) -> list[tup
         if col not in cols:
             cols.append(col)
     return cols
-
-
-def _withhold(inputs: pa.Table, withheld: dict[str, set[int]]) -> pa.Table:
-    """``inputs`` with each channel's uplift null in the rows given."""
-    out = inputs
-    for channel, rows in withheld.items():
-        name = f"uplift_{channel}"
-        keep = np.ones(inputs.num_rows, bool)
-        keep[sorted(rows)] = False
-        col = pc.if_else(pa.array(keep), inputs[name], pa.scalar(None, pa.float64()))
-        out = out.set_column(out.schema.get_field_index(name), name, col)
-    return out

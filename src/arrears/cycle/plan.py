@@ -326,6 +326,10 @@ def _step_rows(t: ir.Table, strategy: Strategy, step: Step, as_of: date) -> ir.T
         score = _lit(None, "float64")
     elif step.channel in SCORED_CHANNELS and f"uplift_{step.channel}" in rows.columns:
         score = rows[f"uplift_{step.channel}"]
+        if step.group is not None and "withheld" in rows.columns:
+            # the option's place went to another account: the policy passes over it
+            gone = rows.withheld.fill_null("").contains(f",{step.id},")
+            score = ibis.ifelse(gone, _lit(None, "float64"), score)
     else:
         score = _lit(None, "float64")
     return rows.mutate(
@@ -438,6 +442,9 @@ INPUTS = {
     "u_explore": "float64",
     "u_pick": "float64",
     **dict.fromkeys(MODEL_SCORES, "float64"),
+    # the choice options whose queue or pool place went to others (``,<step id>,...,``:
+    # :func:`arrears.cycle.capacity.reserve`); null when none was withheld
+    "withheld": "string",
 }
 
 

@@ -112,7 +112,7 @@ def make_plan(
     if inputs is not None and scorer is not None and strategy.chooses:
         # the queue and pool places to the choices they add most for, once the plan has shown
         # what the gate allows; the day planned again with the places withheld from the rest
-        reserved = capacity.reserve(_decisions(planned), inputs, strategy)
+        reserved = capacity.reserve(planned, inputs, strategy)
         if reserved is not None:
             engine.table("decision_inputs_in", reserved)
             engine.materialize_sql("decision_inputs", "SELECT * FROM decision_inputs_in")
@@ -197,6 +197,7 @@ def decision_inputs(
             if got is None
             else pa.array(got, pa.float64(), from_pandas=True)  # NaN: no score
         )
+    cols["withheld"] = pa.nulls(n, pa.string())
     return pa.table(cols)
 
 

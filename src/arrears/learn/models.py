@@ -203,6 +203,15 @@ def load(path: Path) -> Model:
     )
 
 
+def made(log: pa.Table) -> pa.Table:
+    """The decisions that took a treatment and carried it out: a compliant option taken, and
+    not cut by its queue's capacity (a cut call was never made: its outcome is not a call's)."""
+    taken = log.filter(pc.is_valid(log["taken"]))
+    if "status" in taken.column_names:
+        taken = taken.filter(pc.not_equal(pc.fill_null(taken["status"], ""), "cut"))
+    return taken
+
+
 def attach(app: Any) -> None:
     """Load the model the settings name (``ARREARS_MODEL_FILE``) as ``app``'s scorer: what the
     cycle and the console's dry runs score the choices with. Raises :class:`ModelError`."""
@@ -261,7 +270,7 @@ def _by_bucket(complaints: NDArray[np.float64], bucket: NDArray[np.int64]) -> li
 def train(log: pa.Table, *, seed: int = 7) -> Model:
     """The models from a decision log with outcomes. Only decisions that took a treatment
     (compliant ones) are learned from."""
-    taken = log.filter(pc.is_valid(log["taken"]))
+    taken = made(log)
     if taken.num_rows < MIN_ROWS:
         raise ModelError(f"the log has {taken.num_rows} decisions taken; at least {MIN_ROWS}")
     model = Model(vocab=_vocab(taken), boosters={}, calibration={}, complaint_rate={})

@@ -31,7 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from arrears.learn.models import COMPLAINT_COST, Model
+from arrears.learn.models import COMPLAINT_COST, Model, made
 from arrears.learn.ope import Estimate, Log, estimate
 from arrears.learn.simulator import COST
 from arrears.strategy.model import NONE
@@ -93,7 +93,7 @@ def choices(
     n = places[0].shape[0] if places else 0
     table = np.full((n, len(places)), -np.inf)
     for k, col in enumerate(places):
-        value = np.full(n, -np.inf)
+        value = np.full(n, -1e18)  # unscored: last, ties to the first listed, as the cycle
         value[col == NONE] = 0.0
         for name, uplift in scores.items():
             if name.startswith("uplift_"):
@@ -136,7 +136,7 @@ def tune(model: Model, log: pa.Table, *, seed: int = 7) -> dict[str, Any]:
     it, and return what was measured: each margin's estimate, doing nothing's, the chosen
     margin and whether it was promoted."""
     judged = log.filter(pc.greater_equal(log["n_ok"], 2))
-    judged = judged.filter(pc.is_valid(judged["taken"]))
+    judged = made(judged)
     if judged.num_rows > MAX_JUDGED:
         pick = np.sort(np.random.default_rng(seed).choice(judged.num_rows, MAX_JUDGED, False))
         judged = judged.take(pa.array(pick))

@@ -82,10 +82,13 @@ def from_env() -> FastAPI:
     arrears.web.app:from_env --workers N`` (each worker process builds its own)."""
     from arrears.bootstrap import bootstrap
     from arrears.channels.profiles import HttpSmsProfile, read
-    from arrears.learn.models import attach
+    from arrears.learn.models import ModelError, attach
 
     app = bootstrap()
-    attach(app)  # the learned model (ARREARS_MODEL_FILE), for the dry runs' choices
+    try:
+        attach(app)  # the learned model (ARREARS_MODEL_FILE), for the dry runs' choices
+    except ModelError as exc:  # said plainly, naming the setting and the file
+        raise SystemExit(f"ARREARS_MODEL_FILE: {exc}") from exc
     sms = read(app.settings.providers_file).sms
     mapping = sms.receipt if isinstance(sms, HttpSmsProfile) else None
     return create_app(app, app.settings.webhook_secret, mapping, warm=True)

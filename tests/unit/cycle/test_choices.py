@@ -204,3 +204,45 @@ def test_without_reservation_the_queue_cuts_by_priority() -> None:
     assert len([r for r in choices if r["taken"] == "agent_call"]) > 5
     calls = [a for a in day.plan.to_pylist() if a["step_id"] == "nba.agent_call"]
     assert sum(a["status"] == "cut" for a in calls) == len(calls) - 5
+
+
+def test_explored_decisions_keep_their_draw_and_their_places_count() -> None:
+    """With exploration, an explored decision keeps what it drew (its logged probability
+    stays right), and the calls it drew take their places before the policy's."""
+    five = _five_places("allocation: optimal\nexplore: {late: 0.3}")
+    plain = _five_places("allocation: priority\nexplore: {late: 0.3}")
+    got = {}
+    for name, text in (("optimal", five), ("priority", plain)):
+        strategy = loads(text, "nba.yaml")
+        day = _plan(strategy, _Callers(), loans=1000)
+        got[name] = (day, [r for r in _log(strategy, day) if r["decision"] == "nba"])
+    day, choices = got["optimal"]
+    explored = {r["loan_id"]: r["taken"] for r in choices if r["explored"]}
+    assert explored == {r["loan_id"]: r["taken"] for r in got["priority"][1] if r["explored"]}
+    drawn = sum(t == "agent_call" for t in explored.values())
+    policy = [r for r in choices if not r["explored"] and r["taken"] == "agent_call"]
+    assert drawn and len(policy) == max(0, 5 - drawn)
+    calls = [a for a in day.plan.to_pylist() if a["step_id"] == "nba.agent_call"]
+    assert sum(a["status"] == "cut" for a in calls) == max(0, drawn - 5)
+
+
+def test_places_a_fixed_step_takes_are_not_given_twice() -> None:
+    """The choice's calls share the late calls queue with the default's fixed calls: the
+    places the fixed calls take come off first, and no call the policy chose is cut."""
+    text = _text("allocation: optimal").replace(
+        "late_calls: {capacity: 1000", "late_calls: {capacity: 40"
+    )
+    strategy = loads(text, "nba.yaml")
+    day = _plan(strategy, _Callers(), loans=1000)
+    plan = day.plan.to_pylist()
+    fixed = [a for a in plan if a.get("queue") == "late_calls" and a["step_id"] != "nba.agent_call"]
+    taking = sum(a["status"] in ("planned", "cut") for a in fixed)
+    assert 0 < taking < 40, "the test needs the fixed calls to leave some places"
+    chose = [a for a in plan if a["step_id"] == "nba.agent_call"]
+    could = [
+        r
+        for r in _log(strategy, day)
+        if r["decision"] == "nba" and "agent_call" in r["candidates"].split(",")
+    ]
+    assert len(chose) == min(40 - taking, len(could))
+    assert not [a for a in chose if a["status"] == "cut"]

@@ -25,16 +25,17 @@ def test_held_out_splits_by_account_the_same_way_every_time() -> None:
 
 def test_choices_follow_the_cycles_rule() -> None:
     places = [
-        np.array(["none", "none", "sms", "none"], dtype=object),
-        np.array(["sms", "sms", "none", "agent_call"], dtype=object),
-        np.array(["agent_call", None, None, None], dtype=object),
+        np.array(["none", "none", "sms", "none", "letter", "letter"], dtype=object),
+        np.array(["sms", "sms", "none", "agent_call", "none", "robocall"], dtype=object),
+        np.array(["agent_call", None, None, None, None, None], dtype=object),
     ]
     scores = {
-        "uplift_sms": np.array([5.0, -1.0, 0.0, 3.0]),
-        "uplift_agent_call": np.array([10.0, 99.0, 99.0, np.nan]),
+        "uplift_sms": np.array([5.0, -1.0, 0.0, 3.0, 0.0, 0.0]),
+        "uplift_agent_call": np.array([10.0, 99.0, 99.0, np.nan, 0.0, 0.0]),
     }
-    # highest wins; doing nothing is 0; a tie goes to the first listed; unscored ranks last
-    assert choices(scores, places).tolist() == [2, 0, 0, 0]
+    # highest wins; doing nothing is 0; a tie goes to the first listed; an option without a
+    # score (letter, robocall here) ranks last, and two of them tie to the first listed
+    assert choices(scores, places).tolist() == [2, 0, 0, 0, 1, 0]
 
 
 def _log(effect: float, n: int = 6000, seed: int = 3) -> pa.Table:
@@ -111,3 +112,11 @@ def test_rewards_are_paid_less_cost_and_complaints() -> None:
         }
     )
     assert rewards(log).tolist() == [995.0, 200 - 400 - 50_000, 0.0]
+
+
+def test_a_cut_call_is_not_judged_as_a_call() -> None:
+    """Decisions whose call the queue cut never made the call: they are left out."""
+    log = _log(0.3)
+    status = np.where(np.arange(log.num_rows) % 4 == 0, "cut", "planned")
+    got = tune(_Truth(0.3), log.append_column("status", pa.array(status.tolist())))
+    assert got["judged"] == log.num_rows - int((status == "cut").sum())
