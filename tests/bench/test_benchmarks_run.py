@@ -257,9 +257,11 @@ def test_learn(tmp_path: Path) -> None:
 
 
 def test_learn_step_failing_fails_the_benchmark(tmp_path: Path) -> None:
-    proc, results = bench("learn", tmp_path, BENCH_BREAK="evaluate")
-    failed(proc, results, "evaluate", "arrears learn evaluate", "broken on purpose")
-    assert "learn train" in proc.stdout  # the training ran before
+    # the second step breaks (the first has run), so the figures the first made are not written
+    proc, results = bench("learn", tmp_path, BENCH_BREAK="training")
+    failed(proc, results, "training", "child.py", "broken on purpose")
+    assert "scoring" in proc.stdout  # the scoring ran before
+    assert "learn train" not in proc.stdout  # and nothing after
 
 
 # ------------------------------------------------------------------------------------------
