@@ -58,7 +58,9 @@ class Book:
         self.kept = col("promise_kept")
         self.annoyance = col("complaint_per_extra_contact")
         self.fatigue = col("reminder_fatigue")
-        self.reachable = col("reachable").astype(bool)
+        # which borrowers can be reached at all: the type's share, drawn once with the seed
+        draw = np.random.default_rng([world.seed, 0x4EAC]).random(self.kinds.shape[0])
+        self.reachable = draw < col("reachable")
 
     @property
     def n(self) -> int:

@@ -61,8 +61,9 @@ class Effects(_Spec):
     #: habituation: each reminder in the six days before keeps this share of a reminder's lift
     #: (1.0: none; 0.5: the second reminder of a week lifts half as much above 1)
     reminder_fatigue: Share = 1.0
-    #: reached at all on the phone (0: until new contact data comes)
-    reachable: bool = True
+    #: the share of the type's borrowers reached at all on the phone (false or 0: none, until
+    #: new contact data comes; true or 1: all; 0.6: six in ten, drawn with the world's seed)
+    reachable: Share = 1.0
 
 
 #: the defaults, before a world's draw (docs/LEARNING.md gives the sources and the assumptions)

@@ -105,3 +105,21 @@ def test_a_week_of_contacts_annoys_and_reminders_wear_off() -> None:
     quiet = respond(book, np.random.default_rng(14), reminders=np.zeros(N), calls=np.zeros(N),
                     recent_contacts=np.full(N, 5))  # fmt: skip
     assert not quiet.complained.any()
+
+
+def test_a_share_of_a_type_can_be_reached() -> None:
+    """``reachable`` may be a share: that many of the type's borrowers answer at all (true and
+    false are all and none)."""
+
+    def world(reach: object) -> World:
+        return World.model_validate(
+            {"name": "w", "seed": 3, "type_mix": {"forgets": 1.0},
+             "effects": {"forgets": {"daily_hazard": 0.0, "reachable": reach}}}
+        )  # fmt: skip
+
+    for reach, share in ((True, 1.0), (False, 0.0), (0.6, 0.6)):
+        book = Book(world(reach), ["forgets"] * 5000)
+        assert float(np.mean(book.reachable)) == pytest.approx(share, abs=0.03)
+    book = Book(world(0.6), ["forgets"] * 5000)
+    got = respond(book, np.random.default_rng(1), reminders=np.zeros(5000), calls=np.full(5000, 9))
+    assert not np.any(got.reached & ~book.reachable)
