@@ -211,13 +211,15 @@ def reserve(planned: pa.Table, inputs: pa.Table, strategy: Strategy) -> pa.Table
     row_of = {loan: i for i, loan in enumerate(inputs["loan_id"].to_pylist())}
     loans = np.array(log["loan_id"].to_pylist(), dtype=object)[rows]
     at = np.array([row_of[x] for x in loans], np.int64)
-    offered = [set(str(c).split(",")) for c in log["candidates"].to_pylist()]
+    # the policy's choices only: a big book's plan has many more rows than choices
+    listed = log["candidates"].take(pa.array(rows)).to_pylist()
+    offered = [set(str(c).split(",")) for c in listed]
     value = np.zeros((rows.size, len(cols)))
     allowed = np.zeros(value.shape, bool)
     for k, (g, channel, _) in enumerate(cols):
         uplift = pc.fill_null(inputs[f"uplift_{channel}"], np.nan)
         score = uplift.to_numpy(zero_copy_only=False)[at]
-        here = (group[rows] == g) & np.array([channel in offered[r] for r in rows], bool)
+        here = (group[rows] == g) & np.array([channel in o for o in offered], bool)
         allowed[:, k] = here & ~np.isnan(score)
         value[:, k] = np.where(allowed[:, k], score, 0.0)
     lane = np.array([c[2] for c in cols], np.int64)
