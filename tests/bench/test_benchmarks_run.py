@@ -39,6 +39,7 @@ TINY = {
     "cycle": {"BENCH_CYCLE_SCALE": "0.0001", "BENCH_CYCLE_REPEATS": "1"},
     "diff": {"BENCH_DIFF_SIZES": "600"},
     "learn": {
+        "BENCH_LEARN_BOOK": "3000",
         "BENCH_LEARN_ACCOUNTS": "3000",
         "BENCH_LEARN_DECISIONS": "5000",
         "BENCH_LEARN_WORLDS": "1",
@@ -246,7 +247,10 @@ def test_diff_step_failing_fails_the_benchmark(tmp_path: Path) -> None:
 def test_learn(tmp_path: Path) -> None:
     body = section(*bench("learn", tmp_path))
     table = rows(body)
-    assert number(table["scoring 3,000 accounts (scores and draws)"][0]) > 0
+    scoring = next(v for k, v in table.items() if k.startswith("scoring in the cycle of 3,000"))
+    assert number(scoring[0]) > 0
+    assert number(table["the same cycle's plan, all of it"][0]) > number(scoring[0])
+    assert number(table["scoring 3,000 accounts that all choose today (scores and draws)"][0]) > 0
     assert number(table["training on 5,000 decisions"][0]) > 0
     for goal in ("90-day recovery, relative", "contacts per account", "rule breaks",
                  "worlds where it beats the champion"):  # fmt: skip

@@ -223,3 +223,36 @@ def test_an_account_whose_borrower_is_missing_is_named(portfolio: App, tmp_path:
     assert all(f"borrower {borrower} is not in the borrowers table" in q["reason"] for q in named)
     assert day.counts["quarantined"] == len(theirs)
     assert day.plan.num_rows > 0 and borrower not in day.plan["borrower_id"].to_pylist()
+
+
+class _SmsScorer:
+    """An SMS adds 100 for everyone; a call or a visit costs more than it adds."""
+
+    def score(self, features: pa.Table, *, wanted: object = None) -> dict[str, object]:
+        n = features.num_rows
+        worth = {"uplift_sms": 100.0, "uplift_robocall": -5.0, "uplift_agent_call": -50.0}
+        worth |= {"uplift_letter": -10.0, "uplift_visit": -80.0}
+        return {k: [v] * n for k, v in worth.items()}
+
+
+def test_the_data_lake_mode_scores_choices_as_the_store_does(
+    portfolio: App, tmp_path: Path
+) -> None:
+    strategy = load("learned")
+    snapshot.from_store(portfolio.engine, DAY).write_parquet(tmp_path / "lake")
+    scored = run_lake(tmp_path / "lake", tmp_path / "out", DAY, strategy=strategy,
+                      scorer=_SmsScorer())  # fmt: skip
+    unscored = run_lake(tmp_path / "lake", tmp_path / "out0", DAY, strategy=strategy)
+    [stored] = run_cycle(portfolio, DAY, strategy=strategy, scorer=_SmsScorer())
+    cols = ["action_id", "channel", "status"]
+    assert scored.plan.select(cols).to_pylist() == stored.plan.select(cols).to_pylist()
+    log = pq.read_table(tmp_path / "out" / "decisions.parquet").to_pylist()
+    chose = [r for r in log if r["decision"].endswith("-nba") and r["n_ok"] >= 2]
+    assert chose and all(
+        r["taken"] == ("sms" if "sms" in r["candidates"].split(",") else "none") for r in chose
+    )
+    # unscored, a choice takes its first compliant option (doing nothing): the SMS are the
+    # model's
+    sms = [pa.compute.sum(pa.compute.equal(d.plan["channel"], "sms")).as_py() for d in
+           (scored, unscored)]  # fmt: skip
+    assert sms[0] > sms[1]

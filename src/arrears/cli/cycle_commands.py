@@ -64,7 +64,12 @@ def cycle(
         if source is not None and out_dir is not None:
             results = [
                 run_lake(
-                    source, out_dir, day, strategy=chosen, engine=engine or a.settings.cycle_engine
+                    source,
+                    out_dir,
+                    day,
+                    strategy=chosen,
+                    engine=engine or a.settings.cycle_engine,
+                    scorer=a.scorer,
                 )
             ]
         else:
@@ -82,7 +87,7 @@ def cycle(
         sys.stdout.write(json.dumps([_json(r) for r in results], indent=2, default=str) + "\n")
         return
     for r in results:
-        _show(r, chosen.name, dry_run)
+        _show(r, chosen.name, dry_run, out_dir)
 
 
 def _json(r: DayResult) -> dict[str, Any]:
@@ -143,7 +148,7 @@ def rule_table(plan: pa.Table, title: str) -> Table:
     return table
 
 
-def _show(r: DayResult, strategy: str, dry_run: bool) -> None:
+def _show(r: DayResult, strategy: str, dry_run: bool, out_dir: Path | None = None) -> None:
     verb = "would be planned" if dry_run else "planned"
     out.print(
         plan_table(
@@ -175,8 +180,13 @@ def _show(r: DayResult, strategy: str, dry_run: bool) -> None:
     change = (
         f" Against the stored plan of {r.business_date}: {vs.get('new', 0):,} new actions, "
         f"{vs.get('dropped', 0):,} dropped, {vs.get('status_changed', 0):,} with another status."
+        if out_dir is None
+        else ""
     )
-    run = f"run #{r.run_id}" if r.run_id is not None else "dry run: nothing written"
+    if out_dir is not None:
+        run = f"written to {out_dir}"
+    else:
+        run = f"run #{r.run_id}" if r.run_id is not None else "dry run: nothing written"
     out.print(
         f"{r.accounts:,} accounts; {r.plan.num_rows:,} actions {verb} for "
         f"{r.business_date}; {r.stage_changes:,} stage changes{tail}.{change} {run}."

@@ -96,6 +96,14 @@ def evaluate_cmd(
     days: Annotated[int, typer.Option(help="days each policy lives in each world")] = 90,
     workers: Annotated[int, typer.Option(help="runs at once")] = 2,
     save: Annotated[Path, typer.Option("--out", help="the figures as JSON")] = JUDGED,
+    oracle: Annotated[
+        bool,
+        typer.Option(
+            "--oracle",
+            help="judge the learned strategy scored by the hidden types' true effects instead "
+            "of the model: the ceiling of its choices (a diagnosis, not a policy)",
+        ),
+    ] = False,
 ) -> None:
     """Judge the learned policy against the champion (the default strategy): both live each
     world through the real cycle; prints the goals table."""
@@ -120,6 +128,7 @@ def evaluate_cmd(
             days=days,
             workers=workers,
             done=lambda _: bar.update(task, advance=1),
+            oracle=oracle,
         )
     save.parent.mkdir(parents=True, exist_ok=True)
     body = {"worlds": judged.worlds, "days": days, "loans": loans, "runs": judged.runs,

@@ -21,6 +21,7 @@ first. When the first plan already took what the allocation gives, it stands.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -68,17 +69,8 @@ def greedy(
     if np.any(lanes >= left.shape[0]) or np.any((lanes >= 0) & (cost <= 0)):
         raise ValueError("lane, use: a treatment's lane must exist and use some of it")
     chosen = np.full(n, NONE, dtype=np.int64)
-    worth = np.where(ok, v, -np.inf)
     free = lanes < 0
-    # each account's best treatment that uses no capacity (its fallback)
-    fallback = np.full(n, NONE, dtype=np.int64)
-    gain = np.zeros(n)
-    if free.any():
-        cols_free = np.nonzero(free)[0]
-        best = cols_free[np.argmax(worth[:, cols_free], axis=1)]
-        top = worth[np.arange(n), best]
-        fallback = np.where(top > 0, best, NONE)
-        gain = np.where(top > 0, top, 0.0)
+    fallback, gain = _fallback(v, ok, free)
     # a lane's treatment where it adds most over the fallback per unit of capacity, best first
     rows, cols = np.nonzero(ok & ~free[None, :] & (v > gain[:, None]))
     extra = v[rows, cols] - gain[rows]
@@ -93,6 +85,21 @@ def greedy(
     picked = chosen != NONE
     total = float(np.sum(v[np.nonzero(picked)[0], chosen[picked]]))
     return Allocation(chosen, total, left)
+
+
+def _fallback(
+    v: NDArray[np.float64], ok: NDArray[np.bool_], free: NDArray[np.bool_]
+) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """Each account's best treatment that uses no capacity, when it is worth something (else
+    :data:`NONE`), and what it is worth (0 for none): its fallback."""
+    n = v.shape[0]
+    if not free.any():
+        return np.full(n, NONE, dtype=np.int64), np.zeros(n)
+    cols_free = np.nonzero(free)[0]
+    worth = np.where(ok[:, cols_free], v[:, cols_free], -np.inf)
+    best = cols_free[np.argmax(worth, axis=1)]
+    top = worth[np.arange(n), np.argmax(worth, axis=1)]
+    return np.where(top > 0, best, NONE).astype(np.int64), np.where(top > 0, top, 0.0)
 
 
 def optimal(
@@ -117,65 +124,65 @@ def optimal(
     cost = np.asarray(use, dtype=np.float64)
     cap = np.asarray(capacity, dtype=np.float64)
     n, k = v.shape
-    rows, cols = np.nonzero(ok & (v > 0))  # only what is allowed and worth something
+    # what needs no place is each account's to take: its best free treatment (or nothing) is
+    # its fallback, and the programme weighs only what a lane's treatment adds over it (the
+    # same optimum, on the accounts a place could help: a big book has few of them)
+    free = lanes < 0
+    chosen, base = _fallback(v, ok, free)
+    rows, cols = np.nonzero(ok & ~free[None, :] & (v > base[:, None]))
     m = rows.shape[0]
-    chosen = np.full(n, NONE, dtype=np.int64)
-    if m == 0:
-        return Allocation(chosen, 0.0, cap.copy())
-    h = highspy.Highs()  # type: ignore[no-untyped-call]
+    left = cap.copy()
+    if m:
+        x = _solve(highspy, v[rows, cols] - base[rows], rows, lanes[cols], cost[cols], cap)
+        # whole choices first, then split accounts by their largest share
+        taken = np.zeros(n, bool)
+        for c in np.argsort(-x, kind="stable"):
+            if x[c] <= 1e-9:
+                break
+            i, j = int(rows[c]), int(cols[c])
+            ln = int(lanes[j])
+            if taken[i] or left[ln] + 1e-9 < cost[j]:
+                continue
+            left[ln] -= cost[j]
+            chosen[i] = j
+            taken[i] = True
+    picked = chosen != NONE
+    return Allocation(chosen, float(np.sum(v[np.nonzero(picked)[0], chosen[picked]])), left)
+
+
+def _solve(
+    highspy: Any,
+    gain: NDArray[np.float64],
+    rows: NDArray[np.int64],
+    lanes: NDArray[np.int64],
+    cost: NDArray[np.float64],
+    cap: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """The programme: one column per (account, lane treatment) worth ``gain``; one row per
+    account (at most one) and one per lane (within ``cap``). Returns each column's share."""
+    m = rows.shape[0]
+    accounts, acct_row = np.unique(rows, return_inverse=True)
+    used, lane_row = np.unique(lanes, return_inverse=True)
+    h = highspy.Highs()
     h.setOptionValue("output_flag", False)
+    h.setOptionValue("log_to_console", False)
     lp = highspy.HighsLp()
     lp.num_col_ = m
     lp.sense_ = highspy.ObjSense.kMaximize
-    lp.col_cost_ = v[rows, cols]
+    lp.col_cost_ = gain
     lp.col_lower_ = np.zeros(m)
     lp.col_upper_ = np.ones(m)
-    # one row per account (at most one treatment), one per lane (within capacity)
-    lanes_used = sorted({int(x) for x in lanes[cols] if x >= 0})
-    lane_row = {ln: n + r for r, ln in enumerate(lanes_used)}
-    starts, index, vals = [0], [], []
-    for c in range(m):
-        index.append(int(rows[c]))
-        vals.append(1.0)
-        ln = int(lanes[cols[c]])
-        if ln >= 0:
-            index.append(lane_row[ln])
-            vals.append(float(cost[cols[c]]))
-        starts.append(len(index))
-    lp.num_row_ = n + len(lanes_used)
+    lp.num_row_ = accounts.shape[0] + used.shape[0]
     lp.row_lower_ = np.full(lp.num_row_, -highspy.kHighsInf)
-    lp.row_upper_ = np.concatenate([np.ones(n), cap[lanes_used]]) if lanes_used else np.ones(n)
+    lp.row_upper_ = np.concatenate([np.ones(accounts.shape[0]), cap[used]])
     lp.a_matrix_.format_ = highspy.MatrixFormat.kColwise
-    lp.a_matrix_.start_ = np.array(starts, dtype=np.int32)
-    lp.a_matrix_.index_ = np.array(index, dtype=np.int32)
-    lp.a_matrix_.value_ = np.array(vals)
+    lp.a_matrix_.start_ = np.arange(0, 2 * m + 1, 2, dtype=np.int32)
+    index = np.column_stack([acct_row, accounts.shape[0] + lane_row]).ravel()
+    lp.a_matrix_.index_ = index.astype(np.int32)
+    lp.a_matrix_.value_ = np.column_stack([np.ones(m), cost]).ravel()
     h.passModel(lp)
     h.run()
-    x = np.asarray(h.getSolution().col_value)
-    left = cap.copy()
-    # whole choices first, then split accounts by their largest share
-    order = np.argsort(-x, kind="stable")
-    for c in order:
-        if x[c] <= 1e-9:
-            break
-        i, j = int(rows[c]), int(cols[c])
-        if chosen[i] != NONE:
-            continue
-        ln = int(lanes[j])
-        if ln >= 0:
-            if left[ln] + 1e-9 < cost[j]:
-                continue
-            left[ln] -= cost[j]
-        chosen[i] = j
-    # an account the programme left untreated or could not keep takes its best free treatment
-    free = np.nonzero(lanes < 0)[0]
-    if free.size:
-        worth = np.where(ok[:, free], v[:, free], -np.inf)
-        best = free[np.argmax(worth, axis=1)]
-        top = worth[np.arange(n), np.argmax(worth, axis=1)]
-        chosen = np.where((chosen == NONE) & (top > 0), best, chosen)
-    picked = chosen != NONE
-    return Allocation(chosen, float(np.sum(v[np.nonzero(picked)[0], chosen[picked]])), left)
+    return np.asarray(h.getSolution().col_value)
 
 
 def reserve(planned: pa.Table, inputs: pa.Table, strategy: Strategy) -> pa.Table | None:
@@ -199,50 +206,58 @@ def reserve(planned: pa.Table, inputs: pa.Table, strategy: Strategy) -> pa.Table
     if not any(c[2] >= 0 for c in cols):
         return None
     log = log_rows(planned, strategy)
-    group = np.array(log["decision"].to_pylist(), dtype=object)
-    explored = np.asarray(log["explored"].to_numpy(zero_copy_only=False), dtype=bool)
-    taken = np.array(log["taken"].to_pylist(), dtype=object)
-    decided = np.array([x is not None for x in taken], bool)
-    policy = np.isin(group, list({c[0] for c in cols})) & ~explored & decided
+    groups = pa.array(sorted({c[0] for c in cols}), pa.string())
+    policy = _mask(
+        pc.and_(
+            pc.and_(pc.is_in(log["decision"], value_set=groups), pc.invert(log["explored"])),
+            pc.is_valid(log["taken"]),
+        )
+    )
     capacity = _room(planned, policy, lanes, names)
     rows = np.flatnonzero(policy)
     if rows.size == 0:
         return None
-    row_of = {loan: i for i, loan in enumerate(inputs["loan_id"].to_pylist())}
-    loans = np.array(log["loan_id"].to_pylist(), dtype=object)[rows]
-    at = np.array([row_of[x] for x in loans], np.int64)
     # the policy's choices only: a big book's plan has many more rows than choices
-    listed = log["candidates"].take(pa.array(rows)).to_pylist()
-    offered = [set(str(c).split(",")) for c in listed]
+    sub = log.take(pa.array(rows))
+    at = pc.index_in(sub["loan_id"], value_set=inputs["loan_id"]).to_numpy(zero_copy_only=False)
+    listed = pc.binary_join_element_wise(",", pc.fill_null(sub["candidates"], ""), ",", "")
     value = np.zeros((rows.size, len(cols)))
     allowed = np.zeros(value.shape, bool)
+    mine: dict[str, NDArray[np.bool_]] = {}
     for k, (g, channel, _) in enumerate(cols):
+        if g not in mine:
+            mine[g] = _mask(pc.equal(sub["decision"], g))
         uplift = pc.fill_null(inputs[f"uplift_{channel}"], np.nan)
         score = uplift.to_numpy(zero_copy_only=False)[at]
-        here = (group[rows] == g) & np.array([channel in o for o in offered], bool)
-        allowed[:, k] = here & ~np.isnan(score)
+        offered = _mask(pc.match_substring(listed, f",{channel},"))
+        allowed[:, k] = mine[g] & offered & ~np.isnan(score)
         value[:, k] = np.where(allowed[:, k], score, 0.0)
     lane = np.array([c[2] for c in cols], np.int64)
     use = np.where(lane >= 0, 1.0, 0.0)
     solve = optimal if strategy.allocation == "optimal" else greedy
     chosen = solve(value, allowed, lane, use, capacity).chosen
-    withheld: dict[int, list[str]] = {}
+    text = np.full(inputs.num_rows, "", dtype=object)
     changed = False
     for k, (g, channel, ln) in enumerate(cols):
         if ln < 0:
             continue
-        mine = group[rows] == g
-        given = mine & (chosen == k)
-        changed = changed or bool(np.any(given != (mine & (taken[rows] == channel))))
-        for i in at[mine & ~given]:
-            withheld.setdefault(int(i), []).append(f"{g}.{channel}")
+        given = mine[g] & (chosen == k)
+        took = mine[g] & _mask(pc.equal(sub["taken"], channel))
+        changed = changed or bool(np.any(given != took))
+        out = at[mine[g] & ~given]
+        text[out] = text[out] + f"{g}.{channel},"
     if not changed:
         return None
-    text: list[str | None] = [None] * inputs.num_rows
-    for i, ids in withheld.items():
-        text[i] = "," + ",".join(ids) + ","
+    some = text != ""
+    text[some] = "," + text[some]
+    withheld = pa.array(text, pa.string(), mask=~some)
     at_col = inputs.schema.get_field_index("withheld")
-    return inputs.set_column(at_col, "withheld", pa.array(text, pa.string()))
+    return inputs.set_column(at_col, "withheld", withheld)
+
+
+def _mask(values: Any) -> NDArray[np.bool_]:
+    """A boolean Arrow array as numpy, null as false."""
+    return np.asarray(pc.fill_null(values, False).to_numpy(zero_copy_only=False), dtype=bool)
 
 
 def _room(
@@ -250,13 +265,13 @@ def _room(
 ) -> NDArray[np.float64]:
     """Each lane's places less what the plan put in it other than the policy's choices
     (fixed steps, explored draws: planned or cut), never below none."""
-    lane = pc.coalesce(planned["queue"], planned["pool"]).to_pylist()
-    status = planned["status"].to_pylist()
-    used = dict.fromkeys(lanes, 0)
-    for i, name in enumerate(lane):
-        if name in used and not policy[i] and status[i] in ("planned", "cut"):
-            used[name] += 1
-    return np.array([max(float(names[x] - used[x]), 0.0) for x in lanes])
+    lane = pc.coalesce(planned["queue"], planned["pool"])
+    held = _mask(pc.is_in(planned["status"], value_set=pa.array(["planned", "cut"])))
+    counts = pc.value_counts(lane.filter(pa.array(held & ~policy)))
+    used = {
+        str(c["values"]): int(c["counts"]) for c in counts.to_pylist() if c["values"] is not None
+    }
+    return np.array([max(float(names[x] - used.get(x, 0)), 0.0) for x in lanes])
 
 
 def _columns(strategy: Strategy, inputs: pa.Table, lanes: list[str]) -> list[tuple[str, str, int]]:

@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Collection
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import date
 from typing import Any, NamedTuple, Protocol
 
 import ibis
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from arrears.compliance.rulebook import Rulebook
 from arrears.cycle import accounts, capacity, plan
@@ -171,8 +174,9 @@ DECISION_COLS = [
 class Scorer(Protocol):
     """Scores accounts from their attributes (:mod:`arrears.learn.models`)."""
 
-    def score(self, features: pa.Table) -> dict[str, pa.Array]:
-        """Model score columns (names from ``MODEL_SCORES``), one value per row."""
+    def score(self, features: pa.Table, *, wanted: Collection[str] | None = None) -> dict[str, Any]:
+        """Model score columns (names from ``MODEL_SCORES``: those ``wanted``, or all), one
+        value per row."""
         ...
 
 
@@ -183,13 +187,13 @@ def decision_inputs(
     their day (:func:`arrears.cycle.draws.draws`: the same on a re-run)."""
     loans = features["loan_id"].combine_chunks()
     n = len(loans)
-    u = draws(f"{strategy.name}|{as_of.isoformat()}", [str(x) for x in loans.to_pylist()])
+    u = draws(f"{strategy.name}|{as_of.isoformat()}", loans)
     cols: dict[str, Any] = {
         "loan_id": loans,
         "u_explore": pa.array(u[:, 0], pa.float64()),
         "u_pick": pa.array(u[:, 1], pa.float64()),
     }
-    scores = scorer.score(features) if scorer is not None else {}
+    scores = _scores(features, strategy, scorer) if scorer is not None else {}
     for name in MODEL_SCORES:
         got = scores.get(name)
         cols[name] = (
@@ -199,6 +203,27 @@ def decision_inputs(
         )
     cols["withheld"] = pa.nulls(n, pa.string())
     return pa.table(cols)
+
+
+def _scores(features: pa.Table, strategy: Strategy, scorer: Scorer) -> dict[str, NDArray[Any]]:
+    """The model scores of ``features``'s accounts, each asked only of the stages whose steps
+    read it (:attr:`Strategy.model_scores_by_stage`); NaN where not asked."""
+    by_stage = strategy.model_scores_by_stage
+    sets: dict[frozenset[str], list[str]] = {}
+    for stage, names in by_stage.items():
+        sets.setdefault(names, []).append(stage)
+    n = features.num_rows
+    out: dict[str, NDArray[Any]] = {}
+    for names, stages in sets.items():
+        mask = pc.fill_null(pc.is_in(features["stage"], value_set=pa.array(stages)), False)
+        rows = np.flatnonzero(mask.to_numpy(zero_copy_only=False))
+        if rows.size == 0:
+            continue
+        mine = features if rows.size == n else features.take(pa.array(rows))
+        for name, got in scorer.score(mine, wanted=names).items():
+            col = out.setdefault(name, np.full(n, np.nan))
+            col[rows] = np.asarray(got, dtype=np.float64)
+    return out
 
 
 #: compiled queries by what they depend on: the strategy's text, the day, the rulebooks, the

@@ -50,7 +50,11 @@ def judge(
     workers: int = 2,
     work: Path | None = None,
     done: Callable[[Lived], None] | None = None,
+    oracle: bool = False,
 ) -> Judged:
+    """The champion and the learned strategy with ``model`` in each world; with ``oracle``,
+    the learned strategy scored by the hidden types' true effects instead of a model (the
+    ceiling of its choices: :mod:`arrears.learn.oracle`)."""
     chosen = worlds if worlds is not None else sealed_worlds()
     champion = load_strategy(CHAMPION)
     challenger = load_strategy(CHALLENGER)
@@ -66,8 +70,9 @@ def judge(
                     "learned.yaml",
                     str(book),
                     days,
-                    model=str(model),
+                    model=None if oracle else str(model),
                     policy="learned",
+                    oracle=oracle,
                 )
             )
         lived = run_all(jobs, workers, done)

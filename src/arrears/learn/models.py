@@ -20,6 +20,7 @@ JSON file (the boosters as LightGBM's own text), read back by :func:`load`.
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -32,12 +33,10 @@ from numpy.typing import NDArray
 from sklearn.isotonic import IsotonicRegression
 
 from arrears.cycle.plan import DECIDED_ON
-from arrears.learn.simulator import COST
-from arrears.strategy.attributes import SCORED_CHANNELS
+from arrears.learn.simulator import COMPLAINT_COST, COST
+from arrears.learn.trees import Forest, forest
+from arrears.strategy.attributes import MODEL_SCORES, SCORED_CHANNELS
 
-#: what a complaint costs the lender, in minor units: an assumption (docs/LEARNING.md), the
-#: handling, the regulator's attention and the goodwill, 500 yuan
-COMPLAINT_COST = 50_000
 #: features that are categories (codes from the training data's own values)
 CATEGORICAL = ("stage", "last_contact_result", "delinquency_reason", "last_disposition", "product")
 FEATURES = ("stage", *DECIDED_ON)
@@ -84,16 +83,17 @@ class Model:
     #: held-out decisions by off-policy evaluation (:mod:`arrears.learn.tune`): estimates are
     #: noisy, and the best of several noisy estimates is too high
     margin: float = 0.0
-    _loaded: dict[str, lgb.Booster] = field(default_factory=dict, repr=False)
+    _forests: dict[tuple[str, ...], Forest] = field(default_factory=dict, repr=False)
 
     @property
     def treatments(self) -> list[str]:
         return sorted(k.removeprefix("share_") for k in self.boosters if k.startswith("share_"))
 
-    def booster(self, name: str) -> lgb.Booster:
-        if name not in self._loaded:
-            self._loaded[name] = lgb.Booster(model_str=self.boosters[name])
-        return self._loaded[name]
+    def forest(self, names: tuple[str, ...]) -> Forest:
+        """The boosters ``names`` as one compiled forest (:mod:`arrears.learn.trees`), kept."""
+        if names not in self._forests:
+            self._forests[names] = forest({k: self.boosters[k] for k in names})
+        return self._forests[names]
 
     def matrix(self, features: pa.Table, prefix: str = "") -> NDArray[np.float64]:
         """The feature matrix of ``features`` (attribute columns, or the log's ``x_`` ones
@@ -111,32 +111,51 @@ class Model:
                 )
         return np.column_stack(cols) if cols else np.empty((features.num_rows, 0))
 
-    def predict(self, name: str, x: NDArray[np.float64]) -> NDArray[np.float64]:
-        out = np.asarray(self.booster(name).predict(x), dtype=np.float64)
-        if name in self.calibration:
-            xs, ys = self.calibration[name]
-            out = np.interp(out, xs, ys)
-        return np.clip(out, 0.0, 1.0)
+    def predict(self, names: Collection[str], x: NDArray[np.float64]) -> dict[str, Any]:
+        """Each booster of ``names``'s output for the rows of ``x``, calibrated when it is."""
+        raw = self.forest(tuple(sorted(set(names)))).predict(x)
+        out = {}
+        for name, got in raw.items():
+            if name in self.calibration:
+                xs, ys = self.calibration[name]
+                got = np.interp(got, xs, ys)
+            out[name] = np.clip(got, 0.0, 1.0)
+        return out
 
     def score(
-        self, features: pa.Table, prefix: str = "", *, margin: float | None = None
+        self,
+        features: pa.Table,
+        prefix: str = "",
+        *,
+        margin: float | None = None,
+        wanted: Collection[str] | None = None,
     ) -> dict[str, NDArray[np.float64]]:
-        """The model attributes of each row of ``features`` (``MODEL_SCORES``); each uplift
-        net of the model's margin (or ``margin``)."""
+        """The model attributes of each row of ``features`` (``MODEL_SCORES``, or those of
+        them ``wanted``: what the strategy reads); each uplift net of the model's margin (or
+        ``margin``)."""
         hurdle = self.margin if margin is None else margin
+        want = set(MODEL_SCORES if wanted is None else wanted)
+        pays = [k for k in ("p_pay_7d", "p_pay_30d") if k in want and k in self.boosters]
+        channels = [
+            c
+            for c in SCORED_CHANNELS
+            if f"uplift_{c}" in want and c in self.treatments and "none" in self.treatments
+        ]
+        names = pays + [f"share_{c}" for c in ("none", *channels)] if channels else pays
+        if not names:
+            return {}
         x = self.matrix(features, prefix)
+        got = self.predict(names, x)
+        out: dict[str, NDArray[np.float64]] = {k: got[k] for k in pays}
+        if not channels:
+            return out
         due = pc.fill_null(pc.cast(features[prefix + "total_due"], pa.float64()), 0.0)
         owed = np.maximum(due.to_numpy(zero_copy_only=False), 0.0)
-        out = {"p_pay_7d": self.predict("p_pay_7d", x), "p_pay_30d": self.predict("p_pay_30d", x)}
-        if "none" not in self.treatments:
-            return out
-        base = self.predict("share_none", x)
+        base = got["share_none"]
         recent = pc.fill_null(pc.cast(features[prefix + "contacts_last_7d"], pa.float64()), 0.0)
         bucket = np.clip(recent.to_numpy(zero_copy_only=False), 0, BUCKETS - 1).astype(np.int64)
-        for channel in SCORED_CHANNELS:
-            if channel not in self.treatments:
-                continue
-            gain = (self.predict(f"share_{channel}", x) - base) * owed
+        for channel in channels:
+            gain = (got[f"share_{channel}"] - base) * owed
             extra = self.complaints(channel, bucket) - self.complaints("none", bucket)
             cost = COST.get(channel, 0) + extra * COMPLAINT_COST + hurdle
             out[f"uplift_{channel}"] = gain - cost
@@ -151,8 +170,9 @@ class Model:
         owed = np.maximum(due.to_numpy(zero_copy_only=False), 0.0)
         recent = pc.fill_null(pc.cast(features[prefix + "contacts_last_7d"], pa.float64()), 0.0)
         bucket = np.clip(recent.to_numpy(zero_copy_only=False), 0, BUCKETS - 1).astype(np.int64)
+        got = self.predict([f"share_{k}" for k in self.treatments], x)
         return {
-            k: self.predict(f"share_{k}", x) * owed
+            k: got[f"share_{k}"] * owed
             - COST.get(k, 0)
             - self.complaints(k, bucket) * COMPLAINT_COST
             for k in self.treatments

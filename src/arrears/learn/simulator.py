@@ -52,6 +52,9 @@ from arrears.settings import Settings
 from arrears.store import tables as t
 from arrears.strategy.model import Strategy
 
+#: what a complaint costs the lender, in minor units: an assumption (docs/LEARNING.md), the
+#: handling, the regulator's attention and the goodwill, 500 yuan
+COMPLAINT_COST = 50_000
 #: what each channel costs the lender (minor units: fen), an assumption documented in
 #: docs/LEARNING.md: an SMS 5 fen, a letter 3 yuan, an agent call 4 yuan of a collector's time
 COST = {
@@ -170,17 +173,21 @@ def live(
     workdir: Path | None = None,
     progress: Callable[[int], None] | None = None,
     keep_log: bool = False,
+    scorer_of: Callable[[Book, dict[str, int]], Scorer] | None = None,
 ) -> Lived:
     """Run ``strategy`` (with ``scorer`` for its model scores) in ``world`` for ``days`` days
-    from ``start`` on a copy of ``book`` (:func:`make_book`, made up to the day before)."""
+    from ``start`` on a copy of ``book`` (:func:`make_book`, made up to the day before). With
+    ``scorer_of``, the scorer is made from the run's hidden borrowers and their loans' places
+    instead (:class:`arrears.learn.oracle.Oracle`: a diagnosis of the strategy's ceiling)."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         db = Path(tmp) / "run.db"
         shutil.copyfile(book, db)
         app = bootstrap(_settings(db, Path(tmp)))
         try:
-            lived = _Run(app, world, strategy, scorer, policy or strategy.name).go(
-                start, days, progress
-            )
+            run = _Run(app, world, strategy, scorer, policy or strategy.name)
+            if scorer_of is not None:
+                run.scorer = scorer_of(run.book, run.index)
+            lived = run.go(start, days, progress)
             if keep_log:
                 from arrears.service.queries.decisions import decisions_with_outcomes
 

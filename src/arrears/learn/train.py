@@ -19,6 +19,7 @@ from typing import Any
 import pyarrow as pa
 
 from arrears.learn.models import Model, load, train
+from arrears.learn.oracle import Oracle
 from arrears.learn.simulator import Lived, live, make_book
 from arrears.learn.tune import held_out, tune
 from arrears.learn.worlds import World, training_worlds
@@ -53,6 +54,8 @@ class Job:
     model: str | None = None
     keep_log: bool = False
     policy: str | None = None
+    #: score with the hidden types' true effects (a diagnosis: :mod:`arrears.learn.oracle`)
+    oracle: bool = False
 
 
 def run_job(job: Job) -> Lived:
@@ -67,6 +70,7 @@ def run_job(job: Job) -> Lived:
         scorer=scorer,
         policy=job.policy,
         keep_log=job.keep_log,
+        scorer_of=Oracle if job.oracle else None,
     )
 
 

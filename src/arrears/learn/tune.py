@@ -31,9 +31,9 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from arrears.learn.models import COMPLAINT_COST, Model, made
+from arrears.learn.models import Model, made
 from arrears.learn.ope import Estimate, Log, estimate
-from arrears.learn.simulator import COST
+from arrears.learn.simulator import COMPLAINT_COST, COST
 from arrears.strategy.model import NONE
 
 #: the margins tried (minor units: 0 to 128 yuan)

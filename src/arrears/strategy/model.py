@@ -274,15 +274,37 @@ class Strategy:
     @property
     def uses_models(self) -> bool:
         """Whether the plan needs the model scores: a choice, or a condition naming one."""
+        return self.chooses or bool(self.model_scores)
+
+    @property
+    def model_scores(self) -> frozenset[str]:
+        """The model scores the plan reads: those its conditions and priorities name, and the
+        uplift of each option of its choices (what the cycle asks a scorer for)."""
+        return frozenset().union(*self.model_scores_by_stage.values())
+
+    @property
+    def model_scores_by_stage(self) -> dict[str, frozenset[str]]:
+        """The model scores the plan reads for an account in each stage that has steps: those
+        the segments and suppressions name (every stage), those its steps' conditions and
+        priorities name, and the uplift of each option of its choices. A stage that reads none
+        is left out: its accounts need no scoring."""
         from arrears.strategy.attributes import MODEL_SCORES
         from arrears.strategy.expr import names_in
 
+        known = set(MODEL_SCORES)
+        every: set[str] = set()
         nodes: list[Node | None] = [n for _, n in self.segments]
         nodes += [s.when for s in self.suppressions]
+        for node in nodes:
+            every |= names_in(node) if node is not None else set()
+        used: dict[str, set[str]] = {}
         for s in self.steps:
-            nodes += [s.priority, s.when]
-        used = set().union(*(names_in(n) for n in nodes if n is not None))
-        return self.chooses or bool(used & set(MODEL_SCORES))
+            mine = used.setdefault(s.stage, set(every))
+            for node in (s.priority, s.when):
+                mine |= names_in(node) if node is not None else set()
+            if s.group is not None:
+                mine.add(f"uplift_{s.channel}")
+        return {k: frozenset(v & known) for k, v in used.items() if v & known}
 
     def labels(self, lang: str) -> dict[str, dict[str, str]]:
         """The strategy's own words for its stages, segments, queues, pools and suppressions

@@ -82,3 +82,29 @@ def test_the_optimiser_is_never_worse_than_greedy_and_beats_it_where_greedy_errs
         assert o.value >= g.value - 1e-6
         assert (o.left >= -1e-9).all()
         assert all(ok[i, j] for i, j in enumerate(o.chosen) if j != NONE)
+
+
+def test_with_a_place_per_treatment_the_optimiser_finds_the_best_plan_there_is() -> None:
+    """Against every plan of small instances (each account one treatment or none, lanes within
+    their places): the programme's whole solution is the best, free treatments included."""
+    import itertools
+
+    from arrears.cycle.capacity import optimal
+
+    rng = np.random.default_rng(5)
+    lane, use = [-1, -1, 0, 1], [0.0, 0.0, 1.0, 1.0]
+    for _ in range(25):
+        n = 6
+        v = rng.normal(10, 30, (n, 4))
+        ok = rng.random((n, 4)) < 0.7
+        cap = [float(rng.integers(0, 4)), float(rng.integers(0, 3))]
+        best = 0.0
+        for plan in itertools.product(range(-1, 4), repeat=n):
+            if any(j >= 0 and not ok[i, j] for i, j in enumerate(plan)):
+                continue
+            if sum(j == 2 for j in plan) > cap[0] or sum(j == 3 for j in plan) > cap[1]:
+                continue
+            best = max(best, sum(v[i, j] for i, j in enumerate(plan) if j >= 0))
+        got = optimal(v, ok, lane, use, cap)
+        assert got.value == pytest.approx(best)
+        assert all(ok[i, j] for i, j in enumerate(got.chosen) if j != NONE)

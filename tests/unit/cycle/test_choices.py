@@ -117,7 +117,7 @@ def test_without_exploration_the_policy_is_taken_with_probability_one() -> None:
 class _Scorer:
     """Robocall is worth most to accounts with an even dpd, SMS to the rest."""
 
-    def score(self, features: pa.Table) -> dict[str, Any]:
+    def score(self, features: pa.Table, *, wanted: Any = None) -> dict[str, Any]:
         dpd = features["dpd"].to_pylist()
         return {
             "uplift_robocall": [500.0 if d % 2 == 0 else 10.0 for d in dpd],
@@ -159,7 +159,7 @@ def test_bad_choices_and_exploration_are_refused_naming_the_field(text: str, fie
 class _Callers:
     """A call is worth more the more is owed; an SMS is worth a little to everyone."""
 
-    def score(self, features: pa.Table) -> dict[str, Any]:
+    def score(self, features: pa.Table, *, wanted: Any = None) -> dict[str, Any]:
         due = features["total_due"].to_pylist()
         return {
             "uplift_agent_call": [200.0 + d / 100 for d in due],

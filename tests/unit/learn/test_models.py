@@ -11,8 +11,8 @@ import pyarrow as pa
 import pytest
 
 from arrears.cycle.plan import DECIDED_ON
-from arrears.learn.models import COMPLAINT_COST, ModelError, load, train
-from arrears.learn.simulator import COST
+from arrears.learn.models import ModelError, load, train
+from arrears.learn.simulator import COMPLAINT_COST, COST
 
 
 def _log(n: int, seed: int = 3) -> pa.Table:

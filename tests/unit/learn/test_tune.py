@@ -70,7 +70,12 @@ class _Truth(Model):
         self.effect = effect
 
     def score(
-        self, features: pa.Table, prefix: str = "", *, margin: float | None = None
+        self,
+        features: pa.Table,
+        prefix: str = "",
+        *,
+        margin: float | None = None,
+        wanted: Any = None,
     ) -> dict[str, Any]:
         s = features[prefix + "score"].to_numpy()
         gain = np.where(s > 0.5, self.effect * 10_000, 0.0)

@@ -182,9 +182,12 @@ def run_lake(
     strategy: Strategy,
     engine: str = "duckdb",
     buckets: Any = None,
+    scorer: Scorer | None = None,
 ) -> DayResult:
     """The data-lake mode: the snapshot from Parquet files (docs/DATA_FORMATS.md), the plan and
-    the stage changes written as Parquet files to ``out`` (plan.parquet, stage_changes.parquet)."""
+    the stage changes written as Parquet files to ``out`` (plan.parquet, stage_changes.parquet,
+    and the decision log, decisions.parquet, when the strategy makes choices); ``scorer`` (the
+    model the settings name) scores the choices as in the store mode."""
     from arrears.domain.delinquency import DEFAULT_BUCKETS
 
     if engine not in engines.ENGINES:
@@ -198,7 +201,7 @@ def run_lake(
     eng = engines.connect(engine)
     try:
         plan, base, sick, decisions = make_plan(
-            snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS, release=True
+            snap, strategy, eng, buckets=buckets or DEFAULT_BUCKETS, release=True, scorer=scorer
         )
     except snapshot.SnapshotError as exc:  # the instalments and payments are read as it goes
         raise Invalid(str(exc)) from exc
