@@ -20,6 +20,7 @@ first. When the first plan already took what the allocation gives, it stands.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +151,22 @@ def optimal(
     return Allocation(chosen, float(np.sum(v[np.nonzero(picked)[0], chosen[picked]])), left)
 
 
+_SOLVERS = threading.local()
+
+
+def _highs(highspy: Any) -> Any:
+    """This thread's solver, made once and cleared for each programme: HiGHS 1.16 prints its
+    banner when one is made, whatever its options (ERGO-Code/HiGHS#2749), so a process prints
+    it once per thread, not once per day planned."""
+    h = getattr(_SOLVERS, "highs", None)
+    if h is None:
+        h = highspy.Highs()
+        h.setOptionValue("output_flag", False)
+        _SOLVERS.highs = h
+    h.clearModel()
+    return h
+
+
 def _solve(
     highspy: Any,
     gain: NDArray[np.float64],
@@ -163,9 +180,7 @@ def _solve(
     m = rows.shape[0]
     accounts, acct_row = np.unique(rows, return_inverse=True)
     used, lane_row = np.unique(lanes, return_inverse=True)
-    h = highspy.Highs()
-    h.setOptionValue("output_flag", False)
-    h.setOptionValue("log_to_console", False)
+    h = _highs(highspy)
     lp = highspy.HighsLp()
     lp.num_col_ = m
     lp.sense_ = highspy.ObjSense.kMaximize

@@ -1,6 +1,7 @@
 """The oracle: a scorer that knows each simulated borrower's hidden type and its effects, and
 scores each channel by what it truly adds today (the simulator's own day of answers,
-:mod:`arrears.learn.respond`), net of its cost and of the complaint it risks.
+:mod:`arrears.learn.respond`: the day's chance of paying, and for a call the promise a
+borrower reached makes and keeps), net of its cost and of the complaint it risks.
 
 It is a diagnosis, never a policy that could run: no lender knows its borrowers' types. Run as
 the learned strategy's scorer (``arrears learn evaluate --oracle``), it shows the ceiling of
@@ -19,7 +20,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from arrears.learn.respond import Book
+from arrears.learn.respond import PROMISE_WHEN_REACHED, Book
 from arrears.learn.simulator import COMPLAINT_COST, COST
 from arrears.strategy.attributes import SCORED_CHANNELS
 
@@ -39,11 +40,18 @@ class Oracle:
         recent = _col(features, "contacts_last_7d")
         h = b.hazard[at]
         reach = np.where(b.reachable[at], b.world.contact_rate, 0.0)
-        talk = 1.0 + reach * (b.conversation[at] * b.offer[at] - 1.0)
         remind = 1.0 + (b.reminder[at] - 1.0) * b.fatigue[at] ** recent
-        lifts: dict[str, NDArray[np.float64]] = dict.fromkeys(REMIND, remind)
-        lifts |= {"letter": b.escalation[at], "agent_call": talk}
-        lifts["visit"] = b.escalation[at] * talk
+        # the day's chance of paying after each channel: a call that reaches the borrower is a
+        # conversation with an offer; one that does not pay then promises half the time, and
+        # the promise is kept with the type's rate
+        talked = np.minimum(h * b.conversation[at] * b.offer[at], 1.0)
+        promise = PROMISE_WHEN_REACHED * b.kept[at]
+        call = reach * (talked + (1.0 - talked) * promise) + (1.0 - reach) * h
+        esc = np.minimum(h * b.escalation[at], 1.0)
+        talked_esc = np.minimum(h * b.escalation[at] * b.conversation[at] * b.offer[at], 1.0)
+        pays: dict[str, NDArray[np.float64]] = dict.fromkeys(REMIND, np.minimum(h * remind, 1.0))
+        pays |= {"letter": esc, "agent_call": call}
+        pays["visit"] = reach * (talked_esc + (1.0 - talked_esc) * promise) + (1.0 - reach) * esc
         # a contact today, after ``recent`` this week, risks a complaint for each beyond one
         complaint = 1.0 - (1.0 - b.annoyance[at]) ** recent
         out: dict[str, Any] = {}
@@ -51,7 +59,7 @@ class Oracle:
             name = f"uplift_{channel}"
             if wanted is not None and name not in wanted:
                 continue
-            gain = (np.minimum(h * lifts[channel], 1.0) - h) * due
+            gain = (pays[channel] - h) * due
             out[name] = gain - COST.get(channel, 0) - complaint * COMPLAINT_COST
         return out
 
