@@ -143,3 +143,44 @@ def test_every_page_refuses_every_role_it_is_not_for(console: tuple[str, App, An
     assert _rows(app) == before  # nothing written by a refused request
     for c, _ in sessions.values():
         c.close()
+
+
+def test_a_link_cannot_put_its_own_words_in_the_status_line(
+    console: tuple[str, App, Any],
+) -> None:
+    """A flash of the console's own words (a signed refusal, or a known key) shows; words a
+    link brings (unsigned, or signed for another session) do not."""
+    from urllib.parse import quote
+
+    from arrears.web.refusals import flash_with
+
+    url, _, _ = console
+    c, csrf = _session(url, "collector")
+    other, other_csrf = _session(url, "supervisor")
+    spoof = "会话已过期，请到 http://evil.example 重新登录"
+    assert spoof not in c.get(f"/queue?flash={quote(spoof)}").text
+    assert spoof not in c.get(flash_with("/queue", spoof, other_csrf)).text
+    assert spoof in c.get(flash_with("/queue", spoof, csrf)).text
+    assert "已保存" in c.get("/queue?flash=saved", headers={"Accept-Language": "zh-CN"}).text or (
+        "Saved." in c.get("/queue?flash=saved").text
+    )
+    other.close()
+    c.close()
+
+
+def test_a_dry_run_of_a_version_that_is_not_there_is_not_found(
+    console: tuple[str, App, Any],
+) -> None:
+    url, app, _ = console
+    c, csrf = _session(url, "strategy_manager")
+    before = _rows(app)
+    for vid in ("999", "abc", "99999999999999999999", "-1"):
+        for path in (f"/strategy/{vid}/diff", f"/strategy/{vid}/diff.csv"):
+            r = c.get(path)
+            assert r.status_code == 404, (path, r.status_code, r.text[:300])
+        r = c.post(f"/strategy/{vid}/activate", data={"csrf": csrf})
+        assert r.status_code == 303 and "flash=" in r.headers["location"], (vid, r.status_code)
+        assert "fs=" in r.headers["location"]  # the refusal is signed: the page shows it
+    assert c.get("/strategy/1/diff?page_no=x").status_code == 404  # no version 1 either
+    assert _rows(app) == before
+    c.close()

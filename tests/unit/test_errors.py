@@ -75,13 +75,22 @@ def test_an_unknown_language_reads_english_and_a_plain_refusal_has_a_headline() 
     assert headline(ServiceError("x"), "zh-CN") == "无法办理"
 
 
-def test_a_flash_address_quotes_the_message() -> None:
-    url = flash_to("/approvals", Invalid("amount: 5 & more #1?"), "en")
-    assert url.startswith("/approvals?flash=") and "&" not in url and "#" not in url
+def test_a_flash_address_quotes_the_message_and_signs_it() -> None:
     from urllib.parse import parse_qs, urlsplit
 
-    said = parse_qs(urlsplit(url).query)["flash"][0]
+    from arrears.web.refusals import flash_shown
+
+    url = flash_to("/approvals", Invalid("amount: 5 & more #1?"), "en", "csrf-token-1")
+    assert url.startswith("/approvals?flash=") and "#" not in url
+    query = parse_qs(urlsplit(url).query)
+    said, signature = query["flash"][0], query["fs"][0]
     assert said == "Not accepted: amount: 5 & more #1?"
+    assert flash_shown(said, signature, "csrf-token-1") == said
+    # another session's key, words changed, no signature: nothing shown
+    assert flash_shown(said, signature, "csrf-token-2") is None
+    assert flash_shown(said + "!", signature, "csrf-token-1") is None
+    assert flash_shown(said, None, "csrf-token-1") is None
+    assert flash_shown(said, signature, "") is None
 
 
 @pytest.mark.parametrize(

@@ -23,11 +23,11 @@ JUDGED = Path("var/learn-evaluation.json")
 @learn_app.command("train")
 def train_cmd(
     model: Annotated[Path, typer.Option("--out", help="the model file to write")] = MODEL,
-    worlds: Annotated[int, typer.Option(help="training worlds to simulate")] = 2,
-    loans: Annotated[int, typer.Option(help="loans in the simulated book")] = 2000,
-    days: Annotated[int, typer.Option(help="days to simulate in each world")] = 90,
+    worlds: Annotated[int, typer.Option(help="how many training worlds to simulate", min=1)] = 2,
+    loans: Annotated[int, typer.Option(help="loans in the simulated book", min=50)] = 2000,
+    days: Annotated[int, typer.Option(help="days to simulate in each world", min=1)] = 90,
     seed: Annotated[int, typer.Option(help="seed of the training worlds")] = 1,
-    workers: Annotated[int, typer.Option(help="worlds simulated at once")] = 2,
+    workers: Annotated[int, typer.Option(help="worlds simulated at once", min=1)] = 2,
 ) -> None:
     """Simulate the learned strategy exploring in training worlds through the real cycle,
     then train the models on the decision logs with their outcomes."""
@@ -90,11 +90,15 @@ def evaluate_cmd(
     model: Annotated[Path, typer.Option(help="the model file (arrears learn train)")] = MODEL,
     worlds_file: Annotated[
         Path | None,
-        typer.Option("--worlds", help="worlds from a YAML or JSON file instead of the sealed ones"),
+        typer.Option(
+            "--worlds",
+            help="a YAML or JSON file of worlds to judge in instead of the sealed ones (the "
+            "format: docs/LEARNING.md, Worlds)",
+        ),
     ] = None,
-    loans: Annotated[int, typer.Option(help="loans in the simulated book")] = 2000,
-    days: Annotated[int, typer.Option(help="days each policy lives in each world")] = 90,
-    workers: Annotated[int, typer.Option(help="runs at once")] = 2,
+    loans: Annotated[int, typer.Option(help="loans in the simulated book", min=50)] = 2000,
+    days: Annotated[int, typer.Option(help="days each policy lives in each world", min=1)] = 90,
+    workers: Annotated[int, typer.Option(help="runs at once", min=1)] = 2,
     save: Annotated[Path, typer.Option("--out", help="the figures as JSON")] = JUDGED,
     oracle: Annotated[
         bool,

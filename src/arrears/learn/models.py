@@ -23,18 +23,19 @@ import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import lightgbm as lgb
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sklearn.isotonic import IsotonicRegression
 
 from arrears.cycle.plan import DECIDED_ON
 from arrears.learn.simulator import COMPLAINT_COST, COST
-from arrears.learn.trees import Forest, forest
+from arrears.learn.trees import Forest, TreesError, forest
 from arrears.strategy.attributes import MODEL_SCORES, SCORED_CHANNELS
 
 #: features that are categories (codes from the training data's own values)
@@ -203,24 +204,69 @@ class Model:
         tmp.replace(path)  # never half a model
 
 
+class _File(BaseModel):
+    """What a model file must hold (the fields :meth:`Model.save` writes)."""
+
+    model_config = ConfigDict(extra="ignore")
+
+    vocab: dict[str, list[str]]
+    boosters: dict[str, str]
+    calibration: dict[str, tuple[list[float], list[float]]]
+    complaint_rate: dict[str, Annotated[float, Field(ge=0.0, le=1.0)]]
+    complaint_by_contacts: dict[
+        str,
+        Annotated[
+            list[Annotated[float, Field(ge=0.0, le=1.0)]],
+            Field(min_length=BUCKETS, max_length=BUCKETS),
+        ],
+    ] = {}
+    margin: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
+    trained_on: dict[str, Any] = {}
+
+
 def load(path: Path) -> Model:
+    """The model in ``path``; every problem is a :class:`ModelError` naming the file and the
+    field (the boosters are read, and walked once, here: a damaged one is found at start, not
+    on the first day planned)."""
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ModelError(
+            f"{path}: no such model file (`arrears learn train --out {path}` makes one)"
+        ) from exc
     except (OSError, ValueError) as exc:
         raise ModelError(f"{path}: {str(exc).splitlines()[0]}") from exc
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise ModelError(f"{path}: format: expected {FORMAT!r}, not an arrears model file")
     if body.get("features") != list(FEATURES):
         raise ModelError(f"{path}: features: the model was trained on other attributes; retrain")
-    return Model(
-        vocab=body["vocab"],
-        boosters=body["boosters"],
-        calibration={k: (v[0], v[1]) for k, v in body["calibration"].items()},
-        complaint_rate=body["complaint_rate"],
-        trained_on=body.get("trained_on", {}),
-        complaint_by_contacts=body.get("complaint_by_contacts", {}),
-        margin=float(body.get("margin", 0.0)),
+    try:
+        got = _File.model_validate(body)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = ".".join(str(p) for p in err["loc"])
+        raise ModelError(f"{path}: {field}: {err['msg']}") from None
+    for name, (xs, ys) in got.calibration.items():
+        if len(xs) != len(ys) or not xs:
+            raise ModelError(f"{path}: calibration.{name}: expected two lists of one length")
+    model = Model(
+        vocab=got.vocab,
+        boosters=got.boosters,
+        calibration=dict(got.calibration),
+        complaint_rate=got.complaint_rate,
+        trained_on=got.trained_on,
+        complaint_by_contacts=got.complaint_by_contacts,
+        margin=got.margin,
     )
+    probe = np.zeros((1, len(FEATURES)))
+    for name in model.boosters:
+        try:
+            model.forest((name,)).predict(probe)
+        except (TreesError, ValueError, IndexError, KeyError) as exc:
+            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            why = f"{path}: boosters.{name}: not a LightGBM model we can read: {msg}"
+            raise ModelError(why) from None
+    return model
 
 
 def made(log: pa.Table) -> pa.Table:

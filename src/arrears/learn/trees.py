@@ -135,6 +135,8 @@ def _split(name: str, text: str) -> tuple[dict[str, str], list[dict[str, str]]]:
     header = _fields(blocks[0])
     if header.get("num_tree_per_iteration", "1") != "1" or header.get("num_class", "1") != "1":
         raise TreesError(f"{name}: a booster of several classes is not read here")
+    if len(blocks) < 2:
+        raise TreesError(f"{name}: no trees: not LightGBM's model text")
     return header, [_fields(b) for b in blocks[1:]]
 
 

@@ -139,6 +139,11 @@ def load_worlds(path: Path) -> list[World]:
     try:
         text = path.read_text(encoding="utf-8")
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark
+        where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
+        said = exc.problem or exc.context or "not YAML"
+        raise WorldsError([f"{path}: {where}{said}"]) from exc
     except (OSError, ValueError, yaml.YAMLError) as exc:
         raise WorldsError([f"{path}: {str(exc).splitlines()[0]}"]) from exc
     if not isinstance(data, dict) or not isinstance(data.get("worlds"), list) or not data["worlds"]:
@@ -151,8 +156,9 @@ def load_worlds(path: Path) -> list[World]:
             world = World.model_validate(item)
         except ValidationError as exc:
             for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"]) or "(world)"
-                problems.append(f"{where}: {field}: {err['msg'].removeprefix('Value error, ')}")
+                field = ".".join(str(p) for p in err["loc"])
+                said = err["msg"].removeprefix("Value error, ")
+                problems.append(f"{where}: {field}: {said}" if field else f"{where}: {said}")
             continue
         if world.name in names:
             problems.append(f"{where}: name: {world.name!r} appears twice")

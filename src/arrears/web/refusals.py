@@ -4,6 +4,8 @@ never by the message's text."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from urllib.parse import quote
 
 from arrears.service.errors import (
@@ -46,7 +48,28 @@ def refusal(exc: ServiceError, lang: str) -> str:
     return f"{headline(exc, lang)}{colon}{said}"
 
 
-def flash_to(path: str, exc: ServiceError, lang: str) -> str:
+def flash_to(path: str, exc: ServiceError, lang: str, key: str) -> str:
     """The address of ``path`` showing ``exc`` as its flash message (quoted: a message may hold
-    ``&``, ``#`` or ``?``)."""
-    return f"{path}?flash={quote(refusal(exc, lang), safe='')}"
+    ``&``, ``#`` or ``?``), signed with ``key`` (:func:`flash_with`)."""
+    return flash_with(path, refusal(exc, lang), key)
+
+
+def flash_with(path: str, text: str, key: str) -> str:
+    """The address of ``path`` showing ``text`` as its flash message, with its signature: an
+    HMAC under ``key``, the visitor's CSRF token (the same in every server process, and no one
+    else's). A page shows a message of its own words only when the signature holds, so a link
+    cannot put words of an attacker's in the console's status line."""
+    sep = "&" if "?" in path else "?"
+    return f"{path}{sep}flash={quote(text, safe='')}&fs={flash_signature(text, key)}"
+
+
+def flash_signature(text: str, key: str) -> str:
+    return hmac.new(key.encode(), text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def flash_shown(text: str | None, signature: str | None, key: str) -> str | None:
+    """``text`` when ``signature`` is its signature under ``key`` (a visitor's CSRF token),
+    else None."""
+    if not text or not signature or not key:
+        return None
+    return text if hmac.compare_digest(flash_signature(text, key), signature) else None

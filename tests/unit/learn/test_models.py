@@ -86,6 +86,34 @@ def test_a_wrong_model_file_is_refused_naming_it(tmp_path: Path) -> None:
         load(tmp_path / "missing.json")
 
 
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"margin": "lots"}, "margin"),
+        ({"margin": -5}, "margin"),
+        ({"vocab": {"stage": "early"}}, "vocab.stage"),
+        ({"calibration": {"p_pay_7d": [[0.1, 0.5], [0.2]]}}, "calibration.p_pay_7d"),
+        ({"calibration": {"p_pay_7d": "no"}}, "calibration.p_pay_7d"),
+        ({"complaint_rate": {"sms": 3}}, "complaint_rate.sms"),
+        ({"boosters": {"share_sms": "tree\nversion=v4\n"}}, "boosters.share_sms"),
+        ({"boosters": {"share_sms": "hello"}}, "boosters.share_sms"),
+    ],
+)
+def test_a_damaged_model_file_is_refused_at_load_naming_the_field(
+    tmp_path: Path, change: dict[str, object], field: str
+) -> None:
+    good = tmp_path / "good.json"
+    train(_log(3000)).save(good)
+    body = json.loads(good.read_text()) | change
+    if "boosters" in change:  # one booster damaged among the good ones
+        body["boosters"] = json.loads(good.read_text())["boosters"] | change["boosters"]  # type: ignore[operator]
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps(body))
+    with pytest.raises(ModelError, match=rf"bad\.json: {field}"):
+        load(bad)
+    assert load(good).boosters  # the good one loads
+
+
 def test_too_few_decisions_are_refused() -> None:
     with pytest.raises(ModelError, match="at least"):
         train(_log(50))

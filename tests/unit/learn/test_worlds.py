@@ -121,3 +121,19 @@ def test_only_the_judge_reads_the_sealed_seeds() -> None:
             if "arrears.learn.sealed" in names:
                 readers.append(path.stem)
     assert set(readers) <= {"evaluate"}, readers
+
+
+def test_a_worlds_file_that_is_not_yaml_is_named_with_its_line_and_column(
+    tmp_path: Path,
+) -> None:
+    bad = tmp_path / "w.yaml"
+    bad.write_text("worlds:\n  - {name: a, seed: 1,\n     type_mix: {forgets: 1.0} x}\n")
+    with pytest.raises(WorldsError) as err:
+        load_worlds(bad)
+    assert err.value.problems[0].startswith(f"{bad}: line 3, column ")
+    assert "expected ',' or '}'" in err.value.problems[0]
+    empty = tmp_path / "empty.yaml"
+    empty.write_text("worlds:\n  - 7\n")
+    with pytest.raises(WorldsError) as err:
+        load_worlds(empty)
+    assert "(world)" not in err.value.problems[0] and "worlds[0]" in err.value.problems[0]

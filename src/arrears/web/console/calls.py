@@ -41,7 +41,7 @@ def call_pages(r: APIRouter, app: App, render: Render) -> None:
         try:
             placed = await run_in_threadpool(calls.dial, app, v.user, loan_id, action)
         except ServiceError as exc:
-            return RedirectResponse(flash_to(page, exc, v.lang), status_code=303)
+            return RedirectResponse(flash_to(page, exc, v.lang, v.csrf), status_code=303)
         return RedirectResponse(f"/calls/{placed.attempt_id}", status_code=303)
 
     business = ZoneInfo(app.settings.business_timezone)
@@ -85,7 +85,9 @@ def call_pages(r: APIRouter, app: App, render: Render) -> None:
         try:
             await run_in_threadpool(save)
         except ServiceError as exc:
-            return RedirectResponse(flash_to(f"/calls/{attempt_id}", exc, v.lang), status_code=303)
+            return RedirectResponse(
+                flash_to(f"/calls/{attempt_id}", exc, v.lang, v.csrf), status_code=303
+            )
         to = "/agency" if v.user.role == "agency" else "/queue"
         return RedirectResponse(f"{to}?flash=saved", status_code=303)
 

@@ -10,7 +10,6 @@ import json
 from datetime import date, timedelta
 from types import SimpleNamespace
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
@@ -26,7 +25,7 @@ from arrears.store.db import as_utc
 from arrears.web.console import charts
 from arrears.web.console.session import Render
 from arrears.web.i18n import gettext, translations
-from arrears.web.refusals import flash_to, refusal
+from arrears.web.refusals import flash_to, flash_with, refusal
 
 PER_PAGE = 50
 
@@ -119,7 +118,9 @@ def _conduct_pages(r: APIRouter, app: App, render: Render, officers: Any) -> Non
         try:
             conduct.review(app, alert_id, by=v.user.username, verdict=verdict, note=note)
         except ServiceError as exc:
-            return RedirectResponse(flash_to("/compliance/conduct", exc, v.lang), status_code=303)
+            return RedirectResponse(
+                flash_to("/compliance/conduct", exc, v.lang, v.csrf), status_code=303
+            )
         return RedirectResponse("/compliance/conduct?flash=saved", status_code=303)
 
 
@@ -230,7 +231,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
             do(app, complaint_id, owner=owner, by=v.user.username)
         except ServiceError as exc:
             return RedirectResponse(
-                flash_to("/compliance/complaints", exc, v.lang), status_code=303
+                flash_to("/compliance/complaints", exc, v.lang, v.csrf), status_code=303
             )
         return RedirectResponse("/compliance/complaints?flash=saved", status_code=303)
 
@@ -264,7 +265,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
             do(app, complaint_id, finding=finding, resolution=resolution, by=v.user.username)
         except ServiceError as exc:
             return RedirectResponse(
-                flash_to("/compliance/complaints", exc, v.lang), status_code=303
+                flash_to("/compliance/complaints", exc, v.lang, v.csrf), status_code=303
             )
         return RedirectResponse("/compliance/complaints?flash=saved", status_code=303)
 
@@ -277,9 +278,7 @@ def _case_pages(r: APIRouter, app: App, render: Render, officers: Any) -> None:
         said = translations(v.lang).ngettext(
             "%(num)d complaint escalated.", "%(num)d complaints escalated.", n
         ) % {"num": n}
-        return RedirectResponse(
-            f"/compliance/complaints?flash={quote(said, safe='')}", status_code=303
-        )
+        return RedirectResponse(flash_with("/compliance/complaints", said, v.csrf), status_code=303)
 
     _evidence_pages(r, app, officers)
 

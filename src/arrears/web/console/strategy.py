@@ -18,7 +18,7 @@ from starlette.datastructures import UploadFile
 
 from arrears.bootstrap import App
 from arrears.exports import FORMATS, export
-from arrears.service.errors import ServiceError
+from arrears.service.errors import NotFound, ServiceError
 from arrears.web.console.session import Render
 from arrears.web.i18n import gettext
 from arrears.web.labels import labeller
@@ -59,17 +59,30 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
     _diff_pages(r, app, page, managers)
 
     @r.post("/strategy/{version_id}/activate")
-    async def activate(request: Request, v: managers, version_id: int) -> Response:
+    async def activate(request: Request, v: managers, version_id: str) -> Response:
         form = await request.form()
-        if form.get("confirm") != "yes":  # a second, deliberate click: what changes, then go
-            return page(request, v, confirm=version_id)
         try:
+            vid = _version(version_id)
+            if form.get("confirm") != "yes":  # a second, deliberate click: what changes, then go
+                await run_in_threadpool(strategies.version, app, vid)  # one that exists
+                return page(request, v, confirm=vid)
             done = await run_in_threadpool(
-                lambda: strategies.activate(app, version_id, by=v.user.username)
+                lambda: strategies.activate(app, vid, by=v.user.username)
             )
         except ServiceError as exc:
-            return RedirectResponse(flash_to("/strategy", exc, v.lang), status_code=303)
+            return RedirectResponse(flash_to("/strategy", exc, v.lang, v.csrf), status_code=303)
         return RedirectResponse(f"/strategy?flash={done}", status_code=303)
+
+
+def _version(text: str) -> int:
+    """A version number from an address: a whole number the store can hold, else not found."""
+    if not text.isdigit() or len(text) > 9:
+        raise NotFound(f"version_id: {text[:20]} is not in the store", field="version_id")
+    return int(text)
+
+
+def _status(exc: ServiceError) -> int:
+    return 404 if isinstance(exc, NotFound) else 422
 
 
 def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], managers: Any) -> None:
@@ -79,13 +92,13 @@ def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], manag
     from arrears.service.daily.plans import kept_diff  # the cycle's engines: loaded when used
 
     @r.get("/strategy/{version_id}/diff")
-    def diff(request: Request, v: managers, version_id: int, page_no: int = 1) -> HTMLResponse:
+    def diff(request: Request, v: managers, version_id: str, page_no: str = "1") -> HTMLResponse:
         try:
-            d = kept_diff(app, app.today(), strategies.version(app, version_id))
+            d = kept_diff(app, app.today(), strategies.version(app, _version(version_id)))
         except ServiceError as exc:
-            return page(request, v, status=422, problems=[refusal(exc, v.lang)])
+            return page(request, v, status=_status(exc), problems=[refusal(exc, v.lang)])
         pages = max(1, -(-len(d.accounts) // PAGE))
-        at = min(max(page_no, 1), pages)
+        at = min(max(int(page_no) if page_no.isdigit() and len(page_no) < 9 else 1, 1), pages)
         return page(
             request,
             v,
@@ -98,14 +111,14 @@ def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], manag
         )
 
     @r.get("/strategy/{version_id}/diff.{fmt}")
-    def diff_file(v: managers, version_id: int, fmt: str) -> Response:
+    def diff_file(v: managers, version_id: str, fmt: str) -> Response:
         if fmt not in FORMATS:
             return Response(status_code=404)
         day = app.today()
         try:
-            d = kept_diff(app, day, strategies.version(app, version_id))
+            d = kept_diff(app, day, strategies.version(app, _version(version_id)))
         except ServiceError as exc:
-            return Response(refusal(exc, v.lang), status_code=422)
+            return Response(refusal(exc, v.lang), status_code=_status(exc))
         data, kind = export(fmt, f"dry run v{version_id} {day}", *_changes_table(d, v.lang))
         name = f"dry-run-v{version_id}-{day.isoformat()}.{fmt}"
         return Response(

@@ -74,7 +74,7 @@ def supervisor_pages(r: APIRouter, app: App, render: Render, approvers: Any) -> 
         try:
             await run_in_threadpool(assign_many, app, people, chosen)
         except ServiceError as exc:
-            return RedirectResponse(flash_to("/supervise", exc, v.lang), status_code=303)
+            return RedirectResponse(flash_to("/supervise", exc, v.lang, v.csrf), status_code=303)
         return RedirectResponse("/supervise?flash=saved", status_code=303)
 
 

@@ -56,7 +56,7 @@ from arrears.web.console.supervisor import supervisor_pages
 from arrears.web.console.wrapup import promise_fits, promise_of, wrap_of
 from arrears.web.i18n import N_, Pages, as_is, gettext, short_ref
 from arrears.web.labels import labeller
-from arrears.web.refusals import flash_to, refusal
+from arrears.web.refusals import flash_shown, flash_to, refusal
 
 HERE = Path(__file__).parent
 LOGIN_CSRF = "arrears_login_csrf"
@@ -136,6 +136,8 @@ def mount_console(api: FastAPI, app: App) -> None:
         flash = request.query_params.get("flash")
         if flash in FLASHES:
             flash = gettext(lang)(FLASHES[flash])
+        else:  # words of its own only when this visitor's session signed them
+            flash = flash_shown(flash, request.query_params.get("fs"), v.csrf if v else "")
         base = {
             "lang": lang,
             "me": v.user if v else None,
@@ -537,7 +539,7 @@ def _oversight_pages(
         try:
             approve(app, arrangement_id, by=v.user.username, role=v.user.role)
         except ServiceError as exc:
-            return RedirectResponse(flash_to("/approvals", exc, v.lang), status_code=303)
+            return RedirectResponse(flash_to("/approvals", exc, v.lang, v.csrf), status_code=303)
         return RedirectResponse("/approvals?flash=saved", status_code=303)
 
     @r.post("/approvals/{arrangement_id}/reject")
@@ -555,7 +557,7 @@ def _oversight_pages(
                 reason=reason or "rejected",
             )
         except ServiceError as exc:
-            return RedirectResponse(flash_to("/approvals", exc, v.lang), status_code=303)
+            return RedirectResponse(flash_to("/approvals", exc, v.lang, v.csrf), status_code=303)
         return RedirectResponse("/approvals?flash=saved", status_code=303)
 
     @r.get("/dashboard")
