@@ -184,3 +184,41 @@ def test_a_dry_run_of_a_version_that_is_not_there_is_not_found(
     assert c.get("/strategy/1/diff?page_no=x").status_code == 404  # no version 1 either
     assert _rows(app) == before
     c.close()
+
+
+class _Scores:
+    trained_on = {"decisions": 1234}
+    margin = 250.0
+
+    def score(self, features: Any, *, wanted: Any = None) -> dict[str, Any]:
+        return {}
+
+
+def test_a_dry_run_says_what_model_its_choices_were_scored_with(
+    console: tuple[str, App, Any],
+) -> None:
+    from arrears.strategy.model import load as load_strategy
+
+    url, app, _ = console
+    c, csrf = _session(url, "strategy_manager")
+    up = c.post("/strategy/upload", data={"csrf": csrf, "text": load_strategy("learned").source})
+    assert up.status_code == 303, up.text[:500]
+    version = re.search(r"uploaded=(\d+)", up.headers["location"])
+    assert version is not None
+    page = c.get(f"/strategy/{version[1]}/diff").text
+    assert 'id="diff-model"' in page and "ARREARS_MODEL_FILE" in page
+    app.scorer = _Scores()
+    try:
+        zh = c.get(f"/strategy/{version[1]}/diff", headers={"Accept-Language": "zh-CN"}).text
+        en = c.get(f"/strategy/{version[1]}/diff?lang=en").text
+    finally:
+        app.scorer = None
+    said = [p for p in (zh, en) if "1,234" in p]
+    assert len(said) == 2 and all("2.50" in p and "ARREARS_MODEL_FILE" not in p for p in said)
+    default = c.post(
+        "/strategy/upload", data={"csrf": csrf, "text": load_strategy("default").source}
+    )
+    plain = re.search(r"uploaded=(\d+)", default.headers["location"])
+    assert plain is not None
+    assert 'id="diff-model"' not in c.get(f"/strategy/{plain[1]}/diff").text  # no choices
+    c.close()

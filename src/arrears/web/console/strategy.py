@@ -81,6 +81,20 @@ def _version(text: str) -> int:
     return int(text)
 
 
+def _model_note(app: App) -> dict[str, Any] | None:
+    """What the dry run scored the choices with: the model the process loaded
+    (``ARREARS_MODEL_FILE``), or None when there is none."""
+    model = app.scorer
+    if model is None:
+        return None
+    file = app.settings.model_file
+    return {
+        "file": file.name if file is not None else "",
+        "decisions": int(getattr(model, "trained_on", {}).get("decisions", 0)),
+        "margin": float(getattr(model, "margin", 0.0)) / 100,
+    }
+
+
 def _status(exc: ServiceError) -> int:
     return 404 if isinstance(exc, NotFound) else 422
 
@@ -94,7 +108,8 @@ def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], manag
     @r.get("/strategy/{version_id}/diff")
     def diff(request: Request, v: managers, version_id: str, page_no: str = "1") -> HTMLResponse:
         try:
-            d = kept_diff(app, app.today(), strategies.version(app, _version(version_id)))
+            candidate = strategies.version(app, _version(version_id))
+            d = kept_diff(app, app.today(), candidate)
         except ServiceError as exc:
             return page(request, v, status=_status(exc), problems=[refusal(exc, v.lang)])
         pages = max(1, -(-len(d.accounts) // PAGE))
@@ -104,6 +119,8 @@ def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], manag
             v,
             diff=d,
             diff_of=version_id,
+            model=_model_note(app) if candidate.uses_models else None,
+            chooses=candidate.uses_models,
             changes=d.accounts[(at - 1) * PAGE : at * PAGE],
             shown_rule=shown_rule,
             page_no=at,
