@@ -110,7 +110,7 @@ def diff_plans(
             "current": ca[(s, c, st)],
             "candidate": cb[(s, c, st)],
         }
-        for s, c, st in sorted(set(ca) | set(cb))
+        for s, c, st in sorted(set(ca) | set(cb), key=lambda k: (_stage_rank(new, old, k[0]), k))
     ]
     return PlanDiff(
         current=old.name,
@@ -122,6 +122,13 @@ def diff_plans(
         accounts=account_changes(a, b),
         seconds=time.perf_counter() - started,
     )
+
+
+def _stage_rank(new: Strategy, old: Strategy, stage: str) -> int:
+    """Where ``stage`` stands in the candidate's stages (then the current's): by days past due,
+    as a person reads them, not by name."""
+    order = [x.name for x in new.stages] + [x.name for x in old.stages]
+    return order.index(stage) if stage in order else len(order)
 
 
 def account_changes(current: Any, candidate: Any) -> list[AccountChange]:

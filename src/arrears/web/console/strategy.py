@@ -122,7 +122,7 @@ def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], manag
             model=_model_note(app) if candidate.uses_models else None,
             chooses=candidate.uses_models,
             changes=d.accounts[(at - 1) * PAGE : at * PAGE],
-            shown_rule=shown_rule,
+            shown_rule=lambda rule: shown_rule(rule, rule_words(v.lang, candidate)),
             page_no=at,
             pages=pages,
         )
@@ -133,10 +133,12 @@ def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], manag
             return Response(status_code=404)
         day = app.today()
         try:
-            d = kept_diff(app, day, strategies.version(app, _version(version_id)))
+            candidate = strategies.version(app, _version(version_id))
+            d = kept_diff(app, day, candidate)
         except ServiceError as exc:
             return Response(refusal(exc, v.lang), status_code=_status(exc))
-        data, kind = export(fmt, f"dry run v{version_id} {day}", *_changes_table(d, v.lang))
+        words = rule_words(v.lang, candidate)
+        data, kind = export(fmt, f"dry run v{version_id} {day}", *_changes_table(d, v.lang, words))
         name = f"dry-run-v{version_id}-{day.isoformat()}.{fmt}"
         return Response(
             data, media_type=kind, headers={"Content-Disposition": f'attachment; filename="{name}"'}
@@ -176,14 +178,34 @@ async def _uploaded(request: Request) -> str:
         return str(form.get("text") or "")
 
 
-def shown_rule(rule: str) -> str:
+def shown_rule(rule: str, words: dict[str, dict[str, str]] | None = None) -> str:
     """A rule as a strategy manager may see it: which hold an account is under (a death, a
-    bankruptcy, a lawyer) is need-to-know, so the holds' rules say only that there is one."""
+    bankruptcy, a lawyer) is need-to-know, so the holds' rules say only that there is one. A
+    strategy's own suppression or lane reads as its label in ``words`` (``Strategy.labels``:
+    承诺还款中, not ``suppression.promise_active``) when it has one."""
     book, dot, rest = rule.partition(".")
-    return f"{book}.holds" if dot and rest.startswith("holds.") else rule
+    if dot and rest.startswith("holds."):
+        return f"{book}.holds"
+    kinds = {"suppression": ("suppression",), "capacity": ("queue", "pool")}.get(book, ())
+    for kind in kinds:
+        said = (words or {}).get(kind, {}).get(rest)
+        if said:
+            return said
+    return rule
 
 
-def _changes_table(d: Any, lang: str) -> tuple[list[str], list[list[Any]]]:
+def rule_words(lang: str, *strategies: Any) -> dict[str, dict[str, str]]:
+    """The labels of ``strategies`` (the candidate's first) by kind and name, in ``lang``."""
+    out: dict[str, dict[str, str]] = {}
+    for st in reversed(strategies):
+        for kind, named in st.labels(lang).items():
+            out.setdefault(kind, {}).update(named)
+    return out
+
+
+def _changes_table(
+    d: Any, lang: str, words: dict[str, dict[str, str]] | None = None
+) -> tuple[list[str], list[list[Any]]]:
     """The dry run's changed accounts as a table a person reads: words, not codes."""
     _, label = gettext(lang), labeller(lang)
 
@@ -191,7 +213,7 @@ def _changes_table(d: Any, lang: str) -> tuple[list[str], list[list[Any]]]:
         text = f"{label('channel', c)} {label('action', st)}"
         if c in ("agent_call", "visit"):
             text += " " + _("priority %(p)s") % {"p": f"{p:,.0f}"}
-        return text + (f" ({shown_rule(rule)})" if rule else "")
+        return text + (f" ({shown_rule(rule, words)})" if rule else "")
 
     def said(actions: Any) -> str:
         return "; ".join(one(*a) for a in actions)
