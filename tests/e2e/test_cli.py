@@ -236,6 +236,9 @@ def test_the_daily_cycle_from_the_command_line(tmp_path: Path) -> None:
     run("ingest", str(gen), env=env)
     dry = run("cycle", "--as-of", "2026-11-23", "--dry-run", env=env)
     assert "dry run: nothing written" in dry.stdout
+    assert "no model is loaded" not in dry.stderr  # the default strategy makes no choices
+    learned = run("cycle", "--as-of", "2026-11-23", "--dry-run", "--strategy", "learned", env=env)
+    assert "no model is loaded" in learned.stderr and "dry run: nothing written" in learned.stdout
     first = json.loads(run("cycle", "--as-of", "2026-11-23", "--json", env=env).stdout)
     [day] = first
     assert day["run_id"] == 1 and day["counts"]["actions"] > 0

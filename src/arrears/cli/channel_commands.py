@@ -66,7 +66,9 @@ def template_render(
     locale: Annotated[
         str | None, typer.Option(help="zh-CN or en; the borrower's if omitted")
     ] = None,
-    as_of: Annotated[str | None, typer.Option("--as-of", help="date of the amounts")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="date of the amounts, YYYY-MM-DD")
+    ] = None,
     to: Annotated[
         Path | None,
         typer.Option("--out", help="also write it as received: a letter's PDF, a robocall's WAV"),
@@ -398,7 +400,9 @@ def agency_recall(
 def legal_package_cmd(
     loan_id: Annotated[str, typer.Option("--loan-id", help="the loan")],
     to: Annotated[Path, typer.Option("--out", help="the PDF to write")],
-    as_of: Annotated[str | None, typer.Option("--as-of", help="date of the statement")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="date of the statement, YYYY-MM-DD")
+    ] = None,
 ) -> None:
     """One account's legal package: statement, instalments, payments, contacts with hashes."""
     import hashlib

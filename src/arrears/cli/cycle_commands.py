@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.table import Table
 
-from arrears.cli.common import _app, _as_of, _errors, _fail, _progress, app, out
+from arrears.cli.common import _app, _as_of, _errors, _fail, _progress, app, err, out
 from arrears.domain.delinquency import DEFAULT_STAGES
 
 if TYPE_CHECKING:
@@ -29,11 +29,16 @@ STATUSES = ("planned", "cut", "blocked", "suppressed")
 @app.command()
 def cycle(
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="business date; today if omitted")
+        str | None, typer.Option("--as-of", help="business date, YYYY-MM-DD; today if omitted")
     ] = None,
     engine: Annotated[str | None, typer.Option(help="duckdb (embedded, default) or spark")] = None,
     strategy: Annotated[
-        str | None, typer.Option(help="a shipped strategy name or a YAML file; settings if omitted")
+        str | None,
+        typer.Option(
+            help="a shipped strategy (default, learned, champion-challenger: the last two "
+            "score their choices with the model ARREARS_MODEL_FILE names) or a YAML file; "
+            "settings if omitted"
+        ),
     ] = None,
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="show what would change; write nothing")
@@ -60,6 +65,12 @@ def cycle(
         _fail("--source and --out go together (the data-lake mode)")
     with _errors(), _progress() as bar:
         chosen = strategy_from(a, strategy, store=source is None)
+        if chosen.uses_models and a.scorer is None:
+            err.print(
+                f"[yellow]note:[/] strategy {chosen.name} makes choices, and no model is loaded "
+                "(ARREARS_MODEL_FILE is not set): each choice takes its first allowed option, "
+                "most often doing nothing"
+            )
         task = bar.add_task("cycle", total=None)
         if source is not None and out_dir is not None:
             results = [
@@ -211,7 +222,7 @@ def quarantine_table(rows: list[dict[str, Any]], total: int, shown: int = 20) ->
 def plan_diff(
     candidate: Annotated[Path, typer.Argument(help="the candidate strategy (YAML)")],
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="business date; today if omitted")
+        str | None, typer.Option("--as-of", help="business date, YYYY-MM-DD; today if omitted")
     ] = None,
     engine: Annotated[str | None, typer.Option(help="duckdb or spark")] = None,
     current: Annotated[
@@ -251,7 +262,7 @@ def plan_diff(
 @plan_app.command("show")
 def plan_show(
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="business date; today if omitted")
+        str | None, typer.Option("--as-of", help="business date, YYYY-MM-DD; today if omitted")
     ] = None,
 ) -> None:
     """The stored plan of a business date, by stage, channel and status."""

@@ -37,7 +37,8 @@ def generate(
     loans: Annotated[int, typer.Option(help="number of loans")] = 10_000,
     seed: Annotated[int, typer.Option(help="random seed; the same seed gives the same files")] = 1,
     as_of: Annotated[
-        str | None, typer.Option("--as-of", help="payments are simulated up to this date")
+        str | None,
+        typer.Option("--as-of", help="payments are simulated up to this date, YYYY-MM-DD"),
     ] = None,
     fmt: Annotated[str, typer.Option("--format", help="csv, parquet or jsonl")] = "csv",
     workers: Annotated[int, typer.Option(help="processes to use")] = 1,
@@ -157,7 +158,9 @@ def _lines_table(title: str, lines: list[dict[str, Any]], total: int, currency: 
 
 @app.command()
 def portfolio(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="the date; today if omitted")] = None,
+    as_of: Annotated[
+        str | None, typer.Option("--as-of", help="the date, YYYY-MM-DD; today if omitted")
+    ] = None,
     portfolio_id: Annotated[
         str | None, typer.Option("--portfolio", help="only this portfolio")
     ] = None,
