@@ -226,8 +226,9 @@ class _File(BaseModel):
 
 def load(path: Path) -> Model:
     """The model in ``path``; every problem is a :class:`ModelError` naming the file and the
-    field (the boosters are read, and walked once, here: a damaged one is found at start, not
-    on the first day planned)."""
+    field (each booster is read and its trees checked here: a damaged one is found at start,
+    not on the first day planned; nothing is computed, so a process that forks workers after
+    loading has started no threads)."""
     try:
         body = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError as exc:
@@ -258,15 +259,21 @@ def load(path: Path) -> Model:
         complaint_by_contacts=got.complaint_by_contacts,
         margin=got.margin,
     )
-    probe = np.zeros((1, len(FEATURES)))
-    for name in model.boosters:
+    _check_boosters(path, model.boosters)
+    return model
+
+
+def _check_boosters(path: Path, boosters: dict[str, str]) -> None:
+    """Each booster read and its trees checked (:func:`arrears.learn.trees.forest`)."""
+    for name, text in boosters.items():
         try:
-            model.forest((name,)).predict(probe)
+            trees = forest({name: text})
+            if trees.features > len(FEATURES):
+                raise TreesError(f"{trees.features} features, the models have {len(FEATURES)}")
         except (TreesError, ValueError, IndexError, KeyError) as exc:
             msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
             why = f"{path}: boosters.{name}: not a LightGBM model we can read: {msg}"
             raise ModelError(why) from None
-    return model
 
 
 def made(log: pa.Table) -> pa.Table:

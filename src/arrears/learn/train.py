@@ -7,6 +7,7 @@ Runs go to worker processes (each world on its own store); the logs come back as
 
 from __future__ import annotations
 
+import multiprocessing
 import shutil
 import tempfile
 from collections.abc import Callable
@@ -85,7 +86,9 @@ def run_all(
             if done:
                 done(out[-1])
         return out
-    with ProcessPoolExecutor(workers) as pool:
+    # spawned, not forked: the compiled walk's and LightGBM's thread pools do not survive a
+    # fork of a process that has started them
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         futures = [pool.submit(run_job, job) for job in jobs]
         results = []
         for f in futures:

@@ -33,6 +33,8 @@ from numpy.typing import NDArray
 
 #: LightGBM's kZeroThreshold
 ZERO = 1e-35
+#: more features than any model of ours has (a split naming more is damage)
+MAX_FEATURES = 10_000
 
 
 class TreesError(ValueError):
@@ -108,6 +110,9 @@ def forest(boosters: dict[str, str]) -> Forest:
         chunks: list[Any] = [np.asarray(c, dtype) for c in parts[key]]
         return np.concatenate(chunks) if chunks else np.empty(0, dtype)
 
+    feature_of = flat("feature", np.int64)
+    if feature_of.size and int(feature_of.max()) >= features:
+        raise TreesError("a split names a feature beyond its booster's max_feature_idx")
     return Forest(
         names=tuple(boosters),
         link=np.asarray(link, np.int64),
@@ -115,7 +120,7 @@ def forest(boosters: dict[str, str]) -> Forest:
         owner=np.asarray(owner, np.int64),
         first=np.asarray(first, np.int64),
         leaf_first=np.asarray(leaf_first, np.int64),
-        feature=flat("feature", np.int64),
+        feature=feature_of,
         threshold=flat("threshold", np.float64),
         decision=flat("decision", np.int64),
         left=flat("left", np.int64),
@@ -179,12 +184,17 @@ def _add_tree(
     feature = _numbers(tree, "split_feature", int)
     threshold = _numbers(tree, "threshold", float)
     decision = _numbers(tree, "decision_type", int)
+    left = _numbers(tree, "left_child", int)
+    right = _numbers(tree, "right_child", int)
     bounds = _numbers(tree, "cat_boundaries", int)
     bits = _numbers(tree, "cat_threshold", int)
+    _check_shape(name, len(leaves), feature, decision, left, right)
     cat_first, cat_len = [], []
     for k, d in enumerate(decision):
         if int(d) & 1:  # categorical: the threshold is the index of its bitset
             c = int(threshold[k])
+            if not 0 <= c < len(bounds) - 1 or not 0 <= bounds[c] <= bounds[c + 1] <= len(bits):
+                raise TreesError(f"{name}: a categorical split names a bitset it does not have")
             cat_first.append(words + int(bounds[c]))
             cat_len.append(int(bounds[c + 1]) - int(bounds[c]))
         else:
@@ -193,13 +203,46 @@ def _add_tree(
     parts["feature"].append(feature)
     parts["threshold"].append(threshold)
     parts["decision"].append(decision)
-    parts["left"].append(_numbers(tree, "left_child", int))
-    parts["right"].append(_numbers(tree, "right_child", int))
+    parts["left"].append(left)
+    parts["right"].append(right)
     parts["leaf"].append(leaves)
     parts["cat_first"].append(cat_first)
     parts["cat_len"].append(cat_len)
     parts["cat_words"].append(bits)
     return len(bits)
+
+
+def _check_shape(
+    name: str,
+    leaves: int,
+    feature: list[int] | list[float],
+    decision: list[int] | list[float],
+    left: list[int] | list[float],
+    right: list[int] | list[float],
+) -> None:
+    """A tree the compiled walk can trust (it checks no index): as many splits as leaves less
+    one, features that exist, and each leaf and each split but the first reached from exactly
+    one split before it (so the walk always ends on a leaf)."""
+    splits = leaves - 1
+    if not len(feature) == len(decision) == len(left) == len(right) == splits:
+        raise TreesError(f"{name}: a tree's splits do not match its leaves")
+    if any(not 0 <= int(f) < MAX_FEATURES for f in feature):
+        raise TreesError(f"{name}: a split names a feature that does not exist")
+    seen_leaf, seen_split = [0] * leaves, [0] * max(splits, 1)
+    for k in range(splits):
+        for child in (int(left[k]), int(right[k])):
+            if child >= 0:
+                if not k < child < splits:  # a split's children come after it
+                    raise TreesError(f"{name}: a tree's splits do not form a tree")
+                seen_split[child] += 1
+            elif ~child < leaves:
+                seen_leaf[~child] += 1
+            else:
+                raise TreesError(f"{name}: a split leads to a leaf the tree does not have")
+    if splits == 0:  # a tree of one leaf: the leaf is its root
+        return
+    if any(n != 1 for n in seen_leaf) or any(n != 1 for n in seen_split[1:splits]):
+        raise TreesError(f"{name}: a tree's splits do not form a tree")
 
 
 @njit(inline="always")

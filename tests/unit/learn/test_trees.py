@@ -93,3 +93,26 @@ def test_what_it_does_not_read_is_refused_by_name() -> None:
                     .model_to_string()})  # fmt: skip
     with pytest.raises(TreesError, match="x: expected rows of 6 features"):
         trees.predict(x[:, :3])
+
+
+def test_a_damaged_tree_is_refused_before_the_walk_trusts_it() -> None:
+    """The compiled walk checks no index: a tree whose children loop, reach leaves it does not
+    have or name features that do not exist is refused when read."""
+    import re
+
+    x, y = _data(2000, 6)
+    text = lgb.LGBMRegressor(n_estimators=2, num_leaves=7, verbose=-1).fit(x, y).booster_
+    good = text.model_to_string()
+    forest({"ok": good})
+
+    def damaged(key: str, change: str) -> str:
+        return re.sub(rf"(Tree=0\n(?:.*\n)*?){key}=[^\n]*", rf"\g<1>{key}={change}", good, count=1)
+
+    for key, change, said in (
+        ("left_child", "0 0 0 0 0 0", "do not form a tree"),
+        ("left_child", "-40 -2 -3 -4 -5 -6", "leaf the tree does not have"),
+        ("split_feature", "0 1 2 3 4 9999", "feature"),
+        ("right_child", "1 2", "splits do not match"),
+    ):
+        with pytest.raises(TreesError, match=said):
+            forest({"bad": damaged(key, change)})
