@@ -222,3 +222,27 @@ def test_a_dry_run_says_what_model_its_choices_were_scored_with(
     assert plain is not None
     assert 'id="diff-model"' not in c.get(f"/strategy/{plain[1]}/diff").text  # no choices
     c.close()
+
+
+def test_the_experiments_table_names_each_arm_in_the_readers_language(tmp_path: Path) -> None:
+    from arrears.bootstrap import bootstrap
+    from arrears.settings import Env, Settings
+    from arrears.web.console.strategy import _arm_words
+
+    app = bootstrap(
+        Settings(
+            env=Env.TEST,
+            database_url=f"sqlite:///{tmp_path / 's.db'}",
+            strategy="champion-challenger",
+        )  # fmt: skip
+    )
+    upgrade(app.engine)
+    try:
+        assert _arm_words(app, "zh-CN") == {"champion": "冠军（默认策略）",
+                                            "learned": "挑战者（模型决策）"}  # fmt: skip
+        assert _arm_words(app, "en")["learned"] == "Challenger (learned policy)"
+    finally:
+        app.engine.dispose()
+    plain = make_app(f"sqlite:///{tmp_path / 'p.db'}")
+    upgrade(plain.engine)
+    assert _arm_words(plain, "zh-CN")["challenger"] == "挑战者（更坚决的短信）"  # the default's

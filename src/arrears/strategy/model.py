@@ -130,6 +130,7 @@ class SuppressionSpec(_Spec):
 class ArmSpec(_Spec):
     name: Annotated[str, Field(pattern=r"^[a-z][a-z0-9_]*$")]
     weight: Annotated[int, Field(ge=0)]
+    label: Label | None = None
 
 
 class ExperimentSpec(_Spec):
@@ -325,6 +326,8 @@ class Strategy:
             "queue": of((k, q.label) for k, q in spec.queues.items()),
             "pool": of((k, q.label) for k, q in spec.pools.items()),
             "suppression": of((s.name, s.label) for s in spec.suppressions),
+            "arm": of((a.name, a.label) for e in spec.experiments for a in e.arms),
+            "experiment": of((e.name, e.label) for e in spec.experiments),
         }
 
     def stage_of(self, dpd: int | None) -> str | None:

@@ -43,6 +43,7 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
             status=status,
             versions=strategies.versions(app),
             arms=arms,
+            arm_words=_arm_words(app, v.lang),
             **extra,
         )
 
@@ -79,6 +80,16 @@ def _version(text: str) -> int:
     if not text.isdigit() or len(text) > 9:
         raise NotFound(f"version_id: {text[:20]} is not in the store", field="version_id")
     return int(text)
+
+
+def _arm_words(app: App, lang: str) -> dict[str, str]:
+    """The arms' labels in the strategy the cycle runs (an arm without one reads as its name)."""
+    from arrears.service.daily.cycle import strategy_from
+
+    try:
+        return strategy_from(app, None).labels(lang).get("arm", {})
+    except ServiceError:
+        return {}
 
 
 def _model_note(app: App) -> dict[str, Any] | None:
