@@ -119,8 +119,9 @@ def test_writes_after_a_whole_store_snapshot_survive_the_server_stopping(
             json={"loan_id": payer, "amount": 1000, "payment_id": "P-after-diff"},
         )
         assert paid.status_code == 201, paid.text
-        second = mei.post(
-            "/strategy/upload", data={"csrf": _csrf(mei, "/strategy"), "text": STRATEGY}
+        second = mei.post(  # another text: the same one again would be the version kept
+            "/strategy/upload",
+            data={"csrf": _csrf(mei, "/strategy"), "text": STRATEGY + "\n# revised\n"},
         )
         assert second.status_code == 303
     finally:

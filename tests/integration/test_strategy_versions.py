@@ -120,3 +120,11 @@ def test_a_served_process_compiles_the_active_strategy_ahead(app: App) -> None:
         clock=app.clock,
     )
     warm_up(broken)  # logged, not raised
+
+
+def test_the_same_text_uploaded_again_is_the_version_kept_before(app: App) -> None:
+    first = strategies.upload(app, SHIPPED, by="sun").version_id
+    again = strategies.upload(app, SHIPPED, by="mei").version_id
+    other = strategies.upload(app, SHIPPED + "\n# a comment\n", by="sun").version_id
+    assert first is not None and again == first and other not in (None, first)
+    assert len(strategies.versions(app)) == 2

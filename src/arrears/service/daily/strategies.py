@@ -30,8 +30,9 @@ class Uploaded:
 
 
 def upload(app: App, text: str, *, by: str) -> Uploaded:
-    """Validate a strategy's YAML and keep it as a new (inactive) version; its problems (each
-    with its line and field) when it is not valid, and nothing kept."""
+    """Validate a strategy's YAML and keep it as a new (inactive) version (the same text
+    uploaded again is the version kept before); its problems (each with its line and field)
+    when it is not valid, and nothing kept."""
     require_current(app)
     try:
         s = loads(text, "upload")
@@ -42,14 +43,24 @@ def upload(app: App, text: str, *, by: str) -> Uploaded:
     missing += undefined_lanes(s)
     if missing:
         return Uploaded(None, missing)
+    digest = hashlib.sha256(text.encode()).hexdigest()
     with app.engine.begin() as conn:
+        # the same text again is the version already kept, not a second copy of it
+        kept = conn.execute(
+            select(t.strategy_version.c.version_id)
+            .where(t.strategy_version.c.sha256 == digest)
+            .order_by(t.strategy_version.c.version_id)
+            .limit(1)
+        ).scalar_one_or_none()
+        if kept is not None:
+            return Uploaded(int(kept), [])
         vid = conn.execute(
             insert(t.strategy_version)
             .values(
                 name=s.name,
                 version=s.version,
                 text=text,
-                sha256=hashlib.sha256(text.encode()).hexdigest(),
+                sha256=digest,
                 uploaded_by=by,
                 uploaded_at=app.clock(),
                 active=False,
