@@ -246,3 +246,18 @@ def test_the_experiments_table_names_each_arm_in_the_readers_language(tmp_path: 
     plain = make_app(f"sqlite:///{tmp_path / 'p.db'}")
     upgrade(plain.engine)
     assert _arm_words(plain, "zh-CN")["challenger"] == "挑战者（更坚决的短信）"  # the default's
+
+
+def test_an_uploaded_files_problems_name_the_file(console: tuple[str, App, Any]) -> None:
+    url, _, _ = console
+    c, csrf = _session(url, "strategy_manager")
+    bad = "strategy: x\nversion: '1'\nstages: nope\n"
+    r = c.post(
+        "/strategy/upload",
+        data={"csrf": csrf},
+        files={"file": ("../../my-strategy.yaml", bad.encode(), "application/x-yaml")},
+    )
+    assert r.status_code == 422 and "my-strategy.yaml:" in r.text and "../" not in r.text
+    pasted = c.post("/strategy/upload", data={"csrf": csrf, "text": bad})
+    assert pasted.status_code == 422 and "upload:" in pasted.text
+    c.close()

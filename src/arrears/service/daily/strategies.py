@@ -29,13 +29,13 @@ class Uploaded:
     problems: list[str]
 
 
-def upload(app: App, text: str, *, by: str) -> Uploaded:
+def upload(app: App, text: str, *, by: str, source: str = "upload") -> Uploaded:
     """Validate a strategy's YAML and keep it as a new (inactive) version (the same text
-    uploaded again is the version kept before); its problems (each with its line and field)
-    when it is not valid, and nothing kept."""
+    uploaded again is the version kept before); its problems (each with ``source``, the file's
+    name, its line and field) when it is not valid, and nothing kept."""
     require_current(app)
     try:
-        s = loads(text, "upload")
+        s = loads(text, source)
     except StrategyError as exc:
         # every problem at once: the store's templates are checked even when the file is not
         return Uploaded(None, [str(p) for p in exc.problems] + unknown_templates(app, exc.steps))

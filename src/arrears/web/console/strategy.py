@@ -9,6 +9,7 @@ run time.
 import logging
 from collections.abc import Callable
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -53,9 +54,9 @@ def strategy_pages(r: APIRouter, app: App, render: Render, managers: Any) -> Non
 
     @r.post("/strategy/upload")
     async def upload(request: Request, v: managers) -> Response:
-        text = await _uploaded(request)
+        text, name = await _uploaded(request)
         # parsing, checking and the store: in the threadpool, off the event loop
-        return await run_in_threadpool(_keep, app, page, request, v, text)
+        return await run_in_threadpool(_keep, app, page, request, v, text, name)
 
     _diff_pages(r, app, page, managers)
 
@@ -156,7 +157,9 @@ def _diff_pages(r: APIRouter, app: App, page: Callable[..., HTMLResponse], manag
         )
 
 
-def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, text: str) -> Response:
+def _keep(
+    app: App, page: Callable[..., Response], request: Request, v: Any, text: str, name: str
+) -> Response:
     """Check an uploaded strategy and keep it as a new version; the page says how it went."""
     from arrears.service.daily import strategies
 
@@ -165,7 +168,7 @@ def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, tex
         return page(
             request, v, status=422, problems=[_("Give the strategy's YAML (200 kB at most).")]
         )
-    done = strategies.upload(app, text, by=v.user.username)
+    done = strategies.upload(app, text, by=v.user.username, source=name)
     if done.problems:
         return page(request, v, status=422, problems=done.problems, text=text)
     assert done.version_id is not None
@@ -180,13 +183,15 @@ def _keep(app: App, page: Callable[..., Response], request: Request, v: Any, tex
     return RedirectResponse(f"/strategy?flash=saved&uploaded={done.version_id}", 303)
 
 
-async def _uploaded(request: Request) -> str:
-    """The strategy's text: the file given, else the text pasted."""
+async def _uploaded(request: Request) -> tuple[str, str]:
+    """The strategy's text and what its problems call it: the file given (by its name), else
+    the text pasted ("upload")."""
     async with request.form() as form:  # closes the uploaded file's spool
         file = form.get("file")
         if isinstance(file, UploadFile) and file.filename:
-            return (await file.read(MAX_UPLOAD + 1)).decode("utf-8", "replace")
-        return str(form.get("text") or "")
+            name = Path(file.filename).name[:100] or "upload"
+            return (await file.read(MAX_UPLOAD + 1)).decode("utf-8", "replace"), name
+        return str(form.get("text") or ""), "upload"
 
 
 def shown_rule(rule: str, words: dict[str, dict[str, str]] | None = None) -> str:
