@@ -29,18 +29,66 @@ def test_the_champion_lives_a_world_without_breaking_a_rule(book: Path) -> None:
     world = draw("w", 21)
     first = live(world, load("default"), book, START, DAYS)
     again = live(world, load("default"), book, START, DAYS)
-    assert first.accounts > 20 and first.owed > 0
-    assert 0 < first.recovered <= first.owed
-    assert first.contacts > 0 and first.rule_breaks == 0
-    assert len(first.curve) == DAYS and first.curve == sorted(first.curve)
+    # the accounts in collection on the first day, over the run
+    stock = first.stock
+    assert stock["accounts"] > 20 and stock["owed"] > 0
+    assert 0 < stock["recovered"] <= stock["owed"] and stock["contacts"] > 0
+    assert first.rule_breaks == 0
+    # the accounts entering collection in the first half, each over its own days
+    assert (first.window, first.follow) == (DAYS // 2, DAYS - DAYS // 2)
+    assert 0 <= first.recovered <= first.owed and first.accounts <= stock["accounts"] + 40
+    assert len(first.curve) == first.follow and first.curve == sorted(first.curve)
     assert sum(v["accounts"] for v in first.by_type.values()) == first.accounts
     # common random numbers: the same world and policy give the same figures
-    assert (first.recovered, first.contacts, first.complaints, first.cost) == (
+    assert (first.recovered, first.contacts, first.complaints, first.cost, first.stock) == (
         again.recovered,
         again.contacts,
         again.complaints,
         again.cost,
+        again.stock,
     )
+
+
+def test_the_truth_of_each_option_is_the_simulators_own_chance(book: Path) -> None:
+    """What off-policy estimates are held to: for an account in arrears, doing nothing truly
+    brings its type's hazard times what is due; a reminder, a call and a visit each at least
+    that; and the decisions judged find their truth."""
+    import numpy as np
+
+    from arrears.learn.coverage import check, judged
+    from arrears.learn.respond import Book
+
+    world = draw("w", 23)
+    strategy = explorer(load("learned"))
+    lived = live(world, strategy, book, START, DAYS, keep_log=True, truth=True)
+    truth = lived.truth
+    assert truth is not None and truth.num_rows > 50
+    engine = create_engine(f"sqlite:///{book}")
+    with engine.connect() as conn:
+        loans = [r[0] for r in conn.execute(text("SELECT loan_id FROM loan ORDER BY loan_id"))]
+    hidden = Book(world, world.types(len(loans)))
+    at = {loan: i for i, loan in enumerate(loans)}
+    rows = truth.to_pylist()
+    due_of = {(r["loan_id"], r["business_date"]): r["x_total_due"]
+              for r in lived.log.to_pylist()}  # fmt: skip
+    checked = 0
+    for r in rows:
+        i = at[r["loan_id"]]
+        assert r["truth_sms"] >= r["truth_none"] * min(hidden.reminder[i], 1.0) - 1e-9
+        due = due_of.get((r["loan_id"], r["business_date"]))
+        if r["others"] == 0 and due:
+            assert r["truth_none"] == pytest.approx(hidden.hazard[i] * due)
+            checked += 1
+    assert checked > 20
+    got, mine = judged(lived.log, truth)
+    assert got.num_rows == mine.num_rows > 0
+    assert got["loan_id"].to_pylist() == mine["loan_id"].to_pylist()
+    assert all(c == 0 for c in mine["others"].to_pylist())
+    checks = check(lived.log, truth)
+    assert {c["estimator"] for c in checks} == {"ips", "snips", "dr"}
+    assert {c["policy"] for c in checks} >= {"nothing", "agent call"}
+    for c in checks:
+        assert c["low"] <= c["value"] <= c["high"] and np.isfinite(c["truth"])
 
 
 def test_the_exploring_learned_strategy_logs_judgeable_decisions(book: Path) -> None:
@@ -182,3 +230,29 @@ def test_the_dry_run_scores_the_choices_with_the_loaded_model(book: Path, tmp_pa
     app.scorer = train(_log(3000))
     assert early("sms") > 0
     app.engine.dispose()
+
+
+def test_the_coverage_command_says_how_often_the_intervals_held_the_truth(
+    tmp_path: Path,
+) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from arrears.cli import app
+
+    out = tmp_path / "coverage.json"
+    got = CliRunner().invoke(
+        app,
+        ["learn", "coverage", "--worlds", "1", "--loans", "300", "--days", "6",
+         "--workers", "1", "--out", str(out)],
+    )  # fmt: skip
+    assert got.exit_code == 0, got.output
+    assert "held the truth" in got.output and "snips" in got.output
+    body = json.loads(out.read_text())
+    assert [s["estimator"] for s in body["summary"]] == ["ips", "snips", "dr"]
+    for s in body["summary"]:
+        assert s["intervals"] == 3  # three policies in one world
+        assert 0 <= s["covered"] <= 3 and s["share_low"] <= s["share"] <= s["share_high"]
+    for c in body["checks"]:
+        assert c["covers"] == (c["low"] <= c["truth"] <= c["high"])

@@ -97,7 +97,14 @@ def evaluate_cmd(
         ),
     ] = None,
     loans: Annotated[int, typer.Option(help="loans in the simulated book", min=50)] = 2000,
-    days: Annotated[int, typer.Option(help="days each policy lives in each world", min=1)] = 90,
+    days: Annotated[
+        int,
+        typer.Option(
+            help="days each policy lives in each world: the accounts entering collection in "
+            "the first days are each followed for 90 (120: those of the first 30)",
+            min=2,
+        ),
+    ] = 120,
     workers: Annotated[int, typer.Option(help="runs at once", min=1)] = 2,
     save: Annotated[Path, typer.Option("--out", help="the figures as JSON")] = JUDGED,
     oracle: Annotated[
@@ -224,3 +231,61 @@ def report_cmd(
         _fail(f"{figures}: runs: expected the figures arrears learn evaluate writes")
     write(body, to)
     out.print(f"report written to {to}")
+
+
+@learn_app.command("coverage")
+def coverage_cmd(
+    worlds: Annotated[int, typer.Option(help="how many training worlds to log", min=1)] = 4,
+    loans: Annotated[int, typer.Option(help="loans in the simulated book", min=50)] = 2000,
+    days: Annotated[int, typer.Option(help="days logged in each world", min=1)] = 40,
+    seed: Annotated[int, typer.Option(help="seed of the worlds")] = 555,
+    model: Annotated[Path | None, typer.Option(help="a model whose choices are judged too")] = None,
+    workers: Annotated[int, typer.Option(help="worlds simulated at once", min=1)] = 2,
+    save: Annotated[Path, typer.Option("--out", help="the figures as JSON")] = Path(
+        "var/learn-coverage.json"
+    ),
+) -> None:
+    """Hold the off-policy estimates to the simulator's truth: log the exploring learned
+    strategy in training worlds, estimate several policies from each log (IPS, SNIPS, DR) and
+    say how often each estimator's 95% interval held the policy's true value."""
+    from arrears.learn.coverage import coverage
+    from arrears.learn.models import ModelError, load
+    from arrears.learn.worlds import training_worlds
+
+    scorer = None
+    if model is not None:
+        try:
+            scorer = load(model)
+        except ModelError as exc:
+            _fail(str(exc))
+    with _errors(), _progress() as bar:
+        task = bar.add_task("logging worlds", total=worlds)
+        got = coverage(
+            training_worlds(worlds, seed),
+            loans=loans,
+            days=days,
+            workers=workers,
+            model=scorer,
+            done=lambda _: bar.update(task, advance=1),
+        )
+    save.parent.mkdir(parents=True, exist_ok=True)
+    save.write_text(json.dumps(got, indent=1), encoding="utf-8")
+    out.print(coverage_table(got["summary"]))
+    out.print(f"figures written to {save}")
+
+
+def coverage_table(summary: list[dict[str, Any]]) -> Table:
+    table = Table(title="off-policy estimates held to the simulator's truth")
+    for col in ("estimator", "intervals", "held the truth", "share (95% interval)",
+                "mean ESS", "mean decisions"):  # fmt: skip
+        table.add_column(col, justify="left" if col == "estimator" else "right")
+    for s in summary:
+        table.add_row(
+            s["estimator"],
+            str(s["intervals"]),
+            str(s["covered"]),
+            f"{s['share']:.0%} ({s['share_low']:.0%}-{s['share_high']:.0%})",
+            f"{s['mean_ess']:,.0f}",
+            f"{s['mean_n']:,.0f}",
+        )
+    return table

@@ -7,7 +7,10 @@ asks for the model attributes (docs/LEARNING.md, "Models").
   isotonic regression on a held-out fifth).
 * ``uplift_<channel>``: what a treatment today adds to recovery over doing nothing, net of its
   cost and complaint risk, in minor units. A T-learner: one LightGBM model per treatment
-  (doing nothing among them) of the share of the arrears paid within 7 days, fitted on the
+  (doing nothing among them) of the share of the arrears paid within 30 days
+  (:data:`REWARD_DAYS`: a contact is worth what it adds to what would be paid anyway, not how
+  much sooner it comes; a borrower who forgot pays within days with or without a second
+  reminder), fitted on the
   decisions that took it; the uplift is the difference to doing nothing times the arrears, less
   the treatment's cost and its extra complaints (the rate after it over the rate after doing
   nothing, per decision) times what a complaint costs.
@@ -22,6 +25,7 @@ from __future__ import annotations
 import json
 from collections.abc import Collection
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -58,6 +62,8 @@ MIN_ROWS = 200
 #: each model learns from at most this many decisions (a random sample beyond): 1M accounts
 #: over 90 days log tens of millions, and a sample of two million says as much to these trees
 MAX_ROWS = 2_000_000
+#: the days of payments a decision's reward counts (from its own day)
+REWARD_DAYS = 30
 #: complaint rates are kept by contacts in the 7 days before: 0, 1, 2, 3, 4 or more
 BUCKETS = 5
 FORMAT = "arrears-model/1"
@@ -164,8 +170,8 @@ class Model:
 
     def expected(self, features: pa.Table, prefix: str = "") -> dict[str, NDArray[np.float64]]:
         """Each learned treatment's expected reward for each row (what the account pays of its
-        arrears within 7 days, less the treatment's cost and its complaints): the reward model
-        of the doubly robust estimate (:mod:`arrears.learn.tune`)."""
+        arrears within :data:`REWARD_DAYS`, less the treatment's cost and its complaints): the
+        reward model of the doubly robust estimate (:mod:`arrears.learn.tune`)."""
         x = self.matrix(features, prefix)
         due = pc.fill_null(pc.cast(features[prefix + "total_due"], pa.float64()), 0.0)
         owed = np.maximum(due.to_numpy(zero_copy_only=False), 0.0)
@@ -292,6 +298,22 @@ def attach(app: Any) -> None:
         app.scorer = load(app.settings.model_file)
 
 
+def complete(log: pa.Table, days: int) -> NDArray[np.bool_]:
+    """Which decisions' ``days``-day window the log has seen to its end (the log's last day
+    at least ``days - 1`` days after theirs): a window cut by the end of the log would count
+    payments still to come as not made. A log shorter than that (a short demo run) keeps
+    every decision, as does a log without its days."""
+    if "business_date" not in log.column_names:
+        return np.ones(log.num_rows, bool)
+    when = pc.cast(log["business_date"], pa.date32())
+    last = pc.max(when).as_py()
+    if last is None:
+        return np.zeros(log.num_rows, bool)
+    cut = pa.scalar(last - timedelta(days=days - 1), pa.date32())
+    out = np.asarray(pc.less_equal(when, cut).to_numpy(zero_copy_only=False), dtype=bool)
+    return out if out.sum() >= MIN_ROWS else np.ones(log.num_rows, bool)
+
+
 def _vocab(log: pa.Table) -> dict[str, list[str]]:
     out = {}
     for name in CATEGORICAL:
@@ -358,16 +380,19 @@ def train(log: pa.Table, *, seed: int = 7) -> Model:
         paid = pc.cast(taken[f"paid_{days}d"], pa.float64()).to_numpy()
         y = ((owed > 0) & (paid >= owed)).astype(np.float64)
         name = f"p_pay_{days}d"
-        booster = _fit(x[~hold], y[~hold], cats, "binary", seed)
+        seen = complete(taken, days)
+        booster = _fit(x[~hold & seen], y[~hold & seen], cats, "binary", seed)
         model.boosters[name] = booster.model_to_string()
-        raw = np.asarray(booster.predict(x[hold]), dtype=np.float64)
-        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(raw, y[hold])
+        raw = np.asarray(booster.predict(x[hold & seen]), dtype=np.float64)
+        iso = IsotonicRegression(y_min=0.0, y_max=1.0, out_of_bounds="clip").fit(
+            raw, y[hold & seen]
+        )
         model.calibration[name] = (
             [float(v) for v in iso.X_thresholds_],
             [float(v) for v in iso.y_thresholds_],
         )
-    paid7 = pc.cast(taken["paid_7d"], pa.float64()).to_numpy()
-    share = np.where(owed > 0, np.minimum(paid7, owed) / np.maximum(owed, 1.0), 0.0)
+    paid = pc.cast(taken[f"paid_{REWARD_DAYS}d"], pa.float64()).to_numpy()
+    share = np.where(owed > 0, np.minimum(paid, owed) / np.maximum(owed, 1.0), 0.0)
     complaints = pc.cast(taken["complaints_7d"], pa.float64()).to_numpy()
     treatment = np.array(taken["taken"].to_pylist(), dtype=object)
     recent = np.clip(
@@ -381,6 +406,7 @@ def train(log: pa.Table, *, seed: int = 7) -> Model:
     # decisions, not those its treatment happened to be given to (when only doing nothing was
     # compliant, say under a promise, doing nothing was the gate's, not a choice)
     chose, weight = _choices(taken)
+    chose &= complete(taken, REWARD_DAYS)
     for k in sorted(set(treatment.tolist())):
         rows = treatment == k
         counts[k] = int(rows.sum())

@@ -46,10 +46,10 @@ def _curves(runs: list[dict[str, Any]]) -> str:
             sum(r["curve"][d] * r["owed"] for r in mine) / owed if owed else 0.0
             for d in range(days)
         ]
-        ax.plot(range(1, days + 1), [100 * v for v in pooled], label=policy, color=COLOURS[policy])
-    ax.set_xlabel("day")
-    ax.set_ylabel("arrears recovered, %")
-    ax.set_title("Recovery by day, pooled over the worlds")
+        ax.plot(range(days), [100 * v for v in pooled], label=policy, color=COLOURS[policy])
+    ax.set_xlabel("days since the account entered collection")
+    ax.set_ylabel("arrears at entry recovered, %")
+    ax.set_title("Recovery by day since entry, pooled over the worlds")
     ax.legend()
     ax.grid(alpha=0.3)
     return _png(fig)
@@ -115,7 +115,8 @@ def render(figures: dict[str, Any]) -> str:
     charts = [
         ("Recovery", _curves(runs)),
         ("Contacts per account",
-         _bars(runs, "contacts_per_account", "Contacts per account in collection", "contacts")),
+         _bars(runs, "contacts_per_account", "Contacts per account entering collection",
+               "contacts")),
         ("Complaints",
          _bars(runs, "complaints_per_10k", "Complaints per 10,000 contacts", "complaints")),
         ("Cost", _bars(runs, "cost_per_yuan", "Cost per yuan recovered", "yuan")),

@@ -96,19 +96,12 @@ def respond(
             raise ValueError(f"{name}: expected {n} values, one per account, got {arr.shape}")
         if arr.dtype != bool and np.any(arr < 0):
             raise ValueError(f"{name}: a count cannot be negative")
-    rate = book.world.contact_rate
-    p_reach = np.where(book.reachable, 1.0 - (1.0 - rate) ** dialled, 0.0)
+    p_reach = reach(book, dialled)
     reached = rng.random(n) < p_reach
-    hazard = book.hazard.copy()
     before = np.zeros(n) if recent_reminders is None else np.asarray(recent_reminders, float)
-    lift = 1.0 + (book.reminder - 1.0) * book.fatigue**before
-    hazard = np.where(sent > 0, hazard * lift, hazard)
-    hazard = np.where(reached, hazard * book.conversation, hazard)
     if offer_when_reached:
         offered = offered | reached
-    hazard = np.where(offered, hazard * book.offer, hazard)
-    hazard = np.where(escalated, hazard * book.escalation, hazard)
-    hazard = np.minimum(hazard, 1.0)
+    hazard = _hazard(book, sent, reached, offered, escalated, before)
     paid = rng.random(n) < hazard
     promised = reached & ~paid & (rng.random(n) < PROMISE_WHEN_REACHED)
     week = np.zeros(n) if recent_contacts is None else np.asarray(recent_contacts, float)
@@ -116,6 +109,51 @@ def respond(
     extra = np.where(today > 0, np.maximum(today + week - 1, 0), 0)
     complained = rng.random(n) < 1.0 - (1.0 - book.annoyance) ** extra
     return Answers(reached, paid, promised, complained, hazard)
+
+
+def reach(book: Book, dialled: NDArray[np.int64]) -> NDArray[np.float64]:
+    """The chance each borrower is reached by the day's ``dialled`` calls (each on its own)."""
+    rate = book.world.contact_rate
+    return np.where(book.reachable, 1.0 - (1.0 - rate) ** dialled, 0.0)
+
+
+def _hazard(
+    book: Book,
+    sent: NDArray[np.int64],
+    reached: NDArray[np.bool_],
+    offered: NDArray[np.bool_],
+    escalated: NDArray[np.bool_],
+    before: NDArray[np.float64],
+) -> NDArray[np.float64]:
+    """The day's chance of paying, given what happened."""
+    lift = 1.0 + (book.reminder - 1.0) * book.fatigue**before
+    hazard = np.where(sent > 0, book.hazard * lift, book.hazard)
+    hazard = np.where(reached, hazard * book.conversation, hazard)
+    hazard = np.where(offered, hazard * book.offer, hazard)
+    hazard = np.where(escalated, hazard * book.escalation, hazard)
+    return np.asarray(np.minimum(hazard, 1.0), dtype=np.float64)
+
+
+def chance(
+    book: Book,
+    *,
+    reminders: ArrayLike,
+    calls: ArrayLike,
+    escalation: ArrayLike,
+    recent_reminders: ArrayLike,
+) -> NDArray[np.float64]:
+    """The chance each borrower pays today after the day's contacts (the expectation of
+    :func:`respond`'s draws, a reached borrower offered a plan): the simulator's truth, which
+    off-policy estimates are held to (:mod:`arrears.learn.coverage`)."""
+    sent = np.asarray(reminders, dtype=np.int64)
+    dialled = np.asarray(calls, dtype=np.int64)
+    escalated = np.asarray(escalation, dtype=bool)
+    before = np.asarray(recent_reminders, dtype=np.float64)
+    p_reach = reach(book, dialled)
+    yes = np.ones(book.n, bool)
+    talked = _hazard(book, sent, yes, yes, escalated, before)
+    silent = _hazard(book, sent, ~yes, ~yes, escalated, before)
+    return np.asarray(p_reach * talked + (1.0 - p_reach) * silent, dtype=np.float64)
 
 
 def keeps(book: Book, rng: np.random.Generator, due: ArrayLike) -> NDArray[np.bool_]:

@@ -10,11 +10,15 @@ and the same random numbers for every policy in a world, so two policies differ 
 did, not by luck). Only the delivery itself is skipped: a message is recorded as delivered
 instead of being rendered and handed to a provider.
 
-What a run measures (:class:`Lived`): the arrears at the start of the accounts then in
-collection, and what they paid of it within the horizon (recovery), contacts, complaints, the
-contacts the second look stopped, rule breaks found afterwards in the evidence (a contact made
-while a hold covered the borrower, or over a rulebook's daily limit of connected calls), cost,
-and all of it by hidden type.
+What a run measures (:class:`Lived`), on the accounts that *enter* collection (fall one day
+past due) in the run's first days, each followed for the same number of days from its entry
+(90 when the run is long enough: :func:`follow_days`): the arrears at entry and what was paid
+of it within those days (the 90-day recovery), the contacts and complaints in them, and all of
+it by hidden type; over the whole run, the contacts the second look stopped, rule breaks found
+afterwards in the evidence (a contact made while a hold covered the borrower, or over a
+rulebook's daily limit of connected calls) and cost. The accounts already in collection on the
+first day (most of a book's arrears sit in legal and with agencies, where every strategy does
+the same) are measured too, apart (:attr:`Lived.stock`).
 """
 
 from __future__ import annotations
@@ -39,7 +43,7 @@ from arrears.cycle import snapshot
 from arrears.cycle.accounts import delinquency_of
 from arrears.cycle.run import Scorer
 from arrears.ids import SEP
-from arrears.learn.respond import Book, keeps, respond
+from arrears.learn.respond import Book, chance, keeps, respond
 from arrears.learn.worlds import TYPES, World
 from arrears.service.books.bands import bands_for
 from arrears.service.cases.complaints import file_complaint
@@ -50,6 +54,7 @@ from arrears.service.errors import ServiceError
 from arrears.service.outreach.pending import recheck
 from arrears.settings import Settings
 from arrears.store import tables as t
+from arrears.strategy.attributes import SCORED_CHANNELS
 from arrears.strategy.model import Strategy
 
 #: what a complaint costs the lender, in minor units: an assumption (docs/LEARNING.md), the
@@ -92,28 +97,52 @@ NOTES: dict[str, tuple[str, tuple[str, ...]]] = {
 }
 
 
+#: each account entering collection is followed this many days from its entry (the 90-day
+#: recovery), when the run is long enough (:func:`follow_days`)
+FOLLOW = 90
+
+
+def follow_days(days: int) -> tuple[int, int]:
+    """(the days at the start of a run of ``days`` in which entering accounts are measured,
+    the days each is followed): a run of 120 days measures the accounts entering in its first
+    30, each for 90 days; a run of 90 days or fewer splits itself in halves."""
+    if days > FOLLOW:
+        return days - FOLLOW, FOLLOW
+    window = max(days // 2, 1)
+    return window, max(days - window, 1)
+
+
 @dataclass
 class Lived:
-    """One policy's run in one world."""
+    """One policy's run in one world. ``accounts`` to ``by_type``: the accounts entering
+    collection in the run's first ``window`` days, each over its first ``follow`` days."""
 
     world: str
     policy: str
     days: int
-    accounts: int = 0  # in collection at the start
-    owed: int = 0  # their arrears at the start (minor units)
-    recovered: int = 0  # what they paid of it within the horizon
-    contacts: int = 0
-    complaints: int = 0
-    stopped: int = 0  # contacts the second look stopped at send time
-    rule_breaks: int = 0
-    cost: int = 0
-    #: cumulative share recovered, by day
+    accounts: int = 0  # entering collection in the window
+    owed: int = 0  # their arrears on the day each entered (minor units)
+    recovered: int = 0  # what they paid of it within the days followed
+    contacts: int = 0  # contacts made to them within the days followed
+    complaints: int = 0  # complaints they made within the days followed
+    stopped: int = 0  # contacts the second look stopped at send time (the whole run)
+    rule_breaks: int = 0  # the whole run
+    cost: int = 0  # the whole run
+    window: int = 0
+    follow: int = 0
+    #: cumulative share recovered, by day since entry (the day of entry first)
     curve: list[float] = field(default_factory=list)
     #: by hidden type: accounts, owed, recovered, contacts, complaints
     by_type: dict[str, dict[str, int]] = field(default_factory=dict)
     by_channel: dict[str, int] = field(default_factory=dict)
+    #: the accounts already in collection on the first day, over the whole run: accounts,
+    #: owed, recovered, contacts, complaints
+    stock: dict[str, int] = field(default_factory=dict)
     #: the run's decision log with its outcomes (when asked for: what a model learns from)
     log: Any = None
+    #: what each option of each account's choice would truly have brought in, by day (when
+    #: asked for: what off-policy estimates are held to, :mod:`arrears.learn.coverage`)
+    truth: Any = None
 
     @property
     def recovery(self) -> float:
@@ -174,17 +203,21 @@ def live(
     progress: Callable[[int], None] | None = None,
     keep_log: bool = False,
     scorer_of: Callable[[Book, dict[str, int]], Scorer] | None = None,
+    truth: bool = False,
 ) -> Lived:
     """Run ``strategy`` (with ``scorer`` for its model scores) in ``world`` for ``days`` days
     from ``start`` on a copy of ``book`` (:func:`make_book`, made up to the day before). With
     ``scorer_of``, the scorer is made from the run's hidden borrowers and their loans' places
-    instead (:class:`arrears.learn.oracle.Oracle`: a diagnosis of the strategy's ceiling)."""
+    instead (:class:`arrears.learn.oracle.Oracle`: a diagnosis of the strategy's ceiling).
+    With ``truth``, :attr:`Lived.truth` holds what each choice's every option would truly have
+    brought in that day (:meth:`_Run.truth`)."""
     with tempfile.TemporaryDirectory(dir=workdir) as tmp:
         db = Path(tmp) / "run.db"
         shutil.copyfile(book, db)
         app = bootstrap(_settings(db, Path(tmp)))
         try:
             run = _Run(app, world, strategy, scorer, policy or strategy.name)
+            run.keep_truth = truth
             if scorer_of is not None:
                 run.scorer = scorer_of(run.book, run.index)
             lived = run.go(start, days, progress)
@@ -216,6 +249,14 @@ class _Run:
         self.zone = ZoneInfo(ZONE)
         self.out = Lived(world.name, policy, 0)
         self.bands = bands_for(app.settings)
+        #: the steps that are options of a choice, and whether a letter among them escalates
+        self.choice_steps = {s.id for s in strategy.steps if s.group is not None}
+        self.letter_escalates = any(
+            s.group is not None and s.channel == "letter" and s.template in ESCALATION_TEMPLATES
+            for s in strategy.steps
+        )
+        self.keep_truth = False
+        self.truths: list[pa.Table] = []
 
     def _at(self, day: date, hour: int) -> datetime:
         return datetime.combine(day, time(hour), self.zone)
@@ -243,24 +284,25 @@ class _Run:
 
     def go(self, start: date, days: int, progress: Callable[[int], None] | None) -> Lived:
         out = self.out
-        owed_at_start: np.ndarray | None = None
-        in_cohort = np.zeros(len(self.loans), bool)
-        paid = np.zeros(len(self.loans), np.int64)
-        contacts = np.zeros(len(self.loans), np.int64)
-        complaints = np.zeros(len(self.loans), np.int64)
+        n = len(self.loans)
+        out.window, out.follow = follow_days(days)
+        stock = _Cohort(n, days)  # in collection on the first day, over the whole run
+        entry = _Cohort(n, out.follow)  # entering in the window, each over its days followed
         # the six days before: reminders and contacts, for habituation and annoyance
-        week_reminders = np.zeros((6, len(self.loans)), np.int64)
-        week_contacts = np.zeros((6, len(self.loans)), np.int64)
+        week_reminders = np.zeros((6, n), np.int64)
+        week_contacts = np.zeros((6, n), np.int64)
         for k in range(days):
             day = start + timedelta(days=k)
             self._set_clock(day, 8)
             dpd, due, falls_due = self._due(day)
-            if owed_at_start is None:
-                in_cohort = dpd >= 1
-                owed_at_start = np.where(in_cohort, due, 0)
+            if k == 0:
+                stock.enter((dpd >= 1) & (due > 0), due, k)
+            if k < out.window:
+                entry.enter((dpd == 1) & (due > 0) & (entry.since < 0), due, k)
             self._set_clock(day, 9)
             run_cycle(self.app, day, strategy=self.strategy, scorer=self.scorer)
             made = self._contact(day)
+            week_before = week_reminders.sum(axis=0)
             answers = respond(
                 self.book,
                 self.rng,
@@ -268,53 +310,80 @@ class _Run:
                 calls=made["calls"],
                 escalation=made["escalation"],
                 offer_when_reached=True,
-                recent_reminders=week_reminders.sum(axis=0),
+                recent_reminders=week_before,
                 recent_contacts=week_contacts.sum(axis=0),
             )
             week_reminders[k % 6] = made["reminders"]
             week_contacts[k % 6] = made["count"]
             self._record_calls(day, made["call_rows"], answers.reached)
-            contacts += made["count"]
+            if self.keep_truth:
+                self.truths.append(self.truth(day, dpd, due, made, week_before))
             self._set_clock(day, 18)
-            pay = np.zeros(len(self.loans), np.int64)
+            pay = np.zeros(n, np.int64)
             late = (dpd >= 1) & (due > 0)
             pay = np.where(late & answers.paid, due, pay)
             on_time = (dpd <= 0) & falls_due & (due > 0) & (self.rng.random(len(due)) < ON_TIME)
             pay = np.where(on_time, due, pay)
             pay = np.maximum(pay, self._kept_promises(day, due))
-            for i in np.flatnonzero(pay > 0):
-                try:
-                    post_payment(self.app, self.loans[i], int(pay[i]), day, source="simulation")
-                except ServiceError:
-                    continue
-                paid[i] += int(pay[i])
+            posted = self._post(day, pay)
             self._promises(day, answers.promised & late & ~(pay > 0), due)
-            complaints += self._complaints(day, answers.complained & (made["count"] > 0))
-            out.curve.append(float(np.minimum(paid, owed_at_start).sum()))
+            filed = self._complaints(day, answers.complained & (made["count"] > 0))
+            for cohort in (stock, entry):
+                cohort.day(k, posted, made["count"], filed)
             if progress:
                 progress(1)
-        assert owed_at_start is not None
         out.days = days
-        out.accounts = int(in_cohort.sum())
-        out.owed = int(owed_at_start.sum())
-        got = np.minimum(paid, owed_at_start)
-        out.recovered = int(got.sum())
-        out.curve = [c / out.owed if out.owed else 0.0 for c in out.curve]
-        cohort_contacts = np.where(in_cohort, contacts, 0)
-        out.contacts = int(cohort_contacts.sum())
-        out.complaints = int(np.where(in_cohort, complaints, 0).sum())
         kinds = np.array(self.kinds)
+        out.accounts, out.owed, out.recovered, out.contacts, out.complaints = entry.totals()
+        out.curve = entry.curve()
         for kind in TYPES:
-            m = in_cohort & (kinds == kind)
-            out.by_type[kind] = {
-                "accounts": int(m.sum()),
-                "owed": int(owed_at_start[m].sum()),
-                "recovered": int(got[m].sum()),
-                "contacts": int(contacts[m].sum()),
-                "complaints": int(complaints[m].sum()),
-            }
+            got = entry.totals(kinds == kind)
+            out.by_type[kind] = dict(zip(_Cohort.FIGURES, got, strict=True))
+        out.stock = dict(zip(_Cohort.FIGURES, stock.totals(), strict=True))
         out.rule_breaks = rule_breaks(self.app, start, start + timedelta(days=days))
+        if self.truths:
+            out.truth = pa.concat_tables(self.truths)
         return out
+
+    def truth(
+        self, day: date, dpd: np.ndarray, due: np.ndarray, made: dict[str, Any], before: Any
+    ) -> pa.Table:
+        """For each account in arrears, what each option of a choice would truly bring in today
+        (its chance of paying after the day's other contacts and that option, times what is
+        due: :func:`arrears.learn.respond.chance`), whether the day brought contacts other than
+        the choice's, and whether the second look stopped the choice's contact."""
+        late = np.flatnonzero((dpd >= 1) & (due > 0))
+        cols: dict[str, Any] = {
+            "loan_id": pa.array([self.loans[i] for i in late], pa.string()),
+            "business_date": pa.array([day] * len(late), pa.date32()),
+            "others": pa.array(made["other_count"][late]),
+            "stopped": pa.array(made["choice_stopped"][late]),
+        }
+        for option in ("none", *SCORED_CHANNELS):
+            sent = made["other_reminders"].copy()
+            dialled = made["other_calls"].copy()
+            escalated = made["other_escalation"].copy()
+            if option in ("agent_call", "visit"):
+                dialled += 1
+            if option == "visit" or (option == "letter" and self.letter_escalates):
+                escalated[:] = True
+            elif option in REMINDERS:
+                sent += 1
+            p = chance(self.book, reminders=sent, calls=dialled, escalation=escalated,
+                       recent_reminders=before)  # fmt: skip
+            cols[f"truth_{option}"] = pa.array((p * due)[late])
+        return pa.table(cols)
+
+    def _post(self, day: date, pay: np.ndarray) -> np.ndarray:
+        """The day's payments posted to the ledger; what each account paid."""
+        posted = np.zeros(len(self.loans), np.int64)
+        for i in np.flatnonzero(pay > 0):
+            try:
+                post_payment(self.app, self.loans[i], int(pay[i]), day, source="simulation")
+            except ServiceError:
+                continue
+            posted[i] = int(pay[i])
+        return posted
 
     def _contact(self, day: date) -> dict[str, Any]:
         """The day's planned contacts, through the second look; those it lets go are recorded
@@ -329,7 +398,16 @@ class _Run:
         n = len(self.loans)
         reminders, calls = np.zeros(n, np.int64), np.zeros(n, np.int64)
         escalation, count = np.zeros(n, bool), np.zeros(n, np.int64)
+        # the same, of the contacts that were not a choice's (for the truth of each option)
+        o_reminders, o_calls = np.zeros(n, np.int64), np.zeros(n, np.int64)
+        o_escalation, o_count = np.zeros(n, bool), np.zeros(n, np.int64)
         go = self._second_look(day, rows)
+        stopped = np.zeros(n, bool)
+        went = {r.action_id for r in go}
+        cut = [
+            r.loan_id for r in rows if r.action_id not in went and r.step_id in self.choice_steps
+        ]
+        stopped[[self.index[x] for x in cut if x in self.index]] = True
         attempts, call_rows = [], []
         for r in go:
             i = self.index.get(r.loan_id)
@@ -337,17 +415,17 @@ class _Run:
                 continue
             self.out.cost += COST.get(r.channel, 0)
             self.out.by_channel[r.channel] = self.out.by_channel.get(r.channel, 0) + 1
-            if r.channel in ESCALATION or r.template in ESCALATION_TEMPLATES:
-                escalation[i] = True
-            elif r.channel in REMINDERS:
-                reminders[i] += 1
+            targets = [(reminders, calls, escalation, count)]
+            if r.step_id not in self.choice_steps:
+                targets.append((o_reminders, o_calls, o_escalation, o_count))
+            for arrays in targets:
+                _tally(arrays, i, r.channel, r.template)
+            if r.step_id not in self.choice_steps and r.channel in ("agency", "legal_referral"):
+                o_count[i] += 1  # not a contact, but it escalates: the day is not the choice's
             if r.channel in ("agent_call", "visit"):
-                calls[i] += 1
                 call_rows.append((i, r))
             elif r.channel in REMINDERS:
                 attempts.append(self._attempt(r, day, "delivered"))
-            if r.channel not in ("agency", "legal_referral"):
-                count[i] += 1
         self._write(attempts, [r.action_id for r in go if r.channel not in ("agent_call", "visit")])
         return {
             "reminders": reminders,
@@ -355,6 +433,11 @@ class _Run:
             "escalation": escalation,
             "count": count,
             "call_rows": call_rows,
+            "other_reminders": o_reminders,
+            "other_calls": o_calls,
+            "other_escalation": o_escalation,
+            "other_count": o_count,
+            "choice_stopped": stopped,
         }
 
     def _second_look(self, day: date, rows: list[Any]) -> list[Any]:
@@ -470,6 +553,62 @@ class _Run:
                 continue
             out[i] = 1
         return out
+
+
+def _tally(arrays: tuple[np.ndarray, ...], i: int, channel: str, template: str | None) -> None:
+    """Count a contact made to account ``i`` in (reminders, calls, escalation, contacts)."""
+    reminders, calls, escalation, count = arrays
+    if channel in ESCALATION or template in ESCALATION_TEMPLATES:
+        escalation[i] = True
+    elif channel in REMINDERS:
+        reminders[i] += 1
+    if channel in ("agent_call", "visit"):
+        calls[i] += 1
+    if channel not in ("agency", "legal_referral"):
+        count[i] += 1
+
+
+class _Cohort:
+    """Accounts followed from the day each entered, for ``follow`` days: their arrears then,
+    what they paid of it (by day since entry), their contacts and complaints."""
+
+    FIGURES = ("accounts", "owed", "recovered", "contacts", "complaints")
+
+    def __init__(self, n: int, follow: int) -> None:
+        self.follow = follow
+        self.since = np.full(n, -1, np.int64)  # the day each entered; -1: not in the cohort
+        self.owed = np.zeros(n, np.int64)
+        self.paid = np.zeros(n, np.int64)
+        self.contacts = np.zeros(n, np.int64)
+        self.complaints = np.zeros(n, np.int64)
+        self.by_age = np.zeros(follow, np.int64)
+
+    def enter(self, which: np.ndarray, due: np.ndarray, k: int) -> None:
+        self.since[which] = k
+        self.owed[which] = due[which]
+
+    def day(self, k: int, paid: np.ndarray, contacts: np.ndarray, complaints: np.ndarray) -> None:
+        age = k - self.since
+        on = (self.since >= 0) & (age < self.follow)
+        got = np.where(on, np.minimum(paid, self.owed - self.paid), 0)
+        self.paid += got
+        np.add.at(self.by_age, age[on], got[on])
+        self.contacts += np.where(on, contacts, 0)
+        self.complaints += np.where(on, complaints, 0)
+
+    def totals(self, where: np.ndarray | None = None) -> tuple[int, int, int, int, int]:
+        m = self.since >= 0 if where is None else (self.since >= 0) & where
+        return (
+            int(m.sum()),
+            int(self.owed[m].sum()),
+            int(self.paid[m].sum()),
+            int(self.contacts[m].sum()),
+            int(self.complaints[m].sum()),
+        )
+
+    def curve(self) -> list[float]:
+        owed = int(self.owed[self.since >= 0].sum())
+        return [float(v) / owed if owed else 0.0 for v in np.cumsum(self.by_age)]
 
 
 def rule_breaks(app: App, start: date, end: date) -> int:

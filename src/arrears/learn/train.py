@@ -57,6 +57,8 @@ class Job:
     policy: str | None = None
     #: score with the hidden types' true effects (a diagnosis: :mod:`arrears.learn.oracle`)
     oracle: bool = False
+    #: record each choice's options' truth (:mod:`arrears.learn.coverage`)
+    truth: bool = False
 
 
 def run_job(job: Job) -> Lived:
@@ -72,6 +74,7 @@ def run_job(job: Job) -> Lived:
         policy=job.policy,
         keep_log=job.keep_log,
         scorer_of=Oracle if job.oracle else None,
+        truth=job.truth,
     )
 
 
@@ -160,4 +163,7 @@ def summary(x: Lived) -> dict[str, Any]:
         "curve": x.curve,
         "by_type": x.by_type,
         "by_channel": x.by_channel,
+        "window": x.window,
+        "follow": x.follow,
+        "stock": x.stock,
     }

@@ -11,7 +11,9 @@ propensities, with the models' own expected reward of each option as the reward 
 option without a model of its own counts as doing nothing, less its cost), with a bootstrap
 interval and the effective sample size (:mod:`arrears.learn.ope`): IPS alone is unbiased
 too, but a day's payments vary so much that its intervals say little. The reward of a
-decision: what the account paid of its arrears within 7 days, less the treatment's cost and
+decision: what the account paid of its arrears within 30 days (the models' reward,
+:data:`arrears.learn.models.REWARD_DAYS`; decisions whose window the log has not seen to its
+end are left out), less the treatment's cost and
 its complaints at what a complaint costs.
 
 The margin kept is the largest whose estimate is inside the best estimate's interval: when
@@ -31,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from arrears.learn.models import Model, made
+from arrears.learn.models import REWARD_DAYS, Model, complete, made
 from arrears.learn.ope import Estimate, Log, estimate
 from arrears.learn.simulator import COMPLAINT_COST, COST
 from arrears.strategy.model import NONE
@@ -59,10 +61,10 @@ def held_out(loans: pa.ChunkedArray | pa.Array, share: float = HOLD_OUT) -> NDAr
 
 
 def rewards(log: pa.Table) -> NDArray[np.float64]:
-    """Each decision's reward: paid of the arrears within 7 days, less the treatment's cost and
-    its complaints."""
+    """Each decision's reward: paid of the arrears within ``REWARD_DAYS``, less the
+    treatment's cost and its complaints."""
     owed = np.maximum(pc.fill_null(pc.cast(log["x_total_due"], pa.float64()), 0.0).to_numpy(), 0)
-    paid = pc.fill_null(pc.cast(log["paid_7d"], pa.float64()), 0.0).to_numpy()
+    paid = pc.fill_null(pc.cast(log[f"paid_{REWARD_DAYS}d"], pa.float64()), 0.0).to_numpy()
     cost = np.array([COST.get(str(k), 0) for k in log["taken"].to_pylist()], np.float64)
     complaints = pc.fill_null(pc.cast(log["complaints_7d"], pa.float64()), 0.0).to_numpy()
     return np.asarray(np.minimum(paid, owed) - cost - complaints * COMPLAINT_COST)
@@ -137,6 +139,8 @@ def tune(model: Model, log: pa.Table, *, seed: int = 7) -> dict[str, Any]:
     margin and whether it was promoted."""
     judged = log.filter(pc.greater_equal(log["n_ok"], 2))
     judged = made(judged)
+    if judged.num_rows:
+        judged = judged.filter(pa.array(complete(judged, REWARD_DAYS)))
     if judged.num_rows > MAX_JUDGED:
         pick = np.sort(np.random.default_rng(seed).choice(judged.num_rows, MAX_JUDGED, False))
         judged = judged.take(pa.array(pick))

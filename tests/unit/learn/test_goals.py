@@ -43,7 +43,7 @@ def test_goals_worked_by_hand() -> None:
     assert worlds[0]["points"] == pytest.approx(4.0) and worlds[1]["points"] == pytest.approx(-1.0)
     by = {g["goal"]: g for g in goals}
     # pooled: 1130 / 2000 against 1100 / 2000: +2.73%, short of +3%
-    rec = by["90-day recovery, relative"]
+    rec = by["90-day recovery of accounts entering collection, relative"]
     assert rec["measured"] == pytest.approx(30 / 1100) and rec["met"] is False
     contacts = by["contacts per account"]
     assert contacts["measured"] == pytest.approx(-0.35) and contacts["met"] is True
@@ -94,5 +94,5 @@ def test_the_report_draws_every_chart_from_the_figures(tmp_path: Path) -> None:
     write({"runs": runs, "goals": goals, "worlds": ["a", "b"], "days": 2, "loans": 20}, out)
     page = out.read_text()
     assert page.count("<img") == 5 and "data:image/png;base64," in page
-    assert "90-day recovery, relative" in page and "not met" in page
+    assert "90-day recovery of accounts entering collection, relative" in page and "not met" in page
     assert all(k in page for k in TYPES)

@@ -135,7 +135,7 @@ def test_doing_nothing_the_gate_imposed_is_not_learned_as_a_choice() -> None:
     chosen = np.asarray(taken, dtype=object)
     log = (
         base.set_column(base.schema.get_field_index("taken"), "taken", pa.array(chosen.tolist()))
-        .set_column(base.schema.get_field_index("paid_7d"), "paid_7d", pa.array(paid))
+        .set_column(base.schema.get_field_index("paid_30d"), "paid_30d", pa.array(paid))
         .append_column("n_ok", pa.array(np.where(forced, 1, 3)))
     )
     log = log.set_column(

@@ -40,7 +40,8 @@ def test_choices_follow_the_cycles_rule() -> None:
 
 def _log(effect: float, n: int = 6000, seed: int = 3) -> pa.Table:
     """Two options each day, none or sms, drawn half and half; sms adds ``effect`` of the
-    arrears to the chance of paying within 7 days, for accounts with a score above 0.5."""
+    arrears to the chance of paying within 30 days (the reward's window), for accounts with a
+    score above 0.5."""
     rng = np.random.default_rng(seed)
     score = rng.random(n)
     sms = rng.random(n) < 0.5
@@ -56,7 +57,7 @@ def _log(effect: float, n: int = 6000, seed: int = 3) -> pa.Table:
             "propensity": np.full(n, 0.5),
             "x_total_due": due,
             "x_score": score,
-            "paid_7d": paid,
+            "paid_30d": paid,
             "complaints_7d": np.zeros(n, np.int64),
         }
     )
@@ -111,7 +112,7 @@ def test_rewards_are_paid_less_cost_and_complaints() -> None:
     log = pa.table(
         {
             "x_total_due": [1000, 1000, None],
-            "paid_7d": [5000, 200, 0],
+            "paid_30d": [5000, 200, 0],
             "taken": ["sms", "agent_call", "none"],
             "complaints_7d": [0, 1, 0],
         }

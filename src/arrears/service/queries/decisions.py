@@ -1,6 +1,6 @@
 """The decision log with its outcomes joined (docs/LEARNING.md): for each logged decision, what
-the account paid from that day to 7, 30, 60 and 90 days on, the contacts made, promises taken
-and complaints received in the 7 days from it, and the stages it passed through in the 90 days
+the account paid on its day and from it to 7, 30, 60 and 90 days on, the contacts made, promises
+taken and complaints received in the 7 days from it, and the stages it passed through in the 90 days
 from it. What the models learn from, and the analysts' export (``arrears learn export``).
 
 Days are business days in the business timezone; a window of k days from a decision's day d
@@ -20,7 +20,7 @@ from arrears.bootstrap import App
 from arrears.store import tables as t
 
 #: the payment windows, in days
-WINDOWS = (7, 30, 60, 90)
+WINDOWS = (1, 7, 30, 60, 90)
 
 
 def _arrow(conn: Any, query: Any, schema: pa.Schema) -> pa.Table:
