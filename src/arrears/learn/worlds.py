@@ -26,7 +26,7 @@ from typing import Annotated, Any
 
 import numpy as np
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 #: the hidden borrower types
 TYPES = ("forgets", "hardship", "strategic", "unreachable", "never")
@@ -93,24 +93,31 @@ class World(_Spec):
     contact_rate: Share = 0.25
     effects: dict[str, dict[str, Any]] = {}
 
-    @model_validator(mode="after")
-    def _check(self) -> World:
-        unknown = sorted(set(self.type_mix) - set(TYPES))
+    # each field checked on its own, so a file's every problem is reported at once
+    @field_validator("type_mix")
+    @classmethod
+    def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
+        unknown = sorted(set(mix) - set(TYPES))
         if unknown:
-            raise ValueError(f"type_mix: unknown type {unknown[0]!r}; types: {', '.join(TYPES)}")
-        total = sum(self.type_mix.values())
+            raise ValueError(f"unknown type {unknown[0]!r}; types: {', '.join(TYPES)}")
+        total = sum(mix.values())
         if not math.isclose(total, 1.0, abs_tol=1e-6):
-            raise ValueError(f"type_mix: the shares must add up to 1, they add up to {total:g}")
-        for kind, given in self.effects.items():
+            raise ValueError(f"the shares must add up to 1, they add up to {total:g}")
+        return mix
+
+    @field_validator("effects")
+    @classmethod
+    def _effects(cls, effects: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for kind, given in effects.items():
             if kind not in TYPES:
-                raise ValueError(f"effects: unknown type {kind!r}; types: {', '.join(TYPES)}")
+                raise ValueError(f"unknown type {kind!r}; types: {', '.join(TYPES)}")
             try:
                 Effects.model_validate({**DEFAULT_EFFECTS[kind].model_dump(), **given})
             except ValidationError as exc:
                 err = exc.errors()[0]
                 field = ".".join(str(p) for p in err["loc"])
-                raise ValueError(f"effects.{kind}.{field}: {err['msg']}") from None
-        return self
+                raise ValueError(f"{kind}.{field}: {err['msg']}") from None
+        return effects
 
     def effects_of(self, kind: str) -> Effects:
         """``kind``'s effects in this world: the defaults with the world's own over them."""
@@ -158,6 +165,9 @@ def load_worlds(path: Path) -> list[World]:
             for err in exc.errors():
                 field = ".".join(str(p) for p in err["loc"])
                 said = err["msg"].removeprefix("Value error, ")
+                if field == "effects" and said.split(":", 1)[0].count(".") == 1:
+                    inner, said = said.split(": ", 1)  # the type's own field, named in full
+                    field = f"effects.{inner}"
                 problems.append(f"{where}: {field}: {said}" if field else f"{where}: {said}")
             continue
         if world.name in names:

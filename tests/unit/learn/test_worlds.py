@@ -67,6 +67,10 @@ worlds:
   - name: no-seed
     type_mix: {forgets: 1.0}
     colour: red
+  - name: two-wrongs
+    seed: 5
+    contact_rate: 2
+    type_mix: {forgets: 0.9}
 """,
         encoding="utf-8",
     )
@@ -78,6 +82,9 @@ worlds:
     assert any("worlds[2] (bad-effect)" in p and "effects.forgets.daily_hazard" in p for p in said)
     assert any("worlds[3] (no-seed): seed: Field required" in p for p in said), said
     assert any("worlds[3] (no-seed): colour" in p for p in said), said
+    # a field's problem and a check across the mix's shares, both reported
+    assert any("worlds[4] (two-wrongs): contact_rate" in p for p in said), said
+    assert any("worlds[4] (two-wrongs): type_mix" in p and "add up to 0.9" in p for p in said)
     assert all(p.startswith(f"{path}: ") for p in said)
     missing = tmp_path / "none.yaml"
     with pytest.raises(WorldsError, match="none.yaml"):
