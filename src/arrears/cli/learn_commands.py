@@ -147,7 +147,34 @@ def evaluate_cmd(
     save.write_text(json.dumps(body, indent=1), encoding="utf-8")
     out.print(worlds_table(judged.by_world))
     out.print(goals_table(judged.goals))
+    out.print(measured_on(judged.runs))
     out.print(f"figures written to {save}")
+
+
+def measured_on(runs: list[dict[str, Any]]) -> str:
+    """What the goals were measured on, and the accounts already in collection beside it."""
+    champ = [r for r in runs if r["policy"] == "champion"]
+    if not champ:
+        return ""
+    window, follow = champ[0].get("window", 0), champ[0].get("follow", 0)
+    said = [
+        f"measured on the {sum(r['accounts'] for r in champ):,} accounts entering collection "
+        f"in the first {window} days of each world (the champion's run), each over its first "
+        f"{follow} days in collection."
+    ]
+    parts = []
+    for policy in ("champion", "learned"):
+        mine = [r.get("stock") or {} for r in runs if r["policy"] == policy]
+        owed = sum(s.get("owed", 0) for s in mine)
+        if owed:
+            parts.append(f"{policy} {sum(s.get('recovered', 0) for s in mine) / owed:.1%}")
+    if parts:
+        accounts = sum((r.get("stock") or {}).get("accounts", 0) for r in champ)
+        said.append(
+            f"The {accounts:,} accounts already in collection on the first day, over the run "
+            f"(not in the goals): recovered {', '.join(parts)}."
+        )
+    return " ".join(said)
 
 
 def worlds_table(rows: list[dict[str, Any]]) -> Table:

@@ -96,3 +96,20 @@ def test_the_report_draws_every_chart_from_the_figures(tmp_path: Path) -> None:
     assert page.count("<img") == 5 and "data:image/png;base64," in page
     assert "90-day recovery of accounts entering collection, relative" in page and "not met" in page
     assert all(k in page for k in TYPES)
+
+
+def test_the_judge_says_what_the_goals_were_measured_on() -> None:
+    from arrears.cli.learn_commands import measured_on
+
+    runs = []
+    for world in ("a", "b"):
+        for policy, got in (("champion", 400), ("learned", 500)):
+            r = _run(world, policy, 1000, 900, 12, 100, 2)
+            r |= {"window": 30, "follow": 90,
+                  "stock": {"accounts": 50, "owed": 10_000, "recovered": got * 10}}  # fmt: skip
+            runs.append(r)
+    said = measured_on(runs)
+    assert "the 24 accounts entering collection in the first 30 days" in said
+    assert "its first 90 days" in said
+    assert "The 100 accounts already in collection" in said
+    assert "champion 40.0%, learned 50.0%" in said
