@@ -38,8 +38,8 @@ from arrears.learn.ope import Estimate, Log, estimate
 from arrears.learn.simulator import COMPLAINT_COST, COST
 from arrears.strategy.model import NONE
 
-#: the margins tried (minor units: 0 to 512 yuan)
-MARGINS = (0.0, 100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 12800.0, 25600.0, 51200.0)
+#: the margins tried (minor units: 0 to 128 yuan)
+MARGINS = (0.0, 100.0, 200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 12800.0)
 #: the share of accounts held out
 HOLD_OUT = 0.2
 #: at most this many held-out decisions are judged on (a random sample beyond)
