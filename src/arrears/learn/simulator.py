@@ -127,7 +127,8 @@ class Lived:
     complaints: int = 0  # complaints they made within the days followed
     stopped: int = 0  # contacts the second look stopped at send time (the whole run)
     rule_breaks: int = 0  # the whole run
-    cost: int = 0  # the whole run
+    cost: int = 0  # what their contacts cost within the days followed
+    cost_all: int = 0  # what every contact of the run cost
     window: int = 0
     follow: int = 0
     #: cumulative share recovered, by day since entry (the day of entry first)
@@ -296,9 +297,14 @@ class _Run:
             self._set_clock(day, 8)
             dpd, due, falls_due = self._due(day)
             if k == 0:
-                stock.enter((dpd >= 1) & (due > 0), due, k)
+                # in collection before the run: entered before it (those entering today are
+                # measured with the others that enter)
+                stock.enter((dpd >= 2) & (due > 0), due, k)
             if k < out.window:
-                entry.enter((dpd == 1) & (due > 0) & (entry.since < 0), due, k)
+                # each account once, and never one of the stock (cured and fallen behind
+                # again, it would enter in one policy's run and not the other's)
+                fresh = (entry.since < 0) & (stock.since < 0)
+                entry.enter((dpd == 1) & (due > 0) & fresh, due, k)
             self._set_clock(day, 9)
             run_cycle(self.app, day, strategy=self.strategy, scorer=self.scorer)
             made = self._contact(day)
@@ -329,12 +335,15 @@ class _Run:
             self._promises(day, answers.promised & late & ~(pay > 0), due)
             filed = self._complaints(day, answers.complained & (made["count"] > 0))
             for cohort in (stock, entry):
-                cohort.day(k, posted, made["count"], filed)
+                cohort.day(k, posted, made["count"], filed, made["cost"])
+            out.cost += int(made["cost"].sum())
             if progress:
                 progress(1)
         out.days = days
         kinds = np.array(self.kinds)
-        out.accounts, out.owed, out.recovered, out.contacts, out.complaints = entry.totals()
+        got = entry.totals()
+        out.accounts, out.owed, out.recovered, out.contacts, out.complaints = got[:5]
+        out.cost, out.cost_all = got[5], out.cost
         out.curve = entry.curve()
         for kind in TYPES:
             got = entry.totals(kinds == kind)
@@ -402,6 +411,7 @@ class _Run:
         o_reminders, o_calls = np.zeros(n, np.int64), np.zeros(n, np.int64)
         o_escalation, o_count = np.zeros(n, bool), np.zeros(n, np.int64)
         go = self._second_look(day, rows)
+        cost = np.zeros(n, np.int64)
         stopped = np.zeros(n, bool)
         went = {r.action_id for r in go}
         cut = [
@@ -413,7 +423,7 @@ class _Run:
             i = self.index.get(r.loan_id)
             if i is None:
                 continue
-            self.out.cost += COST.get(r.channel, 0)
+            cost[i] += COST.get(r.channel, 0)
             self.out.by_channel[r.channel] = self.out.by_channel.get(r.channel, 0) + 1
             targets = [(reminders, calls, escalation, count)]
             if r.step_id not in self.choice_steps:
@@ -438,6 +448,7 @@ class _Run:
             "other_escalation": o_escalation,
             "other_count": o_count,
             "choice_stopped": stopped,
+            "cost": cost,
         }
 
     def _second_look(self, day: date, rows: list[Any]) -> list[Any]:
@@ -572,7 +583,7 @@ class _Cohort:
     """Accounts followed from the day each entered, for ``follow`` days: their arrears then,
     what they paid of it (by day since entry), their contacts and complaints."""
 
-    FIGURES = ("accounts", "owed", "recovered", "contacts", "complaints")
+    FIGURES = ("accounts", "owed", "recovered", "contacts", "complaints", "cost")
 
     def __init__(self, n: int, follow: int) -> None:
         self.follow = follow
@@ -581,13 +592,21 @@ class _Cohort:
         self.paid = np.zeros(n, np.int64)
         self.contacts = np.zeros(n, np.int64)
         self.complaints = np.zeros(n, np.int64)
+        self.cost = np.zeros(n, np.int64)
         self.by_age = np.zeros(follow, np.int64)
 
     def enter(self, which: np.ndarray, due: np.ndarray, k: int) -> None:
         self.since[which] = k
         self.owed[which] = due[which]
 
-    def day(self, k: int, paid: np.ndarray, contacts: np.ndarray, complaints: np.ndarray) -> None:
+    def day(
+        self,
+        k: int,
+        paid: np.ndarray,
+        contacts: np.ndarray,
+        complaints: np.ndarray,
+        cost: np.ndarray | None = None,
+    ) -> None:
         age = k - self.since
         on = (self.since >= 0) & (age < self.follow)
         got = np.where(on, np.minimum(paid, self.owed - self.paid), 0)
@@ -595,8 +614,10 @@ class _Cohort:
         np.add.at(self.by_age, age[on], got[on])
         self.contacts += np.where(on, contacts, 0)
         self.complaints += np.where(on, complaints, 0)
+        if cost is not None:
+            self.cost += np.where(on, cost, 0)
 
-    def totals(self, where: np.ndarray | None = None) -> tuple[int, int, int, int, int]:
+    def totals(self, where: np.ndarray | None = None) -> tuple[int, int, int, int, int, int]:
         m = self.since >= 0 if where is None else (self.since >= 0) & where
         return (
             int(m.sum()),
@@ -604,6 +625,7 @@ class _Cohort:
             int(self.paid[m].sum()),
             int(self.contacts[m].sum()),
             int(self.complaints[m].sum()),
+            int(self.cost[m].sum()),
         )
 
     def curve(self) -> list[float]:

@@ -97,26 +97,30 @@ class World(_Spec):
     @field_validator("type_mix")
     @classmethod
     def _mix(cls, mix: dict[str, float]) -> dict[str, float]:
-        unknown = sorted(set(mix) - set(TYPES))
-        if unknown:
-            raise ValueError(f"unknown type {unknown[0]!r}; types: {', '.join(TYPES)}")
+        problems = [f"unknown type {k!r}; types: {', '.join(TYPES)}" for k in mix if k not in TYPES]
         total = sum(mix.values())
         if not math.isclose(total, 1.0, abs_tol=1e-6):
-            raise ValueError(f"the shares must add up to 1, they add up to {total:g}")
+            problems.append(f"the shares must add up to 1, they add up to {total:g}")
+        if problems:
+            raise ValueError(" | ".join(problems))
         return mix
 
     @field_validator("effects")
     @classmethod
     def _effects(cls, effects: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        problems = []
         for kind, given in effects.items():
             if kind not in TYPES:
-                raise ValueError(f"unknown type {kind!r}; types: {', '.join(TYPES)}")
+                problems.append(f"unknown type {kind!r}; types: {', '.join(TYPES)}")
+                continue
             try:
                 Effects.model_validate({**DEFAULT_EFFECTS[kind].model_dump(), **given})
             except ValidationError as exc:
-                err = exc.errors()[0]
-                field = ".".join(str(p) for p in err["loc"])
-                raise ValueError(f"{kind}.{field}: {err['msg']}") from None
+                for err in exc.errors():
+                    field = ".".join(str(p) for p in err["loc"])
+                    problems.append(f"{EFFECT_MARK}{kind}.{field}: {err['msg']}")
+        if problems:
+            raise ValueError(" | ".join(problems))
         return effects
 
     def effects_of(self, kind: str) -> Effects:
@@ -131,6 +135,10 @@ class World(_Spec):
         kinds = [k for k in TYPES if self.type_mix.get(k, 0) > 0]
         shares = np.array([self.type_mix[k] for k in kinds])
         return [kinds[i] for i in rng.choice(len(kinds), size=n, p=shares / shares.sum())]
+
+
+#: marks a problem of a type's own effect field, named in full by :func:`load_worlds`
+EFFECT_MARK = "\u2063"
 
 
 class WorldsError(ValueError):
@@ -163,12 +171,7 @@ def load_worlds(path: Path) -> list[World]:
             world = World.model_validate(item)
         except ValidationError as exc:
             for err in exc.errors():
-                field = ".".join(str(p) for p in err["loc"])
-                said = err["msg"].removeprefix("Value error, ")
-                if field == "effects" and said.split(":", 1)[0].count(".") == 1:
-                    inner, said = said.split(": ", 1)  # the type's own field, named in full
-                    field = f"effects.{inner}"
-                problems.append(f"{where}: {field}: {said}" if field else f"{where}: {said}")
+                problems += _said(where, err)
             continue
         if world.name in names:
             problems.append(f"{where}: name: {world.name!r} appears twice")
@@ -177,6 +180,19 @@ def load_worlds(path: Path) -> list[World]:
     if problems:
         raise WorldsError(problems)
     return worlds
+
+
+def _said(where: str, err: Any) -> list[str]:
+    """One validation error as the problems it holds, each naming its field in full."""
+    field = ".".join(str(p) for p in err["loc"])
+    out = []
+    for said in err["msg"].removeprefix("Value error, ").split(" | "):
+        named = field
+        if said.startswith(EFFECT_MARK):  # a type's own effect field
+            inner, said = said.removeprefix(EFFECT_MARK).split(": ", 1)
+            named = f"{field}.{inner}"
+        out.append(f"{where}: {named}: {said}" if named else f"{where}: {said}")
+    return out
 
 
 def draw(name: str, seed: int, *, hardship_shift: float = 0.0, reach: float = 1.0) -> World:

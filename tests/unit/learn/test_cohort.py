@@ -30,11 +30,11 @@ def test_an_entering_account_is_counted_over_its_own_days_only() -> None:
     # day 2: account 0's two days are over; account 1's second day
     c.day(2, paid=np.array([500, 600, 0]), contacts=np.array([1, 3, 0]),
           complaints=np.array([1, 1, 0]))  # fmt: skip
-    accounts, owed, recovered, contacts, complaints = c.totals()
+    accounts, owed, recovered, contacts, complaints, cost = c.totals()
     assert (accounts, owed) == (2, 1500)
     # account 0: 300 then 900 capped at the 700 left; account 1: 100 then 600 capped at 400
     assert recovered == 1000 + 500
-    assert contacts == (1 + 2) + (1 + 3) and complaints == 1 + 1
+    assert contacts == (1 + 2) + (1 + 3) and complaints == 1 + 1 and cost == 0
     # by day since entry: day 0 brought 300 + 100, day 1 brought 700 + 400
     assert c.curve() == pytest.approx([400 / 1500, 1500 / 1500])
     assert c.totals(np.array([False, True, True]))[:3] == (1, 500, 500)

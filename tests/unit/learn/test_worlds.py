@@ -71,6 +71,10 @@ worlds:
     seed: 5
     contact_rate: 2
     type_mix: {forgets: 0.9}
+  - name: many-wrongs
+    seed: 6
+    type_mix: {forgets: 0.5, lazy: 0.2}
+    effects: {forgets: {daily_hazard: 2, reminder_lift: -1}, hardship: {offer_lift: -2}, x.y: {}}
 """,
         encoding="utf-8",
     )
@@ -85,6 +89,13 @@ worlds:
     # a field's problem and a check across the mix's shares, both reported
     assert any("worlds[4] (two-wrongs): contact_rate" in p for p in said), said
     assert any("worlds[4] (two-wrongs): type_mix" in p and "add up to 0.9" in p for p in said)
+    # every problem of a world, each named in full
+    mine = [p.split("(many-wrongs): ", 1)[1] for p in said if "(many-wrongs)" in p]
+    assert any(p.startswith("type_mix: unknown type 'lazy'") for p in mine), mine
+    assert any(p.startswith("type_mix: the shares must add up to 1") for p in mine), mine
+    for field in ("forgets.daily_hazard", "forgets.reminder_lift", "hardship.offer_lift"):
+        assert any(p.startswith(f"effects.{field}: ") for p in mine), (field, mine)
+    assert any(p.startswith("effects: unknown type 'x.y'") for p in mine), mine
     assert all(p.startswith(f"{path}: ") for p in said)
     missing = tmp_path / "none.yaml"
     with pytest.raises(WorldsError, match="none.yaml"):
