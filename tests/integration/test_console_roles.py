@@ -257,7 +257,13 @@ def test_an_uploaded_files_problems_name_the_file(console: tuple[str, App, Any])
         data={"csrf": csrf},
         files={"file": ("../../my-strategy.yaml", bad.encode(), "application/x-yaml")},
     )
-    assert r.status_code == 422 and "my-strategy.yaml:" in r.text and "../" not in r.text
-    pasted = c.post("/strategy/upload", data={"csrf": csrf, "text": bad})
-    assert pasted.status_code == 422 and "upload:" in pasted.text
+    # in the reader's language (zh-CN by default): the file, the line, the field, the fault
+    assert r.status_code == 422 and "../" not in r.text
+    assert "my-strategy.yaml 第 3 行，stages：应为列表，实际为 &#39;nope&#39;" in r.text
+    assert "my-strategy.yaml 第 1 行，title：必填，但未填写" in r.text
+    pasted = c.post(
+        "/strategy/upload", data={"csrf": csrf, "text": bad}, headers={"Accept-Language": "en"}
+    )
+    assert pasted.status_code == 422
+    assert "upload, line 3, stages: a list is expected, given &#39;nope&#39;" in pasted.text
     c.close()

@@ -398,7 +398,9 @@ class _Checker:
         return self.lines.get(path)
 
     def fail(self, path: tuple[Any, ...], message: str) -> None:
-        self.problems.append(Problem(self.file, self.line(path), _field(path), message))
+        found = Problem(self.file, self.line(path), _field(path), message)
+        if found not in self.problems:  # the options of one choice share their step's faults
+            self.problems.append(found)
 
     def expr(self, source: str | None, path: tuple[Any, ...]) -> Node | None:
         if source is None:

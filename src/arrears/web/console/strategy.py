@@ -20,6 +20,7 @@ from starlette.datastructures import UploadFile
 from arrears.bootstrap import App
 from arrears.exports import FORMATS, export
 from arrears.service.errors import NotFound, ServiceError
+from arrears.web.console.problems import problem_words
 from arrears.web.console.session import Render
 from arrears.web.i18n import gettext
 from arrears.web.labels import labeller
@@ -170,7 +171,8 @@ def _keep(
         )
     done = strategies.upload(app, text, by=v.user.username, source=name)
     if done.problems:
-        return page(request, v, status=422, problems=done.problems, text=text)
+        said = [problem_words(p, v.lang) for p in done.problems]
+        return page(request, v, status=422, problems=said, text=text)
     assert done.version_id is not None
     # compiled now, while the manager reads the page: the dry run then only plans the day
     from arrears.cycle.run import precompile
