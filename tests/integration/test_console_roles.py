@@ -265,5 +265,5 @@ def test_an_uploaded_files_problems_name_the_file(console: tuple[str, App, Any])
         "/strategy/upload", data={"csrf": csrf, "text": bad}, headers={"Accept-Language": "en"}
     )
     assert pasted.status_code == 422
-    assert "upload, line 3, stages: a list is expected, given &#39;nope&#39;" in pasted.text
+    assert "upload:3: stages: Input should be a valid list, got &#39;nope&#39;" in pasted.text
     c.close()

@@ -38,7 +38,9 @@ def console(tmp_path: Path) -> Iterator[tuple[str, App]]:
 
 
 def _signed_in(url: str) -> tuple[httpx.Client, str]:
-    c = httpx.Client(base_url=url, timeout=60)
+    # in English: a strategy's problems then read as the checker wrote them (the zh-CN words
+    # are tests/unit/test_strategy_problem_words.py's)
+    c = httpx.Client(base_url=url, timeout=60, headers={"Accept-Language": "en"})
     token = re.search(r'name="csrf" value="([^"]+)"', c.get("/login").text).group(1)  # type: ignore[union-attr]
     r = c.post("/login", data={"username": "mei", "password": PASSWORD, "csrf": token})
     assert r.status_code == 303

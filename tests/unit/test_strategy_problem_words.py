@@ -1,6 +1,7 @@
 """A strategy's problems in the strategy manager's language: every fault the loader and the
 upload's checks write is said in zh-CN words (never the fallback that quotes the English), the
-names and values it quotes kept as they are; English reads as the checker wrote it."""
+names and values it quotes kept as they are; English reads as the checker wrote it (as the
+command line shows it)."""
 
 from __future__ import annotations
 
@@ -61,8 +62,7 @@ def test_each_fault_of_a_strategy_is_said_in_chinese(fault: str) -> None:
         # the place: file and line, then the field as the file spells it
         line = re.match(r"upload:(\d+): (\S+): ", p)
         assert line is not None and zh.startswith(f"upload 第 {line[1]} 行，{line[2]}："), (p, zh)
-        en = problem_words(p, "en")
-        assert en.startswith(f"upload, line {line[1]}, {line[2]}: "), en
+        assert problem_words(p, "en") == p
 
 
 @pytest.mark.parametrize("case", sorted(SCHEMA))
@@ -96,7 +96,7 @@ def test_what_each_says_exactly() -> None:
     for english, chinese in said:
         assert problem_words(english, "zh-CN") == chinese
     first = said[0][0]
-    assert problem_words(first, "en") == "upload, line 11, stages[1].to: -17 is before from (1)"
+    assert problem_words(first, "en") == first
 
 
 def test_every_form_listed_is_reached_by_a_message_it_was_written_for() -> None:

@@ -3,7 +3,8 @@ checks write them: :mod:`arrears.strategy.model`, :mod:`arrears.service.daily.st
 the strategy manager's language. Each message the checker writes is matched by its form and
 said again in the reader's words, with the names, values and the expression it quotes kept as
 they are; a message of a form not listed here (a YAML parser's, say) is introduced in the
-reader's words and quoted as it came."""
+reader's words and quoted as it came. English readers see the checker's own words, as the
+command line shows them."""
 
 from __future__ import annotations
 
@@ -138,7 +139,10 @@ def _part(name: str, value: str, _: Callable[[str], str], depth: int) -> str:
 
 
 def problem_words(problem: str, lang: str) -> str:
-    """A strategy's problem (``file:line: field: message``) in ``lang``."""
+    """A strategy's problem (``file:line: field: message``) in ``lang``; in English, as the
+    checker wrote it (the form the CLI and the logs show)."""
+    if lang == "en":
+        return problem
     _ = gettext(lang)
     place = _PLACE.match(problem)
     if place is None:
